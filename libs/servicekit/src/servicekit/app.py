@@ -1,0 +1,120 @@
+"""The service application factory: one lifespan wiring db, outbox relay, consumers and sweepers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit.auth import TokenVerifier
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.kafka import broker_reachable
+from servicekit.events.outbox import Outbox
+from servicekit.observability import (
+    ReadinessCheck,
+    configure_logging,
+    get_logger,
+    health_router,
+    install_request_context,
+)
+from servicekit.problems import install_problem_handlers
+from servicekit.settings import ServiceSettings
+
+BackgroundJob = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds: built in the lifespan, reached through `request.app.state.runtime`."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def supervise(name: str, job: BackgroundJob, *, max_backoff: float = 30.0) -> None:
+    """Run a long-lived job forever; after a crash (broker restart, db failover) start it again, backing off."""
+    log = get_logger("servicekit.supervisor")
+    backoff = 0.5
+    while True:
+        try:
+            await job()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background job crashed; restarting", job=name, in_seconds=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    outbox_table: Table,
+    background: Callable[[ServiceRuntime], dict[str, BackgroundJob]] | None = None,
+    on_startup: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """Build a service: routers, problem handlers, request context, health, and its background jobs."""
+    configure_logging(settings.service_name, level=settings.log_level, json_logs=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        runtime = ServiceRuntime(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            outbox=Outbox(outbox_table, settings.service_name),
+        )
+        app.state.runtime = runtime
+        app.state.token_verifier = TokenVerifier(settings.jwt_public_key, settings.jwt_issuer)
+        if on_startup is not None:
+            await on_startup(runtime)
+        jobs = background(runtime) if background else {}
+        tasks = [asyncio.create_task(supervise(name, job), name=name) for name, job in jobs.items()]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  generate_unique_id_function=lambda route: route.name)
+    install_problem_handlers(app)
+    install_request_context(app, settings.service_name)
+    app.include_router(health_router(_readiness_checks))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _readiness_checks(request: Request) -> dict[str, ReadinessCheck]:
+    runtime: ServiceRuntime = request.app.state.runtime
+
+    async def database() -> None:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def broker() -> None:
+        await broker_reachable(runtime.settings.kafka_bootstrap)
+
+    return {"database": database, "broker": broker}
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime

@@ -1,0 +1,167 @@
+"""Tokens: the gateway issues ES256 JWTs; every service verifies them again (audience, role, scope)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from servicekit.db import utcnow
+from servicekit.problems import Problem
+
+ALGORITHM = "ES256"
+
+
+class Audience(StrEnum):
+    CONSUMER = "consumer"
+    MERCHANT = "merchant"
+    REGULATOR = "regulator"
+
+
+class Role(StrEnum):
+    CONSUMER = "consumer"
+    ENTERPRISE = "enterprise"
+    REGULATOR = "regulator"
+    MEDIATOR = "mediator"
+    STATION_STAFF = "station_staff"
+
+
+class Principal(BaseModel):
+    """Who is calling, as the token says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    aud: Audience
+    roles: frozenset[Role]
+    region: str | None = None
+    merchant_id: uuid.UUID | None = None
+    station_id: uuid.UUID | None = None
+    client_id: str | None = None
+
+    def governs(self, region_code: str) -> bool:
+        """Staff act on their own region and every region below it (GB/T 2260 code prefixes)."""
+        if not self.region:
+            return False
+        return region_code.startswith(region_prefix(self.region))
+
+
+def region_prefix(region_code: str) -> str:
+    """The code prefix shared by a region and everything below it: 630000 -> 63, 632800 -> 6328."""
+    if region_code.endswith("0000"):
+        return region_code[:2]
+    if region_code.endswith("00"):
+        return region_code[:4]
+    return region_code
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: str, issuer: str) -> None:
+        self._key = serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
+        self._issuer = issuer
+
+    def verify(self, token: str) -> Principal:
+        if self._key is None:
+            raise Problem("unauthenticated", "Token verification is not configured")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_aud": False},
+            )
+            return Principal(
+                sub=claims["sub"],
+                aud=Audience(claims["aud"]),
+                roles=frozenset(Role(role) for role in claims.get("roles", [])),
+                region=claims.get("region"),
+                merchant_id=claims.get("merchant_id"),
+                station_id=claims.get("station_id"),
+                client_id=claims.get("client_id"),
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Problem("unauthenticated", "The token has expired", headers=_challenge("invalid_token")) from exc
+        except (jwt.InvalidTokenError, ValueError, KeyError) as exc:
+            raise Problem("unauthenticated", "The token is not valid", headers=_challenge("invalid_token")) from exc
+
+
+def _challenge(error: str) -> dict[str, str]:
+    return {"WWW-Authenticate": f'Bearer error="{error}"'}
+
+
+class TokenIssuer:
+    """Signs tokens; only the gateway (and tests) hold the private key."""
+
+    def __init__(self, private_key_pem: str, issuer: str, key_id: str = "odr-1") -> None:
+        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._issuer = issuer
+        self.key_id = key_id
+
+    def issue(self, *, sub: str, aud: Audience, roles: list[Role], ttl: timedelta = timedelta(hours=1),
+              **claims: Any) -> str:
+        now = utcnow()
+        payload = {
+            "iss": self._issuer,
+            "sub": sub,
+            "aud": aud.value,
+            "roles": [role.value for role in roles],
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "jti": uuid.uuid4().hex,
+            **{name: str(value) for name, value in claims.items() if value is not None},
+        }
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM, headers={"kid": self.key_id})  # type: ignore[arg-type]
+
+    def jwks(self) -> dict[str, Any]:
+        public_key = self._key.public_key()
+        jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)  # type: ignore[arg-type]
+        return {"keys": [{**jwk, "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}]}
+
+    def public_key_pem(self) -> str:
+        return self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+
+def generate_private_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem("unauthenticated", "Send an Authorization: Bearer token", headers=_challenge("invalid_request"))
+    return token.strip()
+
+
+def require(audience: Audience, *roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """Dependency: a verified principal of this audience holding one of `roles` (any role if none given)."""
+
+    async def dependency(request: Request) -> Principal:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = verifier.verify(bearer_token(request))
+        if principal.aud != audience:
+            raise Problem("forbidden", f"This endpoint is for the {audience.value} audience")
+        if roles and not principal.roles.intersection(roles):
+            raise Problem("forbidden", "The token lacks the role this endpoint needs")
+        return principal
+
+    return dependency
+
+
+ConsumerPrincipal = Annotated[Principal, Depends(require(Audience.CONSUMER, Role.CONSUMER))]
+MerchantPrincipal = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
+RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR))]

@@ -1,0 +1,38 @@
+"""Transactional outbox: events are rows written in the use case's own transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from servicekit.events.envelope import EventEnvelope
+
+
+class Outbox:
+    """Writes events into a service's outbox table; the relay publishes them after commit."""
+
+    def __init__(self, table: Table, service_name: str) -> None:
+        self.table = table
+        self.notify_channel = f"outbox_{service_name}".replace("-", "_")
+        self._notify = text(f"SELECT pg_notify('{self.notify_channel}', '')")
+
+    def rows(self, *events: EventEnvelope) -> list[dict[str, object]]:
+        return [
+            {
+                "id": event.id,
+                "topic": event.topic,
+                "aggregate_id": event.subject,
+                "event_type": event.type,
+                "headers": dict((name, value.decode()) for name, value in event.kafka_headers()),
+                "payload": event.data,
+            }
+            for event in events
+        ]
+
+    async def add(self, db: AsyncSession | AsyncConnection, *events: EventEnvelope) -> None:
+        """Stage events in the caller's transaction; never commits (the use case does)."""
+        if not events:
+            return
+        await db.execute(self.table.insert(), self.rows(*events))
+        # NOTIFY is delivered on commit only, and repeated ones in a transaction fold into one.
+        await db.execute(self._notify)

@@ -1,0 +1,166 @@
+"""Structured JSON logs with request and correlation ids, request metrics, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+CORRELATION_ID_HEADER = "x-correlation-id"
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
+
+REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "method", "status"])
+LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method"])
+
+
+def configure_logging(service_name: str, *, level: str = "INFO", json_logs: bool = True) -> None:
+    """Configure structlog once per process; stdlib loggers (uvicorn, aiokafka) go through it too."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_service(service_name),
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=shared,
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def _add_service(service_name: str) -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:
+    def add(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service_name)
+        return event
+
+    return add
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)
+
+
+def current_correlation_id() -> str | None:
+    return correlation_id_var.get()
+
+
+def current_causation_id() -> str | None:
+    """The id of the event being handled, when an event (not a request) caused this work."""
+    return causation_id_var.get()
+
+
+class RequestContextMiddleware:
+    """Assigns request and correlation ids, echoes them, binds them to logs, records metrics."""
+
+    def __init__(self, app: ASGIApp, service_name: str) -> None:
+        self.app = app
+        self.service_name = service_name
+        self.log = get_logger("servicekit.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = _clean(headers.get(REQUEST_ID_HEADER.encode())) or uuid.uuid4().hex
+        correlation_id = _clean(headers.get(CORRELATION_ID_HEADER.encode())) or request_id
+        request_token = request_id_var.set(request_id)
+        correlation_token = correlation_id_var.set(correlation_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    (CORRELATION_ID_HEADER.encode(), correlation_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            REQUESTS.labels(self.service_name, method, str(status_holder[0])).inc()
+            LATENCY.labels(self.service_name, method).observe(elapsed)
+            if status_holder[0] >= 500:
+                self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
+                                 ms=round(elapsed * 1000, 1))
+            structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+            request_id_var.reset(request_token)
+            correlation_id_var.reset(correlation_token)
+
+
+def _clean(raw: bytes | None) -> str | None:
+    """Accept a caller's id only if it is short and printable, so logs cannot be forged."""
+    if not raw or len(raw) > 128:
+        return None
+    text = raw.decode("latin-1")
+    return text if text.isprintable() and " " not in text else None
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> APIRouter:
+    """`/healthz`: the process answers. `/readyz`: every dependency answered within a second."""
+    import asyncio
+
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks(request).items():
+            try:
+                await asyncio.wait_for(check(), timeout=1.0)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in results.values())
+        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": results},
+                            status_code=200 if ready else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def install_request_context(app: FastAPI, service_name: str) -> None:
+    app.add_middleware(RequestContextMiddleware, service_name=service_name)

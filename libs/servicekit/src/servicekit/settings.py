@@ -1,0 +1,83 @@
+"""Settings shared by every service: environment, database, broker, tokens, PII keys.
+
+Every value comes from the environment (prefix ``ODR_``). A service subclasses
+:class:`ServiceSettings` and adds its own fields; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_PLACEHOLDER = "dev-only-change-me"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; ``ODR_DATABASE_URL`` names the server, each service its own database."""
+
+    model_config = SettingsConfigDict(env_prefix="ODR_", extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "service"
+    environment: Environment = Environment.DEV
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="Server URL; the database name in it is replaced by `database_name` when that is set.",
+    )
+    database_name: str | None = None
+    database_pool_size: int = 10
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_idempotence: bool = Field(
+        default=False, description="Idempotent producer; Tansu does not support it, real Kafka does."
+    )
+    kafka_fetch_max_wait_ms: int = 50
+
+    jwt_public_key: str = Field(default="", description="PEM of the gateway's token-signing public key.")
+    jwt_issuer: str = "odr-gateway"
+
+    pii_key: SecretStr = Field(
+        default=SecretStr(DEV_PLACEHOLDER),
+        description="Key for AES-GCM encryption of personal data and the phone blind index.",
+    )
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_dev(self) -> bool:
+        return self.environment in (Environment.DEV, Environment.TEST)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The service's database URL: the server URL with its own database name."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+asyncpg")
+        if self.database_name:
+            url = url.set(database=self.database_name)
+        return url.render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.is_dev:
+            return self
+        for name, value in self._secret_values().items():
+            if not value or value == DEV_PLACEHOLDER:
+                raise ValueError(f"{name} must be set to a real secret when environment={self.environment}")
+        return self
+
+    def _secret_values(self) -> dict[str, str]:
+        """Secrets that must not keep their development placeholder; subclasses add theirs."""
+        return {"ODR_PII_KEY": self.pii_key.get_secret_value(), "ODR_JWT_PUBLIC_KEY": self.jwt_public_key}

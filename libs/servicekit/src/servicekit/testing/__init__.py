@@ -1,0 +1,1 @@
+"""Test support: real PostgreSQL and a real broker per test session, migrated databases, tokens."""

@@ -1,0 +1,81 @@
+"""Session infrastructure for tests: which PostgreSQL, which broker, fresh migrated databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from servicekit import infra
+
+REPO_ROOT = Path(__file__).resolve().parents[5]
+SERVICES_DIR = REPO_ROOT / "services"
+
+
+@dataclass
+class TestInfra:
+    """Where the test session's PostgreSQL server and broker are; `database_url` has no database name."""
+
+    __test__ = False
+
+    database_url: str
+    kafka_bootstrap: str
+    children: list[infra.ChildProcess]
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+
+def start_test_infra() -> TestInfra:
+    """PostgreSQL: ODR_DATABASE_URL, else 127.0.0.1:5432 when reachable, else embedded. Broker: always our own."""
+    children: list[infra.ChildProcess] = []
+    work = Path(tempfile.mkdtemp(prefix="odr-test-"))
+    database_url = os.environ.get("ODR_TEST_DATABASE_URL")
+    if not database_url:
+        if infra.port_open("127.0.0.1", 5432):
+            database_url = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+        else:
+            port = infra.free_port()
+            children.append(infra.start_postgres(work / "pgdata", port))
+            database_url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    broker_port = infra.free_port()
+    children.append(infra.start_broker(broker_port, work / "tansu.log"))
+    return TestInfra(database_url=database_url, kafka_bootstrap=f"127.0.0.1:{broker_port}", children=children)
+
+
+def _asyncpg_dsn(database_url: str, database: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+async def recreate_database(database_url: str, name: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(database_url: str, name: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def migrate(service: str, database_url: str, database_name: str) -> None:
+    """`alembic upgrade head` for one service, as a subprocess, exactly as deployments run it."""
+    env = {**os.environ, "ODR_DATABASE_URL": database_url, "ODR_DATABASE_NAME": database_name}
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(SERVICES_DIR / service / "alembic.ini"), "upgrade", "head"],
+        check=True, env=env, cwd=SERVICES_DIR / service, capture_output=True,
+    )
