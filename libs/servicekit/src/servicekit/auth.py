@@ -165,3 +165,13 @@ def require(audience: Audience, *roles: Role) -> Callable[[Request], Coroutine[A
 ConsumerPrincipal = Annotated[Principal, Depends(require(Audience.CONSUMER, Role.CONSUMER))]
 MerchantPrincipal = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
 RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR))]
+
+
+def require_internal(request: Request) -> None:
+    """Dependency for /internal endpoints: only callers holding the shared internal token."""
+    import hmac
+
+    settings = request.app.state.runtime.settings
+    presented = request.headers.get("x-internal-token", "")
+    if not hmac.compare_digest(presented.encode(), settings.internal_token.get_secret_value().encode()):
+        raise Problem("forbidden", "Internal endpoint")

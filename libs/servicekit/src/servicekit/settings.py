@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
         description="Key for AES-GCM encryption of personal data and the phone blind index.",
     )
 
+    internal_token: SecretStr = Field(
+        default=SecretStr(DEV_PLACEHOLDER),
+        description="Shared secret on the X-Internal-Token header of service-to-service /internal endpoints.",
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -80,4 +85,8 @@ class ServiceSettings(BaseSettings):
 
     def _secret_values(self) -> dict[str, str]:
         """Secrets that must not keep their development placeholder; subclasses add theirs."""
-        return {"ODR_PII_KEY": self.pii_key.get_secret_value(), "ODR_JWT_PUBLIC_KEY": self.jwt_public_key}
+        return {
+            "ODR_PII_KEY": self.pii_key.get_secret_value(),
+            "ODR_INTERNAL_TOKEN": self.internal_token.get_secret_value(),
+            "ODR_JWT_PUBLIC_KEY": self.jwt_public_key,
+        }
