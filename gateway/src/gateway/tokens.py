@@ -1,0 +1,245 @@
+"""`/auth/otp`, `/auth/token` (grants otp, password, client_credentials) and the JWKS that verifies the tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from servicekit.auth import Audience, Role
+from servicekit.observability import get_logger
+from servicekit.problems import CATALOG, Problem
+
+from gateway.otp import WINDOW_SECONDS
+from gateway.proxy import client_address, read_body
+from gateway.runtime import GatewayRuntime, get_runtime
+
+PHONE_PATTERN = r"^1[3-9]\d{9}$"
+AUTH_BODY_LIMIT = 16 * 1024
+CREDENTIALS_VERIFY_PATH = "/internal/v1/credentials/verify"
+
+# OAuth 2.0 error codes (RFC 6749 §5.2) as problem types; the code itself travels in the "error" extension.
+OAUTH_ERRORS: dict[str, tuple[str, int, str, str]] = {
+    "invalid_request": ("invalid-request", 400, "The token request is incomplete or malformed",
+                        "令牌请求不完整或格式错误"),
+    "invalid_grant": ("invalid-grant", 400, "The code or credentials are not valid", "验证码或凭据无效"),
+    "invalid_client": ("invalid-client", 401, "The client credentials are not valid", "客户端凭据无效"),
+    "unsupported_grant_type": ("unsupported-grant-type", 400, "This grant type is not supported", "不支持该授权类型"),
+}
+for _slug, _status, _english, _chinese in OAUTH_ERRORS.values():
+    CATALOG.setdefault(_slug, (_status, _english, _chinese))
+
+log = get_logger("gateway.tokens")
+router = APIRouter(tags=["auth"], generate_unique_id_function=lambda route: route.name)
+Runtime = Annotated[GatewayRuntime, Depends(get_runtime)]
+
+
+def oauth_error(error: str, detail: str) -> Problem:
+    slug, _, _, _ = OAUTH_ERRORS[error]
+    return Problem(slug, detail, error=error)
+
+
+class OtpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(pattern=PHONE_PATTERN, description="Mainland mobile number", examples=["13800138000"])
+
+
+class OtpIssued(BaseModel):
+    expires_in: int
+    dev_code: str | None = Field(default=None, description="Only in dev mode, where no SMS is sent")
+
+
+class TokenIssued(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class TokenRequest(BaseModel):
+    """Fields of the three grants; sent as a form (OAuth 2.0) or as JSON."""
+
+    grant_type: str = Field(description="otp | password | client_credentials")
+    phone: str | None = None
+    code: str | None = None
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class VerifiedCredentials(BaseModel):
+    """The merchants service's answer to a credential check."""
+
+    sub: str
+    aud: Audience
+    roles: list[Role]
+    region: str | None = None
+    merchant_id: uuid.UUID | None = None
+    station_id: uuid.UUID | None = None
+    client_id: str | None = None
+
+
+def limit_auth_requests(request: Request, runtime: Runtime) -> None:
+    """Dependency: per-address token bucket over every /auth endpoint."""
+    runtime.auth_limits.take_or_refuse(client_address(request), "Too many sign-in requests from this address")
+
+
+RateLimited = [Depends(limit_auth_requests)]
+
+
+@router.post(
+    "/auth/otp",
+    status_code=202,
+    response_model=OtpIssued,
+    response_model_exclude_none=True,
+    summary="Send a one-time sign-in code to a phone",
+    dependencies=RateLimited,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": OtpRequest.model_json_schema()}}}},
+)
+async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
+    """Issue the phone's current code (returned only in dev mode)."""
+    raw = await read_body(request, AUTH_BODY_LIMIT)
+    try:
+        otp_request = OtpRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from exc
+    code = runtime.otp.issue(otp_request.phone)
+    return OtpIssued(expires_in=WINDOW_SECONDS, dev_code=code if runtime.settings.is_dev else None)
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenIssued,
+    summary="Exchange a code or credentials for an access token",
+    dependencies=RateLimited,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": TokenRequest.model_json_schema()},
+        "application/json": {"schema": TokenRequest.model_json_schema()},
+    }}},
+)
+async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
+    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises)."""
+    fields = await _token_fields(request)
+    grant_type = fields.get("grant_type")
+    if grant_type == "otp":
+        credentials = _otp_grant(runtime, fields)
+    elif grant_type == "password":
+        username, password = _required(fields, "username", "password")
+        credentials = await _verify_with_merchants(
+            runtime, {"grant_type": "password", "username": username, "password": password}, failure="invalid_grant"
+        )
+        if credentials.aud == Audience.CONSUMER:
+            raise oauth_error("invalid_grant", "Staff accounts cannot act as consumers")
+    elif grant_type == "client_credentials":
+        client_id, client_secret = _required(_with_basic_client(request, fields), "client_id", "client_secret")
+        credentials = await _verify_with_merchants(
+            runtime, {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+            failure="invalid_client",
+        )
+        if credentials.aud != Audience.MERCHANT:
+            raise oauth_error("invalid_client", "Client credentials are for enterprises only")
+    elif not grant_type:
+        raise oauth_error("invalid_request", "grant_type is required")
+    else:
+        raise oauth_error("unsupported_grant_type", "grant_type must be otp, password or client_credentials")
+    ttl = runtime.settings.token_ttl_seconds
+    token = runtime.issuer.issue(
+        sub=credentials.sub, aud=credentials.aud, roles=credentials.roles, ttl=timedelta(seconds=ttl),
+        region=credentials.region, merchant_id=credentials.merchant_id, station_id=credentials.station_id,
+        client_id=credentials.client_id,
+    )
+    body = TokenIssued(access_token=token, expires_in=ttl).model_dump()
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")
+async def jwks(runtime: Runtime) -> dict[str, Any]:
+    """The JSON Web Key Set of the token-signing key."""
+    return runtime.issuer.jwks()
+
+
+async def _token_fields(request: Request) -> dict[str, str]:
+    raw = await read_body(request, AUTH_BODY_LIMIT)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        try:
+            return dict(parse_qsl(raw.decode(), strict_parsing=bool(raw)))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise oauth_error("invalid_request", "The form body could not be parsed") from exc
+    if media_type == "application/json":
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise oauth_error("invalid_request", "The body is not valid JSON") from exc
+        if not isinstance(parsed, dict):
+            raise oauth_error("invalid_request", "The body must be a JSON object")
+        return {name: value for name, value in parsed.items() if isinstance(value, str)}
+    raise oauth_error("invalid_request", "Send application/x-www-form-urlencoded (or application/json)")
+
+
+def _required(fields: dict[str, str], *names: str) -> list[str]:
+    missing = [name for name in names if not fields.get(name)]
+    if missing:
+        raise oauth_error("invalid_request", f"Missing parameter(s): {', '.join(missing)}")
+    return [fields[name] for name in names]
+
+
+def _with_basic_client(request: Request, fields: dict[str, str]) -> dict[str, str]:
+    """OAuth clients may send client_id/client_secret as HTTP Basic credentials instead of body fields."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or fields.get("client_id"):
+        return fields
+    try:
+        client_id, _, client_secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise oauth_error("invalid_client", "The Basic credentials are malformed") from exc
+    return {**fields, "client_id": client_id, "client_secret": client_secret}
+
+
+def _otp_grant(runtime: GatewayRuntime, fields: dict[str, str]) -> VerifiedCredentials:
+    phone, code = _required(fields, "phone", "code")
+    if not re.fullmatch(PHONE_PATTERN, phone):
+        raise oauth_error("invalid_request", "phone must be a mainland mobile number")
+    # Caps guessing per number even when the guesses come from many addresses.
+    runtime.otp_attempts.take_or_refuse(phone, "Too many code attempts for this phone number")
+    if not runtime.otp.verify(phone, code):
+        raise oauth_error("invalid_grant", "The code is wrong or has expired")
+    return VerifiedCredentials(sub=runtime.otp.consumer_subject(phone), aud=Audience.CONSUMER, roles=[Role.CONSUMER])
+
+
+async def _verify_with_merchants(runtime: GatewayRuntime, payload: dict[str, str], *,
+                                 failure: str) -> VerifiedCredentials:
+    settings = runtime.settings
+    try:
+        answer = await runtime.internal_client.post(
+            settings.merchants_url.rstrip("/") + CREDENTIALS_VERIFY_PATH,
+            json=payload,
+            headers={"X-Internal-Token": settings.internal_token.get_secret_value()},
+            timeout=settings.internal_call_timeout,
+        )
+    except httpx.TimeoutException as exc:
+        raise Problem("upstream-timeout", "The credential check did not answer in time", service="merchants") from exc
+    except httpx.HTTPError as exc:
+        raise Problem("upstream-unavailable", "The credential check is unavailable", service="merchants") from exc
+    if answer.status_code == 401:
+        raise oauth_error(failure, "The credentials are not valid")
+    if answer.status_code != 200:
+        log.warning("credential check failed", status=answer.status_code)
+        raise Problem("upstream-unavailable", "The credential check is unavailable", service="merchants")
+    try:
+        return VerifiedCredentials.model_validate_json(answer.content)
+    except ValidationError as exc:
+        log.error("credential check answered an unexpected shape", errors=exc.errors(include_input=False))
+        raise Problem("internal-error", "The credential check answered an unexpected shape") from exc

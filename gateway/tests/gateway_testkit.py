@@ -1,0 +1,257 @@
+"""Stand-in services and servers for the gateway tests: real HTTP on both sides of the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from gateway.main import create_app
+from gateway.settings import GatewaySettings
+from pydantic import BaseModel
+from servicekit.infra import free_port
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+INTERNAL_TOKEN = "test-internal-token"
+OTP_SECRET = "test-otp-secret"
+MERCHANT_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+CLIENT_ID = "cli_demo"
+CLIENT_SECRET = "demo-secret"
+STAFF_USERNAME = "reg-golmud"
+STAFF_PASSWORD = "staff-password"
+SSE_EVENTS = 3
+SSE_INTERVAL = 0.6
+GATEWAY_TIMEOUT = 1.0
+
+
+@dataclass
+class FakeService:
+    """A stand-in service: what it received (recorded before its body is read) and where it listens."""
+
+    name: str
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    server: ServerThread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def saw(self, marker: str) -> bool:
+        return any(marker in entry["query"] for entry in self.seen)
+
+
+class RecordArrivals:
+    """ASGI middleware noting each request as it arrives, so a refused body is provably never forwarded."""
+
+    def __init__(self, app: ASGIApp, service: FakeService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.service.seen.append({"path": scope["path"], "query": scope["query_string"].decode()})
+        await self.app(scope, receive, send)
+
+
+class Draft(BaseModel):
+    title: str
+
+
+class Offer(BaseModel):
+    amount_fen: int
+    draft: Draft | None = None
+
+
+async def echo(request: Request, service: str) -> JSONResponse:
+    """Answer with everything the request carried; `x-test-delay` makes the answer late."""
+    delay = float(request.headers.get("x-test-delay", "0"))
+    if delay:
+        await asyncio.sleep(delay)
+    body = await request.body()
+    return JSONResponse(
+        {
+            "service": service,
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": dict(request.headers),
+            "body": body.decode(),
+        },
+        status_code=201 if request.method == "POST" else 200,
+        headers={"ETag": '"v1"', "X-Upstream": service},
+    )
+
+
+def fake_service(name: str) -> tuple[FakeService, FastAPI]:
+    """A FastAPI app with a few declared routes (for its OpenAPI) and an echo for everything else."""
+    service = FakeService(name)
+    app = FastAPI(title=f"fake {name}")
+    declared = APIRouter()
+
+    if name == "complaints":
+        @declared.post("/v1/consumer/complaints", status_code=201)
+        async def file_complaint(draft: Draft, request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+        @declared.get("/v1/consumer/complaints/{complaint_id}")
+        async def read_complaint(complaint_id: str, request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+        @declared.get("/v1/consumer/complaints/{complaint_id}/stream")
+        async def stream_complaint(complaint_id: str) -> StreamingResponse:
+            async def events() -> AsyncIterator[bytes]:
+                for number in range(SSE_EVENTS):
+                    if number:
+                        await asyncio.sleep(SSE_INTERVAL)
+                    yield f"id: {number}\ndata: {{\"n\": {number}}}\n\n".encode()
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
+        @declared.get("/v1/public/complaints")
+        async def public_complaints(request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+        @declared.get("/v1/consumer/secret-admin")
+        async def not_allow_listed() -> dict[str, str]:
+            return {"secret": "yes"}
+
+        @declared.get("/internal/v1/complaints/{complaint_id}")
+        async def internal_complaint(complaint_id: str) -> dict[str, str]:
+            return {"internal": complaint_id}
+
+    if name == "mediation":
+        @declared.get("/v1/merchant/cases")
+        async def list_cases(request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+        @declared.post("/v1/merchant/cases/{case_id}/offers", status_code=201)
+        async def make_offer(case_id: str, offer: Offer, request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+    if name == "merchants":
+        @declared.post("/internal/v1/credentials/verify")
+        async def verify_credentials(payload: dict[str, Any],
+                                     x_internal_token: str = Header(default="")) -> JSONResponse:
+            service.seen.append({"path": "credentials", "query": "", "payload": payload, "token": x_internal_token})
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            grant = payload.get("grant_type")
+            if grant == "client_credentials" and (payload.get("client_id"), payload.get("client_secret")) == (
+                CLIENT_ID, CLIENT_SECRET
+            ):
+                return JSONResponse({"sub": f"client:{CLIENT_ID}", "aud": "merchant", "roles": ["enterprise"],
+                                     "region": "632801", "merchant_id": MERCHANT_ID, "station_id": None,
+                                     "client_id": CLIENT_ID})
+            if grant == "password" and (payload.get("username"), payload.get("password")) == (
+                STAFF_USERNAME, STAFF_PASSWORD
+            ):
+                return JSONResponse({"sub": STAFF_USERNAME, "aud": "regulator", "roles": ["regulator"],
+                                     "region": "632801", "merchant_id": None, "station_id": None,
+                                     "client_id": None})
+            return JSONResponse({"detail": "bad credentials"}, status_code=401)
+
+        @declared.post("/v1/public/odr-applications", status_code=201)
+        async def apply(draft: Draft, request: Request) -> JSONResponse:
+            return await echo(request, name)
+
+    @declared.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    app.include_router(declared)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def anything(request: Request) -> JSONResponse:
+        return await echo(request, name)
+
+    app.add_middleware(RecordArrivals, service=service)
+    return service, app
+
+
+class ServerThread:
+    """uvicorn serving one app on a free port from its own thread and event loop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
+                                                    log_level="warning", access_log=False, lifespan="on",
+                                                    proxy_headers=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class Upstreams:
+    complaints: FakeService
+    merchants: FakeService
+    mediation: FakeService
+
+
+def gateway_settings(upstreams: Upstreams, signing_key: str, **overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "complaints_url": upstreams.complaints.url,
+        "merchants_url": upstreams.merchants.url,
+        "mediation_url": upstreams.mediation.url,
+        "jwt_private_key": signing_key,
+        "otp_secret": OTP_SECRET,
+        "internal_token": INTERNAL_TOKEN,
+        "upstream_total_timeout": GATEWAY_TIMEOUT,
+        "auth_rate_burst": 1000,
+        "log_json": False,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+@asynccontextmanager
+async def in_process_gateway(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway variant driven in-process (still forwarding over real HTTP to the stand-ins)."""
+    app = create_app(settings)
+    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app),
+                                                        base_url="http://gateway") as client:
+        yield client
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem of this status and type; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,97 @@
+"""The merged OpenAPI: only allow-listed operations of each service, plus the gateway's own, tagged by audience."""
+
+from typing import Any
+
+import httpx
+from gateway.openapi import merge, upstream_selector
+from gateway.routes import Route, Upstream
+from servicekit.auth import Audience
+
+
+def all_refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in all_refs(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in all_refs(item)]
+    return []
+
+
+def resolve(document: dict[str, Any], ref: str) -> Any:
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+async def test_the_document_merges_the_services_and_drops_what_is_not_allow_listed(
+    gateway: httpx.AsyncClient,
+) -> None:
+    response = await gateway.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    paths = document["paths"]
+
+    assert paths["/v1/consumer/complaints"]["post"]["tags"] == ["consumer"]
+    assert paths["/v1/consumer/complaints/{complaint_id}"]["get"]["tags"] == ["consumer"]
+    assert paths["/v1/consumer/complaints/{complaint_id}"]["get"]["security"] == [{"bearer": []}]
+    assert paths["/v1/merchant/cases"]["get"]["tags"] == ["merchant"]
+    assert paths["/v1/merchant/cases/{case_id}/offers"]["post"]["tags"] == ["merchant"]
+    assert paths["/v1/public/odr-applications"]["post"]["tags"] == ["public"]
+    assert "security" not in paths["/v1/public/odr-applications"]["post"]
+    assert paths["/auth/token"]["post"]["tags"] == ["auth"]
+    assert paths["/auth/otp"]["post"]["tags"] == ["auth"]
+    assert "/.well-known/jwks.json" in paths
+
+    for hidden in ("/v1/consumer/secret-admin", "/internal/v1/complaints/{complaint_id}",
+                   "/internal/v1/credentials/verify", "/readyz", "/healthz"):
+        assert hidden not in paths
+    assert "x-unavailable-services" not in document
+
+    refs = all_refs(document)
+    assert "#/components/schemas/Draft" in refs
+    for ref in refs:
+        resolve(document, ref)
+    operation_ids = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict)]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_docs_serve_swagger_ui_for_the_merged_document(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/docs")
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text
+
+
+def test_clashing_component_names_are_kept_apart() -> None:
+    def spec(path: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "paths": {path: {"get": {"operationId": "read", "responses": {"200": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Item"}}}}}}}},
+            "components": {"schemas": {
+                "Item": {"type": "object", "properties": {"inner": {"$ref": "#/components/schemas/Inner"}}},
+                "Inner": {"type": "object", "properties": fields},
+                "Unused": {"type": "string"},
+            }},
+        }
+
+    routes = [
+        Route(Audience.CONSUMER, "GET", "/v1/consumer/complaints/{id}", Upstream.COMPLAINTS),
+        Route(Audience.MERCHANT, "GET", "/v1/merchant/cases/{id}", Upstream.MEDIATION),
+    ]
+    document = merge(
+        [
+            ("complaints", spec("/v1/consumer/complaints/{complaint_id}", {"a": {"type": "string"}}),
+             upstream_selector(Upstream.COMPLAINTS, routes)),
+            ("mediation", spec("/v1/merchant/cases/{case_id}", {"b": {"type": "integer"}}),
+             upstream_selector(Upstream.MEDIATION, routes)),
+        ],
+        title="t",
+    )
+    schemas = document["components"]["schemas"]
+    assert set(schemas) == {"Item", "Inner", "mediation_Item", "mediation_Inner"}
+    case = document["paths"]["/v1/merchant/cases/{case_id}"]["get"]
+    assert all_refs(case) == ["#/components/schemas/mediation_Item"]
+    assert all_refs(schemas["mediation_Item"]) == ["#/components/schemas/mediation_Inner"]
+    assert schemas["mediation_Inner"]["properties"] == {"b": {"type": "integer"}}
+    assert case["operationId"] == "mediation_read"
