@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from gateway.main import create_app
 from gateway_testkit import ServerThread, Upstreams, fake_service, gateway_settings
+
+from gateway.main import create_app
 from servicekit.auth import TokenIssuer, generate_private_key_pem
 
 

@@ -15,11 +15,12 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
-from pydantic import BaseModel
 from servicekit.infra import free_port
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 INTERNAL_TOKEN = "test-internal-token"
 OTP_SECRET = "test-otp-secret"

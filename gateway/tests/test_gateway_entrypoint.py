@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import httpx
 from gateway_testkit import Upstreams, gateway_settings, in_process_gateway
+
 from servicekit.infra import free_port, wait_for_port
 
 

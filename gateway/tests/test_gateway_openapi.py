@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+
 from gateway.openapi import merge, upstream_selector
 from gateway.routes import Route, Upstream
 from servicekit.auth import Audience

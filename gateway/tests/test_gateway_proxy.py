@@ -19,6 +19,7 @@ from gateway_testkit import (
     gateway_settings,
     in_process_gateway,
 )
+
 from servicekit.auth import Audience, Role, TokenIssuer, generate_private_key_pem
 from servicekit.infra import free_port
 

@@ -1,6 +1,7 @@
 """The allow-list lookup: exact segments, parameters, and nothing that could climb out of a route."""
 
 import pytest
+
 from gateway.routes import PUBLIC, ROUTES, Route, RouteTable, Upstream
 from servicekit.auth import Audience
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import jwt
-from gateway.otp import WINDOW_SECONDS, OtpCodes
 from gateway_testkit import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -22,6 +21,8 @@ from gateway_testkit import (
     gateway_settings,
     in_process_gateway,
 )
+
+from gateway.otp import WINDOW_SECONDS, OtpCodes
 from servicekit.infra import free_port
 
 PHONE = "13800138000"

@@ -11,15 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
-from servicekit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem
-from servicekit.observability import (
-    ReadinessCheck,
-    configure_logging,
-    get_logger,
-    health_router,
-    install_request_context,
-)
-from servicekit.problems import install_problem_handlers
 
 from gateway import tokens
 from gateway.openapi import MergedOpenApi
@@ -29,6 +20,15 @@ from gateway.ratelimit import TokenBuckets
 from gateway.routes import ROUTES, RouteTable
 from gateway.runtime import GatewayRuntime, get_runtime
 from gateway.settings import GatewaySettings
+from servicekit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem
+from servicekit.observability import (
+    ReadinessCheck,
+    configure_logging,
+    get_logger,
+    health_router,
+    install_request_context,
+)
+from servicekit.problems import install_problem_handlers
 
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

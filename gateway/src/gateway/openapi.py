@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from servicekit.observability import get_logger
 
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
+from servicekit.observability import get_logger
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 OPENAPI_FETCH_TIMEOUT = 2.0

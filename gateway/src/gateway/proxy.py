@@ -10,9 +10,6 @@ from urllib.parse import quote
 import aiohttp
 import jwt
 from prometheus_client import Counter, Histogram
-from servicekit.auth import Audience, TokenVerifier, bearer_token
-from servicekit.observability import correlation_id_var, get_logger, request_id_var
-from servicekit.problems import Problem
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -20,6 +17,9 @@ from yarl import URL
 
 from gateway.routes import PUBLIC, Route, RouteTable
 from gateway.settings import GatewaySettings
+from servicekit.auth import Audience, TokenVerifier, bearer_token
+from servicekit.observability import correlation_id_var, get_logger, request_id_var
+from servicekit.problems import Problem
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import Request
-from servicekit.auth import TokenIssuer
 
 from gateway.openapi import MergedOpenApi
 from gateway.otp import OtpCodes
 from gateway.proxy import Proxy
 from gateway.ratelimit import TokenBuckets
 from gateway.settings import GatewaySettings
+from servicekit.auth import TokenIssuer
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from servicekit.settings import DEV_PLACEHOLDER, ServiceSettings
 
 from gateway.routes import Upstream
+from servicekit.settings import DEV_PLACEHOLDER, ServiceSettings
 
 MIB = 1024 * 1024
 

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from servicekit.auth import Audience, Role
-from servicekit.observability import get_logger
-from servicekit.problems import CATALOG, Problem
 
 from gateway.otp import WINDOW_SECONDS
 from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
+from servicekit.auth import Audience, Role
+from servicekit.observability import get_logger
+from servicekit.problems import CATALOG, Problem
 
 PHONE_PATTERN = r"^1[3-9]\d{9}$"
 AUTH_BODY_LIMIT = 16 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from servicekit import regions
 from servicekit.auth import Audience, Principal, Role
 
