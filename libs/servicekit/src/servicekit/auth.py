@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict
 
 from servicekit import regions
 from servicekit.db import utcnow
-from servicekit.regions import prefix as region_prefix
 from servicekit.problems import Problem
 
 ALGORITHM = "ES256"

@@ -127,8 +127,10 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
         for sub in _embedded_bin("postgres").parent.parent.rglob("*"):
             with contextlib.suppress(PermissionError):
                 sub.chmod(sub.stat().st_mode | 0o005)
-        _make_readable(data_dir)
+        _make_readable(data_dir.parent)
         shutil.chown(data_dir, run_as["user"], run_as["group"])
+        # PostgreSQL refuses a data directory that others may enter (it would not start a second time).
+        data_dir.chmod(0o700)
     if not (data_dir / "PG_VERSION").exists():
         subprocess.run(
             [str(_embedded_bin("initdb")), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8",
@@ -145,7 +147,7 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
     wait_for_port("127.0.0.1", port, timeout=30, process=process)
     # The port opens before recovery finishes; pg_isready says when connections are accepted.
     deadline = time.monotonic() + 30
-    while subprocess.run([str(_embedded_bin("pg_isready")), "-h", "127.0.0.1", "-p", str(port)],
+    while subprocess.run([str(_embedded_bin("pg_isready")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
                          stdout=subprocess.DEVNULL).returncode != 0:
         if time.monotonic() > deadline:
             raise TimeoutError("embedded PostgreSQL did not become ready")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ class EventEnvelope(BaseModel):
         return orjson.dumps(self.data)
 
     @classmethod
-    def from_kafka(cls, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], value: bytes) -> EventEnvelope:
+    def from_kafka(cls, headers: Sequence[tuple[str, bytes]], value: bytes) -> EventEnvelope:
         attributes: dict[str, Any] = {}
         for name, raw in headers:
             if name.startswith("ce_"):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from servicekit.observability import get_logger
 from servicekit.settings import ServiceSettings
+
+KafkaClient = TypeVar("KafkaClient", AIOKafkaProducer, AIOKafkaConsumer)
+STOP_TIMEOUT = 5.0
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -50,10 +57,41 @@ async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_fact
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
     try:
-        for name, partitions in topics.items():
-            try:
-                await admin.create_topics([NewTopic(name, partitions, replication_factor)])
-            except TopicAlreadyExistsError:
-                continue
+        try:
+            response = await admin.create_topics(
+                [NewTopic(name, partitions, replication_factor) for name, partitions in topics.items()]
+            )
+        except TopicAlreadyExistsError:
+            return
+        # Brokers report per-topic failures in the response rather than raising them.
+        for name, error_code, error_message in response.topic_errors:
+            if error_code not in (0, TopicAlreadyExistsError.errno):
+                raise for_code(error_code)(f"cannot create topic {name}: {error_message}")
     finally:
         await admin.close()
+
+
+async def start_client(factory: Callable[[], KafkaClient], *, backoff_max: float = 5.0) -> KafkaClient:
+    """Start a new client from `factory`, retrying while the broker is unreachable (a new client fails at once)."""
+    log = get_logger("servicekit.kafka")
+    backoff = 0.1
+    while True:
+        client = factory()
+        try:
+            await client.start()
+            return client
+        except BaseException as exc:
+            # Stop the half-started client on every exit, cancellation included, so no connection leaks.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.stop(), STOP_TIMEOUT)
+            if not isinstance(exc, KafkaError):
+                raise
+            log.warning("broker not reachable; retrying", error=str(exc), in_seconds=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, backoff_max)
+
+
+async def stop_client(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    """Stop a client without hanging on a broker that is gone."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.stop(), STOP_TIMEOUT)

@@ -1,0 +1,194 @@
+"""Inbox consumer: applies each event once, commits the offset after the database, dead-letters what keeps failing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from prometheus_client import Counter
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.kafka import make_consumer, make_producer, start_client, stop_client
+from servicekit.events.topics import dlq_topic
+from servicekit.observability import causation_id_var, correlation_id_var, get_logger
+from servicekit.settings import ServiceSettings
+
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+DLQ_ORIGINAL_TOPIC = "dlq-original-topic"
+DLQ_ORIGINAL_PARTITION = "dlq-original-partition"
+DLQ_ORIGINAL_OFFSET = "dlq-original-offset"
+DLQ_ERROR = "dlq-error"
+DLQ_ATTEMPTS = "dlq-attempts"
+DLQ_GROUP = "dlq-group"
+
+COMMIT_TIMEOUT = 10.0
+POLL_TIMEOUT_MS = 1_000
+ERROR_TEXT_LIMIT = 2_000
+
+INBOX_EVENTS = Counter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class InboxConsumer:
+    """Consumes `topics` as `group`: one transaction per event (inbox row + handler), then the offset commit."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        settings: ServiceSettings,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.group = group
+        self.topics = topics
+        self.handlers = handlers
+        self.sessionmaker = sessionmaker
+        self.inbox = inbox
+        self.settings = settings
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._log = get_logger("servicekit.inbox").bind(group=group)
+
+    async def run(self) -> None:
+        """Consume until cancelled; raises when the database or broker stays unreachable (the supervisor restarts)."""
+        producer = await start_client(lambda: make_producer(self.settings))
+        try:
+            consumer = await start_client(lambda: make_consumer(self.settings, self.group, self.topics))
+            try:
+                while True:
+                    batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                    for partition, messages in batches.items():
+                        await self._process_partition(consumer, producer, partition, messages)
+            finally:
+                await stop_client(consumer)
+        finally:
+            await stop_client(producer)
+
+    async def _process_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        partition: TopicPartition,
+        messages: list[ConsumerRecord[bytes, bytes]],
+    ) -> None:
+        # Messages of a partition are handled strictly one after another; the offset is committed only for messages
+        # whose transaction has committed (or that went to the dead-letter topic).
+        next_offset: int | None = None
+        for message in messages:
+            if partition not in consumer.assignment():
+                break  # revoked by a rebalance: its new owner resumes from the last committed offset
+            outcome = await self._process(producer, message)
+            next_offset = message.offset + 1
+            if outcome is Outcome.DEAD_LETTERED:
+                # Commit at once after the slow path, so a run of poison messages never replays from the start.
+                await self._commit(consumer, partition, next_offset)
+                next_offset = None
+        if next_offset is not None:
+            await self._commit(consumer, partition, next_offset)
+
+    async def _process(self, producer: AIOKafkaProducer, message: ConsumerRecord[bytes, bytes]) -> Outcome:
+        try:
+            envelope = EventEnvelope.from_kafka(message.headers, message.value or b"")
+        except Exception as exc:
+            # Retrying cannot make an unreadable message readable.
+            return await self._dead_letter(producer, message, exc, attempts=1)
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            INBOX_EVENTS.labels(self.group, Outcome.SKIPPED).inc()
+            return Outcome.SKIPPED
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._apply(envelope, handler)
+            except Exception as exc:
+                if attempt < self.max_attempts:
+                    delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+                    self._log.warning("handler failed; retrying", event_id=str(envelope.id), event_type=envelope.type,
+                                      attempt=attempt, in_seconds=delay, error=repr(exc))
+                    await asyncio.sleep(delay)
+                    continue
+                if _is_infrastructure_failure(exc):
+                    # The event is fine, the database is not: leave the offset alone and let the supervisor retry.
+                    raise
+                return await self._dead_letter(producer, message, exc, attempts=attempt)
+            INBOX_EVENTS.labels(self.group, outcome).inc()
+            return outcome
+
+    async def _apply(self, envelope: EventEnvelope, handler: Handler) -> Outcome:
+        """Insert the inbox row and run the handler in one transaction; a known event id is a duplicate."""
+        record = (
+            insert(self.inbox)
+            .values(consumer_group=self.group, event_id=envelope.id, event_type=envelope.type)
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        )
+        correlation = correlation_id_var.set(envelope.correlationid or str(envelope.id))
+        causation = causation_id_var.set(str(envelope.id))
+        try:
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=correlation_id_var.get(), event_id=str(envelope.id), event_type=envelope.type
+            ):
+                async with self.sessionmaker() as session, session.begin():
+                    if (await session.execute(record)).first() is None:
+                        return Outcome.DUPLICATE
+                    await handler(session, envelope)
+                return Outcome.APPLIED
+        finally:
+            correlation_id_var.reset(correlation)
+            causation_id_var.reset(causation)
+
+    async def _dead_letter(
+        self, producer: AIOKafkaProducer, message: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
+    ) -> Outcome:
+        headers = [
+            *(message.headers or ()),
+            (DLQ_ORIGINAL_TOPIC, message.topic.encode()),
+            (DLQ_ORIGINAL_PARTITION, str(message.partition).encode()),
+            (DLQ_ORIGINAL_OFFSET, str(message.offset).encode()),
+            (DLQ_ERROR, f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT].encode()),
+            (DLQ_ATTEMPTS, str(attempts).encode()),
+            (DLQ_GROUP, self.group.encode()),
+        ]
+        # A failure here propagates: the offset stays uncommitted and the message comes back after the restart.
+        await producer.send_and_wait(dlq_topic(self.group), key=message.key, value=message.value, headers=headers)
+        self._log.error("message sent to the dead-letter topic", topic=message.topic, partition=message.partition,
+                        offset=message.offset, attempts=attempts, error=repr(error))
+        INBOX_EVENTS.labels(self.group, Outcome.DEAD_LETTERED).inc()
+        return Outcome.DEAD_LETTERED
+
+    async def _commit(self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+        try:
+            await asyncio.wait_for(consumer.commit({partition: offset}), COMMIT_TIMEOUT)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partition moved to another member; it re-reads from the last commit and the inbox drops repeats.
+            self._log.warning("offset commit refused after a rebalance", partition=str(partition), error=repr(exc))
+
+
+def _is_infrastructure_failure(error: BaseException) -> bool:
+    """Failures of the database connection itself, as opposed to failures of the event or its handler."""
+    if isinstance(error, OSError | TimeoutError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

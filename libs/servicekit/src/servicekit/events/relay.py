@@ -1,0 +1,207 @@
+"""Outbox relay: publishes a service's committed outbox rows to Kafka, in `seq` order, one leader per service."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from servicekit.events.kafka import make_producer, start_client, stop_client
+from servicekit.events.outbox import Outbox
+from servicekit.observability import get_logger
+from servicekit.settings import ServiceSettings
+
+OUTBOX_PUBLISHED = Counter("odr_outbox_published_total", "Outbox events published to Kafka", ["service"])
+OUTBOX_BACKLOG = Gauge("odr_outbox_backlog", "Outbox events not yet published (capped count)", ["service"])
+
+# Counting beyond this adds nothing to an alert and would scan a huge backlog on every wake-up.
+BACKLOG_COUNT_CAP = 100_000
+ERROR_TEXT_LIMIT = 2_000
+
+
+class RelayError(RuntimeError):
+    """Publishing kept failing; the supervisor restarts the relay with a fresh producer."""
+
+
+def leader_lock_key(service_name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for the service (Python's hash() differs per process)."""
+    digest = hashlib.blake2b(f"outbox-relay:{service_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in `seq` order and marks them published in the claiming transaction."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Outbox,
+        settings: ServiceSettings,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        max_failures: int = 5,
+        backoff_base: float = 0.2,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.table: Table = outbox.table
+        self.settings = settings
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_failures = max_failures
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.is_leader = False
+        self._lock_key = leader_lock_key(settings.service_name)
+        self._wake = asyncio.Event()
+        self._log = get_logger("servicekit.relay").bind(relay=settings.service_name)
+
+    async def run(self) -> None:
+        """Wait to become the leader, then publish until cancelled; raises RelayError after repeated send failures."""
+        async with self.engine.connect() as leader_connection:
+            try:
+                await self._become_leader(leader_connection)
+                await self._listen(leader_connection)
+                producer = await start_client(lambda: make_producer(self.settings))
+                try:
+                    await self._publish_forever(leader_connection, producer)
+                finally:
+                    await stop_client(producer)
+            finally:
+                self.is_leader = False
+                # Closing the connection (not returning it to the pool) releases the lock and the LISTEN for sure.
+                await leader_connection.invalidate()
+
+    async def _become_leader(self, connection: AsyncConnection) -> None:
+        lock = select(func.pg_try_advisory_lock(self._lock_key))
+        while not (await connection.scalar(lock)):
+            await connection.commit()
+            await asyncio.sleep(self.poll_interval)
+        # The lock is session-level; committing leaves the connection idle so notifications reach it.
+        await connection.commit()
+        self.is_leader = True
+        self._log.info("outbox relay is the leader")
+
+    async def _listen(self, connection: AsyncConnection) -> None:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.add_listener(self.outbox.notify_channel, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _publish_forever(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                await self._drain(producer)
+                failures = 0
+            except _SendFailed as exc:
+                failures += 1
+                await self._record_failure(exc)
+                if failures >= self.max_failures:
+                    raise RelayError(f"publishing failed {failures} times in a row: {exc.error!r}") from exc.error
+                await asyncio.sleep(min(self.backoff_base * 2 ** (failures - 1), self.backoff_max))
+                continue
+            await self._update_backlog()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                # A dead leader connection means the lock is gone too: stop, so leadership is contested afresh.
+                await leader_connection.exec_driver_sql("SELECT 1")
+                await leader_connection.commit()
+
+    async def _drain(self, producer: AIOKafkaProducer) -> None:
+        while await self._publish_batch(producer) == self.batch_size:
+            pass
+
+    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+        """Claim, send in order, await every acknowledgement, mark published, commit; a failure rolls back."""
+        table = self.table
+        claim = (
+            select(table.c.seq, table.c.topic, table.c.aggregate_id, table.c.headers, table.c.payload)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.seq)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.engine.begin() as connection:
+            rows = (await connection.execute(claim)).all()
+            if not rows:
+                return 0
+            await self._send_in_order(producer, rows)
+            await connection.execute(
+                update(table).where(table.c.seq.in_([row.seq for row in rows])).values(published_at=func.now())
+            )
+        OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
+        return len(rows)
+
+    async def _send_in_order(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> None:
+        # Sends are enqueued one after another and awaited in the same order: aiokafka keeps one request in flight
+        # per partition, so order per key holds; gathering coroutines instead would let them reorder.
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        for row in rows:
+            try:
+                delivery = await producer.send(
+                    row.topic,
+                    key=row.aggregate_id.encode(),
+                    value=orjson.dumps(row.payload),
+                    headers=[(name, str(value).encode()) for name, value in row.headers.items()],
+                )
+            except Exception as exc:
+                raise _SendFailed([row.seq], exc) from exc
+            pending.append((row.seq, delivery))
+        failed: list[int] = []
+        first_error: BaseException | None = None
+        for seq, delivery in pending:
+            try:
+                await delivery
+            except Exception as exc:
+                failed.append(seq)
+                first_error = first_error or exc
+        if first_error is not None:
+            raise _SendFailed(failed, first_error)
+
+    async def _record_failure(self, failure: _SendFailed) -> None:
+        self._log.warning("publishing failed; the claim is rolled back and retried", error=repr(failure.error),
+                          rows=len(failure.seqs))
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(self.table)
+                .where(self.table.c.seq.in_(failure.seqs))
+                .values(attempts=self.table.c.attempts + 1, last_error=repr(failure.error)[:ERROR_TEXT_LIMIT])
+            )
+
+    async def _update_backlog(self) -> None:
+        unpublished = select(self.table.c.seq).where(self.table.c.published_at.is_(None)).limit(BACKLOG_COUNT_CAP)
+        async with self.engine.connect() as connection:
+            backlog = await connection.scalar(select(func.count()).select_from(unpublished.subquery()))
+        OUTBOX_BACKLOG.labels(self.settings.service_name).set(backlog or 0)
+
+
+class _SendFailed(Exception):
+    def __init__(self, seqs: list[int], error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.seqs = seqs
+        self.error = error
+
+
+async def requeue_published(engine: AsyncEngine, outbox_table: Table, since: datetime | None = None) -> int:
+    """Mark rows published since `since` (all when None) unpublished again, so the relay re-publishes them."""
+    statement = update(outbox_table).where(outbox_table.c.published_at.is_not(None)).values(published_at=None)
+    if since is not None:
+        statement = statement.where(outbox_table.c.published_at >= since)
+    async with engine.begin() as connection:
+        result = await connection.execute(statement)
+    return result.rowcount

@@ -1,0 +1,236 @@
+"""The inbox consumer against real PostgreSQL and the real broker: once-only effects, DLQ, offsets after the DB."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any, ClassVar
+
+import pytest
+from aiokafka import TopicPartition
+from servicekit import infra
+from servicekit.contracts.base import EventContract
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import (
+    DLQ_ATTEMPTS,
+    DLQ_ERROR,
+    DLQ_GROUP,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    InboxConsumer,
+)
+from servicekit.events.outbox import Outbox
+from servicekit.events.topics import dlq_topic
+from servicekit.settings import ServiceSettings
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+
+class ReplySent(EventContract):
+    """A follow-up event a handler emits, to see which correlation and causation it inherits."""
+
+    event_type: ClassVar[str] = "tests.reply.sent.v1"
+    aggregate_field: ClassVar[str] = "order_id"
+
+    order_id: str
+
+
+def order_event(event_type: str, subject: str = "order-1", **attributes: Any) -> EventEnvelope:
+    return EventEnvelope(source="/tests", type=event_type, subject=subject, data={"subject": subject}, **attributes)
+
+
+async def count(engine: AsyncEngine, table: Table, *where: Any) -> int:
+    async with engine.connect() as connection:
+        value = await connection.scalar(select(func.count()).select_from(table).where(*where))
+    return value or 0
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {name: value.decode() for name, value in record.headers}
+
+
+@pytest.fixture
+async def names(kafka: Any) -> dict[str, str]:
+    """A fresh single-partition topic, consumer group and its dead-letter topic."""
+    prefix = kafka.unique("inbox")
+    names = {"prefix": prefix, "topic": f"{prefix}.order", "group": f"{prefix}.on-orders"}
+    names["dlq"] = dlq_topic(names["group"])
+    await kafka.create({names["topic"]: 1, names["dlq"]: 1})
+    return names
+
+
+async def test_a_redelivered_event_is_applied_once_and_follow_ups_carry_correlation_and_causation(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings, outbox: Outbox,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    handled = f"{names['prefix']}.order.created.v1"
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note=envelope.type))
+        await outbox.add(session, ReplySent(order_id=envelope.subject).envelope(source="/tests"))
+
+    correlated = order_event(handled, correlationid="corr-from-the-request")
+    uncorrelated = order_event(handled)
+    for envelope in (correlated, correlated, order_event(f"{names['prefix']}.order.ignored.v1"), uncorrelated,
+                     correlated):
+        await kafka.produce_envelope(envelope)
+
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={handled: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=settings)
+    background.start(consumer.run())
+    partition = TopicPartition(names["topic"], 0)
+
+    async def all_committed() -> bool:
+        return await kafka.committed(names["group"], partition) == 5
+
+    await eventually(all_committed)
+    assert await count(engine, effect, effect.c.event_id == correlated.id) == 1
+    assert await count(engine, effect, effect.c.event_id == uncorrelated.id) == 1
+    assert await count(engine, effect) == 2, "the unhandled type has no effect"
+    assert await count(engine, inbox, inbox.c.consumer_group == names["group"]) == 2
+    async with engine.connect() as connection:
+        replies = (await connection.execute(select(outbox.table.c.headers).order_by(outbox.table.c.seq))).all()
+    assert [(row.headers["ce_correlationid"], row.headers["ce_causationid"]) for row in replies] == [
+        ("corr-from-the-request", str(correlated.id)),
+        (str(uncorrelated.id), str(uncorrelated.id)),
+    ]
+
+
+async def test_a_message_failing_every_attempt_goes_to_the_dlq_and_the_partition_moves_on(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    event_type = f"{names['prefix']}.order.created.v1"
+    poison, good = order_event(event_type, subject="order-7"), order_event(event_type, subject="order-7")
+    attempts_at: list[float] = []
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+        if envelope.id == poison.id:
+            attempts_at.append(time.monotonic())
+            raise ValueError("cannot apply this order")
+
+    await kafka.produce_envelope(poison)
+    await kafka.produce(names["topic"], key=b"order-7", value=b"{not json", headers=[("ce_id", b"garbage")])
+    await kafka.produce_envelope(good)
+
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=settings,
+                             max_attempts=4, backoff_base=0.05, backoff_max=0.1)
+    background.start(consumer.run())
+
+    dead = await kafka.read_count(names["dlq"], 2)
+    partition = TopicPartition(names["topic"], 0)
+
+    async def all_committed() -> bool:
+        return await kafka.committed(names["group"], partition) == 3
+
+    await eventually(all_committed)
+    assert len(attempts_at) == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts_at)]
+    assert all(gap >= 0.045 for gap in gaps), f"retries must back off, not spin: {gaps}"
+    assert await count(engine, effect, effect.c.event_id == poison.id) == 0, "failed attempts roll back"
+    assert await count(engine, effect, effect.c.event_id == good.id) == 1
+    assert await count(engine, inbox, inbox.c.event_id == poison.id) == 0
+
+    first, second = sorted(dead, key=lambda record: record.offset)
+    assert (first.key, first.value) == (b"order-7", poison.kafka_value())
+    assert EventEnvelope.from_kafka(first.headers, first.value) == poison
+    assert {
+        name: value for name, value in headers_of(first).items() if name.startswith("dlq-")
+    } == {
+        DLQ_ORIGINAL_TOPIC: names["topic"], DLQ_ORIGINAL_PARTITION: "0", DLQ_ORIGINAL_OFFSET: "0",
+        DLQ_ERROR: "ValueError: cannot apply this order", DLQ_ATTEMPTS: "4", DLQ_GROUP: names["group"],
+    }
+    assert (second.key, second.value) == (b"order-7", b"{not json")
+    assert headers_of(second)[DLQ_ORIGINAL_OFFSET] == "1"
+    assert headers_of(second)[DLQ_ATTEMPTS] == "1", "an unreadable message is not retried"
+    assert headers_of(second)[DLQ_ERROR]
+
+
+async def test_the_offset_is_committed_only_after_the_database_commit(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    event_type = f"{names['prefix']}.order.created.v1"
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+        entered.set()
+        await release.wait()
+
+    event = order_event(event_type)
+    await kafka.produce_envelope(event)
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=settings)
+    background.start(consumer.run())
+    partition = TopicPartition(names["topic"], 0)
+
+    await asyncio.wait_for(entered.wait(), 15)
+    await asyncio.sleep(0.5)
+    assert await kafka.committed(names["group"], partition) is None
+    assert await count(engine, effect) == 0
+
+    release.set()
+
+    async def committed() -> bool:
+        return await kafka.committed(names["group"], partition) == 1
+
+    await eventually(committed)
+    assert await count(engine, effect, effect.c.event_id == event.id) == 1
+    assert await count(engine, inbox, inbox.c.event_id == event.id) == 1
+
+
+async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering_or_committing(
+    settings: ServiceSettings, inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any,
+) -> None:
+    event_type = f"{names['prefix']}.order.created.v1"
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+
+    await kafka.produce_envelope(order_event(event_type))
+    nowhere = settings.model_copy(update={"database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{infra.free_port()}/x"})
+    engine = create_engine(nowhere, pool_size=1)
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                             sessionmaker=create_sessionmaker(engine), inbox=inbox, settings=settings,
+                             max_attempts=2, backoff_base=0.05)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.wait_for(background.start(consumer.run()), 20)
+    finally:
+        await engine.dispose()
+    assert await kafka.committed(names["group"], TopicPartition(names["topic"], 0)) is None
+    assert await kafka.end_offset(names["dlq"], 0) == 0
+
+
+async def test_the_consumer_waits_for_a_broker_that_is_not_up_yet(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, own_broker: Any, make_probe: Any, background: Any, eventually: Any,
+) -> None:
+    late = settings.model_copy(update={"kafka_bootstrap": own_broker.bootstrap})
+    event_type = "late.order.created.v1"
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+
+    consumer = InboxConsumer(group="late.on-orders", topics=["late.order"], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=late)
+    task = background.start(consumer.run())
+    await asyncio.sleep(1.0)
+    assert not task.done(), "a missing broker is waited for, not a crash"
+
+    await own_broker.start()
+    probe = make_probe(late.kafka_bootstrap)
+    await probe.create({"late.order": 1, dlq_topic("late.on-orders"): 1})
+    event = order_event(event_type)
+    await probe.produce_envelope(event)
+
+    async def applied() -> bool:
+        return await count(engine, effect, effect.c.event_id == event.id) == 1
+
+    await eventually(applied, within=20)

@@ -1,0 +1,269 @@
+"""The outbox relay against real PostgreSQL and the real broker: order per key, crash recovery, one leader."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+from prometheus_client import REGISTRY
+from servicekit.db import utcnow
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.outbox import Outbox
+from servicekit.events.relay import OutboxRelay, RelayError, leader_lock_key, requeue_published
+from servicekit.settings import ServiceSettings
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def make_events(event_type: str, keys: int, per_key: int) -> list[EventEnvelope]:
+    """Events interleaved across keys, each carrying its position within its key."""
+    subjects = [f"order-{index}" for index in range(keys)]
+    return [
+        EventEnvelope(source="/tests", type=event_type, subject=subject, data={"subject": subject, "n": n})
+        for n in range(per_key)
+        for subject in subjects
+    ]
+
+
+async def stage(engine: AsyncEngine, outbox: Outbox, events: Sequence[EventEnvelope]) -> None:
+    async with engine.begin() as connection:
+        await outbox.add(connection, *events)
+
+
+async def published_count(engine: AsyncEngine, outbox: Outbox) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).where(outbox.table.c.published_at.is_not(None)))
+    return count or 0
+
+
+def event_ids(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[uuid.UUID]:
+    return [EventEnvelope.from_kafka(record.headers, record.value).id for record in records]
+
+
+def assert_first_deliveries_in_order(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    """Per key, the first delivery of each event comes in the order the events were written (duplicates may follow)."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    seen: set[uuid.UUID] = set()
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        envelope = EventEnvelope.from_kafka(record.headers, record.value)
+        assert record.key == envelope.subject.encode()
+        if envelope.id in seen:
+            continue
+        seen.add(envelope.id)
+        positions[envelope.subject].append(envelope.data["n"])
+    for subject, order in positions.items():
+        assert order == sorted(order), f"events of {subject} out of order: {order}"
+
+
+async def test_relay_publishes_in_order_per_key_and_marks_rows(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background
+) -> None:
+    prefix = kafka.unique("relayorder")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 4})
+    events = make_events(f"{prefix}.order.created.v1", keys=12, per_key=40)
+    await stage(engine, outbox, events)
+    published_before = REGISTRY.get_sample_value("odr_outbox_published_total", {"service": settings.service_name})
+
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=50).run())
+    records = await kafka.read_count(topic, len(events))
+
+    assert sorted(event_ids(records)) == sorted(event.id for event in events)
+    assert_first_deliveries_in_order(records)
+    by_key: dict[bytes, set[int]] = defaultdict(set)
+    for record in records:
+        by_key[record.key].add(record.partition)
+    assert all(len(partitions) == 1 for partitions in by_key.values()), "one key must map to one partition"
+    assert await published_count(engine, outbox) == len(events)
+    assert published_before is None
+    assert REGISTRY.get_sample_value("odr_outbox_published_total", {"service": settings.service_name}) == len(events)
+
+
+async def test_notify_wakes_the_relay_long_before_its_poll_interval(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
+) -> None:
+    prefix = kafka.unique("relaynotify")
+    await kafka.create({f"{prefix}.order": 1})
+    relay = OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=60.0)
+    background.start(relay.run())
+
+    async def relay_leads() -> bool:
+        return relay.is_leader
+
+    await eventually(relay_leads)
+    await asyncio.sleep(0.5)  # its LISTEN and first drain are done: only a NOTIFY can wake it now
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await stage(engine, outbox, make_events(f"{prefix}.order.created.v1", keys=1, per_key=1))
+
+    async def published() -> bool:
+        return await published_count(engine, outbox) == 1
+
+    await eventually(published, within=5.0)
+    assert loop.time() - started < 2.0
+
+
+async def test_relay_killed_after_sending_but_before_marking_resumes_without_loss(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
+) -> None:
+    prefix = kafka.unique("relaycrash")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 3})
+    events = make_events(f"{prefix}.order.created.v1", keys=6, per_key=10)
+    await stage(engine, outbox, events)
+
+    # A SHARE lock lets the relay claim rows (FOR UPDATE) and send them, but blocks its UPDATE marking them
+    # published: the relay is frozen in the crash window between the broker's acknowledgement and the commit.
+    async with engine.connect() as blocker:
+        await blocker.execute(text("LOCK TABLE outbox IN SHARE MODE"))
+        first = background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=25).run())
+        sent_in_first_batch = await kafka.read_count(topic, 25)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        await blocker.rollback()
+
+    assert len(sent_in_first_batch) == 25
+    assert await published_count(engine, outbox) == 0, "the killed batch must not be marked published"
+
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=25).run())
+
+    async def all_published() -> bool:
+        return await published_count(engine, outbox) == len(events)
+
+    await eventually(all_published)
+    records = await kafka.read_count(topic, len(events) + 25)
+    ids = event_ids(records)
+    assert set(ids) == {event.id for event in events}, "no event may be lost"
+    assert len(ids) == len(events) + 25, "exactly the killed batch is delivered twice"
+    assert_first_deliveries_in_order(records)
+
+
+async def test_relay_cancelled_between_batches_resumes_from_the_first_unmarked_row(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
+) -> None:
+    prefix = kafka.unique("relaycancel")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 2})
+    events = make_events(f"{prefix}.order.created.v1", keys=5, per_key=200)
+    await stage(engine, outbox, events)
+
+    first = background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=5).run())
+
+    async def some_published() -> bool:
+        return await published_count(engine, outbox) >= 5
+
+    await eventually(some_published)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    marked_at_kill = await published_count(engine, outbox)
+    assert marked_at_kill < len(events), "the relay must be killed while work remains"
+
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=50).run())
+
+    async def all_published() -> bool:
+        return await published_count(engine, outbox) == len(events)
+
+    await eventually(all_published)
+    records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
+    assert_first_deliveries_in_order(records)
+    assert len(records) - len(events) <= 5, "at most the one batch in flight is sent twice"
+
+
+async def test_only_one_relay_leads_and_the_other_takes_over(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
+) -> None:
+    prefix = kafka.unique("relayleader")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 1})
+    relays = [OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=0.2) for _ in range(2)]
+    tasks = [background.start(relay.run()) for relay in relays]
+
+    async def one_leads() -> bool:
+        return any(relay.is_leader for relay in relays)
+
+    await eventually(one_leads)
+    await asyncio.sleep(0.6)  # several of the follower's retries
+    assert sum(relay.is_leader for relay in relays) == 1
+    async with engine.connect() as connection:
+        holders = await connection.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND ((classid::bigint << 32) | objid::bigint) = :key"),
+            {"key": leader_lock_key(settings.service_name)},
+        )
+    assert holders == 1
+
+    leader = next(index for index, relay in enumerate(relays) if relay.is_leader)
+    tasks[leader].cancel()
+    await asyncio.gather(tasks[leader], return_exceptions=True)
+    follower = relays[1 - leader]
+
+    async def follower_leads() -> bool:
+        return follower.is_leader
+
+    await eventually(follower_leads, within=5.0)
+    events = make_events(f"{prefix}.order.created.v1", keys=1, per_key=3)
+    await stage(engine, outbox, events)
+    records = await kafka.read_count(topic, 3)
+    assert event_ids(records) == [event.id for event in events]
+
+
+async def test_requeue_published_makes_the_relay_publish_again(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
+) -> None:
+    prefix = kafka.unique("relayrequeue")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 1})
+    old = make_events(f"{prefix}.order.created.v1", keys=1, per_key=2)
+    await stage(engine, outbox, old)
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=0.1).run())
+    await kafka.read_count(topic, 2)
+
+    async def all_published() -> bool:
+        return await published_count(engine, outbox) == 2
+
+    await eventually(all_published)
+    assert await requeue_published(engine, outbox.table, since=utcnow() + timedelta(minutes=1)) == 0
+    assert await requeue_published(engine, outbox.table, since=utcnow() - timedelta(minutes=1)) == 2
+
+    records = await kafka.read_count(topic, 4)
+    assert event_ids(records) == [event.id for event in old] * 2
+    await eventually(all_published)
+
+
+async def test_a_broker_outage_records_the_failure_raises_for_the_supervisor_and_nothing_is_lost(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, own_broker: Any, make_probe: Any,
+    background: Any,
+) -> None:
+    own = settings.model_copy(update={"kafka_bootstrap": own_broker.bootstrap})
+    await own_broker.start()
+    probe = make_probe(own.kafka_bootstrap)
+    await probe.create({"outage.order": 1})
+    relay = OutboxRelay(engine=engine, outbox=outbox, settings=own, poll_interval=0.1, max_failures=1)
+    running = background.start(relay.run())
+    before, during = make_events("outage.order.created.v1", keys=1, per_key=2)
+    await stage(engine, outbox, [before])
+    await probe.read_count("outage.order", 1)
+    await probe.close()
+
+    own_broker.kill()
+    await stage(engine, outbox, [during])
+    with pytest.raises(RelayError):
+        await asyncio.wait_for(running, 30)
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(outbox.table).where(outbox.table.c.id == during.id))).one()
+    assert (row.published_at, row.attempts) == (None, 1)
+    assert row.last_error
+
+    # As the runner and the supervisor would: topics created on the restarted (empty) broker, then a new relay.
+    await own_broker.start()
+    probe = make_probe(own.kafka_bootstrap)
+    await probe.create({"outage.order": 1})
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=own, poll_interval=0.1).run())
+    records = await probe.read_count("outage.order", 1)
+    assert event_ids(records) == [during.id]

@@ -1,0 +1,136 @@
+"""Complaints test fixtures: a freshly migrated database, the app on it (relay and consumer running), helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from complaints_support import PII_KEY, ChangeEnrollment, Consumer, Count, Seed
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from complaints.consumers import merchants as merchant_events
+from complaints.main import create_app
+from complaints.settings import ComplaintsSettings
+from servicekit.auth import TokenIssuer
+from servicekit.contracts.merchants_v1 import EnrollmentApproved, EnrollmentStatusChanged
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.kafka import ensure_topics
+from servicekit.events.topics import all_topics
+from servicekit.testing.infra import drop_database, migrate, recreate_database
+from servicekit.testing.plugin import Tokens
+
+
+@pytest.fixture(scope="session")
+async def complaints_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
+    """The service's database, made from an empty one by its Alembic migrations."""
+    name = f"{db_prefix}_complaints"
+    await recreate_database(database_url, name)
+    await asyncio.to_thread(migrate, "complaints", database_url, name)
+    yield name
+    await drop_database(database_url, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, complaints_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer
+             ) -> ComplaintsSettings:
+    return ComplaintsSettings(database_url=database_url, database_name=complaints_db, kafka_bootstrap=kafka_bootstrap,
+                              jwt_public_key=token_issuer.public_key_pem(), environment="test",
+                              pii_key=SecretStr(PII_KEY))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: ComplaintsSettings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: ComplaintsSettings, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
+    await ensure_topics(kafka_bootstrap, all_topics())
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://complaints") as client:
+        yield client
+
+
+# Prefixes ending in 00 would make <prefix>00 a province code, which governs far more than this test's regions.
+_prefixes = (prefix for prefix in itertools.count(random.randint(1000, 8000)) if prefix % 100)
+
+
+@pytest.fixture
+def region_prefix() -> str:
+    """Four digits no other test of this session uses: regions <prefix>01, <prefix>02 ... are this test's own."""
+    return str(next(_prefixes))
+
+
+@pytest.fixture
+def consumer(tokens: Tokens) -> Consumer:
+    """Factory: a new consumer's sub and the Authorization header of its token."""
+
+    def make() -> tuple[str, dict[str, str]]:
+        sub = f"consumer-{uuid.uuid4().hex[:12]}"
+        return sub, {"Authorization": f"Bearer {tokens.consumer(sub)}"}
+
+    return make
+
+
+@pytest.fixture
+def enrolled_merchant(sessionmaker: async_sessionmaker[AsyncSession]) -> Seed:
+    """Factory: apply merchants' approval event to the replica, as the consumer would, in one transaction."""
+
+    async def seed(region_code: str, name: str = "格尔木枸杞专卖店") -> uuid.UUID:
+        merchant_id = uuid.uuid4()
+        event = EnrollmentApproved(merchant_id=merchant_id, name=name, uscc="91632801MA7XXXXX0Q",
+                                   region_code=region_code, sector="online_shopping", approved_at=datetime.now(UTC))
+        async with sessionmaker() as session, session.begin():
+            await merchant_events.HANDLERS[event.event_type](session, event.envelope(source="merchants"))
+        return merchant_id
+
+    return seed
+
+
+@pytest.fixture
+def change_enrollment(sessionmaker: async_sessionmaker[AsyncSession]) -> ChangeEnrollment:
+    """Factory: apply a suspension, reinstatement or revocation event to the replica."""
+
+    async def change(contract: type[EnrollmentStatusChanged], merchant_id: uuid.UUID,
+                     at: datetime | None = None) -> None:
+        event = contract(merchant_id=merchant_id, reason="test", changed_at=at or datetime.now(UTC))
+        async with sessionmaker() as session, session.begin():
+            await merchant_events.HANDLERS[contract.event_type](session, event.envelope(source="merchants"))
+
+    return change
+
+
+@pytest.fixture
+def count(engine: AsyncEngine) -> Count:
+    """Rows of a table, optionally filtered by a SQL condition with bound parameters."""
+
+    async def rows(table: str, where: str = "TRUE", **params: Any) -> int:
+        async with engine.connect() as connection:
+            result = await connection.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params)
+            return int(result.scalar_one())
+
+    return rows

@@ -1,0 +1,68 @@
+"""The mediation case and its append-only event trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from servicekit.db import new_id, utcnow
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mediation.cases.state import CaseStatus
+from mediation.database import Base
+
+STATUS_VALUES = ", ".join(f"'{status.value}'" for status in CaseStatus)
+
+
+class MediationCase(Base):
+    """One dispute between a consumer and a merchant, from negotiation to its outcome; one per complaint."""
+
+    __tablename__ = "mediation_case"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
+        CheckConstraint("request_amount_fen IS NULL OR request_amount_fen >= 0", name="request_amount_fen"),
+        # Serves the enterprise's case list: its cases, newest first.
+        Index("ix_mediation_case_merchant_id_id", "merchant_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    merchant_id: Mapped[uuid.UUID | None]
+    consumer_id: Mapped[str] = mapped_column(String(200), index=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    # AES-GCM ciphertext (servicekit.pii), bound to this row and field.
+    complainant_name: Mapped[bytes] = mapped_column(LargeBinary)
+    complainant_phone_masked: Mapped[str] = mapped_column(String(32))
+    request_type: Mapped[str] = mapped_column(String(32))
+    request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    facts: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date | None]
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    closed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseEvent(Base):
+    """What happened to a case, who did it and when; the database refuses updates and deletes."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+def complainant_name_context(case_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a case's complainant name: a ciphertext moved to another row fails."""
+    return f"mediation_case:{case_id}:complainant_name"

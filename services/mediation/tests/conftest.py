@@ -1,0 +1,91 @@
+"""Mediation test fixtures: a freshly migrated database, topics on the session broker, the app and its handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from mediation.consumers.complaints import complaint_handlers
+from mediation.database import outbox as outbox_table
+from mediation.main import create_app
+from mediation.settings import MediationSettings
+from mediation_testkit import ApplyEvent
+from pydantic import SecretStr
+from servicekit.auth import TokenIssuer
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import Handler
+from servicekit.events.kafka import ensure_topics
+from servicekit.events.outbox import Outbox
+from servicekit.events.topics import all_topics
+from servicekit.pii import PiiCipher
+from servicekit.testing.infra import drop_database, migrate, recreate_database
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+PII_KEY = "mediation-test-pii-key"
+
+
+@pytest.fixture(scope="session")
+async def mediation_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
+    name = f"{db_prefix}_mediation"
+    await recreate_database(database_url, name)
+    await asyncio.to_thread(migrate, "mediation", database_url, name)
+    yield name
+    await drop_database(database_url, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, mediation_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer
+             ) -> MediationSettings:
+    return MediationSettings(database_url=database_url, database_name=mediation_db, kafka_bootstrap=kafka_bootstrap,
+                             jwt_public_key=token_issuer.public_key_pem(), environment="test",
+                             pii_key=SecretStr(PII_KEY))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: MediationSettings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def handlers(settings: MediationSettings) -> dict[str, Handler]:
+    return complaint_handlers(outbox=Outbox(outbox_table, settings.service_name), cipher=PiiCipher(PII_KEY))
+
+
+
+@pytest.fixture(scope="session")
+def apply_event(sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler]) -> ApplyEvent:
+    """Run the event's handler in its own transaction, as the inbox consumer does (without the inbox row)."""
+
+    async def apply(envelope: EventEnvelope) -> None:
+        async with sessionmaker() as session, session.begin():
+            await handlers[envelope.type](session, envelope)
+
+    return apply
+
+
+# Module scope: the app's consumer leaves the group when a module ends, so it never competes with
+# consumers that later tests (end to end) start in the same group on the same broker.
+@pytest.fixture(scope="module")
+async def app(settings: MediationSettings) -> AsyncIterator[FastAPI]:
+    await ensure_topics(settings.kafka_bootstrap, all_topics())
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://mediation") as client:
+        yield client

@@ -1,0 +1,48 @@
+"""Bodies of the internal credential check the gateway's token endpoint calls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClientCredentialsGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["client_credentials"]
+    client_id: str = Field(min_length=1, max_length=64)
+    client_secret: str = Field(min_length=1, max_length=256)
+
+
+class PasswordGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["password"]
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+CredentialsVerify = Annotated[ClientCredentialsGrant | PasswordGrant, Field(discriminator="grant_type")]
+
+
+class EnterpriseClaims(BaseModel):
+    """Claims for an ODR enterprise token (audience merchant)."""
+
+    sub: str
+    aud: Literal["merchant"] = "merchant"
+    roles: list[str]
+    merchant_id: uuid.UUID
+    client_id: str
+    region: str
+
+
+class StaffClaims(BaseModel):
+    """Claims for a staff token (audience regulator)."""
+
+    sub: str
+    aud: Literal["regulator"] = "regulator"
+    roles: list[str]
+    region: str
+    station_id: uuid.UUID | None

@@ -1,0 +1,96 @@
+"""Demo data: ``python -m merchants.seed`` prints the demo credentials as one JSON object on stdout.
+
+Creates, if missing, the regulator account ``reg-golmud`` (region 632801, password from the required
+``ODR_DEMO_REGULATOR_PASSWORD``) and two merchants in Golmud, both approved ODR enterprises; the
+approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox.
+
+Running it again duplicates nothing. Client secrets are stored hashed and cannot be printed again,
+so every run rotates: the demo merchants' live API clients are revoked and a new client is issued
+and printed. The regulator's password is reset to the one in the environment. Database settings are
+read from the environment like the service's (``ODR_DATABASE_URL``, ``ODR_DATABASE_NAME``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import orjson
+from pydantic import SecretStr
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.outbox import Outbox
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchants.credentials import service as credentials_service
+from merchants.credentials.models import StaffRole
+from merchants.database import outbox as outbox_table
+from merchants.enrollment import service as enrollment_service
+from merchants.enrollment.state import EnrollmentStatus
+from merchants.registry import service as registry_service
+from merchants.registry.service import MerchantDetails
+from merchants.settings import MerchantsSettings
+
+GOLMUD = "632801"
+REGULATOR_USERNAME = "reg-golmud"
+SEED_ACTOR = enrollment_service.Actor(role="system", id="merchants.seed")
+DEMO_MERCHANTS = (
+    MerchantDetails(name="格尔木昆仑商贸有限公司", uscc="91632801MA7KL2Q38M", region_code=GOLMUD,
+                    address="青海省格尔木市昆仑中路28号", sector="retail"),
+    MerchantDetails(name="格尔木盐湖特产电子商务有限公司", uscc="91632801MA7KY8D595", region_code=GOLMUD,
+                    address="青海省格尔木市柴达木路16号", sector="online_shopping"),
+)
+
+
+class SeedSettings(MerchantsSettings):
+    """The service settings plus the demo regulator's password (ODR_DEMO_REGULATOR_PASSWORD, required)."""
+
+    demo_regulator_password: SecretStr
+
+
+async def seed_merchant(session: AsyncSession, outbox: Outbox, details: MerchantDetails) -> dict[str, str]:
+    """Make `details` an approved ODR enterprise and return a freshly issued client for it."""
+    async with session.begin():
+        merchant = await registry_service.find_by_uscc(session, details.uscc)
+        enrollment = await enrollment_service.enrollment_of_merchant(session, merchant.id) if merchant else None
+    if merchant is None:
+        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=SEED_ACTOR)
+    elif enrollment is None:
+        raise RuntimeError(f"demo merchant {details.uscc} is registered without an enrollment")
+    if enrollment.status == EnrollmentStatus.PENDING:
+        issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
+                                                             actor=SEED_ACTOR, reason="demo enterprise")
+    elif enrollment.status == EnrollmentStatus.APPROVED:
+        issued = await credentials_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)
+    else:
+        raise RuntimeError(f"demo merchant {details.uscc} is {enrollment.status}, not approved")
+    return {"merchant_id": str(issued.merchant_id), "name": details.name, "client_id": issued.client_id,
+            "client_secret": issued.client_secret}
+
+
+async def seed(settings: SeedSettings) -> dict[str, Any]:
+    """Apply the demo data and return what the demo needs to log in."""
+    engine = create_engine(settings, pool_size=1)
+    sessionmaker = create_sessionmaker(engine)
+    outbox = Outbox(outbox_table, settings.service_name)
+    password = settings.demo_regulator_password.get_secret_value()
+    try:
+        async with sessionmaker() as session:
+            await credentials_service.upsert_staff_account(
+                session, username=REGULATOR_USERNAME, password=password, role=StaffRole.REGULATOR.value,
+                region_code=GOLMUD, display_name="格尔木市市场监督管理局")
+            merchants = [await seed_merchant(session, outbox, details) for details in DEMO_MERCHANTS]
+    finally:
+        await engine.dispose()
+    return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
+            "merchants": merchants}
+
+
+def main() -> None:
+    """Entry point: seed and print the credentials as one JSON line."""
+    result = asyncio.run(seed(SeedSettings()))
+    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Merchants test fixtures: a freshly migrated database, the app on it, and approved demo-like merchants."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from merchants.credentials.service import IssuedClient
+from merchants.database import outbox as outbox_table
+from merchants.enrollment import service as enrollment_service
+from merchants.main import create_app
+from merchants.settings import MerchantsSettings
+from merchants_testkit import INTERNAL_TOKEN, REVIEWER, ApproveMerchant, merchant_details
+from pydantic import SecretStr
+from servicekit.auth import TokenIssuer
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.kafka import ensure_topics
+from servicekit.events.outbox import Outbox
+from servicekit.events.topics import all_topics
+from servicekit.testing.infra import drop_database, migrate, recreate_database
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+
+@pytest.fixture(scope="session")
+async def merchants_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
+    name = f"{db_prefix}_merchants"
+    await recreate_database(database_url, name)
+    await asyncio.to_thread(migrate, "merchants", database_url, name)
+    yield name
+    await drop_database(database_url, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, merchants_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer
+             ) -> MerchantsSettings:
+    return MerchantsSettings(database_url=database_url, database_name=merchants_db, kafka_bootstrap=kafka_bootstrap,
+                             jwt_public_key=token_issuer.public_key_pem(), environment="test",
+                             internal_token=SecretStr(INTERNAL_TOKEN))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: MerchantsSettings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def outbox(settings: MerchantsSettings) -> Outbox:
+    return Outbox(outbox_table, settings.service_name)
+
+
+# Module scope: the app's relay stops when a module ends instead of publishing into later tests' topics.
+@pytest.fixture(scope="module")
+async def app(settings: MerchantsSettings) -> AsyncIterator[FastAPI]:
+    await ensure_topics(settings.kafka_bootstrap, all_topics())
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://merchants") as client:
+        yield client
+
+
+@pytest.fixture
+def approved_merchant(sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> ApproveMerchant:
+    """Factory: register a new merchant, approve it, return its first client."""
+
+    async def make() -> IssuedClient:
+        async with sessionmaker() as session:
+            enrollment = await enrollment_service.apply_for_enrollment(session, details=merchant_details(),
+                                                                       actor=REVIEWER)
+            return await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
+                                                               actor=REVIEWER)
+
+    return make

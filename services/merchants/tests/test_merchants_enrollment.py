@@ -1,0 +1,128 @@
+"""approve_enrollment: state, audit row, API client and outbox event in one transaction; invalid moves refused."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import orjson
+import pytest
+from merchants.enrollment import service as enrollment_service
+from merchants.enrollment.state import TRANSITIONS, EnrollmentStatus, transition
+from merchants.settings import MerchantsSettings
+from merchants_testkit import REVIEWER, ApproveMerchant, merchant_details, topic_reader
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+async def test_approval_commits_state_audit_client_and_outbox_event(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox
+) -> None:
+    details = merchant_details("格尔木审核测试有限公司")
+    async with sessionmaker() as session:
+        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+        issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
+                                                             actor=REVIEWER, reason="criteria met")
+    async with sessionmaker() as session:
+        status = await session.scalar(text("SELECT status FROM enrollment WHERE id = :id"), {"id": enrollment.id})
+        audit = (await session.execute(text(
+            "SELECT from_status, to_status, actor_role, actor_id, reason FROM enrollment_event "
+            "WHERE enrollment_id = :id ORDER BY at"), {"id": enrollment.id})).all()
+        clients = await session.scalar(text("SELECT count(*) FROM api_client WHERE merchant_id = :id"),
+                                       {"id": issued.merchant_id})
+        events = (await session.execute(text(
+            "SELECT topic, aggregate_id, event_type, payload, headers FROM outbox WHERE aggregate_id = :id"),
+            {"id": str(issued.merchant_id)})).all()
+    assert status == "approved"
+    assert [tuple(row) for row in audit] == [
+        (None, "pending", "regulator", "reg-test", "application received"),
+        ("pending", "approved", "regulator", "reg-test", "criteria met"),
+    ]
+    assert clients == 1
+    assert len(events) == 1
+    event = events[0]
+    assert (event.topic, event.event_type) == ("merchants.enrollment", "merchants.enrollment.approved.v1")
+    assert event.payload["uscc"] == details.uscc
+    assert event.payload["name"] == details.name
+    assert event.payload["region_code"] == "632801"
+    assert event.headers["ce_source"] == "merchants"
+
+
+async def test_approving_twice_is_a_conflict_and_writes_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox
+) -> None:
+    async with sessionmaker() as session:
+        enrollment = await enrollment_service.apply_for_enrollment(session, details=merchant_details(),
+                                                                   actor=REVIEWER)
+        merchant_id = enrollment.merchant_id
+        await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
+                                                    actor=REVIEWER)
+        with pytest.raises(Problem) as refused:
+            await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
+                                                        actor=REVIEWER)
+    assert refused.value.status == 409
+    async with sessionmaker() as session:
+        clients = await session.scalar(text("SELECT count(*) FROM api_client WHERE merchant_id = :id"),
+                                       {"id": merchant_id})
+        events = await session.scalar(text("SELECT count(*) FROM outbox WHERE aggregate_id = :id"),
+                                      {"id": str(merchant_id)})
+    assert (clients, events) == (1, 1)
+
+
+async def test_unknown_enrollment_is_404(sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+    async with sessionmaker() as session:
+        with pytest.raises(Problem) as missing:
+            await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=uuid.uuid4(),
+                                                        actor=REVIEWER)
+    assert missing.value.status == 404
+
+
+async def test_duplicate_registration_is_a_conflict(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    details = merchant_details()
+    async with sessionmaker() as session:
+        await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+        with pytest.raises(Problem) as duplicate:
+            await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+    assert duplicate.value.status == 409
+
+
+async def test_invalid_uscc_is_a_validation_problem(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    details = merchant_details()
+    broken = details.__class__(**{**details.__dict__, "uscc": details.uscc[:17] + ("0" if details.uscc[17] != "0"
+                                                                                    else "1")})
+    async with sessionmaker() as session:
+        with pytest.raises(Problem) as invalid:
+            await enrollment_service.apply_for_enrollment(session, details=broken, actor=REVIEWER)
+    assert invalid.value.status == 422
+    assert invalid.value.errors is not None
+    assert invalid.value.errors[0]["field"] == "uscc"
+
+
+def test_transition_table_refuses_moves_out_of_final_states() -> None:
+    for final in (EnrollmentStatus.REJECTED, EnrollmentStatus.REVOKED):
+        assert TRANSITIONS[final] == frozenset()
+        with pytest.raises(Problem):
+            transition(final, EnrollmentStatus.APPROVED)
+    assert transition(EnrollmentStatus.SUSPENDED, EnrollmentStatus.APPROVED) is EnrollmentStatus.APPROVED
+
+
+async def test_the_running_service_publishes_the_approval_to_kafka(
+    app: object, settings: MerchantsSettings, approved_merchant: ApproveMerchant
+) -> None:
+    consumer = await topic_reader(settings.kafka_bootstrap, "merchants.enrollment")
+    try:
+        issued = await approved_merchant()
+        async with asyncio.timeout(15):
+            while True:
+                message = await consumer.getone()
+                envelope = EventEnvelope.from_kafka(message.headers, message.value or b"")
+                if envelope.subject == str(issued.merchant_id):
+                    break
+    finally:
+        await consumer.stop()
+    assert envelope.type == "merchants.enrollment.approved.v1"
+    assert message.key == str(issued.merchant_id).encode()
+    assert orjson.loads(message.value or b"{}")["merchant_id"] == str(issued.merchant_id)
