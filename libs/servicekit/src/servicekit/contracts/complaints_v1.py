@@ -61,4 +61,100 @@ class ComplaintRouted(EventContract):
     routed_at: datetime
 
 
-CONTRACTS: tuple[type[EventContract], ...] = (ComplaintFiled, ComplaintRouted)
+class ComplaintAccepted(EventContract):
+    """The regulator accepted the complaint for mediation (Art. 15); mediation opens a regulator mediation case."""
+
+    event_type: ClassVar[str] = "complaints.complaint.accepted.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    case_no: str
+    region_code: str
+    merchant_id: uuid.UUID | None
+    respondent_name: str
+    consumer_id: str
+    complainant: ComplainantForMerchant
+    request_type: str
+    request_amount_fen: int | None
+    facts: str
+    accepted_by: str
+    accepted_at: datetime
+
+
+class ComplaintRefused(EventContract):
+    """Refused with an Art. 16 ground (1..7); the consumer was told the other routes."""
+
+    event_type: ClassVar[str] = "complaints.complaint.refused.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    region_code: str
+    merchant_id: uuid.UUID | None
+    ground: int
+    refused_by: str
+    refused_at: datetime
+
+
+class ComplaintWithdrawn(EventContract):
+    """The consumer withdrew; an open negotiation or mediation case ends (Art. 23 ground 1)."""
+
+    event_type: ClassVar[str] = "complaints.complaint.withdrawn.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    region_code: str
+    merchant_id: uuid.UUID | None
+    withdrawn_at: datetime
+
+
+class ComplaintClosed(EventContract):
+    """The case reached a final status; `recovered_fen` is what the consumer got back."""
+
+    event_type: ClassVar[str] = "complaints.complaint.closed.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    case_no: str
+    region_code: str
+    merchant_id: uuid.UUID | None
+    status: str
+    recovered_fen: int
+    closed_at: datetime
+
+
+class ComplaintRated(EventContract):
+    """The consumer rated the handling after closure (1..5)."""
+
+    event_type: ClassVar[str] = "complaints.complaint.rated.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    merchant_id: uuid.UUID | None
+    rating: int
+    rated_at: datetime
+
+
+class DeadlineBreached(EventContract):
+    """A statutory clock of the complaint passed its due date unmet."""
+
+    event_type: ClassVar[str] = "complaints.complaint.deadline_breached.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    region_code: str
+    merchant_id: uuid.UUID | None
+    kind: str
+    due_date: date
+    breached_at: datetime
+
+
+CONTRACTS: tuple[type[EventContract], ...] = (
+    ComplaintFiled,
+    ComplaintRouted,
+    ComplaintAccepted,
+    ComplaintRefused,
+    ComplaintWithdrawn,
+    ComplaintClosed,
+    ComplaintRated,
+    DeadlineBreached,
+)

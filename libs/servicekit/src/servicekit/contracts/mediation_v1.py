@@ -22,4 +22,101 @@ class CaseOpened(EventContract):
     opened_at: datetime
 
 
-CONTRACTS: tuple[type[EventContract], ...] = (CaseOpened,)
+class CaseEvent(EventContract):
+    """Fields every case event carries, so consumers (webhooks, scorecards) need no lookup."""
+
+    aggregate_field: ClassVar[str] = "case_id"
+
+    case_id: uuid.UUID
+    complaint_id: uuid.UUID
+    merchant_id: uuid.UUID | None
+    region_code: str
+    at: datetime
+
+
+class OfferMade(CaseEvent):
+    """The enterprise (or the consumer, countering) put a typed offer on the table."""
+
+    event_type: ClassVar[str] = "mediation.case.offer_made.v1"
+
+    offer_id: uuid.UUID
+    made_by: str
+    offer_type: str
+    amount_fen: int | None
+    fulfil_by: date | None
+
+
+class OfferAnswered(CaseEvent):
+    """An open offer was rejected or withdrawn (acceptance is `settled`)."""
+
+    event_type: ClassVar[str] = "mediation.case.offer_answered.v1"
+
+    offer_id: uuid.UUID
+    answer: str
+    answered_by: str
+
+
+class MessagePosted(CaseEvent):
+    event_type: ClassVar[str] = "mediation.case.message_posted.v1"
+
+    message_id: uuid.UUID
+    author_role: str
+
+
+class CaseSettled(CaseEvent):
+    """Both parties consented to an agreement; `amount_fen` is the money it gives the consumer."""
+
+    event_type: ClassVar[str] = "mediation.case.settled.v1"
+
+    stage: str
+    agreement_id: uuid.UUID
+    agreement_hash: str
+    amount_fen: int
+    fulfil_by: date | None
+
+
+class NegotiationFailed(CaseEvent):
+    """Direct negotiation ended without agreement; the complaint goes to regulator intake."""
+
+    event_type: ClassVar[str] = "mediation.case.negotiation_failed.v1"
+
+    reason: str
+
+
+class CaseTerminated(CaseEvent):
+    """Regulator mediation ended without agreement, with an Art. 23 ground (1..8)."""
+
+    event_type: ClassVar[str] = "mediation.case.terminated.v1"
+
+    ground: int
+    note: str | None
+
+
+class FulfilmentRecorded(CaseEvent):
+    event_type: ClassVar[str] = "mediation.case.fulfilment_recorded.v1"
+
+    agreement_id: uuid.UUID
+    proof_kind: str
+    reference: str
+
+
+class FulfilmentConfirmed(CaseEvent):
+    """The consumer confirmed (or disputed) the enterprise's proof of fulfilment."""
+
+    event_type: ClassVar[str] = "mediation.case.fulfilment_confirmed.v1"
+
+    agreement_id: uuid.UUID
+    confirmed: bool
+
+
+CONTRACTS: tuple[type[EventContract], ...] = (
+    CaseOpened,
+    OfferMade,
+    OfferAnswered,
+    MessagePosted,
+    CaseSettled,
+    NegotiationFailed,
+    CaseTerminated,
+    FulfilmentRecorded,
+    FulfilmentConfirmed,
+)

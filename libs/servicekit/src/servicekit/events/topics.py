@@ -12,7 +12,10 @@ TOPICS: dict[str, int] = {
 # consumer group -> the topics it reads; each group has its own dead-letter topic `<group>.dlq`.
 CONSUMER_GROUPS: dict[str, list[str]] = {
     "complaints.on-merchants": ["merchants.enrollment"],
+    "complaints.on-mediation": ["mediation.case"],
     "mediation.on-complaints": ["complaints.complaint"],
+    "merchants.on-complaints": ["complaints.complaint"],
+    "merchants.on-mediation": ["mediation.case"],
 }
 
 
