@@ -4,7 +4,12 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import mediation.cases.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
+import mediation.audit.models
+import mediation.cases.models
+import mediation.fulfilment.models
+import mediation.messages.models
+import mediation.negotiation.models
+import mediation.regulator.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from mediation.database import metadata
 from mediation.settings import MediationSettings
 from servicekit.migrations import run_migrations

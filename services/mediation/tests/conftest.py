@@ -9,12 +9,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from mediation_testkit import ApplyEvent
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from mediation.consumers.complaints import complaint_handlers
 from mediation.database import outbox as outbox_table
 from mediation.main import create_app
 from mediation.settings import MediationSettings
-from mediation_testkit import ApplyEvent
-from pydantic import SecretStr
 from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.envelope import EventEnvelope
@@ -24,7 +26,6 @@ from servicekit.events.outbox import Outbox
 from servicekit.events.topics import all_topics
 from servicekit.pii import PiiCipher
 from servicekit.testing.infra import drop_database, migrate, recreate_database
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 PII_KEY = "mediation-test-pii-key"
 
@@ -43,7 +44,9 @@ def settings(database_url: str, mediation_db: str, kafka_bootstrap: str, token_i
              ) -> MediationSettings:
     return MediationSettings(database_url=database_url, database_name=mediation_db, kafka_bootstrap=kafka_bootstrap,
                              jwt_public_key=token_issuer.public_key_pem(), environment="test",
-                             pii_key=SecretStr(PII_KEY))
+                             pii_key=SecretStr(PII_KEY),
+                             # The app's own sweep runs once at start-up; tests drive sweepers with injected clocks.
+                             sweep_interval_seconds=3600)
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +62,13 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(scope="session")
-def handlers(settings: MediationSettings) -> dict[str, Handler]:
-    return complaint_handlers(outbox=Outbox(outbox_table, settings.service_name), cipher=PiiCipher(PII_KEY))
+def outbox(settings: MediationSettings) -> Outbox:
+    return Outbox(outbox_table, settings.service_name)
+
+
+@pytest.fixture(scope="session")
+def handlers(settings: MediationSettings, outbox: Outbox) -> dict[str, Handler]:
+    return complaint_handlers(outbox=outbox, cipher=PiiCipher(PII_KEY), settings=settings)
 
 
 

@@ -8,15 +8,17 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from mediation_testkit import accepted_event, routed_event, topic_reader, withdrawn_event
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from mediation.consumers.complaints import GROUP
 from mediation.settings import MediationSettings
-from mediation_testkit import routed_event, topic_reader
 from servicekit.contracts.complaints_v1 import RouteTarget
+from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_producer
 from servicekit.testing.plugin import Tokens
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 async def publish(settings: MediationSettings, *events: EventEnvelope) -> None:
@@ -77,3 +79,28 @@ async def test_routed_event_on_kafka_opens_one_case_and_publishes_opened(
             " (SELECT count(*) FROM inbox WHERE consumer_group = :group AND event_id = :event) AS inbox"),
             {"merchant": merchant_id, "complaint": complaint_id, "group": GROUP, "event": routed.id})).one()
     assert tuple(counts) == (1, 1, 1)
+
+
+async def test_accepted_and_withdrawn_events_on_kafka_open_mediation_and_close_negotiation(
+    app: FastAPI, settings: MediationSettings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    merchant_id = uuid.uuid4()
+    routed = routed_event(merchant_id=merchant_id, consumer_id="consumer-kafka-2")
+    accepted_complaint = uuid.uuid4()
+    accepted = accepted_event(complaint_id=accepted_complaint, merchant_id=None, accepted_at=utcnow())
+    withdrawn = withdrawn_event(complaint_id=uuid.UUID(routed.data["complaint_id"]), merchant_id=merchant_id)
+    await publish(settings, routed, accepted, withdrawn)
+
+    async with sessionmaker() as session, asyncio.timeout(30):
+        while True:
+            states = dict((await session.execute(text(
+                "SELECT complaint_id::text, status || ':' || stage || ':' || coalesce(termination_ground::text, '-') "
+                "FROM mediation_case WHERE complaint_id IN (:routed, :accepted)"),
+                {"routed": uuid.UUID(routed.data["complaint_id"]), "accepted": accepted_complaint})).all())
+            await session.rollback()
+            closed = states.get(routed.data["complaint_id"], "").startswith("terminated")
+            if closed and str(accepted_complaint) in states:
+                break
+            await asyncio.sleep(0.1)
+    assert states == {routed.data["complaint_id"]: "terminated:negotiation:1",
+                      str(accepted_complaint): "mediating:mediation:-"}

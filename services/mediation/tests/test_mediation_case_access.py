@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 from mediation_testkit import DUE_DATE, ApplyEvent, routed_event
+
 from servicekit.testing.plugin import Tokens
 
 
@@ -48,7 +49,9 @@ async def test_merchant_lists_its_case_and_another_merchant_sees_nothing(
 
     own = await client.get(f"/v1/merchant/cases/{case['id']}", headers=bearer(tokens.merchant(merchant_a)))
     assert own.status_code == 200
-    assert own.json() == case
+    detail = own.json()
+    assert {name: detail[name] for name in case} == case
+    assert (detail["stage"], detail["offers"], detail["agreement"], detail["messages"]) == ("negotiation", [], None, [])
 
     other_list = await client.get("/v1/merchant/cases", headers=bearer(tokens.merchant(merchant_b)))
     assert other_list.status_code == 200

@@ -6,13 +6,14 @@ import uuid
 from datetime import date
 
 import pytest
-from mediation.cases.state import TRANSITIONS, CaseStatus, DeadlineState, negotiation_deadline_state, transition
 from mediation_testkit import DUE_DATE, ApplyEvent, routed_event
-from servicekit.contracts.complaints_v1 import RouteTarget
-from servicekit.problems import Problem
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mediation.cases.state import TRANSITIONS, CaseStatus, DeadlineState, negotiation_deadline_state, transition
+from servicekit.contracts.complaints_v1 import RouteTarget
+from servicekit.problems import Problem
 
 
 async def test_routed_event_opens_exactly_one_case_even_when_applied_twice(

@@ -6,11 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mediation.live import CaseFeed
+from mediation.settings import MediationSettings
 from servicekit.app import get_runtime
+from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
-from sqlalchemy.ext.asyncio import AsyncSession
 
 PII_CIPHER = "pii_cipher"
+CASE_FEED = "case_feed"
 
 
 async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -25,3 +30,30 @@ def _pii_cipher(request: Request) -> PiiCipher:
 
 DbSession = Annotated[AsyncSession, Depends(_db_session)]
 Cipher = Annotated[PiiCipher, Depends(_pii_cipher)]
+
+
+def _outbox(request: Request) -> Outbox:
+    return get_runtime(request).outbox
+
+
+def _settings(request: Request) -> MediationSettings:
+    settings = get_runtime(request).settings
+    assert isinstance(settings, MediationSettings)
+    return settings
+
+
+OutboxDep = Annotated[Outbox, Depends(_outbox)]
+SettingsDep = Annotated[MediationSettings, Depends(_settings)]
+
+
+def _feed(request: Request) -> CaseFeed:
+    feed: CaseFeed = get_runtime(request).extras[CASE_FEED]
+    return feed
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_runtime(request).sessionmaker
+
+
+Feed = Annotated[CaseFeed, Depends(_feed)]
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]

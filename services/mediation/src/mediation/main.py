@@ -5,19 +5,23 @@ Run with ``uvicorn mediation.main:create_app --factory``.
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
-from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
-from servicekit.events.inbox import InboxConsumer
-from servicekit.events.relay import OutboxRelay
-from servicekit.events.topics import CONSUMER_GROUPS
-from servicekit.pii import PiiCipher
 
 from mediation.api import ROUTERS
 from mediation.consumers.complaints import GROUP as COMPLAINTS_GROUP
 from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox, outbox
-from mediation.dependencies import PII_CIPHER
+from mediation.dependencies import CASE_FEED, PII_CIPHER
+from mediation.live import CaseFeed, asyncpg_dsn
 from mediation.settings import MediationSettings
+from mediation.sweepers import run_sweepers
+from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
+from servicekit.events.inbox import InboxConsumer
+from servicekit.events.relay import OutboxRelay
+from servicekit.events.topics import CONSUMER_GROUPS
+from servicekit.pii import PiiCipher
 
 
 def create_app(settings: MediationSettings | None = None) -> FastAPI:
@@ -26,18 +30,22 @@ def create_app(settings: MediationSettings | None = None) -> FastAPI:
 
     async def on_startup(runtime: ServiceRuntime) -> None:
         runtime.extras[PII_CIPHER] = PiiCipher(settings.pii_key.get_secret_value())
+        runtime.extras[CASE_FEED] = CaseFeed(asyncpg_dsn(settings.sqlalchemy_url))
 
     def background(runtime: ServiceRuntime) -> dict[str, BackgroundJob]:
         relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=settings)
         on_complaints = InboxConsumer(
             group=COMPLAINTS_GROUP,
             topics=CONSUMER_GROUPS[COMPLAINTS_GROUP],
-            handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.extras[PII_CIPHER]),
+            handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.extras[PII_CIPHER],
+                                        settings=settings),
             sessionmaker=runtime.sessionmaker,
             inbox=inbox,
             settings=settings,
         )
-        return {"outbox-relay": relay.run, f"consumer-{COMPLAINTS_GROUP}": on_complaints.run}
+        sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, settings=settings)
+        return {"outbox-relay": relay.run, f"consumer-{COMPLAINTS_GROUP}": on_complaints.run, "sweepers": sweepers,
+                "live-feed": runtime.extras[CASE_FEED].run}
 
     return create_service_app(
         settings=settings,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from servicekit.settings import ServiceSettings
 
 EVENT_SOURCE = "mediation"
@@ -12,3 +14,12 @@ class MediationSettings(ServiceSettings):
 
     service_name: str = "mediation"
     database_name: str | None = "odr_mediation"
+
+    sweep_interval_seconds: float = Field(default=30.0, gt=0, description="How often the deadline sweepers run.")
+    fulfilment_confirm_days: int = Field(
+        default=7, ge=1,
+        description="Days after the fulfilment due date without the consumer's confirmation before a reminder; "
+                    "as many again before the regulator is flagged.")
+    mediation_days: int = Field(default=60, ge=1, description="Regulator mediation cap from acceptance (Art. 23(5)).")
+    termination_notice_working_days: int = Field(
+        default=7, ge=1, description="Working days to notify both parties of a termination (Art. 23).")

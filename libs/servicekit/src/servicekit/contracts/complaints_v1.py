@@ -148,6 +148,21 @@ class DeadlineBreached(EventContract):
     breached_at: datetime
 
 
+class ReportStatusChanged(EventContract):
+    """A report (举报) moved on its track: verifying, case_opened or not_opened. Never carries the reporter."""
+
+    event_type: ClassVar[str] = "complaints.complaint.report_status_changed.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    case_no: str
+    region_code: str
+    merchant_id: uuid.UUID | None
+    status: str
+    case_opened: bool | None
+    changed_at: datetime
+
+
 CONTRACTS: tuple[type[EventContract], ...] = (
     ComplaintFiled,
     ComplaintRouted,
@@ -157,4 +172,5 @@ CONTRACTS: tuple[type[EventContract], ...] = (
     ComplaintClosed,
     ComplaintRated,
     DeadlineBreached,
+    ReportStatusChanged,
 )

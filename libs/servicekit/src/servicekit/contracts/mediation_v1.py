@@ -73,6 +73,7 @@ class CaseSettled(CaseEvent):
     agreement_hash: str
     amount_fen: int
     fulfil_by: date | None
+    document_no: str | None = None
 
 
 class NegotiationFailed(CaseEvent):
@@ -90,6 +91,7 @@ class CaseTerminated(CaseEvent):
 
     ground: int
     note: str | None
+    notice_due: date | None = None
 
 
 class FulfilmentRecorded(CaseEvent):
@@ -109,6 +111,43 @@ class FulfilmentConfirmed(CaseEvent):
     confirmed: bool
 
 
+class FulfilmentOverdue(CaseEvent):
+    """The consumer has not confirmed fulfilment: `level` reminder first, then regulator (flagged for follow-up)."""
+
+    event_type: ClassVar[str] = "mediation.case.fulfilment_overdue.v1"
+
+    agreement_id: uuid.UUID
+    level: str
+
+
+class MediatorAssigned(CaseEvent):
+    """Regulator mediation got its mediator: regulator staff, or by delegation (Art. 19) a consumer association or
+    a service station."""
+
+    event_type: ClassVar[str] = "mediation.case.mediator_assigned.v1"
+
+    mediator_kind: str
+    mediator_id: str
+    delegated: bool
+
+
+class MediationClockPaused(CaseEvent):
+    """The 60-day clock stopped: appraisal (Art. 22) or a recusal request suspending mediation (Art. 21)."""
+
+    event_type: ClassVar[str] = "mediation.case.clock_paused.v1"
+
+    cause: str
+
+
+class MediationClockResumed(CaseEvent):
+    """The 60-day clock runs again; the paused days moved its due date."""
+
+    event_type: ClassVar[str] = "mediation.case.clock_resumed.v1"
+
+    cause: str
+    mediation_due_date: date
+
+
 CONTRACTS: tuple[type[EventContract], ...] = (
     CaseOpened,
     OfferMade,
@@ -119,4 +158,8 @@ CONTRACTS: tuple[type[EventContract], ...] = (
     CaseTerminated,
     FulfilmentRecorded,
     FulfilmentConfirmed,
+    FulfilmentOverdue,
+    MediatorAssigned,
+    MediationClockPaused,
+    MediationClockResumed,
 )

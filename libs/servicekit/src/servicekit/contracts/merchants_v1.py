@@ -1,4 +1,4 @@
-"""Events of the merchants service (topic ``merchants.enrollment``)."""
+"""Events of the merchants service (topic ``merchants.enrollment``): ODR status and notices to the enterprise."""
 
 from __future__ import annotations
 
@@ -43,9 +43,23 @@ class EnrollmentRevoked(EnrollmentStatusChanged):
     event_type: ClassVar[str] = "merchants.enrollment.revoked.v1"
 
 
+class WebhookDisabled(EventContract):
+    """The notice that an enterprise's webhook endpoint was switched off after failing for too long."""
+
+    event_type: ClassVar[str] = "merchants.enrollment.webhook_disabled.v1"
+    aggregate_field: ClassVar[str] = "merchant_id"
+
+    merchant_id: uuid.UUID
+    url: str
+    consecutive_failures: int
+    failing_since: datetime
+    disabled_at: datetime
+
+
 CONTRACTS: tuple[type[EventContract], ...] = (
     EnrollmentApproved,
     EnrollmentSuspended,
     EnrollmentReinstated,
     EnrollmentRevoked,
+    WebhookDisabled,
 )

@@ -6,15 +6,29 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from servicekit.db import new_id, utcnow
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.cases.state import CaseStatus
+from mediation.cases.state import CaseStatus, Stage
 from mediation.database import Base
+from servicekit.db import new_id, utcnow
 
 STATUS_VALUES = ", ".join(f"'{status.value}'" for status in CaseStatus)
+STAGE_VALUES = ", ".join(f"'{stage.value}'" for stage in Stage)
 
 
 class MediationCase(Base):
@@ -24,8 +38,15 @@ class MediationCase(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
         CheckConstraint("request_amount_fen IS NULL OR request_amount_fen >= 0", name="request_amount_fen"),
+        CheckConstraint(f"stage IN ({STAGE_VALUES})", name="stage"),
+        CheckConstraint("termination_ground IS NULL OR termination_ground BETWEEN 1 AND 8", name="termination_ground"),
+        CheckConstraint("paused_days >= 0", name="paused_days"),
         # Serves the enterprise's case list: its cases, newest first.
         Index("ix_mediation_case_merchant_id_id", "merchant_id", "id"),
+        # The deadline sweepers read only cases whose clock runs.
+        Index("ix_mediation_case_negotiation_due", "due_date", postgresql_where=text("status = 'negotiating'")),
+        Index("ix_mediation_case_mediation_due", "mediation_due_date",
+              postgresql_where=text("status = 'mediating' AND paused_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -45,6 +66,19 @@ class MediationCase(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    stage: Mapped[str] = mapped_column(String(16), server_default=Stage.NEGOTIATION.value)
+    failure_reason: Mapped[str | None] = mapped_column(String(32))
+    termination_ground: Mapped[int | None] = mapped_column(SmallInteger)
+    termination_note: Mapped[str | None] = mapped_column(Text)
+    # Regulator mediation (Order 121 Art. 19-23): its 60-day clock, pauses and mediator.
+    accepted_at: Mapped[datetime | None]
+    mediation_due_date: Mapped[date | None]
+    paused_at: Mapped[datetime | None]
+    paused_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    mediator_kind: Mapped[str | None] = mapped_column(String(32))
+    mediator_id: Mapped[str | None] = mapped_column(String(200))
+    mediator_region: Mapped[str | None] = mapped_column(String(6))
+    delegated: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

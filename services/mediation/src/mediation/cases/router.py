@@ -1,4 +1,4 @@
-"""The parties' view of their cases: enterprises see cases against them, consumers their own."""
+"""Case views: enterprises see cases against them, consumers their own, staff their region's."""
 
 from __future__ import annotations
 
@@ -6,48 +6,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from servicekit.auth import ConsumerPrincipal, MerchantPrincipal
-from servicekit.calendar import local_date
-from servicekit.db import utcnow
-from servicekit.pii import PiiCipher
-from servicekit.problems import Problem
 
 from mediation.cases import service as cases_service
-from mediation.cases.models import MediationCase, complainant_name_context
-from mediation.cases.schemas import CaseList, CaseRead, CaseRequestRead, ComplainantRead, DeadlineRead
-from mediation.cases.state import CaseStatus, DeadlineKind, negotiation_deadline_state
+from mediation.cases.access import load_case_for
+from mediation.cases.schemas import CaseDetail, CaseList
+from mediation.cases.state import CaseStatus
+from mediation.cases.views import case_detail, case_read
 from mediation.dependencies import Cipher, DbSession
 from mediation.pagination import decode_cursor, encode_cursor
+from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
+from servicekit.db import utcnow
+from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-
-NOT_FOUND = "No such case"
-
-
-def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
-    """The shared view of a case; the complainant's name is decrypted only here."""
-    status = CaseStatus(case.status)
-    deadlines = []
-    if case.due_date is not None:
-        state = negotiation_deadline_state(status, case.due_date, local_date(utcnow()))
-        deadlines.append(DeadlineRead(kind=DeadlineKind.MERCHANT_NEGOTIATION, due_date=case.due_date, state=state))
-    return CaseRead(
-        id=case.id,
-        complaint_id=case.complaint_id,
-        case_no=case.case_no,
-        status=status,
-        merchant_id=case.merchant_id,
-        region_code=case.region_code,
-        deadlines=deadlines,
-        complainant=ComplainantRead(
-            name=cipher.decrypt(case.complainant_name, context=complainant_name_context(case.id)),
-            phone_masked=case.complainant_phone_masked,
-        ),
-        request=CaseRequestRead(type=case.request_type, amount_fen=case.request_amount_fen),
-        facts=case.facts,
-        opened_at=case.opened_at,
-        closed_at=case.closed_at,
-    )
 
 
 @router.get("/merchant/cases", summary="Cases against the calling enterprise, newest first")
@@ -69,21 +40,28 @@ async def list_merchant_cases(
                     next_cursor=encode_cursor(page.last_id) if page.last_id else None)
 
 
+async def _detail(case_id: uuid.UUID, principal: Principal, session: DbSession, cipher: Cipher) -> CaseDetail:
+    case, _ = await load_case_for(session, case_id, principal)
+    return await case_detail(session, case, cipher)
+
+
 @router.get("/merchant/cases/{case_id}", summary="One case against the calling enterprise")
 async def get_merchant_case(case_id: uuid.UUID, principal: MerchantPrincipal, session: DbSession,
-                            cipher: Cipher) -> CaseRead:
+                            cipher: Cipher) -> CaseDetail:
     """404 for a case of another merchant, so ids of others' cases reveal nothing."""
-    case = await cases_service.get_case(session, case_id)
-    if case is None or principal.merchant_id is None or case.merchant_id != principal.merchant_id:
-        raise Problem("not-found", NOT_FOUND)
-    return case_read(case, cipher)
+    return await _detail(case_id, principal, session, cipher)
 
 
 @router.get("/consumer/cases/{case_id}", summary="One of the calling consumer's cases")
 async def get_consumer_case(case_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession,
-                            cipher: Cipher) -> CaseRead:
+                            cipher: Cipher) -> CaseDetail:
     """404 for a case of another consumer."""
-    case = await cases_service.get_case(session, case_id)
-    if case is None or case.consumer_id != principal.sub:
-        raise Problem("not-found", NOT_FOUND)
-    return case_read(case, cipher)
+    return await _detail(case_id, principal, session, cipher)
+
+
+@router.get("/regulator/cases/{case_id}", summary="A case of the caller's region, or the one it mediates")
+async def get_regulator_case(case_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+                             cipher: Cipher) -> CaseDetail:
+    """Regulator staff of the region and the assigned mediator; 404 for everyone else. Each read is logged."""
+    case = await cases_service.read_as_staff(session, case_id=case_id, principal=principal, now=utcnow())
+    return await case_detail(session, case, cipher)

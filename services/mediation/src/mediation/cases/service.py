@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.cases import trail
+from mediation.cases.access import load_case_for
+from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
+from mediation.cases.state import CaseStatus
+from mediation.settings import EVENT_SOURCE
+from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
-from mediation.cases.state import CaseStatus
-from mediation.settings import EVENT_SOURCE
 
 OPENER_ROLE = "system"
 OPENER_ID = "mediation.on-complaints"
@@ -91,3 +95,12 @@ async def list_merchant_cases(session: AsyncSession, *, merchant_id: uuid.UUID, 
     has_more = len(rows) > limit
     cases = rows[:limit]
     return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
+
+
+async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
+                        now: datetime) -> MediationCase:
+    """Staff and mediators see the complainant's personal data: the read itself goes on the case's audit trail."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal)
+        await trail.record(session, case, kind="read_by_staff", actor=actor, at=now)
+        return case

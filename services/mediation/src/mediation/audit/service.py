@@ -1,0 +1,75 @@
+"""Regulators' sampling of closed cases for spot checks and follow-up calls (Order 121 Art. 26)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.audit.models import CaseReview
+from mediation.audit.schemas import ReviewResultCreate
+from mediation.cases import trail
+from mediation.cases.access import Actor, load_case
+from mediation.cases.models import MediationCase
+from mediation.cases.state import FINAL
+from servicekit import regions
+from servicekit.auth import Principal
+from servicekit.db import new_id
+from servicekit.problems import Problem
+
+
+def require_governs(principal: Principal, region: str) -> None:
+    """Staff act on their own region and those below it only."""
+    if not principal.governs(region):
+        raise Problem("forbidden", f"The token does not govern region {region}")
+
+
+async def sample_closed_cases(session: AsyncSession, *, principal: Principal, region: str, size: int,
+                              now: datetime) -> list[CaseReview]:
+    """Draw up to `size` closed, not yet sampled cases of the region (and below) at random."""
+    require_governs(principal, region)
+    async with session.begin():
+        candidates = (select(MediationCase.id, MediationCase.region_code)
+                      .where(MediationCase.status.in_([status.value for status in FINAL]),
+                             MediationCase.region_code.startswith(regions.prefix(region)),
+                             ~select(CaseReview.id).where(CaseReview.case_id == MediationCase.id).exists())
+                      .order_by(func.random()).limit(size))
+        drawn = (await session.execute(candidates)).all()
+        if not drawn:
+            return []
+        inserted = await session.execute(
+            insert(CaseReview).values([{"id": new_id(), "case_id": row.id, "region_code": row.region_code,
+                                        "sampled_at": now, "sampled_by": principal.sub} for row in drawn])
+            .on_conflict_do_nothing(index_elements=[CaseReview.case_id]).returning(CaseReview.id))
+        ids = list(inserted.scalars())
+        return list((await session.execute(select(CaseReview).where(CaseReview.id.in_(ids))
+                                           .order_by(CaseReview.id))).scalars())
+
+
+async def record_result(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID,
+                        result: ReviewResultCreate, now: datetime) -> CaseReview:
+    """Record how the check or call went; 409 if it was already recorded."""
+    async with session.begin():
+        review = (await session.execute(select(CaseReview).where(CaseReview.id == review_id).with_for_update()
+                                        .execution_options(populate_existing=True))).scalar_one_or_none()
+        if review is None or not principal.governs(review.region_code):
+            raise Problem("not-found", "No such review")
+        if review.reviewed_at is not None:
+            raise Problem("conflict", "The review result was already recorded")
+        review.method, review.outcome, review.note = result.method.value, result.outcome.value, result.note
+        review.reviewed_at, review.reviewed_by = now, principal.sub
+        case = await load_case(session, review.case_id)
+        await trail.record(session, case, kind="reviewed", actor=Actor("regulator", principal.sub), at=now, details={
+            "review_id": str(review.id), "method": result.method.value, "outcome": result.outcome.value})
+        return review
+
+
+async def list_reviews(session: AsyncSession, *, principal: Principal, region: str) -> list[CaseReview]:
+    """The region's samples, newest first."""
+    require_governs(principal, region)
+    return list((await session.execute(
+        select(CaseReview).where(CaseReview.region_code.startswith(regions.prefix(region)))
+        .order_by(CaseReview.id.desc()).limit(500))).scalars())

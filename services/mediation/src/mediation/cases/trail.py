@@ -1,0 +1,38 @@
+"""What every state change writes besides the state: the audit row, the shared event fields, the live-feed notice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.cases.access import Actor
+from mediation.cases.models import CaseEvent, MediationCase
+from servicekit.db import new_id
+
+FEED_CHANNEL = "mediation_case_feed"
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+async def record(session: AsyncSession, case: MediationCase, *, kind: str, actor: Actor, at: datetime,
+                 details: dict[str, Any] | None = None) -> None:
+    """Append the audit row of a change to the case, in the caller's transaction."""
+    await session.execute(insert(CaseEvent).values(
+        id=new_id(), case_id=case.id, at=at, kind=kind, actor_role=actor.role, actor_id=actor.id,
+        details=details or {}))
+
+
+def event_fields(case: MediationCase, at: datetime) -> dict[str, Any]:
+    """The fields every mediation case event carries."""
+    return {"case_id": case.id, "complaint_id": case.complaint_id, "merchant_id": case.merchant_id,
+            "region_code": case.region_code, "at": at}
+
+
+async def notify(session: AsyncSession, case_id: uuid.UUID, kind: str, ref: uuid.UUID | None = None) -> None:
+    """Tell every process's live streams that the case changed; PostgreSQL delivers it only if the commit happens."""
+    payload = json.dumps({"case_id": str(case_id), "kind": kind, "ref": str(ref) if ref else None})
+    await session.execute(_NOTIFY, {"channel": FEED_CHANNEL, "payload": payload})

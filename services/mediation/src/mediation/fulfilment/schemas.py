@@ -1,0 +1,36 @@
+"""Proof of fulfilment as the enterprise records it and the consumer answers it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediation.fulfilment.models import ProofAnswer, ProofKind
+
+
+class ProofCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ProofKind
+    reference: str = Field(min_length=1, max_length=200, description="Refund transaction id, shipment number, ...")
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class ProofAnswerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class ProofRead(BaseModel):
+    id: uuid.UUID
+    agreement_id: uuid.UUID
+    kind: ProofKind
+    reference: str
+    note: str | None
+    recorded_at: datetime
+    answer: ProofAnswer | None
+    answered_at: datetime | None
+    fulfilment_status: str

@@ -1,0 +1,39 @@
+"""Messages between the participants of a case, and how far each participant has read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mediation.database import Base
+from servicekit.db import new_id, utcnow
+
+MAX_MESSAGE_CHARS = 4_000
+
+
+class CaseMessage(Base):
+    """A text message from a party or the mediator; ids are UUIDv7, so id order is posting order."""
+
+    __tablename__ = "case_message"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
+    author_role: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class ReadMarker(Base):
+    """Read receipt: the newest message of the case this participant has read."""
+
+    __tablename__ = "read_marker"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), primary_key=True)
+    reader_role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reader_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_read_message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_message.id"))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -1,0 +1,70 @@
+"""Posting messages and read receipts; each post notifies every process's live streams on commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.cases import trail
+from mediation.cases.access import load_case_for
+from mediation.messages.models import CaseMessage, ReadMarker
+from mediation.settings import EVENT_SOURCE
+from servicekit.auth import Principal
+from servicekit.contracts.mediation_v1 import MessagePosted
+from servicekit.db import new_id
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+
+
+async def post_message(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+                       text: str, now: datetime) -> CaseMessage:
+    """A participant writes to the case; the other participants see it live."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal)
+        message = CaseMessage(id=new_id(), case_id=case.id, author_role=actor.role, author_id=actor.id, body=text,
+                              posted_at=now)
+        session.add(message)
+        await session.flush()
+        await trail.record(session, case, kind="message_posted", actor=actor, at=now,
+                           details={"message_id": str(message.id)})
+        await outbox.add(session, MessagePosted(**trail.event_fields(case, now), message_id=message.id,
+                                                author_role=actor.role).envelope(source=EVENT_SOURCE))
+        await trail.notify(session, case.id, "message", message.id)
+        return message
+
+
+async def mark_read(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, up_to: uuid.UUID,
+                    now: datetime) -> ReadMarker:
+    """Move the caller's read receipt forward to `up_to` (never backwards)."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal)
+        message = await session.get(CaseMessage, up_to)
+        if message is None or message.case_id != case.id:
+            raise Problem("not-found", "No such message in this case")
+        statement = insert(ReadMarker).values(case_id=case.id, reader_role=actor.role, reader_id=actor.id,
+                                              last_read_message_id=up_to, read_at=now)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=[ReadMarker.case_id, ReadMarker.reader_role, ReadMarker.reader_id],
+            set_={"last_read_message_id": up_to, "read_at": now},
+            where=ReadMarker.last_read_message_id < up_to))
+        await trail.notify(session, case.id, "read", up_to)
+        marker = (await session.execute(select(ReadMarker).where(
+            ReadMarker.case_id == case.id, ReadMarker.reader_role == actor.role, ReadMarker.reader_id == actor.id)
+            .execution_options(populate_existing=True))).scalar_one()
+        return marker
+
+
+async def messages_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseMessage]:
+    """The case's messages in posting order."""
+    return list((await session.execute(select(CaseMessage).where(CaseMessage.case_id == case_id)
+                                       .order_by(CaseMessage.id))).scalars())
+
+
+async def read_markers_of(session: AsyncSession, case_id: uuid.UUID) -> list[ReadMarker]:
+    """Every participant's read receipt on the case."""
+    return list((await session.execute(select(ReadMarker).where(ReadMarker.case_id == case_id)
+                                       .order_by(ReadMarker.reader_role))).scalars())

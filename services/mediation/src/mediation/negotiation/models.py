@@ -1,0 +1,113 @@
+"""Typed offers and the settlement agreements that accepted offers become."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mediation.database import Base
+from servicekit.db import new_id, utcnow
+
+MAX_AMOUNT_FEN = 10**10
+
+
+class OfferType(StrEnum):
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+    COMPENSATION = "compensation"
+    APOLOGY = "apology"
+    OTHER = "other"
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    # A counter-proposal the enterprise answered with a new offer of its own.
+    SUPERSEDED = "superseded"
+    # Open when the case closed without it being answered (deadline, decline, termination).
+    LAPSED = "lapsed"
+
+
+class FulfilmentStatus(StrEnum):
+    PENDING = "pending"
+    RECORDED = "recorded"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
+class Party(StrEnum):
+    """Who made an offer: the enterprise, the consumer countering, or the mediator recording signed terms."""
+
+    CONSUMER = "consumer"
+    ENTERPRISE = "enterprise"
+    MEDIATOR = "mediator"
+
+
+def _values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+class Offer(Base):
+    """One proposal on the table; the database holds at most one open offer per case."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        CheckConstraint(f"offer_type IN ({_values(OfferType)})", name="offer_type"),
+        CheckConstraint(f"status IN ({_values(OfferStatus)})", name="status"),
+        CheckConstraint(f"made_by IN ({_values(Party)})", name="made_by"),
+        CheckConstraint(f"amount_fen IS NULL OR amount_fen BETWEEN 0 AND {MAX_AMOUNT_FEN}", name="amount_fen"),
+        Index("uq_offer_one_open_per_case", "case_id", unique=True, postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
+    made_by: Mapped[str] = mapped_column(String(16))
+    made_by_id: Mapped[str] = mapped_column(String(200))
+    offer_type: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    fulfil_by: Mapped[date | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    counter_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offer.id"))
+    made_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class SettlementAgreement(Base):
+    """What both parties consented to, when, and the SHA-256 of its canonical JSON (the case's outcome)."""
+
+    __tablename__ = "settlement_agreement"
+    __table_args__ = (
+        CheckConstraint(f"fulfilment_status IN ({_values(FulfilmentStatus)})", name="fulfilment_status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), unique=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id"), unique=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    fulfil_by: Mapped[date | None]
+    consumer_consent_at: Mapped[datetime]
+    consumer_consent_by: Mapped[str] = mapped_column(String(200))
+    enterprise_consent_at: Mapped[datetime]
+    enterprise_consent_by: Mapped[str] = mapped_column(String(200))
+    # Regulator mediation writes the agreement up as a mediation document (调解书, Art. 24); its number is kept here.
+    document_no: Mapped[str | None] = mapped_column(String(64))
+    mediator_id: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    fulfilment_status: Mapped[str] = mapped_column(String(16), server_default=FulfilmentStatus.PENDING.value)
+    # The fulfilment sweeper's marks: a reminder to the consumer, then a flag for the regulator.
+    reminder_at: Mapped[datetime | None]
+    regulator_flagged_at: Mapped[datetime | None]

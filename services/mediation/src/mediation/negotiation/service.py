@@ -1,0 +1,186 @@
+"""Negotiation use cases; each owns one transaction holding the case row lock, so concurrent answers serialize."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.cases import outcomes, trail
+from mediation.cases.access import Actor, load_case_for
+from mediation.cases.models import MediationCase
+from mediation.cases.state import CaseStatus, Stage, require_open_for_offers
+from mediation.negotiation.models import Offer, OfferStatus, Party, SettlementAgreement
+from mediation.negotiation.schemas import OfferReject, OfferTerms
+from mediation.settings import EVENT_SOURCE
+from servicekit.auth import Principal
+from servicekit.calendar import local_date
+from servicekit.contracts.mediation_v1 import OfferAnswered, OfferMade
+from servicekit.db import new_id
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+
+
+@dataclass(frozen=True)
+class Answer:
+    case: MediationCase
+    offer: Offer
+    counter: Offer | None = None
+    agreement: SettlementAgreement | None = None
+
+
+def _require(actor: Actor, *roles: str) -> None:
+    if actor.role not in roles:
+        raise Problem("forbidden", f"Only the {' or '.join(roles)} may do this")
+
+
+def _check_fulfil_by(terms: OfferTerms, today: date) -> None:
+    if terms.fulfil_by is not None and terms.fulfil_by < today:
+        raise Problem("validation-error", errors=[{"field": "body.fulfil_by", "message": "Lies in the past",
+                                                   "code": "date_in_past"}])
+
+
+async def _open_offer(session: AsyncSession, case_id: uuid.UUID) -> Offer | None:
+    return (await session.execute(select(Offer).where(Offer.case_id == case_id,
+                                                      Offer.status == OfferStatus.OPEN.value))).scalar_one_or_none()
+
+
+async def _offer_of(session: AsyncSession, case: MediationCase, offer_id: uuid.UUID) -> Offer:
+    offer = await session.get(Offer, offer_id, populate_existing=True)
+    if offer is None or offer.case_id != case.id:
+        raise Problem("not-found", "No such offer")
+    if offer.status != OfferStatus.OPEN.value:
+        raise Problem("conflict", f"The offer is {offer.status}", offer_status=offer.status)
+    return offer
+
+
+async def _put_on_table(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, party: Party,
+                        terms: OfferTerms, at: datetime, counter_to: uuid.UUID | None = None) -> Offer:
+    offer = Offer(id=new_id(), case_id=case.id, made_by=party.value, made_by_id=actor.id, offer_type=terms.type.value,
+                  amount_fen=terms.amount_fen, fulfil_by=terms.fulfil_by, note=terms.note,
+                  status=OfferStatus.OPEN.value, counter_to=counter_to, made_at=at)
+    session.add(offer)
+    await session.flush()
+    await trail.record(session, case, kind="offer_made", actor=actor, at=at, details={
+        "offer_id": str(offer.id), "made_by": party.value, "type": terms.type.value, "amount_fen": terms.amount_fen,
+        "fulfil_by": terms.fulfil_by.isoformat() if terms.fulfil_by else None,
+        "counter_to": str(counter_to) if counter_to else None})
+    await outbox.add(session, OfferMade(**trail.event_fields(case, at), offer_id=offer.id, made_by=party.value,
+                                        offer_type=terms.type.value, amount_fen=terms.amount_fen,
+                                        fulfil_by=terms.fulfil_by).envelope(source=EVENT_SOURCE))
+    await trail.notify(session, case.id, "offer", offer.id)
+    return offer
+
+
+async def _answer(session: AsyncSession, *, outbox: Outbox, case: MediationCase, offer: Offer, actor: Actor,
+                  status: OfferStatus, at: datetime, note: str | None = None) -> None:
+    offer.status = status.value
+    offer.answered_at = at
+    offer.answered_by_id = actor.id
+    await session.flush()
+    await trail.record(session, case, kind=f"offer_{status.value}", actor=actor, at=at,
+                       details={"offer_id": str(offer.id), "note": note})
+    await outbox.add(session, OfferAnswered(**trail.event_fields(case, at), offer_id=offer.id, answer=status.value,
+                                            answered_by=actor.role).envelope(source=EVENT_SOURCE))
+    await trail.notify(session, case.id, "offer", offer.id)
+
+
+async def make_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+                     terms: OfferTerms, now: datetime) -> Offer:
+    """The enterprise puts an offer on the table; an open counter of the consumer's is superseded by it."""
+    _check_fulfil_by(terms, local_date(now))
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal, for_update=True)
+        _require(actor, "enterprise")
+        require_open_for_offers(CaseStatus(case.status))
+        current = await _open_offer(session, case.id)
+        if current is not None:
+            if current.made_by == Party.ENTERPRISE.value:
+                raise Problem("conflict", "An offer is already open; withdraw it first", open_offer_id=str(current.id))
+            await _answer(session, outbox=outbox, case=case, offer=current, actor=actor,
+                          status=OfferStatus.SUPERSEDED, at=now)
+        return await _put_on_table(session, outbox=outbox, case=case, actor=actor, party=Party.ENTERPRISE,
+                                   terms=terms, at=now)
+
+
+async def withdraw_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+                         principal: Principal, now: datetime) -> Answer:
+    """The enterprise takes back its open offer (409 once it was answered)."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal, for_update=True)
+        _require(actor, "enterprise")
+        offer = await _offer_of(session, case, offer_id)
+        if offer.made_by != Party.ENTERPRISE.value:
+            raise Problem("conflict", "Only the enterprise's own offers can be withdrawn")
+        await _answer(session, outbox=outbox, case=case, offer=offer, actor=actor, status=OfferStatus.WITHDRAWN,
+                      at=now)
+        return Answer(case=case, offer=offer)
+
+
+async def accept_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+                       principal: Principal, now: datetime) -> Answer:
+    """The other side accepts the open offer: the consumer an enterprise offer, the enterprise a counter."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal, for_update=True)
+        _require(actor, "consumer", "enterprise")
+        require_open_for_offers(CaseStatus(case.status))
+        offer = await _offer_of(session, case, offer_id)
+        if offer.made_by == actor.role:
+            raise Problem("conflict", "An offer is accepted by the other party")
+        made = (offer.made_by_id, offer.made_at)
+        accepted = (actor.id, now)
+        consumer, enterprise = (accepted, made) if actor.role == "consumer" else (made, accepted)
+        agreement = await outcomes.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
+                                          consumer_consent=consumer, enterprise_consent=enterprise, at=now)
+        return Answer(case=case, offer=offer, agreement=agreement)
+
+
+async def reject_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+                       principal: Principal, body: OfferReject, now: datetime) -> Answer:
+    """The consumer rejects an offer, optionally countering it or asking for the regulator (negotiation fails)."""
+    if body.counter is not None:
+        _check_fulfil_by(body.counter, local_date(now))
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal, for_update=True)
+        _require(actor, "consumer")
+        require_open_for_offers(CaseStatus(case.status))
+        offer = await _offer_of(session, case, offer_id)
+        if offer.made_by == actor.role:
+            raise Problem("conflict", "An offer is rejected by the other party")
+        if body.escalate and case.stage != Stage.NEGOTIATION.value:
+            raise Problem("conflict", "The case is already with the regulator")
+        await _answer(session, outbox=outbox, case=case, offer=offer, actor=actor, status=OfferStatus.REJECTED,
+                      at=now, note=body.note)
+        counter = None
+        if body.counter is not None:
+            counter = await _put_on_table(session, outbox=outbox, case=case, actor=actor, party=Party.CONSUMER,
+                                          terms=body.counter, at=now, counter_to=offer.id)
+        if body.escalate:
+            await outcomes.fail_negotiation(session, outbox=outbox, case=case, actor=actor,
+                                            reason="consumer_escalated", at=now, note=body.note)
+        return Answer(case=case, offer=offer, counter=counter)
+
+
+async def decline_case(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+                       note: str | None, now: datetime) -> MediationCase:
+    """The enterprise will not settle: negotiation fails and the complaint goes to the regulator."""
+    async with session.begin():
+        case, actor = await load_case_for(session, case_id, principal, for_update=True)
+        _require(actor, "enterprise")
+        await outcomes.fail_negotiation(session, outbox=outbox, case=case, actor=actor, reason="enterprise_declined",
+                                        at=now, note=note)
+        return case
+
+
+async def offers_of(session: AsyncSession, case_id: uuid.UUID) -> list[Offer]:
+    """Every offer of the case, oldest first."""
+    return list((await session.execute(select(Offer).where(Offer.case_id == case_id).order_by(Offer.id))).scalars())
+
+
+async def agreement_of(session: AsyncSession, case_id: uuid.UUID) -> SettlementAgreement | None:
+    """The case's settlement agreement, if it settled."""
+    return (await session.execute(select(SettlementAgreement).where(SettlementAgreement.case_id == case_id)
+                                  )).scalar_one_or_none()
