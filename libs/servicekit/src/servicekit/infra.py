@@ -7,9 +7,11 @@ children so that stopping the parent stops them; nothing is daemonised.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -17,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EMBEDDED_PG_USER = "embedded_postgres"
+_PR_SET_PDEATHSIG = 1
+# Loaded here, not in a forked child, where loading a library could wait on a lock another thread held.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` for children: if the parent is killed outright, the kernel sends the child SIGTERM."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -85,7 +95,7 @@ def start_broker(port: int, log_path: Path) -> ChildProcess:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
         # Own session: a terminal's Ctrl-C reaches only the parent, which stops children in order.
-        start_new_session=True,
+        start_new_session=True, preexec_fn=die_with_parent,
     )
     wait_for_port("127.0.0.1", port, timeout=20, process=process)
     return ChildProcess("tansu", process)
@@ -142,7 +152,7 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
         [str(_embedded_bin("postgres")), "-D", str(data_dir), "-h", "127.0.0.1", "-p", str(port),
          "-k", str(data_dir), "-c", "max_connections=300", "-c", "fsync=on", "-c", "shared_buffers=256MB"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        user=run_as.get("user"), group=run_as.get("group"), start_new_session=True,
+        user=run_as.get("user"), group=run_as.get("group"), start_new_session=True, preexec_fn=die_with_parent,
     )
     wait_for_port("127.0.0.1", port, timeout=30, process=process)
     # The port opens before recovery finishes; pg_isready says when connections are accepted.
