@@ -161,6 +161,12 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
                                      "client_id": None})
             return JSONResponse({"detail": "bad credentials"}, status_code=401)
 
+        @declared.get("/internal/v1/principals/{client_id}/active")
+        async def client_active(client_id: str, x_internal_token: str = Header(default="")) -> JSONResponse:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            return JSONResponse({"client_id": client_id, "active": client_id == CLIENT_ID})
+
         @declared.post("/v1/public/odr-applications", status_code=201)
         async def apply(draft: Draft, request: Request) -> JSONResponse:
             return await echo(request, name)

@@ -47,6 +47,9 @@ class GatewaySettings(ServiceSettings):
         default=4.0, description="Below uvicorn's 5 s idle close, so a pooled connection is never reused as it dies."
     )
     internal_call_timeout: float = 3.0
+    client_status_ttl_seconds: float = Field(
+        default=3.0, le=5.0,
+        description="How long an enterprise client's active status is cached; a revocation bites within this.")
     openapi_cache_seconds: float = 30.0
 
     auth_rate_per_minute: float = Field(default=30.0, description="Sustained /auth/* requests per client address.")

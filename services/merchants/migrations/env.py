@@ -4,9 +4,13 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import merchants.applications.models
 import merchants.credentials.models
 import merchants.enrollment.models
-import merchants.registry.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
+import merchants.registry.models
+import merchants.scorecards.models
+import merchants.stations.models
+import merchants.webhooks.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from merchants.database import metadata
 from merchants.settings import MerchantsSettings
 from servicekit.migrations import run_migrations

@@ -9,20 +9,21 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from merchants_testkit import INTERNAL_TOKEN, REVIEWER, WEBHOOK_DISABLE_AFTER, ApproveMerchant, merchant_details
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from merchants.credentials.service import IssuedClient
 from merchants.database import outbox as outbox_table
 from merchants.enrollment import service as enrollment_service
 from merchants.main import create_app
 from merchants.settings import MerchantsSettings
-from merchants_testkit import INTERNAL_TOKEN, REVIEWER, ApproveMerchant, merchant_details
-from pydantic import SecretStr
 from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.kafka import ensure_topics
 from servicekit.events.outbox import Outbox
 from servicekit.events.topics import all_topics
 from servicekit.testing.infra import drop_database, migrate, recreate_database
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +36,16 @@ async def merchants_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, merchants_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer
-             ) -> MerchantsSettings:
+def settings(database_url: str, merchants_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer,
+             tmp_path_factory: pytest.TempPathFactory) -> MerchantsSettings:
     return MerchantsSettings(database_url=database_url, database_name=merchants_db, kafka_bootstrap=kafka_bootstrap,
                              jwt_public_key=token_issuer.public_key_pem(), environment="test",
-                             internal_token=SecretStr(INTERNAL_TOKEN))
+                             internal_token=SecretStr(INTERNAL_TOKEN),
+                             licence_dir=tmp_path_factory.mktemp("licences"),
+                             # Receivers started by the tests listen on loopback; retries come fast.
+                             webhook_allowed_networks=["127.0.0.1"], webhook_poll_interval=0.05,
+                             webhook_backoff_base_seconds=0.2, webhook_backoff_max_seconds=1.0,
+                             webhook_disable_after_failures=WEBHOOK_DISABLE_AFTER, webhook_disable_after_seconds=0)
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +65,8 @@ def outbox(settings: MerchantsSettings) -> Outbox:
     return Outbox(outbox_table, settings.service_name)
 
 
-# Module scope: the app's relay stops when a module ends instead of publishing into later tests' topics.
-@pytest.fixture(scope="module")
+# Session scope: its inbox consumers join their groups once (a join, and leaving one, takes seconds on Tansu).
+@pytest.fixture(scope="session")
 async def app(settings: MerchantsSettings) -> AsyncIterator[FastAPI]:
     await ensure_topics(settings.kafka_bootstrap, all_topics())
     app = create_app(settings)

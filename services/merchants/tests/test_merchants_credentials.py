@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from merchants.credentials import service as credentials_service
-from merchants.credentials.models import StaffRole
 from merchants_testkit import VERIFY, ApproveMerchant, internal_headers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchants.credentials import service as credentials_service
+from merchants.credentials.models import StaffRole
 
 
 def client_grant(client_id: str, client_secret: str) -> dict[str, str]:
@@ -59,7 +60,7 @@ async def test_revoked_client_is_401_and_its_replacement_works(
 ) -> None:
     old = await approved_merchant()
     async with sessionmaker() as session:
-        new = await credentials_service.rotate_api_client(session, merchant_id=old.merchant_id)
+        new = (await credentials_service.rotate_api_client(session, merchant_id=old.merchant_id)).issued
     revoked = await client.post(VERIFY, json=client_grant(old.client_id, old.client_secret), headers=internal_headers())
     assert revoked.status_code == 401
     current = await client.post(VERIFY, json=client_grant(new.client_id, new.client_secret),

@@ -7,15 +7,16 @@ import uuid
 
 import orjson
 import pytest
-from merchants.enrollment import service as enrollment_service
-from merchants.enrollment.state import TRANSITIONS, EnrollmentStatus, transition
-from merchants.settings import MerchantsSettings
 from merchants_testkit import REVIEWER, ApproveMerchant, merchant_details, topic_reader
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchants.enrollment import service as enrollment_service
+from merchants.enrollment.state import FINAL, MOVES, EnrollmentAction, EnrollmentStatus, next_status
+from merchants.settings import MerchantsSettings
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 async def test_approval_commits_state_audit_client_and_outbox_event(
@@ -102,11 +103,22 @@ async def test_invalid_uscc_is_a_validation_problem(sessionmaker: async_sessionm
 
 
 def test_transition_table_refuses_moves_out_of_final_states() -> None:
-    for final in (EnrollmentStatus.REJECTED, EnrollmentStatus.REVOKED):
-        assert TRANSITIONS[final] == frozenset()
-        with pytest.raises(Problem):
-            transition(final, EnrollmentStatus.APPROVED)
-    assert transition(EnrollmentStatus.SUSPENDED, EnrollmentStatus.APPROVED) is EnrollmentStatus.APPROVED
+    assert {EnrollmentStatus.REVOKED} == FINAL
+    for action in EnrollmentAction:
+        with pytest.raises(Problem) as refused:
+            next_status(EnrollmentStatus.REVOKED, action)
+        assert refused.value.status == 409
+    assert next_status(EnrollmentStatus.SUSPENDED, EnrollmentAction.REINSTATE) is EnrollmentStatus.APPROVED
+    assert next_status(EnrollmentStatus.REJECTED, EnrollmentAction.APPLY) is EnrollmentStatus.PENDING
+
+
+@pytest.mark.parametrize("current", list(EnrollmentStatus))
+def test_only_a_suspended_enterprise_can_be_reinstated_and_only_a_pending_one_approved(
+    current: EnrollmentStatus,
+) -> None:
+    for action, allowed_from in ((EnrollmentAction.REINSTATE, EnrollmentStatus.SUSPENDED),
+                                 (EnrollmentAction.APPROVE, EnrollmentStatus.PENDING)):
+        assert ((current, action) in MOVES) == (current == allowed_from)
 
 
 async def test_the_running_service_publishes_the_approval_to_kafka(

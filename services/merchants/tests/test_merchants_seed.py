@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 import orjson
-from merchants.seed import DEMO_MERCHANTS
-from merchants.settings import MerchantsSettings
 from merchants_testkit import VERIFY, internal_headers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchants.seed import DEMO_MERCHANTS
+from merchants.settings import MerchantsSettings
 
 PASSWORD = "golmud-demo-pass"
 

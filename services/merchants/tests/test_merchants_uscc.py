@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from merchants.registry.uscc import InvalidUSCC, check_character, is_valid_uscc, normalize_uscc
 
 # GB 32100-2015 table 2 (code character -> value) and 5.3 (weights), transcribed rather than derived.

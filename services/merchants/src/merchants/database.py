@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from servicekit.db import new_metadata
-from servicekit.events.tables import inbox_table, outbox_table
 from sqlalchemy import DateTime
 from sqlalchemy.orm import DeclarativeBase
+
+from servicekit.db import new_metadata
+from servicekit.events.tables import inbox_table, outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)

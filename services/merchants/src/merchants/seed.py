@@ -18,8 +18,6 @@ from typing import Any
 
 import orjson
 from pydantic import SecretStr
-from servicekit.db import create_engine, create_sessionmaker
-from servicekit.events.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.credentials import service as credentials_service
@@ -30,6 +28,8 @@ from merchants.enrollment.state import EnrollmentStatus
 from merchants.registry import service as registry_service
 from merchants.registry.service import MerchantDetails
 from merchants.settings import MerchantsSettings
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.events.outbox import Outbox
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
@@ -61,7 +61,7 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
         issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
                                                              actor=SEED_ACTOR, reason="demo enterprise")
     elif enrollment.status == EnrollmentStatus.APPROVED:
-        issued = await credentials_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)
+        issued = (await credentials_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
     else:
         raise RuntimeError(f"demo merchant {details.uscc} is {enrollment.status}, not approved")
     return {"merchant_id": str(issued.merchant_id), "name": details.name, "client_id": issued.client_id,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
+
 from servicekit.settings import ServiceSettings
 
 EVENT_SOURCE = "merchants"
+MIB = 1024 * 1024
 
 
 class MerchantsSettings(ServiceSettings):
@@ -12,3 +17,37 @@ class MerchantsSettings(ServiceSettings):
 
     service_name: str = "merchants"
     database_name: str | None = "odr_merchants"
+
+    licence_dir: Path = Field(default=Path(".odr/licences"), description="Where uploaded business licences are kept.")
+    licence_max_bytes: int = 5 * MIB
+    applications_per_hour: float = Field(default=20.0, description="Sustained ODR applications per client address.")
+    applications_burst: int = 5
+
+    credential_overlap_seconds: int = Field(
+        default=24 * 3600, description="How long a rotated-out client secret keeps working beside its successor.")
+
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks webhooks may reach although they are private, loopback or link-local.",
+    )
+    webhook_secret_overlap_seconds: float = Field(
+        default=24 * 3600, description="After a secret change, deliveries carry both signatures for this long.")
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_interval: float = 1.0
+    webhook_backoff_base_seconds: float = 30.0
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_retry_window_seconds: float = Field(default=24 * 3600, description="How long a delivery is retried.")
+    webhook_disable_after_failures: int = Field(
+        default=50, description="Consecutive failed attempts after which an endpoint is disabled ...")
+    webhook_disable_after_seconds: float = Field(
+        default=24 * 3600, description="... provided it has not succeeded for this long either.")
+    webhook_batch_size: int = 20
+
+    scorecard_window_days: int = Field(default=30, description="Default period of a scorecard, ending today.")
+    scorecard_min_cases: int = Field(default=5, description="Fewer cases in the window are not judged.")
+    scorecard_min_on_time_rate: float = Field(default=0.8, description="Share answered within the deadline.")
+    scorecard_min_settlement_rate: float = 0.5
+    scorecard_min_rating: float = Field(default=3.0, description="Average consumer rating, 1-5.")
+    scorecard_propose_after_days: int = Field(
+        default=14, description="A warning still deserved this long after it was raised becomes a suspension proposal.")
+    scorecard_evaluation_interval: float = Field(default=3600.0, description="Seconds between threshold checks.")

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from servicekit.db import new_id, utcnow
 from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchants.database import Base
+from servicekit.db import new_id, utcnow
 
 
 class StaffRole(StrEnum):
@@ -33,6 +33,8 @@ class ApiClient(Base):
     secret_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     revoked_at: Mapped[datetime | None]
+    # Set when a rotation replaced this client: it keeps working until then, beside its successor.
+    expires_at: Mapped[datetime | None]
 
 
 class StaffAccount(Base):

@@ -1,16 +1,30 @@
-"""Internal endpoint: the gateway exchanges a grant for the claims of the token it will sign."""
+"""Credentials: the gateway's grant check and revocation check (internal), and rotation by the enterprise."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from merchants.credentials import service as credentials_service
+from merchants.credentials.schemas import (
+    ClientCredentialsGrant,
+    ClientStatus,
+    CredentialsVerify,
+    EnterpriseClaims,
+    RotatedCredentials,
+    StaffClaims,
+)
+from merchants.dependencies import DbSession, Enterprise, Settings
 from servicekit.auth import Role, require_internal
 from servicekit.problems import Problem
 
-from merchants.credentials import service as credentials_service
-from merchants.credentials.schemas import ClientCredentialsGrant, CredentialsVerify, EnterpriseClaims, StaffClaims
-from merchants.dependencies import DbSession
-
 router = APIRouter(prefix="/internal/v1/credentials", tags=["internal"], dependencies=[Depends(require_internal)])
+principals_router = APIRouter(prefix="/internal/v1/principals", tags=["internal"],
+                              dependencies=[Depends(require_internal)])
+merchant_router = APIRouter(prefix="/v1/merchant/credentials", tags=["merchant: credentials"])
 
 INVALID_GRANT = "The credentials are not valid"
 
@@ -30,3 +44,23 @@ async def verify_credentials(body: CredentialsVerify, session: DbSession) -> Ent
     if staff is None:
         raise Problem("unauthenticated", INVALID_GRANT)
     return StaffClaims(sub=staff.username, roles=[staff.role], region=staff.region_code, station_id=staff.station_id)
+
+
+@principals_router.get("/{client_id}/active", response_model=ClientStatus,
+                       summary="Whether an enterprise client's tokens may still be honoured")
+async def client_active(client_id: Annotated[str, Path(max_length=64)], session: DbSession) -> JSONResponse:
+    """False once the client is revoked or expired or its enterprise is no longer approved (unknown: false)."""
+    active = await credentials_service.client_is_active(session, client_id=client_id)
+    return JSONResponse(ClientStatus(client_id=client_id, active=active).model_dump(),
+                        headers={"Cache-Control": "no-store"})
+
+
+@merchant_router.post("/rotate", status_code=201, response_model=RotatedCredentials,
+                      summary="Issue a new client secret; the current one keeps working for an overlap window")
+async def rotate(principal: Enterprise, session: DbSession, settings: Settings) -> JSONResponse:
+    """The new client_id and client_secret (shown once); the replaced clients expire after the overlap window."""
+    rotated = await credentials_service.rotate_api_client(
+        session, merchant_id=principal.merchant_id, overlap=timedelta(seconds=settings.credential_overlap_seconds))
+    body = RotatedCredentials(client_id=rotated.issued.client_id, client_secret=rotated.issued.client_secret,
+                              previous_valid_until=rotated.previous_valid_until)
+    return JSONResponse(body.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,3 +47,18 @@ class StaffClaims(BaseModel):
     roles: list[str]
     region: str
     station_id: uuid.UUID | None
+
+
+class RotatedCredentials(BaseModel):
+    """The new client: its secret is shown this once; the previous ones work until `previous_valid_until`."""
+
+    client_id: str
+    client_secret: str
+    previous_valid_until: datetime | None
+
+
+class ClientStatus(BaseModel):
+    """Whether tokens issued to a client may still be honoured; the gateway caches this for a few seconds."""
+
+    client_id: str
+    active: bool

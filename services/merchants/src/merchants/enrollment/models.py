@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from servicekit.db import new_id, utcnow
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchants.database import Base
 from merchants.enrollment.state import EnrollmentStatus
+from servicekit.db import new_id, utcnow
 
 STATUS_VALUES = ", ".join(f"'{status.value}'" for status in EnrollmentStatus)
 

@@ -1,23 +1,43 @@
-"""Enrollment use cases: each one commits state, audit row and outbox event together."""
+"""Enrollment use cases and the steps they are made of.
+
+Use cases (no leading `stage_`) open and commit one transaction: state, audit row and outbox event together.
+Steps (`stage_*`) run inside the caller's transaction and never commit.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from servicekit.contracts.merchants_v1 import EnrollmentApproved
-from servicekit.db import utcnow
-from servicekit.events.outbox import Outbox
-from servicekit.problems import Problem
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchants.credentials.service import IssuedClient, issue_api_client
+from merchants.credentials.service import IssuedClient, issue_api_client, revoke_api_clients
 from merchants.enrollment.models import Enrollment, EnrollmentEvent
-from merchants.enrollment.state import EnrollmentStatus, transition
+from merchants.enrollment.state import EnrollmentAction, EnrollmentStatus, next_status
 from merchants.registry.models import Merchant
-from merchants.registry.service import MerchantDetails, register_merchant
+from merchants.registry.service import MerchantDetails, find_by_uscc, register_merchant, update_merchant
 from merchants.settings import EVENT_SOURCE
+from servicekit.contracts.merchants_v1 import (
+    EnrollmentApproved,
+    EnrollmentReinstated,
+    EnrollmentRevoked,
+    EnrollmentStatusChanged,
+    EnrollmentSuspended,
+)
+from servicekit.db import utcnow
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+
+RegionCheck = Callable[[str], bool]
+
+STATUS_EVENTS: dict[EnrollmentAction, type[EnrollmentStatusChanged]] = {
+    EnrollmentAction.SUSPEND: EnrollmentSuspended,
+    EnrollmentAction.REINSTATE: EnrollmentReinstated,
+    EnrollmentAction.REVOKE: EnrollmentRevoked,
+}
 
 
 @dataclass(frozen=True)
@@ -28,16 +48,52 @@ class Actor:
     id: str
 
 
+def _audit(session: AsyncSession, enrollment: Enrollment, previous: EnrollmentStatus | None, *, actor: Actor,
+           reason: str | None, at: datetime) -> None:
+    session.add(EnrollmentEvent(enrollment_id=enrollment.id, at=at, from_status=previous.value if previous else None,
+                                to_status=enrollment.status, actor_role=actor.role, actor_id=actor.id, reason=reason))
+
+
+def _move(session: AsyncSession, enrollment: Enrollment, action: EnrollmentAction, *, actor: Actor,
+          reason: str | None) -> datetime:
+    """Apply `action` by the transition table, stamp its time and write the audit row; returns the time."""
+    previous = EnrollmentStatus(enrollment.status)
+    enrollment.status = next_status(previous, action).value
+    now = utcnow()
+    stamp = {EnrollmentAction.APPROVE: "approved_at", EnrollmentAction.REJECT: "rejected_at",
+             EnrollmentAction.SUSPEND: "suspended_at", EnrollmentAction.REVOKE: "revoked_at"}.get(action)
+    if stamp:
+        setattr(enrollment, stamp, now)
+    if action is EnrollmentAction.APPLY:
+        enrollment.applied_at = now
+    _audit(session, enrollment, previous, actor=actor, reason=reason, at=now)
+    return now
+
+
+async def stage_application(session: AsyncSession, *, details: MerchantDetails,
+                            actor: Actor) -> tuple[Merchant, Enrollment]:
+    """Register the merchant (or refresh its details) and open a pending enrollment; 409 while one is open."""
+    merchant = await find_by_uscc(session, details.uscc)
+    existing = await _enrollment_for_update(session, merchant.id) if merchant else None
+    if merchant is not None and existing is not None:
+        _move(session, existing, EnrollmentAction.APPLY, actor=actor, reason="application received again")
+        await update_merchant(session, merchant, details)
+        return merchant, existing
+    if merchant is None:
+        merchant = await register_merchant(session, details)
+    else:
+        await update_merchant(session, merchant, details)  # registered, but never applied before
+    enrollment = Enrollment(merchant_id=merchant.id, status=EnrollmentStatus.PENDING.value)
+    session.add(enrollment)
+    await session.flush()
+    _audit(session, enrollment, None, actor=actor, reason="application received", at=utcnow())
+    return merchant, enrollment
+
+
 async def apply_for_enrollment(session: AsyncSession, *, details: MerchantDetails, actor: Actor) -> Enrollment:
     """Use case: register the merchant and open a pending ODR enrollment for it."""
     async with session.begin():
-        merchant = await register_merchant(session, details)
-        enrollment = Enrollment(merchant_id=merchant.id, status=EnrollmentStatus.PENDING.value)
-        session.add(enrollment)
-        await session.flush()
-        session.add(EnrollmentEvent(enrollment_id=enrollment.id, from_status=None,
-                                    to_status=EnrollmentStatus.PENDING.value, actor_role=actor.role,
-                                    actor_id=actor.id, reason="application received"))
+        _, enrollment = await stage_application(session, details=details, actor=actor)
     return enrollment
 
 
@@ -48,28 +104,70 @@ async def enrollment_of_merchant(session: AsyncSession, merchant_id: uuid.UUID) 
     )).scalar_one_or_none()
 
 
+async def _enrollment_for_update(session: AsyncSession, merchant_id: uuid.UUID) -> Enrollment | None:
+    return (await session.execute(
+        select(Enrollment).where(Enrollment.merchant_id == merchant_id).with_for_update()
+    )).scalar_one_or_none()
+
+
+async def locked_enrollment(session: AsyncSession, enrollment_id: uuid.UUID) -> tuple[Enrollment, Merchant]:
+    """The enrollment (locked) and its merchant, or a 404 problem."""
+    row = (await session.execute(
+        select(Enrollment, Merchant)
+        .join(Merchant, Merchant.id == Enrollment.merchant_id)
+        .where(Enrollment.id == enrollment_id)
+        .with_for_update(of=Enrollment)
+    )).one_or_none()
+    if row is None:
+        raise Problem("not-found", "No such enrollment")
+    return row[0], row[1]
+
+
+async def stage_approval(session: AsyncSession, *, outbox: Outbox, enrollment: Enrollment, merchant: Merchant,
+                         actor: Actor, reason: str | None) -> IssuedClient:
+    """Approve, issue the enterprise's first API client and announce the approval."""
+    approved_at = _move(session, enrollment, EnrollmentAction.APPROVE, actor=actor, reason=reason)
+    issued = await issue_api_client(session, merchant_id=merchant.id)
+    await outbox.add(session, EnrollmentApproved(
+        merchant_id=merchant.id, name=merchant.name, uscc=merchant.uscc, region_code=merchant.region_code,
+        sector=merchant.sector, approved_at=approved_at,
+    ).envelope(source=EVENT_SOURCE))
+    return issued
+
+
+def stage_rejection(session: AsyncSession, *, enrollment: Enrollment, actor: Actor, reason: str) -> None:
+    """Reject a pending enrollment (nothing is announced: no other service knew of it)."""
+    _move(session, enrollment, EnrollmentAction.REJECT, actor=actor, reason=reason)
+
+
 async def approve_enrollment(session: AsyncSession, *, outbox: Outbox, enrollment_id: uuid.UUID, actor: Actor,
                              reason: str | None = None) -> IssuedClient:
     """Use case: approve a pending enrollment, issue the enterprise's first API client, announce it."""
     async with session.begin():
-        row = (await session.execute(
-            select(Enrollment, Merchant)
-            .join(Merchant, Merchant.id == Enrollment.merchant_id)
-            .where(Enrollment.id == enrollment_id)
-            .with_for_update(of=Enrollment)
-        )).one_or_none()
-        if row is None:
-            raise Problem("not-found", "No such enrollment")
-        enrollment, merchant = row
-        previous = EnrollmentStatus(enrollment.status)
-        enrollment.status = transition(previous, EnrollmentStatus.APPROVED).value
-        enrollment.approved_at = utcnow()
-        session.add(EnrollmentEvent(enrollment_id=enrollment.id, at=enrollment.approved_at,
-                                    from_status=previous.value, to_status=enrollment.status,
-                                    actor_role=actor.role, actor_id=actor.id, reason=reason))
-        issued = await issue_api_client(session, merchant_id=merchant.id)
-        await outbox.add(session, EnrollmentApproved(
-            merchant_id=merchant.id, name=merchant.name, uscc=merchant.uscc, region_code=merchant.region_code,
-            sector=merchant.sector, approved_at=enrollment.approved_at,
-        ).envelope(source=EVENT_SOURCE))
-    return issued
+        enrollment, merchant = await locked_enrollment(session, enrollment_id)
+        return await stage_approval(session, outbox=outbox, enrollment=enrollment, merchant=merchant, actor=actor,
+                                    reason=reason)
+
+
+async def stage_status_change(session: AsyncSession, *, outbox: Outbox, merchant_id: uuid.UUID,
+                              action: EnrollmentAction, actor: Actor, reason: str, may_act: RegionCheck) -> Enrollment:
+    """Suspend, reinstate or revoke (revocation also kills the credentials) and announce it."""
+    event_type = STATUS_EVENTS[action]
+    merchant = await session.get(Merchant, merchant_id)
+    enrollment = await _enrollment_for_update(session, merchant_id) if merchant else None
+    if merchant is None or enrollment is None or not may_act(merchant.region_code):
+        raise Problem("not-found", "No such ODR enterprise in the regions you govern")
+    changed_at = _move(session, enrollment, action, actor=actor, reason=reason)
+    if action is EnrollmentAction.REVOKE:
+        await revoke_api_clients(session, merchant_id=merchant_id)
+    await outbox.add(session, event_type(merchant_id=merchant_id, reason=reason, changed_at=changed_at)
+                     .envelope(source=EVENT_SOURCE))
+    return enrollment
+
+
+async def change_status(session: AsyncSession, *, outbox: Outbox, merchant_id: uuid.UUID, action: EnrollmentAction,
+                        actor: Actor, reason: str, may_act: RegionCheck) -> Enrollment:
+    """Use case: suspend, reinstate or revoke an enterprise in one transaction."""
+    async with session.begin():
+        return await stage_status_change(session, outbox=outbox, merchant_id=merchant_id, action=action,
+                                         actor=actor, reason=reason, may_act=may_act)

@@ -1,4 +1,4 @@
-"""The ODR enrollment life cycle as a pure transition table."""
+"""The ODR enrollment life cycle as a pure table of (status, action) -> next status."""
 
 from __future__ import annotations
 
@@ -15,19 +15,35 @@ class EnrollmentStatus(StrEnum):
     REVOKED = "revoked"
 
 
-TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
-    EnrollmentStatus.PENDING: frozenset({EnrollmentStatus.APPROVED, EnrollmentStatus.REJECTED}),
-    EnrollmentStatus.APPROVED: frozenset({EnrollmentStatus.SUSPENDED, EnrollmentStatus.REVOKED}),
-    # Reinstatement returns a suspended enterprise to approved.
-    EnrollmentStatus.SUSPENDED: frozenset({EnrollmentStatus.APPROVED, EnrollmentStatus.REVOKED}),
-    EnrollmentStatus.REJECTED: frozenset(),
-    EnrollmentStatus.REVOKED: frozenset(),
+class EnrollmentAction(StrEnum):
+    APPLY = "apply"
+    APPROVE = "approve"
+    REJECT = "reject"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+
+
+S, A = EnrollmentStatus, EnrollmentAction
+MOVES: dict[tuple[EnrollmentStatus, EnrollmentAction], EnrollmentStatus] = {
+    (S.PENDING, A.APPROVE): S.APPROVED,
+    (S.PENDING, A.REJECT): S.REJECTED,
+    # A rejected enterprise may fix its dossier and apply again; a revoked one may not.
+    (S.REJECTED, A.APPLY): S.PENDING,
+    (S.APPROVED, A.SUSPEND): S.SUSPENDED,
+    (S.APPROVED, A.REVOKE): S.REVOKED,
+    (S.SUSPENDED, A.REINSTATE): S.APPROVED,
+    (S.SUSPENDED, A.REVOKE): S.REVOKED,
 }
+FINAL: frozenset[EnrollmentStatus] = frozenset(
+    status for status in EnrollmentStatus if not any(current == status for current, _ in MOVES)
+)
 
 
-def transition(current: EnrollmentStatus, target: EnrollmentStatus) -> EnrollmentStatus:
-    """Return `target` if the table allows moving there from `current`, else raise a 409 problem."""
-    if target not in TRANSITIONS[current]:
-        raise Problem("conflict", f"An enrollment that is {current.value} cannot become {target.value}",
-                      current_status=current.value)
+def next_status(current: EnrollmentStatus, action: EnrollmentAction) -> EnrollmentStatus:
+    """The status `action` leads to from `current`, or a 409 problem when the table has no such move."""
+    target = MOVES.get((current, action))
+    if target is None:
+        raise Problem("conflict", f"Cannot {action.value} an enrollment that is {current.value}",
+                      current_status=current.value, action=action.value)
     return target

@@ -1,0 +1,61 @@
+"""ODR applications: the dossier an enterprise submits, and the regulator's decision on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from merchants.database import Base
+from servicekit.db import new_id, utcnow
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+STATUS_VALUES = ", ".join(f"'{status.value}'" for status in ApplicationStatus)
+
+
+class OdrApplication(Base):
+    """One submission; the merchant's enrollment carries the lasting ODR status, this row the dossier."""
+
+    __tablename__ = "odr_application"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
+        CheckConstraint("complaint_staff_count >= 1", name="staff_count"),
+        # At most one open application per merchant, whatever races the check before it.
+        Index("uq_odr_application_pending_merchant", "merchant_id", unique=True,
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchant.id"), index=True)
+    enrollment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enrollment.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    submitted_from: Mapped[str] = mapped_column(String(64))
+    contact_name: Mapped[str] = mapped_column(String(100))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    # The 及时处理消费投诉承诺书: when the applicant accepted it (the request must accept it explicitly).
+    undertaking_accepted_at: Mapped[datetime]
+    # Enrollment criteria ("four haves and one sound system").
+    handling_place: Mapped[str] = mapped_column(Text)
+    complaint_staff_count: Mapped[int] = mapped_column(Integer)
+    complaint_phone: Mapped[str] = mapped_column(String(32))
+    networked_computer: Mapped[bool] = mapped_column(Boolean)
+    handling_procedures: Mapped[str] = mapped_column(Text)
+    cooperates_with_regulators: Mapped[bool] = mapped_column(Boolean)
+    licence_path: Mapped[str] = mapped_column(Text)
+    licence_filename: Mapped[str] = mapped_column(String(255))
+    licence_media_type: Mapped[str] = mapped_column(String(64))
+    licence_size: Mapped[int] = mapped_column(BigInteger)
+    licence_sha256: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)

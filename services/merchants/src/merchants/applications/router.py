@@ -1,0 +1,108 @@
+"""ODR applications: enterprises apply without a token; regulators review those of their regions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from merchants.applications import service as application_service
+from merchants.applications.models import ApplicationStatus
+from merchants.applications.schemas import (
+    ApplicationCreate,
+    ApplicationCreated,
+    ApplicationList,
+    ApplicationRead,
+    Approved,
+    LicenceRead,
+    OptionalNote,
+    Reason,
+)
+from merchants.dependencies import DbSession, Regulator, Runtime, Settings
+from merchants.ratelimit import TokenBuckets, client_address
+
+public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
+regulator_router = APIRouter(prefix="/v1/regulator/odr-applications", tags=["regulator: ODR applications"])
+
+APPLICATION_LIMITS = "application_limits"
+
+
+def limit_applications(request: Request, runtime: Runtime, settings: Settings) -> None:
+    """Dependency: a token bucket per client address, taken before the body is even validated."""
+    buckets = runtime.extras.get(APPLICATION_LIMITS)
+    if buckets is None:
+        buckets = runtime.extras[APPLICATION_LIMITS] = TokenBuckets(rate=settings.applications_per_hour / 3600,
+                                                                    burst=settings.applications_burst)
+    buckets.take_or_refuse(client_address(request), "Too many applications from this address; try again later")
+
+
+@public_router.post("", status_code=201, response_model=ApplicationCreated, summary="Apply to become an ODR enterprise",
+                    dependencies=[Depends(limit_applications)],
+                    responses={409: {"description": "An application for this code is pending or it is enrolled"},
+                               413: {"description": "The business licence is larger than 5 MB"},
+                               415: {"description": "The business licence is not a PDF, JPEG or PNG file"},
+                               429: {"description": "Too many applications from this address"}})
+async def apply(body: ApplicationCreate, request: Request, session: DbSession, settings: Settings) -> JSONResponse:
+    """File an application with its business licence (base64) and the enrollment criteria."""
+    application = await application_service.submit_application(session, application_service.Submission(
+        body=body, client_address=client_address(request), licence_dir=settings.licence_dir,
+        licence_max_bytes=settings.licence_max_bytes))
+    created = ApplicationCreated(
+        id=application.id, status=application.status, merchant_id=application.merchant_id,
+        licence=LicenceRead(filename=application.licence_filename, media_type=application.licence_media_type,
+                            size=application.licence_size, sha256=application.licence_sha256))
+    return JSONResponse(created.model_dump(mode="json"), status_code=201,
+                        headers={"Location": f"{regulator_router.prefix}/{application.id}"})
+
+
+@regulator_router.get("", response_model=ApplicationList, summary="Applications of the regions I govern")
+async def list_applications(
+    principal: Regulator,
+    session: DbSession,
+    status: ApplicationStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ApplicationList:
+    """Oldest first, so the review queue is worked in order."""
+    return await application_service.list_applications(session, principal=principal, status=status, cursor=cursor,
+                                                       limit=limit)
+
+
+@regulator_router.get("/{application_id}", response_model=ApplicationRead, summary="One application")
+async def get_application(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> ApplicationRead:
+    """The dossier, criteria and licence metadata."""
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    return read
+
+
+@regulator_router.get("/{application_id}/licence", summary="The uploaded business licence",
+                      response_class=FileResponse)
+async def get_licence(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> FileResponse:
+    """The file as uploaded, with its sniffed content type."""
+    application, _ = await application_service.get_application(session, application_id=application_id,
+                                                               principal=principal)
+    return FileResponse(application.licence_path, media_type=application.licence_media_type,
+                        filename=application.licence_filename)
+
+
+@regulator_router.post("/{application_id}/approve", response_model=Approved, summary="Approve an application")
+async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSession, runtime: Runtime,
+                  body: OptionalNote | None = None) -> JSONResponse:
+    """Approve: the enterprise's client_id and client_secret, shown this once (the secret is stored hashed)."""
+    issued = await application_service.approve_application(
+        session, outbox=runtime.outbox, application_id=application_id, principal=principal,
+        reason=body.reason if body else None)
+    approved = Approved(merchant_id=issued.merchant_id, client_id=issued.client_id,
+                        client_secret=issued.client_secret)
+    return JSONResponse(approved.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+@regulator_router.post("/{application_id}/reject", response_model=ApplicationRead, summary="Reject an application")
+async def reject(application_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession) -> ApplicationRead:
+    """Reject with a reason; the enterprise may apply again."""
+    await application_service.reject_application(session, application_id=application_id, principal=principal,
+                                                 reason=body.reason)
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    return read

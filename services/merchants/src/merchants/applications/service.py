@@ -1,0 +1,188 @@
+"""ODR application use cases: submission by the enterprise, approval or rejection by its regulator."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchants.applications.licence import decode_licence, discard, store_licence
+from merchants.applications.models import ApplicationStatus, OdrApplication
+from merchants.applications.schemas import (
+    ApplicationCreate,
+    ApplicationList,
+    ApplicationRead,
+    Contact,
+    Criteria,
+    LicenceRead,
+    OnlineStoreRead,
+)
+from merchants.credentials.service import IssuedClient
+from merchants.enrollment import service as enrollment_service
+from merchants.enrollment.service import Actor
+from merchants.pagination import decode_cursor, encode_cursor
+from merchants.registry.models import Merchant
+from merchants.registry.service import MerchantDetails, OnlineStore, stores_of, valid_region, valid_uscc
+from servicekit import regions
+from servicekit.auth import Principal
+from servicekit.db import new_id, utcnow
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+
+APPLICANT = "applicant"
+
+
+@dataclass(frozen=True)
+class Submission:
+    body: ApplicationCreate
+    client_address: str
+    licence_dir: Path
+    licence_max_bytes: int
+
+
+def _details(body: ApplicationCreate) -> MerchantDetails:
+    return MerchantDetails(
+        name=body.name, uscc=valid_uscc(body.uscc), region_code=valid_region(body.region_code), address=body.address,
+        operating_address=body.operating_address, sector=body.sector,
+        stores=tuple(OnlineStore(platform=store.platform, store_id=store.store_id) for store in body.online_stores),
+    )
+
+
+async def submit_application(session: AsyncSession, submission: Submission) -> OdrApplication:
+    """Use case: store the licence, register or refresh the merchant, open its enrollment and file the dossier.
+
+    409 while the same code has an application pending or an enrollment approved (or suspended, or revoked).
+    """
+    body = submission.body
+    details = _details(body)
+    content = decode_licence(body.business_licence.content_base64, max_bytes=submission.licence_max_bytes)
+    application_id = new_id()
+    licence = await store_licence(content, directory=submission.licence_dir, application_id=application_id)
+    try:
+        async with session.begin():
+            merchant, enrollment = await enrollment_service.stage_application(
+                session, details=details, actor=Actor(role=APPLICANT, id=submission.client_address))
+            criteria = body.criteria
+            application = OdrApplication(
+                id=application_id, merchant_id=merchant.id, enrollment_id=enrollment.id,
+                status=ApplicationStatus.PENDING.value, submitted_from=submission.client_address,
+                contact_name=body.contact.name, contact_phone=body.contact.phone,
+                undertaking_accepted_at=utcnow(), handling_place=criteria.handling_place,
+                complaint_staff_count=criteria.complaint_staff_count, complaint_phone=criteria.complaint_phone,
+                networked_computer=criteria.networked_computer, handling_procedures=criteria.handling_procedures,
+                cooperates_with_regulators=criteria.cooperates_with_regulators, licence_path=str(licence.path),
+                licence_filename=body.business_licence.filename, licence_media_type=licence.media_type,
+                licence_size=licence.size, licence_sha256=licence.sha256,
+            )
+            session.add(application)
+            await session.flush()
+    except IntegrityError as exc:
+        discard(licence.path)
+        # Two first applications for one code raced past the checks; the unique constraints kept one.
+        raise Problem("conflict", "An application for this unified social credit code is already open") from exc
+    except BaseException:
+        discard(licence.path)
+        raise
+    return application
+
+
+async def _read(session: AsyncSession, application: OdrApplication, merchant: Merchant) -> ApplicationRead:
+    return ApplicationRead(
+        id=application.id, status=application.status, merchant_id=merchant.id, name=merchant.name,
+        uscc=merchant.uscc, region_code=merchant.region_code, address=merchant.address,
+        operating_address=merchant.operating_address, sector=merchant.sector,
+        online_stores=[OnlineStoreRead(platform=store.platform, store_id=store.store_id)
+                       for store in await stores_of(session, merchant.id)],
+        contact=Contact(name=application.contact_name, phone=application.contact_phone),
+        undertaking_accepted_at=application.undertaking_accepted_at,
+        criteria=Criteria(
+            handling_place=application.handling_place, complaint_staff_count=application.complaint_staff_count,
+            complaint_phone=application.complaint_phone, networked_computer=application.networked_computer,
+            handling_procedures=application.handling_procedures,
+            cooperates_with_regulators=application.cooperates_with_regulators),
+        licence=LicenceRead(filename=application.licence_filename, media_type=application.licence_media_type,
+                            size=application.licence_size, sha256=application.licence_sha256),
+        submitted_at=application.submitted_at, decided_at=application.decided_at,
+        decided_by=application.decided_by, decision_reason=application.decision_reason,
+    )
+
+
+async def list_applications(session: AsyncSession, *, principal: Principal, status: ApplicationStatus | None,
+                            cursor: str | None, limit: int) -> ApplicationList:
+    """Applications of merchants in the regions the regulator governs, oldest first."""
+    if not principal.region:
+        raise Problem("forbidden", "The token names no region")
+    query = (select(OdrApplication, Merchant).join(Merchant, Merchant.id == OdrApplication.merchant_id)
+             .where(Merchant.region_code.startswith(regions.prefix(principal.region), autoescape=True))
+             .order_by(OdrApplication.id).limit(limit + 1))
+    if status is not None:
+        query = query.where(OdrApplication.status == status.value)
+    if cursor is not None:
+        query = query.where(OdrApplication.id > decode_cursor(cursor))
+    rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    items = [await _read(session, application, merchant) for application, merchant in page]
+    return ApplicationList(items=items, next_cursor=encode_cursor(page[-1][0].id) if len(rows) > limit else None)
+
+
+async def get_application(session: AsyncSession, *, application_id: uuid.UUID,
+                          principal: Principal) -> tuple[OdrApplication, ApplicationRead]:
+    """One application of the regulator's regions, or 404."""
+    row = (await session.execute(
+        select(OdrApplication, Merchant).join(Merchant, Merchant.id == OdrApplication.merchant_id)
+        .where(OdrApplication.id == application_id)
+    )).one_or_none()
+    if row is None or not principal.governs(row[1].region_code):
+        raise Problem("not-found", "No such application in the regions you govern")
+    return row[0], await _read(session, row[0], row[1])
+
+
+async def _pending_for_decision(session: AsyncSession, application_id: uuid.UUID,
+                                principal: Principal) -> OdrApplication:
+    application = (await session.execute(
+        select(OdrApplication).where(OdrApplication.id == application_id).with_for_update()
+    )).scalar_one_or_none()
+    region = await session.scalar(select(Merchant.region_code).where(Merchant.id == application.merchant_id)
+                                  ) if application else None
+    if application is None or region is None or not principal.governs(region):
+        raise Problem("not-found", "No such application in the regions you govern")
+    if application.status != ApplicationStatus.PENDING:
+        raise Problem("conflict", f"The application is already {application.status}",
+                      current_status=application.status)
+    return application
+
+
+def _decide(application: OdrApplication, status: ApplicationStatus, actor: Actor, reason: str | None) -> None:
+    application.status = status.value
+    application.decided_at = utcnow()
+    application.decided_by = actor.id
+    application.decision_reason = reason
+
+
+async def approve_application(session: AsyncSession, *, outbox: Outbox, application_id: uuid.UUID,
+                              principal: Principal, reason: str | None) -> IssuedClient:
+    """Use case: approve the application and its enrollment, issuing the first API client, announced by event."""
+    actor = Actor(role="regulator", id=principal.sub)
+    async with session.begin():
+        application = await _pending_for_decision(session, application_id, principal)
+        enrollment, merchant = await enrollment_service.locked_enrollment(session, application.enrollment_id)
+        issued = await enrollment_service.stage_approval(session, outbox=outbox, enrollment=enrollment,
+                                                         merchant=merchant, actor=actor, reason=reason)
+        _decide(application, ApplicationStatus.APPROVED, actor, reason)
+    return issued
+
+
+async def reject_application(session: AsyncSession, *, application_id: uuid.UUID, principal: Principal,
+                             reason: str) -> OdrApplication:
+    """Use case: reject the application with a reason; the enterprise may apply again."""
+    actor = Actor(role="regulator", id=principal.sub)
+    async with session.begin():
+        application = await _pending_for_decision(session, application_id, principal)
+        enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
+        enrollment_service.stage_rejection(session, enrollment=enrollment, actor=actor, reason=reason)
+        _decide(application, ApplicationStatus.REJECTED, actor, reason)
+    return application

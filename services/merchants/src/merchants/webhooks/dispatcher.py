@@ -1,0 +1,217 @@
+"""The delivery worker: claims due deliveries, POSTs them signed, records every attempt, backs off, gives up.
+
+A delivery is claimed with a short lease (FOR UPDATE SKIP LOCKED, then `locked_until`), so several service
+instances share the work and no transaction stays open across an HTTP call. Failures are retried with
+exponential backoff until the delivery's retry window (24 h by default) closes; an endpoint that keeps failing
+(M consecutive failures spread over at least N hours) is disabled, with a notice event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchants.settings import EVENT_SOURCE, MerchantsSettings
+from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from merchants.webhooks.service import secret_context
+from merchants.webhooks.signing import signature
+from merchants.webhooks.ssrf import UnsafeTarget, check_target, parse_networks, pinned
+from servicekit.contracts.merchants_v1 import WebhookDisabled
+from servicekit.db import utcnow
+from servicekit.events.outbox import Outbox
+from servicekit.observability import get_logger
+from servicekit.pii import PiiCipher
+
+USER_AGENT = "ODR-Webhooks/1.0"
+ERROR_TEXT_LIMIT = 500
+JITTER = 0.1
+
+log = get_logger("merchants.webhooks")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    url: str
+    secrets: tuple[str, ...]
+    payload: dict[str, Any]
+    attempts: int
+    retry_until: datetime
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookDispatcher:
+    """Runs until cancelled; `dispatch_once` is one claim-and-deliver round (tests call it directly)."""
+
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox,
+                 settings: MerchantsSettings, cipher: PiiCipher, clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessionmaker = sessionmaker
+        self.outbox = outbox
+        self.settings = settings
+        self.cipher = cipher
+        self.clock = clock
+        self.allowed = parse_networks(settings.webhook_allowed_networks)
+
+    def client(self) -> httpx.AsyncClient:
+        """The outbound client: no redirects (a redirect could lead anywhere), no proxies from the environment."""
+        return httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False,
+                                 trust_env=False, headers={"User-Agent": USER_AGENT})
+
+    async def run(self) -> None:
+        """Deliver until cancelled, sleeping between rounds that found nothing due."""
+        async with self.client() as http:
+            while True:
+                if not await self.dispatch_once(http):
+                    await asyncio.sleep(self.settings.webhook_poll_interval)
+
+    async def dispatch_once(self, http: httpx.AsyncClient) -> int:
+        """Claim what is due, deliver it concurrently, record the outcomes; returns how many were attempted."""
+        claimed = await self._claim()
+        await asyncio.gather(*(self._deliver(http, item) for item in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
+        async with self.sessionmaker() as session, session.begin():
+            rows = (await session.execute(
+                select(WebhookDelivery.id, WebhookDelivery.merchant_id, WebhookDelivery.payload,
+                       WebhookDelivery.attempts, WebhookDelivery.retry_until, WebhookEndpoint.url,
+                       WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted,
+                       WebhookEndpoint.previous_secret_until)
+                .join(WebhookEndpoint, WebhookEndpoint.merchant_id == WebhookDelivery.merchant_id)
+                .where(WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                       WebhookDelivery.next_attempt_at <= now,
+                       (WebhookDelivery.locked_until.is_(None)) | (WebhookDelivery.locked_until < now),
+                       WebhookEndpoint.disabled_at.is_(None))
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(self.settings.webhook_batch_size)
+                .with_for_update(of=WebhookDelivery, skip_locked=True)
+            )).all()
+            if rows:
+                await session.execute(update(WebhookDelivery)
+                                      .where(WebhookDelivery.id.in_([row.id for row in rows]))
+                                      .values(locked_until=lease))
+        return [Claimed(id=row.id, merchant_id=row.merchant_id, url=row.url, secrets=self._secrets(row, now),
+                        payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease)
+                for row in rows]
+
+    def _secrets(self, row: Any, now: datetime) -> tuple[str, ...]:
+        """The current secret, and the previous one while its overlap lasts."""
+        context = secret_context(row.merchant_id)
+        current = self.cipher.decrypt(row.secret_encrypted, context=context)
+        overlap_ends = row.previous_secret_until
+        if row.previous_secret_encrypted is None or overlap_ends is None or overlap_ends <= now:
+            return (current,)
+        return current, self.cipher.decrypt(row.previous_secret_encrypted, context=context)
+
+    async def _deliver(self, http: httpx.AsyncClient, item: Claimed) -> None:
+        outcome = await self._post(http, item)
+        try:
+            await self._record(item, outcome)
+        except Exception:
+            # The lease runs out and the delivery is tried again; receivers deduplicate on webhook-id.
+            log.exception("could not record a webhook attempt", delivery_id=str(item.id))
+
+    async def _post(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
+        message_id = str(item.id)
+        timestamp = int(self.clock().timestamp())
+        body = orjson.dumps(item.payload)
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            # Space-separated signatures, one per live secret (Standard Webhooks).
+            "webhook-signature": " ".join(signature(secret, message_id, timestamp, body) for secret in item.secrets),
+        }
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            # Checked again at delivery time: the name may resolve elsewhere than when it was saved.
+            addresses = await check_target(item.url, self.allowed)
+            url, host, extensions = pinned(item.url, addresses[0])
+            async with http.stream("POST", url, content=body, headers={**headers, **host},
+                                   extensions=extensions) as response:
+                status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"the endpoint answered HTTP {status_code}"
+        except UnsafeTarget as exc:
+            error = f"refused: {exc}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
+        return Outcome(status_code=status_code, error=error, duration_ms=int((time.perf_counter() - started) * 1000))
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Delay before the next try after `attempts` failures: doubling from the base, capped, jittered ±10 %."""
+        base = self.settings.webhook_backoff_base_seconds * 2 ** (attempts - 1)
+        capped = min(base, self.settings.webhook_backoff_max_seconds)
+        return timedelta(seconds=capped * random.uniform(1 - JITTER, 1 + JITTER))
+
+    async def _record(self, item: Claimed, outcome: Outcome) -> None:
+        now = self.clock()
+        attempts = item.attempts + 1
+        async with self.sessionmaker() as session, session.begin():
+            session.add(WebhookAttempt(delivery_id=item.id, at=now, status_code=outcome.status_code,
+                                       error=outcome.error, duration_ms=outcome.duration_ms))
+            await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == item.id).values(
+                attempts=WebhookDelivery.attempts + 1, last_attempt_at=now, last_status_code=outcome.status_code,
+                last_error=outcome.error))
+            # The outcome decides the state only while our lease holds: a redelivery requested meanwhile stands.
+            ours = update(WebhookDelivery).where(WebhookDelivery.id == item.id,
+                                                 WebhookDelivery.locked_until == item.lease)
+            if outcome.delivered:
+                await session.execute(ours.values(status=DeliveryStatus.DELIVERED.value, delivered_at=now,
+                                                  locked_until=None))
+                await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.merchant_id == item.merchant_id)
+                                      .values(consecutive_failures=0, failing_since=None, last_success_at=now))
+                return
+            next_attempt_at = now + self.backoff(attempts)
+            status = DeliveryStatus.FAILED if next_attempt_at > item.retry_until else DeliveryStatus.PENDING
+            await session.execute(ours.values(status=status.value, next_attempt_at=next_attempt_at, locked_until=None))
+            await self._count_failure(session, item.merchant_id, now)
+
+    async def _count_failure(self, session: AsyncSession, merchant_id: uuid.UUID, now: datetime) -> None:
+        endpoint = (await session.execute(
+            update(WebhookEndpoint).where(WebhookEndpoint.merchant_id == merchant_id)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1,
+                    failing_since=func.coalesce(WebhookEndpoint.failing_since, now))
+            .returning(WebhookEndpoint.url, WebhookEndpoint.consecutive_failures, WebhookEndpoint.failing_since,
+                       WebhookEndpoint.disabled_at)
+        )).one()
+        sustained = now - endpoint.failing_since >= timedelta(seconds=self.settings.webhook_disable_after_seconds)
+        if (endpoint.disabled_at is not None or not sustained
+                or endpoint.consecutive_failures < self.settings.webhook_disable_after_failures):
+            return
+        reason = (f"disabled after {endpoint.consecutive_failures} consecutive failed deliveries since "
+                  f"{endpoint.failing_since.isoformat()}")
+        await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.merchant_id == merchant_id)
+                              .values(disabled_at=now, disabled_reason=reason))
+        await self.outbox.add(session, WebhookDisabled(
+            merchant_id=merchant_id, url=endpoint.url, consecutive_failures=endpoint.consecutive_failures,
+            failing_since=endpoint.failing_since, disabled_at=now,
+        ).envelope(source=EVENT_SOURCE))
+        log.warning("webhook endpoint disabled", merchant_id=str(merchant_id), failures=endpoint.consecutive_failures)

@@ -1,0 +1,185 @@
+"""Webhook use cases: configuring the endpoint, recording deliveries from events, the log and redelivery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from merchants.pagination import decode_cursor, encode_cursor
+from merchants.webhooks.events import ALL, WEBHOOK_EVENT_TYPES, concerns_enterprise, subscribed, webhook_body
+from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from merchants.webhooks.schemas import (
+    AttemptRead,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryRead,
+    WebhookConfig,
+    WebhookRead,
+    WebhookSaved,
+)
+from merchants.webhooks.signing import InvalidSecret, generate_secret, secret_key
+from merchants.webhooks.ssrf import IPNetwork, UnsafeTarget, check_target
+from servicekit.db import utcnow
+from servicekit.events.envelope import EventEnvelope
+from servicekit.pii import PiiCipher
+from servicekit.problems import Problem
+
+
+def secret_context(merchant_id: uuid.UUID) -> str:
+    """Binds an encrypted secret to its enterprise, so a row copied to another one does not decrypt."""
+    return f"webhook-secret:{merchant_id}"
+
+
+def _field_problem(field: str, message: str, code: str) -> Problem:
+    return Problem("validation-error", errors=[{"field": field, "message": message, "code": code}])
+
+
+async def _validated(config: WebhookConfig, allowed: tuple[IPNetwork, ...]) -> tuple[str, list[str]]:
+    try:
+        await check_target(config.url, allowed)
+    except UnsafeTarget as exc:
+        raise _field_problem("body.url", str(exc), "url_not_allowed") from exc
+    secret = config.secret if config.secret is not None else generate_secret()
+    try:
+        secret_key(secret)
+    except InvalidSecret as exc:
+        raise _field_problem("body.secret", str(exc), "secret_invalid") from exc
+    unknown = sorted(set(config.events) - WEBHOOK_EVENT_TYPES - {ALL})
+    if unknown:
+        raise _field_problem("body.events", f"unknown event types: {', '.join(unknown)}", "event_type_unknown")
+    return secret, sorted(set(config.events))
+
+
+def _read(endpoint: WebhookEndpoint) -> WebhookRead:
+    return WebhookRead(url=endpoint.url, events=endpoint.event_types, enabled=endpoint.disabled_at is None,
+                       consecutive_failures=endpoint.consecutive_failures, disabled_at=endpoint.disabled_at,
+                       disabled_reason=endpoint.disabled_reason)
+
+
+async def configure_webhook(session: AsyncSession, *, merchant_id: uuid.UUID, config: WebhookConfig,
+                            cipher: PiiCipher, allowed: tuple[IPNetwork, ...],
+                            secret_overlap: timedelta) -> WebhookSaved:
+    """Use case: set (or replace) the endpoint; saving also re-enables one that was disabled.
+
+    A changed secret does not strand receivers still holding the old one: deliveries are signed with both
+    until `secret_overlap` has passed.
+    """
+    secret, events = await _validated(config, allowed)
+    now = utcnow()
+    context = secret_context(merchant_id)
+    values: dict[str, Any] = {
+        "url": config.url, "secret_encrypted": cipher.encrypt(secret, context=context), "event_types": events,
+        "consecutive_failures": 0, "failing_since": None, "disabled_at": None, "disabled_reason": None,
+        "updated_at": now}
+    async with session.begin():
+        current = (await session.execute(
+            select(WebhookEndpoint).where(WebhookEndpoint.merchant_id == merchant_id).with_for_update()
+        )).scalar_one_or_none()
+        if current is not None and cipher.decrypt(current.secret_encrypted, context=context) != secret:
+            values |= {"previous_secret_encrypted": current.secret_encrypted,
+                       "previous_secret_until": now + secret_overlap}
+        statement = insert(WebhookEndpoint).values(merchant_id=merchant_id, created_at=now, **values)
+        await session.execute(statement.on_conflict_do_update(index_elements=[WebhookEndpoint.merchant_id],
+                                                              set_=values))
+        endpoint = await session.get(WebhookEndpoint, merchant_id, populate_existing=True)
+        assert endpoint is not None
+        return WebhookSaved(**_read(endpoint).model_dump(), secret=secret)
+
+
+async def get_webhook(session: AsyncSession, *, merchant_id: uuid.UUID) -> WebhookRead:
+    """The enterprise's endpoint (without its secret), or 404."""
+    endpoint = await session.get(WebhookEndpoint, merchant_id)
+    if endpoint is None:
+        raise Problem("not-found", "No webhook is configured")
+    return _read(endpoint)
+
+
+async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta) -> bool:
+    """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded."""
+    if not concerns_enterprise(envelope):
+        return False
+    merchant_id = uuid.UUID(str(envelope.data["merchant_id"]))
+    event_types = await session.scalar(
+        select(WebhookEndpoint.event_types)
+        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.disabled_at.is_(None)))
+    if event_types is None or not subscribed(event_types, envelope.type):
+        return False
+    now = utcnow()
+    result = await session.execute(
+        insert(WebhookDelivery)
+        .values(merchant_id=merchant_id, event_id=envelope.id, event_type=envelope.type,
+                payload=webhook_body(envelope), status=DeliveryStatus.PENDING.value, attempts=0,
+                next_attempt_at=now, retry_until=now + retry_window, created_at=now)
+        .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
+        .returning(WebhookDelivery.id)
+    )
+    return result.first() is not None
+
+
+def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
+    return DeliveryRead(
+        id=delivery.id, event_id=delivery.event_id, event_type=delivery.event_type, status=delivery.status,
+        attempts=delivery.attempts, created_at=delivery.created_at,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == DeliveryStatus.PENDING else None,
+        last_attempt_at=delivery.last_attempt_at, last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error, delivered_at=delivery.delivered_at)
+
+
+async def list_deliveries(session: AsyncSession, *, merchant_id: uuid.UUID, status: DeliveryStatus | None,
+                          cursor: str | None, limit: int) -> DeliveryList:
+    """The enterprise's deliveries, newest first."""
+    query = (select(WebhookDelivery).where(WebhookDelivery.merchant_id == merchant_id)
+             .order_by(WebhookDelivery.id.desc()).limit(limit + 1))
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status.value)
+    if cursor is not None:
+        query = query.where(WebhookDelivery.id < decode_cursor(cursor))
+    rows = list((await session.scalars(query)).all())
+    page = rows[:limit]
+    return DeliveryList(items=[_delivery_read(delivery) for delivery in page],
+                        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)
+
+
+async def get_delivery(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryDetail:
+    """One of the enterprise's deliveries with its attempts, or 404."""
+    delivery = (await session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.merchant_id == merchant_id)
+    )).scalar_one_or_none()
+    if delivery is None:
+        raise Problem("not-found", "No such delivery")
+    attempts = (await session.scalars(
+        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.at))).all()
+    return DeliveryDetail(
+        **_delivery_read(delivery).model_dump(), payload=delivery.payload,
+        attempt_log=[AttemptRead(at=attempt.at, status_code=attempt.status_code, error=attempt.error,
+                                 duration_ms=attempt.duration_ms) for attempt in attempts])
+
+
+async def redeliver(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_id: uuid.UUID,
+                    retry_window: timedelta) -> DeliveryRead:
+    """Use case: send a delivery again now (whatever became of it), with a fresh retry window."""
+    async with session.begin():
+        delivery = (await session.execute(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.merchant_id == merchant_id)
+            .with_for_update()
+        )).scalar_one_or_none()
+        if delivery is None:
+            raise Problem("not-found", "No such delivery")
+        disabled_at: datetime | None = await session.scalar(
+            select(WebhookEndpoint.disabled_at).where(WebhookEndpoint.merchant_id == merchant_id))
+        if disabled_at is not None:
+            raise Problem("conflict", "The webhook is disabled; save it again (PUT /v1/merchant/webhook) first")
+        now = utcnow()
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, retry_until=now + retry_window,
+                    locked_until=None)
+        )
+        await session.refresh(delivery)
+        return _delivery_read(delivery)

@@ -1,0 +1,394 @@
+"""Webhooks: configuration with the SSRF guard, signed deliveries to a real receiver, retries, redelivery, disabling."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from merchants_testkit import WEBHOOK_DISABLE_AFTER, ApproveMerchant, Receiver, eventually
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from merchants.settings import MerchantsSettings
+from merchants.webhooks import service as webhook_service
+from merchants.webhooks.dispatcher import WebhookDispatcher
+from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
+from odr_client import WebhookVerificationError, verify_webhook
+from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
+from servicekit.contracts.mediation_v1 import OfferMade
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.kafka import make_producer, start_client, stop_client
+from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
+from servicekit.testing.plugin import Tokens
+
+WEBHOOK = "/v1/merchant/webhook"
+DELIVERIES = "/v1/merchant/webhook/deliveries"
+DAY = timedelta(days=1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def expected_signature(secret: str, headers: dict[str, str], body: bytes) -> str:
+    """Standard Webhooks, computed here from the specification rather than with the service's code."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def routed_event(merchant_id: uuid.UUID, **overrides: Any) -> EventEnvelope:
+    fields: dict[str, Any] = {
+        "complaint_id": uuid.uuid4(), "case_no": "TS-632801-20261128-000001", "target": RouteTarget.MERCHANT,
+        "merchant_id": merchant_id, "region_code": "632801", "consumer_id": "consumer-1",
+        "complainant": ComplainantForMerchant(name="王芳", phone_masked="138****8000"), "request_type": "refund",
+        "request_amount_fen": 29900, "facts": "购买的枸杞与网页宣传不符", "due_date": None,
+        "routed_at": datetime.now(UTC)}
+    return ComplaintRouted(**{**fields, **overrides}).envelope(source="complaints")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    started = await Receiver().start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def enterprise(approved_merchant: ApproveMerchant, tokens: Tokens) -> tuple[uuid.UUID, dict[str, str]]:
+    issued = await approved_merchant()
+    return issued.merchant_id, bearer(tokens.merchant(issued.merchant_id, sub=issued.client_id))
+
+
+async def configure(client: httpx.AsyncClient, headers: dict[str, str], url: str, **extra: Any) -> dict[str, Any]:
+    response = await client.put(WEBHOOK, json={"url": url, **extra}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def owe(sessionmaker: async_sessionmaker[AsyncSession], envelope: EventEnvelope,
+              postpone: timedelta | None = None, retry_window: timedelta = DAY) -> uuid.UUID | None:
+    """What the inbox consumer does with an event, in one transaction; `postpone` keeps the app's worker off it."""
+    async with sessionmaker() as session, session.begin():
+        recorded = await webhook_service.record_delivery(session, envelope, retry_window=retry_window)
+        delivery_id = await session.scalar(text("SELECT id FROM webhook_delivery WHERE event_id = :id"),
+                                           {"id": envelope.id})
+        if postpone is not None:
+            await session.execute(text("UPDATE webhook_delivery SET next_attempt_at = now() + :later "
+                                       "WHERE id = :id"), {"later": postpone, "id": delivery_id})
+    return delivery_id if recorded else None
+
+
+async def delivery_row(sessionmaker: async_sessionmaker[AsyncSession], delivery_id: uuid.UUID) -> Any:
+    async with sessionmaker() as session:
+        return (await session.execute(text("SELECT * FROM webhook_delivery WHERE id = :id"),
+                                      {"id": delivery_id})).one()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hook", "http://127.0.0.2/hook",
+     "http://[::1]/hook", "http://[::ffff:10.0.0.1]/hook", "ftp://example.com/hook",
+     "https://user:pw@example.com/hook", "not a url"],
+)
+async def test_non_public_or_malformed_targets_are_refused(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], url: str
+) -> None:
+    _, headers = enterprise
+    response = await client.put(WEBHOOK, json={"url": url}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "body.url"
+
+
+@pytest.mark.parametrize("url", ["http://localhost/hook", "http://127.0.0.1:8080/hook", "http://10.0.0.1/",
+                                 "http://169.254.169.254/"])
+async def test_without_the_allow_list_loopback_and_localhost_are_refused_too(url: str) -> None:
+    with pytest.raises(UnsafeTarget, match="non-public"):
+        await check_target(url, ())
+
+
+async def test_configuration_returns_the_secret_once_and_validates_it(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver
+) -> None:
+    _, headers = enterprise
+    assert (await client.get(WEBHOOK, headers=headers)).status_code == 404
+    saved = await configure(client, headers, receiver.url)
+    assert saved["secret"].startswith("whsec_")
+    assert len(base64.b64decode(saved["secret"][6:])) == 32
+    assert (saved["events"], saved["enabled"]) == (["*"], True)
+    read = (await client.get(WEBHOOK, headers=headers)).json()
+    assert "secret" not in read
+    assert read["url"] == receiver.url
+
+    for bad in ({"secret": "plain-text-secret"}, {"secret": "whsec_c2hvcnQ="}, {"events": ["complaints.nope.v1"]},
+                {"events": []}, {"secret_rotation": True}):
+        refused = await client.put(WEBHOOK, json={"url": receiver.url, **bad}, headers=headers)
+        assert refused.status_code == 422, (bad, refused.text)
+    assert (await client.put(WEBHOOK, json={"url": receiver.url}, headers={})).status_code == 401
+
+
+async def test_an_event_reaches_the_receiver_signed_through_kafka(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    settings: MerchantsSettings,
+) -> None:
+    merchant_id, headers = enterprise
+    saved = await configure(client, headers, receiver.url)
+    envelope = routed_event(merchant_id)
+    producer = await start_client(lambda: make_producer(settings))
+    try:
+        await producer.send_and_wait(envelope.topic, key=envelope.subject.encode(), value=envelope.kafka_value(),
+                                     headers=envelope.kafka_headers())
+    finally:
+        await stop_client(producer)
+
+    async def arrived() -> bool:
+        return bool(receiver.received)
+
+    await eventually(arrived, within=60)
+    message = receiver.received[0]
+    assert message.headers["webhook-signature"] == expected_signature(saved["secret"], message.headers,
+                                                                      message.body)
+    assert abs(int(message.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
+    assert message.headers["Content-Type"] == "application/json"
+    verified = verify_webhook(saved["secret"], message.headers, message.body)  # as the enterprise would
+    assert (verified.webhook_id, verified.type) == (message.headers["webhook-id"], "complaints.complaint.routed.v1")
+    payload = orjson.loads(message.body)
+    assert payload["type"] == "complaints.complaint.routed.v1"
+    assert payload["data"]["complaint_id"] == envelope.data["complaint_id"]
+    assert payload["data"]["complainant"] == {"name": "王芳", "phone_masked": "138****8000"}
+
+    async def logged() -> bool:
+        items = (await client.get(DELIVERIES, headers=headers)).json()["items"]
+        return bool(items) and items[0]["status"] == "delivered"
+
+    await eventually(logged)  # the receiver answers before the attempt is recorded
+    log = (await client.get(DELIVERIES, headers=headers)).json()
+    assert [(item["id"], item["event_id"], item["status"], item["attempts"]) for item in log["items"]] == [
+        (message.headers["webhook-id"], str(envelope.id), "delivered", 1)]
+
+
+async def test_only_subscribed_events_of_the_enterprise_are_owed_once(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession], approved_merchant: ApproveMerchant,
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url, events=["complaints.complaint.routed.v1"])
+    routed = routed_event(merchant_id)
+    assert await owe(sessionmaker, routed) is not None
+    assert await owe(sessionmaker, routed) is None  # the same event again
+    offer = OfferMade(case_id=uuid.uuid4(), complaint_id=uuid.uuid4(), merchant_id=merchant_id, region_code="632801",
+                      at=datetime.now(UTC), offer_id=uuid.uuid4(), made_by="consumer", offer_type="refund",
+                      amount_fen=100, fulfil_by=None).envelope(source="mediation")
+    assert await owe(sessionmaker, offer) is None  # not subscribed
+    report = ComplaintFiled(complaint_id=uuid.uuid4(), case_no="JB-1", kind="report", region_code="632801",
+                            merchant_id=merchant_id, respondent_name="x", sector="retail", category=None,
+                            channel="app", request_type="other", request_amount_fen=None, green_channel=False,
+                            filed_at=datetime.now(UTC)).envelope(source="complaints")
+    assert await owe(sessionmaker, report) is None  # reports are never shown to the business
+    other = await approved_merchant()
+    assert await owe(sessionmaker, routed_event(other.merchant_id)) is None  # no endpoint configured
+    to_regulator = routed_event(merchant_id, target=RouteTarget.REGULATOR)
+    assert await owe(sessionmaker, to_regulator) is None  # not the enterprise's to handle
+
+
+async def test_receiver_down_means_retries_then_delivery_once_it_is_back(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    saved = await configure(client, headers, receiver.url)
+    await receiver.stop()
+    delivery_id = await owe(sessionmaker, routed_event(merchant_id))
+    assert delivery_id is not None
+
+    async def failed_twice() -> bool:
+        row = await delivery_row(sessionmaker, delivery_id)
+        return bool(row.attempts >= 2)
+
+    await eventually(failed_twice)
+    row = await delivery_row(sessionmaker, delivery_id)
+    assert row.status == "pending"
+    assert "ConnectError" in row.last_error
+    await receiver.start()
+
+    async def delivered() -> bool:
+        return bool((await delivery_row(sessionmaker, delivery_id)).status == "delivered")
+
+    await eventually(delivered)
+    assert len(receiver.received) == 1
+    message = receiver.received[0]
+    assert message.headers["webhook-id"] == str(delivery_id)
+    assert message.headers["webhook-signature"] == expected_signature(saved["secret"], message.headers, message.body)
+    async with sessionmaker() as session:
+        attempts = (await session.execute(text(
+            "SELECT status_code, error FROM webhook_attempt WHERE delivery_id = :id ORDER BY at"),
+            {"id": delivery_id})).all()
+    assert attempts[-1].status_code == 204
+    assert all(attempt.status_code is None and attempt.error for attempt in attempts[:-1])
+    assert len(attempts) == (await delivery_row(sessionmaker, delivery_id)).attempts
+    detail = (await client.get(f"{DELIVERIES}/{delivery_id}", headers=headers)).json()
+    assert [attempt["status_code"] for attempt in detail["attempt_log"]] == [row.status_code for row in attempts]
+    assert detail["payload"] == orjson.loads(message.body)
+
+
+async def test_manual_redelivery_sends_the_same_message_again(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession], tokens: Tokens, approved_merchant: ApproveMerchant,
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    delivery_id = await owe(sessionmaker, routed_event(merchant_id))
+    assert delivery_id is not None
+
+    async def received(count: int) -> bool:
+        return len(receiver.received) >= count
+
+    async def delivered(attempts: int) -> bool:
+        row = await delivery_row(sessionmaker, delivery_id)
+        return bool(row.status == "delivered" and row.attempts == attempts)
+
+    await eventually(lambda: delivered(1))
+    redelivered = await client.post(f"{DELIVERIES}/{delivery_id}/redeliver", headers=headers)
+    assert redelivered.status_code == 202, redelivered.text
+    assert redelivered.json()["status"] == "pending"
+    await eventually(lambda: received(2))
+    first, second = receiver.received[:2]
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == str(delivery_id)
+    assert first.body == second.body
+
+    await eventually(lambda: delivered(2))
+    stranger = await approved_merchant()
+    foreign = await client.post(f"{DELIVERIES}/{delivery_id}/redeliver",
+                                headers=bearer(tokens.merchant(stranger.merchant_id)))
+    assert foreign.status_code == 404
+
+
+async def test_a_new_secret_is_signed_beside_the_old_one_until_the_overlap_ends(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    old = (await configure(client, headers, receiver.url))["secret"]
+    new = (await configure(client, headers, receiver.url))["secret"]  # omitted: a fresh one is generated
+    assert new != old
+
+    async def received(count: int) -> bool:
+        return len(receiver.received) >= count
+
+    await owe(sessionmaker, routed_event(merchant_id))
+    await eventually(lambda: received(1))
+    message = receiver.received[0]
+    assert len(message.headers["webhook-signature"].split()) == 2
+    for secret in (old, new):  # receivers on either secret accept it
+        assert verify_webhook(secret, message.headers, message.body).type == "complaints.complaint.routed.v1"
+
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("UPDATE webhook_endpoint SET previous_secret_until = now() "
+                                   "WHERE merchant_id = :id"), {"id": merchant_id})
+    await owe(sessionmaker, routed_event(merchant_id))
+    await eventually(lambda: received(2))
+    latest = receiver.received[1]
+    assert latest.headers["webhook-signature"] == expected_signature(new, latest.headers, latest.body)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(old, latest.headers, latest.body)
+    assert (await configure(client, headers, receiver.url, secret=new))["secret"] == new
+    async with sessionmaker() as session:
+        overlapping = await session.scalar(text(
+            "SELECT previous_secret_until > now() FROM webhook_endpoint WHERE merchant_id = :id"), {"id": merchant_id})
+    assert overlapping is False  # saving the same secret again starts no overlap
+
+
+async def test_sustained_failure_disables_the_endpoint_with_a_notice(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    receiver.answer_status = 500
+    await configure(client, headers, receiver.url)
+    delivery_id = await owe(sessionmaker, routed_event(merchant_id))
+    assert delivery_id is not None
+
+    async def disabled() -> bool:
+        return not (await client.get(WEBHOOK, headers=headers)).json()["enabled"]
+
+    await eventually(disabled)
+    read = (await client.get(WEBHOOK, headers=headers)).json()
+    assert read["consecutive_failures"] == WEBHOOK_DISABLE_AFTER
+    assert f"{WEBHOOK_DISABLE_AFTER} consecutive failed deliveries" in read["disabled_reason"]
+    assert len(receiver.received) == WEBHOOK_DISABLE_AFTER
+    async with sessionmaker() as session:
+        notices = (await session.execute(text(
+            "SELECT payload FROM outbox WHERE aggregate_id = :id AND event_type = :type"),
+            {"id": str(merchant_id), "type": "merchants.enrollment.webhook_disabled.v1"})).all()
+    assert len(notices) == 1
+    assert notices[0].payload["url"] == receiver.url
+    assert (await client.post(f"{DELIVERIES}/{delivery_id}/redeliver", headers=headers)).status_code == 409
+
+    receiver.answer_status = 200
+    assert (await configure(client, headers, receiver.url))["enabled"] is True
+
+    async def delivered() -> bool:
+        return bool((await delivery_row(sessionmaker, delivery_id)).status == "delivered")
+
+    await eventually(delivered)
+
+
+async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, settings: MerchantsSettings,
+) -> None:
+    merchant_id, headers = enterprise
+    receiver.answer_status = 503
+    await configure(client, headers, receiver.url)
+    # A day ahead of the wall clock, so only this test's dispatcher (on its own clock) ever finds it due.
+    delivery_id = await owe(sessionmaker, routed_event(merchant_id), postpone=DAY, retry_window=2 * DAY)
+    assert delivery_id is not None
+    now = datetime.now(UTC) + DAY + timedelta(seconds=1)
+    dispatcher = WebhookDispatcher(sessionmaker=sessionmaker, outbox=outbox, settings=settings,
+                                   cipher=PiiCipher(settings.pii_key.get_secret_value()), clock=lambda: now)
+    gaps = []
+    async with dispatcher.client() as http:
+        for _ in range(3):
+            assert await dispatcher.dispatch_once(http) == 1
+            row = await delivery_row(sessionmaker, delivery_id)
+            gaps.append((row.next_attempt_at - now).total_seconds())
+            now = row.next_attempt_at
+        assert row.status == "pending"
+        assert row.last_status_code == 503
+        base = settings.webhook_backoff_base_seconds
+        for attempt, gap in enumerate(gaps):
+            assert base * 2**attempt * 0.9 <= gap <= base * 2**attempt * 1.1
+
+        now = row.retry_until + timedelta(seconds=1)
+        assert await dispatcher.dispatch_once(http) == 1
+    row = await delivery_row(sessionmaker, delivery_id)
+    assert (row.status, row.attempts) == ("failed", 4)
+    failed = (await client.get(DELIVERIES, params={"status": "failed"}, headers=headers)).json()["items"]
+    assert [item["id"] for item in failed] == [str(delivery_id)]
+    assert failed[0]["next_attempt_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "expected"),
+    [
+        ("https://hooks.example.com/odr?x=1", "93.184.216.34",
+         ("https://93.184.216.34/odr?x=1", {"Host": "hooks.example.com"}, {"sni_hostname": "hooks.example.com"})),
+        ("http://hooks.example.com:8080", "2606:2800:220:1::1",
+         ("http://[2606:2800:220:1::1]:8080/", {"Host": "hooks.example.com:8080"}, {})),
+    ],
+)
+def test_deliveries_connect_to_the_checked_address(url: str, address: str,
+                                                   expected: tuple[str, dict[str, str], dict[str, str]]) -> None:
+    assert pinned(url, ipaddress.ip_address(address)) == expected
