@@ -20,6 +20,7 @@ from gateway.ratelimit import TokenBuckets
 from gateway.routes import ROUTES, RouteTable
 from gateway.runtime import GatewayRuntime, get_runtime
 from gateway.settings import GatewaySettings
+from gateway.webapp import mount_webapp
 from servicekit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem
 from servicekit.observability import (
     ReadinessCheck,
@@ -75,6 +76,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router(_upstream_readiness))
     app.include_router(tokens.router)
     _add_docs(app)
+    mount_webapp(app)
     # Last: whatever the gateway does not answer itself is looked up in the allow-list.
     app.router.add_route("/{path:path}", proxy.handle, methods=PROXIED_METHODS, include_in_schema=False)
     return app
