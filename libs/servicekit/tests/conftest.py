@@ -13,6 +13,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import BigInteger, Column, Identity, Table, Text, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from servicekit import infra
 from servicekit.db import create_engine, create_sessionmaker, new_metadata
 from servicekit.events.envelope import EventEnvelope
@@ -21,9 +25,6 @@ from servicekit.events.outbox import Outbox
 from servicekit.events.tables import inbox_table, outbox_table
 from servicekit.settings import ServiceSettings
 from servicekit.testing.infra import drop_database, recreate_database
-from sqlalchemy import BigInteger, Column, Identity, Table, Text, text
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from servicekit.contracts import parse
 from servicekit.contracts.complaints_v1 import ComplaintFiled
 from servicekit.db import new_id, utcnow
@@ -13,7 +15,6 @@ from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import TOPICS
 from servicekit.observability import correlation_id_var
 from servicekit.settings import ServiceSettings
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

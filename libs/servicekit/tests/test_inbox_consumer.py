@@ -9,6 +9,9 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import TopicPartition
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from servicekit import infra
 from servicekit.contracts.base import EventContract
 from servicekit.db import create_engine, create_sessionmaker
@@ -25,8 +28,6 @@ from servicekit.events.inbox import (
 from servicekit.events.outbox import Outbox
 from servicekit.events.topics import dlq_topic
 from servicekit.settings import ServiceSettings
-from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 class ReplySent(EventContract):

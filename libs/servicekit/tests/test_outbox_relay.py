@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import REGISTRY
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.events.relay import OutboxRelay, RelayError, leader_lock_key, requeue_published
 from servicekit.settings import ServiceSettings
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def make_events(event_type: str, keys: int, per_key: int) -> list[EventEnvelope]:

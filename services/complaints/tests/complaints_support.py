@@ -4,9 +4,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 PII_KEY = "complaints-test-pii-key"
+VALID_USCC = "92632801MA7YYYYY1Y"  # check character per GB 32100-2015
+
+
+@dataclass(frozen=True)
+class Area:
+    """A real GB/T 2260 prefecture and (some of) its counties, for tests that need regions."""
+
+    prefecture: str
+    counties: tuple[str, ...]
+
+    @property
+    def first(self) -> str:
+        return self.counties[0]
+
+    @property
+    def second(self) -> str:
+        return self.counties[1]
+
+    @property
+    def third(self) -> str:
+        return self.counties[2]
 
 Consumer = Callable[[], tuple[str, dict[str, str]]]
 Seed = Callable[..., Awaitable[uuid.UUID]]
@@ -34,5 +58,18 @@ def complaint_body(**changes: Any) -> dict[str, Any]:
 
 def unregistered(region_code: str) -> dict[str, str]:
     """A respondent that is not in the registry."""
-    return {"name": "昆仑路小卖部", "address": "青海省格尔木市昆仑路8号", "uscc": "92632801MA7YYYYY1R",
+    return {"name": "昆仑路小卖部", "address": "青海省格尔木市昆仑路8号", "uscc": VALID_USCC,
             "region_code": region_code}
+
+
+async def file_case(client: httpx.AsyncClient, auth: dict[str, str], region: str, **changes: Any) -> dict[str, Any]:
+    """File a case against a business not in the registry of `region` (so it goes to the regulator); the response."""
+    changes.setdefault("respondent", unregistered(region))
+    response = await client.post("/v1/consumer/complaints", json=complaint_body(**changes), headers=auth)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from complaints_support import Consumer, Count, complaint_body
+from complaints_support import Consumer, Count, complaint_body, unregistered
 
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
 
 PATH = "/v1/consumer/complaints"
-TABLES = ("complaint", "complaint_event", "deadline", "outbox", "idempotency_key", "case_number_counter")
+TABLES = ("complaint", "complaint_event", "deadline", "outbox", "idempotency_key", "case_number_counter", "evidence")
 
 
 def without(path: str) -> dict[str, Any]:
@@ -37,6 +38,10 @@ def with_value(path: str, value: Any) -> dict[str, Any]:
 
 
 TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
+YESTERDAY = (local_date(utcnow()) - timedelta(days=1)).isoformat()
+POWER = {"matters": "就本投诉与经营者协商、参加调解", "powers": "代为陈述、提交材料", "valid_until": TOMORROW}
+AGENT = {"name": "李律师", "phone": "13900139000", "id_number": "11010519491231002X", "power_of_attorney": POWER}
+SELLER = {"platform": "某电商平台", "platform_region_code": "630103", "store": "昆仑特产店"}
 
 
 @pytest.mark.parametrize(
@@ -62,6 +67,32 @@ TOMORROW = (local_date(utcnow()) + timedelta(days=1)).isoformat()
         (with_value("respondent", {"name": "无地区商店"}), "body.respondent"),
         (with_value("respondent", {"merchant_id": "not-a-uuid"}), "body.respondent.merchant_id"),
         (with_value("respondent", {"name": "某店", "region_code": "6328"}), "body.respondent.region_code"),
+        (with_value("respondent", {"name": "某店", "region_code": "999999"}), "body.respondent.region_code"),
+        (with_value("respondent", {"name": "某店", "region_code": "632801", "uscc": "92632801MA7YYYYY1R"}),
+         "body.respondent.uscc"),
+        (with_value("respondent", {"name": "某店", "region_code": "632801", "uscc": "92632801MA7YYYYY1"}),
+         "body.respondent.uscc"),
+        (with_value("respondent", {"name": "网店", "online": {**SELLER, "platform_region_code": "639999"}}),
+         "body.respondent.online.platform_region_code"),
+        (with_value("respondent", {"name": "网店", "online": {**SELLER, "displayed_region_code": "000001"}}),
+         "body.respondent.online.displayed_region_code"),
+        (with_value("respondent", {"name": "网店", "online": {"platform": "某平台", "store": "x"}}),
+         "body.respondent.online.platform_region_code"),
+        (with_value("sector", "space_travel"), "body.sector"),
+        (with_value("category", "food.moon_cheese"), "body.category"),
+        (with_value("agent", {**AGENT, "id_number": "110105194912310021"}), "body.agent.id_number"),
+        (with_value("agent", {**AGENT, "power_of_attorney": {**POWER, "valid_until": YESTERDAY}}),
+         "body.agent.power_of_attorney.valid_until"),
+        (with_value("agent", {key: value for key, value in AGENT.items() if key != "power_of_attorney"}),
+         "body.agent.power_of_attorney"),
+        (with_value("joint", {"consumers": [], "consented": True}), "body.joint.consumers"),
+        (with_value("joint", {"consumers": [{"name": "张三", "phone": "13700137000"}], "consented": False}),
+         "body.joint"),
+        (with_value("joint", {"consumers": [{"name": "张三", "phone": "13700137000"}], "consented": True,
+                              "representatives": [0, 1, 1]}), "body.joint.representatives"),
+        (with_value("joint", {"consumers": [{"name": "张三", "phone": "13700137000"}], "consented": True,
+                              "representatives": [2]}), "body.joint"),
+        (complaint_body(respondent=unregistered("632801"), evidence_ids=[str(uuid.uuid4())]), "body.evidence_ids"),
     ],
 )
 async def test_invalid_bodies_are_422_problems_with_the_field_and_write_nothing(

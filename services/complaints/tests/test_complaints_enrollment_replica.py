@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from complaints_support import ChangeEnrollment, Consumer, Count, Seed, complaint_body
+from complaints_support import Area, ChangeEnrollment, Consumer, Count, Seed, complaint_body
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -39,9 +39,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 
 
 async def test_suspension_reinstatement_and_revocation_follow_the_events(
-    enrolled_merchant: Seed, change_enrollment: ChangeEnrollment, engine: AsyncEngine, region_prefix: str,
+    enrolled_merchant: Seed, change_enrollment: ChangeEnrollment, engine: AsyncEngine, area: Area,
 ) -> None:
-    merchant_id = await enrolled_merchant(f"{region_prefix}01")
+    merchant_id = await enrolled_merchant(area.first)
     assert await status_of(engine, merchant_id) == "active"
 
     await change_enrollment(EnrollmentSuspended, merchant_id)
@@ -53,9 +53,9 @@ async def test_suspension_reinstatement_and_revocation_follow_the_events(
 
 
 async def test_an_event_older_than_the_row_changes_nothing(
-    enrolled_merchant: Seed, change_enrollment: ChangeEnrollment, engine: AsyncEngine, region_prefix: str,
+    enrolled_merchant: Seed, change_enrollment: ChangeEnrollment, engine: AsyncEngine, area: Area,
 ) -> None:
-    merchant_id = await enrolled_merchant(f"{region_prefix}01")
+    merchant_id = await enrolled_merchant(area.first)
 
     await change_enrollment(EnrollmentSuspended, merchant_id, at=datetime.now(UTC) - timedelta(days=1))
 
@@ -63,12 +63,12 @@ async def test_an_event_older_than_the_row_changes_nothing(
 
 
 async def test_a_repeated_approval_updates_the_one_row(
-    sessionmaker: async_sessionmaker[AsyncSession], count: Count, region_prefix: str,
+    sessionmaker: async_sessionmaker[AsyncSession], count: Count, area: Area,
 ) -> None:
     merchant_id = uuid.uuid4()
     for name in ("旧名称商店", "新名称商店"):
         event = EnrollmentApproved(merchant_id=merchant_id, name=name, uscc="91632801MA7XXXXX0Q",
-                                   region_code=f"{region_prefix}01", sector="retail", approved_at=datetime.now(UTC))
+                                   region_code=area.first, sector="retail", approved_at=datetime.now(UTC))
         async with sessionmaker() as session, session.begin():
             await merchant_events.on_enrollment_approved(session, event.envelope(source="merchants"))
 
@@ -77,10 +77,10 @@ async def test_a_repeated_approval_updates_the_one_row(
 
 
 async def test_an_approval_from_the_broker_routes_the_next_complaint_and_the_relay_publishes_it(
-    client: httpx.AsyncClient, consumer: Consumer, kafka_bootstrap: str, engine: AsyncEngine, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, kafka_bootstrap: str, engine: AsyncEngine, area: Area,
 ) -> None:
     merchant_id = uuid.uuid4()
-    region = f"{region_prefix}01"
+    region = area.first
     approved = EnrollmentApproved(merchant_id=merchant_id, name="昆仑玉器旗舰店", uscc="91632801MA7ZZZZZ2T",
                                   region_code=region, sector="online_shopping",
                                   approved_at=datetime.now(UTC)).envelope(source="merchants")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from complaints_support import PII_KEY, ChangeEnrollment, Consumer, Count, Seed, complaint_body, unregistered
+from complaints_support import PII_KEY, Area, ChangeEnrollment, Consumer, Count, Seed, complaint_body, unregistered
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,9 +28,9 @@ async def outbox_of(engine: AsyncEngine, complaint_id: str) -> list[dict[str, An
 
 
 async def test_green_channel_complaint_goes_to_the_enrolled_merchant(
-    client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, region_prefix: str, engine: AsyncEngine,
+    client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, area: Area, engine: AsyncEngine,
 ) -> None:
-    region = f"{region_prefix}01"
+    region = area.first
     merchant_id = await enrolled_merchant(region)
     sub, auth = consumer()
 
@@ -76,9 +76,9 @@ async def test_green_channel_complaint_goes_to_the_enrolled_merchant(
 
 
 async def test_a_business_not_in_the_registry_goes_to_the_regulator(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str, engine: AsyncEngine,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area, engine: AsyncEngine,
 ) -> None:
-    region = f"{region_prefix}02"
+    region = area.second
     _, auth = consumer()
 
     response = await client.post(PATH, json=complaint_body(respondent=unregistered(region)), headers=auth)
@@ -87,7 +87,7 @@ async def test_a_business_not_in_the_registry_goes_to_the_regulator(
     body = response.json()
     assert body["status"] == "pending_acceptance"
     assert body["region_code"] == region
-    assert body["respondent"] == {"merchant_id": None, **unregistered(region)}
+    assert body["respondent"] == {"merchant_id": None, "online": None, **unregistered(region)}
     filed_on = local_date(datetime.fromisoformat(body["filed_at"]))
     assert [(d["kind"], d["due_date"], d["state"]) for d in body["deadlines"]] == [
         ("initial_review", add_working_days(filed_on, 7).isoformat(), "running")]
@@ -99,9 +99,9 @@ async def test_a_business_not_in_the_registry_goes_to_the_regulator(
 
 
 async def test_without_green_channel_an_enrolled_merchant_is_left_to_the_regulator(
-    client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, area: Area,
 ) -> None:
-    region = f"{region_prefix}01"
+    region = area.first
     merchant_id = await enrolled_merchant(region)
     _, auth = consumer()
 
@@ -116,9 +116,9 @@ async def test_without_green_channel_an_enrolled_merchant_is_left_to_the_regulat
 
 async def test_a_suspended_merchant_receives_no_complaints(
     client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, change_enrollment: ChangeEnrollment,
-    region_prefix: str,
+    area: Area,
 ) -> None:
-    region = f"{region_prefix}01"
+    region = area.first
     merchant_id = await enrolled_merchant(region)
     await change_enrollment(EnrollmentSuspended, merchant_id)
     _, auth = consumer()
@@ -147,9 +147,9 @@ async def test_an_unknown_merchant_id_without_a_region_is_refused(
 
 
 async def test_an_unknown_merchant_id_with_a_region_goes_to_that_regulator(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
-    region = f"{region_prefix}03"
+    region = area.third
     _, auth = consumer()
     respondent = {"merchant_id": str(uuid.uuid4()), **unregistered(region)}
 
@@ -162,25 +162,26 @@ async def test_an_unknown_merchant_id_with_a_region_goes_to_that_regulator(
 
 
 async def test_case_numbers_count_up_per_region_and_day(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
     _, auth = consumer()
     numbers = []
-    for region in (f"{region_prefix}01", f"{region_prefix}01", f"{region_prefix}02", f"{region_prefix}01"):
+    for region in (area.first, area.first, area.second, area.first):
         response = await client.post(PATH, json=complaint_body(respondent=unregistered(region)), headers=auth)
         assert response.status_code == 201, response.text
         numbers.append(response.json()["case_no"])
 
     day = numbers[0].split("-")[2]
-    assert numbers == [f"TS-{region_prefix}01-{day}-000001", f"TS-{region_prefix}01-{day}-000002",
-                       f"TS-{region_prefix}02-{day}-000001", f"TS-{region_prefix}01-{day}-000003"]
+    first, second = (int(numbers[index].rsplit("-", 1)[1]) for index in (0, 2))
+    assert numbers == [f"TS-{area.first}-{day}-{first:06d}", f"TS-{area.first}-{day}-{first + 1:06d}",
+                       f"TS-{area.second}-{day}-{second:06d}", f"TS-{area.first}-{day}-{first + 2:06d}"]
 
 
 async def test_personal_data_is_stored_encrypted_with_a_blind_index(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str, engine: AsyncEngine,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area, engine: AsyncEngine,
 ) -> None:
     _, auth = consumer()
-    response = await client.post(PATH, json=complaint_body(respondent=unregistered(f"{region_prefix}01")),
+    response = await client.post(PATH, json=complaint_body(respondent=unregistered(area.first)),
                                  headers=auth)
     assert response.status_code == 201, response.text
     complaint_id = uuid.UUID(response.json()["id"])
@@ -197,20 +198,9 @@ async def test_personal_data_is_stored_encrypted_with_a_blind_index(
     assert bytes(row.phone_index) == cipher.blind_index("13800138000")
 
 
-async def test_reports_are_not_accepted_yet(client: httpx.AsyncClient, consumer: Consumer, count: Count) -> None:
+async def test_the_purchase_may_be_left_out(client: httpx.AsyncClient, consumer: Consumer, area: Area) -> None:
     _, auth = consumer()
-    before = await count("complaint")
-
-    response = await client.post(PATH, json=complaint_body(kind="report"), headers=auth)
-
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "body.kind"
-    assert await count("complaint") == before
-
-
-async def test_the_purchase_may_be_left_out(client: httpx.AsyncClient, consumer: Consumer, region_prefix: str) -> None:
-    _, auth = consumer()
-    body = complaint_body(respondent=unregistered(f"{region_prefix}01"))
+    body = complaint_body(respondent=unregistered(area.first))
     del body["purchase"]
 
     response = await client.post(PATH, json=body, headers=auth)

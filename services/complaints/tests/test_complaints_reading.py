@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from complaints_support import Consumer, complaint_body, unregistered
+from complaints_support import Area, Consumer, complaint_body, unregistered
 
 from servicekit.testing.plugin import Tokens
 
@@ -21,10 +21,10 @@ async def file(client: httpx.AsyncClient, auth: dict[str, str], region: str, **c
 
 
 async def test_the_owner_reads_the_complaint_with_timeline_and_deadlines(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
     _, auth = consumer()
-    filed = await file(client, auth, f"{region_prefix}01")
+    filed = await file(client, auth, area.first)
 
     response = await client.get(f"{PATH}/{filed['id']}", headers=auth)
 
@@ -32,16 +32,17 @@ async def test_the_owner_reads_the_complaint_with_timeline_and_deadlines(
     assert response.headers["etag"] == 'W/"1"'
     body = response.json()
     assert body == filed
-    assert body["complainant"] == {"name": "王芳", "phone": "13800138000", "address": "青海省格尔木市昆仑中路12号"}
+    assert body["complainant"] == {"name": "王芳", "phone": "13800138000", "address": "青海省格尔木市昆仑中路12号",
+                                   "id_number": None}
     assert [entry["status"] for entry in body["timeline"]] == ["submitted", "pending_acceptance"]
     assert set(body["timeline"][0]) == {"at", "status", "actor_role", "note"}
 
 
 async def test_if_none_match_with_the_current_etag_gives_304(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
     _, auth = consumer()
-    filed = await file(client, auth, f"{region_prefix}01")
+    filed = await file(client, auth, area.first)
 
     not_modified = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": 'W/"1"'})
     stale = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": 'W/"0"'})
@@ -57,11 +58,11 @@ async def test_if_none_match_with_the_current_etag_gives_304(
 
 
 async def test_another_consumer_gets_404(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
     _, owner = consumer()
     _, stranger = consumer()
-    filed = await file(client, owner, f"{region_prefix}01")
+    filed = await file(client, owner, area.first)
 
     response = await client.get(f"{PATH}/{filed['id']}", headers=stranger)
     conditional = await client.get(f"{PATH}/{filed['id']}", headers={**stranger, "If-None-Match": 'W/"1"'})
@@ -74,12 +75,12 @@ async def test_another_consumer_gets_404(
 
 
 async def test_the_consumer_lists_their_own_newest_first_in_pages(
-    client: httpx.AsyncClient, consumer: Consumer, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
 ) -> None:
     _, auth = consumer()
     _, other = consumer()
-    ids = [(await file(client, auth, f"{region_prefix}01"))["id"] for _ in range(3)]
-    await file(client, other, f"{region_prefix}01")
+    ids = [(await file(client, auth, area.first))["id"] for _ in range(3)]
+    await file(client, other, area.first)
 
     first = await client.get(PATH, params={"limit": 2}, headers=auth)
     assert first.status_code == 200
@@ -103,19 +104,19 @@ async def test_a_cursor_not_given_out_is_refused(client: httpx.AsyncClient, cons
 
 
 async def test_regulators_list_only_regions_they_govern(
-    client: httpx.AsyncClient, consumer: Consumer, tokens: Tokens, region_prefix: str,
+    client: httpx.AsyncClient, consumer: Consumer, tokens: Tokens, own_area: Area,
 ) -> None:
     _, auth = consumer()
-    in_01 = await file(client, auth, f"{region_prefix}01")
-    in_02 = await file(client, auth, f"{region_prefix}02")
-    city = {"Authorization": f"Bearer {tokens.regulator(region=f'{region_prefix}00')}"}
-    county = {"Authorization": f"Bearer {tokens.regulator(region=f'{region_prefix}01')}"}
+    in_01 = await file(client, auth, own_area.first)
+    in_02 = await file(client, auth, own_area.second)
+    city = {"Authorization": f"Bearer {tokens.regulator(region=own_area.prefecture)}"}
+    county = {"Authorization": f"Bearer {tokens.regulator(region=own_area.first)}"}
 
     everything = await client.get(REGULATOR_PATH, headers=city)
     own_county = await client.get(REGULATOR_PATH, headers=county)
-    chosen = await client.get(REGULATOR_PATH, params={"region": f"{region_prefix}02"}, headers=city)
+    chosen = await client.get(REGULATOR_PATH, params={"region": own_area.second}, headers=city)
     filtered = await client.get(REGULATOR_PATH, params={"status": "with_merchant"}, headers=city)
-    elsewhere = await client.get(REGULATOR_PATH, params={"region": f"{region_prefix}02"}, headers=county)
+    elsewhere = await client.get(REGULATOR_PATH, params={"region": own_area.second}, headers=county)
 
     assert [item["id"] for item in everything.json()["items"]] == [in_02["id"], in_01["id"]]
     assert [item["id"] for item in own_county.json()["items"]] == [in_01["id"]]

@@ -1,4 +1,5 @@
-"""Human case numbers: TS-<region>-<YYYYMMDD local>-<6-digit sequence per region and day>."""
+"""Human case numbers: TS- (complaint) or JB- (report) <region>-<YYYYMMDD local>-<6-digit sequence per prefix,
+region and day>."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from complaints.database import Base
 
 COMPLAINT_PREFIX = "TS"  # 投诉
+REPORT_PREFIX = "JB"  # 举报
 
 
 class CaseNumberCounter(Base):

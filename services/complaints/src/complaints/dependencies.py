@@ -1,17 +1,25 @@
-"""Request-scoped dependencies shared by the routers: a database session and the PII cipher."""
+"""Request-scoped dependencies shared by the routers: a database session, the PII cipher, the event publisher."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from complaints.complaint.decisions import Publisher
+from complaints.complaint.flags import FlagRules
+from complaints.evidence.storage import EvidenceStore
+from complaints.live import CaseChanges
+from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.pii import PiiCipher
 
 PII_CIPHER = "pii_cipher"
+EVIDENCE_STORE = "evidence_store"
+CASE_CHANGES = "case_changes"
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -24,6 +32,32 @@ def _cipher(request: Request) -> PiiCipher:
     return cipher
 
 
+def _store(request: Request) -> EvidenceStore:
+    store: EvidenceStore = get_runtime(request).extras[EVIDENCE_STORE]
+    return store
+
+
+def _changes(request: Request) -> CaseChanges:
+    changes: CaseChanges = get_runtime(request).extras[CASE_CHANGES]
+    return changes
+
+
+def _flag_rules(request: Request) -> FlagRules:
+    settings = get_runtime(request).settings
+    assert isinstance(settings, ComplaintsSettings)
+    return FlagRules(repeat_threshold=settings.repeat_complaints_threshold,
+                     window=timedelta(days=settings.repeat_complaints_window_days))
+
+
+def _publisher(request: Request) -> Publisher:
+    runtime = get_runtime(request)
+    return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
+
+
 DbSession = Annotated[AsyncSession, Depends(_session)]
 Cipher = Annotated[PiiCipher, Depends(_cipher)]
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Events = Annotated[Publisher, Depends(_publisher)]
+Store = Annotated[EvidenceStore, Depends(_store)]
+Changes = Annotated[CaseChanges, Depends(_changes)]
+Rules = Annotated[FlagRules, Depends(_flag_rules)]

@@ -149,7 +149,12 @@ class DeadlineBreached(EventContract):
 
 
 class ReportStatusChanged(EventContract):
-    """A report (举报) moved on its track: verifying, case_opened or not_opened. Never carries the reporter."""
+    """A report (举报) moved on its track: verifying, case_opened or not_opened.
+
+    Never carries the reporter; `merchant_id` is always null, so nothing that serves enterprises can pass a report's
+    progress to the business reported (Order 121 Art. 37). The same holds for `filed` and `deadline_breached` of a
+    report.
+    """
 
     event_type: ClassVar[str] = "complaints.complaint.report_status_changed.v1"
     aggregate_field: ClassVar[str] = "complaint_id"

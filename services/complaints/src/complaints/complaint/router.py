@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from complaints.complaint import decisions
 from complaints.complaint import service as complaint_service
-from complaints.complaint.schemas import ComplaintCreate, ComplaintList, ComplaintRead
-from complaints.complaint.state import ComplaintKind, ComplaintStatus
-from complaints.dependencies import Cipher, DbSession, Runtime
+from complaints.complaint.enums import CaseStatus, ComplaintKind
+from complaints.complaint.flags import FlagRules
+from complaints.complaint.schemas import (
+    ComplaintCreate,
+    ComplaintList,
+    ComplaintRead,
+    RatingIn,
+    RefuseIn,
+    ReportCreate,
+    RouteToMerchantIn,
+)
+from complaints.dependencies import Changes, Cipher, DbSession, Events, Rules, Runtime, Store
+from complaints.evidence import service as evidence_service
+from complaints.evidence.storage import EvidenceStore
 from complaints.idempotency import validate_key
 from servicekit import regions
-from servicekit.auth import ConsumerPrincipal, RegulatorPrincipal
+from servicekit.auth import ConsumerPrincipal, Principal, RegulatorPrincipal
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
+reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
 
 PageSize = Annotated[int, Query(ge=1, le=100)]
+STREAM_PING_SECONDS = 15
 
 
 @consumer_router.post("", status_code=201, response_model=ComplaintRead, summary="File a complaint")
@@ -32,7 +51,16 @@ async def file_complaint(
     runtime: Runtime,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    """File a complaint; a retry with the same Idempotency-Key and body returns the first response."""
+    """File a complaint (投诉), a report (举报) or both; a retry with the same Idempotency-Key and body returns the
+    first response.
+
+    Routing: an active ODR enterprise chosen with `green_channel` gets the complaint first (with_merchant, 10 working
+    days to negotiate); anything else waits for the regulator of its region (pending_acceptance, 7 working days).
+    Jurisdiction follows Art. 13 (registered merchant's region; else the business's region; for a seller on a
+    platform, its displayed address's region, else the platform operator's). `kind=both` is split (Art. 9): the
+    answer is the complaint, whose `linked_case_id` names the report. Sector and category codes come from the lists
+    in `complaints.catalog`; `evidence_ids` are uploads from `POST /v1/consumer/evidence`.
+    """
     filing = complaint_service.Filing(
         consumer_id=principal.sub,
         body=body,
@@ -44,6 +72,20 @@ async def file_complaint(
     stored = await complaint_service.file_complaint(session, filing)
     return JSONResponse(stored.body, status_code=stored.status,
                         headers={"Location": f"{consumer_router.prefix}/{stored.body['id']}"})
+
+
+@reports_router.post("", status_code=201, response_model=ComplaintRead, summary="File a report (举报)")
+async def file_report(
+    body: ReportCreate,
+    principal: ConsumerPrincipal,
+    session: DbSession,
+    cipher: Cipher,
+    runtime: Runtime,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """A lead that a business breaks market rules; `complainant` may be left out to report anonymously. The report
+    gets a JB- case number and a 15-working-day verification clock; the business never learns who reported."""
+    return await file_complaint(body, principal, session, cipher, runtime, idempotency_key)
 
 
 @consumer_router.get("", response_model=ComplaintList, summary="My complaints, newest first")
@@ -81,7 +123,7 @@ async def get_my_complaint(
 async def list_region_complaints(
     principal: RegulatorPrincipal,
     session: DbSession,
-    status: ComplaintStatus | None = None,
+    status: CaseStatus | None = None,
     kind: ComplaintKind | None = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     cursor: str | None = None,
@@ -93,6 +135,145 @@ async def list_region_complaints(
         raise Problem("forbidden", "The token does not govern that region")
     conditions = complaint_service.regulator_conditions(region_prefix=regions.prefix(scope), status=status, kind=kind)
     return await complaint_service.list_complaints(session, conditions=conditions, cursor=cursor, limit=limit)
+
+
+@consumer_router.get(
+    "/{complaint_id}/stream", summary="Follow my complaint live (server-sent events)",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "`complaint` events carrying the full detail (as GET /{id}), id = version"}},
+)
+async def stream_my_complaint(complaint_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession,
+                              cipher: Cipher, runtime: Runtime, changes: Changes) -> EventSourceResponse:
+    """The current detail at once, then again after every change (status, timeline, clocks), whichever process made
+    it: changes are announced through PostgreSQL NOTIFY. A comment line keeps idle connections open."""
+    if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
+        raise Problem("not-found", "No such complaint")
+    await session.close()
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        with changes.subscribe(complaint_id) as changed:
+            sent: int | None = None
+            while True:
+                async with runtime.sessionmaker() as reader:
+                    found = await complaint_service.get_for_consumer(
+                        reader, complaint_id=complaint_id, consumer_id=principal.sub, cipher=cipher)
+                if found.version != sent:
+                    yield ServerSentEvent(data=found.detail.model_dump_json(), event="complaint", id=str(found.version))
+                    sent = found.version
+                await changed.wait()
+                changed.clear()
+
+    return EventSourceResponse(events(), ping=STREAM_PING_SECONDS)
+
+
+@consumer_router.post("/{complaint_id}/withdraw", response_model=ComplaintRead, summary="Withdraw my complaint",
+                      responses={409: {"description": "The complaint is already closed"}})
+async def withdraw_complaint(complaint_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession,
+                             cipher: Cipher, publisher: Events) -> ComplaintRead:
+    """Withdraw a complaint that is not closed yet (submitted, with_merchant, pending_acceptance, accepted).
+
+    Emits `withdrawn` and `closed`; an open negotiation or mediation ends (Art. 23 ground 1).
+    """
+    await decisions.withdraw(session, case_id=complaint_id, consumer_id=principal.sub, publisher=publisher)
+    return await _consumer_view(session, complaint_id, principal.sub, cipher)
+
+
+@consumer_router.post("/{complaint_id}/rating", response_model=ComplaintRead, summary="Rate the handling, once",
+                      responses={409: {"description": "Not closed with an outcome yet, or already rated"}})
+async def rate_complaint(complaint_id: uuid.UUID, body: RatingIn, principal: ConsumerPrincipal, session: DbSession,
+                         cipher: Cipher, publisher: Events) -> ComplaintRead:
+    """A satisfaction rating (1-5 and an optional text), once, after closed_settled, closed_terminated or
+    closed_refused."""
+    await decisions.rate(session, case_id=complaint_id, consumer_id=principal.sub, body=body, publisher=publisher)
+    return await _consumer_view(session, complaint_id, principal.sub, cipher)
+
+
+@consumer_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download an attachment of my complaint",
+                     response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+async def download_my_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: ConsumerPrincipal,
+                               session: DbSession, store: Store) -> Response:
+    """The file as uploaded, with its sniffed media type."""
+    if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
+        raise Problem("not-found", "No such complaint")
+    return await _download(session, store, complaint_id, evidence_id)
+
+
+async def _download(session: AsyncSession, store: EvidenceStore, complaint_id: uuid.UUID,
+                    evidence_id: uuid.UUID) -> Response:
+    row = await evidence_service.of_case_by_id(session, case_id=complaint_id, evidence_id=evidence_id)
+    return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
+        "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})
+
+
+async def _consumer_view(session: AsyncSession, complaint_id: uuid.UUID, consumer_id: str,
+                         cipher: PiiCipher) -> ComplaintRead:
+    found = await complaint_service.get_for_consumer(session, complaint_id=complaint_id, consumer_id=consumer_id,
+                                                     cipher=cipher)
+    return found.detail
+
+
+@regulator_router.get("/{complaint_id}", response_model=ComplaintRead, summary="A case of a region I govern")
+async def get_region_complaint(complaint_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+                               cipher: Cipher, rules: Rules) -> ComplaintRead:
+    """Full detail, personal data included, of a complaint or report in a region the caller governs; 404 elsewhere."""
+    return await _regulator_view(session, complaint_id, principal, cipher, rules)
+
+
+@regulator_router.post("/{complaint_id}/accept", response_model=ComplaintRead, summary="Accept for mediation",
+                       responses={409: {"description": "The complaint is not pending acceptance"}})
+async def accept_complaint(complaint_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+                           cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
+    """pending_acceptance -> accepted (Order 121 Art. 15, within 7 working days of receipt).
+
+    Meets the initial_review clock and emits `complaints.complaint.accepted.v1`, on which mediation opens regulator
+    mediation.
+    """
+    await decisions.accept(session, case_id=complaint_id, principal=principal, cipher=cipher, publisher=publisher)
+    return await _regulator_view(session, complaint_id, principal, cipher, rules)
+
+
+@regulator_router.post("/{complaint_id}/refuse", response_model=ComplaintRead, summary="Refuse (不予受理)",
+                       responses={409: {"description": "The complaint is not pending acceptance"}})
+async def refuse_complaint(complaint_id: uuid.UUID, body: RefuseIn, principal: RegulatorPrincipal,
+                           session: DbSession, cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
+    """pending_acceptance -> closed_refused with an Art. 16 ground (1-7) and a note.
+
+    The consumer's view shows the ground, the note and the other routes open to them (Art. 15, Consumer Rights
+    Protection Law Art. 39). Emits `refused` and `closed`.
+    """
+    await decisions.refuse(session, case_id=complaint_id, principal=principal, body=body, publisher=publisher)
+    return await _regulator_view(session, complaint_id, principal, cipher, rules)
+
+
+@regulator_router.post("/{complaint_id}/route-to-merchant", response_model=ComplaintRead,
+                       summary="Send to an ODR enterprise",
+                       responses={409: {"description": "The complaint is not pending acceptance"}})
+async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerchantIn, principal: RegulatorPrincipal,
+                                      session: DbSession, cipher: Cipher, rules: Rules,
+                                      publisher: Events) -> ComplaintRead:
+    """pending_acceptance -> with_merchant: the enterprise (active ODR enrolment required, else 422) negotiates
+    for 10 working days. Emits `routed` with target `merchant`."""
+    await decisions.route_to_merchant(session, case_id=complaint_id, principal=principal,
+                                      merchant_id=body.merchant_id, cipher=cipher, publisher=publisher)
+    return await _regulator_view(session, complaint_id, principal, cipher, rules)
+
+
+@regulator_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download an attachment",
+                      response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: RegulatorPrincipal,
+                                   session: DbSession, cipher: Cipher, rules: Rules, store: Store) -> Response:
+    """An attachment of a case in a region the caller governs."""
+    await _regulator_view(session, complaint_id, principal, cipher, rules)
+    return await _download(session, store, complaint_id, evidence_id)
+
+
+async def _regulator_view(session: AsyncSession, complaint_id: uuid.UUID, principal: Principal,
+                          cipher: PiiCipher, rules: FlagRules) -> ComplaintRead:
+    found = await complaint_service.get_for_regulator(session, complaint_id=complaint_id, principal=principal,
+                                                      cipher=cipher, rules=rules)
+    return found.detail
 
 
 def _etag(version: int) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,23 +19,67 @@ from pydantic import (
     model_validator,
 )
 
-from complaints.complaint.state import (
+from complaints import catalog, identifiers
+from complaints.complaint.enums import (
     ActorRole,
+    CaseStatus,
     Channel,
     ComplaintKind,
-    ComplaintStatus,
     DeadlineKind,
     DeadlineState,
     RequestType,
 )
+from servicekit import regions
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
 
+
+def _known_region(code: str) -> str:
+    if not regions.is_known(code):
+        raise ValueError("not a GB/T 2260 region code we know")
+    return code
+
+
+def _checked_uscc(code: str) -> str:
+    if not identifiers.is_uscc(code):
+        raise ValueError("the check character of this unified social credit code is wrong")
+    return code
+
+
+def _checked_id_number(code: str) -> str:
+    if not identifiers.is_id_number(code):
+        raise ValueError("not a valid resident ID number (check character)")
+    return code
+
+
+def _known_sector(code: str) -> str:
+    if not catalog.is_sector(code):
+        raise ValueError("unknown sector code; see the sector list in the API description")
+    return code
+
+
+def _known_category(code: str) -> str:
+    if not catalog.is_category(code):
+        raise ValueError("unknown category code; see the category list in the API description")
+    return code
+
+
+def _not_in_the_future(value: dt.date) -> dt.date:
+    if value > local_date(utcnow()):
+        raise ValueError("the date is in the future")
+    return value
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
-Uscc = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$"), AfterValidator(_known_region)]
+Uscc = Annotated[str, StringConstraints(pattern=identifiers.USCC_PATTERN.pattern), AfterValidator(_checked_uscc)]
+IdNumber = Annotated[str, StringConstraints(pattern=identifiers.ID_NUMBER_PATTERN.pattern),
+                     AfterValidator(_checked_id_number)]
 Phone = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
 Fen = Annotated[StrictInt, Field(ge=0, le=10**12)]
+PastDate = Annotated[dt.date, AfterValidator(_not_in_the_future)]
+SectorCode = Annotated[str, AfterValidator(_known_sector)]
+CategoryCode = Annotated[str, AfterValidator(_known_category)]
 
 
 class RequestBody(BaseModel):
@@ -44,25 +89,75 @@ class RequestBody(BaseModel):
 
 
 class Complainant(RequestBody):
+    """A consumer's real identity (Art. 10): name, phone, postal address; the ID number is optional."""
+
     name: Annotated[Text, StringConstraints(max_length=100)]
     phone: Phone
     address: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    id_number: IdNumber | None = None
+
+
+class PowerOfAttorney(RequestBody):
+    """The signed power of attorney an agent files with (Art. 11): the matters, the powers and the term."""
+
+    matters: Annotated[Text, StringConstraints(max_length=500)]
+    powers: Annotated[Text, StringConstraints(max_length=500)]
+    valid_until: dt.date
+
+    @field_validator("valid_until")
+    @classmethod
+    def _not_expired(cls, value: dt.date) -> dt.date:
+        if value < local_date(utcnow()):
+            raise ValueError("the power of attorney has expired")
+        return value
+
+
+class Agent(RequestBody):
+    """Someone filing for the consumer: their identity (ID number required) and the power of attorney."""
+
+    name: Annotated[Text, StringConstraints(max_length=100)]
+    phone: Phone
+    id_number: IdNumber
+    power_of_attorney: PowerOfAttorney
+
+
+class OnlineSeller(RequestBody):
+    """A seller on an e-commerce platform; jurisdiction follows Art. 13: the region of the address the store displays,
+    else (no address, or one that cannot be reached) the platform operator's region."""
+
+    platform: Annotated[Text, StringConstraints(max_length=200)]
+    platform_region_code: RegionCode
+    store: Annotated[Text, StringConstraints(max_length=200)]
+    store_url: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    displayed_address: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    displayed_region_code: RegionCode | None = None
+
+    @property
+    def jurisdiction(self) -> str:
+        return self.displayed_region_code or self.platform_region_code
 
 
 class RespondentIn(RequestBody):
-    """A registered merchant by id, or one not in the registry by name, address, USCC and region."""
+    """A registered merchant by id, or one not in the registry by name and region (or, online, its store)."""
 
     merchant_id: uuid.UUID | None = None
     name: Annotated[Text, StringConstraints(max_length=200)] | None = None
     address: Annotated[Text, StringConstraints(max_length=500)] | None = None
     uscc: Uscc | None = None
     region_code: RegionCode | None = None
+    online: OnlineSeller | None = None
 
     @model_validator(mode="after")
     def _identifies_the_business(self) -> Self:
-        if self.merchant_id is None and (self.name is None or self.region_code is None):
-            raise ValueError("give merchant_id, or name and region_code of a business not in the registry")
+        if self.merchant_id is None and (self.name is None or (self.region_code is None and self.online is None)):
+            raise ValueError("give merchant_id, or the name and region_code (or online store) of a business "
+                             "not in the registry")
         return self
+
+    @property
+    def jurisdiction(self) -> str | None:
+        """The region whose county bureau handles it (Art. 13), for a business not in the registry."""
+        return self.online.jurisdiction if self.online is not None else self.region_code
 
 
 class RequestIn(RequestBody):
@@ -71,29 +166,64 @@ class RequestIn(RequestBody):
 
 
 class PurchaseIn(RequestBody):
-    date: dt.date
+    date: PastDate
     amount_fen: Fen
     order_no: Annotated[Text, StringConstraints(max_length=100)] | None = None
 
-    @field_validator("date")
-    @classmethod
-    def _not_in_the_future(cls, value: dt.date) -> dt.date:
-        if value > local_date(utcnow()):
-            raise ValueError("the purchase date is in the future")
-        return value
+
+class JointComplaint(RequestBody):
+    """Art. 12: two or more consumers, same dispute, same business, with their consent; up to two representatives.
+
+    `consumers` are the others besides `complainant`; `representatives` index the list [complainant, *consumers].
+    """
+
+    consumers: Annotated[list[Complainant], Field(min_length=1, max_length=200)]
+    representatives: Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(max_length=2)] = []
+    consented: StrictBool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.consented:
+            raise ValueError("a joint complaint needs every consumer's consent")
+        if len(set(self.representatives)) != len(self.representatives):
+            raise ValueError("a representative is named twice")
+        if any(index > len(self.consumers) for index in self.representatives):
+            raise ValueError("a representative must be one of the consumers (0 = the complainant)")
+        return self
 
 
 class ComplaintCreate(RequestBody):
+    """A complaint, a report (举报, whose reporter may stay anonymous: no `complainant`), or both at once."""
+
     kind: ComplaintKind = ComplaintKind.COMPLAINT
     green_channel: StrictBool = False
-    complainant: Complainant
+    complainant: Complainant | None = None
+    agent: Agent | None = None
+    joint: JointComplaint | None = None
     respondent: RespondentIn
     request: RequestIn
     facts: Annotated[Text, StringConstraints(max_length=5000)]
     purchase: PurchaseIn | None = None
-    sector: Annotated[Text, StringConstraints(max_length=64)]
-    category: Annotated[Text, StringConstraints(max_length=128)] | None = None
+    sector: SectorCode
+    category: CategoryCode | None = None
     channel: Channel = Channel.APP
+    evidence_ids: Annotated[list[uuid.UUID], Field(max_length=20)] = []
+    disclosure_consent: StrictBool = False
+
+
+class OnlineSellerRead(BaseModel):
+    platform: str
+    platform_region_code: str
+    store: str
+    store_url: str | None
+    displayed_address: str | None
+    displayed_region_code: str | None
+
+
+class ReportCreate(ComplaintCreate):
+    """A report (举报) on its own endpoint: `kind` is report, and the reporter may stay anonymous."""
+
+    kind: Literal[ComplaintKind.REPORT] = ComplaintKind.REPORT
 
 
 class RespondentRead(BaseModel):
@@ -102,6 +232,7 @@ class RespondentRead(BaseModel):
     address: str | None
     uscc: str | None
     region_code: str | None
+    online: OnlineSellerRead | None = None
 
 
 class RequestRead(BaseModel):
@@ -119,6 +250,52 @@ class ComplainantRead(BaseModel):
     name: str
     phone: str
     address: str | None
+    id_number: str | None = None
+
+
+class PowerOfAttorneyRead(BaseModel):
+    matters: str
+    powers: str
+    valid_until: date
+
+
+class AgentRead(BaseModel):
+    name: str
+    phone: str
+    id_number: str
+    power_of_attorney: PowerOfAttorneyRead
+
+
+class JointRead(BaseModel):
+    consumers: list[ComplainantRead]
+    representatives: list[int]
+    consented: bool
+
+
+class PartiesRead(BaseModel):
+    """Who else is on the complainant's side: an agent and the other consumers of a joint complaint."""
+
+    agent: AgentRead | None
+    joint: JointRead | None
+
+
+class RefusalRead(BaseModel):
+    """Why the regulator refused (Art. 16 ground 1-7) and the other routes open to the consumer (Art. 15)."""
+
+    ground: int
+    note: str
+    other_routes: str
+
+
+class ReportDecisionRead(BaseModel):
+    case_opened: bool
+    reason: str
+
+
+class RatingRead(BaseModel):
+    score: int
+    text: str | None
+    rated_at: datetime
 
 
 class DeadlineRead(BaseModel):
@@ -130,9 +307,28 @@ class DeadlineRead(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    status: ComplaintStatus
+    status: CaseStatus
     actor_role: ActorRole
     note: str | None
+
+
+class EvidenceRead(BaseModel):
+    """An attachment: its sniffed type, size and SHA-256."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class FlagRead(BaseModel):
+    """An anti-abuse signal (Order 121 Art. 17) with its evidence, for the regulator's judgement: never a refusal."""
+
+    code: str
+    detail: str
+    case_nos: list[str]
 
 
 class ComplaintRead(BaseModel):
@@ -141,12 +337,14 @@ class ComplaintRead(BaseModel):
     id: uuid.UUID
     case_no: str
     kind: ComplaintKind
-    status: ComplaintStatus
+    status: CaseStatus
+    linked_case_id: uuid.UUID | None
     mediation_case_id: uuid.UUID | None
     recovered_fen: int
     region_code: str
     green_channel: bool
-    complainant: ComplainantRead
+    complainant: ComplainantRead | None
+    parties: PartiesRead | None = None
     respondent: RespondentRead
     request: RequestRead
     purchase: PurchaseRead | None
@@ -156,6 +354,12 @@ class ComplaintRead(BaseModel):
     channel: Channel
     deadlines: list[DeadlineRead]
     timeline: list[TimelineEntry]
+    evidence: list[EvidenceRead] = []
+    disclosure_consent: bool = False
+    refusal: RefusalRead | None
+    report_decision: ReportDecisionRead | None
+    rating: RatingRead | None
+    flags: list[FlagRead] | None = None
     filed_at: datetime
     routed_at: datetime | None
     closed_at: datetime | None
@@ -168,7 +372,7 @@ class ComplaintSummary(BaseModel):
     id: uuid.UUID
     case_no: str
     kind: ComplaintKind
-    status: ComplaintStatus
+    status: CaseStatus
     region_code: str
     merchant_id: uuid.UUID | None
     respondent_name: str
@@ -181,3 +385,35 @@ class ComplaintSummary(BaseModel):
 class ComplaintList(BaseModel):
     items: list[ComplaintSummary]
     next_cursor: str | None
+
+
+Note = Annotated[Text, StringConstraints(max_length=2000)]
+
+
+class RefuseIn(RequestBody):
+    """Refusal (不予受理) with its Order 121 Art. 16 ground: 1 no authority, 2 handled elsewhere, 3 not a consumer
+    dispute, 4 over three years, 5 materials missing or false, 6 identity not genuine, 7 other legal ground."""
+
+    ground: Annotated[StrictInt, Field(ge=1, le=7)]
+    note: Note
+
+
+class RouteToMerchantIn(RequestBody):
+    merchant_id: uuid.UUID
+
+
+class RatingIn(RequestBody):
+    score: Annotated[StrictInt, Field(ge=1, le=5)]
+    text: Annotated[Text, StringConstraints(max_length=1000)] | None = None
+
+
+class ReportDecisionIn(RequestBody):
+    case_opened: StrictBool
+    reason: Note
+
+
+class ExtensionIn(RequestBody):
+    """An extension of the report clock needs the approval of the bureau's head: who approved it, and why."""
+
+    approved_by: Annotated[Text, StringConstraints(max_length=200)]
+    reason: Note

@@ -7,15 +7,17 @@ import binascii
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import ColumnElement, RowMapping, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints import case_numbers, idempotency
-from complaints.complaint.models import Complaint, ComplaintEvent, Deadline
+from complaints.complaint.enums import ActorRole, CaseStatus, ComplaintKind, ComplaintStatus, ReportStatus
+from complaints.complaint.flags import FlagRules, flags_of
+from complaints.complaint.models import Complaint, ComplaintEvent, PiiAccess
 from complaints.complaint.schemas import (
     ComplainantRead,
     ComplaintCreate,
@@ -23,23 +25,23 @@ from complaints.complaint.schemas import (
     ComplaintRead,
     ComplaintSummary,
     DeadlineRead,
+    EvidenceRead,
+    PartiesRead,
     PurchaseRead,
+    RatingRead,
+    RefusalRead,
+    ReportDecisionRead,
     RequestRead,
     RespondentRead,
     TimelineEntry,
 )
-from complaints.complaint.state import (
-    DEADLINE_ON_ENTRY,
-    WORKING_DAYS,
-    ActorRole,
-    ComplaintKind,
-    ComplaintStatus,
-    DeadlineState,
-    transition,
-)
+from complaints.complaint.state import DEADLINE_ON_ENTRY, ensure_allowed, status_of
+from complaints.deadline import service as deadline_service
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
-from servicekit.calendar import add_working_days, end_of_day, local_date
+from complaints.evidence import service as evidence_service
+from servicekit.auth import Principal
+from servicekit.calendar import local_date
 from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
@@ -49,7 +51,7 @@ from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 event_table: Table = ComplaintEvent.__table__  # type: ignore[assignment]
-deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
+pii_access_table: Table = PiiAccess.__table__  # type: ignore[assignment]
 
 PII_FIELDS = ("name", "phone", "address")
 
@@ -84,10 +86,11 @@ class Filing:
 
 
 async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.StoredResponse:
-    """Store a complaint, route it, start its clock and stage filed + routed events, all in one transaction."""
-    if filing.body.kind is not ComplaintKind.COMPLAINT:
-        raise Problem("validation-error", "Reports are not accepted yet; file kind=complaint",
-                      errors=[{"field": "body.kind", "message": "only 'complaint' is supported", "code": "enum"}])
+    """Store a case (and a report split off it), route it, start its clock and stage its events: one transaction."""
+    if filing.body.kind is not ComplaintKind.REPORT and filing.body.complainant is None:
+        raise Problem("validation-error", "A complaint needs the complainant's real identity (Art. 10)",
+                      errors=[{"field": "body.complainant", "message": "required unless kind is report",
+                               "code": "missing"}])
     body_hash = idempotency.request_hash(filing.body)
     try:
         async with session.begin():
@@ -110,6 +113,14 @@ def _in_field_order(response: idempotency.StoredResponse) -> idempotency.StoredR
     return idempotency.StoredResponse(status=response.status, body=body)
 
 
+@dataclass
+class _Staged:
+    """The case row and timeline rows of one new case, before they are written."""
+
+    row: dict[str, Any]
+    timeline: list[dict[str, Any]]
+
+
 async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
     if filing.idempotency_key is not None:
         stored = await idempotency.replay(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
@@ -119,30 +130,107 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     body = filing.body
     route = await _route(session, body)
     now = utcnow()
-    filed_on = local_date(now)
-    complaint_id = new_id()
-    status = transition(ComplaintStatus.SUBMITTED, route.status)
-    deadline_kind = DEADLINE_ON_ENTRY[status]
-    due_date = add_working_days(filed_on, WORKING_DAYS[deadline_kind])
+    # Art. 9: a submission with both is split, each part handled on its own track, the two linked.
+    complaint_id = new_id() if body.kind in (ComplaintKind.COMPLAINT, ComplaintKind.BOTH) else None
+    report_id = new_id() if body.kind in (ComplaintKind.REPORT, ComplaintKind.BOTH) else None
+    staged: list[_Staged] = []
+    if complaint_id is not None:
+        staged.append(await _stage_complaint(session, filing, route, complaint_id, report_id, now))
+    if report_id is not None:
+        staged.append(await _stage_report(session, filing, route, report_id, complaint_id, now))
+    await session.execute(complaint_table.insert(), [case.row for case in staged])
+    await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
+    clocks = {case.row["id"]: await deadline_service.start(session, case_id=case.row["id"], at=now,
+                                                           kind=DEADLINE_ON_ENTRY[status_of(case.row["status"])])
+              for case in staged}
+    answered = staged[0]
+    attachments = await evidence_service.attach(session, case_id=answered.row["id"], consumer_id=filing.consumer_id,
+                                                evidence_ids=body.evidence_ids)
+    detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
+    response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
+    if filing.idempotency_key is not None:
+        await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
+                                   body_hash=body_hash, status=response.status, body=response.body, at=now)
+    events = [event for case in staged for event in _events(case, route, filing, clocks[case.row["id"]]["due_date"])]
+    await filing.outbox.add(session, *events)
+    return response
+
+
+async def _stage_complaint(session: AsyncSession, filing: Filing, route: Route, complaint_id: uuid.UUID,
+                           report_id: uuid.UUID | None, now: datetime) -> _Staged:
+    status = ensure_allowed(ComplaintStatus.SUBMITTED, route.status)
     # Taken after the reads: the counter row stays locked until commit.
     case_no = await case_numbers.next_case_no(session, prefix=case_numbers.COMPLAINT_PREFIX,
-                                              region_code=route.region_code, day=filed_on)
+                                              region_code=route.region_code, day=local_date(now))
+    row = _case_row(filing, route, case_id=complaint_id, case_no=case_no, kind=ComplaintKind.COMPLAINT,
+                    status=status, linked_case_id=report_id, now=now)
+    timeline = [
+        _timeline_row(complaint_id, now, ComplaintStatus.SUBMITTED, ActorRole.CONSUMER, filing.consumer_id, None,
+                      {"channel": filing.body.channel.value}),
+        _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None, _routing_note(route),
+                      {"target": route.target.value, "region_code": route.region_code,
+                       "merchant_id": str(route.merchant_id) if route.merchant_id else None}),
+    ]
+    return _Staged(row=row, timeline=timeline)
+
+
+async def _stage_report(session: AsyncSession, filing: Filing, route: Route, report_id: uuid.UUID,
+                        complaint_id: uuid.UUID | None, now: datetime) -> _Staged:
+    case_no = await case_numbers.next_case_no(session, prefix=case_numbers.REPORT_PREFIX,
+                                              region_code=route.region_code, day=local_date(now))
+    row = _case_row(filing, route, case_id=report_id, case_no=case_no, kind=ComplaintKind.REPORT,
+                    status=ReportStatus.RECEIVED, linked_case_id=complaint_id, now=now)
+    note = "Split from a submission that is also a complaint (Art. 9)" if complaint_id else None
+    # The reporter's subject is kept on the row (so they can follow it) but never on the timeline others may see.
+    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, ActorRole.CONSUMER, None, note,
+                              {"channel": filing.body.channel.value})]
+    return _Staged(row=row, timeline=timeline)
+
+
+def _parties_json(body: ComplaintCreate) -> str | None:
+    if body.agent is None and body.joint is None:
+        return None
+    parties = PartiesRead.model_validate({"agent": body.agent.model_dump() if body.agent else None,
+                                          "joint": body.joint.model_dump() if body.joint else None})
+    return parties.model_dump_json()
+
+
+def _timeline_row(case_id: uuid.UUID, at: datetime, status: CaseStatus, role: ActorRole, actor_id: str | None,
+                  note: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
+    return {"id": new_id(), "complaint_id": case_id, "at": at, "status": status.value, "actor_role": role.value,
+            "actor_id": actor_id, "note": note, "details": details}
+
+
+def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, case_no: str, kind: ComplaintKind,
+              status: CaseStatus, linked_case_id: uuid.UUID | None, now: datetime) -> dict[str, Any]:
+    body = filing.body
     complainant = body.complainant
-    row: dict[str, Any] = {
-        "id": complaint_id,
+    cipher = filing.cipher
+    is_report = kind is ComplaintKind.REPORT
+
+    def sealed(field: str, value: str | None) -> bytes | None:
+        return cipher.encrypt(value, context=_pii_context(case_id, field)) if value is not None else None
+
+    return {
+        "id": case_id,
         "case_no": case_no,
-        "kind": body.kind.value,
+        "kind": kind.value,
         "status": status.value,
         "region_code": route.region_code,
         "consumer_id": filing.consumer_id,
-        "green_channel": body.green_channel,
-        "complainant_name_enc": filing.cipher.encrypt(complainant.name, context=_pii_context(complaint_id, "name")),
-        "complainant_phone_enc": filing.cipher.encrypt(complainant.phone, context=_pii_context(complaint_id, "phone")),
-        "complainant_address_enc": (
-            filing.cipher.encrypt(complainant.address, context=_pii_context(complaint_id, "address"))
-            if complainant.address is not None else None
-        ),
-        "phone_index": filing.cipher.blind_index(complainant.phone),
+        "green_channel": body.green_channel and not is_report,
+        "complainant_name_enc": sealed("name", complainant.name if complainant else None),
+        "complainant_phone_enc": sealed("phone", complainant.phone if complainant else None),
+        "complainant_address_enc": sealed("address", complainant.address if complainant else None),
+        "complainant_id_number_enc": sealed("id_number", complainant.id_number if complainant else None),
+        "phone_index": cipher.blind_index(complainant.phone) if complainant else None,
+        "address_index": cipher.blind_index(complainant.address) if complainant and complainant.address else None,
+        "parties_enc": sealed("parties", _parties_json(body)),
+        "has_agent": body.agent is not None,
+        "consumer_count": 1 + (len(body.joint.consumers) if body.joint else 0),
+        "disclosure_consent": body.disclosure_consent,
+        "online_seller": body.respondent.online.model_dump(mode="json") if body.respondent.online else None,
+        "linked_case_id": linked_case_id,
         "merchant_id": route.merchant_id,
         "respondent_name": route.respondent_name,
         "respondent_address": route.respondent_address,
@@ -160,39 +248,28 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         "mediation_case_id": None,
         "recovered_fen": 0,
         "filed_at": now,
-        "routed_at": now,
+        "routed_at": None if is_report else now,
         "accepted_at": None,
         "closed_at": None,
         "withdrawn_at": None,
+        "decided_at": None,
+        "decided_by": None,
+        "decision_note": None,
+        "refusal_ground": None,
+        "other_routes": None,
+        "case_opened": None,
+        "rating_score": None,
+        "rating_text": None,
+        "rated_at": None,
         "updated_at": now,
         "version": 1,
     }
-    timeline = [
-        {"id": new_id(), "complaint_id": complaint_id, "at": now, "status": ComplaintStatus.SUBMITTED.value,
-         "actor_role": ActorRole.CONSUMER.value, "actor_id": filing.consumer_id, "note": None,
-         "details": {"channel": body.channel.value}},
-        {"id": new_id(), "complaint_id": complaint_id, "at": now, "status": status.value,
-         "actor_role": ActorRole.SYSTEM.value, "actor_id": None, "note": _routing_note(route),
-         "details": {"target": route.target.value, "region_code": route.region_code,
-                     "merchant_id": str(route.merchant_id) if route.merchant_id else None}},
-    ]
-    deadline = {"id": new_id(), "complaint_id": complaint_id, "kind": deadline_kind.value, "due_date": due_date,
-                "state": DeadlineState.RUNNING.value, "due_at": end_of_day(due_date), "started_at": now,
-                "met_at": None, "breached_at": None, "paused_at": None}
-    await session.execute(complaint_table.insert().values(row))
-    await session.execute(event_table.insert(), timeline)
-    await session.execute(deadline_table.insert().values(deadline))
-    detail = _detail(row, _complainant_of(row, filing.cipher), [deadline], timeline)
-    response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
-    if filing.idempotency_key is not None:
-        await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                   body_hash=body_hash, status=response.status, body=response.body, at=now)
-    await filing.outbox.add(session, *_events(row, route, complainant.name, complainant.phone, due_date, filing))
-    return response
-
-
 async def _route(session: AsyncSession, body: ComplaintCreate) -> Route:
-    """Green channel to an active ODR enterprise goes to it; everything else to the regulator of its region."""
+    """Green channel to an active ODR enterprise goes to it; everything else to the regulator of its region.
+
+    Jurisdiction (Art. 13): a registered merchant's region; else the business's region, or for a seller on a platform
+    the region of the address its store displays, else the platform operator's region.
+    """
     respondent = body.respondent
     merchant = None
     if respondent.merchant_id is not None:
@@ -208,14 +285,15 @@ async def _route(session: AsyncSession, body: ComplaintCreate) -> Route:
             respondent_uscc=merchant.uscc,
             respondent_region_code=merchant.region_code,
         )
-    if respondent.name is None or respondent.region_code is None:
+    jurisdiction = respondent.jurisdiction
+    if respondent.name is None or jurisdiction is None:
         raise Problem("validation-error", "The merchant is not an ODR enterprise we know of",
                       errors=[{"field": "body.respondent.merchant_id",
                                "message": "unknown merchant; give name and region_code of the business instead",
                                "code": "unknown_merchant"}])
     return Route(
         status=ComplaintStatus.PENDING_ACCEPTANCE,
-        region_code=respondent.region_code,
+        region_code=jurisdiction,
         merchant_id=None,
         respondent_name=respondent.name,
         respondent_address=respondent.address,
@@ -230,18 +308,28 @@ def _routing_note(route: Route) -> str:
     return f"Sent to the market regulator of region {route.region_code} for acceptance review"
 
 
-def _events(row: Mapping[Any, Any], route: Route, name: str, phone: str, due_date: date,
-            filing: Filing) -> list[EventEnvelope]:
+def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list[EventEnvelope]:
+    """filed for every case; routed only for a complaint.
+
+    A report's events carry neither the reporter nor the enterprise's id, so no consumer that serves enterprises can
+    pass a report, or its progress, on to the business reported (Art. 37).
+    """
+    row = case.row
+    is_report = row["kind"] == ComplaintKind.REPORT
     filed = ComplaintFiled(
         complaint_id=row["id"], case_no=row["case_no"], kind=row["kind"], region_code=row["region_code"],
-        merchant_id=row["merchant_id"], respondent_name=row["respondent_name"], sector=row["sector"],
+        merchant_id=None if is_report else row["merchant_id"], respondent_name=row["respondent_name"],
+        sector=row["sector"],
         category=row["category"], channel=row["channel"], request_type=row["request_type"],
         request_amount_fen=row["request_amount_fen"], green_channel=row["green_channel"], filed_at=row["filed_at"],
     )
+    if is_report or filing.body.complainant is None:
+        return [filed.envelope(source=filing.source)]
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
-        complainant=ComplainantForMerchant(name=name, phone_masked=mask_phone(phone)),
+        complainant=ComplainantForMerchant(name=filing.body.complainant.name,
+                                           phone_masked=mask_phone(filing.body.complainant.phone)),
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
         due_date=due_date, routed_at=row["routed_at"],
     )
@@ -252,24 +340,37 @@ def _pii_context(complaint_id: uuid.UUID, field: str) -> str:
     return f"complaint:{complaint_id}:{field}"
 
 
-def _complainant_of(row: Mapping[Any, Any], cipher: PiiCipher) -> ComplainantRead:
-    address = row["complainant_address_enc"]
-    return ComplainantRead(
-        name=cipher.decrypt(row["complainant_name_enc"], context=_pii_context(row["id"], "name")),
-        phone=cipher.decrypt(row["complainant_phone_enc"], context=_pii_context(row["id"], "phone")),
-        address=cipher.decrypt(address, context=_pii_context(row["id"], "address")) if address else None,
-    )
+def _opened(row: Mapping[Any, Any], cipher: PiiCipher, field: str) -> str | None:
+    sealed = row[f"complainant_{field}_enc"] if field != "parties" else row["parties_enc"]
+    return cipher.decrypt(sealed, context=_pii_context(row["id"], field)) if sealed is not None else None
 
 
-def _detail(row: Mapping[Any, Any], complainant: ComplainantRead, deadlines: Sequence[Mapping[Any, Any]],
-            timeline: Sequence[Mapping[Any, Any]]) -> ComplaintRead:
+def _complainant_of(row: Mapping[Any, Any], cipher: PiiCipher) -> ComplainantRead | None:
+    """The decrypted identity, or None for an anonymous report."""
+    name = _opened(row, cipher, "name")
+    if name is None:
+        return None
+    phone = _opened(row, cipher, "phone")
+    assert phone is not None, "a complainant always has a phone"
+    return ComplainantRead(name=name, phone=phone, address=_opened(row, cipher, "address"),
+                           id_number=_opened(row, cipher, "id_number"))
+
+
+def _parties_of(row: Mapping[Any, Any], cipher: PiiCipher) -> PartiesRead | None:
+    document = _opened(row, cipher, "parties")
+    return PartiesRead.model_validate_json(document) if document is not None else None
+
+
+def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mapping[Any, Any]],
+            timeline: Sequence[Mapping[Any, Any]], attachments: Sequence[Mapping[Any, Any]]) -> ComplaintRead:
     return ComplaintRead(
         id=row["id"], case_no=row["case_no"], kind=row["kind"], status=row["status"],
-        mediation_case_id=row["mediation_case_id"], recovered_fen=row["recovered_fen"],
-        region_code=row["region_code"], green_channel=row["green_channel"], complainant=complainant,
+        linked_case_id=row["linked_case_id"], mediation_case_id=row["mediation_case_id"],
+        recovered_fen=row["recovered_fen"], region_code=row["region_code"], green_channel=row["green_channel"],
+        complainant=_complainant_of(row, cipher), parties=_parties_of(row, cipher),
         respondent=RespondentRead(merchant_id=row["merchant_id"], name=row["respondent_name"],
                                   address=row["respondent_address"], uscc=row["respondent_uscc"],
-                                  region_code=row["respondent_region_code"]),
+                                  region_code=row["respondent_region_code"], online=row["online_seller"]),
         request=RequestRead(type=row["request_type"], amount_fen=row["request_amount_fen"]),
         purchase=(PurchaseRead(date=row["purchase_date"], amount_fen=row["purchase_amount_fen"],
                                order_no=row["purchase_order_no"]) if row["purchase_date"] else None),
@@ -278,6 +379,14 @@ def _detail(row: Mapping[Any, Any], complainant: ComplainantRead, deadlines: Seq
                    for d in deadlines],
         timeline=[TimelineEntry(at=e["at"], status=e["status"], actor_role=e["actor_role"], note=e["note"])
                   for e in timeline],
+        evidence=[EvidenceRead.model_validate(dict(a)) for a in attachments],
+        disclosure_consent=row["disclosure_consent"],
+        refusal=(RefusalRead(ground=row["refusal_ground"], note=row["decision_note"] or "",
+                             other_routes=row["other_routes"] or "") if row["refusal_ground"] else None),
+        report_decision=(ReportDecisionRead(case_opened=row["case_opened"], reason=row["decision_note"] or "")
+                         if row["case_opened"] is not None else None),
+        rating=(RatingRead(score=row["rating_score"], text=row["rating_text"], rated_at=row["rated_at"])
+                if row["rating_score"] is not None else None),
         filed_at=row["filed_at"], routed_at=row["routed_at"], closed_at=row["closed_at"],
         updated_at=row["updated_at"],
     )
@@ -293,22 +402,42 @@ class Versioned:
 
 async def get_for_consumer(session: AsyncSession, *, complaint_id: uuid.UUID, consumer_id: str,
                            cipher: PiiCipher) -> Versioned:
-    """The complaint if this consumer filed it; 404 otherwise, so ids of others' cases reveal nothing."""
+    """The case if this consumer filed it; 404 otherwise, so ids of others' cases reveal nothing."""
     row = (await session.execute(
         select(complaint_table).where(complaint_table.c.id == complaint_id,
                                       complaint_table.c.consumer_id == consumer_id)
     )).mappings().one_or_none()
     if row is None:
         raise Problem("not-found", "No such complaint")
-    deadlines = (await session.execute(
-        select(deadline_table).where(deadline_table.c.complaint_id == complaint_id)
-        .order_by(deadline_table.c.started_at, deadline_table.c.id)
-    )).mappings().all()
+    return await _versioned(session, row, cipher)
+
+
+async def get_for_regulator(session: AsyncSession, *, complaint_id: uuid.UUID, principal: Principal,
+                            cipher: PiiCipher, rules: FlagRules) -> Versioned:
+    """The case with full personal data and anti-abuse flags if the caller governs its region; 404 otherwise.
+
+    The read is recorded in `pii_access` (who, when) and committed before the data is returned.
+    """
+    row = (await session.execute(
+        select(complaint_table).where(complaint_table.c.id == complaint_id))).mappings().one_or_none()
+    if row is None or not principal.governs(row["region_code"]):
+        raise Problem("not-found", "No such complaint in the regions you govern")
+    found = await _versioned(session, row, cipher)
+    found.detail.flags = await flags_of(session, row, rules)
+    await session.execute(pii_access_table.insert().values(
+        id=new_id(), complaint_id=row["id"], actor_sub=principal.sub, actor_region=principal.region, at=utcnow()))
+    await session.commit()
+    return found
+
+
+async def _versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) -> Versioned:
+    deadlines = await deadline_service.of_case(session, row["id"])
     timeline = (await session.execute(
-        select(event_table).where(event_table.c.complaint_id == complaint_id)
+        select(event_table).where(event_table.c.complaint_id == row["id"])
         .order_by(event_table.c.at, event_table.c.id)
     )).mappings().all()
-    return Versioned(detail=_detail(row, _complainant_of(row, cipher), deadlines, timeline), version=row["version"])
+    attachments = await evidence_service.of_case(session, row["id"])
+    return Versioned(detail=_detail(row, cipher, deadlines, timeline, attachments), version=row["version"])
 
 
 async def version_of(session: AsyncSession, *, complaint_id: uuid.UUID, consumer_id: str) -> int | None:
@@ -339,7 +468,7 @@ def consumer_conditions(consumer_id: str) -> list[ColumnElement[bool]]:
     return [complaint_table.c.consumer_id == consumer_id]
 
 
-def regulator_conditions(*, region_prefix: str, status: ComplaintStatus | None,
+def regulator_conditions(*, region_prefix: str, status: CaseStatus | None,
                          kind: ComplaintKind | None) -> list[ColumnElement[bool]]:
     """A regulator lists its region and those below it, optionally by status and kind."""
     conditions: list[ColumnElement[bool]] = [complaint_table.c.region_code.startswith(region_prefix, autoescape=True)]

@@ -1,105 +1,161 @@
-"""Complaint statuses, the moves allowed between them, and the deadlines each route starts."""
+"""The case state machine: the moves allowed between statuses, and `transition()`, the only way to make one.
+
+Complaints and reports share the case table; their statuses are disjoint, so one table holds both tracks.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import RowMapping, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaints.complaint.enums import (
+    ActorRole,
+    CaseStatus,
+    ComplaintStatus,
+    DeadlineKind,
+    ReportStatus,
+)
+from complaints.complaint.models import Complaint, ComplaintEvent
+from servicekit.db import new_id
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
 
+EventsOf = Callable[[RowMapping], Sequence[EventEnvelope]]
 
-class ComplaintKind(StrEnum):
-    COMPLAINT = "complaint"
-    REPORT = "report"
-    BOTH = "both"
+complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
+event_table: Table = ComplaintEvent.__table__  # type: ignore[assignment]
 
-
-class ComplaintStatus(StrEnum):
-    SUBMITTED = "submitted"
-    WITH_MERCHANT = "with_merchant"
-    PENDING_ACCEPTANCE = "pending_acceptance"
-    ACCEPTED = "accepted"
-    CLOSED_SETTLED = "closed_settled"
-    CLOSED_TERMINATED = "closed_terminated"
-    CLOSED_REFUSED = "closed_refused"
-    WITHDRAWN = "withdrawn"
-
-
-class RequestType(StrEnum):
-    REFUND = "refund"
-    EXCHANGE = "exchange"
-    REPAIR = "repair"
-    COMPENSATION = "compensation"
-    OTHER = "other"
-
-
-class Channel(StrEnum):
-    APP = "app"
-    WEB = "web"
-    MINI_PROGRAM = "mini_program"
-    HOTLINE = "hotline"
-    TRANSFER_12345 = "transfer_12345"
-    STATION = "station"
-    CONSUMER_ASSOCIATION = "consumer_association"
-    PARTNER_API = "partner_api"
-    STAFF = "staff"
-
-
-class ActorRole(StrEnum):
-    CONSUMER = "consumer"
-    MERCHANT = "merchant"
-    REGULATOR = "regulator"
-    MEDIATOR = "mediator"
-    SYSTEM = "system"
-
-
-class DeadlineKind(StrEnum):
-    MERCHANT_NEGOTIATION = "merchant_negotiation"
-    INITIAL_REVIEW = "initial_review"
-
-
-class DeadlineState(StrEnum):
-    RUNNING = "running"
-    MET = "met"
-    BREACHED = "breached"
-    PAUSED = "paused"
-
-
-# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (research.md §2.1),
-# 7 WD for the regulator to accept or refuse (Order 121 Art. 15).
-WORKING_DAYS: dict[DeadlineKind, int] = {
-    DeadlineKind.MERCHANT_NEGOTIATION: 10,
-    DeadlineKind.INITIAL_REVIEW: 7,
-}
-
-_CLOSED = {
+FINAL: frozenset[CaseStatus] = frozenset({
     ComplaintStatus.CLOSED_SETTLED,
     ComplaintStatus.CLOSED_TERMINATED,
     ComplaintStatus.CLOSED_REFUSED,
     ComplaintStatus.WITHDRAWN,
-}
+    ReportStatus.CASE_OPENED,
+    ReportStatus.NOT_OPENED,
+})
 
-TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+CLOSED_BY_OUTCOME: frozenset[CaseStatus] = frozenset({
+    ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.CLOSED_TERMINATED, ComplaintStatus.CLOSED_REFUSED,
+})
+
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     ComplaintStatus.SUBMITTED: frozenset({ComplaintStatus.WITH_MERCHANT, ComplaintStatus.PENDING_ACCEPTANCE,
                                           ComplaintStatus.WITHDRAWN}),
     ComplaintStatus.WITH_MERCHANT: frozenset({ComplaintStatus.PENDING_ACCEPTANCE, ComplaintStatus.CLOSED_SETTLED,
                                               ComplaintStatus.WITHDRAWN}),
+    # A regulator may also push a received complaint to the ODR enterprise (back to negotiation).
     ComplaintStatus.PENDING_ACCEPTANCE: frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.CLOSED_REFUSED,
-                                                   ComplaintStatus.WITHDRAWN}),
+                                                   ComplaintStatus.WITH_MERCHANT, ComplaintStatus.WITHDRAWN}),
     ComplaintStatus.ACCEPTED: frozenset({ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.CLOSED_TERMINATED,
                                          ComplaintStatus.WITHDRAWN}),
-    **{status: frozenset() for status in _CLOSED},
+    ReportStatus.RECEIVED: frozenset({ReportStatus.VERIFYING, ReportStatus.CASE_OPENED, ReportStatus.NOT_OPENED}),
+    ReportStatus.VERIFYING: frozenset({ReportStatus.CASE_OPENED, ReportStatus.NOT_OPENED}),
+    **{status: frozenset() for status in FINAL},
 }
 
-# The deadline a status starts when a complaint enters it.
-DEADLINE_ON_ENTRY: dict[ComplaintStatus, DeadlineKind] = {
+# The clock a status starts when a case enters it.
+DEADLINE_ON_ENTRY: dict[CaseStatus, DeadlineKind] = {
     ComplaintStatus.WITH_MERCHANT: DeadlineKind.MERCHANT_NEGOTIATION,
     ComplaintStatus.PENDING_ACCEPTANCE: DeadlineKind.INITIAL_REVIEW,
+    ReportStatus.RECEIVED: DeadlineKind.REPORT_VERIFICATION,
 }
 
 
-def transition(current: ComplaintStatus, target: ComplaintStatus) -> ComplaintStatus:
-    """The new status, or a 409 problem when the table does not allow the move."""
+def status_of(value: str) -> CaseStatus:
+    """The enum member of a stored status value."""
+    return ComplaintStatus(value) if value in ComplaintStatus._value2member_map_ else ReportStatus(value)
+
+
+def ensure_allowed(current: CaseStatus, target: CaseStatus) -> CaseStatus:
+    """`target`, or a 409 problem when the table does not allow the move."""
     if target not in TRANSITIONS[current]:
-        raise Problem("conflict", f"A complaint cannot go from {current.value} to {target.value}",
+        raise Problem("conflict", f"A case cannot go from {current.value} to {target.value}",
                       current_status=current.value)
     return target
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a move: recorded on the timeline; `id` is the token subject (None for the system)."""
+
+    role: ActorRole
+    id: str | None = None
+
+
+SYSTEM = Actor(ActorRole.SYSTEM)
+
+
+async def lock(session: AsyncSession, case_id: uuid.UUID) -> RowMapping | None:
+    """The case row, locked for this transaction (moves of one case are serialised), or None."""
+    return (await session.execute(
+        select(complaint_table).where(complaint_table.c.id == case_id).with_for_update()
+    )).mappings().one_or_none()
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    case: RowMapping,
+    target: CaseStatus,
+    actor: Actor,
+    at: datetime,
+    outbox: Outbox,
+    events: EventsOf,
+    note: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> RowMapping:
+    """Move a locked case to `target`: status, `changes` and version, a timeline row and its events, or 409.
+
+    Runs inside the caller's transaction and never commits; `events` builds the envelopes from the updated row.
+    """
+    ensure_allowed(status_of(case["status"]), target)
+    updated = (await session.execute(
+        complaint_table.update()
+        .where(complaint_table.c.id == case["id"], complaint_table.c.version == case["version"])
+        .values(status=target.value, updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
+        .returning(*complaint_table.c)
+    )).mappings().one()
+    await session.execute(event_table.insert().values(
+        id=new_id(), complaint_id=case["id"], at=at, status=target.value, actor_role=actor.role.value,
+        actor_id=actor.id, note=note, details=dict(details) if details else None,
+    ))
+    await outbox.add(session, *events(updated))
+    return updated
+
+
+async def annotate(
+    session: AsyncSession,
+    *,
+    case: RowMapping,
+    actor: Actor,
+    at: datetime,
+    outbox: Outbox,
+    note: str,
+    events: EventsOf = lambda _: (),
+    details: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> RowMapping:
+    """Record something that happened to a locked case without moving it (a rating, a clock paused or extended).
+
+    Like `transition`: a timeline row at the current status, a new version (so ETags change) and its events.
+    """
+    updated = (await session.execute(
+        complaint_table.update()
+        .where(complaint_table.c.id == case["id"], complaint_table.c.version == case["version"])
+        .values(updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
+        .returning(*complaint_table.c)
+    )).mappings().one()
+    await session.execute(event_table.insert().values(
+        id=new_id(), complaint_id=case["id"], at=at, status=case["status"], actor_role=actor.role.value,
+        actor_id=actor.id, note=note, details=dict(details) if details else None,
+    ))
+    await outbox.add(session, *events(updated))
+    return updated

@@ -1,0 +1,291 @@
+"""Moves of a complaint after intake: regulator decisions, the consumer's withdrawal and rating, and the outcomes
+mediation reports. Each public function is one use case and one transaction (`session.begin()`), except the
+`record_*` functions, which run inside the inbox consumer's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus, DeadlineKind, DeadlineState
+from complaints.complaint.schemas import RatingIn, RefuseIn
+from complaints.complaint.state import (
+    CLOSED_BY_OUTCOME,
+    FINAL,
+    SYSTEM,
+    Actor,
+    annotate,
+    complaint_table,
+    lock,
+    status_of,
+    transition,
+)
+from complaints.deadline import service as deadline_service
+from complaints.enrollment import service as enrollment_service
+from complaints.enrollment.models import EnrollmentStatus
+from servicekit.auth import Principal
+from servicekit.contracts.complaints_v1 import (
+    ComplainantForMerchant,
+    ComplaintAccepted,
+    ComplaintClosed,
+    ComplaintRated,
+    ComplaintRefused,
+    ComplaintRouted,
+    ComplaintWithdrawn,
+    RouteTarget,
+)
+from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
+from servicekit.db import utcnow
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.outbox import Outbox
+from servicekit.observability import get_logger
+from servicekit.pii import PiiCipher, mask_phone
+from servicekit.problems import Problem
+
+# Order 121 Art. 15: a refusal tells the consumer the other routes of Consumer Rights Protection Law Art. 39.
+OTHER_ROUTES = (
+    "依据《消费者权益保护法》第三十九条，您还可以通过下列途径解决争议："
+    "（一）与经营者协商和解；（二）请求消费者协会或者依法成立的其他调解组织调解；"
+    "（三）向有关行政部门投诉；（四）根据与经营者达成的仲裁协议提请仲裁机构仲裁；（五）向人民法院提起诉讼。"
+)
+
+log = get_logger("complaints.decisions")
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Where a use case stages its events, and the `source` they carry."""
+
+    outbox: Outbox
+    source: str
+
+
+async def _governed_complaint(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> RowMapping:
+    """The locked complaint if the regulator governs its region; 404 otherwise (its existence is not revealed)."""
+    case = await lock(session, case_id)
+    if case is None or not principal.governs(case["region_code"]) or case["kind"] != ComplaintKind.COMPLAINT:
+        raise Problem("not-found", "No such complaint in the regions you govern")
+    return case
+
+
+async def _own_complaint(session: AsyncSession, case_id: uuid.UUID, consumer_id: str) -> RowMapping:
+    case = await lock(session, case_id)
+    if case is None or case["consumer_id"] != consumer_id or case["kind"] != ComplaintKind.COMPLAINT:
+        raise Problem("not-found", "No such complaint")
+    return case
+
+
+def _complainant(case: RowMapping, cipher: PiiCipher) -> ComplainantForMerchant:
+    """Name and masked phone: what a business (or mediation) needs of the complainant."""
+    name = cipher.decrypt(case["complainant_name_enc"], context=f"complaint:{case['id']}:name")
+    phone = cipher.decrypt(case["complainant_phone_enc"], context=f"complaint:{case['id']}:phone")
+    return ComplainantForMerchant(name=name, phone_masked=mask_phone(phone))
+
+
+def _closed(row: RowMapping, publisher: Publisher) -> EventEnvelope:
+    return ComplaintClosed(
+        complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
+        merchant_id=row["merchant_id"], status=row["status"], recovered_fen=row["recovered_fen"],
+        closed_at=row["closed_at"],
+    ).envelope(source=publisher.source)
+
+
+async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, cipher: PiiCipher,
+                 publisher: Publisher) -> None:
+    """pending_acceptance -> accepted (Art. 15); mediation opens regulator mediation on the accepted event."""
+    async with session.begin():
+        case = await _governed_complaint(session, case_id, principal)
+        now = utcnow()
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            return [ComplaintAccepted(
+                complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
+                merchant_id=row["merchant_id"], respondent_name=row["respondent_name"],
+                consumer_id=row["consumer_id"], complainant=_complainant(row, cipher),
+                request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
+                accepted_by=principal.sub, accepted_at=now,
+            ).envelope(source=publisher.source)]
+
+        await transition(session, case=case, target=ComplaintStatus.ACCEPTED,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         events=events, note="Accepted by the market regulator for mediation",
+                         changes={"accepted_at": now, "decided_at": now, "decided_by": principal.sub})
+        await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET,
+                                          kinds=[DeadlineKind.INITIAL_REVIEW])
+
+
+async def refuse(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, body: RefuseIn,
+                 publisher: Publisher) -> None:
+    """pending_acceptance -> closed_refused with an Art. 16 ground; the consumer is told the other routes."""
+    async with session.begin():
+        case = await _governed_complaint(session, case_id, principal)
+        now = utcnow()
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            refused = ComplaintRefused(complaint_id=row["id"], region_code=row["region_code"],
+                                       merchant_id=row["merchant_id"], ground=body.ground, refused_by=principal.sub,
+                                       refused_at=now)
+            return [refused.envelope(source=publisher.source), _closed(row, publisher)]
+
+        await transition(session, case=case, target=ComplaintStatus.CLOSED_REFUSED,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         events=events, note=f"Refused (Art. 16 ground {body.ground}): {body.note}",
+                         details={"ground": body.ground},
+                         changes={"decided_at": now, "decided_by": principal.sub, "decision_note": body.note,
+                                  "refusal_ground": body.ground, "other_routes": OTHER_ROUTES, "closed_at": now})
+        await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET)
+
+
+async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
+                            merchant_id: uuid.UUID, cipher: PiiCipher, publisher: Publisher) -> None:
+    """pending_acceptance -> with_merchant: the regulator hands the complaint to an active ODR enterprise."""
+    async with session.begin():
+        case = await _governed_complaint(session, case_id, principal)
+        merchant = await enrollment_service.get(session, merchant_id=merchant_id)
+        if merchant is None or merchant.status != EnrollmentStatus.ACTIVE.value:
+            raise Problem("validation-error", "Only an active ODR enterprise can take a complaint",
+                          errors=[{"field": "body.merchant_id", "message": "not an active ODR enterprise",
+                                   "code": "not_enrolled"}])
+        now = utcnow()
+        negotiation_due = deadline_service.due_date_from(now, DeadlineKind.MERCHANT_NEGOTIATION)
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            return [ComplaintRouted(
+                complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.MERCHANT,
+                merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
+                complainant=_complainant(row, cipher), request_type=row["request_type"],
+                request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=negotiation_due,
+                routed_at=now,
+            ).envelope(source=publisher.source)]
+
+        await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         events=events, note=f"Sent by the regulator to the ODR enterprise {merchant.name}",
+                         details={"merchant_id": str(merchant_id)},
+                         changes={"merchant_id": merchant_id, "respondent_name": merchant.name,
+                                  "respondent_uscc": merchant.uscc, "routed_at": now, "decided_at": now,
+                                  "decided_by": principal.sub})
+        await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET,
+                                          kinds=[DeadlineKind.INITIAL_REVIEW])
+        await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.MERCHANT_NEGOTIATION, at=now)
+
+
+async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, publisher: Publisher) -> None:
+    """The consumer withdraws (submitted, with_merchant, pending_acceptance or accepted -> withdrawn)."""
+    async with session.begin():
+        case = await _own_complaint(session, case_id, consumer_id)
+        now = utcnow()
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            withdrawn = ComplaintWithdrawn(complaint_id=row["id"], region_code=row["region_code"],
+                                           merchant_id=row["merchant_id"], withdrawn_at=now)
+            return [withdrawn.envelope(source=publisher.source), _closed(row, publisher)]
+
+        await transition(session, case=case, target=ComplaintStatus.WITHDRAWN,
+                         actor=Actor(ActorRole.CONSUMER, consumer_id), at=now, outbox=publisher.outbox,
+                         events=events, note="Withdrawn by the consumer",
+                         changes={"withdrawn_at": now, "closed_at": now})
+        await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.ENDED)
+
+
+async def rate(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, body: RatingIn,
+               publisher: Publisher) -> None:
+    """A satisfaction rating, once, after the complaint closed with an outcome; 409 before that or the second time."""
+    async with session.begin():
+        case = await _own_complaint(session, case_id, consumer_id)
+        if status_of(case["status"]) not in CLOSED_BY_OUTCOME:
+            raise Problem("conflict", "A complaint can be rated once it is closed", current_status=case["status"])
+        if case["rating_score"] is not None:
+            raise Problem("conflict", "This complaint was already rated")
+        now = utcnow()
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            return [ComplaintRated(complaint_id=row["id"], merchant_id=row["merchant_id"], rating=body.score,
+                                   rated_at=now).envelope(source=publisher.source)]
+
+        await annotate(session, case=case, actor=Actor(ActorRole.CONSUMER, consumer_id), at=now,
+                       outbox=publisher.outbox, events=events, note=f"Rated {body.score}/5",
+                       changes={"rating_score": body.score, "rating_text": body.text, "rated_at": now})
+
+
+async def _open_case_for(session: AsyncSession, complaint_id: uuid.UUID, event_type: str) -> RowMapping | None:
+    """The locked complaint an outcome is about, or None when it is already final (a late or repeated event)."""
+    case = await lock(session, complaint_id)
+    if case is None:
+        raise LookupError(f"{event_type} for unknown complaint {complaint_id}")
+    if status_of(case["status"]) in FINAL:
+        log.info("outcome for a closed complaint ignored", complaint_id=str(complaint_id), event_type=event_type,
+                 status=case["status"])
+        return None
+    return case
+
+
+async def record_case_opened(session: AsyncSession, event: CaseOpened, publisher: Publisher) -> None:
+    """Mediation opened a case for the complaint: remember its id (the consumer follows the negotiation there)."""
+    case = await lock(session, event.complaint_id)
+    if case is None or case["mediation_case_id"] == event.case_id:
+        return
+    await annotate(session, case=case, actor=SYSTEM, at=event.opened_at, outbox=publisher.outbox,
+                   note=f"Mediation case opened ({event.status})", details={"case_id": str(event.case_id)},
+                   changes={"mediation_case_id": event.case_id})
+
+
+async def record_negotiation_failed(session: AsyncSession, event: NegotiationFailed, cipher: PiiCipher,
+                                    publisher: Publisher) -> None:
+    """with_merchant -> pending_acceptance: the regulator must now decide within 7 WD."""
+    case = await _open_case_for(session, event.complaint_id, event.event_type)
+    if case is None or case["status"] == ComplaintStatus.PENDING_ACCEPTANCE:
+        return
+    now = utcnow()
+    review_due = deadline_service.due_date_from(now, DeadlineKind.INITIAL_REVIEW)
+
+    def events(row: RowMapping) -> list[EventEnvelope]:
+        return [ComplaintRouted(
+            complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.REGULATOR,
+            merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
+            complainant=_complainant(row, cipher), request_type=row["request_type"],
+            request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=review_due, routed_at=now,
+        ).envelope(source=publisher.source)]
+
+    await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE, actor=SYSTEM, at=now,
+                     outbox=publisher.outbox, events=events,
+                     note=f"Negotiation with the enterprise failed ({event.reason}); sent to the regulator",
+                     details={"case_id": str(event.case_id), "reason": event.reason}, changes={"routed_at": now})
+    await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED,
+                                      kinds=[DeadlineKind.MERCHANT_NEGOTIATION])
+    await deadline_service.start(session, case_id=case["id"], kind=DeadlineKind.INITIAL_REVIEW, at=now)
+
+
+async def record_settled(session: AsyncSession, event: CaseSettled, publisher: Publisher) -> None:
+    """with_merchant or accepted -> closed_settled; the agreement's amount counts as money recovered."""
+    case = await _open_case_for(session, event.complaint_id, event.event_type)
+    if case is None:
+        return
+    now = utcnow()
+    await transition(session, case=case, target=ComplaintStatus.CLOSED_SETTLED, actor=SYSTEM, at=now,
+                     outbox=publisher.outbox, events=lambda row: [_closed(row, publisher)],
+                     note=f"Settled in {event.stage}: {event.amount_fen / 100:.2f} yuan to the consumer",
+                     details={"case_id": str(event.case_id), "amount_fen": event.amount_fen},
+                     changes={"recovered_fen": complaint_table.c.recovered_fen + event.amount_fen, "closed_at": now,
+                              "mediation_case_id": event.case_id})
+    await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.MET)
+
+
+async def record_terminated(session: AsyncSession, event: CaseTerminated, publisher: Publisher) -> None:
+    """accepted -> closed_terminated: regulator mediation ended without agreement (Art. 23 ground)."""
+    case = await _open_case_for(session, event.complaint_id, event.event_type)
+    if case is None:
+        return
+    now = utcnow()
+    await transition(session, case=case, target=ComplaintStatus.CLOSED_TERMINATED,
+                     actor=Actor(ActorRole.MEDIATOR), at=now, outbox=publisher.outbox,
+                     events=lambda row: [_closed(row, publisher)],
+                     note=f"Mediation terminated (Art. 23 ground {event.ground})" + (
+                         f": {event.note}" if event.note else ""),
+                     details={"case_id": str(event.case_id), "ground": event.ground},
+                     changes={"closed_at": now})
+    await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED)

@@ -1,0 +1,85 @@
+"""Vocabulary of the complaint domain: kinds, statuses, request types, channels, actors, clocks."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ComplaintKind(StrEnum):
+    """What a submission is (Order 121 Art. 3); `both` is split into a complaint and a linked report (Art. 9)."""
+
+    COMPLAINT = "complaint"
+    REPORT = "report"
+    BOTH = "both"
+
+
+class ComplaintStatus(StrEnum):
+    SUBMITTED = "submitted"
+    WITH_MERCHANT = "with_merchant"
+    PENDING_ACCEPTANCE = "pending_acceptance"
+    ACCEPTED = "accepted"
+    CLOSED_SETTLED = "closed_settled"
+    CLOSED_TERMINATED = "closed_terminated"
+    CLOSED_REFUSED = "closed_refused"
+    WITHDRAWN = "withdrawn"
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    VERIFYING = "verifying"
+    CASE_OPENED = "case_opened"
+    NOT_OPENED = "not_opened"
+
+
+CaseStatus = ComplaintStatus | ReportStatus
+
+
+class RequestType(StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+    REPAIR = "repair"
+    COMPENSATION = "compensation"
+    OTHER = "other"
+
+
+class Channel(StrEnum):
+    APP = "app"
+    WEB = "web"
+    MINI_PROGRAM = "mini_program"
+    HOTLINE = "hotline"
+    TRANSFER_12345 = "transfer_12345"
+    STATION = "station"
+    CONSUMER_ASSOCIATION = "consumer_association"
+    PARTNER_API = "partner_api"
+    STAFF = "staff"
+
+
+class ActorRole(StrEnum):
+    CONSUMER = "consumer"
+    MERCHANT = "merchant"
+    REGULATOR = "regulator"
+    MEDIATOR = "mediator"
+    SYSTEM = "system"
+
+
+class DeadlineKind(StrEnum):
+    MERCHANT_NEGOTIATION = "merchant_negotiation"
+    INITIAL_REVIEW = "initial_review"
+    REPORT_VERIFICATION = "report_verification"
+
+
+class DeadlineState(StrEnum):
+    """`met`: the obligated party acted in time; `ended`: the stage ended without that party's act (withdrawal)."""
+
+    RUNNING = "running"
+    EXTENDED = "extended"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    ENDED = "ended"
+
+
+# A clock in one of these states can still run out.
+TICKING = frozenset({DeadlineState.RUNNING, DeadlineState.EXTENDED})
+# A clock in one of these states is still open: it can be met, ended, paused or resumed.
+OPEN_CLOCK = frozenset({DeadlineState.RUNNING, DeadlineState.EXTENDED, DeadlineState.PAUSED})

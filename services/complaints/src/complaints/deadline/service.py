@@ -1,0 +1,175 @@
+"""Statutory clocks of a case: start, meet or end, pause and resume, extend on approval, and find breaches.
+
+Periods follow Order 121 Art. 45 through `servicekit.calendar`: the start day is not counted, and a period whose
+last day is a holiday ends on the next working day. All functions run in the caller's transaction and never commit,
+except `sweep_breaches`, which is a use case of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from complaints.complaint.enums import OPEN_CLOCK, TICKING, ComplaintKind, DeadlineKind, DeadlineState
+from complaints.complaint.models import Complaint, Deadline
+from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
+from servicekit.contracts.complaints_v1 import DeadlineBreached
+from servicekit.db import new_id
+from servicekit.events.outbox import Outbox
+from servicekit.problems import Problem
+
+deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
+complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
+
+# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (research.md §2.1, a per-region setting
+# in the design), 7 WD for the regulator to accept or refuse (Art. 15), 15 WD to verify a report (Art. 35).
+WORKING_DAYS: dict[DeadlineKind, int] = {
+    DeadlineKind.MERCHANT_NEGOTIATION: 10,
+    DeadlineKind.INITIAL_REVIEW: 7,
+    DeadlineKind.REPORT_VERIFICATION: 15,
+}
+# Extension a report's verification clock gets with the head of the bureau's approval (Art. 27, 35).
+REPORT_EXTENSION_WORKING_DAYS = 15
+
+
+def working_days_between(first: date, last: date) -> int:
+    """Working days in the half-open span (first, last]: how many a paused clock stood still."""
+    count = 0
+    day = first
+    while day < last:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count
+
+
+def due_date_from(at: datetime, kind: DeadlineKind) -> date:
+    """The last day of a clock of `kind` started at `at` (Art. 45: the local start day is not counted)."""
+    return add_working_days(local_date(at), WORKING_DAYS[kind])
+
+
+async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime) -> dict[str, Any]:
+    """Start a clock of `kind` on the local day of `at`; returns the row written."""
+    due_date = due_date_from(at, kind)
+    row: dict[str, Any] = {
+        "id": new_id(), "complaint_id": case_id, "kind": kind.value, "due_date": due_date,
+        "state": DeadlineState.RUNNING.value, "due_at": end_of_day(due_date), "started_at": at, "met_at": None,
+        "breached_at": None, "paused_at": None, "ended_at": None, "extended_days": 0,
+        "extension_approved_by": None, "extension_reason": None,
+    }
+    await session.execute(deadline_table.insert().values(row))
+    return row
+
+
+async def close_open(session: AsyncSession, *, case_id: uuid.UUID, at: datetime, state: DeadlineState,
+                     kinds: Collection[DeadlineKind] | None = None) -> None:
+    """Mark the case's open clocks (of `kinds`, else all) `met` or `ended`; a breached clock stays breached."""
+    if state not in (DeadlineState.MET, DeadlineState.ENDED):
+        raise ValueError("an open clock closes as met or ended")
+    statement = deadline_table.update().where(
+        deadline_table.c.complaint_id == case_id, deadline_table.c.state.in_([s.value for s in OPEN_CLOCK]))
+    if kinds is not None:
+        statement = statement.where(deadline_table.c.kind.in_([kind.value for kind in kinds]))
+    stamp = {"met_at": at} if state is DeadlineState.MET else {"ended_at": at}
+    await session.execute(statement.values(state=state.value, paused_at=None, **stamp))
+
+
+async def _open_clock(session: AsyncSession, case_id: uuid.UUID, kind: DeadlineKind) -> RowMapping:
+    row = (await session.execute(
+        select(deadline_table).where(deadline_table.c.complaint_id == case_id, deadline_table.c.kind == kind.value,
+                                     deadline_table.c.state.in_([s.value for s in OPEN_CLOCK]))
+        .with_for_update()
+    )).mappings().first()
+    if row is None:
+        raise Problem("conflict", f"The case has no open {kind.value} clock")
+    return row
+
+
+async def pause(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime) -> None:
+    """Stop a ticking clock (appraisal, recusal: Art. 21-22); 409 if it is not ticking."""
+    clock = await _open_clock(session, case_id, kind)
+    if clock["state"] == DeadlineState.PAUSED.value:
+        raise Problem("conflict", f"The {kind.value} clock is already paused")
+    await session.execute(deadline_table.update().where(deadline_table.c.id == clock["id"])
+                          .values(state=DeadlineState.PAUSED.value, paused_at=at))
+
+
+async def resume(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime) -> date:
+    """Restart a paused clock; the working days it stood still are added to its due date, which is returned."""
+    clock = await _open_clock(session, case_id, kind)
+    if clock["state"] != DeadlineState.PAUSED.value:
+        raise Problem("conflict", f"The {kind.value} clock is not paused")
+    remaining = working_days_between(local_date(clock["paused_at"]), clock["due_date"])
+    due_date = add_working_days(local_date(at), remaining) if remaining else clock["due_date"]
+    resumed_state = DeadlineState.EXTENDED if clock["extended_days"] else DeadlineState.RUNNING
+    await session.execute(deadline_table.update().where(deadline_table.c.id == clock["id"]).values(
+        state=resumed_state.value, paused_at=None, due_date=due_date, due_at=end_of_day(due_date)))
+    return due_date
+
+
+async def extend(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, working_days: int,
+                 approved_by: str, reason: str) -> date:
+    """Add `working_days` to a ticking clock once, on approval; 409 if it was extended before or is not ticking."""
+    clock = await _open_clock(session, case_id, kind)
+    if clock["extended_days"]:
+        raise Problem("conflict", f"The {kind.value} clock was already extended")
+    if clock["state"] not in {state.value for state in TICKING}:
+        raise Problem("conflict", f"The {kind.value} clock is {clock['state']}")
+    due_date = add_working_days(clock["due_date"], working_days)
+    await session.execute(deadline_table.update().where(deadline_table.c.id == clock["id"]).values(
+        state=DeadlineState.EXTENDED.value, due_date=due_date, due_at=end_of_day(due_date),
+        extended_days=working_days, extension_approved_by=approved_by, extension_reason=reason))
+    return due_date
+
+
+async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+    """Every clock of a case, oldest first."""
+    return (await session.execute(
+        select(deadline_table).where(deadline_table.c.complaint_id == case_id)
+        .order_by(deadline_table.c.started_at, deadline_table.c.id)
+    )).mappings().all()
+
+
+async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, outbox: Outbox,
+                         source: str, batch_size: int = 500) -> int:
+    """Mark ticking clocks due before `now` as breached and emit deadline_breached events; returns how many.
+
+    A report's breach names no enterprise (Art. 37: the business reported must not learn of the report's progress).
+
+    Rows locked by another sweeper or by a transition in flight are skipped (`SKIP LOCKED`) and picked up by the
+    next sweep, so any number of replicas may sweep at once and a clock is breached (and announced) exactly once.
+    """
+    breached = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            due = (await session.execute(
+                select(deadline_table.c.id, deadline_table.c.complaint_id, deadline_table.c.kind,
+                       deadline_table.c.due_date, complaint_table.c.region_code, complaint_table.c.merchant_id,
+                       complaint_table.c.kind.label("case_kind"))
+                .join(complaint_table, complaint_table.c.id == deadline_table.c.complaint_id)
+                .where(deadline_table.c.state.in_([state.value for state in TICKING]), deadline_table.c.due_at <= now)
+                .order_by(deadline_table.c.due_at)
+                .limit(batch_size)
+                .with_for_update(of=[deadline_table, complaint_table], skip_locked=True)
+            )).mappings().all()
+            if not due:
+                return breached
+            await session.execute(deadline_table.update().where(deadline_table.c.id.in_([row["id"] for row in due]))
+                                  .values(state=DeadlineState.BREACHED.value, breached_at=now))
+            # The detail view shows clock states, so its ETag must change.
+            await session.execute(
+                complaint_table.update()
+                .where(complaint_table.c.id.in_({row["complaint_id"] for row in due}))
+                .values(version=complaint_table.c.version + 1, updated_at=now))
+            await outbox.add(session, *(
+                DeadlineBreached(complaint_id=row["complaint_id"], region_code=row["region_code"],
+                                 merchant_id=None if row["case_kind"] == ComplaintKind.REPORT else row["merchant_id"],
+                                 kind=row["kind"], due_date=row["due_date"], breached_at=now).envelope(source=source)
+                for row in due))
+            breached += len(due)
+        if len(due) < batch_size:
+            return breached

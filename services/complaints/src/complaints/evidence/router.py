@@ -1,0 +1,51 @@
+"""Upload of evidence attachments; a filing then names them in `evidence_ids`."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from complaints.complaint.schemas import EvidenceRead
+from complaints.dependencies import DbSession, Runtime, Store
+from complaints.evidence import service as evidence_service
+from complaints.settings import ComplaintsSettings
+from servicekit.auth import ConsumerPrincipal
+from servicekit.problems import Problem
+
+consumer_router = APIRouter(prefix="/v1/consumer/evidence", tags=["consumer: evidence"])
+
+
+@consumer_router.post(
+    "", status_code=201, response_model=EvidenceRead, summary="Upload an attachment",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}}}},
+    responses={413: {"description": "Larger than the limit (5 MB by default)"},
+               415: {"description": "Not an image, PDF, audio or video file, or the name's extension lies"}},
+)
+async def upload_evidence(
+    request: Request,
+    principal: ConsumerPrincipal,
+    session: DbSession,
+    runtime: Runtime,
+    store: Store,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+) -> EvidenceRead:
+    """The raw file as the body. Its type is sniffed from the content (JPEG, PNG, WebP, GIF, PDF, MP4, MP3, WAV, M4A),
+    and must agree with the extension of `filename`; the SHA-256 is returned and kept."""
+    settings = runtime.settings
+    assert isinstance(settings, ComplaintsSettings)
+    limit = settings.evidence_max_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem("payload-too-large", f"An attachment may have at most {limit} bytes",
+                      errors=[{"field": "body", "message": f"larger than {limit} bytes", "code": "too_large"}])
+    name = PurePath(filename.replace("\\", "/")).name
+    if not name or not name.isprintable():
+        raise Problem("validation-error", "The file name is not usable",
+                      errors=[{"field": "query.filename", "message": "invalid file name", "code": "value_error"}])
+    content = await evidence_service.read_limited(request.stream(), limit)
+    row = await evidence_service.store(session, store=store, consumer_id=principal.sub, filename=name,
+                                       content=content)
+    return EvidenceRead.model_validate(dict(row))

@@ -1,0 +1,118 @@
+"""Evidence attachments: type sniffed from the content (never trusted from the name), size-limited, checksummed."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import PurePath
+
+import filetype  # type: ignore[import-untyped]
+from sqlalchemy import RowMapping, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from complaints.complaint.models import Evidence
+from complaints.evidence.storage import EvidenceStore
+from servicekit.db import new_id, utcnow
+from servicekit.problems import Problem
+
+evidence_table: Table = Evidence.__table__  # type: ignore[assignment]
+
+# Media types a consumer may attach, with the file name extensions each may carry.
+ALLOWED: dict[str, frozenset[str]] = {
+    "image/jpeg": frozenset({".jpg", ".jpeg"}),
+    "image/png": frozenset({".png"}),
+    "image/webp": frozenset({".webp"}),
+    "image/gif": frozenset({".gif"}),
+    "application/pdf": frozenset({".pdf"}),
+    "video/mp4": frozenset({".mp4"}),
+    "audio/mpeg": frozenset({".mp3"}),
+    "audio/x-wav": frozenset({".wav"}),
+    "audio/mp4": frozenset({".m4a"}),
+    "audio/x-m4a": frozenset({".m4a"}),
+}
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The whole body, or 413 as soon as it passes `limit` bytes (the rest is never buffered)."""
+    received = bytearray()
+    async for chunk in chunks:
+        received += chunk
+        if len(received) > limit:
+            raise Problem("payload-too-large", f"An attachment may have at most {limit} bytes",
+                          errors=[{"field": "body", "message": f"larger than {limit} bytes", "code": "too_large"}])
+    return bytes(received)
+
+
+def sniff(content: bytes, filename: str) -> str:
+    """The media type the content really has; 415 when it is not allowed or does not match the name's extension."""
+    if not content:
+        raise Problem("validation-error", "The attachment is empty",
+                      errors=[{"field": "body", "message": "empty file", "code": "empty"}])
+    kind = filetype.guess(content)
+    media_type = kind.mime if kind is not None else "application/octet-stream"
+    if media_type not in ALLOWED:
+        raise Problem("unsupported-media-type", f"Attachments may be images, PDF, audio or video, not {media_type}",
+                      errors=[{"field": "body", "message": f"content is {media_type}", "code": "media_type"}])
+    extension = PurePath(filename).suffix.lower()
+    if extension not in ALLOWED[media_type]:
+        raise Problem("unsupported-media-type", f"The content is {media_type} but the name ends in {extension!r}",
+                      errors=[{"field": "query.filename", "message": "extension does not match the content",
+                               "code": "media_type"}])
+    return media_type
+
+
+async def store(session: AsyncSession, *, store: EvidenceStore, consumer_id: str, filename: str,
+                content: bytes) -> RowMapping:
+    """Check, write the file, then its row; if the row cannot be committed the file is removed again."""
+    media_type = sniff(content, filename)
+    evidence_id = new_id()
+    digest = hashlib.sha256(content).hexdigest()
+    key = f"{digest[:2]}/{evidence_id}"
+    await store.put(key, content)
+    try:
+        async with session.begin():
+            row = (await session.execute(evidence_table.insert().values(
+                id=evidence_id, consumer_id=consumer_id, complaint_id=None, filename=filename, media_type=media_type,
+                size_bytes=len(content), sha256=digest, storage_key=key, created_at=utcnow(),
+            ).returning(*evidence_table.c))).mappings().one()
+    except BaseException:
+        await store.delete(key)
+        raise
+    return row
+
+
+async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,
+                 evidence_ids: Sequence[uuid.UUID]) -> Sequence[RowMapping]:
+    """Give the consumer's unattached uploads to a case (in the filing's transaction) and return them in upload
+    order; 422 for any other id."""
+    if not evidence_ids:
+        return []
+    attached = (await session.execute(
+        evidence_table.update()
+        .where(evidence_table.c.id.in_(evidence_ids), evidence_table.c.consumer_id == consumer_id,
+               evidence_table.c.complaint_id.is_(None))
+        .values(complaint_id=case_id)
+        .returning(*evidence_table.c)
+    )).mappings().all()
+    if len(attached) != len(set(evidence_ids)):
+        raise Problem("validation-error", "Attach only your own uploads, each to one case",
+                      errors=[{"field": "body.evidence_ids", "message": "unknown, someone else's or already attached",
+                               "code": "unknown_evidence"}])
+    return sorted(attached, key=lambda row: row["id"])
+
+
+async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+    """Metadata of a case's attachments, in upload order."""
+    return (await session.execute(
+        select(evidence_table).where(evidence_table.c.complaint_id == case_id).order_by(evidence_table.c.id)
+    )).mappings().all()
+
+
+async def of_case_by_id(session: AsyncSession, *, case_id: uuid.UUID, evidence_id: uuid.UUID) -> RowMapping:
+    """One attachment of a case; 404 if it belongs elsewhere."""
+    row = (await session.execute(select(evidence_table).where(
+        evidence_table.c.id == evidence_id, evidence_table.c.complaint_id == case_id))).mappings().one_or_none()
+    if row is None:
+        raise Problem("not-found", "No such attachment on this case")
+    return row

@@ -1,0 +1,63 @@
+"""Live case changes: a trigger NOTIFYs `complaints_case` with the case id whenever a case row gets a new version (in
+whatever process or transaction made the change; delivered on commit), and each process fans the notifications out to
+the event streams it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Created by the migration `2026-11-28_case_change_notifications` (trigger complaint_changed).
+CHANNEL = "complaints_case"
+KEEPALIVE_SECONDS = 30.0
+
+
+class CaseChanges:
+    """One LISTEN connection per process; subscribers get an Event set whenever their case changed."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._subscribers: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+
+    async def run(self) -> None:
+        """Listen until cancelled; a dead connection raises, so the supervisor starts listening afresh."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.add_listener(CHANNEL, self._on_notify)
+            # Notifications arrive only while the connection is outside a transaction.
+            await connection.commit()
+            # Changes made while no connection listened (before a restart) were never announced: everyone re-reads.
+            for subscribers in self._subscribers.values():
+                for changed in subscribers:
+                    changed.set()
+            try:
+                while True:
+                    await asyncio.sleep(KEEPALIVE_SECONDS)
+                    await connection.exec_driver_sql("SELECT 1")
+                    await connection.commit()
+            finally:
+                await driver.remove_listener(CHANNEL, self._on_notify)
+
+    def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        for changed in self._subscribers.get(payload, ()):
+            changed.set()
+
+    @contextmanager
+    def subscribe(self, case_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An Event set on every change of the case, for as long as the block runs."""
+        changed = asyncio.Event()
+        key = str(case_id)
+        self._subscribers[key].add(changed)
+        try:
+            yield changed
+        finally:
+            self._subscribers[key].discard(changed)
+            if not self._subscribers[key]:
+                del self._subscribers[key]

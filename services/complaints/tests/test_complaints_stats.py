@@ -1,0 +1,298 @@
+"""Statistics are exact: 2,000 CFPB rows are filed through the API, their outcomes driven through the same use cases
+and events the services use, and every figure must equal the count recomputed from the rows (see cfpb_replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cfpb_replay import Expected, Outcome, Record, county_of_state, enrolled_companies, expected_cases, load
+from complaints_support import Area, Consumer, Seed, bearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from complaints.complaint import decisions
+from complaints.complaint.decisions import Publisher
+from complaints.complaint.schemas import RefuseIn, ReportDecisionIn
+from complaints.database import outbox
+from complaints.deadline.service import sweep_breaches
+from complaints.report import service as report_service
+from complaints.settings import ComplaintsSettings
+from complaints.stats.service import FIGURES, with_rates
+from servicekit.auth import Audience, Principal, Role
+from servicekit.calendar import local_date
+from servicekit.contracts.mediation_v1 import CaseSettled, CaseTerminated, NegotiationFailed
+from servicekit.db import utcnow
+from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
+from servicekit.testing.plugin import Tokens
+
+ROWS = 2000
+STATS = "/v1/regulator/stats"
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+COUNTED = [f.name for f in fields(Expected) if f.name not in ("region", "kind", "channel", "merchant")]
+
+
+def figures_of(cases: Iterable[Expected]) -> dict[str, Any]:
+    """The statistics the rows call for, computed in Python from the mapping."""
+    chosen = list(cases)
+    counts = {name: sum(getattr(case, name) for case in chosen) for name in COUNTED}
+    counts |= {"received": len(chosen), "complaints": sum(c.kind == "complaint" for c in chosen),
+               "reports": sum(c.kind == "report" for c in chosen)}
+    return with_rates(counts)
+
+
+class Replay:
+    """Files the rows and drives their outcomes; remembers the case ids."""
+
+    def __init__(self, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession],
+                 settings: ComplaintsSettings, area: Area, merchants: dict[str, uuid.UUID], auth: dict[str, str],
+                 consumer_id: str) -> None:
+        self.client = client
+        self.sessionmaker = sessionmaker
+        self.cipher = PiiCipher(settings.pii_key.get_secret_value())
+        self.area = area
+        self.merchants = merchants
+        self.auth = auth
+        self.consumer_id = consumer_id
+        self.regulator = Principal(sub="reg-stats", aud=Audience.REGULATOR, roles=frozenset({Role.REGULATOR}),
+                                   region=area.prefecture)
+        self.cases: dict[int, tuple[uuid.UUID, uuid.UUID | None]] = {}
+
+    def region_of(self, record: Record) -> str:
+        merchant_id = self.merchants.get(record.company)
+        if merchant_id is not None:
+            return self.merchant_regions[record.company]
+        return county_of_state(record.state, self.area.counties)
+
+    @property
+    def merchant_regions(self) -> dict[str, str]:
+        return {company: self.area.counties[index % len(self.area.counties)]
+                for index, company in enumerate(self.merchants)}
+
+    async def file(self, record: Record) -> None:
+        merchant_id = self.merchants.get(record.company)
+        respondent = ({"merchant_id": str(merchant_id)} if merchant_id else
+                      {"name": record.company[:200], "region_code": self.region_of(record)})
+        body = {
+            "kind": record.kind, "green_channel": merchant_id is not None,
+            "complainant": {"name": f"消费者{record.complaint_id}", "phone": f"139{record.complaint_id % 10**8:08d}"},
+            "respondent": respondent, "request": {"type": "refund" if record.amount_fen else "other"},
+            "facts": record.issue, "sector": "finance", "category": record.category, "channel": record.channel,
+        }
+        response = await self.client.post("/v1/consumer/complaints", json=body, headers=self.auth)
+        assert response.status_code == 201, response.text
+        filed = response.json()
+        linked = filed["linked_case_id"]
+        self.cases[record.complaint_id] = (uuid.UUID(filed["id"]), uuid.UUID(linked) if linked else None)
+
+    async def _in_transaction(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await work(session)
+
+    def _case_fields(self, record: Record, complaint_id: uuid.UUID) -> dict[str, Any]:
+        return {"case_id": uuid.uuid5(uuid.NAMESPACE_OID, str(complaint_id)), "complaint_id": complaint_id,
+                "merchant_id": self.merchants.get(record.company), "region_code": self.region_of(record),
+                "at": datetime.now(UTC)}
+
+    async def _settle(self, record: Record, complaint_id: uuid.UUID, stage: str) -> None:
+        event = CaseSettled(**self._case_fields(record, complaint_id), stage=stage, agreement_id=uuid.uuid4(),
+                            agreement_hash="0" * 64, amount_fen=record.amount_fen, fulfil_by=None)
+        await self._in_transaction(lambda session: decisions.record_settled(session, event, PUBLISHER))
+
+    async def _regulator_decides(self, record: Record, complaint_id: uuid.UUID) -> None:
+        """From pending_acceptance: accept and let mediation end it, refuse, or let the consumer withdraw."""
+        outcome = record.outcome
+        if outcome in (Outcome.SETTLE, Outcome.TERMINATE):
+            async with self.sessionmaker() as session:
+                await decisions.accept(session, case_id=complaint_id, principal=self.regulator, cipher=self.cipher,
+                                       publisher=PUBLISHER)
+            if outcome is Outcome.SETTLE:
+                await self._settle(record, complaint_id, "mediation")
+            else:
+                event = CaseTerminated(**self._case_fields(record, complaint_id),
+                                       ground=record.termination_ground, note=None)
+                await self._in_transaction(lambda session: decisions.record_terminated(session, event, PUBLISHER))
+        elif outcome is Outcome.REFUSE:
+            async with self.sessionmaker() as session:
+                await decisions.refuse(session, case_id=complaint_id, principal=self.regulator,
+                                       body=RefuseIn(ground=3, note="无法证明存在消费争议"), publisher=PUBLISHER)
+        elif outcome is Outcome.WITHDRAW:
+            async with self.sessionmaker() as session:
+                await decisions.withdraw(session, case_id=complaint_id, consumer_id=self.consumer_id,
+                                         publisher=PUBLISHER)
+
+    async def drive(self, record: Record) -> None:
+        """Everything that happens to the row's cases; call once before and once after the clocks ran out."""
+        complaint_id, report_id = self.cases[record.complaint_id]
+        outcome = record.outcome
+        if record.company in self.merchants:
+            if not record.late and outcome is Outcome.SETTLE:
+                await self._settle(record, complaint_id, "negotiation")
+            elif not record.late and outcome is Outcome.WITHDRAW:
+                await self._regulator_decides(record, complaint_id)
+            elif record.late or outcome is not Outcome.NONE:
+                failed = NegotiationFailed(**self._case_fields(record, complaint_id), reason="no agreement")
+                await self._in_transaction(
+                    lambda session: decisions.record_negotiation_failed(session, failed, self.cipher, PUBLISHER))
+                await self._regulator_decides(record, complaint_id)
+        else:
+            await self._regulator_decides(record, complaint_id)
+        if report_id is not None and outcome is not Outcome.NONE:
+            async with self.sessionmaker() as session:
+                await report_service.decide(session, case_id=report_id, principal=self.regulator,
+                                            body=ReportDecisionIn(case_opened=record.opens_case, reason=record.issue),
+                                            publisher=PUBLISHER)
+
+
+async def gather_limited(jobs: Iterable[Awaitable[None]], limit: int = 8) -> None:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(job: Awaitable[None]) -> None:
+        async with semaphore:
+            await job
+
+    await asyncio.gather(*(run(job) for job in jobs))
+
+
+@pytest.fixture(scope="module")
+def records() -> list[Record]:
+    return load(ROWS)
+
+
+@pytest.fixture(scope="module")
+async def replayed(
+    records: list[Record], app: Any, sessionmaker: async_sessionmaker[AsyncSession], settings: ComplaintsSettings,
+    tokens: Tokens, enrolled_merchant_module: Seed, stats_area: Area,
+) -> tuple[Replay, list[Expected]]:
+    """The rows filed and driven once for the module; the expected cases worked out from the rows alone."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://complaints") as client:
+        companies = enrolled_companies(records)
+        merchants = {company: await enrolled_merchant_module(stats_area.counties[index % len(stats_area.counties)],
+                                                             name=company[:200])
+                     for index, company in enumerate(companies)}
+        consumer_id = "consumer-cfpb-replay"
+        replay = Replay(client, sessionmaker, settings, stats_area, merchants,
+                        bearer(tokens.consumer(consumer_id)), consumer_id)
+        await gather_limited(replay.file(record) for record in records)
+        await gather_limited(replay.drive(record) for record in records if not record.late)
+        # Every clock still open runs out: the sweeper runs with a clock three months on.
+        await sweep_breaches(sessionmaker, now=utcnow() + timedelta(days=90), outbox=PUBLISHER.outbox,
+                             source="complaints")
+        await gather_limited(replay.drive(record) for record in records if record.late)
+    expected = [case for record in records for case in expected_cases(
+        record, region=replay.region_of(record),
+        merchant=str(merchants[record.company]) if record.company in merchants else None)]
+    return replay, expected
+
+
+def period() -> dict[str, str]:
+    today = local_date(utcnow())
+    return {"from": (today - timedelta(days=1)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+
+
+def figures_in(body: dict[str, Any]) -> dict[str, Any]:
+    return {name: body[name] for name in figures_of([])}
+
+
+async def test_every_figure_equals_the_count_recomputed_from_the_rows(
+    client: httpx.AsyncClient, tokens: Tokens, replayed: tuple[Replay, list[Expected]], stats_area: Area,
+) -> None:
+    _, expected = replayed
+    staff = bearer(tokens.regulator(region=stats_area.prefecture))
+
+    response = await client.get(STATS, params={"region": stats_area.prefecture, **period()}, headers=staff)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert figures_in(body) == figures_of(expected)
+    assert body["received"] >= ROWS
+    # The outcomes are varied enough for every figure to mean something.
+    for name in ("accepted", "refused", "settled", "terminated", "recovered_fen", "reports", "closed_on_time",
+                 "initial_reviews_due", "report_verifications_due"):
+        assert body[name] > 0, name
+    assert 0 < body["on_time_initial_review_rate"] < 1
+    assert 0 < body["on_time_report_verification_rate"] < 1
+
+
+async def test_figures_roll_up_from_counties_and_group_by_region(
+    client: httpx.AsyncClient, tokens: Tokens, replayed: tuple[Replay, list[Expected]], stats_area: Area,
+) -> None:
+    _, expected = replayed
+    staff = bearer(tokens.regulator(region=stats_area.prefecture))
+
+    grouped = (await client.get(STATS, params={"region": stats_area.prefecture, "group_by": "region", **period()},
+                                headers=staff)).json()
+    county = stats_area.first
+    one = (await client.get(STATS, params={"region": county, **period()},
+                            headers=bearer(tokens.regulator(region=county)))).json()
+
+    regions = sorted({case.region for case in expected})
+    assert [group["key"] for group in grouped["groups"]] == regions
+    for group in grouped["groups"]:
+        assert figures_in(group) == figures_of(c for c in expected if c.region == group["key"]), group["key"]
+    assert figures_in(one) == figures_of(c for c in expected if c.region == county)
+
+
+@pytest.mark.parametrize("dimension", ["kind", "channel", "merchant"])
+async def test_figures_grouped_by_a_dimension(
+    client: httpx.AsyncClient, tokens: Tokens, replayed: tuple[Replay, list[Expected]], stats_area: Area,
+    dimension: str,
+) -> None:
+    _, expected = replayed
+
+    body = (await client.get(STATS, params={"region": stats_area.prefecture, "group_by": dimension, **period()},
+                             headers=bearer(tokens.regulator(region=stats_area.prefecture)))).json()
+
+    keys = {getattr(case, dimension) for case in expected}
+    assert {group["key"] for group in body["groups"]} == keys
+    for group in body["groups"]:
+        assert figures_in(group) == figures_of(c for c in expected if getattr(c, dimension) == group["key"])
+
+
+async def test_filters_narrow_every_figure(
+    client: httpx.AsyncClient, tokens: Tokens, replayed: tuple[Replay, list[Expected]], stats_area: Area,
+) -> None:
+    replay, expected = replayed
+    staff = bearer(tokens.regulator(region=stats_area.prefecture))
+    merchant_id = str(next(iter(replay.merchants.values())))
+
+    async def stats(**filters: str) -> dict[str, Any]:
+        response = await client.get(STATS, params={"region": stats_area.prefecture, **period(), **filters},
+                                    headers=staff)
+        assert response.status_code == 200, response.text
+        return figures_in(response.json())
+
+    assert await stats(kind="report") == figures_of(c for c in expected if c.kind == "report")
+    assert await stats(channel="hotline") == figures_of(c for c in expected if c.channel == "hotline")
+    assert await stats(merchant_id=merchant_id) == figures_of(c for c in expected if c.merchant == merchant_id)
+    assert await stats(sector="finance") == figures_of(expected)
+    assert await stats(sector="food") == figures_of([])
+    tomorrow = (local_date(utcnow()) + timedelta(days=2)).isoformat()
+    assert await stats(**{"from": tomorrow, "to": tomorrow}) == {**figures_of([])}
+
+
+async def test_stats_only_for_regions_one_governs(
+    client: httpx.AsyncClient, tokens: Tokens, stats_area: Area, consumer: Consumer,
+) -> None:
+    outside = await client.get(STATS, params={"region": stats_area.prefecture},
+                               headers=bearer(tokens.regulator(region="632801")))
+    consumer_token = await client.get(STATS, headers=consumer()[1])
+    backwards = await client.get(STATS, params={"from": "2026-02-01", "to": "2026-01-01"},
+                                 headers=bearer(tokens.regulator(region=stats_area.prefecture)))
+
+    assert outside.status_code == consumer_token.status_code == 403
+    assert backwards.status_code == 422
+
+
+async def test_every_figure_is_defined_in_the_api_description(client: httpx.AsyncClient) -> None:
+    description = (await client.get("/openapi.json")).json()["paths"][STATS]["get"]["description"]
+
+    for name in figures_of([]):
+        assert f"`{name}`" in description
+    assert set(FIGURES) == set(figures_of([]))
