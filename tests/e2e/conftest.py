@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,16 @@ from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
 from servicekit import infra
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# The tests' webhook receiver listens on 127.0.0.1, which only an allow-list lets merchants call; retries come
+# within a second or two instead of after 30 s. Only this address: other loopback ones stay refused.
+E2E_MERCHANTS_SETTINGS = {
+    "ODR_WEBHOOK_ALLOWED_NETWORKS": json.dumps(["127.0.0.1/32"]),
+    "ODR_WEBHOOK_POLL_INTERVAL": "0.2",
+    "ODR_WEBHOOK_BACKOFF_BASE_SECONDS": "0.5",
+    "ODR_WEBHOOK_BACKOFF_MAX_SECONDS": "1.5",
+    "ODR_WEBHOOK_TIMEOUT_SECONDS": "3",
+}
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +61,7 @@ async def e2e_stack(
         database_prefix=f"{db_prefix}_e2e",
         fresh_databases=True,
         environment="dev",
+        settings_overrides={"merchants": E2E_MERCHANTS_SETTINGS},
     )
     stack = Stack(config, report=lambda message: None)
     await stack.start()
@@ -108,6 +122,39 @@ async def consumer_token(gateway: httpx.AsyncClient, demo: dict[str, Any]) -> st
     assert token.status_code == 200, token.text
     assert token.json()["token_type"] == "Bearer"
     return str(token.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+async def regulator_token(gateway: httpx.AsyncClient, demo: dict[str, Any]) -> str:
+    """The demo regulator of Golmud (632801) by the password grant."""
+    regulator = demo["regulator"]
+    response = await gateway.post("/auth/token", data={"grant_type": "password", "username": regulator["username"],
+                                                       "password": regulator["password"]})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+Probe = Callable[[], Awaitable[Any]]
+Eventually = Callable[..., Awaitable[Any]]
+
+
+async def _eventually(probe: Probe, *, within: float = 15.0, what: str = "the condition") -> Any:
+    """The first truthy answer of `probe`, asked every 0.2 s; fails naming `what` and the last answer when
+    `within` seconds pass (events travel between services asynchronously)."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = await probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {within:.0f} s; last answer: {answer!r}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def eventually() -> Eventually:
+    """`await eventually(probe, within=15, what=...)`: bounded polling instead of sleeping."""
+    return _eventually
 
 
 async def _client_credentials_token(gateway: httpx.AsyncClient, merchant: dict[str, Any]) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,18 +26,21 @@ from servicekit.contracts.merchants_v1 import EnrollmentApproved, EnrollmentStat
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.kafka import ensure_topics
 from servicekit.events.topics import all_topics
-from servicekit.testing.infra import drop_database, migrate, recreate_database
+from servicekit.testing.infra import migrated_database, own_broker
 from servicekit.testing.plugin import Tokens
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with own_broker() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")
 async def complaints_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
     """The service's database, made from an empty one by its Alembic migrations."""
-    name = f"{db_prefix}_complaints"
-    await recreate_database(database_url, name)
-    await asyncio.to_thread(migrate, "complaints", database_url, name)
-    yield name
-    await drop_database(database_url, name)
+    async with migrated_database(database_url, f"{db_prefix}_complaints", "complaints") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -25,18 +24,21 @@ from servicekit.events.kafka import ensure_topics
 from servicekit.events.outbox import Outbox
 from servicekit.events.topics import all_topics
 from servicekit.pii import PiiCipher
-from servicekit.testing.infra import drop_database, migrate, recreate_database
+from servicekit.testing.infra import migrated_database, own_broker
 
 PII_KEY = "mediation-test-pii-key"
 
 
 @pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with own_broker() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
 async def mediation_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
-    name = f"{db_prefix}_mediation"
-    await recreate_database(database_url, name)
-    await asyncio.to_thread(migrate, "mediation", database_url, name)
-    yield name
-    await drop_database(database_url, name)
+    async with migrated_database(database_url, f"{db_prefix}_mediation", "mediation") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,8 @@ class StackConfig:
     environment: str = "dev"
     python: str = sys.executable
     ready_timeout: float = 90.0
+    # Extra ODR_* settings per process name, over the stack's own (the e2e tests shorten webhook retries, say).
+    settings_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}_{service}"
@@ -92,6 +94,14 @@ class StackConfig:
     @property
     def log_dir(self) -> Path:
         return self.work_dir / "logs"
+
+    def upload_dirs(self, service: str) -> dict[str, str]:
+        """Where a service keeps uploaded files: absolute, in the work dir, whatever directory it starts in."""
+        directories = {"complaints": ("ODR_EVIDENCE_DIR", "evidence"), "merchants": ("ODR_LICENCE_DIR", "licences")}
+        if service not in directories:
+            return {}
+        variable, name = directories[service]
+        return {variable: str(self.work_dir / name)}
 
 
 @dataclass(frozen=True)
@@ -388,12 +398,14 @@ class Stack:
         }
         if name in SERVICES:
             env["ODR_DATABASE_NAME"] = self.config.database_name(name)
+            env.update(self.config.upload_dirs(name))
         else:
             env.pop("ODR_DATABASE_NAME", None)
             env["ODR_JWT_PRIVATE_KEY"] = secrets.jwt_private_key
             env["ODR_OTP_SECRET"] = secrets.otp_secret
             for service in SERVICES:
                 env[f"ODR_{service.upper()}_URL"] = self.url(service)
+        env.update(self.config.settings_overrides.get(name, {}))
         return env
 
     def url(self, name: str) -> str:

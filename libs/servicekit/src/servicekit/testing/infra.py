@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +82,27 @@ def migrate(service: str, database_url: str, database_name: str) -> None:
         [sys.executable, "-m", "alembic", "-c", str(SERVICES_DIR / service / "alembic.ini"), "upgrade", "head"],
         check=True, env=env, cwd=SERVICES_DIR / service, capture_output=True,
     )
+
+
+@asynccontextmanager
+async def migrated_database(database_url: str, name: str, service: str) -> AsyncIterator[str]:
+    """A database made from empty by the service's own migrations, dropped on exit."""
+    await recreate_database(database_url, name)
+    # Alembic's env.py runs its own event loop, so it runs in a subprocess off this loop.
+    await asyncio.to_thread(migrate, service, database_url, name)
+    try:
+        yield name
+    finally:
+        await drop_database(database_url, name)
+
+
+@contextmanager
+def own_broker() -> Iterator[str]:
+    """A broker for one suite alone: a service suite's apps consume every event on their topics, so suites that
+    share a broker would feed each other thousands of foreign events and slow each other's consumers down."""
+    port = infra.free_port()
+    broker = infra.start_broker(port, Path(tempfile.mkdtemp(prefix="odr-broker-")) / "tansu.log")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        broker.stop()
