@@ -160,7 +160,7 @@ class OdrClient:
 
     async def record_fulfilment(self, case_id: uuid.UUID | str, *, kind: str, reference: str,
                                 note: str | None = None) -> FulfilmentProof:
-        """Record proof of fulfilling the agreement (e.g. kind="refund", reference=the transaction id)."""
+        """Record proof of fulfilling the agreement: kind is refund_txn, shipment, repair_order or other."""
         body = {"kind": kind, "reference": reference, **({"note": note} if note else {})}
         return await self._call(FulfilmentProof, "POST", f"/v1/merchant/cases/{case_id}/fulfilment", json=body)
 
