@@ -36,3 +36,12 @@ $(SYNCED): uv.lock | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	rm -f $(VENV)/.synced-*
 	touch $@
+
+# Benchmarks (bench/README.md): not part of `make test`; each scenario starts its own platform on free ports.
+BENCH_SCENARIOS := intake propagation stats streams
+.PHONY: bench $(addprefix bench-,$(BENCH_SCENARIOS))
+
+bench: $(addprefix bench-,$(BENCH_SCENARIOS))
+
+$(addprefix bench-,$(BENCH_SCENARIOS)): bench-%: bootstrap
+	$(VENV)/bin/python -m bench.$*

@@ -24,6 +24,7 @@ from servicekit.infra import free_port
 
 INTERNAL_TOKEN = "test-internal-token"
 OTP_SECRET = "test-otp-secret"
+SUBJECT_KEY = "test-subject-key"
 MERCHANT_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 CLIENT_ID = "cli_demo"
 CLIENT_SECRET = "demo-secret"
@@ -228,6 +229,7 @@ def gateway_settings(upstreams: Upstreams, signing_key: str, **overrides: Any) -
         "mediation_url": upstreams.mediation.url,
         "jwt_private_key": signing_key,
         "otp_secret": OTP_SECRET,
+        "subject_key": SUBJECT_KEY,
         "internal_token": INTERNAL_TOKEN,
         "upstream_total_timeout": GATEWAY_TIMEOUT,
         "auth_rate_burst": 1000,

@@ -12,9 +12,9 @@ from gateway_testkit import (
     CLIENT_SECRET,
     INTERNAL_TOKEN,
     MERCHANT_ID,
-    OTP_SECRET,
     STAFF_PASSWORD,
     STAFF_USERNAME,
+    SUBJECT_KEY,
     Upstreams,
     assert_problem,
     bearer,
@@ -23,6 +23,7 @@ from gateway_testkit import (
 )
 
 from gateway.otp import WINDOW_SECONDS, OtpCodes
+from servicekit.auth import consumer_subject
 from servicekit.infra import free_port
 
 PHONE = "13800138000"
@@ -58,8 +59,8 @@ async def test_otp_sign_in_gives_a_consumer_token_that_the_jwks_verifies(gateway
 
     token = await token_for(gateway, grant_type="otp", phone=PHONE, code=code)
     claims = await verified_claims(gateway, token, "consumer")
-    expected_sub = "c_" + hmac.new(OTP_SECRET.encode(), f"sub:{PHONE}".encode(), hashlib.sha256).hexdigest()[:24]
-    assert claims["sub"] == expected_sub
+    expected_sub = "c_" + hmac.new(SUBJECT_KEY.encode(), f"sub:{PHONE}".encode(), hashlib.sha256).hexdigest()[:24]
+    assert claims["sub"] == expected_sub == consumer_subject(PHONE, SUBJECT_KEY)
     assert claims["roles"] == ["consumer"]
     assert PHONE not in str(claims)
 

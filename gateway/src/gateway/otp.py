@@ -30,10 +30,6 @@ class OtpCodes:
                    for candidate in (window, window - 1)]
         return any(matches)
 
-    def consumer_subject(self, phone: str) -> str:
-        """A stable pseudonymous subject for a phone number; the number itself never enters a token."""
-        return "c_" + hmac.new(self._secret, f"sub:{phone}".encode(), hashlib.sha256).hexdigest()[:24]
-
 
 def _window(now: float | None) -> int:
     return int((time.time() if now is None else now) // WINDOW_SECONDS)

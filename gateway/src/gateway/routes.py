@@ -60,6 +60,9 @@ ROUTES: list[Route] = [
     Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/offers/{offer_id}/accept", MEDIATION),
     Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/offers/{offer_id}/reject", MEDIATION),
     Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/messages/read", MEDIATION),
+    # A message attachment travels as multipart/form-data; the mediation service refuses more than 5 MB of file itself.
+    Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/attachments", MEDIATION, max_body_bytes=6 * 1024 * 1024),
+    Route(CONSUMER, "GET", "/v1/consumer/cases/{id}/attachments/{attachment_id}", MEDIATION),
     Route(CONSUMER, "GET", "/v1/consumer/cases/{id}/stream", MEDIATION, streaming=True),
     Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/fulfilment/{proof_id}/confirm", MEDIATION),
     Route(CONSUMER, "POST", "/v1/consumer/cases/{id}/fulfilment/{proof_id}/dispute", MEDIATION),
@@ -73,6 +76,9 @@ ROUTES: list[Route] = [
     Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/offers/{offer_id}/withdraw", MEDIATION),
     Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/offers/{offer_id}/accept", MEDIATION),
     Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/messages/read", MEDIATION),
+    # A message attachment travels as multipart/form-data; the mediation service refuses more than 5 MB of file itself.
+    Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/attachments", MEDIATION, max_body_bytes=6 * 1024 * 1024),
+    Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/attachments/{attachment_id}", MEDIATION),
     Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/stream", MEDIATION, streaming=True),
     Route(MERCHANT, "PUT", "/v1/merchant/webhook", MERCHANTS),
     Route(MERCHANT, "GET", "/v1/merchant/webhook", MERCHANTS),
@@ -92,6 +98,8 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/verification", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/decision", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/extension", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/station-complaints", COMPLAINTS),
+    Route(REGULATOR, "POST", "/v1/regulator/station-complaints", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/stats", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/export.csv", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/odr-applications", MERCHANTS),
@@ -120,6 +128,9 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/agreement", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/messages", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/messages/read", MEDIATION),
+    # A message attachment travels as multipart/form-data; the mediation service refuses more than 5 MB of file itself.
+    Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/attachments", MEDIATION, max_body_bytes=6 * 1024 * 1024),
+    Route(REGULATOR, "GET", "/v1/regulator/cases/{id}/attachments/{attachment_id}", MEDIATION),
     Route(REGULATOR, "GET", "/v1/regulator/cases/{id}/stream", MEDIATION, streaming=True),
     Route(REGULATOR, "GET", "/v1/regulator/audit/verify", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/reviews/sample", MEDIATION),

@@ -32,7 +32,7 @@ class GatewaySettings(ServiceSettings):
     jwt_key_id: str = "odr-1"
     otp_secret: SecretStr = Field(
         default=SecretStr(DEV_PLACEHOLDER),
-        description="HMAC key deriving one-time codes and consumer subjects; changing it changes every consumer's sub.",
+        description="HMAC key deriving one-time codes (consumer subjects use `subject_key`).",
     )
     token_ttl_seconds: int = 3600
 
@@ -69,4 +69,5 @@ class GatewaySettings(ServiceSettings):
             "ODR_INTERNAL_TOKEN": self.internal_token.get_secret_value(),
             "ODR_JWT_PRIVATE_KEY": self.jwt_private_key.get_secret_value(),
             "ODR_OTP_SECRET": self.otp_secret.get_secret_value(),
+            "ODR_SUBJECT_KEY": self.subject_key.get_secret_value(),
         }

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.otp import WINDOW_SECONDS
 from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
-from servicekit.auth import Audience, Role
+from servicekit.auth import Audience, Role, consumer_subject
 from servicekit.observability import get_logger
 from servicekit.problems import CATALOG, Problem
 
@@ -216,7 +216,8 @@ def _otp_grant(runtime: GatewayRuntime, fields: dict[str, str]) -> VerifiedCrede
     runtime.otp_attempts.take_or_refuse(phone, "Too many code attempts for this phone number")
     if not runtime.otp.verify(phone, code):
         raise oauth_error("invalid_grant", "The code is wrong or has expired")
-    return VerifiedCredentials(sub=runtime.otp.consumer_subject(phone), aud=Audience.CONSUMER, roles=[Role.CONSUMER])
+    subject = consumer_subject(phone, runtime.settings.subject_key.get_secret_value())
+    return VerifiedCredentials(sub=subject, aud=Audience.CONSUMER, roles=[Role.CONSUMER])
 
 
 async def _verify_with_merchants(runtime: GatewayRuntime, payload: dict[str, str], *,

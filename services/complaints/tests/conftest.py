@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from complaints_support import PII_KEY, Area, ChangeEnrollment, Consumer, Count, Seed
+from complaints_support import NEGOTIATION_WORKING_DAYS, PII_KEY, Area, ChangeEnrollment, Consumer, Count, Seed
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -48,7 +48,8 @@ def settings(database_url: str, complaints_db: str, kafka_bootstrap: str, token_
              tmp_path_factory: pytest.TempPathFactory) -> ComplaintsSettings:
     return ComplaintsSettings(database_url=database_url, database_name=complaints_db, kafka_bootstrap=kafka_bootstrap,
                               jwt_public_key=token_issuer.public_key_pem(), environment="test",
-                              pii_key=SecretStr(PII_KEY), evidence_dir=tmp_path_factory.mktemp("evidence"))
+                              pii_key=SecretStr(PII_KEY), evidence_dir=tmp_path_factory.mktemp("evidence"),
+                              merchant_negotiation_working_days=NEGOTIATION_WORKING_DAYS)
 
 
 @pytest.fixture(scope="session")

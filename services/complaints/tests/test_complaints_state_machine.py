@@ -38,7 +38,7 @@ def test_the_table_covers_every_status_and_keeps_the_tracks_apart() -> None:
                                                ComplaintStatus.CLOSED_REFUSED, ComplaintStatus.WITHDRAWN)
     received, verifying, opened, not_opened = ReportStatus
     documented = {
-        (s, w), (s, p), (s, withdrawn),
+        (s, w), (s, p), (s, settled), (s, withdrawn),
         (w, p), (w, settled), (w, withdrawn),
         (p, a), (p, refused), (p, w), (p, withdrawn),
         (a, settled), (a, terminated), (a, withdrawn),

@@ -42,11 +42,11 @@ async def mediation_db(database_url: str, db_prefix: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, mediation_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer
-             ) -> MediationSettings:
+def settings(database_url: str, mediation_db: str, kafka_bootstrap: str, token_issuer: TokenIssuer,
+             tmp_path_factory: pytest.TempPathFactory) -> MediationSettings:
     return MediationSettings(database_url=database_url, database_name=mediation_db, kafka_bootstrap=kafka_bootstrap,
                              jwt_public_key=token_issuer.public_key_pem(), environment="test",
-                             pii_key=SecretStr(PII_KEY),
+                             pii_key=SecretStr(PII_KEY), attachment_dir=tmp_path_factory.mktemp("attachments"),
                              # The app's own sweep runs once at start-up; tests drive sweepers with injected clocks.
                              sweep_interval_seconds=3600)
 

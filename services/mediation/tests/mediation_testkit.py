@@ -105,6 +105,7 @@ async def count_rows(sessionmaker: async_sessionmaker[AsyncSession], case_id: st
             " (SELECT count(*) FROM case_event WHERE case_id = :id) AS case_events,"
             " (SELECT count(*) FROM outbox WHERE aggregate_id = :id_text) AS outbox,"
             " (SELECT count(*) FROM case_message WHERE case_id = :id) AS messages,"
+            " (SELECT count(*) FROM case_attachment WHERE case_id = :id) AS attachments,"
             " (SELECT count(*) FROM settlement_agreement WHERE case_id = :id) AS agreements,"
             " (SELECT count(*) FROM audit_entry WHERE case_id = :id) AS audit_entries"),
             {"id": uuid.UUID(case_id), "id_text": case_id})).one()

@@ -21,6 +21,7 @@ class StackSecrets:
     internal_token: str
     otp_secret: str
     regulator_password: str
+    subject_key: str
 
     @classmethod
     def generate(cls) -> StackSecrets:
@@ -31,13 +32,15 @@ class StackSecrets:
             internal_token=secrets.token_urlsafe(32),
             otp_secret=secrets.token_urlsafe(32),
             regulator_password=secrets.token_urlsafe(12),
+            subject_key=secrets.token_urlsafe(32),
         )
 
     @classmethod
     def load_or_create(cls, path: Path) -> StackSecrets:
         """Read `path`, or create it with fresh secrets readable only by the owner."""
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            # Files written before a secret existed get that one fresh; the ones already there are kept.
+            return cls(**{**asdict(cls.generate()), **json.loads(path.read_text())})
         created = cls.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

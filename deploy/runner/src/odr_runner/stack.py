@@ -97,7 +97,8 @@ class StackConfig:
 
     def upload_dirs(self, service: str) -> dict[str, str]:
         """Where a service keeps uploaded files: absolute, in the work dir, whatever directory it starts in."""
-        directories = {"complaints": ("ODR_EVIDENCE_DIR", "evidence"), "merchants": ("ODR_LICENCE_DIR", "licences")}
+        directories = {"complaints": ("ODR_EVIDENCE_DIR", "evidence"), "merchants": ("ODR_LICENCE_DIR", "licences"),
+                       "mediation": ("ODR_ATTACHMENT_DIR", "attachments")}
         if service not in directories:
             return {}
         variable, name = directories[service]
@@ -394,6 +395,7 @@ class Stack:
             "ODR_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "ODR_JWT_PUBLIC_KEY": secrets.jwt_public_key,
             "ODR_PII_KEY": secrets.pii_key,
+            "ODR_SUBJECT_KEY": secrets.subject_key,
             "ODR_INTERNAL_TOKEN": secrets.internal_token,
         }
         if name in SERVICES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -53,6 +55,11 @@ class Principal(BaseModel):
         if not self.region:
             return False
         return regions.contains(self.region, region_code)
+
+
+def consumer_subject(phone: str, key: str) -> str:
+    """A consumer's stable pseudonymous token subject for a phone number; the number itself never enters a token."""
+    return "c_" + hmac.new(key.encode(), f"sub:{phone}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 class TokenVerifier:
@@ -157,13 +164,12 @@ def require(audience: Audience, *roles: Role) -> Callable[[Request], Coroutine[A
 
 ConsumerPrincipal = Annotated[Principal, Depends(require(Audience.CONSUMER, Role.CONSUMER))]
 MerchantPrincipal = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
-RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR))]
+# Station staff share the staff audience but act only through their own station endpoints.
+RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR, Role.MEDIATOR))]
 
 
 def require_internal(request: Request) -> None:
     """Dependency for /internal endpoints: only callers holding the shared internal token."""
-    import hmac
-
     settings = request.app.state.runtime.settings
     presented = request.headers.get("x-internal-token", "")
     if not hmac.compare_digest(presented.encode(), settings.internal_token.get_secret_value().encode()):

@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
         description="Key for AES-GCM encryption of personal data and the phone blind index.",
     )
 
+    subject_key: SecretStr = Field(
+        default=SecretStr(DEV_PLACEHOLDER),
+        description="HMAC key deriving a consumer's token subject from the phone; changing it changes every sub.",
+    )
+
     internal_token: SecretStr = Field(
         default=SecretStr(DEV_PLACEHOLDER),
         description="Shared secret on the X-Internal-Token header of service-to-service /internal endpoints.",
@@ -87,6 +92,7 @@ class ServiceSettings(BaseSettings):
         """Secrets that must not keep their development placeholder; subclasses add theirs."""
         return {
             "ODR_PII_KEY": self.pii_key.get_secret_value(),
+            "ODR_SUBJECT_KEY": self.subject_key.get_secret_value(),
             "ODR_INTERNAL_TOKEN": self.internal_token.get_secret_value(),
             "ODR_JWT_PUBLIC_KEY": self.jwt_public_key,
         }

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.decisions import Publisher
 from complaints.complaint.flags import FlagRules
+from complaints.deadline.service import NegotiationPeriods
 from complaints.evidence.storage import EvidenceStore
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.pii import PiiCipher
+from servicekit.settings import ServiceSettings
 
 PII_CIPHER = "pii_cipher"
 EVIDENCE_STORE = "evidence_store"
@@ -49,6 +51,16 @@ def _flag_rules(request: Request) -> FlagRules:
                      window=timedelta(days=settings.repeat_complaints_window_days))
 
 
+def negotiation_periods(settings: ServiceSettings) -> NegotiationPeriods:
+    """The per-region negotiation periods configured for this service."""
+    assert isinstance(settings, ComplaintsSettings)
+    return NegotiationPeriods(settings.merchant_negotiation_working_days)
+
+
+def _negotiation_periods(request: Request) -> NegotiationPeriods:
+    return negotiation_periods(get_runtime(request).settings)
+
+
 def _publisher(request: Request) -> Publisher:
     runtime = get_runtime(request)
     return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
@@ -61,3 +73,4 @@ Events = Annotated[Publisher, Depends(_publisher)]
 Store = Annotated[EvidenceStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]
 Rules = Annotated[FlagRules, Depends(_flag_rules)]
+Periods = Annotated[NegotiationPeriods, Depends(_negotiation_periods)]

@@ -11,7 +11,7 @@ from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
 from complaints.deadline.scheduled import BreachSweeper
 from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
-from complaints.evidence.storage import LocalDiskStore
+from complaints.evidence.storage import evidence_store
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
@@ -23,10 +23,11 @@ from servicekit.pii import PiiCipher
 DESCRIPTION = """Intake, jurisdiction, routing, regulator decisions, statutory deadlines and timeline of consumer
 complaints (投诉) and reports (举报) under SAMR Order 121.
 
-Complaint statuses: submitted -> with_merchant (ODR negotiation, 10 working days) | pending_acceptance (the regulator
-decides within 7 working days) -> accepted (regulator mediation) -> closed_settled | closed_terminated; or
-closed_refused (Art. 16 ground 1-7); withdrawn by the consumer from any open status. Report statuses: received ->
-verifying -> case_opened | not_opened (15 working days, +15 on approval). Invalid moves answer 409.
+Complaint statuses: submitted -> with_merchant (ODR negotiation, 10 working days unless the region set another
+period) | pending_acceptance (the regulator decides within 7 working days) -> accepted (regulator mediation) ->
+closed_settled | closed_terminated; or closed_refused (Art. 16 ground 1-7); withdrawn by the consumer from any open
+status. Report statuses: received -> verifying -> case_opened | not_opened (15 working days, +15 on approval).
+Invalid moves answer 409.
 """
 
 
@@ -36,7 +37,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
 
     async def on_startup(runtime: ServiceRuntime) -> None:
         runtime.extras[PII_CIPHER] = PiiCipher(runtime.settings.pii_key.get_secret_value())
-        runtime.extras[EVIDENCE_STORE] = LocalDiskStore(settings.evidence_dir)
+        runtime.extras[EVIDENCE_STORE] = evidence_store(settings)
         runtime.extras[CASE_CHANGES] = CaseChanges(runtime.engine)
 
     def background(runtime: ServiceRuntime) -> dict[str, BackgroundJob]:

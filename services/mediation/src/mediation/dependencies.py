@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.live import CaseFeed
+from mediation.messages.storage import LocalDiskStore
 from mediation.settings import MediationSettings
 from servicekit.app import get_runtime
 from servicekit.events.outbox import Outbox
@@ -16,6 +17,7 @@ from servicekit.pii import PiiCipher
 
 PII_CIPHER = "pii_cipher"
 CASE_FEED = "case_feed"
+ATTACHMENT_STORE = "attachment_store"
 
 
 async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -57,3 +59,11 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 Feed = Annotated[CaseFeed, Depends(_feed)]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+
+
+def _attachment_store(request: Request) -> LocalDiskStore:
+    store: LocalDiskStore = get_runtime(request).extras[ATTACHMENT_STORE]
+    return store
+
+
+AttachmentStore = Annotated[LocalDiskStore, Depends(_attachment_store)]

@@ -13,8 +13,9 @@ from mediation.api import ROUTERS
 from mediation.consumers.complaints import GROUP as COMPLAINTS_GROUP
 from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox, outbox
-from mediation.dependencies import CASE_FEED, PII_CIPHER
+from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED, PII_CIPHER
 from mediation.live import CaseFeed, asyncpg_dsn
+from mediation.messages.storage import LocalDiskStore
 from mediation.settings import MediationSettings
 from mediation.sweepers import run_sweepers
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
@@ -31,6 +32,7 @@ def create_app(settings: MediationSettings | None = None) -> FastAPI:
     async def on_startup(runtime: ServiceRuntime) -> None:
         runtime.extras[PII_CIPHER] = PiiCipher(settings.pii_key.get_secret_value())
         runtime.extras[CASE_FEED] = CaseFeed(asyncpg_dsn(settings.sqlalchemy_url))
+        runtime.extras[ATTACHMENT_STORE] = LocalDiskStore(settings.attachment_dir)
 
     def background(runtime: ServiceRuntime) -> dict[str, BackgroundJob]:
         relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=settings)

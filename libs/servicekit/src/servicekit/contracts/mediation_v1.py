@@ -6,6 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from servicekit.contracts.base import EventContract
 
 
@@ -61,6 +63,7 @@ class MessagePosted(CaseEvent):
 
     message_id: uuid.UUID
     author_role: str
+    attachment_count: int = Field(default=0, ge=0, description="How many attachments the message carries.")
 
 
 class CaseSettled(CaseEvent):

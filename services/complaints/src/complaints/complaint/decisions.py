@@ -25,6 +25,7 @@ from complaints.complaint.state import (
     transition,
 )
 from complaints.deadline import service as deadline_service
+from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from servicekit.auth import Principal
@@ -141,8 +142,10 @@ async def refuse(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
 
 
 async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
-                            merchant_id: uuid.UUID, cipher: PiiCipher, publisher: Publisher) -> None:
-    """pending_acceptance -> with_merchant: the regulator hands the complaint to an active ODR enterprise."""
+                            merchant_id: uuid.UUID, cipher: PiiCipher, publisher: Publisher,
+                            negotiation_periods: NegotiationPeriods) -> None:
+    """pending_acceptance -> with_merchant: the regulator hands the complaint to an active ODR enterprise, which
+    negotiates for the period of the complaint's region."""
     async with session.begin():
         case = await _governed_complaint(session, case_id, principal)
         merchant = await enrollment_service.get(session, merchant_id=merchant_id)
@@ -151,7 +154,9 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                           errors=[{"field": "body.merchant_id", "message": "not an active ODR enterprise",
                                    "code": "not_enrolled"}])
         now = utcnow()
-        negotiation_due = deadline_service.due_date_from(now, DeadlineKind.MERCHANT_NEGOTIATION)
+        negotiation_days = negotiation_periods.for_region(case["region_code"])
+        negotiation_due = deadline_service.due_date_from(now, DeadlineKind.MERCHANT_NEGOTIATION,
+                                                         working_days=negotiation_days)
 
         def events(row: RowMapping) -> list[EventEnvelope]:
             return [ComplaintRouted(
@@ -171,7 +176,8 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                                   "decided_by": principal.sub})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET,
                                           kinds=[DeadlineKind.INITIAL_REVIEW])
-        await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.MERCHANT_NEGOTIATION, at=now)
+        await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.MERCHANT_NEGOTIATION, at=now,
+                                     working_days=negotiation_days)
 
 
 async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, publisher: Publisher) -> None:

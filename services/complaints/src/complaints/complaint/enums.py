@@ -59,6 +59,7 @@ class ActorRole(StrEnum):
     MERCHANT = "merchant"
     REGULATOR = "regulator"
     MEDIATOR = "mediator"
+    STATION_STAFF = "station_staff"
     SYSTEM = "system"
 
 

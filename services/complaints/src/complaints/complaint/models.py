@@ -102,6 +102,8 @@ class Complaint(Base):
     sector: Mapped[str] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(32))
+    # The consumer-rights service station (消费维权服务站) whose staff filed the case for a walk-in consumer.
+    station_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     mediation_case_id: Mapped[uuid.UUID | None]
     recovered_fen: Mapped[int] = mapped_column(BigInteger, server_default="0")
     filed_at: Mapped[datetime]

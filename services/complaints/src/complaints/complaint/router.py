@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from complaints.complaint import decisions
 from complaints.complaint import service as complaint_service
-from complaints.complaint.enums import CaseStatus, ComplaintKind
+from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind
 from complaints.complaint.flags import FlagRules
 from complaints.complaint.schemas import (
     ComplaintCreate,
@@ -24,19 +24,34 @@ from complaints.complaint.schemas import (
     RefuseIn,
     ReportCreate,
     RouteToMerchantIn,
+    StationComplaintCreate,
 )
-from complaints.dependencies import Changes, Cipher, DbSession, Events, Rules, Runtime, Store
+from complaints.complaint.state import Actor
+from complaints.dependencies import (
+    Changes,
+    Cipher,
+    DbSession,
+    Events,
+    Periods,
+    Rules,
+    Runtime,
+    Store,
+    negotiation_periods,
+)
 from complaints.evidence import service as evidence_service
 from complaints.evidence.storage import EvidenceStore
 from complaints.idempotency import validate_key
 from servicekit import regions
-from servicekit.auth import ConsumerPrincipal, Principal, RegulatorPrincipal
+from servicekit.auth import Audience, ConsumerPrincipal, Principal, RegulatorPrincipal, Role, consumer_subject, require
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
+station_router = APIRouter(prefix="/v1/regulator/station-complaints", tags=["regulator: service stations"])
+
+StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
 
 PageSize = Annotated[int, Query(ge=1, le=100)]
 STREAM_PING_SECONDS = 15
@@ -68,6 +83,7 @@ async def file_complaint(
         cipher=cipher,
         outbox=runtime.outbox,
         source=runtime.settings.service_name,
+        negotiation_periods=negotiation_periods(runtime.settings),
     )
     stored = await complaint_service.file_complaint(session, filing)
     return JSONResponse(stored.body, status_code=stored.status,
@@ -86,6 +102,57 @@ async def file_report(
     """A lead that a business breaks market rules; `complainant` may be left out to report anonymously. The report
     gets a JB- case number and a 15-working-day verification clock; the business never learns who reported."""
     return await file_complaint(body, principal, session, cipher, runtime, idempotency_key)
+
+
+def _station_of(principal: Principal) -> uuid.UUID:
+    if principal.station_id is None:
+        raise Problem("forbidden", "The token names no service station")
+    return principal.station_id
+
+
+@station_router.post("", status_code=201, response_model=ComplaintRead,
+                     summary="File a walk-in consumer's complaint at a service station (消费维权服务站)")
+async def file_station_complaint(
+    body: StationComplaintCreate,
+    principal: StationStaffPrincipal,
+    session: DbSession,
+    cipher: Cipher,
+    runtime: Runtime,
+) -> JSONResponse:
+    """Station staff file for a consumer who came in person; the case belongs to the consumer's own login (their
+    phone's subject), so they follow it in the app like one they filed themselves. Routed as any complaint, unless
+    `settled_on_spot` says the merchant settled at the station: then it is closed settled at once with that amount
+    recovered, and no one is asked to negotiate."""
+    station_id = _station_of(principal)
+    assert body.complainant is not None, "StationComplaintCreate requires a complainant"
+    filing = complaint_service.Filing(
+        consumer_id=consumer_subject(body.complainant.phone, runtime.settings.subject_key.get_secret_value()),
+        body=ComplaintCreate.model_validate(
+            body.model_dump(exclude={"settled_on_spot"}) | {"channel": Channel.STATION}),
+        idempotency_key=None,
+        cipher=cipher,
+        outbox=runtime.outbox,
+        source=runtime.settings.service_name,
+        negotiation_periods=negotiation_periods(runtime.settings),
+        filer=Actor(ActorRole.STATION_STAFF, principal.sub),
+        station_id=station_id,
+        settled_on_spot=body.settled_on_spot,
+    )
+    stored = await complaint_service.file_complaint(session, filing)
+    return JSONResponse(stored.body, status_code=stored.status,
+                        headers={"Location": f"{regulator_router.prefix}/{stored.body['id']}"})
+
+
+@station_router.get("", response_model=ComplaintList, summary="What my service station filed, newest first")
+async def list_station_complaints(
+    principal: StationStaffPrincipal,
+    session: DbSession,
+    cursor: str | None = None,
+    limit: PageSize = 20,
+) -> ComplaintList:
+    """The cases the caller's station filed, newest first, a page at a time."""
+    return await complaint_service.list_complaints(
+        session, conditions=complaint_service.station_conditions(_station_of(principal)), cursor=cursor, limit=limit)
 
 
 @consumer_router.get("", response_model=ComplaintList, summary="My complaints, newest first")
@@ -252,11 +319,12 @@ async def refuse_complaint(complaint_id: uuid.UUID, body: RefuseIn, principal: R
                        responses={409: {"description": "The complaint is not pending acceptance"}})
 async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerchantIn, principal: RegulatorPrincipal,
                                       session: DbSession, cipher: Cipher, rules: Rules,
-                                      publisher: Events) -> ComplaintRead:
+                                      publisher: Events, periods: Periods) -> ComplaintRead:
     """pending_acceptance -> with_merchant: the enterprise (active ODR enrolment required, else 422) negotiates
-    for 10 working days. Emits `routed` with target `merchant`."""
+    for 10 working days, or the period the complaint's region set. Emits `routed` with target `merchant`."""
     await decisions.route_to_merchant(session, case_id=complaint_id, principal=principal,
-                                      merchant_id=body.merchant_id, cipher=cipher, publisher=publisher)
+                                      merchant_id=body.merchant_id, cipher=cipher, publisher=publisher,
+                                      negotiation_periods=periods)
     return await _regulator_view(session, complaint_id, principal, cipher, rules)
 
 

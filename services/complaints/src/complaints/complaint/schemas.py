@@ -211,6 +211,27 @@ class ComplaintCreate(RequestBody):
     disclosure_consent: StrictBool = False
 
 
+class SettledOnSpot(RequestBody):
+    """What the merchant paid or agreed at the station, settling the complaint there and then."""
+
+    amount_fen: Annotated[StrictInt, Field(ge=0)]
+    note: Annotated[Text, StringConstraints(max_length=2000)]
+
+
+class StationComplaintCreate(ComplaintCreate):
+    """A filing by station staff for a walk-in consumer; `channel` is always `station`."""
+
+    settled_on_spot: SettledOnSpot | None = None
+
+    @model_validator(mode="after")
+    def _settled_only_as_a_complaint(self) -> Self:
+        if self.settled_on_spot is not None and self.kind is not ComplaintKind.COMPLAINT:
+            raise ValueError("only a complaint can be settled on the spot")
+        if self.complainant is None:
+            raise ValueError("a station files for a consumer it has identified: complainant is required")
+        return self
+
+
 class OnlineSellerRead(BaseModel):
     platform: str
     platform_region_code: str

@@ -15,7 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints import case_numbers, idempotency
-from complaints.complaint.enums import ActorRole, CaseStatus, ComplaintKind, ComplaintStatus, ReportStatus
+from complaints.complaint.enums import (
+    ActorRole,
+    CaseStatus,
+    ComplaintKind,
+    ComplaintStatus,
+    DeadlineKind,
+    DeadlineState,
+    ReportStatus,
+)
 from complaints.complaint.flags import FlagRules, flags_of
 from complaints.complaint.models import Complaint, ComplaintEvent, PiiAccess
 from complaints.complaint.schemas import (
@@ -33,16 +41,24 @@ from complaints.complaint.schemas import (
     ReportDecisionRead,
     RequestRead,
     RespondentRead,
+    SettledOnSpot,
     TimelineEntry,
 )
-from complaints.complaint.state import DEADLINE_ON_ENTRY, ensure_allowed, status_of
+from complaints.complaint.state import DEADLINE_ON_ENTRY, Actor, ensure_allowed, status_of
 from complaints.deadline import service as deadline_service
+from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from complaints.evidence import service as evidence_service
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
-from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
+from servicekit.contracts.complaints_v1 import (
+    ComplainantForMerchant,
+    ComplaintClosed,
+    ComplaintFiled,
+    ComplaintRouted,
+    RouteTarget,
+)
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
@@ -83,6 +99,15 @@ class Filing:
     cipher: PiiCipher
     outbox: Outbox
     source: str
+    negotiation_periods: NegotiationPeriods
+    filer: Actor | None = None
+    station_id: uuid.UUID | None = None
+    settled_on_spot: SettledOnSpot | None = None
+
+    @property
+    def submitter(self) -> Actor:
+        """Who the timeline says submitted: the consumer, unless staff filed for them."""
+        return self.filer or Actor(ActorRole.CONSUMER, self.consumer_id)
 
 
 async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.StoredResponse:
@@ -140,8 +165,7 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         staged.append(await _stage_report(session, filing, route, report_id, complaint_id, now))
     await session.execute(complaint_table.insert(), [case.row for case in staged])
     await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
-    clocks = {case.row["id"]: await deadline_service.start(session, case_id=case.row["id"], at=now,
-                                                           kind=DEADLINE_ON_ENTRY[status_of(case.row["status"])])
+    clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
               for case in staged}
     answered = staged[0]
     attachments = await evidence_service.attach(session, case_id=answered.row["id"], consumer_id=filing.consumer_id,
@@ -152,12 +176,38 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
                                    body_hash=body_hash, status=response.status, body=response.body, at=now)
     events = [event for case in staged for event in _events(case, route, filing, clocks[case.row["id"]]["due_date"])]
+    events += [_closed_event(case.row, filing.source) for case in staged if case.row["closed_at"] is not None]
     await filing.outbox.add(session, *events)
     return response
 
 
+async def _start_clock(session: AsyncSession, row: Mapping[str, Any], route: Route,
+                       negotiation_periods: NegotiationPeriods, at: datetime) -> dict[str, Any]:
+    """The clock the case's route starts (a negotiation runs its region's period); a case settled on the spot met it
+    the moment it was filed."""
+    settled_on_spot = row["status"] == ComplaintStatus.CLOSED_SETTLED
+    kind = DEADLINE_ON_ENTRY[route.status if settled_on_spot else status_of(row["status"])]
+    working_days = (negotiation_periods.for_region(row["region_code"])
+                    if kind is DeadlineKind.MERCHANT_NEGOTIATION else None)
+    clock = await deadline_service.start(session, case_id=row["id"], at=at, kind=kind, working_days=working_days)
+    if not settled_on_spot:
+        return clock
+    await deadline_service.close_open(session, case_id=row["id"], at=at, state=DeadlineState.MET)
+    return {**clock, "state": DeadlineState.MET.value, "met_at": at}
+
+
+def _closed_event(row: Mapping[str, Any], source: str) -> EventEnvelope:
+    return ComplaintClosed(
+        complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
+        merchant_id=row["merchant_id"], status=row["status"], recovered_fen=row["recovered_fen"],
+        closed_at=row["closed_at"],
+    ).envelope(source=source)
+
+
 async def _stage_complaint(session: AsyncSession, filing: Filing, route: Route, complaint_id: uuid.UUID,
                            report_id: uuid.UUID | None, now: datetime) -> _Staged:
+    if filing.settled_on_spot is not None:
+        return await _stage_settled_on_spot(session, filing, filing.settled_on_spot, route, complaint_id, now)
     status = ensure_allowed(ComplaintStatus.SUBMITTED, route.status)
     # Taken after the reads: the counter row stays locked until commit.
     case_no = await case_numbers.next_case_no(session, prefix=case_numbers.COMPLAINT_PREFIX,
@@ -165,13 +215,39 @@ async def _stage_complaint(session: AsyncSession, filing: Filing, route: Route, 
     row = _case_row(filing, route, case_id=complaint_id, case_no=case_no, kind=ComplaintKind.COMPLAINT,
                     status=status, linked_case_id=report_id, now=now)
     timeline = [
-        _timeline_row(complaint_id, now, ComplaintStatus.SUBMITTED, ActorRole.CONSUMER, filing.consumer_id, None,
-                      {"channel": filing.body.channel.value}),
+        _submitted_row(filing, complaint_id, now),
         _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None, _routing_note(route),
                       {"target": route.target.value, "region_code": route.region_code,
                        "merchant_id": str(route.merchant_id) if route.merchant_id else None}),
     ]
     return _Staged(row=row, timeline=timeline)
+
+
+async def _stage_settled_on_spot(session: AsyncSession, filing: Filing, settled: SettledOnSpot, route: Route,
+                                 complaint_id: uuid.UUID, now: datetime) -> _Staged:
+    """A complaint the station settled there and then: closed settled at once, never routed to anyone."""
+    status = ensure_allowed(ComplaintStatus.SUBMITTED, ComplaintStatus.CLOSED_SETTLED)
+    case_no = await case_numbers.next_case_no(session, prefix=case_numbers.COMPLAINT_PREFIX,
+                                              region_code=route.region_code, day=local_date(now))
+    row = _case_row(filing, route, case_id=complaint_id, case_no=case_no, kind=ComplaintKind.COMPLAINT,
+                    status=status, linked_case_id=None, now=now)
+    row.update(recovered_fen=settled.amount_fen, closed_at=now, routed_at=None)
+    submitter = filing.submitter
+    timeline = [
+        _submitted_row(filing, complaint_id, now),
+        _timeline_row(complaint_id, now, status, submitter.role, submitter.id,
+                      f"Settled at the station: {settled.note}",
+                      {"amount_fen": settled.amount_fen, "station_id": str(filing.station_id)}),
+    ]
+    return _Staged(row=row, timeline=timeline)
+
+
+def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+    submitter = filing.submitter
+    details: dict[str, Any] = {"channel": filing.body.channel.value}
+    if filing.station_id is not None:
+        details["station_id"] = str(filing.station_id)
+    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, None, details)
 
 
 async def _stage_report(session: AsyncSession, filing: Filing, route: Route, report_id: uuid.UUID,
@@ -182,7 +258,7 @@ async def _stage_report(session: AsyncSession, filing: Filing, route: Route, rep
                     status=ReportStatus.RECEIVED, linked_case_id=complaint_id, now=now)
     note = "Split from a submission that is also a complaint (Art. 9)" if complaint_id else None
     # The reporter's subject is kept on the row (so they can follow it) but never on the timeline others may see.
-    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, ActorRole.CONSUMER, None, note,
+    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None, note,
                               {"channel": filing.body.channel.value})]
     return _Staged(row=row, timeline=timeline)
 
@@ -245,6 +321,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, case_no: str,
         "sector": body.sector,
         "category": body.category,
         "channel": body.channel.value,
+        "station_id": filing.station_id,
         "mediation_case_id": None,
         "recovered_fen": 0,
         "filed_at": now,
@@ -323,7 +400,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         category=row["category"], channel=row["channel"], request_type=row["request_type"],
         request_amount_fen=row["request_amount_fen"], green_channel=row["green_channel"], filed_at=row["filed_at"],
     )
-    if is_report or filing.body.complainant is None:
+    if is_report or filing.body.complainant is None or row["closed_at"] is not None:
         return [filed.envelope(source=filing.source)]
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
@@ -461,6 +538,11 @@ async def list_complaints(session: AsyncSession, *, conditions: Sequence[ColumnE
     items = [ComplaintSummary.model_validate(dict(row)) for row in page]
     next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > limit else None
     return ComplaintList(items=items, next_cursor=next_cursor)
+
+
+def station_conditions(station_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    """Station staff list what their station filed."""
+    return [complaint_table.c.station_id == station_id]
 
 
 def consumer_conditions(consumer_id: str) -> list[ColumnElement[bool]]:

@@ -46,8 +46,9 @@ CLOSED_BY_OUTCOME: frozenset[CaseStatus] = frozenset({
 })
 
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    # A consumer-rights service station may settle a walk-in's complaint on the spot, before any routing.
     ComplaintStatus.SUBMITTED: frozenset({ComplaintStatus.WITH_MERCHANT, ComplaintStatus.PENDING_ACCEPTANCE,
-                                          ComplaintStatus.WITHDRAWN}),
+                                          ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.WITHDRAWN}),
     ComplaintStatus.WITH_MERCHANT: frozenset({ComplaintStatus.PENDING_ACCEPTANCE, ComplaintStatus.CLOSED_SETTLED,
                                               ComplaintStatus.WITHDRAWN}),
     # A regulator may also push a received complaint to the ODR enterprise (back to negotiation).

@@ -8,7 +8,8 @@ except `sweep_breaches`, which is a use case of its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from complaints.complaint.enums import OPEN_CLOCK, TICKING, ComplaintKind, DeadlineKind, DeadlineState
 from complaints.complaint.models import Complaint, Deadline
+from servicekit import regions
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
 from servicekit.contracts.complaints_v1 import DeadlineBreached
 from servicekit.db import new_id
@@ -26,8 +28,9 @@ from servicekit.problems import Problem
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 
-# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (research.md §2.1, a per-region setting
-# in the design), 7 WD for the regulator to accept or refuse (Art. 15), 15 WD to verify a report (Art. 35).
+# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (research.md §2.1; the national default of
+# the per-region setting `merchant_negotiation_working_days`), 7 WD for the regulator to accept or refuse (Art. 15),
+# 15 WD to verify a report (Art. 35).
 WORKING_DAYS: dict[DeadlineKind, int] = {
     DeadlineKind.MERCHANT_NEGOTIATION: 10,
     DeadlineKind.INITIAL_REVIEW: 7,
@@ -47,14 +50,31 @@ def working_days_between(first: date, last: date) -> int:
     return count
 
 
-def due_date_from(at: datetime, kind: DeadlineKind) -> date:
-    """The last day of a clock of `kind` started at `at` (Art. 45: the local start day is not counted)."""
-    return add_working_days(local_date(at), WORKING_DAYS[kind])
+@dataclass(frozen=True)
+class NegotiationPeriods:
+    """Working days an ODR enterprise has to negotiate, by region code: a key covers that region and everything below
+    it, the most specific matching key wins, and the key "" covers the whole country."""
+
+    by_region: Mapping[str, int]
+
+    def for_region(self, region_code: str) -> int:
+        """The period that applies to a complaint of `region_code`."""
+        matching = [key for key in self.by_region if not key or regions.contains(key, region_code)]
+        if not matching:
+            raise ValueError("the negotiation periods need a national default under the key ''")
+        return self.by_region[max(matching, key=lambda key: len(regions.prefix(key)))]
 
 
-async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime) -> dict[str, Any]:
-    """Start a clock of `kind` on the local day of `at`; returns the row written."""
-    due_date = due_date_from(at, kind)
+def due_date_from(at: datetime, kind: DeadlineKind, *, working_days: int | None = None) -> date:
+    """The last day of a clock of `kind` started at `at` (Art. 45: the local start day is not counted); it runs
+    `working_days` when given (a region's negotiation period), else the statutory period of `kind`."""
+    return add_working_days(local_date(at), WORKING_DAYS[kind] if working_days is None else working_days)
+
+
+async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime,
+                working_days: int | None = None) -> dict[str, Any]:
+    """Start a clock of `kind` on the local day of `at` (running `working_days` when given); returns the row written."""
+    due_date = due_date_from(at, kind, working_days=working_days)
     row: dict[str, Any] = {
         "id": new_id(), "complaint_id": case_id, "kind": kind.value, "due_date": due_date,
         "state": DeadlineState.RUNNING.value, "due_at": end_of_day(due_date), "started_at": at, "met_at": None,

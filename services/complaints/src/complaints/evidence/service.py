@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import PurePath
@@ -67,9 +66,9 @@ async def store(session: AsyncSession, *, store: EvidenceStore, consumer_id: str
     """Check, write the file, then its row; if the row cannot be committed the file is removed again."""
     media_type = sniff(content, filename)
     evidence_id = new_id()
-    digest = hashlib.sha256(content).hexdigest()
-    key = f"{digest[:2]}/{evidence_id}"
-    await store.put(key, content)
+    # The random tail of the UUIDv7 spreads the files over 256 directories (or key prefixes).
+    key = f"{evidence_id.hex[-2:]}/{evidence_id}"
+    digest = await store.put(key, content)
     try:
         async with session.begin():
             row = (await session.execute(evidence_table.insert().values(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from mediation.cases.state import CaseStatus, DeadlineKind, DeadlineState
 from mediation.fulfilment.schemas import ProofRead
-from mediation.messages.schemas import MessageRead, ReadReceiptRead
+from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptRead
 from mediation.negotiation.schemas import AgreementRead, OfferRead
 
 
@@ -64,6 +64,7 @@ class CaseDetail(CaseRead):
     agreement: AgreementRead | None
     fulfilment_proofs: list[ProofRead]
     messages: list[MessageRead]
+    attachments: list[AttachmentRead] = Field(description="Every upload to the case, referenced by a message or not.")
     read_receipts: list[ReadReceiptRead]
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases.models import MediationCase, complainant_name_context
@@ -17,9 +21,10 @@ from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_s
 from mediation.fulfilment import service as fulfilment_service
 from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind
 from mediation.fulfilment.schemas import ProofRead
+from mediation.messages import attachments as attachments_service
 from mediation.messages import service as messages_service
-from mediation.messages.models import CaseMessage, ReadMarker
-from mediation.messages.schemas import MessageRead, ReadReceiptRead
+from mediation.messages.models import CaseAttachment, CaseMessage, ReadMarker
+from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptRead
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.models import Offer, OfferStatus, OfferType, SettlementAgreement
 from mediation.negotiation.schemas import AgreementRead, ConsentRead, OfferRead
@@ -87,8 +92,16 @@ def proof_read(proof: FulfilmentProof, agreement: SettlementAgreement) -> ProofR
                      fulfilment_status=agreement.fulfilment_status)
 
 
-def message_read(message: CaseMessage) -> MessageRead:
-    return MessageRead(id=message.id, author_role=message.author_role, text=message.body, posted_at=message.posted_at)
+def attachment_read(attachment: CaseAttachment) -> AttachmentRead:
+    return AttachmentRead(id=attachment.id, filename=attachment.filename, content_type=attachment.content_type,
+                          size=attachment.size_bytes, sha256=attachment.sha256, uploaded_by=attachment.uploader_role,
+                          message_id=attachment.message_id, uploaded_at=attachment.uploaded_at)
+
+
+def message_read(message: CaseMessage, attachments: Sequence[CaseAttachment]) -> MessageRead:
+    return MessageRead(id=message.id, author_role=message.author_role, text=message.body,
+                       attachments=[attachment_read(attachment) for attachment in attachments],
+                       posted_at=message.posted_at)
 
 
 def receipt_read(marker: ReadMarker) -> ReadReceiptRead:
@@ -99,6 +112,12 @@ def receipt_read(marker: ReadMarker) -> ReadReceiptRead:
 async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCipher) -> CaseDetail:
     """Everything on the case's table, in one view."""
     agreement = await negotiation_service.agreement_of(session, case.id)
+    messages = await messages_service.messages_of(session, case.id)
+    case_attachments = await attachments_service.of_case(session, case.id)
+    by_message: dict[uuid.UUID, list[CaseAttachment]] = defaultdict(list)
+    for attachment in case_attachments:
+        if attachment.message_id is not None:
+            by_message[attachment.message_id].append(attachment)
     mediator = None
     if case.mediator_id is not None and case.mediator_kind is not None:
         mediator = MediatorRead(kind=case.mediator_kind, id=case.mediator_id, region_code=case.mediator_region,
@@ -113,6 +132,7 @@ async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCip
         agreement=agreement_read(agreement) if agreement else None,
         fulfilment_proofs=[proof_read(proof, agreement) for proof in await fulfilment_service.proofs_of(
             session, agreement.id)] if agreement else [],
-        messages=[message_read(message) for message in await messages_service.messages_of(session, case.id)],
+        messages=[message_read(message, by_message.get(message.id, [])) for message in messages],
+        attachments=[attachment_read(attachment) for attachment in case_attachments],
         read_receipts=[receipt_read(marker) for marker in await messages_service.read_markers_of(session, case.id)],
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, func
+from sqlalchemy import ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base
 from servicekit.db import new_id, utcnow
 
 MAX_MESSAGE_CHARS = 4_000
+MAX_ATTACHMENTS_PER_MESSAGE = 10
 
 
 class CaseMessage(Base):
@@ -37,3 +38,21 @@ class ReadMarker(Base):
     reader_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_read_message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_message.id"))
     read_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class CaseAttachment(Base):
+    """A file uploaded to a case; a message of the same author may later reference it (once)."""
+
+    __tablename__ = "case_attachment"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_message.id"), index=True)
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    uploader_id: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

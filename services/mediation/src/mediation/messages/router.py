@@ -5,18 +5,28 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sse_starlette import EventSourceResponse
 
 from mediation.cases.access import load_case_for
-from mediation.cases.views import message_read, receipt_read
-from mediation.dependencies import DbSession, Feed, OutboxDep, Sessionmaker
+from mediation.cases.views import attachment_read, message_read, receipt_read
+from mediation.dependencies import AttachmentStore, DbSession, Feed, OutboxDep, Sessionmaker, SettingsDep
 from mediation.live import CaseFeed
+from mediation.messages import attachments
 from mediation.messages import service as messages_service
 from mediation.messages.models import CaseMessage
-from mediation.messages.schemas import MessageCreate, MessageRead, ReadReceiptCreate, ReadReceiptRead
+from mediation.messages.schemas import (
+    AttachmentRead,
+    MessageCreate,
+    MessageRead,
+    ReadReceiptCreate,
+    ReadReceiptRead,
+)
+from mediation.messages.storage import LocalDiskStore
+from mediation.settings import MediationSettings
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
@@ -24,13 +34,51 @@ from servicekit.events.outbox import Outbox
 router = APIRouter(prefix="/v1", tags=["messages"])
 
 PING_SECONDS = 15
+MULTIPART_OVERHEAD_BYTES = 16 * 1024
+
+UPLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
+    413: {"description": "Larger than the limit (5 MB by default)"},
+    415: {"description": "Not a JPEG, PNG, WebP or PDF file, or the name's extension lies"},
+}
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The file, with its sniffed content type"},
+}
 
 
 async def _post(case_id: uuid.UUID, body: MessageCreate, principal: Principal, session: AsyncSession,
                 outbox: Outbox) -> MessageRead:
-    message = await messages_service.post_message(session, outbox=outbox, case_id=case_id, principal=principal,
-                                                  text=body.text, now=utcnow())
-    return message_read(message)
+    message, attached = await messages_service.post_message(
+        session, outbox=outbox, case_id=case_id, principal=principal, text=body.text,
+        attachment_ids=body.attachment_ids, now=utcnow())
+    return message_read(message, attached)
+
+
+async def _upload(request: Request, case_id: uuid.UUID, file: UploadFile, principal: Principal,
+                  session: AsyncSession, store: LocalDiskStore, settings: MediationSettings) -> AttachmentRead:
+    limit = settings.attachment_max_bytes
+    declared = request.headers.get("content-length")
+    # The multipart envelope adds a few hundred bytes; anything far past the limit is refused before parsing.
+    if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD_BYTES:
+        raise attachments.too_large(limit)
+    name = attachments.usable_filename(file.filename)
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise attachments.too_large(limit)
+    attachment = await attachments.upload(session, store=store, case_id=case_id, principal=principal, filename=name,
+                                          content=content, now=utcnow())
+    return attachment_read(attachment)
+
+
+async def _download(case_id: uuid.UUID, attachment_id: uuid.UUID, principal: Principal, session: AsyncSession,
+                    store: LocalDiskStore) -> Response:
+    attachment, content = await attachments.download(session, store=store, case_id=case_id, principal=principal,
+                                                     attachment_id=attachment_id)
+    return Response(content, media_type=attachment.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{attachment.sha256}"',
+    })
 
 
 async def _read(case_id: uuid.UUID, body: ReadReceiptCreate, principal: Principal,
@@ -50,8 +98,9 @@ async def _notices(feed: CaseFeed, sessionmaker: async_sessionmaker[AsyncSession
             if notice["kind"] == "message":
                 async with sessionmaker() as session:
                     message = await session.get(CaseMessage, uuid.UUID(notice["ref"]))
+                    attached = await attachments.of_message(session, message.id) if message is not None else []
                 if message is not None:
-                    notice = {**notice, "message": message_read(message).model_dump(mode="json")}
+                    notice = {**notice, "message": message_read(message, attached).model_dump(mode="json")}
             yield {"event": notice["kind"], "data": json.dumps(notice, ensure_ascii=False)}
 
 
@@ -124,3 +173,57 @@ async def regulator_stream(case_id: uuid.UUID, principal: RegulatorPrincipal, se
                            sessionmaker: Sessionmaker) -> EventSourceResponse:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
+
+
+@router.post("/consumer/cases/{case_id}/attachments", status_code=status.HTTP_201_CREATED,
+             summary="Upload an attachment to the case", responses=UPLOAD_RESPONSES)
+async def consumer_upload_attachment(request: Request, case_id: uuid.UUID, file: UploadFile,
+                                     principal: ConsumerPrincipal, session: DbSession, store: AttachmentStore,
+                                     settings: SettingsDep) -> AttachmentRead:
+    """Multipart form field `file`: JPEG, PNG, WebP or PDF (sniffed from the content, and the name's extension
+    must agree), 5 MB at most; a message then carries it through `attachment_ids`."""
+    return await _upload(request, case_id, file, principal, session, store, settings)
+
+
+@router.get("/consumer/cases/{case_id}/attachments/{attachment_id}", summary="Download an attachment of the case",
+            response_class=Response, responses=DOWNLOAD_RESPONSES)
+async def consumer_download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, principal: ConsumerPrincipal,
+                                       session: DbSession, store: AttachmentStore) -> Response:
+    """Only for participants of the case."""
+    return await _download(case_id, attachment_id, principal, session, store)
+
+
+@router.post("/merchant/cases/{case_id}/attachments", status_code=status.HTTP_201_CREATED,
+             summary="Upload an attachment to the case", responses=UPLOAD_RESPONSES)
+async def merchant_upload_attachment(request: Request, case_id: uuid.UUID, file: UploadFile,
+                                     principal: MerchantPrincipal, session: DbSession, store: AttachmentStore,
+                                     settings: SettingsDep) -> AttachmentRead:
+    """Multipart form field `file`: JPEG, PNG, WebP or PDF (sniffed from the content, and the name's extension
+    must agree), 5 MB at most; a message then carries it through `attachment_ids`."""
+    return await _upload(request, case_id, file, principal, session, store, settings)
+
+
+@router.get("/merchant/cases/{case_id}/attachments/{attachment_id}", summary="Download an attachment of the case",
+            response_class=Response, responses=DOWNLOAD_RESPONSES)
+async def merchant_download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, principal: MerchantPrincipal,
+                                       session: DbSession, store: AttachmentStore) -> Response:
+    """Only for participants of the case."""
+    return await _download(case_id, attachment_id, principal, session, store)
+
+
+@router.post("/regulator/cases/{case_id}/attachments", status_code=status.HTTP_201_CREATED,
+             summary="Upload an attachment to the case", responses=UPLOAD_RESPONSES)
+async def regulator_upload_attachment(request: Request, case_id: uuid.UUID, file: UploadFile,
+                                      principal: RegulatorPrincipal, session: DbSession, store: AttachmentStore,
+                                      settings: SettingsDep) -> AttachmentRead:
+    """Multipart form field `file`: JPEG, PNG, WebP or PDF (sniffed from the content, and the name's extension
+    must agree), 5 MB at most; a message then carries it through `attachment_ids`."""
+    return await _upload(request, case_id, file, principal, session, store, settings)
+
+
+@router.get("/regulator/cases/{case_id}/attachments/{attachment_id}", summary="Download an attachment of the case",
+            response_class=Response, responses=DOWNLOAD_RESPONSES)
+async def regulator_download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, principal: RegulatorPrincipal,
+                                        session: DbSession, store: AttachmentStore) -> Response:
+    """Only for participants of the case."""
+    return await _download(case_id, attachment_id, principal, session, store)

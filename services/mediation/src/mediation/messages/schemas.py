@@ -7,19 +7,34 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediation.messages.models import MAX_MESSAGE_CHARS
+from mediation.messages.models import MAX_ATTACHMENTS_PER_MESSAGE, MAX_MESSAGE_CHARS
 
 
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    attachment_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS_PER_MESSAGE,
+        description="Your own uploads to this case (POST .../attachments) that this message carries.")
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str = Field(description="Sniffed from the content, never taken from the client.")
+    size: int = Field(description="Bytes.")
+    sha256: str
+    uploaded_by: str = Field(description="Role of the uploader: consumer, enterprise, mediator or regulator.")
+    message_id: uuid.UUID | None = Field(description="The message that carries it; null until one does.")
+    uploaded_at: datetime
 
 
 class MessageRead(BaseModel):
     id: uuid.UUID
     author_role: str
     text: str
+    attachments: list[AttachmentRead]
     posted_at: datetime
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases import trail
 from mediation.cases.access import load_case_for
-from mediation.messages.models import CaseMessage, ReadMarker
+from mediation.messages import attachments
+from mediation.messages.models import CaseAttachment, CaseMessage, ReadMarker
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.contracts.mediation_v1 import MessagePosted
@@ -21,20 +23,26 @@ from servicekit.problems import Problem
 
 
 async def post_message(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
-                       text: str, now: datetime) -> CaseMessage:
-    """A participant writes to the case; the other participants see it live."""
+                       text: str, attachment_ids: Sequence[uuid.UUID], now: datetime
+                       ) -> tuple[CaseMessage, list[CaseAttachment]]:
+    """A participant writes to the case, with its own uploads attached; the other participants see it live."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal)
         message = CaseMessage(id=new_id(), case_id=case.id, author_role=actor.role, author_id=actor.id, body=text,
                               posted_at=now)
         session.add(message)
         await session.flush()
-        await trail.record(session, case, kind="message_posted", actor=actor, at=now,
-                           details={"message_id": str(message.id)})
+        attached = await attachments.claim_for_message(session, case_id=case.id, author=actor,
+                                                       message_id=message.id, attachment_ids=attachment_ids)
+        details: dict[str, object] = {"message_id": str(message.id)}
+        if attached:
+            details["attachment_sha256"] = [attachment.sha256 for attachment in attached]
+        await trail.record(session, case, kind="message_posted", actor=actor, at=now, details=details)
         await outbox.add(session, MessagePosted(**trail.event_fields(case, now), message_id=message.id,
-                                                author_role=actor.role).envelope(source=EVENT_SOURCE))
+                                                author_role=actor.role, attachment_count=len(attached),
+                                                ).envelope(source=EVENT_SOURCE))
         await trail.notify(session, case.id, "message", message.id)
-        return message
+        return message, attached
 
 
 async def mark_read(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, up_to: uuid.UUID,
