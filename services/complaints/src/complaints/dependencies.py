@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from complaints.complaint.decisions import Publisher
 from complaints.complaint.flags import FlagRules
 from complaints.deadline.service import NegotiationPeriods
-from complaints.evidence.storage import EvidenceStore
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.pii import PiiCipher
 from servicekit.settings import ServiceSettings
+from servicekit.uploads import FileStore
 
 PII_CIPHER = "pii_cipher"
 EVIDENCE_STORE = "evidence_store"
@@ -34,8 +34,8 @@ def _cipher(request: Request) -> PiiCipher:
     return cipher
 
 
-def _store(request: Request) -> EvidenceStore:
-    store: EvidenceStore = get_runtime(request).extras[EVIDENCE_STORE]
+def _store(request: Request) -> FileStore:
+    store: FileStore = get_runtime(request).extras[EVIDENCE_STORE]
     return store
 
 
@@ -70,7 +70,7 @@ DbSession = Annotated[AsyncSession, Depends(_session)]
 Cipher = Annotated[PiiCipher, Depends(_cipher)]
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Events = Annotated[Publisher, Depends(_publisher)]
-Store = Annotated[EvidenceStore, Depends(_store)]
+Store = Annotated[FileStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]
 Rules = Annotated[FlagRules, Depends(_flag_rules)]
 Periods = Annotated[NegotiationPeriods, Depends(_negotiation_periods)]

@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.live import CaseFeed
-from mediation.messages.storage import LocalDiskStore
 from mediation.settings import MediationSettings
 from servicekit.app import get_runtime
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
+from servicekit.uploads import LocalDiskStore
 
 PII_CIPHER = "pii_cipher"
 CASE_FEED = "case_feed"

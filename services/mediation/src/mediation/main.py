@@ -15,7 +15,6 @@ from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox, outbox
 from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED, PII_CIPHER
 from mediation.live import CaseFeed, asyncpg_dsn
-from mediation.messages.storage import LocalDiskStore
 from mediation.settings import MediationSettings
 from mediation.sweepers import run_sweepers
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
@@ -23,6 +22,7 @@ from servicekit.events.inbox import InboxConsumer
 from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import CONSUMER_GROUPS
 from servicekit.pii import PiiCipher
+from servicekit.uploads import LocalDiskStore
 
 
 def create_app(settings: MediationSettings | None = None) -> FastAPI:

@@ -39,12 +39,12 @@ from complaints.dependencies import (
     negotiation_periods,
 )
 from complaints.evidence import service as evidence_service
-from complaints.evidence.storage import EvidenceStore
 from complaints.idempotency import validate_key
 from servicekit import regions
 from servicekit.auth import Audience, ConsumerPrincipal, Principal, RegulatorPrincipal, Role, consumer_subject, require
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
+from servicekit.uploads import FileStore
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
@@ -266,7 +266,7 @@ async def download_my_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, 
     return await _download(session, store, complaint_id, evidence_id)
 
 
-async def _download(session: AsyncSession, store: EvidenceStore, complaint_id: uuid.UUID,
+async def _download(session: AsyncSession, store: FileStore, complaint_id: uuid.UUID,
                     evidence_id: uuid.UUID) -> Response:
     row = await evidence_service.of_case_by_id(session, case_id=complaint_id, evidence_id=evidence_id)
     return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from pathlib import PurePath
 
-import filetype  # type: ignore[import-untyped]
 from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.models import Evidence
-from complaints.evidence.storage import EvidenceStore
+from servicekit import uploads
 from servicekit.db import new_id, utcnow
 from servicekit.problems import Problem
 
@@ -44,24 +42,11 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
 
 
 def sniff(content: bytes, filename: str) -> str:
-    """The media type the content really has; 415 when it is not allowed or does not match the name's extension."""
-    if not content:
-        raise Problem("validation-error", "The attachment is empty",
-                      errors=[{"field": "body", "message": "empty file", "code": "empty"}])
-    kind = filetype.guess(content)
-    media_type = kind.mime if kind is not None else "application/octet-stream"
-    if media_type not in ALLOWED:
-        raise Problem("unsupported-media-type", f"Attachments may be images, PDF, audio or video, not {media_type}",
-                      errors=[{"field": "body", "message": f"content is {media_type}", "code": "media_type"}])
-    extension = PurePath(filename).suffix.lower()
-    if extension not in ALLOWED[media_type]:
-        raise Problem("unsupported-media-type", f"The content is {media_type} but the name ends in {extension!r}",
-                      errors=[{"field": "query.filename", "message": "extension does not match the content",
-                               "code": "media_type"}])
-    return media_type
+    """The media type the content really has, of those evidence may have."""
+    return uploads.sniff(content, filename, allowed=ALLOWED, field="body", name_field="query.filename")
 
 
-async def store(session: AsyncSession, *, store: EvidenceStore, consumer_id: str, filename: str,
+async def store(session: AsyncSession, *, store: uploads.FileStore, consumer_id: str, filename: str,
                 content: bytes) -> RowMapping:
     """Check, write the file, then its row; if the row cannot be committed the file is removed again."""
     media_type = sniff(content, filename)

@@ -2,67 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from complaints.settings import ComplaintsSettings, EvidenceBackend
+from servicekit.uploads import FileStore, LocalDiskStore
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-
-
-class EvidenceStore(Protocol):
-    """Keeps file contents under a key; metadata lives in the database."""
-
-    async def put(self, key: str, content: bytes) -> str:
-        """Store `content` under `key`; returns the SHA-256 (hex) of what was stored."""
-        ...
-
-    async def get(self, key: str) -> bytes: ...
-
-    async def delete(self, key: str) -> None: ...
-
-
-class LocalDiskStore:
-    """Files under `root`, one per key; writes go to a temporary name first, so a crash leaves no half file."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
-            raise ValueError("an evidence key may not leave the store")
-        return path
-
-    async def put(self, key: str, content: bytes) -> str:
-        """Write the file atomically; returns its SHA-256 (hex)."""
-        path = self._path(key)
-
-        def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(content)
-            partial.replace(path)
-
-        await asyncio.to_thread(write)
-        return hashlib.sha256(content).hexdigest()
-
-    async def get(self, key: str) -> bytes:
-        """The file's contents."""
-        return await asyncio.to_thread(self._path(key).read_bytes)
-
-    async def delete(self, key: str) -> None:
-        """Remove the file if it is there."""
-        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
 
 class S3Store:
@@ -109,7 +62,7 @@ class S3Store:
             await client.delete_object(Bucket=self.bucket, Key=key)
 
 
-def evidence_store(settings: ComplaintsSettings) -> EvidenceStore:
+def evidence_store(settings: ComplaintsSettings) -> FileStore:
     """The store the settings choose."""
     if settings.evidence_store is EvidenceBackend.S3:
         return S3Store(bucket=settings.evidence_s3_bucket, endpoint_url=settings.evidence_s3_endpoint_url,

@@ -5,19 +5,17 @@ The same rules as the complaints service's evidence, narrowed to images and PDF.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 
-import filetype  # type: ignore[import-untyped]
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases.access import Actor, load_case_for
 from mediation.messages.models import CaseAttachment
-from mediation.messages.storage import LocalDiskStore
+from servicekit import uploads
 from servicekit.auth import Principal
 from servicekit.db import new_id
 from servicekit.problems import Problem
@@ -47,33 +45,20 @@ def usable_filename(filename: str | None) -> str:
 
 
 def sniff(content: bytes, filename: str) -> str:
-    """The media type the content really has; 415 when it is not allowed or does not match the name's extension."""
-    if not content:
-        raise Problem("validation-error", "The attachment is empty",
-                      errors=[{"field": "body.file", "message": "empty file", "code": "empty"}])
-    kind = filetype.guess(content)
-    media_type = kind.mime if kind is not None else "application/octet-stream"
-    if media_type not in ALLOWED:
-        raise Problem("unsupported-media-type", f"Attachments may be JPEG, PNG, WebP or PDF, not {media_type}",
-                      errors=[{"field": "body.file", "message": f"content is {media_type}", "code": "media_type"}])
-    extension = PurePath(filename).suffix.lower()
-    if extension not in ALLOWED[media_type]:
-        raise Problem("unsupported-media-type", f"The content is {media_type} but the name ends in {extension!r}",
-                      errors=[{"field": "body.file", "message": "extension does not match the content",
-                               "code": "media_type"}])
-    return media_type
+    """The media type the content really has, of those an attachment may have."""
+    return uploads.sniff(content, filename, allowed=ALLOWED, field="body.file")
 
 
-async def upload(session: AsyncSession, *, store: LocalDiskStore, case_id: uuid.UUID, principal: Principal,
+async def upload(session: AsyncSession, *, store: uploads.FileStore, case_id: uuid.UUID, principal: Principal,
                  filename: str, content: bytes, now: datetime) -> CaseAttachment:
     """Check the caller's part in the case and the file, write the file, then its row; no row, no file."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal)
     media_type = sniff(content, filename)
     attachment_id = new_id()
-    digest = hashlib.sha256(content).hexdigest()
-    key = f"{digest[:2]}/{attachment_id}"
-    await store.put(key, content)
+    # The random tail of the UUIDv7 spreads the files over 256 directories.
+    key = f"{attachment_id.hex[-2:]}/{attachment_id}"
+    digest = await store.put(key, content)
     try:
         async with session.begin():
             attachment = CaseAttachment(id=attachment_id, case_id=case.id, message_id=None,
@@ -121,7 +106,7 @@ async def of_message(session: AsyncSession, message_id: uuid.UUID) -> list[CaseA
                                        .order_by(CaseAttachment.id))).scalars())
 
 
-async def download(session: AsyncSession, *, store: LocalDiskStore, case_id: uuid.UUID, principal: Principal,
+async def download(session: AsyncSession, *, store: uploads.FileStore, case_id: uuid.UUID, principal: Principal,
                    attachment_id: uuid.UUID) -> tuple[CaseAttachment, bytes]:
     """An attachment and its content for a participant of its case; 404 for anyone else or another case's id."""
     async with session.begin():

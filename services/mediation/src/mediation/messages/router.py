@@ -25,11 +25,11 @@ from mediation.messages.schemas import (
     ReadReceiptCreate,
     ReadReceiptRead,
 )
-from mediation.messages.storage import LocalDiskStore
 from mediation.settings import MediationSettings
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
+from servicekit.uploads import LocalDiskStore
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
