@@ -198,6 +198,23 @@ async def test_event_streams_pass_through_as_they_happen(
     assert last > GATEWAY_TIMEOUT, "a stream outlives the request timeout"
 
 
+async def test_open_streams_do_not_starve_ordinary_requests(
+    upstreams: Upstreams, signing_key: str, gateway_issuer: TokenIssuer
+) -> None:
+    settings = gateway_settings(upstreams, signing_key, upstream_pool_size=2)
+    token = bearer(consumer_token(gateway_issuer))
+    async with in_process_gateway(settings) as gateway:
+        streams = [asyncio.create_task(gateway.get("/v1/consumer/complaints/c-1/stream",
+                                                   headers={**token, "Accept": "text/event-stream"}))
+                   for _ in range(3)]
+        await asyncio.sleep(SSE_INTERVAL / 2)  # every stream now holds an upstream connection
+        started = time.monotonic()
+        ordinary = await gateway.get("/v1/consumer/complaints/c-1", headers=token)
+        assert ordinary.status_code == 200
+        assert time.monotonic() - started < SSE_INTERVAL, "the request waited for a stream's connection"
+        assert [stream.status_code for stream in await asyncio.gather(*streams)] == [200, 200, 200]
+
+
 async def test_readiness_follows_the_services_and_metrics_are_exposed(gateway: httpx.AsyncClient) -> None:
     ready = await gateway.get("/readyz")
     assert ready.status_code == 200

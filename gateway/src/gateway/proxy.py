@@ -137,6 +137,7 @@ class Proxy:
             ttl=settings.client_status_ttl_seconds,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._stream_session: aiohttp.ClientSession | None = None
         connect = settings.upstream_connect_timeout
         total = settings.upstream_total_timeout
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=total)
@@ -149,24 +150,31 @@ class Proxy:
         return self._session
 
     async def start(self) -> None:
-        """Open the shared session: one keep-alive pool per upstream host."""
+        """Open the shared sessions: a bounded keep-alive pool per upstream host for requests, and an unbounded one
+        for event streams, which hold their connection for as long as the client listens and would otherwise
+        starve ordinary requests of pooled connections."""
+        self._session = self._new_session(self.settings.upstream_pool_size, self._timeout)
+        self._stream_session = self._new_session(0, self._stream_timeout)
+
+    def _new_session(self, per_host: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=0,
-            limit_per_host=self.settings.upstream_pool_size,
+            limit_per_host=per_host,
             keepalive_timeout=self.settings.upstream_keepalive_seconds,
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
-            timeout=self._timeout,
+            timeout=timeout,
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._stream_session):
+            if session is not None:
+                await session.close()
+        self._session = self._stream_session = None
 
     async def handle(self, request: Request) -> Response:
         """Endpoint for every path the gateway does not answer itself."""
@@ -216,7 +224,8 @@ class Proxy:
         upstream: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(self.settings.upstream_total_timeout):
-                upstream = await self.session.request(
+                session = self._stream_session if wants_stream and self._stream_session else self.session
+                upstream = await session.request(
                     request.method,
                     URL(target, encoded=True),
                     headers=self._upstream_headers(request),
