@@ -11,9 +11,8 @@ from urllib.parse import quote
 import aiohttp
 import jwt
 from prometheus_client import Counter, Histogram
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from yarl import URL
 
 from gateway.revocation import ClientStatusCache, merchants_fetch
@@ -22,6 +21,7 @@ from gateway.settings import GatewaySettings
 from servicekit.auth import Audience, TokenVerifier, bearer_token
 from servicekit.observability import correlation_id_var, get_logger, request_id_var
 from servicekit.problems import Problem
+from servicekit.sse import ChunkStream
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
@@ -258,12 +258,9 @@ class Proxy:
             (name.lower(), value) for name, value in upstream.raw_headers
             if name.lower().decode("latin-1") not in DROPPED_RESPONSE_HEADERS
         ]
-        response: Response
         if streamed:
-            response = StreamingResponse(_relay(upstream), status_code=upstream.status,
-                                         background=BackgroundTask(upstream.release))
-        else:
-            response = Response(content, status_code=upstream.status)
+            return ChunkStream(_relay(upstream), status_code=upstream.status, raw_headers=headers)
+        response = Response(content, status_code=upstream.status)
         response.raw_headers.extend(headers)
         return response
 
@@ -280,6 +277,10 @@ class Proxy:
 
 
 async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """Pass each chunk on as it arrives: event streams must not be held back."""
-    async for chunk in upstream.content.iter_any():
-        yield chunk
+    """Pass each chunk on as it arrives (event streams must not be held back); the upstream connection goes back
+    to its pool, or is closed, when the answer ends or the client leaves."""
+    try:
+        async for chunk in upstream.content.iter_any():
+            yield chunk
+    finally:
+        upstream.release()

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from complaints.complaint import decisions
 from complaints.complaint import service as complaint_service
@@ -44,6 +43,7 @@ from servicekit import regions
 from servicekit.auth import Audience, ConsumerPrincipal, Principal, RegulatorPrincipal, Role, consumer_subject, require
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
+from servicekit.sse import EventStream, ServerSentEvent
 from servicekit.uploads import FileStore
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
@@ -206,17 +206,18 @@ async def list_region_complaints(
 
 @consumer_router.get(
     "/{complaint_id}/stream", summary="Follow my complaint live (server-sent events)",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={200: {"content": {"text/event-stream": {}},
                      "description": "`complaint` events carrying the full detail (as GET /{id}), id = version"}},
 )
-async def stream_my_complaint(complaint_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession,
-                              cipher: Cipher, runtime: Runtime, changes: Changes) -> EventSourceResponse:
+async def stream_my_complaint(complaint_id: uuid.UUID, principal: ConsumerPrincipal, cipher: Cipher,
+                              runtime: Runtime, changes: Changes) -> EventStream:
     """The current detail at once, then again after every change (status, timeline, clocks), whichever process made
     it: changes are announced through PostgreSQL NOTIFY. A comment line keeps idle connections open."""
-    if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
-        raise Problem("not-found", "No such complaint")
-    await session.close()
+    # A stream stays open for hours: it holds no pooled connection and no detail while it waits.
+    async with runtime.sessionmaker() as session:
+        if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
+            raise Problem("not-found", "No such complaint")
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         with changes.subscribe(complaint_id) as changed:
@@ -226,12 +227,13 @@ async def stream_my_complaint(complaint_id: uuid.UUID, principal: ConsumerPrinci
                     found = await complaint_service.get_for_consumer(
                         reader, complaint_id=complaint_id, consumer_id=principal.sub, cipher=cipher)
                 if found.version != sent:
-                    yield ServerSentEvent(data=found.detail.model_dump_json(), event="complaint", id=str(found.version))
                     sent = found.version
+                    yield ServerSentEvent(data=found.detail.model_dump_json(), event="complaint", id=str(sent))
+                del found
                 await changed.wait()
                 changed.clear()
 
-    return EventSourceResponse(events(), ping=STREAM_PING_SECONDS)
+    return EventStream(events(), ping_seconds=STREAM_PING_SECONDS)
 
 
 @consumer_router.post("/{complaint_id}/withdraw", response_model=ComplaintRead, summary="Withdraw my complaint",

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sse_starlette import EventSourceResponse
 
 from mediation.cases.access import load_case_for
 from mediation.cases.views import attachment_read, message_read, receipt_read
@@ -29,6 +28,7 @@ from mediation.settings import MediationSettings
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
+from servicekit.sse import EventStream, ServerSentEvent
 from servicekit.uploads import LocalDiskStore
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -89,10 +89,10 @@ async def _read(case_id: uuid.UUID, body: ReadReceiptCreate, principal: Principa
 
 
 async def _notices(feed: CaseFeed, sessionmaker: async_sessionmaker[AsyncSession],
-                   case_id: uuid.UUID) -> AsyncIterator[dict[str, str]]:
+                   case_id: uuid.UUID) -> AsyncIterator[ServerSentEvent]:
     with feed.subscribe(case_id) as queue:
         await feed.listening.wait()
-        yield {"event": "ready", "data": json.dumps({"case_id": str(case_id)})}
+        yield ServerSentEvent(event="ready", data=json.dumps({"case_id": str(case_id)}))
         while True:
             notice = await queue.get()
             if notice["kind"] == "message":
@@ -101,15 +101,15 @@ async def _notices(feed: CaseFeed, sessionmaker: async_sessionmaker[AsyncSession
                     attached = await attachments.of_message(session, message.id) if message is not None else []
                 if message is not None:
                     notice = {**notice, "message": message_read(message, attached).model_dump(mode="json")}
-            yield {"event": notice["kind"], "data": json.dumps(notice, ensure_ascii=False)}
+            yield ServerSentEvent(event=notice["kind"], data=json.dumps(notice, ensure_ascii=False))
 
 
 async def _stream(case_id: uuid.UUID, principal: Principal, session: AsyncSession, feed: CaseFeed,
-                  sessionmaker: async_sessionmaker[AsyncSession]) -> EventSourceResponse:
+                  sessionmaker: async_sessionmaker[AsyncSession]) -> EventStream:
     await load_case_for(session, case_id, principal)
     # The stream may stay open for hours; it must not hold a pooled connection meanwhile.
     await session.close()
-    return EventSourceResponse(_notices(feed, sessionmaker, case_id), ping=PING_SECONDS)
+    return EventStream(_notices(feed, sessionmaker, case_id), ping_seconds=PING_SECONDS)
 
 
 @router.post("/consumer/cases/{case_id}/messages", status_code=status.HTTP_201_CREATED, summary="Write to the case")
@@ -156,21 +156,21 @@ async def regulator_mark_read(case_id: uuid.UUID, body: ReadReceiptCreate, princ
 
 @router.get("/consumer/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
 async def consumer_stream(case_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession, feed: Feed,
-                          sessionmaker: Sessionmaker) -> EventSourceResponse:
+                          sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
 
 
 @router.get("/merchant/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
 async def merchant_stream(case_id: uuid.UUID, principal: MerchantPrincipal, session: DbSession, feed: Feed,
-                          sessionmaker: Sessionmaker) -> EventSourceResponse:
+                          sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
 
 
 @router.get("/regulator/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
 async def regulator_stream(case_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession, feed: Feed,
-                           sessionmaker: Sessionmaker) -> EventSourceResponse:
+                           sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
 
