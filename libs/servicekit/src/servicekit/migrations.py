@@ -31,9 +31,16 @@ async def _run_online(metadata: MetaData, settings: ServiceSettings) -> None:
     await engine.dispose()
 
 
+# Any fixed key: every service has its own database, and advisory locks are per database.
+MIGRATION_LOCK_KEY = 0x0D12_315
+
+
 def _apply(connection: Connection, metadata: MetaData) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        # Replicas starting together (Kubernetes init containers) each run the upgrade: the first applies it, the
+        # others wait here, then find the database at head and do nothing.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
