@@ -67,6 +67,7 @@ from bench.common import (
     cfpb_rows,
     consumer_tokens,
     merchant_token,
+    percentile,
     qinghai_counties,
     record,
     running_platform,
@@ -394,9 +395,9 @@ class Replay:
             await self._drive(case)
             case.final_at = time.monotonic()
             self.finished += 1
-        except ReplayError as error:
-            case.error = str(error)
-            self.errors[str(error)[:120]] += 1
+        except Exception as error:  # a case that cannot finish is a measured outcome, never the end of the run
+            case.error = f"{type(error).__name__}: {error}"
+            self.errors[case.error[:120]] += 1
 
     async def _drive(self, case: Case) -> None:
         api, watcher = self.api, self.watcher
@@ -520,7 +521,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                              "limit / all rows for a partial run, at least 2)")
     parser.add_argument("--consumers", type=int, default=200, help="signed-in consumers filing (default 200)")
     parser.add_argument("--concurrency", type=int, default=48, help="requests in flight at once (default 48)")
-    parser.add_argument("--window", type=int, default=3000, help="unfinished cases at once (default 3000)")
+    parser.add_argument("--window", type=int, default=1000, help="unfinished cases at once (default 1000)")
     parser.add_argument("--case-timeout", type=float, default=900.0,
                         help="seconds a case may wait for the platform at one step (default 900)")
     arguments = parser.parse_args(argv)
@@ -561,6 +562,17 @@ async def statistics(session: aiohttp.ClientSession, gateway: str, regulator: st
         if answer.status != 200:
             raise SystemExit(f"GET /v1/regulator/stats answered {answer.status}: {await answer.text()}")
         return dict(await answer.json())
+
+
+def seconds_to_final(cases: list[Case]) -> dict[str, dict[str, float]]:
+    """Per plan and party: p50 / p95 / max seconds from the 201 of the filing to the final status."""
+    spans: dict[str, list[float]] = {}
+    for case in cases:
+        if case.filed_at is not None and case.final_at is not None:
+            label = f"{case.plan.value} ({'enterprise' if case.enterprise is not None else 'regulator'})"
+            spans.setdefault(label, []).append(case.final_at - case.filed_at)
+    return {label: {"p50": round(percentile(sorted(values), 0.5), 1), "p95": round(percentile(sorted(values), 0.95), 1),
+                    "max": round(max(values), 1)} for label, values in sorted(spans.items())}
 
 
 def check(cases: list[Case], merchant_ids: list[str], totals: dict[str, Any],
@@ -671,6 +683,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "plans": {f"{plan.value} ({'enterprise' if enrolled else 'regulator'})": count
                   for (plan, enrolled), count in sorted(Counter((case.plan, case.enterprise is not None)
                                                                 for case in cases).items())},
+        "seconds_to_final": seconds_to_final(cases),
         "failed_cases": len(failed), "failures": dict(replay.errors.most_common(10)),
         "period": [day.isoformat() for day in period],
         **verdict, "progress": samples[:: max(1, len(samples) // 200)],
@@ -710,7 +723,11 @@ def draw(figure: Any, result: dict[str, Any]) -> None:
     seconds = [sample[0] for sample in result["progress"]]
     axes.plot(seconds, [sample[1] for sample in result["progress"]], label="filed")
     axes.plot(seconds, [sample[2] for sample in result["progress"]], label="final")
-    axes.axvline(result["target_s"], color="red", linewidth=0.8, linestyle="--", label="target 3 min (all rows)")
+    # The target, 59,205 rows in 3 minutes, as a pace: the line a run on target would stay above.
+    pace = ALL_ROWS / result["target_s"]
+    until = min(seconds[-1] if seconds else 0.0, result["rows"] / pace)
+    axes.plot([0, until], [0, until * pace], color="red", linewidth=0.8, linestyle="--",
+              label=f"target pace ({pace:.0f} cases/s)")
     axes.set(xlabel="seconds since the first filing", ylabel="cases",
              title=f"replay of {result['rows']:,} CFPB rows: {result['cases_per_s']} cases/s, "
                    f"exact: {result['exact']}")
