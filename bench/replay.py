@@ -83,7 +83,8 @@ REGULATOR_SUB = "bench-replay-regulator-qinghai"
 ENROL_MIN_ROWS = 200
 QUICK_ROWS = 300
 WATCH_INTERVAL = 0.25
-TRANSIENT = frozenset({502, 503, 504})
+# 500 too: on a shared PostgreSQL a service can be refused a connection ("too many clients"); the retries are counted.
+TRANSIENT = frozenset({500, 502, 503, 504})
 ATTEMPTS = 5
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 LICENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
