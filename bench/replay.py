@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import base64
 import datetime as dt
+import re
 import sys
 import time
 from collections import Counter
@@ -263,6 +264,14 @@ def differences(expected: dict[str, float], actual: dict[str, Any]) -> dict[str,
 # --- talking to the platform ----------------------------------------------------------------------------------------
 
 
+UUID_IN_PATH = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def template(path: str) -> str:
+    """The path with its ids as {id}, so that failures of one kind are counted together."""
+    return UUID_IN_PATH.sub("/{id}", path)
+
+
 class ReplayError(Exception):
     """An act answered something the plan does not allow: the case is marked failed and the run is not exact."""
 
@@ -309,17 +318,16 @@ class Api:
             if status == 409 and attempt > 0:
                 # An earlier attempt went through before its answer was lost; the final state check decides.
                 return {}
-            raise ReplayError(f"{method} {path.split('/')[2]}/{path.split('/')[3]} answered {status}: "
-                              f"{content[:200].decode(errors='replace')}")
-        raise ReplayError(f"{method} {path} failed {ATTEMPTS} times")
+            raise ReplayError(f"{method} {template(path)} answered {status}: {content[:200].decode(errors='replace')}")
+        raise ReplayError(f"{method} {template(path)} failed {ATTEMPTS} times")
 
 
 class Watcher:
     """Waits on the state of many cases at once with two queries per round, one per database."""
 
-    def __init__(self, complaints: asyncpg.Connection, mediation: asyncpg.Connection, timeout: float) -> None:
-        self.complaints = complaints
-        self.mediation = mediation
+    def __init__(self, complaints_dsn: str, mediation_dsn: str, timeout: float) -> None:
+        self.dsns = {"complaints": complaints_dsn, "mediation": mediation_dsn}
+        self.connections: dict[str, asyncpg.Connection] = {}
         self.timeout = timeout
         self.complaint_waits: dict[str, list[tuple[frozenset[str], asyncio.Future[None]]]] = {}
         self.case_waits: dict[str, list[tuple[frozenset[str], asyncio.Future[str]]]] = {}
@@ -342,19 +350,38 @@ class Watcher:
             raise ReplayError(f"{failure} within {self.timeout:.0f} s") from None
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self._round()
-            await asyncio.sleep(WATCH_INTERVAL)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._round()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    # The shared server restarted or refused us: connect again next round, the waits stay.
+                    say(f"watcher: {error!r}; reconnecting")
+                    await self.close()
+                await asyncio.sleep(WATCH_INTERVAL)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        connections, self.connections = self.connections, {}
+        for connection in connections.values():
+            connection.terminate()
+
+    async def _fetch(self, database: str, query: str, ids: list[str]) -> list[asyncpg.Record]:
+        if database not in self.connections:
+            self.connections[database] = await asyncpg.connect(self.dsns[database])
+        return list(await self.connections[database].fetch(query, ids))
 
     async def _round(self) -> None:
         self._forget_abandoned()
         if self.complaint_waits:
-            rows = await self.complaints.fetch("SELECT id::text, status FROM complaint WHERE id = ANY($1::uuid[])",
-                                               list(self.complaint_waits))
+            rows = await self._fetch("complaints", "SELECT id::text, status FROM complaint WHERE id = ANY($1::uuid[])",
+                                     list(self.complaint_waits))
             for row in rows:
                 self._resolve(self.complaint_waits, row["id"], row["status"], None)
         if self.case_waits:
-            rows = await self.mediation.fetch(
+            rows = await self._fetch(
+                "mediation",
                 "SELECT complaint_id::text, id::text, status FROM mediation_case WHERE complaint_id = ANY($1::uuid[])",
                 list(self.case_waits))
             for row in rows:
@@ -404,66 +431,66 @@ class Replay:
             self.errors[case.error[:120]] += 1
 
     async def _drive(self, case: Case) -> None:
-        api, watcher = self.api, self.watcher
-        consumer = (CONSUMER, case.consumer)
-        regulator = (REGULATOR, 0)
-        filed = await api.call("POST", "/v1/consumer/complaints", consumer, request_body(case), ok=201,
-                               idempotency_key=f"cfpb-{case.cfpb_id}")
+        filed = await self.api.call("POST", "/v1/consumer/complaints", (CONSUMER, case.consumer), request_body(case),
+                                    ok=201, idempotency_key=f"cfpb-{case.cfpb_id}")
         case.complaint_id, case.filed_at = str(filed["id"]), time.monotonic()
         self.filed += 1
         enrolled = case.enterprise is not None
         expected_on_filing = "with_merchant" if enrolled else "pending_acceptance"
         if filed["status"] != expected_on_filing:
             raise ReplayError(f"filed as {filed['status']}, not {expected_on_filing}")
-        complaint = f"/v1/regulator/complaints/{case.complaint_id}"
         if enrolled:
-            enterprise = (ENTERPRISE, case.enterprise or 0)
-            case.case_id = await watcher.mediation_case(case.complaint_id, "negotiating")
-            merchant_case = f"/v1/merchant/cases/{case.case_id}"
-            consumer_case = f"/v1/consumer/cases/{case.case_id}"
-            if case.plan in SETTLEMENTS:
-                terms = ({"type": "refund", "amount_fen": case.amount_fen} if case.plan is Plan.SETTLE_WITH_MONEY
-                         else {"type": "other", "note": "更正信用报告并书面致歉"})
-                offer = await api.call("POST", f"{merchant_case}/offers", enterprise,
-                                       {**terms, "fulfil_by": self.fulfil_by()}, ok=201)
-                await api.call("POST", f"{consumer_case}/offers/{offer['id']}/accept", consumer)
-                if case.plan is Plan.SETTLE_WITH_MONEY:
-                    proof = await api.call("POST", f"{merchant_case}/fulfilment", enterprise,
-                                           {"kind": "refund_txn", "reference": f"REFUND-{case.cfpb_id}"}, ok=201)
-                    await api.call("POST", f"{consumer_case}/fulfilment/{proof['id']}/confirm", consumer)
-            elif case.plan in (*TERMINATIONS, Plan.REFUSE):
-                await api.call("POST", f"{merchant_case}/decline", enterprise, {"note": "企业不同意和解"})
-                await watcher.complaint_status(case.complaint_id, "pending_acceptance")
-                if case.plan is Plan.REFUSE:
-                    await api.call("POST", f"{complaint}/refuse", regulator,
-                                   {"ground": REFUSAL_GROUND, "note": "依法不予受理"})
-                else:
-                    await api.call("POST", f"{complaint}/accept", regulator)
-                    await watcher.mediation_case(case.complaint_id, "mediating")
-                    await api.call("POST", f"/v1/regulator/cases/{case.case_id}/terminate", regulator,
-                                   {"ground": TERMINATIONS[case.plan], "note": "终止调解"})
-        elif case.plan in (*SETTLEMENTS, *TERMINATIONS):
-            await api.call("POST", f"{complaint}/accept", regulator)
-            case.case_id = await watcher.mediation_case(case.complaint_id, "mediating")
-            mediation = f"/v1/regulator/cases/{case.case_id}"
-            if case.plan in TERMINATIONS:
-                await api.call("POST", f"{mediation}/terminate", regulator,
-                               {"ground": TERMINATIONS[case.plan], "note": "终止调解"})
-            else:
-                await api.call("POST", f"{mediation}/assign", regulator,
-                               {"mediator_kind": "regulator_staff", "mediator_id": REGULATOR_SUB,
-                                "mediator_region": PROVINCE})
-                signed = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat()
-                terms = ({"type": "refund", "amount_fen": case.amount_fen} if case.plan is Plan.SETTLE_WITH_MONEY
-                         else {"type": "other", "note": "更正信用报告并书面致歉"})
-                await api.call("POST", f"{mediation}/agreement", regulator,
-                               {**terms, "fulfil_by": self.fulfil_by(), "document_no": f"QHTJ-{case.cfpb_id}",
-                                "consumer_consent_at": signed, "enterprise_consent_at": signed}, ok=201)
-        elif case.plan is Plan.REFUSE:
-            await api.call("POST", f"{complaint}/refuse", regulator, {"ground": REFUSAL_GROUND, "note": "依法不予受理"})
+            await self._with_enterprise(case, case.complaint_id)
+        else:
+            await self._with_regulator(case, case.complaint_id)
         if case.plan is Plan.WITHDRAW:
-            await api.call("POST", f"/v1/consumer/complaints/{case.complaint_id}/withdraw", consumer)
-        await watcher.complaint_status(case.complaint_id, final_status(case.plan, enrolled))
+            await self.api.call("POST", f"/v1/consumer/complaints/{case.complaint_id}/withdraw",
+                                (CONSUMER, case.consumer))
+        await self.watcher.complaint_status(case.complaint_id, final_status(case.plan, enrolled))
+
+    def _terms(self, case: Case) -> dict[str, Any]:
+        money = case.plan is Plan.SETTLE_WITH_MONEY
+        return {**({"type": "refund", "amount_fen": case.amount_fen} if money
+                   else {"type": "other", "note": "更正信用报告并书面致歉"}), "fulfil_by": self.fulfil_by()}
+
+    async def _with_enterprise(self, case: Case, complaint_id: str) -> None:
+        """Negotiation first; a case the enterprise declines goes to the regulator."""
+        api, consumer, enterprise = self.api, (CONSUMER, case.consumer), (ENTERPRISE, case.enterprise or 0)
+        case.case_id = await self.watcher.mediation_case(complaint_id, "negotiating")
+        merchant_case, consumer_case = f"/v1/merchant/cases/{case.case_id}", f"/v1/consumer/cases/{case.case_id}"
+        if case.plan in SETTLEMENTS:
+            offer = await api.call("POST", f"{merchant_case}/offers", enterprise, self._terms(case), ok=201)
+            await api.call("POST", f"{consumer_case}/offers/{offer['id']}/accept", consumer)
+            if case.plan is Plan.SETTLE_WITH_MONEY:
+                proof = await api.call("POST", f"{merchant_case}/fulfilment", enterprise,
+                                       {"kind": "refund_txn", "reference": f"REFUND-{case.cfpb_id}"}, ok=201)
+                await api.call("POST", f"{consumer_case}/fulfilment/{proof['id']}/confirm", consumer)
+        elif case.plan in TERMINATIONS or case.plan is Plan.REFUSE:
+            await api.call("POST", f"{merchant_case}/decline", enterprise, {"note": "企业不同意和解"})
+            await self.watcher.complaint_status(complaint_id, "pending_acceptance")
+            await self._with_regulator(case, complaint_id)
+
+    async def _with_regulator(self, case: Case, complaint_id: str) -> None:
+        """Refuse, or accept and mediate: terminate, or assign itself as mediator and record the agreement."""
+        api, regulator, complaint = self.api, (REGULATOR, 0), f"/v1/regulator/complaints/{complaint_id}"
+        if case.plan is Plan.REFUSE:
+            await api.call("POST", f"{complaint}/refuse", regulator, {"ground": REFUSAL_GROUND, "note": "依法不予受理"})
+            return
+        if case.plan not in TERMINATIONS and case.plan not in SETTLEMENTS:
+            return
+        await api.call("POST", f"{complaint}/accept", regulator)
+        case.case_id = await self.watcher.mediation_case(complaint_id, "mediating")
+        mediation = f"/v1/regulator/cases/{case.case_id}"
+        if case.plan in TERMINATIONS:
+            await api.call("POST", f"{mediation}/terminate", regulator,
+                           {"ground": TERMINATIONS[case.plan], "note": "终止调解"})
+            return
+        await api.call("POST", f"{mediation}/assign", regulator,
+                       {"mediator_kind": "regulator_staff", "mediator_id": REGULATOR_SUB, "mediator_region": PROVINCE})
+        signed = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat()
+        await api.call("POST", f"{mediation}/agreement", regulator,
+                       {**self._terms(case), "document_no": f"QHTJ-{case.cfpb_id}", "consumer_consent_at": signed,
+                        "enterprise_consent_at": signed}, ok=201)
 
 
 # --- set-up: enterprises, tokens -----------------------------------------------------------------------------------
@@ -647,35 +674,29 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
             api.renew[(ENTERPRISE, number)] = _renew_enterprise(session, gateway, credentials)
             api.tokens[(ENTERPRISE, number)] = await again_if_dropped(api.renew[(ENTERPRISE, number)],
                                                                       "enterprise token")
-        complaints_db = await asyncpg.connect(asyncpg_dsn(stack, "complaints"))
-        mediation_db = await asyncpg.connect(asyncpg_dsn(stack, "mediation"))
-        try:
-            watcher = Watcher(complaints_db, mediation_db, arguments.case_timeout)
-            replay = Replay(api, watcher, first_day)
-            stop = asyncio.Event()
-            samples: list[tuple[float, int, int]] = []
-            began = time.monotonic()
-            background = [asyncio.create_task(watcher.run(stop)),
-                          asyncio.create_task(progress(replay, len(cases), began, samples, stop))]
-            window = asyncio.Semaphore(arguments.window)
+        watcher = Watcher(asyncpg_dsn(stack, "complaints"), asyncpg_dsn(stack, "mediation"), arguments.case_timeout)
+        replay = Replay(api, watcher, first_day)
+        stop = asyncio.Event()
+        samples: list[tuple[float, int, int]] = []
+        began = time.monotonic()
+        background = [asyncio.create_task(watcher.run(stop)),
+                      asyncio.create_task(progress(replay, len(cases), began, samples, stop))]
+        window = asyncio.Semaphore(arguments.window)
 
-            async def lifecycle(case: Case) -> None:
-                try:
-                    await replay.drive(case)
-                finally:
-                    window.release()
+        async def lifecycle(case: Case) -> None:
+            try:
+                await replay.drive(case)
+            finally:
+                window.release()
 
-            drivers = []
-            for case in cases:
-                await window.acquire()
-                drivers.append(asyncio.create_task(lifecycle(case)))
-            await asyncio.gather(*drivers)
-            wall = time.monotonic() - began
-            stop.set()
-            await asyncio.gather(*background)
-        finally:
-            await complaints_db.close()
-            await mediation_db.close()
+        drivers = []
+        for case in cases:
+            await window.acquire()
+            drivers.append(asyncio.create_task(lifecycle(case)))
+        await asyncio.gather(*drivers)
+        wall = time.monotonic() - began
+        stop.set()
+        await asyncio.gather(*background)
         samples.append((round(wall, 1), replay.filed, replay.finished))
         period = (first_day, local_date(utcnow()))
         totals = await statistics(session, gateway, regulator, period, None)
