@@ -38,7 +38,7 @@ $(SYNCED): uv.lock | $(UV)
 	touch $@
 
 # Benchmarks (bench/README.md): not part of `make test`; each scenario starts its own platform on free ports.
-BENCH_SCENARIOS := intake propagation stats streams
+BENCH_SCENARIOS := intake propagation stats streams replay
 .PHONY: bench $(addprefix bench-,$(BENCH_SCENARIOS))
 
 bench: $(addprefix bench-,$(BENCH_SCENARIOS))

@@ -26,16 +26,21 @@ import orjson
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-CFPB_CSV = REPO_ROOT.parent / "shared" / "data" / "cfpb_complaints_combined.csv.gz"
+CFPB_NAME = Path("shared") / "data" / "cfpb_complaints_combined.csv.gz"
+# ../shared beside the checkout, or beside a folder of worktrees (/work/wt/<name>): the nearest one that exists.
+CFPB_CSV = next((folder / CFPB_NAME for folder in REPO_ROOT.parents if (folder / CFPB_NAME).exists()),
+                REPO_ROOT.parent / CFPB_NAME)
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
 
 # The platform's defaults are for people: 30 sign-ins a minute per address. The load generator signs in a pool of
-# consumers from one address, so the bench stack lifts that edge limit (and allows webhooks to reach loopback).
+# consumers from one address, so the bench stack lifts that edge limit (and allows webhooks to reach loopback). The
+# replay enrols its enterprises from one address too: ODR applications (5 at once, then 20 an hour) are lifted alike.
 BENCH_ENV = {
     "ODR_AUTH_RATE_PER_MINUTE": "1000000",
     "ODR_AUTH_RATE_BURST": "100000",
+    "ODR_APPLICATIONS_BURST": "1000",
     "ODR_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
 }
 

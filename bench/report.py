@@ -18,7 +18,7 @@ from bench.common import BENCH_DIR, RESULTS_DIR
 README = BENCH_DIR / "README.md"
 BEGIN = "<!-- results:begin (written by python -m bench.report) -->"
 END = "<!-- results:end -->"
-SCENARIOS = ("intake", "propagation", "stats", "streams")
+SCENARIOS = ("intake", "propagation", "stats", "streams", "replay")
 
 
 def latest(scenario: str) -> dict[str, Any] | None:
@@ -106,8 +106,49 @@ def streams_section(result: dict[str, Any]) -> list[str]:
     return [*lines, "", "![streams](results/streams.png)", ""]
 
 
+def _figure(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
+
+
+def _spans(result: dict[str, Any], plan: str) -> str:
+    spans = result.get("seconds_to_final", {}).get(plan)
+    return " | ".join(f"{spans[key]:,.1f}" for key in ("p50", "p95", "max")) if spans else "- | - | -"
+
+
+def replay_section(result: dict[str, Any]) -> list[str]:
+    enrolment = result["enrolment"]
+    lines = [
+        "### replay", "", _context(result), "",
+        "| rows | exact | wall s | cases/s | filing s | filed/s | full run (59,205 rows) estimate | API calls | "
+        "failed cases |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {result['rows']:,} | {'yes' if result['exact'] else '**no**'} | {result['wall_s']:,.1f} | "
+        f"{result['cases_per_s']:,.1f} | {result['filing_s']:,.1f} | {result['filed_per_s']:,.1f} | "
+        f"{result['full_run_estimate_s']:,} s (target {result['target_s']} s) | {result['api_calls']:,} | "
+        f"{result['failed_cases']:,} |", "",
+        f"Enrolment: {enrolment['rule']}: {enrolment['enterprises']} enterprises, {enrolment['rows']:,} of the rows "
+        f"(green channel); the rest are unregistered respondents. {result['concurrency']} requests in flight, "
+        f"{result['consumers']} consumers. Retries: {result['retries'] or 'none'}.", "",
+        "| plan (who acts first) | cases | s from filing to final: p50 | p95 | max |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *(f"| {plan} | {count:,} | {_spans(result, plan)} |" for plan, count in result["plans"].items()), "",
+        "| figure (`GET /v1/regulator/stats`, region 630000, the run's days) | from the file | API | equal |",
+        "| --- | ---: | ---: | --- |",
+        *(f"| {item['figure']} | {_figure(item['expected'])} | {_figure(item['api'])} | "
+          f"{'yes' if item['match'] else '**no**'} |" for item in result["figures"]), "",
+        "| grouped by | groups (file) | groups (API) | groups that differ |", "| --- | ---: | ---: | ---: |",
+        *(f"| {name} | {group['groups']} | {group['groups_api']} | {len(group['mismatches'])} |"
+          for name, group in result["groups"].items()),
+    ]
+    if result["failures"]:
+        lines += ["", f"Failures: {result['failures']}"]
+    return [*lines, "", "![replay](results/replay.png)", ""]
+
+
 SECTIONS = {"intake": intake_section, "propagation": propagation_section, "stats": stats_section,
-            "streams": streams_section}
+            "streams": streams_section, "replay": replay_section}
 
 
 def render() -> str:
