@@ -43,7 +43,7 @@ class MerchantsSettings(ServiceSettings):
     webhook_disable_after_seconds: float = Field(
         default=24 * 3600, description="... provided it has not succeeded for this long either.")
     webhook_batch_size: int = Field(default=50, description="Deliveries claimed per query.")
-    webhook_concurrency: int = Field(default=100, description="Deliveries in flight at a time per instance.")
+    webhook_concurrency: int = Field(default=64, description="Deliveries in flight at a time per instance.")
 
     scorecard_window_days: int = Field(default=30, description="Default period of a scorecard, ending today.")
     scorecard_min_cases: int = Field(default=5, description="Fewer cases in the window are not judged.")

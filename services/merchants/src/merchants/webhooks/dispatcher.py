@@ -84,6 +84,9 @@ class WebhookDispatcher:
         self.clock = clock
         self.allowed = parse_networks(settings.webhook_allowed_networks)
         self._wake = asyncio.Event()
+        # Recording outcomes takes database connections; at most half the pool, so a burst of finished deliveries
+        # never starves the inbox consumers and the API of theirs.
+        self._recording = asyncio.Semaphore(max(1, settings.database_pool_size // 2))
 
     def client(self) -> httpx.AsyncClient:
         """The outbound client: no redirects (a redirect could lead anywhere), no proxies from the environment."""
@@ -194,7 +197,8 @@ class WebhookDispatcher:
     async def _deliver(self, http: httpx.AsyncClient, item: Claimed) -> None:
         outcome = await self._post(http, item)
         try:
-            await self._record(item, outcome)
+            async with self._recording:
+                await self._record(item, outcome)
         except Exception:
             # The lease runs out and the delivery is tried again; receivers deduplicate on webhook-id.
             log.exception("could not record a webhook attempt", delivery_id=str(item.id))
