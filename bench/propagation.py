@@ -24,7 +24,7 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,6 +51,7 @@ PAGE_SIZE = 50
 CONCURRENCY = 32
 DRAIN_TIMEOUT = 90.0
 ROUTED = "complaints.complaint.routed.v1"
+ROUTED_TOPIC = "complaints.complaint"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -253,11 +254,12 @@ def summary(label: str, offered: float | None, duration: float, tracker: Tracker
 HOPS: tuple[tuple[str, str, str], ...] = (
     ("outbox row -> 201", "outbox", "filed"),
     ("outbox row -> relay claim", "outbox", "claimed"),
-    ("relay claim -> merchants consume", "claimed", "merchants_consumed"),
+    ("relay claim -> record sent", "claimed", "sent_to_kafka"),
+    ("record sent -> merchants consume", "sent_to_kafka", "merchants_consumed"),
     ("merchants consume -> delivery row", "merchants_consumed", "delivery"),
     ("delivery row -> webhook sent", "delivery", "sent"),
     ("webhook sent -> received", "sent", "webhook"),
-    ("relay claim -> mediation consume", "claimed", "mediation_consumed"),
+    ("record sent -> mediation consume", "sent_to_kafka", "mediation_consumed"),
     ("mediation consume -> case row", "mediation_consumed", "opened"),
     ("case row -> visible in list", "opened", "visible"),
 )
@@ -271,13 +273,35 @@ async def _fetch(stack: Any, service: str, query: str, *arguments: Any) -> list[
         await connection.close()
 
 
+async def record_timestamps(bootstrap: str, topic: str, event_ids: set[str]) -> dict[str, float]:
+    """Event id -> the record's timestamp (CreateTime: when the relay's producer took it), read without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, float] = {}
+    try:
+        partitions = [TopicPartition(topic, number) for number in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any(await consumer.position(partition) < ends[partition] for partition in partitions):
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for message in messages:
+                    event_id = dict(message.headers).get("ce_id", b"").decode()
+                    if event_id in event_ids:
+                        found[event_id] = message.timestamp / 1000
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, float]]:
     """Per complaint filed in the step, the instants every hop left behind (epoch seconds, one machine's clock).
 
     The services already record them: the outbox row's `created_at` (the filing transaction's start) and
-    `published_at` (the relay's claiming transaction's start), each inbox row's `processed_at` (the consuming
-    transaction's start), the delivery row, the first attempt (`at` minus its duration: when the POST left) and
-    the case row; the 201, the webhook's arrival and the case's first sighting come from this process.
+    `published_at` (the relay's claiming transaction's start), the Kafka record's timestamp (the relay's send),
+    each inbox row's `processed_at` (the consuming transaction's start), the delivery row, the first attempt (`at`:
+    when the POST left) and the case row; the 201, the webhook's arrival and the case's first
+    sighting come from this process.
     """
     complaint_ids = list(tracker.filed)
     outbox = await _fetch(stack, "complaints", """
@@ -288,7 +312,7 @@ async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, floa
     merchants = {row["event_id"]: row for row in await _fetch(stack, "merchants", """
         SELECT i.event_id, extract(epoch FROM i.processed_at)::float8 AS consumed,
                extract(epoch FROM d.created_at)::float8 AS delivery,
-               (SELECT extract(epoch FROM a.at)::float8 - a.duration_ms / 1000.0 FROM webhook_attempt a
+               (SELECT extract(epoch FROM a.at)::float8 FROM webhook_attempt a
                 WHERE a.delivery_id = d.id ORDER BY a.at LIMIT 1) AS sent
         FROM inbox i LEFT JOIN webhook_delivery d ON d.event_id = i.event_id
         WHERE i.consumer_group = 'merchants.on-complaints' AND i.event_id = ANY($1::uuid[])""", event_ids)}
@@ -298,12 +322,14 @@ async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, floa
     opened = {str(row["complaint_id"]): row["opened"] for row in await _fetch(stack, "mediation", """
         SELECT complaint_id, extract(epoch FROM opened_at)::float8 AS opened FROM mediation_case
         WHERE complaint_id = ANY($1::uuid[])""", complaint_ids)}
+    sent_to_kafka = await record_timestamps(stack.kafka_bootstrap, ROUTED_TOPIC, {str(event) for event in event_ids})
     instants: dict[str, dict[str, float]] = {}
     for row in outbox:
         complaint_id = row["complaint_id"]
         merchant = merchants.get(row["id"])
         found = {
             "outbox": row["created"], "claimed": row["claimed"], "filed": tracker.filed.get(complaint_id),
+            "sent_to_kafka": sent_to_kafka.get(str(row["id"])),
             "merchants_consumed": merchant and merchant["consumed"], "delivery": merchant and merchant["delivery"],
             "sent": merchant and merchant["sent"], "webhook": tracker.webhook.get(complaint_id),
             "mediation_consumed": mediation_inbox.get(row["id"]), "opened": opened.get(complaint_id),

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import EVENT_SOURCE, MerchantsSettings
@@ -44,6 +45,7 @@ ERROR_TEXT_LIMIT = 500
 JITTER = 0.1
 # Floor of an idle wait: a due delivery another instance holds for a moment is not polled for in a tight loop.
 MIN_IDLE_SECONDS = 0.05
+CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
 
@@ -62,6 +64,7 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Outcome:
+    started_at: datetime
     status_code: int | None
     error: str | None
     duration_ms: int
@@ -96,24 +99,33 @@ class WebhookDispatcher:
     async def run(self) -> None:
         """Deliver until cancelled: claim while there is room and something is due, else wait to be woken."""
         in_flight: set[asyncio.Task[None]] = set()
+        failures = 0
         async with self.engine.connect() as listener, self.client() as http:
             try:
                 await self._listen(listener)
                 while True:
                     self._wake.clear()
                     room = self.settings.webhook_concurrency - len(in_flight)
-                    if room > 0:
-                        wanted = min(room, self.settings.webhook_batch_size)
-                        claimed = await self._claim(wanted)
-                        for item in claimed:
-                            task = asyncio.create_task(self._deliver(http, item))
-                            in_flight.add(task)
-                            task.add_done_callback(self._delivery_done(in_flight))
-                        if len(claimed) == wanted:
-                            continue  # more may be due
-                        idle = await self._seconds_until_due()
-                    else:
-                        idle = self.settings.webhook_poll_interval  # a finishing delivery wakes us
+                    try:
+                        if room > 0:
+                            wanted = min(room, self.settings.webhook_batch_size)
+                            claimed = await self._claim(wanted)
+                            for item in claimed:
+                                task = asyncio.create_task(self._deliver(http, item))
+                                in_flight.add(task)
+                                task.add_done_callback(self._delivery_done(in_flight))
+                            if len(claimed) == wanted:
+                                continue  # more may be due
+                            idle = await self._seconds_until_due()
+                        else:
+                            idle = self.settings.webhook_poll_interval  # a finishing delivery wakes us
+                        failures = 0
+                    except (SQLAlchemyError, OSError) as exc:
+                        # A database hiccup must not abandon the deliveries in flight (their leases would have to
+                        # run out before anyone retried them): wait, and claim again.
+                        failures += 1
+                        idle = min(CLAIM_BACKOFF_SECONDS * 2 ** (failures - 1), self.settings.webhook_poll_interval)
+                        log.warning("could not claim webhook deliveries", error=repr(exc), in_seconds=idle)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), idle)
             finally:
@@ -214,6 +226,7 @@ class WebhookDispatcher:
             # Space-separated signatures, one per live secret (Standard Webhooks).
             "webhook-signature": " ".join(signature(secret, message_id, timestamp, body) for secret in item.secrets),
         }
+        started_at = self.clock()
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
@@ -230,7 +243,8 @@ class WebhookDispatcher:
             error = f"refused: {exc}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
-        return Outcome(status_code=status_code, error=error, duration_ms=int((time.perf_counter() - started) * 1000))
+        return Outcome(started_at=started_at, status_code=status_code, error=error,
+                       duration_ms=int((time.perf_counter() - started) * 1000))
 
     def backoff(self, attempts: int) -> timedelta:
         """Delay before the next try after `attempts` failures: doubling from the base, capped, jittered ±10 %."""
@@ -242,10 +256,12 @@ class WebhookDispatcher:
         now = self.clock()
         attempts = item.attempts + 1
         async with self.sessionmaker() as session, session.begin():
-            session.add(WebhookAttempt(delivery_id=item.id, at=now, status_code=outcome.status_code,
+            # The attempt is dated when the POST left; recording it may come later, when the pool is busy.
+            session.add(WebhookAttempt(delivery_id=item.id, at=outcome.started_at, status_code=outcome.status_code,
                                        error=outcome.error, duration_ms=outcome.duration_ms))
             await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == item.id).values(
-                attempts=WebhookDelivery.attempts + 1, last_attempt_at=now, last_status_code=outcome.status_code,
+                attempts=WebhookDelivery.attempts + 1, last_attempt_at=outcome.started_at,
+                last_status_code=outcome.status_code,
                 last_error=outcome.error))
             # The outcome decides the state only while our lease holds: a redelivery requested meanwhile stands.
             ours = update(WebhookDelivery).where(WebhookDelivery.id == item.id,
