@@ -283,7 +283,7 @@ async def record_timestamps(bootstrap: str, topic: str, event_ids: set[str]) -> 
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        while any(await consumer.position(partition) < ends[partition] for partition in partitions):
+        while [partition for partition in partitions if await consumer.position(partition) < ends[partition]]:
             for messages in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                 for message in messages:
                     event_id = dict(message.headers).get("ce_id", b"").decode()
