@@ -259,6 +259,7 @@ HOPS: tuple[tuple[str, str, str], ...] = (
     ("merchants consume -> delivery row", "merchants_consumed", "delivery"),
     ("delivery row -> webhook sent", "delivery", "sent"),
     ("webhook sent -> received", "sent", "webhook"),
+    ("delivery row -> webhook received", "delivery", "webhook"),
     ("record sent -> mediation consume", "sent_to_kafka", "mediation_consumed"),
     ("mediation consume -> case row", "mediation_consumed", "opened"),
     ("case row -> visible in list", "opened", "visible"),
