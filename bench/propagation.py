@@ -13,27 +13,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import orjson
 from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import charts
-from bench.common import build_bodies, consumer_tokens, merchant_token, percentile, record, running_platform, say
+from bench.common import (
+    asyncpg_dsn,
+    build_bodies,
+    consumer_tokens,
+    merchant_token,
+    percentile,
+    record,
+    running_platform,
+    say,
+)
 from bench.loadgen import ABORTED, OVERLOAD_SECONDS
+from servicekit.events.kafka import ensure_topics
 
 SCENARIO = "propagation"
 POLL_INTERVAL = 0.02
+# Newest cases per poll: a small page keeps each poll (and so the sighting's delay) short; the poller follows the
+# cursor while a page is all new, so a burst is still seen whole.
+PAGE_SIZE = 50
 CONCURRENCY = 32
 DRAIN_TIMEOUT = 90.0
 ROUTED = "complaints.complaint.routed.v1"
+ROUTED_TOPIC = "complaints.complaint"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +82,8 @@ class Tracker:
 
 
 def now() -> float:
-    return asyncio.get_running_loop().time()
+    # Wall-clock seconds, comparable with the timestamps PostgreSQL records on the same machine (the hop breakdown).
+    return time.time()
 
 
 async def webhook_receiver(tracker: Tracker) -> tuple[web.AppRunner, int]:
@@ -94,7 +113,7 @@ async def poll_cases(session: aiohttp.ClientSession, url: str, token: str, track
     while not stop.is_set():
         cursor: str | None = None
         for _ in range(10):
-            query = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+            query = {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
             async with session.get(url, params=query, headers=headers) as answer:
                 if answer.status != 200:
                     tracker.error(f"list {answer.status}")
@@ -161,7 +180,55 @@ async def closed_loop(session: aiohttp.ClientSession, url: str, requests: list[t
     return sent
 
 
-def latencies_ms(arrivals: dict[str, float], filed: dict[str, float]) -> list[float]:
+async def broker_round_trip(bootstrap: str, rate: float, duration: float) -> dict[str, Any]:
+    """The floor under every hop through Kafka: bare aiokafka produce -> consume on the same broker.
+
+    Producer and consumer are configured as the platform's (acks=all, linger 2 ms; fetch_max_wait_ms 50, a group,
+    manual commits), messages of about a filing's size go out at `rate` on an 8-partition topic, and each is timed
+    from its send to its arrival at the consumer.
+    """
+    topic = f"bench.round-trip.{int(time.time())}"
+    await ensure_topics(bootstrap, {topic: 8})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"{topic}.group",
+                                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    await producer.start()
+    await consumer.start()
+    sent: dict[int, float] = {}
+    arrived: dict[int, float] = {}
+    count = int(rate * duration)
+    try:
+        await asyncio.sleep(1.0)  # group join and first fetch
+
+        async def consume() -> None:
+            while len(arrived) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                for partition, messages in batches.items():
+                    for message in messages:
+                        arrived[int(message.key or b"0")] = now()
+                    await consumer.commit({partition: messages[-1].offset + 1})
+
+        reader = asyncio.create_task(consume())
+        start = now()
+        padding = b"x" * 1000
+        for number in range(count):
+            delay = start + number / rate - now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[number] = now()
+            await producer.send(topic, key=str(number).encode(), value=padding)
+        await producer.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader, 30)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    spans = latencies_ms(arrived, sent)
+    return {"rate": rate, "messages": count, "received": len(spans), "p50_ms": round(percentile(spans, 0.5), 1),
+            "p99_ms": round(percentile(spans, 0.99), 1), "max_ms": round(max(spans, default=float("nan")), 1)}
+
+
+def latencies_ms(arrivals: dict[Any, float], filed: dict[Any, float]) -> list[float]:
     return sorted((arrivals[key] - filed[key]) * 1000 for key in filed if key in arrivals)
 
 
@@ -183,6 +250,107 @@ def summary(label: str, offered: float | None, duration: float, tracker: Tracker
     }
 
 
+# Each hop: (name, from, to), over the instants `hop_instants` collects per complaint.
+HOPS: tuple[tuple[str, str, str], ...] = (
+    ("outbox row -> 201", "outbox", "filed"),
+    ("outbox row -> relay claim", "outbox", "claimed"),
+    ("relay claim -> record sent", "claimed", "sent_to_kafka"),
+    ("record sent -> merchants consume", "sent_to_kafka", "merchants_consumed"),
+    ("merchants consume -> delivery row", "merchants_consumed", "delivery"),
+    ("delivery row -> webhook sent", "delivery", "sent"),
+    ("webhook sent -> received", "sent", "webhook"),
+    ("delivery row -> webhook received", "delivery", "webhook"),
+    ("record sent -> mediation consume", "sent_to_kafka", "mediation_consumed"),
+    ("mediation consume -> case row", "mediation_consumed", "opened"),
+    ("case row -> visible in list", "opened", "visible"),
+)
+
+
+async def _fetch(stack: Any, service: str, query: str, *arguments: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(asyncpg_dsn(stack, service))
+    try:
+        return list(await connection.fetch(query, *arguments))
+    finally:
+        await connection.close()
+
+
+async def record_timestamps(bootstrap: str, topic: str, event_ids: set[str]) -> dict[str, float]:
+    """Event id -> the record's timestamp (CreateTime: when the relay's producer took it), read without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, float] = {}
+    try:
+        partitions = [TopicPartition(topic, number) for number in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while [partition for partition in partitions if await consumer.position(partition) < ends[partition]]:
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for message in messages:
+                    event_id = dict(message.headers).get("ce_id", b"").decode()
+                    if event_id in event_ids:
+                        found[event_id] = message.timestamp / 1000
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, float]]:
+    """Per complaint filed in the step, the instants every hop left behind (epoch seconds, one machine's clock).
+
+    The services already record them: the outbox row's `created_at` (the filing transaction's start) and
+    `published_at` (the relay's claiming transaction's start), the Kafka record's timestamp (the relay's send),
+    each inbox row's `processed_at` (the consuming transaction's start), the delivery row, the first attempt (`at`:
+    when the POST left) and the case row; the 201, the webhook's arrival and the case's first
+    sighting come from this process.
+    """
+    complaint_ids = list(tracker.filed)
+    outbox = await _fetch(stack, "complaints", """
+        SELECT id, payload->>'complaint_id' AS complaint_id, extract(epoch FROM created_at)::float8 AS created,
+               extract(epoch FROM published_at)::float8 AS claimed
+        FROM outbox WHERE event_type = $1 AND payload->>'complaint_id' = ANY($2::text[])""", ROUTED, complaint_ids)
+    event_ids = [row["id"] for row in outbox]
+    merchants = {row["event_id"]: row for row in await _fetch(stack, "merchants", """
+        SELECT i.event_id, extract(epoch FROM i.processed_at)::float8 AS consumed,
+               extract(epoch FROM d.created_at)::float8 AS delivery,
+               (SELECT extract(epoch FROM a.at)::float8 FROM webhook_attempt a
+                WHERE a.delivery_id = d.id ORDER BY a.at LIMIT 1) AS sent
+        FROM inbox i LEFT JOIN webhook_delivery d ON d.event_id = i.event_id
+        WHERE i.consumer_group = 'merchants.on-complaints' AND i.event_id = ANY($1::uuid[])""", event_ids)}
+    mediation_inbox = {row["event_id"]: row["consumed"] for row in await _fetch(stack, "mediation", """
+        SELECT event_id, extract(epoch FROM processed_at)::float8 AS consumed FROM inbox
+        WHERE consumer_group = 'mediation.on-complaints' AND event_id = ANY($1::uuid[])""", event_ids)}
+    opened = {str(row["complaint_id"]): row["opened"] for row in await _fetch(stack, "mediation", """
+        SELECT complaint_id, extract(epoch FROM opened_at)::float8 AS opened FROM mediation_case
+        WHERE complaint_id = ANY($1::uuid[])""", complaint_ids)}
+    sent_to_kafka = await record_timestamps(stack.kafka_bootstrap, ROUTED_TOPIC, {str(event) for event in event_ids})
+    instants: dict[str, dict[str, float]] = {}
+    for row in outbox:
+        complaint_id = row["complaint_id"]
+        merchant = merchants.get(row["id"])
+        found = {
+            "outbox": row["created"], "claimed": row["claimed"], "filed": tracker.filed.get(complaint_id),
+            "sent_to_kafka": sent_to_kafka.get(str(row["id"])),
+            "merchants_consumed": merchant and merchant["consumed"], "delivery": merchant and merchant["delivery"],
+            "sent": merchant and merchant["sent"], "webhook": tracker.webhook.get(complaint_id),
+            "mediation_consumed": mediation_inbox.get(row["id"]), "opened": opened.get(complaint_id),
+            "visible": tracker.visible.get(complaint_id),
+        }
+        instants[complaint_id] = {name: value for name, value in found.items() if value is not None}
+    return instants
+
+
+def hop_breakdown(instants: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """p50 / p99 / max ms of every hop, over the complaints that reached both of its ends."""
+    breakdown: dict[str, dict[str, float]] = {}
+    for name, start, end in HOPS:
+        spans = sorted((times[end] - times[start]) * 1000 for times in instants.values()
+                       if start in times and end in times)
+        breakdown[name] = {"p50_ms": round(percentile(spans, 0.5), 1), "p99_ms": round(percentile(spans, 0.99), 1),
+                           "max_ms": round(max(spans, default=float("nan")), 1)}
+    return breakdown
+
+
 async def drain(tracker: Tracker, within: float) -> None:
     """Until every filed complaint is visible and has its webhook, or the timeout."""
     deadline = now() + within
@@ -202,6 +370,10 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         merchant_a = demo["merchants"][0]
         token = await merchant_token(session, gateway, merchant_a)
         tokens = await consumer_tokens(session, gateway, arguments.consumers)
+        round_trips = []
+        for rate in arguments.rates:
+            round_trips.append(await broker_round_trip(stack.kafka_bootstrap, rate, min(arguments.duration, 10.0)))
+            say(f"broker round trip {round_trips[-1]}")
         tracker = Tracker()
         runner, port = await webhook_receiver(tracker)
         try:
@@ -229,6 +401,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
                 offset += int(rate * arguments.duration)
                 await drain(tracker, DRAIN_TIMEOUT)
                 steps.append(summary(f"{rate:.0f}/s", rate, filing_span(tracker, began, arguments.duration), tracker))
+                steps[-1]["hops"] = hop_breakdown(await hop_instants(stack, tracker))
                 say(f"propagation {steps[-1]}")
                 await stack.wait_settled(within=60)
             tracker.filed.clear()
@@ -238,6 +411,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
             await drain(tracker, DRAIN_TIMEOUT)
             steps.append(summary(f"max ({CONCURRENCY} concurrent)", None,
                                  filing_span(tracker, began, arguments.duration), tracker))
+            steps[-1]["hops"] = hop_breakdown(await hop_instants(stack, tracker))
             say(f"propagation {steps[-1]}")
             stop.set()
             await poller
@@ -250,7 +424,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "p99_ms_at_200": at_200["visible_p99_ms"] if at_200 else None,
         "webhook_p99_ms_at_200": at_200["webhook_p99_ms"] if at_200 else None,
         "duration_s": arguments.duration, "quick": arguments.quick, "poll_interval_ms": POLL_INTERVAL * 1000,
-        "steps": steps,
+        "steps": steps, "broker_round_trip": round_trips,
     }
     charts.save(SCENARIO, lambda figure: draw(figure, steps))
     return record(SCENARIO, result)

@@ -71,8 +71,23 @@ def propagation_section(result: dict[str, Any]) -> list[str]:
         lines.append(f"| {step['rate']} | {step['filed']:,} | {step['filed_rps']:,.1f} | "
                      f"{_ms(step['visible_p50_ms'])} | {_ms(step['visible_p99_ms'])} | {_ms(step['webhook_p50_ms'])} | "
                      f"{_ms(step['webhook_p99_ms'])} | {step['filing_errors'] or '-'} |")
-    return [*lines, "", f"Case list polled every {result['poll_interval_ms']:.0f} ms (adds at most that).", "",
-            "![propagation](results/propagation.png)", ""]
+    lines += ["", f"Case list polled every {result['poll_interval_ms']:.0f} ms (adds at most that).", ""]
+    # Recorded since the hop breakdown was added; older lines have neither.
+    stepped = [step for step in result["steps"] if step.get("hops")]
+    if stepped:
+        lines += ["Where the time goes (ms from one hop to the next, p50 / p99):", "",
+                  "| hop | " + " | ".join(step["rate"] for step in stepped) + " |",
+                  "| --- |" + " ---: |" * len(stepped)]
+        for hop in stepped[0]["hops"]:
+            cells = [f"{_ms(step['hops'][hop]['p50_ms'])} / {_ms(step['hops'][hop]['p99_ms'])}" for step in stepped]
+            lines.append(f"| {hop} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if result.get("broker_round_trip"):
+        lines += ["Baseline: bare aiokafka produce -> consume on the same broker, "
+                  + "; ".join(f"{trip['rate']:,.0f}/s: p50 {_ms(trip['p50_ms'])} ms, p99 {_ms(trip['p99_ms'])} ms "
+                              f"({trip['received']:,} of {trip['messages']:,})" for trip in result["broker_round_trip"])
+                  + ".", ""]
+    return [*lines, "![propagation](results/propagation.png)", ""]
 
 
 def stats_section(result: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ import time
 from typing import Any, ClassVar
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -184,6 +184,50 @@ async def test_the_offset_is_committed_only_after_the_database_commit(
     await eventually(committed)
     assert await count(engine, effect, effect.c.event_id == event.id) == 1
     assert await count(engine, inbox, inbox.c.event_id == event.id) == 1
+
+
+async def test_partitions_are_applied_side_by_side_each_in_its_own_order(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    topic = f"{names['prefix']}.orders"
+    await kafka.create({topic: 2})
+    event_type = f"{names['prefix']}.order.created.v1"
+    first_a, second_a, only_b = order_event(event_type, "order-a"), order_event(event_type, "order-a"), \
+        order_event(event_type, "order-b")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event, partition in ((first_a, 0), (second_a, 0), (only_b, 1)):
+            await producer.send_and_wait(topic, key=event.subject.encode(), value=event.kafka_value(),
+                                         headers=event.kafka_headers(), partition=partition)
+    finally:
+        await producer.stop()
+    entered: set[str] = set()
+    both_in_flight = asyncio.Event()
+    applied: list[str] = []
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        # The first event of each partition waits for the other's: one partition at a time would never get past it.
+        entered.add(envelope.subject)
+        if len(entered) == 2:
+            both_in_flight.set()
+        await asyncio.wait_for(both_in_flight.wait(), 30)
+        await session.execute(effect.insert().values(event_id=envelope.id, note=envelope.subject))
+        applied.append(str(envelope.id))
+
+    consumer = InboxConsumer(group=names["group"], topics=[topic], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=settings, max_attempts=1)
+    background.start(consumer.run())
+
+    async def committed() -> bool:
+        return (await kafka.committed(names["group"], TopicPartition(topic, 0)) == 2
+                and await kafka.committed(names["group"], TopicPartition(topic, 1)) == 1)
+
+    await eventually(committed, within=15)
+    assert [event_id for event_id in applied if event_id != str(only_b.id)] == [str(first_a.id), str(second_a.id)]
+    assert await count(engine, effect, effect.c.event_id.in_([first_a.id, second_a.id, only_b.id])) == 3
+    assert await kafka.end_offset(names["dlq"], 0) == 0
 
 
 async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering_or_committing(

@@ -8,7 +8,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from merchants_testkit import INTERNAL_TOKEN, REVIEWER, WEBHOOK_DISABLE_AFTER, ApproveMerchant, merchant_details
+from merchants_testkit import (
+    INTERNAL_TOKEN,
+    REVIEWER,
+    WEBHOOK_DISABLE_AFTER,
+    WEBHOOK_POLL_INTERVAL,
+    ApproveMerchant,
+    merchant_details,
+)
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -44,8 +51,9 @@ def settings(database_url: str, merchants_db: str, kafka_bootstrap: str, token_i
                              jwt_public_key=token_issuer.public_key_pem(), environment="test",
                              internal_token=SecretStr(INTERNAL_TOKEN),
                              licence_dir=tmp_path_factory.mktemp("licences"),
-                             # Receivers started by the tests listen on loopback; retries come fast.
-                             webhook_allowed_networks=["127.0.0.1"], webhook_poll_interval=0.05,
+                             # Receivers started by the tests listen on loopback; retries come fast. The fallback
+                             # poll is slow, so a delivery that comes quickly proves the worker was woken.
+                             webhook_allowed_networks=["127.0.0.1"], webhook_poll_interval=WEBHOOK_POLL_INTERVAL,
                              webhook_backoff_base_seconds=0.2, webhook_backoff_max_seconds=1.0,
                              webhook_disable_after_failures=WEBHOOK_DISABLE_AFTER, webhook_disable_after_seconds=0)
 

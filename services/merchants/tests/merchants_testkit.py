@@ -22,6 +22,7 @@ INTERNAL_TOKEN = "test-internal-token"
 REVIEWER = Actor(role="regulator", id="reg-test")
 VERIFY = "/internal/v1/credentials/verify"
 WEBHOOK_DISABLE_AFTER = 6
+WEBHOOK_POLL_INTERVAL = 5.0
 
 ApproveMerchant = Callable[[], Awaitable[IssuedClient]]
 
@@ -100,6 +101,9 @@ class Receiver:
         self.port = free_port()
         self.received: list[Received] = []
         self.answer_status = 204
+        self.delay = 0.0  # seconds each answer takes, as a slow enterprise's would
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._runner: web.AppRunner | None = None
 
     @property
@@ -107,7 +111,13 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/odr/webhook"
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(Received(headers=dict(request.headers), body=await request.read()))
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            self.received.append(Received(headers=dict(request.headers), body=await request.read()))
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         return web.Response(status=self.answer_status)
 
     async def start(self) -> Receiver:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from merchants_testkit import WEBHOOK_DISABLE_AFTER, ApproveMerchant, Receiver, eventually
+from merchants_testkit import WEBHOOK_DISABLE_AFTER, WEBHOOK_POLL_INTERVAL, ApproveMerchant, Receiver, eventually
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import MerchantsSettings
 from merchants.webhooks import service as webhook_service
@@ -177,6 +178,56 @@ async def test_an_event_reaches_the_receiver_signed_through_kafka(
     log = (await client.get(DELIVERIES, headers=headers)).json()
     assert [(item["id"], item["event_id"], item["status"], item["attempts"]) for item in log["items"]] == [
         (message.headers["webhook-id"], str(envelope.id), "delivered", 1)]
+
+
+async def test_an_owed_delivery_is_sent_at_once_not_at_the_next_poll(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    # Several in a row: a worker that only polled would be caught by one of them (each waits 0-5 s for a poll).
+    for sent in range(1, 6):
+        owed_at = time.monotonic()
+        assert await owe(sessionmaker, routed_event(merchant_id)) is not None
+
+        async def arrived(count: int = sent) -> bool:
+            return len(receiver.received) == count
+
+        await eventually(arrived, within=10, interval=0.005)
+        assert time.monotonic() - owed_at < WEBHOOK_POLL_INTERVAL / 4
+
+
+async def test_many_owed_deliveries_are_sent_concurrently_and_each_once(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    receiver.delay = 1.0
+    envelopes = [routed_event(merchant_id) for _ in range(60)]
+    async with sessionmaker() as session, session.begin():
+        for envelope in envelopes:
+            assert await webhook_service.record_delivery(session, envelope, retry_window=DAY)
+
+    async def all_arrived() -> bool:
+        return len(receiver.received) >= len(envelopes)
+
+    await eventually(all_arrived, within=30)
+    # More at once than one claim of the old worker (20), which waited for all of them before claiming again.
+    assert receiver.peak_in_flight > 30
+
+    async def all_recorded() -> bool:
+        async with sessionmaker() as session:
+            delivered = await session.scalar(text(
+                "SELECT count(*) FROM webhook_delivery WHERE event_id = ANY(:ids) AND status = 'delivered'"),
+                {"ids": [envelope.id for envelope in envelopes]})
+        return delivered == len(envelopes)
+
+    await eventually(all_recorded)
+    assert len(receiver.received) == len(envelopes)
+    ids = sorted(orjson.loads(message.body)["data"]["complaint_id"] for message in receiver.received)
+    assert ids == sorted(str(envelope.data["complaint_id"]) for envelope in envelopes)
 
 
 async def test_only_subscribed_events_of_the_enterprise_are_owed_once(
@@ -347,7 +398,7 @@ async def test_sustained_failure_disables_the_endpoint_with_a_notice(
 
 async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
-    sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, settings: MerchantsSettings,
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, settings: MerchantsSettings,
 ) -> None:
     merchant_id, headers = enterprise
     receiver.answer_status = 503
@@ -356,7 +407,7 @@ async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
     delivery_id = await owe(sessionmaker, routed_event(merchant_id), postpone=DAY, retry_window=2 * DAY)
     assert delivery_id is not None
     now = datetime.now(UTC) + DAY + timedelta(seconds=1)
-    dispatcher = WebhookDispatcher(sessionmaker=sessionmaker, outbox=outbox, settings=settings,
+    dispatcher = WebhookDispatcher(engine=engine, sessionmaker=sessionmaker, outbox=outbox, settings=settings,
                                    cipher=PiiCipher(settings.pii_key.get_secret_value()), clock=lambda: now)
     gaps = []
     async with dispatcher.client() as http:

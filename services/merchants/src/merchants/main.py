@@ -36,8 +36,8 @@ def create_app(settings: MerchantsSettings | None = None) -> FastAPI:
 
     def background(runtime: ServiceRuntime) -> dict[str, BackgroundJob]:
         relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=settings)
-        dispatcher = WebhookDispatcher(sessionmaker=runtime.sessionmaker, outbox=runtime.outbox, settings=settings,
-                                       cipher=runtime.extras[PII_CIPHER])
+        dispatcher = WebhookDispatcher(engine=runtime.engine, sessionmaker=runtime.sessionmaker,
+                                       outbox=runtime.outbox, settings=settings, cipher=runtime.extras[PII_CIPHER])
         jobs: dict[str, BackgroundJob] = {"outbox-relay": relay.run, "webhook-dispatcher": dispatcher.run,
                                           "scorecard-evaluator": evaluator(runtime.sessionmaker, settings)}
         retry_window = timedelta(seconds=settings.webhook_retry_window_seconds)

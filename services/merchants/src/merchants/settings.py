@@ -33,7 +33,8 @@ class MerchantsSettings(ServiceSettings):
     webhook_secret_overlap_seconds: float = Field(
         default=24 * 3600, description="After a secret change, deliveries carry both signatures for this long.")
     webhook_timeout_seconds: float = 10.0
-    webhook_poll_interval: float = 1.0
+    webhook_poll_interval: float = Field(
+        default=5.0, description="Longest idle wait of the delivery worker; new deliveries wake it at once (NOTIFY).")
     webhook_backoff_base_seconds: float = 30.0
     webhook_backoff_max_seconds: float = 3600.0
     webhook_retry_window_seconds: float = Field(default=24 * 3600, description="How long a delivery is retried.")
@@ -41,7 +42,8 @@ class MerchantsSettings(ServiceSettings):
         default=50, description="Consecutive failed attempts after which an endpoint is disabled ...")
     webhook_disable_after_seconds: float = Field(
         default=24 * 3600, description="... provided it has not succeeded for this long either.")
-    webhook_batch_size: int = 20
+    webhook_batch_size: int = Field(default=50, description="Deliveries claimed per query.")
+    webhook_concurrency: int = Field(default=64, description="Deliveries in flight at a time per instance.")
 
     scorecard_window_days: int = Field(default=30, description="Default period of a scorecard, ending today.")
     scorecard_min_cases: int = Field(default=5, description="Fewer cases in the window are not judged.")

@@ -45,7 +45,10 @@ class Outcome(StrEnum):
 
 
 class InboxConsumer:
-    """Consumes `topics` as `group`: one transaction per event (inbox row + handler), then the offset commit."""
+    """Consumes `topics` as `group`: one transaction per event (inbox row + handler), then the offset commit.
+
+    The partitions of one fetch are handled concurrently, so a group's throughput is not one transaction at a time.
+    """
 
     def __init__(
         self,
@@ -79,12 +82,34 @@ class InboxConsumer:
             try:
                 while True:
                     batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
-                    for partition, messages in batches.items():
-                        await self._process_partition(consumer, producer, partition, messages)
+                    if batches:
+                        await self._process_batches(consumer, producer, batches)
             finally:
                 await stop_client(consumer)
         finally:
             await stop_client(producer)
+
+    async def _process_batches(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        """Partitions side by side (each in its own order), then one offset commit for all of them.
+
+        Events of one key share a partition, so order per key holds; a failure cancels the other partitions' work,
+        whose committed transactions are replayed after the restart and dropped by the inbox as duplicates.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {partition: group.create_task(self._process_partition(consumer, producer, partition, messages))
+                         for partition, messages in batches.items()}
+        except ExceptionGroup as failed:
+            # The supervisor (and its log) should see the failure itself, as with one partition at a time.
+            raise failed.exceptions[0] from failed
+        offsets = {partition: offset for partition, task in tasks.items() if (offset := task.result()) is not None}
+        if offsets:
+            await self._commit(consumer, offsets)
 
     async def _process_partition(
         self,
@@ -92,9 +117,9 @@ class InboxConsumer:
         producer: AIOKafkaProducer,
         partition: TopicPartition,
         messages: list[ConsumerRecord[bytes, bytes]],
-    ) -> None:
-        # Messages of a partition are handled strictly one after another; the offset is committed only for messages
-        # whose transaction has committed (or that went to the dead-letter topic).
+    ) -> int | None:
+        """Handle the messages strictly one after another; the offset to commit after them, if any is left to."""
+        # The offset is committed only for messages whose transaction has committed (or that were dead-lettered).
         next_offset: int | None = None
         for message in messages:
             if partition not in consumer.assignment():
@@ -103,10 +128,9 @@ class InboxConsumer:
             next_offset = message.offset + 1
             if outcome is Outcome.DEAD_LETTERED:
                 # Commit at once after the slow path, so a run of poison messages never replays from the start.
-                await self._commit(consumer, partition, next_offset)
+                await self._commit(consumer, {partition: next_offset})
                 next_offset = None
-        if next_offset is not None:
-            await self._commit(consumer, partition, next_offset)
+        return next_offset
 
     async def _process(self, producer: AIOKafkaProducer, message: ConsumerRecord[bytes, bytes]) -> Outcome:
         try:
@@ -179,12 +203,18 @@ class InboxConsumer:
         INBOX_EVENTS.labels(self.group, Outcome.DEAD_LETTERED).inc()
         return Outcome.DEAD_LETTERED
 
-    async def _commit(self, consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        # Only partitions still assigned: committing a revoked one fails the whole request.
+        assigned = consumer.assignment()
+        offsets = {partition: offset for partition, offset in offsets.items() if partition in assigned}
+        if not offsets:
+            return
         try:
-            await asyncio.wait_for(consumer.commit({partition: offset}), COMMIT_TIMEOUT)
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT)
         except (CommitFailedError, IllegalStateError) as exc:
-            # The partition moved to another member; it re-reads from the last commit and the inbox drops repeats.
-            self._log.warning("offset commit refused after a rebalance", partition=str(partition), error=repr(exc))
+            # A partition moved to another member; it re-reads from the last commit and the inbox drops repeats.
+            self._log.warning("offset commit refused after a rebalance", partitions=sorted(map(str, offsets)),
+                              error=repr(exc))
 
 
 def _is_infrastructure_failure(error: BaseException) -> bool:

@@ -24,6 +24,8 @@ OUTBOX_BACKLOG = Gauge("odr_outbox_backlog", "Outbox events not yet published (c
 
 # Counting beyond this adds nothing to an alert and would scan a huge backlog on every wake-up.
 BACKLOG_COUNT_CAP = 100_000
+# The backlog gauge is refreshed at most this often: a count per wake-up would cost a query per filing under load.
+BACKLOG_REFRESH_SECONDS = 1.0
 ERROR_TEXT_LIMIT = 2_000
 
 
@@ -64,6 +66,7 @@ class OutboxRelay:
         self.is_leader = False
         self._lock_key = leader_lock_key(settings.service_name)
         self._wake = asyncio.Event()
+        self._backlog_counted_at = float("-inf")
         self._log = get_logger("servicekit.relay").bind(relay=settings.service_name)
 
     async def run(self) -> None:
@@ -184,6 +187,10 @@ class OutboxRelay:
             )
 
     async def _update_backlog(self) -> None:
+        counted_at = asyncio.get_running_loop().time()
+        if counted_at - self._backlog_counted_at < BACKLOG_REFRESH_SECONDS:
+            return
+        self._backlog_counted_at = counted_at
         unpublished = select(self.table.c.seq).where(self.table.c.published_at.is_(None)).limit(BACKLOG_COUNT_CAP)
         async with self.engine.connect() as connection:
             backlog = await connection.scalar(select(func.count()).select_from(unpublished.subquery()))

@@ -4,11 +4,17 @@ A delivery is claimed with a short lease (FOR UPDATE SKIP LOCKED, then `locked_u
 instances share the work and no transaction stays open across an HTTP call. Failures are retried with
 exponential backoff until the delivery's retry window (24 h by default) closes; an endpoint that keeps failing
 (M consecutive failures spread over at least N hours) is disabled, with a notice event.
+
+The worker is woken at once by the NOTIFY of the transaction that owes a delivery (or asks for a redelivery), and
+otherwise sleeps until the earliest pending delivery falls due, at most `webhook_poll_interval` (the fallback that
+also catches leases left by a crashed instance). Up to `webhook_concurrency` deliveries are in flight at a time; a
+slow endpoint holds only its own slots, never a whole round.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -20,11 +26,12 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import EVENT_SOURCE, MerchantsSettings
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from merchants.webhooks.service import secret_context
+from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, secret_context
 from merchants.webhooks.signing import signature
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, parse_networks, pinned
 from servicekit.contracts.merchants_v1 import WebhookDisabled
@@ -36,6 +43,9 @@ from servicekit.pii import PiiCipher
 USER_AGENT = "ODR-Webhooks/1.0"
 ERROR_TEXT_LIMIT = 500
 JITTER = 0.1
+# Floor of an idle wait: a due delivery another instance holds for a moment is not polled for in a tight loop.
+MIN_IDLE_SECONDS = 0.05
+CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
 
@@ -54,6 +64,7 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Outcome:
+    started_at: datetime
     status_code: int | None
     error: str | None
     duration_ms: int
@@ -66,14 +77,19 @@ class Outcome:
 class WebhookDispatcher:
     """Runs until cancelled; `dispatch_once` is one claim-and-deliver round (tests call it directly)."""
 
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox,
+    def __init__(self, *, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox,
                  settings: MerchantsSettings, cipher: PiiCipher, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
         self.sessionmaker = sessionmaker
         self.outbox = outbox
         self.settings = settings
         self.cipher = cipher
         self.clock = clock
         self.allowed = parse_networks(settings.webhook_allowed_networks)
+        self._wake = asyncio.Event()
+        # Recording outcomes takes database connections; at most half the pool, so a burst of finished deliveries
+        # never starves the inbox consumers and the API of theirs.
+        self._recording = asyncio.Semaphore(max(1, settings.database_pool_size // 2))
 
     def client(self) -> httpx.AsyncClient:
         """The outbound client: no redirects (a redirect could lead anywhere), no proxies from the environment."""
@@ -81,19 +97,81 @@ class WebhookDispatcher:
                                  trust_env=False, headers={"User-Agent": USER_AGENT})
 
     async def run(self) -> None:
-        """Deliver until cancelled, sleeping between rounds that found nothing due."""
-        async with self.client() as http:
-            while True:
-                if not await self.dispatch_once(http):
-                    await asyncio.sleep(self.settings.webhook_poll_interval)
+        """Deliver until cancelled: claim while there is room and something is due, else wait to be woken."""
+        in_flight: set[asyncio.Task[None]] = set()
+        failures = 0
+        async with self.engine.connect() as listener, self.client() as http:
+            try:
+                await self._listen(listener)
+                while True:
+                    self._wake.clear()
+                    room = self.settings.webhook_concurrency - len(in_flight)
+                    try:
+                        if room > 0:
+                            wanted = min(room, self.settings.webhook_batch_size)
+                            claimed = await self._claim(wanted)
+                            for item in claimed:
+                                task = asyncio.create_task(self._deliver(http, item))
+                                in_flight.add(task)
+                                task.add_done_callback(self._delivery_done(in_flight))
+                            if len(claimed) == wanted:
+                                continue  # more may be due
+                            idle = await self._seconds_until_due()
+                        else:
+                            idle = self.settings.webhook_poll_interval  # a finishing delivery wakes us
+                        failures = 0
+                    except (SQLAlchemyError, OSError) as exc:
+                        # A database hiccup must not abandon the deliveries in flight (their leases would have to
+                        # run out before anyone retried them): wait, and claim again.
+                        failures += 1
+                        idle = min(CLAIM_BACKOFF_SECONDS * 2 ** (failures - 1), self.settings.webhook_poll_interval)
+                        log.warning("could not claim webhook deliveries", error=repr(exc), in_seconds=idle)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), idle)
+            finally:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                # Closing the connection (not returning it to the pool) ends the LISTEN for sure.
+                await listener.invalidate()
+
+    async def _listen(self, connection: AsyncConnection) -> None:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.add_listener(DELIVERIES_DUE_CHANNEL, self._on_notify)
+        # Outside a transaction, so notifications are delivered as they come.
+        await connection.commit()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    def _delivery_done(self, in_flight: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            self._wake.set()  # a slot is free, and a failed attempt may be due again soon
+        return done
+
+    async def _seconds_until_due(self) -> float:
+        """Until the earliest pending delivery of an enabled endpoint can be claimed, within the fallback poll."""
+        async with self.sessionmaker() as session:
+            earliest: datetime | None = await session.scalar(
+                select(func.min(func.greatest(WebhookDelivery.next_attempt_at,
+                                              func.coalesce(WebhookDelivery.locked_until,
+                                                            WebhookDelivery.next_attempt_at))))
+                .join(WebhookEndpoint, WebhookEndpoint.merchant_id == WebhookDelivery.merchant_id)
+                .where(WebhookDelivery.status == DeliveryStatus.PENDING.value, WebhookEndpoint.disabled_at.is_(None)))
+        poll = self.settings.webhook_poll_interval
+        if earliest is None:
+            return poll
+        return min(max((earliest - self.clock()).total_seconds(), MIN_IDLE_SECONDS), poll)
 
     async def dispatch_once(self, http: httpx.AsyncClient) -> int:
         """Claim what is due, deliver it concurrently, record the outcomes; returns how many were attempted."""
-        claimed = await self._claim()
+        claimed = await self._claim(self.settings.webhook_batch_size)
         await asyncio.gather(*(self._deliver(http, item) for item in claimed))
         return len(claimed)
 
-    async def _claim(self) -> list[Claimed]:
+    async def _claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
         async with self.sessionmaker() as session, session.begin():
@@ -108,7 +186,7 @@ class WebhookDispatcher:
                        (WebhookDelivery.locked_until.is_(None)) | (WebhookDelivery.locked_until < now),
                        WebhookEndpoint.disabled_at.is_(None))
                 .order_by(WebhookDelivery.next_attempt_at)
-                .limit(self.settings.webhook_batch_size)
+                .limit(limit)
                 .with_for_update(of=WebhookDelivery, skip_locked=True)
             )).all()
             if rows:
@@ -131,7 +209,8 @@ class WebhookDispatcher:
     async def _deliver(self, http: httpx.AsyncClient, item: Claimed) -> None:
         outcome = await self._post(http, item)
         try:
-            await self._record(item, outcome)
+            async with self._recording:
+                await self._record(item, outcome)
         except Exception:
             # The lease runs out and the delivery is tried again; receivers deduplicate on webhook-id.
             log.exception("could not record a webhook attempt", delivery_id=str(item.id))
@@ -147,6 +226,7 @@ class WebhookDispatcher:
             # Space-separated signatures, one per live secret (Standard Webhooks).
             "webhook-signature": " ".join(signature(secret, message_id, timestamp, body) for secret in item.secrets),
         }
+        started_at = self.clock()
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
@@ -163,7 +243,8 @@ class WebhookDispatcher:
             error = f"refused: {exc}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
-        return Outcome(status_code=status_code, error=error, duration_ms=int((time.perf_counter() - started) * 1000))
+        return Outcome(started_at=started_at, status_code=status_code, error=error,
+                       duration_ms=int((time.perf_counter() - started) * 1000))
 
     def backoff(self, attempts: int) -> timedelta:
         """Delay before the next try after `attempts` failures: doubling from the base, capped, jittered ±10 %."""
@@ -175,10 +256,12 @@ class WebhookDispatcher:
         now = self.clock()
         attempts = item.attempts + 1
         async with self.sessionmaker() as session, session.begin():
-            session.add(WebhookAttempt(delivery_id=item.id, at=now, status_code=outcome.status_code,
+            # The attempt is dated when the POST left; recording it may come later, when the pool is busy.
+            session.add(WebhookAttempt(delivery_id=item.id, at=outcome.started_at, status_code=outcome.status_code,
                                        error=outcome.error, duration_ms=outcome.duration_ms))
             await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == item.id).values(
-                attempts=WebhookDelivery.attempts + 1, last_attempt_at=now, last_status_code=outcome.status_code,
+                attempts=WebhookDelivery.attempts + 1, last_attempt_at=outcome.started_at,
+                last_status_code=outcome.status_code,
                 last_error=outcome.error))
             # The outcome decides the state only while our lease holds: a redelivery requested meanwhile stands.
             ours = update(WebhookDelivery).where(WebhookDelivery.id == item.id,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,10 @@ from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
+
+# The delivery worker LISTENs here; a NOTIFY is delivered on commit only, so it never sees a row not yet visible.
+DELIVERIES_DUE_CHANNEL = "webhook_deliveries_due"
+_NOTIFY_DUE = text(f"SELECT pg_notify('{DELIVERIES_DUE_CHANNEL}', '')")
 
 
 def secret_context(merchant_id: uuid.UUID) -> str:
@@ -118,7 +122,10 @@ async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, ret
         .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
         .returning(WebhookDelivery.id)
     )
-    return result.first() is not None
+    if result.first() is None:
+        return False
+    await session.execute(_NOTIFY_DUE)
+    return True
 
 
 def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
@@ -181,5 +188,6 @@ async def redeliver(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_i
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, retry_until=now + retry_window,
                     locked_until=None)
         )
+        await session.execute(_NOTIFY_DUE)
         await session.refresh(delivery)
         return _delivery_read(delivery)
