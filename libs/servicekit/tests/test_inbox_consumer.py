@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit import infra
@@ -228,6 +228,56 @@ async def test_partitions_are_applied_side_by_side_each_in_its_own_order(
     assert [event_id for event_id in applied if event_id != str(only_b.id)] == [str(first_a.id), str(second_a.id)]
     assert await count(engine, effect, effect.c.event_id.in_([first_a.id, second_a.id, only_b.id])) == 3
     assert await kafka.end_offset(names["dlq"], 0) == 0
+
+
+async def test_a_fetch_is_applied_in_one_transaction_and_a_failure_in_it_loses_nothing(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    event_type = f"{names['prefix']}.order.created.v1"
+    events = [order_event(event_type, subject="order-9") for _ in range(6)]
+    flaky = events[3]
+    failures_left = [1]
+    transactions: dict[str, int] = {}
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+        transactions[str(envelope.id)] = int(await session.scalar(text("SELECT txid_current()")) or 0)
+        if envelope.id == flaky.id and failures_left[0]:
+            failures_left[0] -= 1
+            raise ValueError("the first attempt fails")
+
+    for event in events:
+        await kafka.produce_envelope(event)
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=settings, backoff_base=0.05)
+    background.start(consumer.run())
+
+    async def committed() -> bool:
+        return await kafka.committed(names["group"], TopicPartition(names["topic"], 0)) == len(events)
+
+    await eventually(committed)
+    # The batch holding the flaky event was rolled back whole, then each event applied once in its own transaction.
+    assert await count(engine, effect) == len(events)
+    assert await count(engine, inbox, inbox.c.consumer_group == names["group"]) == len(events)
+    assert transactions[str(flaky.id)] != transactions[str(events[4].id)]
+    assert await kafka.end_offset(names["dlq"], 0) == 0
+
+    await background.cancel_all()
+    more = [order_event(event_type, subject="order-9") for _ in range(5)]
+    for event in more:
+        await kafka.produce_envelope(event)
+    transactions.clear()
+    background.start(InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                                   sessionmaker=sessionmaker, inbox=inbox, settings=settings).run())
+
+    async def all_committed() -> bool:
+        return await kafka.committed(names["group"], TopicPartition(names["topic"], 0)) == len(events) + len(more)
+
+    await eventually(all_committed, within=30)
+    assert await count(engine, effect) == len(events) + len(more)
+    assert len(transactions) == len(more)
+    assert len(set(transactions.values())) == 1, "the events of one fetch share one transaction"
 
 
 async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering_or_committing(
