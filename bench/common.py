@@ -26,7 +26,10 @@ import orjson
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-CFPB_CSV = REPO_ROOT.parent / "shared" / "data" / "cfpb_complaints_combined.csv.gz"
+CFPB_FILE = Path("shared") / "data" / "cfpb_complaints_combined.csv.gz"
+# The shared data sits beside the checkout, or beside the directory that holds git worktrees of it.
+CFPB_CSV = next((base / CFPB_FILE for base in REPO_ROOT.parents if (base / CFPB_FILE).exists()),
+                REPO_ROOT.parent / CFPB_FILE)
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
