@@ -64,8 +64,9 @@ def system_postgres_reachable() -> bool:
 
 
 @contextlib.asynccontextmanager
-async def running_platform(tag: str) -> AsyncIterator[Any]:
-    """The whole platform (odr_runner's Stack) on free ports, with databases `odr_bench_<tag>_*` dropped afterwards."""
+async def running_platform(tag: str, workers: dict[str, int] | None = None) -> AsyncIterator[Any]:
+    """The whole platform (odr_runner's Stack) on free ports, with databases `odr_bench_<tag>_*` dropped afterwards;
+    `workers` gives uvicorn worker processes per process name (default one each)."""
     from odr_runner.credentials import StackSecrets
     from odr_runner.stack import Ports, Stack, StackConfig
     from servicekit import infra
@@ -84,6 +85,7 @@ async def running_platform(tag: str) -> AsyncIterator[Any]:
         database_prefix=f"{DATABASE_PREFIX}_{tag}",
         fresh_databases=True,
         environment="dev",
+        workers=workers or {},
     )
     stack = Stack(config, report=say)
     began = time.monotonic()

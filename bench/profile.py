@@ -1,18 +1,26 @@
 """Profile the intake hot path: py-spy samples every platform process while the load generator offers a fixed rate.
 
-    .venv/bin/python -m bench.profile --rate 100 --seconds 15 [--py-spy /path/to/py-spy]
+    .venv/bin/python -m bench.profile --rate 100 --seconds 15 [--py-spy /path/to/py-spy] [--no-spy]
 
-Writes results/profile-<process>.txt: the functions with the most samples (own time and time including callees),
-from py-spy's raw (collapsed-stack) output, which is kept in a temporary directory for flame graphs. py-spy is not
-a project dependency: install it anywhere (`python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`) and
-point --py-spy at it.
+Writes results/profile-<process>.txt: the CPU milliseconds each process spent per filing, then the functions with
+the most samples (own time and time including callees), from py-spy's raw (collapsed-stack) output, which is kept in
+a temporary directory for flame graphs. py-spy is not a project dependency: install it anywhere
+(`python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`) and point --py-spy at it. `--no-spy` only
+prints the CPU per filing (sampling itself costs the sampled processes a little).
+
+CPU per filing is read from /proc/<pid>/stat (user + system time of the process and its children, e.g. uvicorn
+workers) before the load and twice after it: when the last answer arrived ("request path", which still contains
+whatever background work overlapped the load) and once every outbox is published and every consumer group has
+caught up ("with events").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,11 +28,12 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS_DIR, build_bodies, consumer_tokens, running_platform, say
+from bench.common import RESULTS_DIR, asyncpg_dsn, build_bodies, consumer_tokens, running_platform, say
 from bench.loadgen import LoadGenerator, Request
 
 PROCESSES = ("gateway", "complaints", "mediation", "merchants")
@@ -37,7 +46,62 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--no-spy", action="store_true", help="only measure CPU per filing, without sampling")
+    parser.add_argument("--process-workers", nargs="*", default=[], metavar="NAME=N",
+                        help="uvicorn workers of a platform process, e.g. complaints=2 gateway=2 (default 1 each)")
     return parser.parse_args(argv)
+
+
+def worker_counts(pairs: list[str]) -> dict[str, int]:
+    counts = {}
+    for pair in pairs:
+        name, _, count = pair.partition("=")
+        if name not in PROCESSES or not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"--process-workers takes NAME=N with NAME one of {', '.join(PROCESSES)}: {pair!r}")
+        counts[name] = int(count)
+    return counts
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's workers when it runs more than one)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            pids += tree_pids(int(child))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process tree so far (exited children are not counted: workers live for the run)."""
+    total = 0
+    for member in tree_pids(pid):
+        # Fields after the parenthesised command name; utime and stime are the 14th and 15th of the whole line.
+        fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+async def cases_filed(dsn: str) -> int:
+    """Cases in the complaints database: a request the gateway gave up on (504) may still have been filed."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM complaint")
+    finally:
+        await connection.close()
+    return count
+
+
+def cpu_table(before: dict[str, float], answered: dict[str, float], settled: dict[str, float], filings: int) -> str:
+    lines = [f"CPU ms per filing ({filings} cases filed, counted in the complaints database)", "",
+             f"{'process':<12} {'request path':>13} {'with events':>12}"]
+    for name in before:
+        lines.append(f"{name:<12} {1000 * (answered[name] - before[name]) / filings:13.2f}"
+                     f" {1000 * (settled[name] - before[name]) / filings:12.2f}")
+    return "\n".join(lines) + "\n"
 
 
 def summarise(collapsed: Path, top: int) -> str:
@@ -72,7 +136,7 @@ async def main(argv: list[str] | None = None) -> None:
     arguments = parse(argv)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stacks = Path(tempfile.mkdtemp(prefix="odr-bench-stacks-"))
-    async with running_platform("profile") as stack:
+    async with running_platform("profile", worker_counts(arguments.process_workers)) as stack:
         gateway = stack.url("gateway")
         async with aiohttp.ClientSession() as session:
             tokens = await consumer_tokens(session, gateway, 200)
@@ -81,20 +145,40 @@ async def main(argv: list[str] | None = None) -> None:
             (body, {"Content-Type": "application/json", "Authorization": f"Bearer {tokens[index % len(tokens)][1]}"})
             for index, body in enumerate(bodies)
         ]
-        spies = {name: start_spy(arguments.py_spy, stack.processes[name].process.pid, arguments.seconds + 2,
-                                 stacks / f"{name}.collapsed")
-                 for name in PROCESSES}
+        pids = {name: stack.processes[name].process.pid for name in PROCESSES}
+        spies = {} if arguments.no_spy else {
+            name: start_spy(arguments.py_spy, pid, arguments.seconds + 2, stacks / f"{name}.collapsed")
+            for name, pid in pids.items()
+        }
         generator = LoadGenerator(requests)
+        complaints_dsn = asyncpg_dsn(stack, "complaints")
+        cases_before = await cases_filed(complaints_dsn)
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         try:
             step = await generator.step(f"{gateway}/v1/consumer/complaints", arguments.rate, arguments.seconds)
+            answered = {name: cpu_seconds(pid) for name, pid in pids.items()}
             say(step.summary())
         finally:
             generator.close()
+        unsettled = await stack.wait_settled(within=120.0)
+        if unsettled:
+            say(f"not settled after 120 s: {unsettled}")
+        settled = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu = cpu_table(before, answered, settled, max(await cases_filed(complaints_dsn) - cases_before, 1))
+        say(cpu)
         for name, spy in spies.items():
-            spy.wait(60)
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                # A starved py-spy falls behind its --duration; SIGINT makes it write what it has.
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             collapsed = stacks / f"{name}.collapsed"
             if collapsed.exists():
-                (RESULTS_DIR / f"profile-{name}.txt").write_text(summarise(collapsed, arguments.top))
+                (RESULTS_DIR / f"profile-{name}.txt").write_text(
+                    f"rate {arguments.rate:g}/s for {arguments.seconds:g} s, workers "
+                    f"{worker_counts(arguments.process_workers) or 'one each'}: {step.summary()}\n{cpu}\n"
+                    + summarise(collapsed, arguments.top))
                 say(f"wrote {RESULTS_DIR / f'profile-{name}.txt'} (stacks for a flame graph: {collapsed})")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -175,6 +176,29 @@ async def test_case_numbers_count_up_per_region_and_day(
     first, second = (int(numbers[index].rsplit("-", 1)[1]) for index in (0, 2))
     assert numbers == [f"TS-{area.first}-{day}-{first:06d}", f"TS-{area.first}-{day}-{first + 1:06d}",
                        f"TS-{area.second}-{day}-{second:06d}", f"TS-{area.first}-{day}-{first + 2:06d}"]
+
+
+async def test_concurrent_filings_of_one_region_get_consecutive_numbers_everywhere(
+    client: httpx.AsyncClient, consumer: Consumer, area: Area, engine: AsyncEngine,
+) -> None:
+    _, auth = consumer()
+    body = complaint_body(respondent=unregistered(area.first))
+
+    responses = await asyncio.gather(*(client.post(PATH, json=body, headers=auth) for _ in range(8)))
+
+    assert [response.status_code for response in responses] == [201] * 8
+    numbers = sorted(response.json()["case_no"] for response in responses)
+    first = int(numbers[0].rsplit("-", 1)[1])
+    prefix = numbers[0].rsplit("-", 1)[0]
+    assert numbers == [f"{prefix}-{sequence:06d}" for sequence in range(first, first + 8)]
+    # The number is taken last, then written into what was staged before it: the row and every event agree.
+    for response in responses:
+        filed = response.json()
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT case_no FROM complaint WHERE id = :id"),
+                                               {"id": filed["id"]})).scalar_one()
+        assert stored == filed["case_no"]
+        assert {event["payload"]["case_no"] for event in await outbox_of(engine, filed["id"])} == {filed["case_no"]}
 
 
 async def test_personal_data_is_stored_encrypted_with_a_blind_index(

@@ -87,6 +87,11 @@ class StackConfig:
     ready_timeout: float = 90.0
     # Extra ODR_* settings per process name, over the stack's own (the e2e tests shorten webhook retries, say).
     settings_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # uvicorn worker processes per process name (1 when not named). Safe for the services: the outbox relay
+    # publishes from the advisory-lock leader only, the deadline sweeper claims rows with SKIP LOCKED, consumers
+    # share their group's partitions, and every worker LISTENs for its own live streams. The gateway's rate limits
+    # are per process, so N gateway workers allow N times the configured rates.
+    workers: Mapping[str, int] = field(default_factory=dict)
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}_{service}"
@@ -243,7 +248,8 @@ class Stack:
         with self.log_path(name).open("ab") as log:
             process = subprocess.Popen(
                 [self.config.python, "-m", "uvicorn", APPS[name], "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--timeout-graceful-shutdown", "5",
+                 "--workers", str(self.config.workers.get(name, 1))],
                 cwd=self.config.repo_root, env=self.service_env(name), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=infra.die_with_parent,
             )

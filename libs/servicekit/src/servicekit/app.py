@@ -28,6 +28,10 @@ from servicekit.settings import ServiceSettings
 
 BackgroundJob = Callable[[], Awaitable[None]]
 
+# Verified tokens a service keeps (see TokenVerifier): about 1 KB each, and a token is re-checked every 5 minutes.
+VERIFIED_TOKENS_KEPT = 10_000
+VERIFIED_TOKEN_SECONDS = 300.0
+
 
 @dataclass
 class ServiceRuntime:
@@ -79,7 +83,8 @@ def create_service_app(
             outbox=Outbox(outbox_table, settings.service_name),
         )
         app.state.runtime = runtime
-        app.state.token_verifier = TokenVerifier(settings.jwt_public_key, settings.jwt_issuer)
+        app.state.token_verifier = TokenVerifier(settings.jwt_public_key, settings.jwt_issuer,
+                                                 cache_size=VERIFIED_TOKENS_KEPT, cache_seconds=VERIFIED_TOKEN_SECONDS)
         if on_startup is not None:
             await on_startup(runtime)
         jobs = background(runtime) if background else {}

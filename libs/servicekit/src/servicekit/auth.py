@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -62,12 +64,43 @@ def consumer_subject(phone: str, key: str) -> str:
     return "c_" + hmac.new(key.encode(), f"sub:{phone}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    principal: Principal
+    usable_until: float
+
+
 class TokenVerifier:
-    def __init__(self, public_key_pem: str, issuer: str) -> None:
+    """Checks an ES256 token's signature, issuer and claims.
+
+    With `cache_size`, a verified token's principal is kept (keyed by the whole token, so a changed byte is a new
+    key) for at most `cache_seconds` and never past the token's `exp`: a signature check costs about 0.4 ms, and a
+    client sends the same token on every request until it expires. Failures are never cached.
+    """
+
+    def __init__(self, public_key_pem: str, issuer: str, *, cache_size: int = 0, cache_seconds: float = 0.0) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
         self._issuer = issuer
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        self._verified: dict[str, _Verified] = {}
 
     def verify(self, token: str) -> Principal:
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if now < cached.usable_until:
+                return cached.principal
+            del self._verified[token]
+        principal, expires_at = self._verify_signed(token)
+        if self._cache_size > 0:
+            if len(self._verified) >= self._cache_size:
+                # Oldest first: dicts keep insertion order.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = _Verified(principal, min(expires_at, now + self._cache_seconds))
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, float]:
         if self._key is None:
             raise Problem("unauthenticated", "Token verification is not configured")
         try:
@@ -78,7 +111,7 @@ class TokenVerifier:
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_aud": False},
             )
-            return Principal(
+            principal = Principal(
                 sub=claims["sub"],
                 aud=Audience(claims["aud"]),
                 roles=frozenset(Role(role) for role in claims.get("roles", [])),
@@ -87,6 +120,7 @@ class TokenVerifier:
                 station_id=claims.get("station_id"),
                 client_id=claims.get("client_id"),
             )
+            return principal, float(claims["exp"])
         except jwt.ExpiredSignatureError as exc:
             raise Problem("unauthenticated", "The token has expired", headers=_challenge("invalid_token")) from exc
         except (jwt.InvalidTokenError, ValueError, KeyError) as exc:

@@ -1,19 +1,30 @@
 """Human case numbers: TS- (complaint) or JB- (report) <region>-<YYYYMMDD local>-<6-digit sequence per prefix,
-region and day>."""
+region and day>.
+
+Numbers are gap-free and unique: the counter row of (prefix, region, day) is incremented in the filing's own
+transaction and stays locked until it commits, so a rejected filing gives its number back. Every filing of a region
+and day waits for that lock, so a filing takes its number with its last statement before commit: the case row and
+everything staged for it (outbox events, the stored idempotent response) are written first with a provisional
+number, and one statement then takes the number and writes it into all of them.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Date, Integer, String, Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Date, Integer, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base
+from complaints.complaint.models import Complaint
+from complaints.database import Base, outbox
+from complaints.idempotency import idempotency_key
 
 COMPLAINT_PREFIX = "TS"  # 投诉
 REPORT_PREFIX = "JB"  # 举报
+PROVISIONAL_PREFIX = "pending-"
 
 
 class CaseNumberCounter(Base):
@@ -28,14 +39,46 @@ class CaseNumberCounter(Base):
 
 
 case_number_counter: Table = CaseNumberCounter.__table__  # type: ignore[assignment]
+complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
+
+# Data-modifying CTEs all run, referenced or not, and see the rows this transaction wrote before.
+_TAKE_NUMBER = text(f"""
+WITH taken AS (
+    INSERT INTO {case_number_counter.name} AS counter (prefix, region_code, day, last_value)
+    VALUES (:prefix, :region_code, :day, 1)
+    ON CONFLICT (prefix, region_code, day) DO UPDATE SET last_value = counter.last_value + 1
+    RETURNING concat_ws('-', counter.prefix, counter.region_code, to_char(counter.day, 'YYYYMMDD'),
+                        lpad(counter.last_value::text, greatest(6, length(counter.last_value::text)), '0'))
+              AS case_no
+), numbered AS (
+    UPDATE {complaint_table.name} AS complaint SET case_no = taken.case_no FROM taken
+    WHERE complaint.id = :case_id
+    RETURNING complaint.case_no
+), events AS (
+    UPDATE {outbox.name} AS outbox SET payload = jsonb_set(outbox.payload, '{{case_no}}', to_jsonb(taken.case_no))
+    FROM taken WHERE outbox.id = ANY(:event_ids)
+), answer AS (
+    UPDATE {idempotency_key.name} AS answer
+    SET response_body = jsonb_set(answer.response_body, '{{case_no}}', to_jsonb(taken.case_no))
+    FROM taken WHERE answer.principal_sub = :principal_sub AND answer.key = :key
+)
+SELECT case_no FROM numbered
+""")
 
 
-async def next_case_no(session: AsyncSession, *, prefix: str, region_code: str, day: date) -> str:
-    """Take the next number; the counter row stays locked until the caller commits, so call this late."""
-    first = insert(case_number_counter).values(prefix=prefix, region_code=region_code, day=day, last_value=1)
-    statement = first.on_conflict_do_update(
-        index_elements=[case_number_counter.c.prefix, case_number_counter.c.region_code, case_number_counter.c.day],
-        set_={"last_value": case_number_counter.c.last_value + 1},
-    ).returning(case_number_counter.c.last_value)
-    sequence = (await session.execute(statement)).scalar_one()
-    return f"{prefix}-{region_code}-{day:%Y%m%d}-{sequence:06d}"
+def provisional(case_id: uuid.UUID) -> str:
+    """A unique stand-in until the real number is taken; never committed."""
+    return f"{PROVISIONAL_PREFIX}{case_id.hex}"
+
+
+async def take_number(session: AsyncSession, *, case_id: uuid.UUID, prefix: str, region_code: str, day: date,
+                      event_ids: Sequence[uuid.UUID], answer_key: tuple[str, str] | None) -> str:
+    """Take the next number of (prefix, region, day) for a staged case and write it into the case row, the case's
+    staged outbox events and, given its (principal, key), the stored idempotent response that answers with this
+    case. The counter row stays locked until the caller commits: call this last."""
+    principal_sub, key = answer_key if answer_key is not None else (None, None)
+    case_no: str = (await session.execute(_TAKE_NUMBER, {
+        "prefix": prefix, "region_code": region_code, "day": day, "case_id": case_id, "event_ids": list(event_ids),
+        "principal_sub": principal_sub, "key": key,
+    })).scalar_one()
+    return case_no

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies shared by the routers: a database session, the PII cipher, the event publisher."""
+"""Request-scoped dependencies shared by the routers: a database session, the PII cipher, the event publisher.
+
+They are all `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per dependency per
+request for what is only an attribute lookup.
+"""
 
 from __future__ import annotations
 
@@ -29,22 +33,22 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _cipher(request: Request) -> PiiCipher:
+async def _cipher(request: Request) -> PiiCipher:
     cipher: PiiCipher = get_runtime(request).extras[PII_CIPHER]
     return cipher
 
 
-def _store(request: Request) -> FileStore:
+async def _store(request: Request) -> FileStore:
     store: FileStore = get_runtime(request).extras[EVIDENCE_STORE]
     return store
 
 
-def _changes(request: Request) -> CaseChanges:
+async def _changes(request: Request) -> CaseChanges:
     changes: CaseChanges = get_runtime(request).extras[CASE_CHANGES]
     return changes
 
 
-def _flag_rules(request: Request) -> FlagRules:
+async def _flag_rules(request: Request) -> FlagRules:
     settings = get_runtime(request).settings
     assert isinstance(settings, ComplaintsSettings)
     return FlagRules(repeat_threshold=settings.repeat_complaints_threshold,
@@ -57,18 +61,22 @@ def negotiation_periods(settings: ServiceSettings) -> NegotiationPeriods:
     return NegotiationPeriods(settings.merchant_negotiation_working_days)
 
 
-def _negotiation_periods(request: Request) -> NegotiationPeriods:
+async def _negotiation_periods(request: Request) -> NegotiationPeriods:
     return negotiation_periods(get_runtime(request).settings)
 
 
-def _publisher(request: Request) -> Publisher:
+async def _runtime(request: Request) -> ServiceRuntime:
+    return get_runtime(request)
+
+
+async def _publisher(request: Request) -> Publisher:
     runtime = get_runtime(request)
     return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
 
 
 DbSession = Annotated[AsyncSession, Depends(_session)]
 Cipher = Annotated[PiiCipher, Depends(_cipher)]
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Events = Annotated[Publisher, Depends(_publisher)]
 Store = Annotated[FileStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]

@@ -140,10 +140,12 @@ def _in_field_order(response: idempotency.StoredResponse) -> idempotency.StoredR
 
 @dataclass
 class _Staged:
-    """The case row and timeline rows of one new case, before they are written."""
+    """The case row and timeline rows of one new case, before they are written; the row's case number is
+    provisional until `case_numbers.take_number`."""
 
     row: dict[str, Any]
     timeline: list[dict[str, Any]]
+    prefix: str
 
 
 async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
@@ -160,9 +162,9 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     report_id = new_id() if body.kind in (ComplaintKind.REPORT, ComplaintKind.BOTH) else None
     staged: list[_Staged] = []
     if complaint_id is not None:
-        staged.append(await _stage_complaint(session, filing, route, complaint_id, report_id, now))
+        staged.append(_stage_complaint(filing, route, complaint_id, report_id, now))
     if report_id is not None:
-        staged.append(await _stage_report(session, filing, route, report_id, complaint_id, now))
+        staged.append(_stage_report(filing, route, report_id, complaint_id, now))
     await session.execute(complaint_table.insert(), [case.row for case in staged])
     await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
     clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
@@ -173,11 +175,24 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
     if filing.idempotency_key is not None:
+        # A concurrent twin waits here on the key's primary key, before it has taken a case number.
         await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
                                    body_hash=body_hash, status=response.status, body=response.body, at=now)
-    events = [event for case in staged for event in _events(case, route, filing, clocks[case.row["id"]]["due_date"])]
-    events += [_closed_event(case.row, filing.source) for case in staged if case.row["closed_at"] is not None]
-    await filing.outbox.add(session, *events)
+    events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"])
+              + ([_closed_event(case.row, filing.source)] if case.row["closed_at"] is not None else [])
+              for case in staged}
+    await filing.outbox.add(session, *(event for case_events in events.values() for event in case_events))
+    # Last, so the counter row is locked for one statement and the commit (see case_numbers).
+    day = local_date(now)
+    for case in staged:
+        case_id = case.row["id"]
+        answer_key = (filing.consumer_id, filing.idempotency_key) \
+            if case is answered and filing.idempotency_key is not None else None
+        case_no = await case_numbers.take_number(
+            session, case_id=case_id, prefix=case.prefix, region_code=case.row["region_code"], day=day,
+            event_ids=[event.id for event in events[case_id]], answer_key=answer_key)
+        if case is answered:
+            response.body["case_no"] = case_no
     return response
 
 
@@ -204,33 +219,28 @@ def _closed_event(row: Mapping[str, Any], source: str) -> EventEnvelope:
     ).envelope(source=source)
 
 
-async def _stage_complaint(session: AsyncSession, filing: Filing, route: Route, complaint_id: uuid.UUID,
-                           report_id: uuid.UUID | None, now: datetime) -> _Staged:
+def _stage_complaint(filing: Filing, route: Route, complaint_id: uuid.UUID, report_id: uuid.UUID | None,
+                     now: datetime) -> _Staged:
     if filing.settled_on_spot is not None:
-        return await _stage_settled_on_spot(session, filing, filing.settled_on_spot, route, complaint_id, now)
+        return _stage_settled_on_spot(filing, filing.settled_on_spot, route, complaint_id, now)
     status = ensure_allowed(ComplaintStatus.SUBMITTED, route.status)
-    # Taken after the reads: the counter row stays locked until commit.
-    case_no = await case_numbers.next_case_no(session, prefix=case_numbers.COMPLAINT_PREFIX,
-                                              region_code=route.region_code, day=local_date(now))
-    row = _case_row(filing, route, case_id=complaint_id, case_no=case_no, kind=ComplaintKind.COMPLAINT,
-                    status=status, linked_case_id=report_id, now=now)
+    row = _case_row(filing, route, case_id=complaint_id, kind=ComplaintKind.COMPLAINT, status=status,
+                    linked_case_id=report_id, now=now)
     timeline = [
         _submitted_row(filing, complaint_id, now),
         _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None, _routing_note(route),
                       {"target": route.target.value, "region_code": route.region_code,
                        "merchant_id": str(route.merchant_id) if route.merchant_id else None}),
     ]
-    return _Staged(row=row, timeline=timeline)
+    return _Staged(row=row, timeline=timeline, prefix=case_numbers.COMPLAINT_PREFIX)
 
 
-async def _stage_settled_on_spot(session: AsyncSession, filing: Filing, settled: SettledOnSpot, route: Route,
-                                 complaint_id: uuid.UUID, now: datetime) -> _Staged:
+def _stage_settled_on_spot(filing: Filing, settled: SettledOnSpot, route: Route, complaint_id: uuid.UUID,
+                           now: datetime) -> _Staged:
     """A complaint the station settled there and then: closed settled at once, never routed to anyone."""
     status = ensure_allowed(ComplaintStatus.SUBMITTED, ComplaintStatus.CLOSED_SETTLED)
-    case_no = await case_numbers.next_case_no(session, prefix=case_numbers.COMPLAINT_PREFIX,
-                                              region_code=route.region_code, day=local_date(now))
-    row = _case_row(filing, route, case_id=complaint_id, case_no=case_no, kind=ComplaintKind.COMPLAINT,
-                    status=status, linked_case_id=None, now=now)
+    row = _case_row(filing, route, case_id=complaint_id, kind=ComplaintKind.COMPLAINT, status=status,
+                    linked_case_id=None, now=now)
     row.update(recovered_fen=settled.amount_fen, closed_at=now, routed_at=None)
     submitter = filing.submitter
     timeline = [
@@ -239,7 +249,7 @@ async def _stage_settled_on_spot(session: AsyncSession, filing: Filing, settled:
                       f"Settled at the station: {settled.note}",
                       {"amount_fen": settled.amount_fen, "station_id": str(filing.station_id)}),
     ]
-    return _Staged(row=row, timeline=timeline)
+    return _Staged(row=row, timeline=timeline, prefix=case_numbers.COMPLAINT_PREFIX)
 
 
 def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str, Any]:
@@ -250,17 +260,15 @@ def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str
     return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, None, details)
 
 
-async def _stage_report(session: AsyncSession, filing: Filing, route: Route, report_id: uuid.UUID,
-                        complaint_id: uuid.UUID | None, now: datetime) -> _Staged:
-    case_no = await case_numbers.next_case_no(session, prefix=case_numbers.REPORT_PREFIX,
-                                              region_code=route.region_code, day=local_date(now))
-    row = _case_row(filing, route, case_id=report_id, case_no=case_no, kind=ComplaintKind.REPORT,
-                    status=ReportStatus.RECEIVED, linked_case_id=complaint_id, now=now)
+def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_id: uuid.UUID | None,
+                  now: datetime) -> _Staged:
+    row = _case_row(filing, route, case_id=report_id, kind=ComplaintKind.REPORT, status=ReportStatus.RECEIVED,
+                    linked_case_id=complaint_id, now=now)
     note = "Split from a submission that is also a complaint (Art. 9)" if complaint_id else None
     # The reporter's subject is kept on the row (so they can follow it) but never on the timeline others may see.
     timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None, note,
                               {"channel": filing.body.channel.value})]
-    return _Staged(row=row, timeline=timeline)
+    return _Staged(row=row, timeline=timeline, prefix=case_numbers.REPORT_PREFIX)
 
 
 def _parties_json(body: ComplaintCreate) -> str | None:
@@ -277,8 +285,8 @@ def _timeline_row(case_id: uuid.UUID, at: datetime, status: CaseStatus, role: Ac
             "actor_id": actor_id, "note": note, "details": details}
 
 
-def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, case_no: str, kind: ComplaintKind,
-              status: CaseStatus, linked_case_id: uuid.UUID | None, now: datetime) -> dict[str, Any]:
+def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: ComplaintKind, status: CaseStatus,
+              linked_case_id: uuid.UUID | None, now: datetime) -> dict[str, Any]:
     body = filing.body
     complainant = body.complainant
     cipher = filing.cipher
@@ -289,7 +297,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, case_no: str,
 
     return {
         "id": case_id,
-        "case_no": case_no,
+        "case_no": case_numbers.provisional(case_id),
         "kind": kind.value,
         "status": status.value,
         "region_code": route.region_code,
