@@ -26,7 +26,9 @@ import orjson
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-CFPB_CSV = REPO_ROOT.parent / "shared" / "data" / "cfpb_complaints_combined.csv.gz"
+# Beside the checkout; a git worktree elsewhere names the file with ODR_CFPB_CSV.
+CFPB_CSV = Path(os.environ.get("ODR_CFPB_CSV",
+                               REPO_ROOT.parent / "shared" / "data" / "cfpb_complaints_combined.csv.gz"))
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
