@@ -8,7 +8,7 @@ The queries are those a provincial regulator's dashboard makes (region 630000: r
 the province total, by region one level down, by month, by kind, one county for one month by kind, one merchant
 by month and the province by channel with a sector filter.
 
-    .venv/bin/python -m bench.stats [--sizes 1000000 10000000] [--repeats 10] [--quick]
+    .venv/bin/python -m bench.stats [--sizes 1000000 10000000] [--repeats 10] [--workers 2] [--quick]
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import multiprocessing
 import sys
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from bench.common import (
 SCENARIO = "stats"
 PROVINCE = "630000"
 BATCH = 100_000
+SEED = 12315
 REPORT_SHARE = 0.04
 HISTORY_DAYS = 730
 OPEN_WITHIN_DAYS = 30
@@ -70,6 +73,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=10, help="timed requests per query and size")
     parser.add_argument("--budget", type=float, default=30.0,
                         help="seconds per query and size after which no further repeats are made (default 30)")
+    parser.add_argument("--workers", type=int, default=2, help="processes generating and copying cases (default 2)")
     parser.add_argument("--quick", action="store_true", help="sizes 20 k and 100 k, 3 repeats: a smoke run")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -193,10 +197,33 @@ async def secondary_indexes(connection: asyncpg.Connection) -> list[tuple[str, s
     return [(row["indexname"], row["indexdef"]) for row in rows]
 
 
-async def load(dsn: str, source: Source, start: int, end: int, rng: np.random.Generator) -> float:
-    """COPY cases start..end-1 in batches, the fast way a bulk load may take: triggers off (the statistics triggers
-    and the foreign-key checks; the rows are generated consistent), the secondary indexes dropped during the COPY
-    and built again after it; returns seconds taken. The statistics are stale until `rebuild`."""
+async def copy_batches(dsn: str, source: Source, firsts: list[int], end: int, now: dt.datetime) -> None:
+    """COPY the batches of cases starting at `firsts` (up to `end`) on one connection with the triggers off; each
+    batch's random numbers come from a generator seeded with its first number, so the cases do not depend on how the
+    batches are shared out."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("SET session_replication_role = replica")
+        for batch_start in firsts:
+            count = min(BATCH, end - batch_start)
+            complaints, clocks = generate(source, batch_start, count, now, np.random.default_rng([SEED, batch_start]))
+            async with connection.transaction():
+                await connection.copy_records_to_table("complaint", records=complaints, columns=COMPLAINT_COLUMNS)
+                await connection.copy_records_to_table("deadline", records=clocks, columns=DEADLINE_COLUMNS)
+    finally:
+        await connection.close()
+
+
+def copy_batches_in_process(dsn: str, demo: dict[str, Any], firsts: list[int], end: int, now: dt.datetime) -> None:
+    """`copy_batches` in a worker process (generating the rows is Python work: one process per core)."""
+    asyncio.run(copy_batches(dsn, Source.load(demo), firsts, end, now))
+
+
+async def load(dsn: str, demo: dict[str, Any], start: int, end: int, workers: int) -> float:
+    """COPY cases start..end-1, the fast way a bulk load may take: triggers off (the statistics triggers and the
+    foreign-key checks; the rows are generated consistent), `workers` processes each copying a share of the batches,
+    the secondary indexes dropped during the COPY and built again after it; returns seconds taken. The statistics
+    are stale until `rebuild`."""
     began = time.monotonic()
     now = dt.datetime.now(UTC)
     connection = await asyncpg.connect(dsn)
@@ -204,20 +231,17 @@ async def load(dsn: str, source: Source, start: int, end: int, rng: np.random.Ge
         indexes = await secondary_indexes(connection)
         for name, _ in indexes:
             await connection.execute(f'DROP INDEX "{name}"')
-        await connection.execute("SET session_replication_role = replica")
-        for batch_start in range(start, end, BATCH):
-            count = min(BATCH, end - batch_start)
-            complaints, clocks = generate(source, batch_start, count, now, rng)
-            async with connection.transaction():
-                await connection.copy_records_to_table("complaint", records=complaints, columns=COMPLAINT_COLUMNS)
-                await connection.copy_records_to_table("deadline", records=clocks, columns=DEADLINE_COLUMNS)
-            if (batch_start // BATCH) % 10 == 0:
-                say(f"loaded {batch_start + count:,} cases ({time.monotonic() - began:.0f} s)")
-        await connection.execute("SET session_replication_role = DEFAULT")
+        batches = list(range(start, end, BATCH))
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            await asyncio.gather(*(loop.run_in_executor(pool, copy_batches_in_process, dsn, demo,
+                                                        batches[index::workers], end, now)
+                                   for index in range(workers) if batches[index::workers]))
+        say(f"copied {end - start:,} cases ({time.monotonic() - began:.0f} s)")
         await connection.execute("SET maintenance_work_mem = '512MB'")
-        for name, definition in indexes:
+        for _, definition in indexes:
             await connection.execute(definition)
-            say(f"index {name} built ({time.monotonic() - began:.0f} s)")
+        say(f"{len(indexes)} indexes built ({time.monotonic() - began:.0f} s)")
         await connection.execute("ANALYZE complaint")
         await connection.execute("ANALYZE deadline")
     finally:
@@ -346,18 +370,16 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = parse(argv)
     sizes = sorted(arguments.sizes)
     measured: list[dict[str, Any]] = []
-    rng = np.random.default_rng(12315)
     async with running_platform(SCENARIO) as stack, aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=120)) as session:
         dsn = asyncpg_dsn(stack, "complaints")
         demo = stack.demo_document()
-        source = Source.load(demo)
         merchant_a = uuid.UUID(demo["merchants"][0]["merchant_id"])
         token = regulator_token(stack)
         url = f"{stack.url('gateway')}/v1/regulator/stats"
         loaded = 0
         for size in sizes:
-            seconds = await load(dsn, source, loaded, size, rng)
+            seconds = await load(dsn, demo, loaded, size, arguments.workers)
             say(f"{size:,} cases in the database (+{size - loaded:,} in {seconds:.0f} s); rebuilding the statistics")
             loaded = size
             rebuild_seconds = await rebuild(dsn)
