@@ -7,7 +7,8 @@ from alembic import context
 import complaints.case_numbers
 import complaints.complaint.models
 import complaints.enrollment.models
-import complaints.idempotency  # noqa: F401  (every model module, so autogenerate sees the whole schema)
+import complaints.idempotency
+import complaints.stats.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from complaints.database import metadata
 from complaints.settings import ComplaintsSettings
 from servicekit.migrations import run_migrations

@@ -14,6 +14,7 @@ from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
 from complaints.evidence.storage import evidence_store
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
+from complaints.stats.scheduled import StatsCompactor
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
 from servicekit.events.inbox import InboxConsumer
 from servicekit.events.relay import OutboxRelay
@@ -62,11 +63,13 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
         )
         sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, outbox=runtime.outbox,
                                 source=settings.service_name, interval=settings.deadline_sweep_interval)
+        compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
         return {
             "outbox-relay": relay.run,
             f"consumer-{merchant_events.GROUP}": on_merchants.run,
             f"consumer-{mediation_events.GROUP}": on_mediation.run,
             "deadline-sweeper": sweeper.run,
+            "stats-compactor": compactor.run,
             "case-changes": runtime.extras[CASE_CHANGES].run,
         }
 

@@ -27,6 +27,9 @@ class ComplaintsSettings(ServiceSettings):
     database_name: str | None = "odr_complaints"
     # How often the breach sweeper looks for clocks that ran out (seconds).
     deadline_sweep_interval: float = 30.0
+    # How often the statistics compactor folds the deltas the triggers appended into the cubes (seconds). Queries
+    # are exact either way; a longer interval only leaves them more deltas to add.
+    stats_fold_interval: float = 1.0
     # Working days an ODR enterprise has to negotiate (research.md §2.1), by GB/T 2260 region code: a key covers that
     # region and those below it, the most specific key wins; "" is the national default (10 unless given).
     merchant_negotiation_working_days: dict[str, int] = Field(

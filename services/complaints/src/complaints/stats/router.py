@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from complaints.complaint.enums import Channel, ComplaintKind
 from complaints.dependencies import DbSession
 from complaints.stats import service as stats_service
-from complaints.stats.service import FIGURES, GroupBy, Scope
+from complaints.stats.models import COUNTS
+from complaints.stats.service import FIGURES, GroupBy, Scope, with_rates
 from servicekit.auth import RegulatorPrincipal
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
@@ -88,9 +89,13 @@ async def region_stats(
                       errors=[{"field": "query.from", "message": "after `to`", "code": "value_error"}])
     scope = Scope(region=scope_region, start=start, end=end, kind=kind, sector=sector, channel=channel,
                   merchant_id=merchant_id)
-    [(_, totals)] = await stats_service.compute(session, scope, None)
     groups: list[Group] | None = None
-    if group_by is not None:
-        groups = [Group(key=key, **figures) for key, figures in await stats_service.compute(session, scope, group_by)]
+    if group_by is None:
+        [(_, totals)] = await stats_service.compute(session, scope, None)
+    else:
+        grouped = await stats_service.compute(session, scope, group_by)
+        groups = [Group(key=key, **figures) for key, figures in grouped]
+        # Every case in scope falls in exactly one group, so the counts of the groups add up to the totals.
+        totals = with_rates({name: sum(figures[name] for _, figures in grouped) for name in COUNTS})
     result: dict[str, Any] = {**totals, "region": scope_region, "period_from": start, "period_to": end}
     return Stats(**result, groups=groups)

@@ -1,8 +1,15 @@
-"""Regulator statistics, computed exactly in one SQL statement over case rows and their clocks.
+"""Regulator statistics: exact figures read from cubes the database keeps up to date, and the same figures counted
+from the case rows (the definition, and the oracle the tests compare the cubes with).
 
 Every figure counts cases filed in the period (local dates in Asia/Shanghai, both ends included) in the region and
 every region below it (GB/T 2260 code prefix), after the optional filters. The definitions, also given in the API
 description, are in FIGURES.
+
+How the cubes stay exact (see docs/design-notes.md, "Statistics at scale"): deferred triggers on `complaint` and
+`deadline` recompute a changed case's contribution at commit, in the use case's own transaction, and append the
+difference to `stats_delta`; `fold` moves the deltas into the day and month cubes (with and without the merchant)
+in one transaction. A query sums cube rows and the deltas not folded yet in one statement, so it sees every committed
+case exactly once whatever the compactor is doing.
 """
 
 from __future__ import annotations
@@ -13,7 +20,26 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, and_, cast, func, literal, select, true
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    FromClause,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enums import (
@@ -24,6 +50,17 @@ from complaints.complaint.enums import (
     DeadlineState,
 )
 from complaints.complaint.models import Complaint, Deadline
+from complaints.stats.models import (
+    COUNTS,
+    CUBES,
+    NO_MERCHANT,
+    day_cube,
+    merchant_day_cube,
+    merchant_month_cube,
+    month_cube,
+    stats_case,
+    stats_delta,
+)
 from servicekit import regions
 from servicekit.calendar import ZONE, end_of_day
 
@@ -53,10 +90,6 @@ FIGURES: dict[str, str] = {
     "report_verifications_on_time": "of those, decided by the end of the (extended) due date",
     "on_time_report_verification_rate": "report_verifications_on_time / report_verifications_due",
 }
-
-COUNTS = ("received", "complaints", "reports", "accepted", "refused", "initial_reviews_due", "initial_reviews_on_time",
-          "closed", "closed_on_time", "settled", "terminated", "recovered_fen", "report_verifications_due",
-          "report_verifications_on_time")
 
 
 class GroupBy(StrEnum):
@@ -98,11 +131,15 @@ def with_rates(counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def _by_prefecture(region: str) -> bool:
+    """Group by region means one level down: a province groups by prefecture, a prefecture (or county) by county."""
+    return regions.get(region) is not None and regions.prefix(region) == region[:2]
+
+
 def _group_key(group_by: GroupBy, region: str) -> ColumnElement[Any]:
     c = complaint_table.c
     if group_by is GroupBy.REGION:
-        # One level down: a province groups by prefecture, a prefecture (or county) by county.
-        if regions.get(region) is not None and regions.prefix(region) == region[:2]:
+        if _by_prefecture(region):
             return func.substr(c.region_code, 1, 4) + literal("00")
         return c.region_code
     if group_by is GroupBy.MERCHANT:
@@ -112,9 +149,10 @@ def _group_key(group_by: GroupBy, region: str) -> ColumnElement[Any]:
     return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel}[group_by]
 
 
-async def compute(session: AsyncSession, scope: Scope,
-                  group_by: GroupBy | None) -> list[tuple[str | None, dict[str, Any]]]:
-    """[(group key or None, figures)]; one row without a key when not grouped."""
+async def compute_from_cases(session: AsyncSession, scope: Scope,
+                             group_by: GroupBy | None) -> list[tuple[str | None, dict[str, Any]]]:
+    """[(group key or None, figures)] counted from the case rows and their clocks; one row without a key when not
+    grouped. The definition of every figure; its cost grows with the cases in scope (a scan per request)."""
     c = complaint_table.c
     d = deadline_table.c
     clocks = (
@@ -165,3 +203,160 @@ async def compute(session: AsyncSession, scope: Scope,
     key = _group_key(group_by, scope.region).label("group_key")
     rows = (await session.execute(statement.add_columns(key).group_by(key).order_by(key))).mappings().all()
     return [(row["group_key"], with_rates({name: int(row[name]) for name in COUNTS})) for row in rows]
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _prefix_bounds(region: str) -> tuple[str, str]:
+    """[low, high) of the region codes under `region` (the cube columns compare in the C collation)."""
+    prefix = regions.prefix(region)
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _cube_key(group_by: GroupBy, region: str, table: Table, bucket: ColumnElement[date]) -> ColumnElement[Any]:
+    c = table.c
+    if group_by is GroupBy.REGION:
+        if _by_prefecture(region):
+            return func.substr(c.region_code, 1, 4) + literal("00")
+        return cast(c.region_code, String)
+    if group_by is GroupBy.MERCHANT:
+        if table is stats_delta:
+            return cast(c.merchant_id, String)
+        return case((c.merchant_id == NO_MERCHANT, None), else_=cast(c.merchant_id, String))
+    if group_by is GroupBy.MONTH:
+        return func.to_char(bucket, "YYYY-MM")
+    return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel}[group_by]
+
+
+def _part(table: Table, spans: list[tuple[date, date]], scope: Scope, group_by: GroupBy | None) -> Select[Any]:
+    """The rows of `table` in the scope whose bucket falls in one of `spans` (first and last bucket, included)."""
+    c = table.c
+    bucket = c.day if table is stats_delta else c.bucket
+    low, high = _prefix_bounds(scope.region)
+    conditions: list[ColumnElement[bool]] = [
+        c.region_code >= low, c.region_code < high,
+        or_(*(bucket.between(first, last) for first, last in spans)),
+    ]
+    if scope.kind is not None:
+        conditions.append(c.kind == scope.kind.value)
+    if scope.sector is not None:
+        conditions.append(c.sector == scope.sector)
+    if scope.channel is not None:
+        conditions.append(c.channel == scope.channel.value)
+    if scope.merchant_id is not None:
+        conditions.append(c.merchant_id == scope.merchant_id)
+    key = [_cube_key(group_by, scope.region, table, bucket).label("group_key")] if group_by is not None else []
+    return select(*key, *(c[name] for name in COUNTS)).where(*conditions)
+
+
+def _parts(scope: Scope, group_by: GroupBy | None) -> list[Select[Any]]:
+    """Whole months inside the period from the month cube, the days at either edge from the day cube, and every
+    delta of the period not folded yet."""
+    by_merchant = scope.merchant_id is not None or group_by is GroupBy.MERCHANT
+    days, months = (merchant_day_cube, merchant_month_cube) if by_merchant else (day_cube, month_cube)
+    first_whole = scope.start if scope.start.day == 1 else _next_month(scope.start)
+    after_end = scope.end + timedelta(days=1)
+    end_whole = after_end if after_end.day == 1 else after_end.replace(day=1)
+    parts: list[Select[Any]] = []
+    if first_whole < end_whole:
+        parts.append(_part(months, [(first_whole, end_whole - timedelta(days=1))], scope, group_by))
+        edges = [(first, last) for first, last in ((scope.start, first_whole - timedelta(days=1)),
+                                                   (end_whole, scope.end)) if first <= last]
+        if edges:
+            parts.append(_part(days, edges, scope, group_by))
+    else:
+        parts.append(_part(days, [(scope.start, scope.end)], scope, group_by))
+    parts.append(_part(stats_delta, [(scope.start, scope.end)], scope, group_by))
+    return parts
+
+
+async def compute(session: AsyncSession, scope: Scope,
+                  group_by: GroupBy | None) -> list[tuple[str | None, dict[str, Any]]]:
+    """[(group key or None, figures)], the same as `compute_from_cases`, read from the cubes and the deltas in one
+    statement; its cost grows with regions x buckets x dimension values in scope, not with cases."""
+    rows = union_all(*_parts(scope, group_by)).subquery("parts")
+    sums = [func.coalesce(func.sum(rows.c[name]), 0).label(name) for name in COUNTS]
+    if group_by is None:
+        row = (await session.execute(select(*sums))).mappings().one()
+        return [(None, with_rates({name: int(row[name]) for name in COUNTS}))]
+    statement = (select(rows.c.group_key, *sums).group_by(rows.c.group_key)
+                 # A key whose cases all moved elsewhere keeps a row of zeros in the cube until it is rebuilt.
+                 .having(func.sum(rows.c.received) > 0)
+                 .order_by(rows.c.group_key))
+    grouped = (await session.execute(statement)).mappings().all()
+    return [(row["group_key"], with_rates({name: int(row[name]) for name in COUNTS})) for row in grouped]
+
+
+def _sums(source: FromClause) -> list[ColumnElement[Any]]:
+    return [func.sum(source.c[name]).label(name) for name in COUNTS]
+
+
+def _by_day(source: FromClause, day: ColumnElement[date], name: str) -> CTE:
+    """`source`'s counts summed per merchant (NO_MERCHANT for none), day and dimensions."""
+    keys = [func.coalesce(source.c.merchant_id, NO_MERCHANT).label("merchant_id"), day.label("bucket"),
+            source.c.region_code, source.c.kind, source.c.sector, source.c.channel]
+    return select(*keys, *_sums(source)).group_by(*keys).cte(name)
+
+
+def _into_cubes(by_day: CTE, *, add: bool) -> list[CTE]:
+    """INSERTs of `by_day` into every cube, as CTEs of one statement; `add` adds to the rows already there."""
+    statements = []
+    for cube in CUBES:
+        merchant = [by_day.c.merchant_id] if "merchant_id" in cube.c else []
+        bucket: ColumnElement[Any] = by_day.c.bucket
+        if cube in (month_cube, merchant_month_cube):
+            bucket = cast(func.date_trunc("month", by_day.c.bucket), Date)
+        keys = [*merchant, bucket, by_day.c.region_code, by_day.c.kind, by_day.c.sector, by_day.c.channel]
+        rows = select(*keys, *_sums(by_day)).group_by(*keys)
+        if not add:
+            # Rows in key order: a period's rows then sit together on disk, so a query reads few pages.
+            rows = rows.order_by(*keys)
+        statement = insert(cube).from_select(
+            [*(["merchant_id"] if merchant else []), "bucket", "region_code", "kind", "sector", "channel", *COUNTS],
+            rows)
+        if add:
+            statement = statement.on_conflict_do_update(
+                index_elements=[column.name for column in cube.primary_key.columns],
+                set_={name: cube.c[name] + statement.excluded[name] for name in COUNTS})
+        statements.append(statement.cte(f"into_{cube.name}"))
+    return statements
+
+
+async def _count_with(session: AsyncSession, source: FromClause, writes: list[CTE]) -> int:
+    """Run one statement that counts `source` and performs `writes` (CTEs run to completion even if unread)."""
+    statement = select(func.count()).select_from(source)
+    for write in writes:
+        statement = statement.add_cte(write)
+    return int((await session.execute(statement)).scalar_one())
+
+
+# One compactor folds at a time, across every replica of the service ("STATS").
+FOLD_LOCK = 0x5354415453
+
+
+async def fold(session: AsyncSession) -> int:
+    """Move every committed delta into the four cubes in one statement; returns how many deltas were folded, 0 when
+    another process is folding. The caller commits.
+
+    DELETE ... RETURNING and the upserts share the statement's snapshot: a delta committed later stays for the next
+    fold, and a query sees each delta either in `stats_delta` or in the cubes, never in both or neither.
+    """
+    if not (await session.execute(select(func.pg_try_advisory_xact_lock(FOLD_LOCK)))).scalar_one():
+        return 0
+    moved = stats_delta.delete().returning(*stats_delta.c).cte("moved")
+    by_day = _by_day(moved, moved.c.day, "by_day")
+    return await _count_with(session, moved, _into_cubes(by_day, add=True))
+
+
+async def rebuild(session: AsyncSession) -> int:
+    """Recompute every case's contribution and the cubes from the case rows, in the caller's transaction (after a
+    bulk load that bypassed the triggers, or to recover); returns the number of cases. Writers of cases wait for it
+    (they would otherwise change a case the rebuild has already read).
+    """
+    await session.execute(text("LOCK TABLE complaint, deadline IN SHARE MODE"))
+    await session.execute(text("TRUNCATE stats_case, stats_delta, " + ", ".join(cube.name for cube in CUBES)))
+    await session.execute(text("INSERT INTO stats_case SELECT * FROM stats_case_contribution"))
+    by_day = _by_day(stats_case, stats_case.c.day, "by_day")
+    return await _count_with(session, stats_case, _into_cubes(by_day, add=False))
