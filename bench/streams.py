@@ -34,6 +34,9 @@ OPEN_RATE = 100.0
 FIRST_EVENT_TIMEOUT = 120.0
 DELIVERY_TIMEOUT = 20.0
 CHANGES_BUDGET = 90.0
+# Each stream holds two sockets in the gateway (client and upstream) and the machine allows 20,000 open files per
+# process, so 10,000 streams need two gateway processes, as a deployment would run replicas behind a balancer.
+GATEWAY_WORKERS = {"gateway": 2}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -200,7 +203,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     levels: list[dict[str, Any]] = []
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
-    async with running_platform(SCENARIO) as stack, aiohttp.ClientSession(connector=connector,
+    async with running_platform(SCENARIO, workers=GATEWAY_WORKERS) as stack, aiohttp.ClientSession(connector=connector,
                                                                           timeout=timeout) as session:
         gateway = stack.url("gateway")
         tokens = await consumer_tokens(session, gateway, LEVEL_COMPLAINTS)

@@ -21,6 +21,7 @@ from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
 from servicekit import infra
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+STATS_FOLD_WAIT = 15.0
 
 # The tests' webhook receiver listens on 127.0.0.1, which only an allow-list lets merchants call; retries come
 # within a second or two instead of after 30 s. Only this address: other loopback ones stay refused.
@@ -202,7 +203,14 @@ def complaints_row_counts(e2e_stack: Stack, database_dsn: Callable[[str], str]) 
         pending = await e2e_stack.wait_settled()
         assert not pending, f"events still in flight: {pending}"
         counts = await _table_counts(database_dsn("complaints"))
+        # The statistics compactor folds deltas into the cubes on its own clock (every second): wait for it, so a
+        # comparison sees what the requests wrote, not whether a fold happened in between.
+        deadline = time.monotonic() + STATS_FOLD_WAIT
+        while counts.get("stats_delta") and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            counts = await _table_counts(database_dsn("complaints"))
         assert "outbox" in counts, f"the complaints database has no schema: {counts}"
+        assert not counts.get("stats_delta"), "statistics deltas were not folded"
         return counts
 
     return settled

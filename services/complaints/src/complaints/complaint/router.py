@@ -206,7 +206,7 @@ async def list_region_complaints(
 
 @consumer_router.get(
     "/{complaint_id}/stream", summary="Follow my complaint live (server-sent events)",
-    response_class=EventStream,
+    response_class=EventStream, status_code=200,
     responses={200: {"content": {"text/event-stream": {}},
                      "description": "`complaint` events carrying the full detail (as GET /{id}), id = version"}},
 )

@@ -154,21 +154,24 @@ async def regulator_mark_read(case_id: uuid.UUID, body: ReadReceiptCreate, princ
     return await _read(case_id, body, principal, session)
 
 
-@router.get("/consumer/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
+@router.get("/consumer/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)",
+            response_class=EventStream, status_code=200)
 async def consumer_stream(case_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession, feed: Feed,
                           sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
 
 
-@router.get("/merchant/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
+@router.get("/merchant/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)",
+            response_class=EventStream, status_code=200)
 async def merchant_stream(case_id: uuid.UUID, principal: MerchantPrincipal, session: DbSession, feed: Feed,
                           sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
     return await _stream(case_id, principal, session, feed, sessionmaker)
 
 
-@router.get("/regulator/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)")
+@router.get("/regulator/cases/{case_id}/stream", summary="Server-sent events of the case (messages, offers, status)",
+            response_class=EventStream, status_code=200)
 async def regulator_stream(case_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession, feed: Feed,
                            sessionmaker: Sessionmaker) -> EventStream:
     """`ready` once subscribed, then `message`, `offer`, `read` and `status` events."""
