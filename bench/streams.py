@@ -50,8 +50,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and every process below it (uvicorn workers run as children)."""
+def rss_mib(pid: int, *, with_children: bool = True) -> float:
+    """Resident memory of a process and (unless told otherwise) every process below it: uvicorn workers run as
+    children of their process, and the platform's processes as children of this generator."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -62,7 +63,8 @@ def rss_mib(pid: int) -> float:
     total_kib, pending = 0, [pid]
     while pending:
         current = pending.pop()
-        pending.extend(children.get(current, []))
+        if with_children:
+            pending.extend(children.get(current, []))
         try:
             status = Path(f"/proc/{current}/status").read_text()
         except OSError:
@@ -166,7 +168,7 @@ async def level(stack: Any, session: aiohttp.ClientSession, count: int, cases: l
         if stream.failure or not stream.arrivals:
             failures[stream.failure or "no first event"] = failures.get(stream.failure or "no first event", 0) + 1
     memory = {name: rss_mib(child.process.pid) for name, child in stack.processes.items()}
-    memory["generator"] = rss_mib(os.getpid())
+    memory["generator"] = rss_mib(os.getpid(), with_children=False)
     say(f"{count} streams: open in {opened_s:.1f} s, failures {failures or 0}, RSS MiB {memory}")
     latencies: list[float] = []
     changes_until = time.monotonic() + CHANGES_BUDGET
