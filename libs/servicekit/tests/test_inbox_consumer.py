@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -23,6 +25,7 @@ from servicekit.events.inbox import (
     DLQ_ORIGINAL_OFFSET,
     DLQ_ORIGINAL_PARTITION,
     DLQ_ORIGINAL_TOPIC,
+    Handler,
     InboxConsumer,
 )
 from servicekit.events.outbox import Outbox
@@ -278,6 +281,59 @@ async def test_a_fetch_is_applied_in_one_transaction_and_a_failure_in_it_loses_n
     assert await count(engine, effect) == len(events) + len(more)
     assert len(transactions) == len(more)
     assert len(set(transactions.values())) == 1, "the events of one fetch share one transaction"
+
+
+async def test_a_fetch_whose_locks_cross_a_requests_yields_to_the_request(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    """The request locks its case, then the shared row; the fetch's first event locks the shared row, its second the
+    request's case. Without giving way the request, waiting first, would be PostgreSQL's deadlock victim."""
+    async with engine.begin() as connection:
+        shared, case = (await connection.execute(
+            effect.insert().values([{"event_id": uuid.uuid4(), "note": "shared row"},
+                                    {"event_id": uuid.uuid4(), "note": "the request's case"}])
+            .returning(effect.c.id))).scalars().all()
+    takes_shared, takes_case = f"{names['prefix']}.order.shared-locked.v1", f"{names['prefix']}.order.case-locked.v1"
+    shared_taken, request_waits = asyncio.Event(), asyncio.Event()
+
+    def locker(row: int, after: Callable[[], Awaitable[None]]) -> Handler:
+        async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+            await session.execute(select(effect.c.id).where(effect.c.id == row).with_for_update())
+            await after()
+            await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+        return apply
+
+    async def then_let_the_request_wait() -> None:
+        shared_taken.set()
+        await request_waits.wait()
+
+    async def nothing() -> None:
+        pass
+
+    for event_type in (takes_shared, takes_case):
+        await kafka.produce_envelope(order_event(event_type))
+    async with engine.connect() as request:
+        await request.begin()
+        await request.execute(select(effect.c.id).where(effect.c.id == case).with_for_update())
+        background.start(InboxConsumer(
+            group=names["group"], topics=[names["topic"]], sessionmaker=sessionmaker, inbox=inbox, settings=settings,
+            handlers={takes_shared: locker(shared, then_let_the_request_wait), takes_case: locker(case, nothing)},
+        ).run())
+        await asyncio.wait_for(shared_taken.wait(), 30)
+        wanted = asyncio.create_task(request.execute(select(effect.c.id).where(effect.c.id == shared)
+                                                     .with_for_update()))
+        await asyncio.sleep(0.1)
+        request_waits.set()  # the fetch's second event now waits for the request's case: the locks cross
+        await asyncio.wait_for(wanted, 30)
+        await request.commit()
+
+    async def applied() -> bool:
+        return await count(engine, effect, effect.c.note == "applied") == 2
+
+    await eventually(applied, within=30)
+    assert await count(engine, inbox, inbox.c.consumer_group == names["group"]) == 2
+    assert await kafka.end_offset(names["dlq"], 0) == 0
 
 
 async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering_or_committing(

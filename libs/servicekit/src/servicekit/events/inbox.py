@@ -10,7 +10,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +31,8 @@ DLQ_ATTEMPTS = "dlq-attempts"
 DLQ_GROUP = "dlq-group"
 
 COMMIT_TIMEOUT = 10.0
+# How long a fetch applied in one transaction waits for any lock before it gives up and is applied event by event.
+BATCH_LOCK_TIMEOUT_MS = 200
 POLL_TIMEOUT_MS = 1_000
 ERROR_TEXT_LIMIT = 2_000
 
@@ -174,6 +176,11 @@ class InboxConsumer:
         try:
             envelopes = [EventEnvelope.from_kafka(message.headers, message.value or b"") for message in messages]
             async with self.sessionmaker() as session, session.begin():
+                # A use case takes its locks in the platform's order (its case, then shared rows such as a region's
+                # audit-chain head); a fetch of several cases' events takes them in arrival order, and may cross a
+                # request's. Giving up on a lock long before PostgreSQL's deadlock check (1 s) makes this
+                # transaction, never the request, the one that yields; its events are then applied one by one.
+                await session.execute(text(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT_MS}ms'"))
                 for envelope in envelopes:
                     handler = self.handlers.get(envelope.type)
                     outcomes.append(Outcome.SKIPPED if handler is None
