@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI, Header, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,6 +42,16 @@ class FakeService:
     name: str
     seen: list[dict[str, Any]] = field(default_factory=list)
     server: ServerThread | None = None
+    # complaints only: followed cases (id -> version; 0 answers 404) and the case-change feed it serves.
+    versions: dict[str, int] = field(default_factory=dict)
+    feed: list[tuple[str, str]] = field(default_factory=list)
+    feed_connections: int = 0
+    detail_reads: int = 0
+
+    def change(self, case_id: str) -> None:
+        """A new version of a followed case, announced on the feed."""
+        self.versions[case_id] += 1
+        self.feed.append(("changed", case_id))
 
     @property
     def url(self) -> str:
@@ -106,16 +116,34 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
             return await echo(request, name)
 
         @declared.get("/v1/consumer/complaints/{complaint_id}")
-        async def read_complaint(complaint_id: str, request: Request) -> JSONResponse:
-            return await echo(request, name)
+        async def read_complaint(complaint_id: str, request: Request) -> Response:
+            if complaint_id not in service.versions:
+                return await echo(request, name)
+            version = service.versions[complaint_id]
+            if not version:
+                return JSONResponse({"type": "/problems/not-found", "title": "Not found", "status": 404},
+                                    status_code=404, media_type="application/problem+json")
+            etag = f'W/"{version}"'
+            if request.headers.get("if-none-match") == etag:
+                return Response(status_code=304, headers={"ETag": etag})
+            service.detail_reads += 1
+            return JSONResponse({"id": complaint_id, "version": version,
+                                 "authorization": request.headers.get("authorization")}, headers={"ETag": etag})
 
-        @declared.get("/v1/consumer/complaints/{complaint_id}/stream")
-        async def stream_complaint(complaint_id: str) -> StreamingResponse:
+        @declared.get("/internal/v1/case-changes")
+        async def case_changes(x_internal_token: str = Header(default="")) -> Response:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            service.feed_connections += 1
+
             async def events() -> AsyncIterator[bytes]:
-                for number in range(SSE_EVENTS):
-                    if number:
-                        await asyncio.sleep(SSE_INTERVAL)
-                    yield f"id: {number}\ndata: {{\"n\": {number}}}\n\n".encode()
+                yield b"event: resync\r\ndata: \r\n\r\n"
+                sent = len(service.feed)
+                while True:
+                    for event, case_id in service.feed[sent:]:
+                        yield f"event: {event}\r\ndata: {case_id}\r\n\r\n".encode()
+                        sent += 1
+                    await asyncio.sleep(0.02)
 
             return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -132,6 +160,16 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
             return {"internal": complaint_id}
 
     if name == "mediation":
+        @declared.get("/v1/consumer/cases/{case_id}/stream")
+        async def stream_case(case_id: str) -> StreamingResponse:
+            async def events() -> AsyncIterator[bytes]:
+                for number in range(SSE_EVENTS):
+                    if number:
+                        await asyncio.sleep(SSE_INTERVAL)
+                    yield f"id: {number}\ndata: {{\"n\": {number}}}\n\n".encode()
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
         @declared.get("/v1/merchant/cases")
         async def list_cases(request: Request) -> JSONResponse:
             return await echo(request, name)

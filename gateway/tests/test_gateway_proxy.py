@@ -183,7 +183,7 @@ async def test_event_streams_pass_through_as_they_happen(
 ) -> None:
     arrivals: list[tuple[float, str]] = []
     started = time.monotonic()
-    async with gateway.stream("GET", "/v1/consumer/complaints/c-1/stream",
+    async with gateway.stream("GET", "/v1/consumer/cases/c-1/stream",
                               headers={**bearer(consumer_token(gateway_issuer)),
                                        "Accept": "text/event-stream"}) as response:
         assert response.status_code == 200
@@ -204,12 +204,12 @@ async def test_open_streams_do_not_starve_ordinary_requests(
     settings = gateway_settings(upstreams, signing_key, upstream_pool_size=2)
     token = bearer(consumer_token(gateway_issuer))
     async with in_process_gateway(settings) as gateway:
-        streams = [asyncio.create_task(gateway.get("/v1/consumer/complaints/c-1/stream",
+        streams = [asyncio.create_task(gateway.get("/v1/consumer/cases/c-1/stream",
                                                    headers={**token, "Accept": "text/event-stream"}))
                    for _ in range(3)]
         await asyncio.sleep(SSE_INTERVAL / 2)  # every stream now holds an upstream connection
         started = time.monotonic()
-        ordinary = await gateway.get("/v1/consumer/complaints/c-1", headers=token)
+        ordinary = await gateway.get("/v1/consumer/cases/c-1", headers=token)
         assert ordinary.status_code == 200
         assert time.monotonic() - started < SSE_INTERVAL, "the request waited for a stream's connection"
         assert [stream.status_code for stream in await asyncio.gather(*streams)] == [200, 200, 200]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from gateway.live import FEED_SERVICES
 from gateway.routes import PUBLIC, ROUTES, Route, RouteTable, Upstream
 from servicekit.auth import Audience
 
@@ -35,6 +36,7 @@ def test_allow_listed_requests_find_their_service(method: str, path: str, servic
         ("GET", "/v1/consumer/complaints/.."),
         ("GET", "/v1/consumer/complaints//stream"),
         ("POST", "/internal/v1/credentials/verify"),
+        ("GET", "/internal/v1/case-changes"),
         ("GET", "/v1/regulator/export.json"),
         ("GET", "v1/consumer/complaints"),
     ],
@@ -64,3 +66,19 @@ def test_a_duplicate_route_is_refused() -> None:
 def test_every_route_is_under_its_audience_prefix() -> None:
     for route in ROUTES:
         assert route.template.startswith(f"/v1/{route.audience}/"), route
+
+
+@pytest.mark.parametrize("route", [route for route in ROUTES if route.live_event], ids=lambda route: route.template)
+def test_a_live_stream_follows_an_allow_listed_detail_of_a_service_with_a_case_feed(route: Route) -> None:
+    assert route.service in FEED_SERVICES
+    assert (route.method, route.streaming) == ("GET", True)
+    assert route.template.endswith("/{id}/stream")
+    detail = TABLE.match("GET", route.template.removesuffix("/stream").replace("{id}", "some-case"))
+    assert detail is not None
+    assert (detail.audience, detail.service) == (route.audience, route.service)
+
+
+def test_the_consumers_complaint_stream_is_served_by_fan_out() -> None:
+    route = TABLE.match("GET", "/v1/consumer/complaints/some-case/stream")
+    assert route is not None
+    assert route.live_event == "complaint"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -15,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from yarl import URL
 
+from gateway.live import FEED_PATH, FEED_SERVICES, STREAM_PING_SECONDS, CaseFeed, Detail, follow
 from gateway.revocation import ClientStatusCache, merchants_fetch
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
 from servicekit.auth import Audience, TokenVerifier, bearer_token
 from servicekit.observability import correlation_id_var, get_logger, request_id_var
 from servicekit.problems import Problem
-from servicekit.sse import ChunkStream
+from servicekit.sse import ChunkStream, EventStream
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
@@ -136,6 +138,11 @@ class Proxy:
                             settings.internal_token.get_secret_value(), settings.internal_call_timeout),
             ttl=settings.client_status_ttl_seconds,
         )
+        # Services whose case streams are served by fan-out from their case-change feed (`live_event` routes).
+        self.feeds = {service: CaseFeed(service.value, self.bases[service] + FEED_PATH,
+                                        settings.internal_token.get_secret_value())
+                      for service in FEED_SERVICES}
+        self._feed_tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._stream_session: aiohttp.ClientSession | None = None
         connect = settings.upstream_connect_timeout
@@ -155,6 +162,8 @@ class Proxy:
         starve ordinary requests of pooled connections."""
         self._session = self._new_session(self.settings.upstream_pool_size, self._timeout)
         self._stream_session = self._new_session(0, self._stream_timeout)
+        self._feed_tasks = [asyncio.create_task(feed.run(self._stream_session), name=f"{service}-case-feed")
+                            for service, feed in self.feeds.items()]
 
     def _new_session(self, per_host: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -171,6 +180,10 @@ class Proxy:
         )
 
     async def close(self) -> None:
+        for task in self._feed_tasks:
+            task.cancel()
+        await asyncio.gather(*self._feed_tasks, return_exceptions=True)
+        self._feed_tasks = []
         for session in (self._session, self._stream_session):
             if session is not None:
                 await session.close()
@@ -189,8 +202,44 @@ class Proxy:
             if facts.client_id is not None and not await self.clients.is_active(facts.client_id):
                 raise Problem("unauthenticated", "The client's credentials are revoked or suspended",
                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if route.live_event is not None:
+            return await self._follow(request, route, route.live_event)
         body = await read_body(request, route.max_body_bytes or self.settings.max_body_bytes)
         return await self._forward(request, route, body)
+
+    async def _follow(self, request: Request, route: Route, event: str) -> Response:
+        """A live case stream served from the service's case-change feed (`gateway.live`): the detail is read with
+        the client's own headers, so the service decides who may follow what; a refusal is answered as it came."""
+        detail_path = request.scope["path"].removesuffix("/stream")
+        target = URL(self.bases[route.service] + quote(detail_path, safe=QUOTE_SAFE_PATH), encoded=True)
+        headers = [(name, value) for name, value in self._upstream_headers(request) if name != "accept"]
+        headers.append(("Accept", "application/json"))
+        with self._upstream_failures(route):
+            first = await self._read_detail(route, target, headers, None)
+        if first.status != 200:
+            refused = Response(first.body, status_code=first.status)
+            refused.raw_headers.extend(first.headers)
+            return refused
+
+        async def read_again(etag: str | None) -> Detail | None:
+            try:
+                return await self._read_detail(route, target, headers, etag)
+            except (aiohttp.ClientError, TimeoutError):
+                return None
+
+        return EventStream(follow(self.feeds[route.service], detail_path.rsplit("/", 1)[-1], first, read_again,
+                                  event), ping_seconds=STREAM_PING_SECONDS)
+
+    async def _read_detail(self, route: Route, target: URL, headers: list[tuple[str, str]],
+                           etag: str | None) -> Detail:
+        conditional = [*headers, ("If-None-Match", etag)] if etag else headers
+        started = time.perf_counter()
+        async with asyncio.timeout(self.settings.upstream_total_timeout):
+            async with self.session.get(target, headers=conditional, allow_redirects=False) as answer:
+                UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
+                body = await answer.read()
+        return Detail(status=answer.status, headers=_passed_on(answer.raw_headers), body=body,
+                      etag=answer.headers.get("ETag"))
 
     def _upstream_headers(self, request: Request) -> list[tuple[str, str]]:
         headers = [
@@ -223,41 +272,30 @@ class Proxy:
         started = time.perf_counter()
         upstream: aiohttp.ClientResponse | None = None
         try:
-            async with asyncio.timeout(self.settings.upstream_total_timeout):
-                session = self._stream_session if wants_stream and self._stream_session else self.session
-                upstream = await session.request(
-                    request.method,
-                    URL(target, encoded=True),
-                    headers=self._upstream_headers(request),
-                    data=body or None,
-                    allow_redirects=False,
-                    timeout=self._stream_timeout if wants_stream else self._timeout,
-                )
-                UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
-                length = upstream.content_length
-                streamed = (
-                    wants_stream
-                    or upstream.content_type == "text/event-stream"
-                    or length is None
-                    or length > BUFFERED_RESPONSE_LIMIT
-                )
-                content = b"" if streamed else await upstream.read()
-        except aiohttp.ConnectionTimeoutError as exc:
-            self._release(upstream)
-            raise self._failure(route, "connect-timeout", "upstream-unavailable") from exc
-        except TimeoutError as exc:
-            self._release(upstream)
-            raise self._failure(route, "timeout", "upstream-timeout") from exc
-        except aiohttp.ClientError as exc:
-            self._release(upstream)
-            raise self._failure(route, type(exc).__name__, "upstream-unavailable") from exc
+            with self._upstream_failures(route):
+                async with asyncio.timeout(self.settings.upstream_total_timeout):
+                    session = self._stream_session if wants_stream and self._stream_session else self.session
+                    upstream = await session.request(
+                        request.method,
+                        URL(target, encoded=True),
+                        headers=self._upstream_headers(request),
+                        data=body or None,
+                        allow_redirects=False,
+                        timeout=self._stream_timeout if wants_stream else self._timeout,
+                    )
+                    UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
+                    length = upstream.content_length
+                    streamed = (
+                        wants_stream
+                        or upstream.content_type == "text/event-stream"
+                        or length is None
+                        or length > BUFFERED_RESPONSE_LIMIT
+                    )
+                    content = b"" if streamed else await upstream.read()
         except BaseException:
             self._release(upstream)
             raise
-        headers = [
-            (name.lower(), value) for name, value in upstream.raw_headers
-            if name.lower().decode("latin-1") not in DROPPED_RESPONSE_HEADERS
-        ]
+        headers = _passed_on(upstream.raw_headers)
         if streamed:
             return ChunkStream(_relay(upstream), status_code=upstream.status, raw_headers=headers)
         response = Response(content, status_code=upstream.status)
@@ -269,11 +307,29 @@ class Proxy:
         if upstream is not None:
             upstream.release()
 
+    @contextmanager
+    def _upstream_failures(self, route: Route) -> Iterator[None]:
+        """A failed exchange with the service becomes the 503 or 504 problem the client gets."""
+        try:
+            yield
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise self._failure(route, "connect-timeout", "upstream-unavailable") from exc
+        except TimeoutError as exc:
+            raise self._failure(route, "timeout", "upstream-timeout") from exc
+        except aiohttp.ClientError as exc:
+            raise self._failure(route, type(exc).__name__, "upstream-unavailable") from exc
+
     @staticmethod
     def _failure(route: Route, reason: str, slug: str) -> Problem:
         UPSTREAM_FAILURES.labels(route.service.value, reason).inc()
         log.warning("upstream failed", service=route.service.value, reason=reason)
         return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value)
+
+
+def _passed_on(raw_headers: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
+    """The service's response headers the client gets (names lowercased, as ASGI wants them)."""
+    return [(name.lower(), value) for name, value in raw_headers
+            if name.lower().decode("latin-1") not in DROPPED_RESPONSE_HEADERS]
 
 
 async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

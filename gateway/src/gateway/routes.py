@@ -26,8 +26,10 @@ COMPLAINTS, MERCHANTS, MEDIATION = Upstream.COMPLAINTS, Upstream.MERCHANTS, Upst
 class Route:
     """One allowed operation.
 
-    `streaming` routes answer with an event stream that may stay open indefinitely; `max_body_bytes` overrides
-    the gateway-wide body limit (uploads).
+    `streaming` routes answer with an event stream that may stay open indefinitely; a `live_event` route's stream
+    is served by the gateway itself from the service's case-change feed (`gateway.live`): `live_event` events
+    carrying the detail at the route's path without `/stream`. `max_body_bytes` overrides the gateway-wide body
+    limit (uploads).
     """
 
     audience: Audience | Literal["public"]
@@ -35,6 +37,7 @@ class Route:
     template: str
     service: Upstream
     streaming: bool = False
+    live_event: str | None = None
     max_body_bytes: int | None = None
 
     @property
@@ -48,7 +51,8 @@ ROUTES: list[Route] = [
     Route(CONSUMER, "POST", "/v1/consumer/complaints", COMPLAINTS),
     Route(CONSUMER, "GET", "/v1/consumer/complaints", COMPLAINTS),
     Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}", COMPLAINTS),
-    Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}/stream", COMPLAINTS, streaming=True),
+    Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}/stream", COMPLAINTS, streaming=True,
+          live_event="complaint"),
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/withdraw", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/rating", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/reports", COMPLAINTS),

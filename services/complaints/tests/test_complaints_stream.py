@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints.database import outbox
 from complaints.deadline.service import sweep_breaches
+from complaints.settings import ComplaintsSettings
 from servicekit.calendar import ZONE
 from servicekit.events.outbox import Outbox
 from servicekit.testing.plugin import Tokens
@@ -61,6 +62,17 @@ class Stream:
             lines = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line and line[0] != ":")
             if lines.get("event") == name:
                 return {"id": lines["id"], "data": json.loads(lines["data"])}
+
+    async def next_change(self, *, skip_resync: bool = False) -> tuple[str, str]:
+        """The next (event, data) of the case-change feed: ("changed", case id) or ("resync", "")."""
+        while True:
+            while "\r\n\r\n" not in self.buffer:
+                message = await asyncio.wait_for(self.messages.get(), TIMEOUT)
+                self.buffer += message.get("body", b"").decode()
+            block, self.buffer = self.buffer.split("\r\n\r\n", 1)
+            lines = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line and line[0] != ":")
+            if "event" in lines and not (skip_resync and lines["event"] == "resync"):
+                return lines["event"], lines["data"]
 
 
 @asynccontextmanager
@@ -135,3 +147,24 @@ async def test_only_the_owner_may_stream(client: httpx.AsyncClient, consumer: Co
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_case_change_feed_announces_each_new_version_to_internal_callers_only(
+    app: FastAPI, client: httpx.AsyncClient, consumer: Consumer, area: Area, settings: ComplaintsSettings,
+) -> None:
+    refused = await client.get("/internal/v1/case-changes", headers={"X-Internal-Token": "guessed"})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    _, auth = consumer()
+    internal = {"X-Internal-Token": settings.internal_token.get_secret_value()}
+    # A new case is version 1, announced to no one (nobody can follow it yet); each later version is.
+
+    filed = await file_case(client, auth, area.first)
+
+    async with open_stream(app, "/internal/v1/case-changes", internal) as feed:
+        assert feed.status == 200
+        assert await feed.next_change() == ("resync", "")
+        withdrawn = await client.post(f"/v1/consumer/complaints/{filed['id']}/withdraw", headers=auth)
+        assert withdrawn.status_code == 200
+        # The service may say resync again: it does whenever its own LISTEN (re)starts, as at start-up.
+        assert await feed.next_change(skip_resync=True) == ("changed", filed["id"])

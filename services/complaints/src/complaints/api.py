@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from complaints.complaint.router import consumer_router, regulator_router, reports_router, station_router
+from complaints.complaint.router import (
+    consumer_router,
+    internal_router,
+    regulator_router,
+    reports_router,
+    station_router,
+)
 from complaints.disclosure.router import public_router
 from complaints.disclosure.router import regulator_router as regulator_disclosure_router
 from complaints.evidence.router import consumer_router as consumer_evidence_router
@@ -13,5 +19,5 @@ from complaints.stats.router import regulator_router as regulator_stats_router
 
 ROUTERS: list[APIRouter] = [
     consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router,
-    regulator_report_router, regulator_stats_router, regulator_disclosure_router, public_router,
+    regulator_report_router, regulator_stats_router, regulator_disclosure_router, public_router, internal_router,
 ]

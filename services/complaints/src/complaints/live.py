@@ -1,6 +1,7 @@
 """Live case changes: a trigger NOTIFYs `complaints_case` with the case id whenever a case row gets a new version (in
 whatever process or transaction made the change; delivered on commit), and each process fans the notifications out to
-the event streams it serves."""
+the event streams it serves. A relay that fans changes out itself (each gateway process) takes the whole feed of changed
+case ids instead, over one connection (`feed`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # Created by the migration `2026-11-28_case_change_notifications` (trigger complaint_changed).
 CHANNEL = "complaints_case"
 KEEPALIVE_SECONDS = 30.0
+# Told to a feed instead of a case id: changes may have gone unannounced, so everything followed must be re-read.
+RESYNC = "*"
+# Case ids a feed may fall behind by before it is told RESYNC instead of each of them.
+FEED_BACKLOG = 10_000
 
 
 class CaseChanges:
@@ -24,6 +29,7 @@ class CaseChanges:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._subscribers: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._feeds: set[asyncio.Queue[str]] = set()
 
     async def run(self) -> None:
         """Listen until cancelled; a dead connection raises, so the supervisor starts listening afresh."""
@@ -37,6 +43,8 @@ class CaseChanges:
             for subscribers in self._subscribers.values():
                 for changed in subscribers:
                     changed.set()
+            for feed in self._feeds:
+                _resync(feed)
             try:
                 while True:
                     await asyncio.sleep(KEEPALIVE_SECONDS)
@@ -48,6 +56,11 @@ class CaseChanges:
     def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         for changed in self._subscribers.get(payload, ()):
             changed.set()
+        for feed in self._feeds:
+            try:
+                feed.put_nowait(payload)
+            except asyncio.QueueFull:
+                _resync(feed)
 
     @contextmanager
     def subscribe(self, case_id: uuid.UUID) -> Iterator[asyncio.Event]:
@@ -61,3 +74,21 @@ class CaseChanges:
             self._subscribers[key].discard(changed)
             if not self._subscribers[key]:
                 del self._subscribers[key]
+
+    @contextmanager
+    def feed(self) -> Iterator[asyncio.Queue[str]]:
+        """Every changed case id, in commit order, for as long as the block runs; it starts with RESYNC, and RESYNC
+        replaces whatever a reader too slow to keep FEED_BACKLOG ids has not taken yet."""
+        feed: asyncio.Queue[str] = asyncio.Queue(FEED_BACKLOG)
+        feed.put_nowait(RESYNC)
+        self._feeds.add(feed)
+        try:
+            yield feed
+        finally:
+            self._feeds.discard(feed)
+
+
+def _resync(feed: asyncio.Queue[str]) -> None:
+    while not feed.empty():
+        feed.get_nowait()
+    feed.put_nowait(RESYNC)

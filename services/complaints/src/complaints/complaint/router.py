@@ -39,8 +39,18 @@ from complaints.dependencies import (
 )
 from complaints.evidence import service as evidence_service
 from complaints.idempotency import validate_key
+from complaints.live import RESYNC
 from servicekit import regions
-from servicekit.auth import Audience, ConsumerPrincipal, Principal, RegulatorPrincipal, Role, consumer_subject, require
+from servicekit.auth import (
+    Audience,
+    ConsumerPrincipal,
+    Principal,
+    RegulatorPrincipal,
+    Role,
+    consumer_subject,
+    require,
+    require_internal,
+)
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.sse import EventStream, ServerSentEvent
@@ -50,6 +60,8 @@ consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: c
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
 station_router = APIRouter(prefix="/v1/regulator/station-complaints", tags=["regulator: service stations"])
+internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"],
+                           dependencies=[Depends(require_internal)])
 
 StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
 
@@ -232,6 +244,28 @@ async def stream_my_complaint(complaint_id: uuid.UUID, principal: ConsumerPrinci
                 del found
                 await changed.wait()
                 changed.clear()
+
+    return EventStream(events(), ping_seconds=STREAM_PING_SECONDS)
+
+
+@internal_router.get(
+    "", summary="Every changed case, for a relay that fans them out (the gateway)",
+    response_class=EventStream, status_code=200,
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "`changed` events whose data is a case id, and `resync` events"}},
+)
+async def feed_case_changes(changes: Changes) -> EventStream:
+    """A `changed` event (data: the case id) each time a case gets a new version, in commit order. `resync` comes
+    first, and again whenever changes may have gone unannounced (the service stopped listening for a moment, or this
+    reader fell behind): every case the reader follows must then be read afresh. Holds no case data, so one
+    connection per gateway process serves all of its consumers' streams (docs/design-notes.md, live streams)."""
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        with changes.feed() as feed:
+            while True:
+                changed = await feed.get()
+                yield (ServerSentEvent(data="", event="resync") if changed == RESYNC
+                       else ServerSentEvent(data=changed, event="changed"))
 
     return EventStream(events(), ping_seconds=STREAM_PING_SECONDS)
 
