@@ -260,8 +260,55 @@ def git_commit() -> str:
         return "unknown"
 
 
+@dataclass(frozen=True)
+class CpuTimes:
+    """The machine's CPU time so far (/proc/stat, in clock ticks): what ran, what the hypervisor took, in all."""
+
+    busy: int
+    steal: int
+    total: int
+
+    @classmethod
+    def now(cls) -> CpuTimes | None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # cpu  user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+            ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+            return cls(busy=ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6], steal=ticks[7], total=sum(ticks))
+        return None
+
+    def percent_since(self, earlier: CpuTimes) -> tuple[float, float]:
+        """Busy and stolen shares of all the CPU time between `earlier` and this."""
+        elapsed = max(self.total - earlier.total, 1)
+        return (round(100 * (self.busy - earlier.busy) / elapsed, 1),
+                round(100 * (self.steal - earlier.steal) / elapsed, 1))
+
+
+QUIET_PROBE_SECONDS = 3.0
+QUIET_BUSY_PERCENT = 10.0
+_run_context: dict[str, Any] = {}
+
+
+def check_quiet() -> None:
+    """Before a scenario: how busy the machine was with other work, kept with the result and warned about.
+
+    The numbers here are CPU-bound on two cores: another program using a core halves them (a run of 2026-11-28
+    recorded 60 filings/s on a machine later found busy; 140/s on a quiet one), so a result says what it ran beside.
+    """
+    before = CpuTimes.now()
+    time.sleep(QUIET_PROBE_SECONDS)
+    after = CpuTimes.now()
+    if before is None or after is None:
+        return
+    busy, steal = after.percent_since(before)
+    _run_context.update(busy_before_pct=busy, steal_before_pct=steal, run_started=after)
+    if busy + steal > QUIET_BUSY_PERCENT:
+        say(f"WARNING: the machine is not quiet: {busy:.0f}% of its CPU busy and {steal:.0f}% stolen by the "
+            f"hypervisor in the {QUIET_PROBE_SECONDS:.0f} s before this run; its numbers will be low")
+
+
 def machine() -> dict[str, Any]:
-    """Cores, memory (from /proc) and load when the run ended: the context every number needs."""
+    """Cores, memory (from /proc), load when the run ended and how busy the machine was before and during the run
+    (`check_quiet`): the context every number needs."""
     memory_kib = 0
     with contextlib.suppress(OSError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -271,8 +318,15 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError):
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), cpu)
-    return {"cores": os.cpu_count(), "memory_gib": round(memory_kib / 1024 / 1024, 1), "cpu": cpu,
-            "load_1m": round(os.getloadavg()[0], 2)}
+    context: dict[str, Any] = {"cores": os.cpu_count(), "memory_gib": round(memory_kib / 1024 / 1024, 1),
+                               "cpu": cpu, "load_1m": round(os.getloadavg()[0], 2)}
+    started, ended = _run_context.get("run_started"), CpuTimes.now()
+    if started is not None and ended is not None:
+        busy, steal = ended.percent_since(started)
+        context |= {"busy_before_pct": _run_context["busy_before_pct"],
+                    "steal_before_pct": _run_context["steal_before_pct"], "busy_during_pct": busy,
+                    "steal_during_pct": steal}
+    return context
 
 
 def _without_nan(value: Any) -> Any:

@@ -31,6 +31,7 @@ from bench.common import (
     REPO_ROOT,
     SYSTEM_POSTGRES,
     build_bodies,
+    check_quiet,
     consumer_tokens,
     record,
     running_platform,
@@ -193,6 +194,7 @@ def at_rate(steps: list[StepResult], rate: float) -> StepResult | None:
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = parse(argv)
+    check_quiet()
     criteria = Criteria(max_p99_ms=arguments.max_p99_ms)
     say(f"intake: {arguments.duration:.0f} s per rate, rates {arguments.rates} then maximum search")
     baseline_steps, baseline_best = ([], 0.0) if arguments.no_baseline else await measure_baseline(arguments,

@@ -11,7 +11,8 @@ prints the CPU per filing (sampling itself costs the sampled processes a little)
 CPU per filing is read from /proc/<pid>/stat (user + system time of the process and its children, e.g. uvicorn
 workers) before the load and twice after it: when the last answer arrived ("request path", which still contains
 whatever background work overlapped the load) and once every outbox is published and every consumer group has
-caught up ("with events").
+caught up ("with events"). The broker (when the stack runs it) and PostgreSQL (every server process on the machine,
+exited backends included) get rows of their own, and "all" is the sum: what one filing costs the machine.
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL server process on the machine, including backends that have exited
+    (the postmaster's reaped children): on a quiet machine the bench's databases are the only ones at work."""
+    processes: dict[int, tuple[str, list[str]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        processes[int(stat.parent.name)] = (name, text.rpartition(")")[2].split())
+    total = 0
+    for name, fields in processes.values():
+        if name != "postgres":
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if processes.get(int(fields[1]), ("", []))[0] != "postgres":  # the postmaster
+            total += int(fields[13]) + int(fields[14])
+    return total / CLOCK_TICKS
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each platform process tree, of the broker (when the stack runs it) and of PostgreSQL."""
+    return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, "postgresql": postgres_cpu_seconds()}
+
+
 async def cases_filed(dsn: str) -> int:
     """Cases in the complaints database: a request the gateway gave up on (504) may still have been filed."""
     connection = await asyncpg.connect(dsn)
@@ -101,6 +128,8 @@ def cpu_table(before: dict[str, float], answered: dict[str, float], settled: dic
     for name in before:
         lines.append(f"{name:<12} {1000 * (answered[name] - before[name]) / filings:13.2f}"
                      f" {1000 * (settled[name] - before[name]) / filings:12.2f}")
+    lines.append(f"{'all':<12} {1000 * (sum(answered.values()) - sum(before.values())) / filings:13.2f}"
+                 f" {1000 * (sum(settled.values()) - sum(before.values())) / filings:12.2f}")
     return "\n".join(lines) + "\n"
 
 
@@ -150,20 +179,22 @@ async def main(argv: list[str] | None = None) -> None:
             name: start_spy(arguments.py_spy, pid, arguments.seconds + 2, stacks / f"{name}.collapsed")
             for name, pid in pids.items()
         }
+        if stack.broker is not None:
+            pids["broker"] = stack.broker.process.pid
         generator = LoadGenerator(requests)
         complaints_dsn = asyncpg_dsn(stack, "complaints")
         cases_before = await cases_filed(complaints_dsn)
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        before = cpu_now(pids)
         try:
             step = await generator.step(f"{gateway}/v1/consumer/complaints", arguments.rate, arguments.seconds)
-            answered = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            answered = cpu_now(pids)
             say(step.summary())
         finally:
             generator.close()
         unsettled = await stack.wait_settled(within=120.0)
         if unsettled:
             say(f"not settled after 120 s: {unsettled}")
-        settled = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        settled = cpu_now(pids)
         cpu = cpu_table(before, answered, settled, max(await cases_filed(complaints_dsn) - cases_before, 1))
         say(cpu)
         for name, spy in spies.items():

@@ -33,6 +33,7 @@ from bench import charts
 from bench.common import (
     asyncpg_dsn,
     build_bodies,
+    check_quiet,
     consumer_tokens,
     merchant_token,
     percentile,
@@ -362,6 +363,7 @@ async def drain(tracker: Tracker, within: float) -> None:
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = parse(argv)
+    check_quiet()
     steps: list[dict[str, Any]] = []
     async with running_platform(SCENARIO) as stack, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=512)) as session:

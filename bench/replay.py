@@ -66,6 +66,7 @@ from bench.common import (
     BodyRules,
     asyncpg_dsn,
     cfpb_rows,
+    check_quiet,
     consumer_tokens,
     merchant_token,
     percentile,
@@ -640,6 +641,7 @@ async def again_if_dropped(step: Callable[[], Awaitable[T]], what: str) -> T:
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = parse(argv)
+    check_quiet()
     rows = list(cfpb_rows(arguments.limit))
     threshold = (arguments.enrol_min_rows if arguments.limit is None
                  else scaled_threshold(arguments.enrol_min_rows, len(rows)))

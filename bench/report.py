@@ -36,8 +36,13 @@ def _ms(value: Any) -> str:
 def _context(result: dict[str, Any]) -> str:
     machine = result["machine"]
     quick = " **(quick smoke run)**" if result.get("quick") else ""
+    busy = ""
+    if "busy_before_pct" in machine:
+        busy = (f", CPU busy with other work before the run {machine['busy_before_pct']}% (stolen "
+                f"{machine['steal_before_pct']}%), busy during it {machine['busy_during_pct']}% (stolen "
+                f"{machine['steal_during_pct']}%)")
     return (f"{result['date']}, commit `{result['commit']}`, {machine['cores']} cores, {machine['memory_gib']} GiB, "
-            f"{machine['cpu']}, load average (1 min) at the end {machine['load_1m']}{quick}")
+            f"{machine['cpu']}, load average (1 min) at the end {machine['load_1m']}{busy}{quick}")
 
 
 def intake_section(result: dict[str, Any]) -> list[str]:

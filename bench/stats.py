@@ -38,6 +38,7 @@ from bench.common import (
     BodyRules,
     asyncpg_dsn,
     cfpb_rows,
+    check_quiet,
     company_key,
     percentile,
     qinghai_counties,
@@ -375,6 +376,7 @@ async def database_size(dsn: str) -> str:
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = parse(argv)
+    check_quiet()
     sizes = sorted(arguments.sizes)
     measured: list[dict[str, Any]] = []
     async with running_platform(SCENARIO) as stack, aiohttp.ClientSession(
