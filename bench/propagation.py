@@ -115,11 +115,15 @@ async def poll_cases(session: aiohttp.ClientSession, url: str, token: str, track
         cursor: str | None = None
         for _ in range(10):
             query = {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
-            async with session.get(url, params=query, headers=headers) as answer:
-                if answer.status != 200:
-                    tracker.error(f"list {answer.status}")
-                    break
-                page = orjson.loads(await answer.read())
+            try:
+                async with session.get(url, params=query, headers=headers) as answer:
+                    if answer.status != 200:
+                        tracker.error(f"list {answer.status}")
+                        break
+                    page = orjson.loads(await answer.read())
+            except aiohttp.ClientError as error:  # a failed poll is counted; the next one tries again
+                tracker.error(f"list {type(error).__name__}")
+                break
             seen = now()
             fresh = [item for item in page["items"] if item["id"] not in tracker.seen_cases]
             for item in fresh:
@@ -366,7 +370,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     check_quiet()
     steps: list[dict[str, Any]] = []
     async with running_platform(SCENARIO) as stack, aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=512)) as session:
+            # Idle connections are dropped before the gateway's 5 s keep-alive ends, so none is reused as it closes.
+            connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=4.0)) as session:
         gateway = stack.url("gateway")
         demo = stack.demo_document()
         merchant_a = demo["merchants"][0]
