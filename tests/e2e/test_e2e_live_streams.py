@@ -55,8 +55,9 @@ async def test_a_followed_complaint_arrives_at_once_and_again_when_it_changes(
             assert int(later) > int(version)
             version = later
 
+    # The case may move on after the withdrawal (the negotiation closing); the stream never runs ahead of it.
     current = await gateway.get(f"/v1/consumer/complaints/{case_id}", headers=headers)
-    assert current.headers["etag"] == f'W/"{version}"'
+    assert int(current.headers["etag"].removeprefix("W/").strip('"')) >= int(version)
 
 
 async def test_no_one_follows_another_consumers_complaint(
