@@ -12,9 +12,7 @@ read. A stream holds no upstream connection and no case data while it waits.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,7 +20,7 @@ from prometheus_client import Gauge
 
 from gateway.routes import Upstream
 from servicekit.observability import get_logger
-from servicekit.sse import ServerSentEvent
+from servicekit.sse import Followers, ServerSentEvent
 
 FEED_PATH = "/internal/v1/case-changes"
 # The services that publish a case-change feed; only their routes may have a `live_event`.
@@ -45,19 +43,7 @@ class CaseFeed:
         self.service = service
         self.url = url
         self.internal_token = internal_token
-        self._followers: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
-
-    @contextmanager
-    def follow(self, case_id: str) -> Iterator[asyncio.Event]:
-        """An Event set whenever the case may have changed, for as long as the block runs."""
-        changed = asyncio.Event()
-        self._followers[case_id].add(changed)
-        try:
-            yield changed
-        finally:
-            self._followers[case_id].discard(changed)
-            if not self._followers[case_id]:
-                del self._followers[case_id]
+        self.followers = Followers()
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         """Read the feed until cancelled, reconnecting after any failure; the service opens every feed with
@@ -101,12 +87,9 @@ class CaseFeed:
 
     def _announce(self, event: str, case_id: str) -> None:
         if event == "resync":
-            for followers in self._followers.values():
-                for changed in followers:
-                    changed.set()
+            self.followers.wake_all()
         elif event == "changed":
-            for changed in self._followers.get(case_id, ()):
-                changed.set()
+            self.followers.wake(case_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +113,7 @@ async def follow(feed: CaseFeed, case_id: str, first: Detail, read_again: ReadDe
     answered, or refused, afresh."""
     LIVE_STREAMS.labels(feed.service).inc()
     try:
-        with feed.follow(case_id) as changed:
+        with feed.followers.follow(case_id) as changed:
             etag = first.etag
             yield _detail_event(first, event)
             del first  # an idle stream keeps no case data

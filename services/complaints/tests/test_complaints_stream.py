@@ -52,27 +52,26 @@ class Stream:
         self.status = message["status"]
         self.headers = {name.decode(): value.decode() for name, value in message["headers"]}
 
+    async def next_block(self) -> dict[str, str]:
+        """The fields of the next event or comment block, as a browser's EventSource would split them."""
+        while "\r\n\r\n" not in self.buffer:
+            message = await asyncio.wait_for(self.messages.get(), TIMEOUT)
+            self.buffer += message.get("body", b"").decode()
+        block, self.buffer = self.buffer.split("\r\n\r\n", 1)
+        return dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line and line[0] != ":")
+
     async def next_event(self, name: str = "complaint") -> dict[str, Any]:
         """The next event called `name` (ping comments are skipped), as {"id", "data"}."""
-        while True:
-            while "\r\n\r\n" not in self.buffer:
-                message = await asyncio.wait_for(self.messages.get(), TIMEOUT)
-                self.buffer += message.get("body", b"").decode()
-            block, self.buffer = self.buffer.split("\r\n\r\n", 1)
-            lines = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line and line[0] != ":")
-            if lines.get("event") == name:
-                return {"id": lines["id"], "data": json.loads(lines["data"])}
+        while (fields := await self.next_block()).get("event") != name:
+            pass
+        return {"id": fields["id"], "data": json.loads(fields["data"])}
 
     async def next_change(self, *, skip_resync: bool = False) -> tuple[str, str]:
         """The next (event, data) of the case-change feed: ("changed", case id) or ("resync", "")."""
         while True:
-            while "\r\n\r\n" not in self.buffer:
-                message = await asyncio.wait_for(self.messages.get(), TIMEOUT)
-                self.buffer += message.get("body", b"").decode()
-            block, self.buffer = self.buffer.split("\r\n\r\n", 1)
-            lines = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line and line[0] != ":")
-            if "event" in lines and not (skip_resync and lines["event"] == "resync"):
-                return lines["event"], lines["data"]
+            fields = await self.next_block()
+            if "event" in fields and not (skip_resync and fields["event"] == "resync"):
+                return fields["event"], fields["data"]
 
 
 @asynccontextmanager

@@ -10,8 +10,9 @@ process, sse-starlette took 43 KiB per stream against 11 KiB for this design (be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import suppress
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from starlette.responses import Response
@@ -36,6 +37,36 @@ class ServerSentEvent:
             fields.append(f"event: {self.event}")
         fields.extend(f"data: {line}" for line in self.data.splitlines() or [""])
         return ("\r\n".join(fields) + "\r\n\r\n").encode()
+
+
+class Followers:
+    """The streams waiting for changes of a key (a case id): one Event each, set when that key, or everything, may
+    have changed. A waiting stream holds nothing but its Event."""
+
+    def __init__(self) -> None:
+        self._events: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+
+    @contextmanager
+    def follow(self, key: str) -> Iterator[asyncio.Event]:
+        """An Event set whenever `key` may have changed, for as long as the block runs."""
+        changed = asyncio.Event()
+        self._events[key].add(changed)
+        try:
+            yield changed
+        finally:
+            self._events[key].discard(changed)
+            if not self._events[key]:
+                del self._events[key]
+
+    def wake(self, key: str) -> None:
+        for changed in self._events.get(key, ()):
+            changed.set()
+
+    def wake_all(self) -> None:
+        """For when changes may have gone unannounced: every follower reads afresh."""
+        for followers in self._events.values():
+            for changed in followers:
+                changed.set()
 
 
 class ChunkStream(Response):

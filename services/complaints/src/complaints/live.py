@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from servicekit.sse import Followers
 
 # Created by the migration `2026-11-28_case_change_notifications` (trigger complaint_changed).
 CHANNEL = "complaints_case"
@@ -28,7 +29,7 @@ class CaseChanges:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._subscribers: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._followers = Followers()
         self._feeds: set[asyncio.Queue[str]] = set()
 
     async def run(self) -> None:
@@ -40,9 +41,7 @@ class CaseChanges:
             # Notifications arrive only while the connection is outside a transaction.
             await connection.commit()
             # Changes made while no connection listened (before a restart) were never announced: everyone re-reads.
-            for subscribers in self._subscribers.values():
-                for changed in subscribers:
-                    changed.set()
+            self._followers.wake_all()
             for feed in self._feeds:
                 _resync(feed)
             try:
@@ -54,26 +53,16 @@ class CaseChanges:
                 await driver.remove_listener(CHANNEL, self._on_notify)
 
     def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        for changed in self._subscribers.get(payload, ()):
-            changed.set()
+        self._followers.wake(payload)
         for feed in self._feeds:
             try:
                 feed.put_nowait(payload)
             except asyncio.QueueFull:
                 _resync(feed)
 
-    @contextmanager
-    def subscribe(self, case_id: uuid.UUID) -> Iterator[asyncio.Event]:
+    def subscribe(self, case_id: uuid.UUID) -> AbstractContextManager[asyncio.Event]:
         """An Event set on every change of the case, for as long as the block runs."""
-        changed = asyncio.Event()
-        key = str(case_id)
-        self._subscribers[key].add(changed)
-        try:
-            yield changed
-        finally:
-            self._subscribers[key].discard(changed)
-            if not self._subscribers[key]:
-                del self._subscribers[key]
+        return self._followers.follow(str(case_id))
 
     @contextmanager
     def feed(self) -> Iterator[asyncio.Queue[str]]:
