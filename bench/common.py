@@ -26,10 +26,9 @@ import orjson
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-CFPB_NAME = Path("shared") / "data" / "cfpb_complaints_combined.csv.gz"
-# ../shared beside the checkout, or beside a folder of worktrees (/work/wt/<name>): the nearest one that exists.
-CFPB_CSV = next((folder / CFPB_NAME for folder in REPO_ROOT.parents if (folder / CFPB_NAME).exists()),
-                REPO_ROOT.parent / CFPB_NAME)
+# Committed with the repository; provenance, row count and this checksum in data/cfpb/README.md.
+CFPB_CSV = REPO_ROOT / "data" / "cfpb" / "cfpb_complaints_combined.csv.gz"
+CFPB_SHA256 = "4d19c543ff1e791d40cc81ceba5d2ba8bc029334c89b472fd46c40415e39e61d"
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
@@ -175,7 +174,18 @@ def company_key(company: str) -> str:
     return word[0] if word else ""
 
 
+def verify_cfpb_csv() -> None:
+    """Refuses a missing or altered CFPB file: runs are only comparable on the same rows."""
+    if not CFPB_CSV.is_file():
+        raise SystemExit(f"{CFPB_CSV}: the CFPB records are missing from the checkout (see data/cfpb/README.md)")
+    digest = hashlib.sha256(CFPB_CSV.read_bytes()).hexdigest()
+    if digest != CFPB_SHA256:
+        raise SystemExit(f"{CFPB_CSV}: SHA-256 is {digest}, expected {CFPB_SHA256} (data/cfpb/README.md); the file "
+                         "is damaged or not the committed one (a Git LFS pointer?)")
+
+
 def cfpb_rows(limit: int | None = None) -> Iterator[dict[str, str]]:
+    verify_cfpb_csv()
     with gzip.open(CFPB_CSV, "rt", encoding="utf-8", newline="") as file:
         for number, row in enumerate(csv.DictReader(file)):
             if limit is not None and number >= limit:
