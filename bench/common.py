@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime as dt
-import gzip
 import hashlib
 import json
 import os
@@ -23,12 +21,13 @@ from typing import Any
 import aiohttp
 import orjson
 
+from servicekit.testing import cfpb
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-# Committed with the repository; provenance, row count and this checksum in data/cfpb/README.md.
-CFPB_CSV = REPO_ROOT / "data" / "cfpb" / "cfpb_complaints_combined.csv.gz"
-CFPB_SHA256 = "4d19c543ff1e791d40cc81ceba5d2ba8bc029334c89b472fd46c40415e39e61d"
+# Committed with the repository (data/cfpb/README.md: provenance, row count, checksum).
+CFPB_CSV = cfpb.CFPB_CSV
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
@@ -174,23 +173,9 @@ def company_key(company: str) -> str:
     return word[0] if word else ""
 
 
-def verify_cfpb_csv() -> None:
-    """Refuses a missing or altered CFPB file: runs are only comparable on the same rows."""
-    if not CFPB_CSV.is_file():
-        raise SystemExit(f"{CFPB_CSV}: the CFPB records are missing from the checkout (see data/cfpb/README.md)")
-    digest = hashlib.sha256(CFPB_CSV.read_bytes()).hexdigest()
-    if digest != CFPB_SHA256:
-        raise SystemExit(f"{CFPB_CSV}: SHA-256 is {digest}, expected {CFPB_SHA256} (data/cfpb/README.md); the file "
-                         "is damaged or not the committed one (a Git LFS pointer?)")
-
-
 def cfpb_rows(limit: int | None = None) -> Iterator[dict[str, str]]:
-    verify_cfpb_csv()
-    with gzip.open(CFPB_CSV, "rt", encoding="utf-8", newline="") as file:
-        for number, row in enumerate(csv.DictReader(file)):
-            if limit is not None and number >= limit:
-                return
-            yield row
+    """The CFPB rows in file order, the file's checksum verified first: runs compare only on the same rows."""
+    return cfpb.rows(limit)
 
 
 def stable_hash(text: str) -> int:

@@ -23,19 +23,13 @@ when the consumer disputed) unless the row is in progress.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import hashlib
-import itertools
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
-# The file is committed with the repository; its checksum is recorded in data/cfpb/README.md.
-DATA = Path(__file__).resolve().parents[3] / "data" / "cfpb" / "cfpb_complaints_combined.csv.gz"
-DATA_SHA256 = "4d19c543ff1e791d40cc81ceba5d2ba8bc029334c89b472fd46c40415e39e61d"
+from servicekit.testing import cfpb
+
 ENROLLED_COMPANIES = 6
 
 CHANNEL = {"Web": "web", "Referral": "consumer_association", "Phone": "hotline", "Postal mail": "station",
@@ -116,24 +110,12 @@ class Record:
 
 
 def load(count: int) -> list[Record]:
-    """The first `count` rows of the file, in file order."""
-    verify(DATA)
-    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
-        return [Record(complaint_id=int(row["Complaint ID"]), company=row["Company"], product=row["Product"],
-                       issue=row["Issue"] or "Other", state=row["State"], via=row["Submitted via"],
-                       response=row["Company response to consumer"], timely=row["Timely response?"],
-                       disputed=row["Consumer disputed?"])
-                for row in itertools.islice(csv.DictReader(handle), count)]
-
-
-def verify(path: Path) -> None:
-    """Refuses a missing or altered data file: the expected figures are worked out from these exact rows."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the CFPB records are missing from the checkout (see data/cfpb/README.md)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != DATA_SHA256:
-        raise ValueError(f"{path}: SHA-256 is {digest}, expected {DATA_SHA256} (data/cfpb/README.md); the file is "
-                         "damaged or not the committed one (a Git LFS pointer?)")
+    """The first `count` rows of the file, in file order (its checksum verified first)."""
+    return [Record(complaint_id=int(row["Complaint ID"]), company=row["Company"], product=row["Product"],
+                   issue=row["Issue"] or "Other", state=row["State"], via=row["Submitted via"],
+                   response=row["Company response to consumer"], timely=row["Timely response?"],
+                   disputed=row["Consumer disputed?"])
+            for row in cfpb.rows(count)]
 
 
 def enrolled_companies(records: list[Record]) -> list[str]:
