@@ -1,4 +1,4 @@
-"""Demo data: ``python -m merchants.seed`` prints the demo credentials as one JSON object on stdout.
+"""Demo data, applied by ``python -m merchants.cli seed``, which prints the demo credentials as one JSON object.
 
 Creates, if missing, the regulator account ``reg-golmud`` (region 632801, password from the required
 ``ODR_DEMO_REGULATOR_PASSWORD``) and two merchants in Golmud, both approved ODR enterprises; the
@@ -12,11 +12,8 @@ read from the environment like the service's (``ODR_DATABASE_URL``, ``ODR_DATABA
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from typing import Any
 
-import orjson
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +30,7 @@ from servicekit.events.outbox import Outbox
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
+# The id is what audit rows written by the seed have always named; kept so they stay recognisable.
 SEED_ACTOR = enrollment_service.Actor(role="system", id="merchants.seed")
 DEMO_MERCHANTS = (
     MerchantDetails(name="格尔木昆仑商贸有限公司", uscc="91632801MA7KL2Q38M", region_code=GOLMUD,
@@ -85,12 +83,3 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
     return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
             "merchants": merchants}
 
-
-def main() -> None:
-    """Entry point: seed and print the credentials as one JSON line."""
-    result = asyncio.run(seed(SeedSettings()))
-    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
-
-
-if __name__ == "__main__":
-    main()
