@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.cases import outcomes, trail
-from mediation.cases.access import Actor, load_case_for
+from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase
 from mediation.cases.state import CaseStatus, Stage, require_open_for_offers
 from mediation.negotiation.models import Offer, OfferStatus, Party, SettlementAgreement
@@ -22,6 +22,8 @@ from servicekit.contracts.mediation_v1 import OfferAnswered, OfferMade
 from servicekit.db import new_id
 from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
+
+BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,21 @@ async def agreement_of(session: AsyncSession, case_id: uuid.UUID) -> SettlementA
     """The case's settlement agreement, if it settled."""
     return (await session.execute(select(SettlementAgreement).where(SettlementAgreement.case_id == case_id)
                                   )).scalar_one_or_none()
+
+
+async def expire_negotiations(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox,
+                              now: datetime) -> int:
+    """Fail every negotiation whose last day has passed (reason deadline_passed); how many failed."""
+    today, expired = local_date(now), 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            cases = list((await session.execute(
+                select(MediationCase)
+                .where(MediationCase.status == CaseStatus.NEGOTIATING.value, MediationCase.due_date < today)
+                .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
+            for case in cases:
+                await outcomes.fail_negotiation(session, outbox=outbox, case=case, actor=SYSTEM,
+                                                reason="deadline_passed", at=now)
+        expired += len(cases)
+        if len(cases) < BATCH:
+            return expired
