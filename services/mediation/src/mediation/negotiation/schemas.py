@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mediation.negotiation.models import MAX_AMOUNT_FEN, OfferStatus, OfferType
+from mediation.negotiation.models import MAX_AMOUNT_FEN, Offer, OfferStatus, OfferType, SettlementAgreement
 
 AmountFen = Annotated[int, Field(ge=0, le=MAX_AMOUNT_FEN, description="Integer fen (分), CNY; 0..10^10.")]
 # Money changes hands in these; an apology carries no amount at all.
@@ -99,3 +99,20 @@ class OfferAnswer(BaseModel):
     offer: OfferRead
     counter: OfferRead | None = None
     agreement: AgreementRead | None = None
+
+
+def offer_read(offer: Offer) -> OfferRead:
+    return OfferRead(id=offer.id, status=OfferStatus(offer.status), made_by=offer.made_by,
+                     type=OfferType(offer.offer_type), amount_fen=offer.amount_fen, fulfil_by=offer.fulfil_by,
+                     note=offer.note, counter_to=offer.counter_to, made_at=offer.made_at,
+                     answered_at=offer.answered_at)
+
+
+def agreement_read(agreement: SettlementAgreement) -> AgreementRead:
+    return AgreementRead(
+        id=agreement.id, stage=agreement.stage, terms=agreement.terms, amount_fen=agreement.amount_fen,
+        fulfil_by=agreement.fulfil_by,
+        consumer_consent=ConsentRead(by=agreement.consumer_consent_by, at=agreement.consumer_consent_at),
+        enterprise_consent=ConsentRead(by=agreement.enterprise_consent_by, at=agreement.enterprise_consent_at),
+        document_no=agreement.document_no, mediator_id=agreement.mediator_id, content_hash=agreement.content_hash,
+        fulfilment_status=agreement.fulfilment_status, created_at=agreement.created_at)
