@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from mediation.agreements.schemas import AgreementRead
 from mediation.cases.schemas import CaseRead
 from mediation.fulfilment.schemas import ProofRead
 from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptRead
-from mediation.negotiation.schemas import AgreementRead, OfferRead
+from mediation.negotiation.schemas import OfferRead
 
 
 class MediatorRead(BaseModel):

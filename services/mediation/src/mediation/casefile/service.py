@@ -7,6 +7,8 @@ from collections import defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mediation.agreements import service as agreements_service
+from mediation.agreements.schemas import agreement_read
 from mediation.casefile.schemas import CaseDetail, MediatorRead
 from mediation.cases.models import MediationCase
 from mediation.cases.service import case_read
@@ -17,13 +19,13 @@ from mediation.messages import service as messages_service
 from mediation.messages.models import CaseAttachment
 from mediation.messages.schemas import attachment_read, message_read, receipt_read
 from mediation.negotiation import service as negotiation_service
-from mediation.negotiation.schemas import agreement_read, offer_read
+from mediation.negotiation.schemas import offer_read
 from servicekit.pii import PiiCipher
 
 
 async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCipher) -> CaseDetail:
     """Everything on the case's table, in one view."""
-    agreement = await negotiation_service.agreement_of(session, case.id)
+    agreement = await agreements_service.agreement_of(session, case.id)
     messages = await messages_service.messages_of(session, case.id)
     case_attachments = await attachments_service.of_case(session, case.id)
     by_message: dict[uuid.UUID, list[CaseAttachment]] = defaultdict(list)

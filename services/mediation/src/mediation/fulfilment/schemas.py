@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediation.agreements.models import SettlementAgreement
 from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind
-from mediation.negotiation.models import SettlementAgreement
 
 
 class ProofCreate(BaseModel):

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from mediation.agreements.schemas import agreement_read
 from mediation.dependencies import DbSession, OutboxDep
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.schemas import (
@@ -14,7 +15,6 @@ from mediation.negotiation.schemas import (
     OfferCreate,
     OfferRead,
     OfferReject,
-    agreement_read,
     offer_read,
 )
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal

@@ -6,9 +6,9 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from mediation.agreements.schemas import AgreementRead, agreement_read
 from mediation.cases.models import MediationCase
 from mediation.dependencies import DbSession, OutboxDep, SettingsDep
-from mediation.negotiation.schemas import AgreementRead, agreement_read
 from mediation.regulator import service as regulator_service
 from mediation.regulator.schemas import (
     MediationAgreementCreate,
