@@ -18,9 +18,9 @@ from merchants.applications.schemas import (
     Approved,
     LicenceRead,
     OptionalNote,
-    Reason,
 )
 from merchants.dependencies import DbSession, Regulator, Runtime, Settings
+from merchants.enrollment.schemas import Reason
 from merchants.ratelimit import TokenBuckets, client_address
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
