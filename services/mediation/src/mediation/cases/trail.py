@@ -1,4 +1,5 @@
-"""What every state change writes besides the state: the audit row, the shared event fields, the live-feed notice."""
+"""What every state change writes besides the state: the audit row, the event and its shared fields, the live-feed
+notice."""
 
 from __future__ import annotations
 

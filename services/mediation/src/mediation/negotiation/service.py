@@ -1,4 +1,7 @@
-"""Negotiation use cases; each owns one transaction holding the case row lock, so concurrent answers serialize."""
+"""Negotiation use cases; each owns one transaction holding the case row lock, so concurrent answers serialize.
+
+How a case stops negotiating (an open offer lapses, the negotiation fails, the case settles) runs inside the
+caller's transaction: state, audit row, outbox event and audit-chain entry commit together."""
 
 from __future__ import annotations
 
@@ -140,7 +143,7 @@ async def accept_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
         accepted = (actor.id, now)
         consumer, enterprise = (accepted, made) if actor.role == "consumer" else (made, accepted)
         agreement = await settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
-                                          consumer_consent=consumer, enterprise_consent=enterprise, at=now)
+                                 consumer_consent=consumer, enterprise_consent=enterprise, at=now)
         return Answer(case=case, offer=offer, agreement=agreement)
 
 
@@ -166,7 +169,7 @@ async def reject_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
                                           terms=body.counter, at=now, counter_to=offer.id)
         if body.escalate:
             await fail_negotiation(session, outbox=outbox, case=case, actor=actor,
-                                            reason="consumer_escalated", at=now, note=body.note)
+                                   reason="consumer_escalated", at=now, note=body.note)
         return Answer(case=case, offer=offer, counter=counter)
 
 
@@ -177,7 +180,7 @@ async def decline_case(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
         _require(actor, "enterprise")
         await fail_negotiation(session, outbox=outbox, case=case, actor=actor, reason="enterprise_declined",
-                                        at=now, note=note)
+                               at=now, note=note)
         return case
 
 
@@ -259,7 +262,7 @@ async def expire_negotiations(sessionmaker: async_sessionmaker[AsyncSession], *,
                 .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
             for case in cases:
                 await fail_negotiation(session, outbox=outbox, case=case, actor=SYSTEM,
-                                                reason="deadline_passed", at=now)
+                                       reason="deadline_passed", at=now)
         expired += len(cases)
         if len(cases) < BATCH:
             return expired

@@ -106,8 +106,8 @@ async def close_on_withdrawal(session: AsyncSession, *, outbox: Outbox, settings
     if case is None or CaseStatus(case.status) in FINAL:
         return False
     await terminate(session, outbox=outbox, case=case, actor=CONSUMER_GROUP_ACTOR,
-                             ground=WITHDRAWAL_GROUND, note="complaint withdrawn", at=withdrawn.withdrawn_at,
-                             notice_working_days=settings.termination_notice_working_days, cause=cause)
+                    ground=WITHDRAWAL_GROUND, note="complaint withdrawn", at=withdrawn.withdrawn_at,
+                    notice_working_days=settings.termination_notice_working_days, cause=cause)
     return True
 
 
@@ -264,9 +264,9 @@ async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, c
         await session.flush()
         enterprise = str(case.merchant_id) if case.merchant_id else "respondent"
         return await negotiation_service.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
-                                     consumer_consent=(case.consumer_id, body.consumer_consent_at),
-                                     enterprise_consent=(enterprise, body.enterprise_consent_at), at=now,
-                                     document_no=body.document_no)
+                                                consumer_consent=(case.consumer_id, body.consumer_consent_at),
+                                                enterprise_consent=(enterprise, body.enterprise_consent_at), at=now,
+                                                document_no=body.document_no)
 
 
 async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, ground: int,
@@ -284,8 +284,8 @@ async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCas
     await trail.record(session, case, kind="terminated", actor=actor, at=at,
                        details={"ground": ground, "note": note, "notice_due": notice_due.isoformat()})
     await outbox.add(session, trail.envelope(CaseTerminated(**trail.event_fields(case, at), ground=ground, note=note,
-                                                       notice_due=notice_due),
-                                        cause))
+                                                            notice_due=notice_due),
+                                             cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
     await trail.notify(session, case.id, "status")
@@ -301,8 +301,8 @@ async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, settings
         _require_mediator_or_staff(actor)
         _require_mediating(case, CaseStatus.MEDIATING, CaseStatus.SUSPENDED)
         notice_due = await terminate(session, outbox=outbox, case=case, actor=actor, ground=ground,
-                                              note=note, at=now,
-                                              notice_working_days=settings.termination_notice_working_days)
+                                     note=note, at=now,
+                                     notice_working_days=settings.termination_notice_working_days)
         return case, notice_due
 
 
@@ -319,8 +319,8 @@ async def expire_mediations(sessionmaker: async_sessionmaker[AsyncSession], *, o
                 .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
             for case in cases:
                 await terminate(session, outbox=outbox, case=case, actor=SYSTEM, ground=TIME_CAP_GROUND,
-                                         note="no agreement within the mediation period", at=now,
-                                         notice_working_days=settings.termination_notice_working_days)
+                                note="no agreement within the mediation period", at=now,
+                                notice_working_days=settings.termination_notice_working_days)
         expired += len(cases)
         if len(cases) < BATCH:
             return expired
