@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchants.access import service as access_service
 from merchants.credentials import service as credentials_service
 from merchants.credentials.models import StaffRole
 from merchants.database import outbox as outbox_table
@@ -59,7 +60,7 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
         issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
                                                              actor=SEED_ACTOR, reason="demo enterprise")
     elif enrollment.status == EnrollmentStatus.APPROVED:
-        issued = (await credentials_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
+        issued = (await access_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
     else:
         raise RuntimeError(f"demo merchant {details.uscc} is {enrollment.status}, not approved")
     return {"merchant_id": str(issued.merchant_id), "name": details.name, "client_id": issued.client_id,
