@@ -14,12 +14,12 @@ from complaints_support import Area, Consumer, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from complaints.complaint.decisions import Publisher
 from complaints.complaint.enums import ActorRole
 from complaints.complaint.state import Actor
 from complaints.database import outbox
 from complaints.deadline.scheduled import BreachSweeper
 from complaints.deadline.service import sweep_breaches, working_days_between
+from complaints.publisher import Publisher
 from complaints.report import service as report_service
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
 from servicekit.events.outbox import Outbox

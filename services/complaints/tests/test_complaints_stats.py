@@ -23,11 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints.complaint import decisions
-from complaints.complaint.decisions import Publisher
 from complaints.complaint.enums import Channel, ComplaintKind
 from complaints.complaint.schemas import RefuseIn, ReportDecisionIn
 from complaints.database import outbox
 from complaints.deadline.service import sweep_breaches
+from complaints.publisher import Publisher
 from complaints.report import service as report_service
 from complaints.settings import ComplaintsSettings
 from complaints.stats.__main__ import rebuild_statistics

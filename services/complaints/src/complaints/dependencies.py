@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.decisions import Publisher
 from complaints.complaint.flags import FlagRules
 from complaints.deadline.service import NegotiationPeriods
 from complaints.live import CaseChanges
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.pii import PiiCipher

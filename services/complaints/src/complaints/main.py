@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from complaints.api import ROUTERS
-from complaints.complaint.decisions import Publisher
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
@@ -13,6 +12,7 @@ from complaints.deadline.scheduled import BreachSweeper
 from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
 from complaints.evidence.storage import evidence_store
 from complaints.live import CaseChanges
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.scheduled import StatsCompactor
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app

@@ -50,6 +50,7 @@ from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from complaints.evidence import service as evidence_service
+from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
 from servicekit.contracts.complaints_v1 import (
@@ -61,7 +62,6 @@ from servicekit.contracts.complaints_v1 import (
 )
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher, mask_phone
 from servicekit.problems import Problem
 
@@ -97,8 +97,7 @@ class Filing:
     body: ComplaintCreate
     idempotency_key: str | None
     cipher: PiiCipher
-    outbox: Outbox
-    source: str
+    publisher: Publisher
     negotiation_periods: NegotiationPeriods
     filer: Actor | None = None
     station_id: uuid.UUID | None = None
@@ -179,9 +178,9 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
                                    body_hash=body_hash, status=response.status, body=response.body, at=now)
     events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"])
-              + ([_closed_event(case.row, filing.source)] if case.row["closed_at"] is not None else [])
+              + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
-    await filing.outbox.add(session, *(event for case_events in events.values() for event in case_events))
+    await filing.publisher.outbox.add(session, *(event for case_events in events.values() for event in case_events))
     # Last, so the counter row is locked for one statement and the commit (see case_numbers).
     day = local_date(now)
     for case in staged:
@@ -409,7 +408,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         request_amount_fen=row["request_amount_fen"], green_channel=row["green_channel"], filed_at=row["filed_at"],
     )
     if is_report or filing.body.complainant is None or row["closed_at"] is not None:
-        return [filed.envelope(source=filing.source)]
+        return [filed.envelope(source=filing.publisher.source)]
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
@@ -418,7 +417,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
         due_date=due_date, routed_at=row["routed_at"],
     )
-    return [filed.envelope(source=filing.source), routed.envelope(source=filing.source)]
+    return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
 
 
 def _pii_context(complaint_id: uuid.UUID, field: str) -> str:
