@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from complaints.api import ROUTERS
+from complaints.complaint.jobs import BreachSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
-from complaints.deadline.scheduled import BreachSweeper
 from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
 from complaints.evidence.storage import evidence_store
 from complaints.live import CaseChanges
@@ -61,8 +61,9 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
             inbox=inbox,
             settings=runtime.settings,
         )
-        sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, outbox=runtime.outbox,
-                                source=settings.service_name, interval=settings.deadline_sweep_interval)
+        sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker,
+                                publisher=Publisher(outbox=runtime.outbox, source=settings.service_name),
+                                interval=settings.deadline_sweep_interval)
         compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
         return {
             "outbox-relay": relay.run,

@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus, DeadlineKind, DeadlineState
+from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus
 from complaints.complaint.schemas import RatingIn, RefuseIn
 from complaints.complaint.state import (
     CLOSED_BY_OUTCOME,
@@ -24,6 +24,7 @@ from complaints.complaint.state import (
     transition,
 )
 from complaints.deadline import service as deadline_service
+from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint import decisions
 from complaints.complaint import service as complaint_service
+from complaints.complaint.dependencies import Rules
 from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind
 from complaints.complaint.flags import FlagRules
 from complaints.complaint.schemas import (
@@ -32,7 +33,6 @@ from complaints.dependencies import (
     DbSession,
     Events,
     Periods,
-    Rules,
     Runtime,
     Store,
     negotiation_periods,
