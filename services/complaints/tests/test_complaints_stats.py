@@ -22,6 +22,7 @@ from complaints_support import Area, Consumer, Seed, bearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.cli import rebuild_statistics
 from complaints.complaint import decisions
 from complaints.complaint.enums import Channel, ComplaintKind
 from complaints.complaint.schemas import RefuseIn
@@ -31,7 +32,6 @@ from complaints.publisher import Publisher
 from complaints.report import service as report_service
 from complaints.report.schemas import ReportDecisionIn
 from complaints.settings import ComplaintsSettings
-from complaints.stats.__main__ import rebuild_statistics
 from complaints.stats.service import FIGURES, FOLD_LOCK, GroupBy, Scope, compute, compute_from_cases, fold, with_rates
 from servicekit.auth import Audience, Principal, Role
 from servicekit.calendar import local_date
