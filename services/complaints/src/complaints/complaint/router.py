@@ -51,6 +51,7 @@ from servicekit.auth import (
     require,
     require_internal,
 )
+from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.sse import EventStream, ServerSentEvent
@@ -65,7 +66,6 @@ internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"
 
 StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
 
-PageSize = Annotated[int, Query(ge=1, le=100)]
 STREAM_PING_SECONDS = 15
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from merchants.applications import service as application_service
@@ -22,6 +21,7 @@ from merchants.applications.schemas import (
 from merchants.dependencies import DbSession, Regulator, Runtime, Settings
 from merchants.enrollment.schemas import Reason
 from merchants.ratelimit import TokenBuckets, client_address
+from servicekit.pagination import PageSize
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
 regulator_router = APIRouter(prefix="/v1/regulator/odr-applications", tags=["regulator: ODR applications"])
@@ -63,7 +63,7 @@ async def list_applications(
     session: DbSession,
     status: ApplicationStatus | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageSize = 20,
 ) -> ApplicationList:
     """Oldest first, so the review queue is worked in order."""
     return await application_service.list_applications(session, principal=principal, status=status, cursor=cursor,
