@@ -16,7 +16,6 @@ from gateway import tokens
 from gateway.openapi import MergedOpenApi
 from gateway.otp import WINDOW_SECONDS, OtpCodes
 from gateway.proxy import Proxy
-from gateway.ratelimit import TokenBuckets
 from gateway.routes import ROUTES, RouteTable
 from gateway.runtime import GatewayRuntime, get_runtime
 from gateway.settings import GatewaySettings
@@ -30,6 +29,7 @@ from servicekit.observability import (
     install_request_context,
 )
 from servicekit.problems import install_problem_handlers
+from servicekit.ratelimit import TokenBuckets
 
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
