@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import uuid6
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.settings import ServiceSettings
 
@@ -28,10 +26,13 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Base(DeclarativeBase):
-    """Declarative base for services that want one; tz-aware datetimes everywhere."""
+class TimezoneAware:
+    """Mixin for a service's declarative base: a `Mapped[datetime]` column is TIMESTAMP WITH TIME ZONE.
 
-    metadata = new_metadata()
+    A mixin rather than a shared base class: each direct DeclarativeBase subclass gets a registry of its own, so the
+    services' mapped class names never meet in one registry when their tests share a process.
+    """
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
 
 
@@ -56,9 +57,3 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency body: one session per request; the use case owns the transaction."""
-    async with factory() as session:
-        yield session

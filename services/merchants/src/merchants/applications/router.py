@@ -18,8 +18,9 @@ from merchants.applications.schemas import (
     LicenceRead,
     OptionalNote,
 )
-from merchants.dependencies import DbSession, Regulator, Runtime, Settings
+from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
+from servicekit.dependencies import DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.ratelimit import TokenBuckets, forwarded_client_address
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import ColumnElement, select
 
-from merchants.dependencies import DbSession, Enterprise, Regulator, Runtime, Settings
+from merchants.dependencies import Enterprise, Regulator, Settings
 from merchants.enrollment.models import Enrollment
 from merchants.enrollment.state import EnrollmentStatus
 from merchants.registry.models import Merchant
@@ -28,6 +28,7 @@ from merchants.scorecards.schemas import (
 from merchants.scorecards.service import Period, local_today
 from servicekit import regions
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession, Runtime
 from servicekit.pagination import PageSize, decode_cursor, page_of
 from servicekit.problems import Problem
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import ColumnElement
 
-from merchants.dependencies import DbSession, Regulator
+from merchants.dependencies import Regulator
 from merchants.stations import service as station_service
 from merchants.stations.models import Station
 from merchants.stations.schemas import StaffCreate, StaffRead, StationCreate, StationList, StationRead
 from servicekit import regions
+from servicekit.dependencies import DbSession
 from servicekit.pagination import PageSize
 from servicekit.problems import Problem
 

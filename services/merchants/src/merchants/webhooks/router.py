@@ -9,7 +9,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from merchants.dependencies import DbSession, Enterprise, Runtime, Settings
+from merchants.dependencies import Enterprise, Settings
 from merchants.webhooks import service as webhook_service
 from merchants.webhooks.models import DeliveryStatus
 from merchants.webhooks.schemas import (
@@ -21,6 +21,7 @@ from merchants.webhooks.schemas import (
     WebhookSaved,
 )
 from merchants.webhooks.ssrf import parse_networks
+from servicekit.dependencies import DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 
