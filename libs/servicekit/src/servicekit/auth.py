@@ -23,6 +23,8 @@ from servicekit.db import utcnow
 from servicekit.problems import Problem
 
 ALGORITHM = "ES256"
+# How long a verified token is trusted before its signature is checked again (never past its `exp`).
+VERIFIED_TOKEN_SECONDS = 300.0
 
 
 class Audience(StrEnum):
