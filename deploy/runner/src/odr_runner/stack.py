@@ -21,11 +21,16 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from odr_runner.credentials import StackSecrets
 from servicekit import infra
+from servicekit.events import relay
 from servicekit.events.kafka import ensure_topics
+from servicekit.events.tables import outbox_table
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS, all_topics
 
 SERVICES = ("complaints", "merchants", "mediation")
@@ -362,16 +367,15 @@ class Stack:
 
     async def requeue_published(self) -> int:
         """Mark every retained outbox row unpublished, so each relay sends it again; inboxes drop duplicates."""
+        outbox = outbox_table(MetaData())
         total = 0
         for service in SERVICES:
-            connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
+            url = make_url(self.database_url).set(database=self.config.database_name(service))
+            engine = create_async_engine(url, poolclass=NullPool)
             try:
-                status = await connection.execute(
-                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
-                )
-                total += int(status.split()[-1])
+                total += await relay.requeue_published(engine, outbox)
             finally:
-                await connection.close()
+                await engine.dispose()
         return total
 
     def stop(self) -> None:
