@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from odr_runner.credentials import StackSecrets
 from servicekit import infra
+from servicekit.db import asyncpg_dsn
 from servicekit.events import relay
 from servicekit.events.kafka import ensure_topics
 from servicekit.events.tables import outbox_table
@@ -186,7 +187,7 @@ class Stack:
 
     async def create_databases(self) -> None:
         """One database per service; dropped first when the configuration asks for fresh ones."""
-        connection = await asyncpg.connect(self._asyncpg_dsn("postgres"))
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 name = self.config.database_name(service)
@@ -199,7 +200,7 @@ class Stack:
             await connection.close()
 
     async def drop_databases(self) -> None:
-        connection = await asyncpg.connect(self._asyncpg_dsn("postgres"))
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 await connection.execute(f'DROP DATABASE IF EXISTS "{self.config.database_name(service)}" WITH (FORCE)')
@@ -321,7 +322,7 @@ class Stack:
     async def _unpublished_outboxes(self) -> list[str]:
         pending = []
         for service in SERVICES:
-            connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
+            connection = await asyncpg.connect(asyncpg_dsn(self.database_url, self.config.database_name(service)))
             try:
                 unpublished = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             finally:
@@ -436,10 +437,6 @@ class Stack:
         if not path.exists():
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def _asyncpg_dsn(self, database: str) -> str:
-        url = make_url(self.database_url).set(drivername="postgresql", database=database)
-        return url.render_as_string(hide_password=False)
 
     async def _run_checked(self, command: list[str], *, what: str, env: dict[str, str], cwd: Path) -> str:
         process = await asyncio.create_subprocess_exec(

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import uuid6
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from servicekit.settings import ServiceSettings
@@ -57,3 +58,11 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(sqlalchemy_url: str, database: str | None = None) -> str:
+    """The plain libpq URL asyncpg.connect takes, from a SQLAlchemy URL; on another database of the server if named."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)

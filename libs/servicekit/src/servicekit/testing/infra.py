@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from servicekit import infra
+from servicekit.db import asyncpg_dsn
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 SERVICES_DIR = REPO_ROOT / "services"
@@ -53,13 +53,8 @@ def start_test_infra() -> TestInfra:
     return TestInfra(database_url=database_url, kafka_bootstrap=f"127.0.0.1:{broker_port}", children=children)
 
 
-def _asyncpg_dsn(database_url: str, database: str) -> str:
-    url = make_url(database_url).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
-
-
 async def recreate_database(database_url: str, name: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url, "postgres"))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -68,7 +63,7 @@ async def recreate_database(database_url: str, name: str) -> None:
 
 
 async def drop_database(database_url: str, name: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url, "postgres"))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
