@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from servicekit import infra
 from servicekit.db import asyncpg_dsn
+from servicekit.events.kafka import ensure_topics
+from servicekit.events.topics import all_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 SERVICES_DIR = REPO_ROOT / "services"
@@ -89,6 +93,15 @@ async def migrated_database(database_url: str, name: str, service: str) -> Async
         yield name
     finally:
         await drop_database(database_url, name)
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
+    """A service app with its lifespan running (relay, consumers, sweepers), its topics created first: the broker
+    would otherwise auto-create them with one partition."""
+    await ensure_topics(kafka_bootstrap, all_topics())
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
 
 
 @contextmanager
