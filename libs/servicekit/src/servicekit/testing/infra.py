@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -102,6 +103,15 @@ async def running_app(app: FastAPI, kafka_bootstrap: str) -> AsyncIterator[FastA
     await ensure_topics(kafka_bootstrap, all_topics())
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
         yield app
+
+
+async def topic_reader(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A started group-less consumer of every partition of `topic` from the beginning (no group join to wait for)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    await consumer.start()
+    await consumer.topics()  # refreshes the metadata that partitions_for_topic reads
+    consumer.assign([TopicPartition(topic, partition) for partition in consumer.partitions_for_topic(topic) or ()])
+    return consumer
 
 
 @contextmanager
