@@ -206,7 +206,7 @@ async def test_the_console_is_the_built_page_under_the_policy_of_the_built_scree
     assert directives["style-src"] == ["'self'"]
     assert directives["img-src"] == ["'self'", "blob:"]
     assert directives["require-trusted-types-for"] == ["'script'"]
-    assert directives["trusted-types"] == ["vue"]
+    assert directives["trusted-types"] == ["vue", "default"]
     assert not any("unsafe" in source or source == "*" for sources in directives.values() for source in sources)
     page = References()
     page.feed(response.text)

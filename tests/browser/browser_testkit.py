@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from playwright.async_api import Page
 
@@ -13,3 +14,5 @@ PHONE = {"width": 390, "height": 844}
 Opener = Callable[..., Awaitable[Page]]
 # screen(page, name): axe-core on the page as it is, then a screenshot named `name`.
 Screen = Callable[[Page, str], Awaitable[None]]
+# file_complaint(facts) -> the complaint as filed (awaiting the regulator's acceptance).
+ComplaintFiler = Callable[[str], Awaitable[dict[str, Any]]]

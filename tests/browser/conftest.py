@@ -12,18 +12,21 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from browser_testkit import DESKTOP, Opener, Screen
+from browser_testkit import DESKTOP, ComplaintFiler, Opener, Screen
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from odr_runner.credentials import StackSecrets
 from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
 from servicekit import infra
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -142,8 +145,8 @@ async def open_page(browser: Browser, base_url: str, screenshot_dir: Path,
     opened: list[tuple[Page, PageProblems]] = []
 
     async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN") -> Page:
-        context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale,
-                                            extra_http_headers={"Accept-Language": locale})
+        # `locale` also sets the browser's Accept-Language; a screen's own header (its chosen language) still wins.
+        context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale)
         await context.add_init_script(REPORT_VIOLATIONS)
         page = await context.new_page()
         problems = PageProblems()
@@ -192,3 +195,51 @@ def screen(axe_source: str, screenshot_dir: Path) -> Screen:
             ensure_ascii=False, indent=1)
 
     return check
+
+
+@pytest.fixture(scope="session")
+async def regulator_token(api: httpx.AsyncClient, demo: dict[str, Any]) -> str:
+    regulator = demo["regulator"]
+    response = await api.post("/auth/token", data={"grant_type": "password", "username": regulator["username"],
+                                                   "password": regulator["password"]})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+async def consumer_token(api: httpx.AsyncClient, demo: dict[str, Any]) -> str:
+    """A consumer by the OTP grant, with the code the gateway returns in dev mode."""
+    otp = await api.post("/auth/otp", json={"phone": demo["consumer_phone"]})
+    assert otp.status_code == 202, otp.text
+    token = await api.post("/auth/token", data={"grant_type": "otp", "phone": demo["consumer_phone"],
+                                                "code": otp.json()["dev_code"]})
+    assert token.status_code == 200, token.text
+    return str(token.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def file_complaint(api: httpx.AsyncClient, demo: dict[str, Any], consumer_token: str) -> ComplaintFiler:
+    """Files a complaint against demo enterprise A outside the green channel, so it awaits the regulator."""
+
+    async def file(facts: str) -> dict[str, Any]:
+        purchased = (datetime.now(SHANGHAI) - timedelta(days=3)).date().isoformat()
+        body = {
+            "kind": "complaint",
+            "green_channel": False,
+            "complainant": {"name": "王芳", "phone": demo["consumer_phone"], "address": "青海省格尔木市昆仑中路12号"},
+            "respondent": {"merchant_id": demo["merchants"][0]["merchant_id"]},
+            "request": {"type": "refund", "amount_fen": 29900},
+            "facts": facts,
+            "purchase": {"date": purchased, "amount_fen": 29900, "order_no": "JD2026112000123"},
+            "sector": "online_shopping",
+            "category": "food.local_specialty",
+            "channel": "app",
+        }
+        response = await api.post("/v1/consumer/complaints", json=body,
+                                   headers={"Authorization": f"Bearer {consumer_token}"})
+        assert response.status_code == 201, response.text
+        filed: dict[str, Any] = response.json()
+        assert filed["status"] == "pending_acceptance", filed["status"]
+        return filed
+
+    return file

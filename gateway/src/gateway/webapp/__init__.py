@@ -35,11 +35,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "frame-ancestors 'none'",
     "require-trusted-types-for 'script'",
 ])
-# The built screens run Vue, whose runtime creates one Trusted Types policy named "vue" (for the static parts of
-# compiled templates); no other policy may be created, and no other HTML may reach a DOM sink. Evidence photos,
-# fetched with the staff token, are shown from blob: URLs of this origin.
+# The built screens run Vue, whose runtime creates a Trusted Types policy named "vue" (for the static parts of
+# compiled templates), and a "default" policy of their own that passes only the empty string (the chart renderer
+# clears its container with innerHTML = ''); no other policy may be created, and no other HTML may reach a DOM
+# sink. Evidence photos, fetched with the staff token, are shown from blob: URLs of this origin.
 BUILT_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' blob:") + (
-    "; trusted-types vue")
+    "; trusted-types vue default")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

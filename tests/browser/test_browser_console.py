@@ -1,0 +1,125 @@
+"""The regulator console at /console/: a regulator's day, screen by screen, in a real browser (1440x900)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from browser_testkit import ComplaintFiler, Opener, Screen
+from playwright.async_api import Page, expect
+
+FIGURES_WAIT = 30.0
+
+
+async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen | None = None,
+                  path: str = "/console/") -> Page:
+    """Opens the console, which asks for the staff account, and signs in by pressing Enter in the password."""
+    page = await open_page(path)
+    await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    if screen is not None:
+        await screen(page, "console-sign-in")
+    await page.get_by_label("用户名").fill(demo["regulator"]["username"])
+    await page.get_by_label("密码", exact=True).fill(demo["regulator"]["password"])
+    await page.get_by_label("密码", exact=True).press("Enter")
+    return page
+
+
+async def kpi(page: Page, name: str) -> int:
+    return int(await page.get_by_test_id(f"kpi-{name}").inner_text())
+
+
+async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_the_dashboard_change(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler) -> None:
+    complaint = await file_complaint("网购的枸杞与宣传不符，商家拒绝退货，请求受理。")
+    page = await sign_in(open_page, demo, screen)
+
+    # The work queue: cases awaiting a decision, by case number, with a working-day countdown.
+    await expect(page.get_by_role("heading", name="待办案件")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=complaint["case_no"])
+    await expect(row).to_be_visible()
+    await expect(row).to_contain_text("还剩")
+    await expect(row).to_contain_text("手机应用")
+    await screen(page, "console-queue")
+
+    # The dashboard before the decision.
+    await page.get_by_role("menuitem", name="统计分析").click()
+    await expect(page.get_by_test_id("kpi-accepted")).to_be_visible(timeout=FIGURES_WAIT * 1000)
+    accepted_before = await kpi(page, "accepted")
+    await screen(page, "console-dashboard-before")
+
+    # Back to the queue, into the case, and accept it.
+    await page.get_by_role("menuitem", name="待办案件").click()
+    await page.get_by_role("link", name=complaint["case_no"]).click()
+    await expect(page.get_by_role("heading", name="案件详情")).to_be_visible()
+    await expect(page.get_by_text("网购的枸杞与宣传不符")).to_be_visible()
+    await screen(page, "console-case-detail")
+    await page.get_by_role("button", name="不予受理").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("（7）法律、法规、规章规定不予受理的其他情形")
+    await screen(page, "console-refuse-dialog")
+    await page.get_by_role("dialog").get_by_role("button", name="取消").click()
+    await page.get_by_role("button", name="受理", exact=True).click()
+    await page.get_by_role("dialog").get_by_role("button", name="受理", exact=True).click()
+    await expect(page.get_by_role("link", name="进入调解工作台")).to_be_visible(timeout=20_000)
+    await expect(page.locator(".page-title")).to_contain_text("已受理")
+
+    # The figures follow the decision (the statistics fold their deltas every second).
+    await page.get_by_role("menuitem", name="统计分析").click()
+    deadline = time.monotonic() + FIGURES_WAIT
+    while await kpi(page, "accepted") != accepted_before + 1:
+        assert time.monotonic() < deadline, "the dashboard did not count the acceptance"
+        await asyncio.sleep(1)
+        await page.get_by_role("button", name="统计", exact=True).click()
+    await expect(page.locator("canvas").first).to_be_visible()
+    await screen(page, "console-dashboard-after")
+
+
+async def test_a_regulator_terminates_a_mediation_with_a_coded_ground_and_verifies_the_audit_chain(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler,
+        api: httpx.AsyncClient, regulator_token: str) -> None:
+    complaint = await file_complaint("商家拒不参加调解，请求终止。")
+    accepted = await api.post(f"/v1/regulator/complaints/{complaint['id']}/accept",
+                              headers={"Authorization": f"Bearer {regulator_token}"})
+    assert accepted.status_code == 200, accepted.text
+    # A deep link survives the sign-in: the console lands on the case, not the queue.
+    page = await sign_in(open_page, demo, path=f"/console/#/cases/{complaint['id']}")
+    await expect(page.get_by_role("heading", name="案件详情")).to_be_visible()
+    await page.get_by_role("link", name="进入调解工作台").click(timeout=20_000)
+
+    await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
+    await expect(page.locator(".page-title")).to_contain_text("调解中")
+    await screen(page, "console-mediation")
+    await page.get_by_role("button", name="终止调解").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_text("（2）投诉人、被投诉人无正当理由不参加调解，或者明确拒绝调解").click()
+    await dialog.get_by_label("说明").fill("经三次通知，经营者无正当理由不参加调解。")
+    await screen(page, "console-terminate-dialog")
+    await dialog.get_by_role("button", name="终止调解").click()
+    await expect(page.get_by_text("已终止调解，应在")).to_be_visible()
+    await expect(page.locator(".page-title")).to_contain_text("已终止")
+    await expect(page.get_by_role("cell", name="（2）投诉人、被投诉人无正当理由不参加调解")).to_be_visible()
+    await screen(page, "console-mediation-terminated")
+
+    await page.get_by_role("menuitem", name="审计核验").click()
+    await expect(page.get_by_role("heading", name="审计核验")).to_be_visible()
+    await page.get_by_role("button", name="核验结果链").click()
+    await expect(page.get_by_role("status")).to_contain_text("核验通过")
+    await screen(page, "console-audit")
+
+
+async def test_the_console_speaks_english_on_request_and_a_wrong_password_reads_in_that_language(
+        open_page: Opener, screen: Screen, demo: dict[str, Any]) -> None:
+    page = await open_page("/console/")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+    await page.get_by_label("Username").fill(demo["regulator"]["username"])
+    await page.get_by_label("Password", exact=True).fill("not the password")
+    await page.get_by_label("Password", exact=True).press("Enter")
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(page.get_by_role("alert")).not_to_contain_text("验证")
+    await screen(page, "console-sign-in-failed-en")
+    await page.get_by_label("Password", exact=True).fill(demo["regulator"]["password"])
+    await page.get_by_label("Password", exact=True).press("Enter")
+    await expect(page.get_by_role("heading", name="Work queue")).to_be_visible()
+    await screen(page, "console-queue-en")
