@@ -41,6 +41,7 @@ async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_
     await expect(row).to_be_visible()
     await expect(row).to_contain_text("还剩")
     await expect(row).to_contain_text("手机应用")
+    await expect(page.locator(".el-loading-mask")).to_be_hidden()
     await screen(page, "console-queue")
 
     # The dashboard before the decision.
@@ -59,6 +60,10 @@ async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_
     await expect(page.get_by_role("dialog")).to_contain_text("（7）法律、法规、规章规定不予受理的其他情形")
     await screen(page, "console-refuse-dialog")
     await page.get_by_role("dialog").get_by_role("button", name="取消").click()
+    await page.get_by_role("button", name="转在线纠纷解决（ODR）企业").click()
+    await expect(page.get_by_role("dialog", name="转交 ODR 企业协商处理")).to_be_visible()
+    await screen(page, "console-route-dialog")
+    await page.get_by_role("dialog", name="转交 ODR 企业协商处理").get_by_role("button", name="取消").click()
     await page.get_by_role("button", name="受理", exact=True).click()
     await page.get_by_role("dialog").get_by_role("button", name="受理", exact=True).click()
     await expect(page.get_by_role("link", name="进入调解工作台")).to_be_visible(timeout=20_000)
@@ -90,6 +95,11 @@ async def test_a_regulator_terminates_a_mediation_with_a_coded_ground_and_verifi
     await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
     await expect(page.locator(".page-title")).to_contain_text("调解中")
     await screen(page, "console-mediation")
+    for action, name in (("指派调解员", "console-assign-dialog"), ("记录调解协议", "console-agreement-dialog")):
+        await page.get_by_role("button", name=action).click()
+        await expect(page.get_by_role("dialog", name=action)).to_be_visible()
+        await screen(page, name)
+        await page.get_by_role("dialog", name=action).get_by_role("button", name="取消").click()
     await page.get_by_role("button", name="终止调解").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_text("（2）投诉人、被投诉人无正当理由不参加调解，或者明确拒绝调解").click()

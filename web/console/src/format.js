@@ -65,3 +65,11 @@ export function currentDeadline(deadlines) {
   if (!deadlines?.length) return null
   return deadlines.find((d) => OPEN.has(d.state)) ?? deadlines[deadlines.length - 1]
 }
+
+/** A clock as a table shows it: its countdown, said to be extended or paused when it is. */
+export function clockText(deadline) {
+  const shown = countdown(deadline)
+  const state = deadline.state === 'extended' || deadline.state === 'paused'
+    ? `${i18n.global.t(`deadlineState.${deadline.state}`)} · ` : ''
+  return { text: state + shown.text, overdue: shown.overdue }
+}
