@@ -133,3 +133,49 @@ async def test_the_console_speaks_english_on_request_and_a_wrong_password_reads_
     await page.get_by_label("Password", exact=True).press("Enter")
     await expect(page.get_by_role("heading", name="Work queue")).to_be_visible()
     await screen(page, "console-queue-en")
+
+
+async def test_a_regulator_finds_a_report_by_the_queue_filters_verifies_extends_and_decides_it(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], api: httpx.AsyncClient, consumer_token: str) -> None:
+    filed = await api.post("/v1/consumer/reports", headers={"Authorization": f"Bearer {consumer_token}"}, json={
+        "respondent": {"merchant_id": demo["merchants"][0]["merchant_id"]},
+        "request": {"type": "other"},
+        "facts": "该店销售的枸杞标注产地与实际不符，涉嫌虚假宣传。",
+        "sector": "online_shopping",
+    })
+    assert filed.status_code == 201, filed.text
+    case_no = filed.json()["case_no"]
+    page = await sign_in(open_page, demo)
+    await expect(page.get_by_role("heading", name="待办案件")).to_be_visible()
+
+    # The filters by keyboard: Enter opens a select, the option is then picked.
+    for field, value in (("状态", "已收到"), ("类型", "举报")):
+        await page.get_by_role("combobox", name=field).focus()
+        await page.keyboard.press("Enter")
+        await page.get_by_role("option", name=value, exact=True).click()
+    await page.get_by_role("button", name="查询").click()
+    await expect(page.get_by_role("row").filter(has_text=case_no)).to_contain_text("已收到")
+    await page.get_by_label("案件编号").fill(case_no[-6:])
+    await expect(page.get_by_role("link", name=case_no)).to_be_visible()
+    await expect(page.locator(".el-loading-mask")).to_be_hidden()
+    await screen(page, "console-queue-reports")
+
+    await page.get_by_role("link", name=case_no).click()
+    await page.get_by_role("button", name="开始核查").click()
+    await expect(page.locator(".page-title")).to_contain_text("核查中")
+    await page.get_by_role("button", name="延长核查期限").click()
+    extension = page.get_by_role("dialog", name="延长核查期限")
+    await extension.get_by_label("批准负责人").fill("李局长")
+    await extension.get_by_label("理由").fill("需调取电商平台交易记录。")
+    await screen(page, "console-report-extension-dialog")
+    await extension.get_by_role("button", name="提交").click()
+    await expect(page.get_by_role("cell", name="已延长 · 还剩")).to_be_visible()
+
+    await page.get_by_role("button", name="作出举报处理决定").click()
+    decision = page.get_by_role("dialog", name="作出举报处理决定")
+    await decision.get_by_label("理由").fill("经核查，产地标注不实，予以立案。")
+    await screen(page, "console-report-decision-dialog")
+    await decision.get_by_role("button", name="提交").click()
+    await expect(page.locator(".page-title")).to_contain_text("已立案")
+    await expect(page.get_by_text("经核查，产地标注不实，予以立案。")).to_be_visible()
+    await screen(page, "console-report-decided")
