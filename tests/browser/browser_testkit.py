@@ -14,5 +14,6 @@ PHONE = {"width": 390, "height": 844}
 Opener = Callable[..., Awaitable[Page]]
 # screen(page, name): axe-core on the page as it is, then a screenshot named `name`.
 Screen = Callable[[Page, str], Awaitable[None]]
-# file_complaint(facts) -> the complaint as filed (awaiting the regulator's acceptance).
-ComplaintFiler = Callable[[str], Awaitable[dict[str, Any]]]
+# file_complaint(facts, *, photo=False) -> the complaint as filed (awaiting the regulator's acceptance), with a
+# photo of a receipt as evidence if asked.
+ComplaintFiler = Callable[..., Awaitable[dict[str, Any]]]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -221,7 +223,14 @@ async def consumer_token(api: httpx.AsyncClient, demo: dict[str, Any]) -> str:
 def file_complaint(api: httpx.AsyncClient, demo: dict[str, Any], consumer_token: str) -> ComplaintFiler:
     """Files a complaint against demo enterprise A outside the green channel, so it awaits the regulator."""
 
-    async def file(facts: str) -> dict[str, Any]:
+    async def file(facts: str, *, photo: bool = False) -> dict[str, Any]:
+        evidence_ids = []
+        if photo:
+            uploaded = await api.post("/v1/consumer/evidence", params={"filename": "receipt.png"}, content=png(),
+                                      headers={"Authorization": f"Bearer {consumer_token}",
+                                               "Content-Type": "application/octet-stream"})
+            assert uploaded.status_code == 201, uploaded.text
+            evidence_ids.append(uploaded.json()["id"])
         purchased = (datetime.now(SHANGHAI) - timedelta(days=3)).date().isoformat()
         body = {
             "kind": "complaint",
@@ -234,6 +243,7 @@ def file_complaint(api: httpx.AsyncClient, demo: dict[str, Any], consumer_token:
             "sector": "online_shopping",
             "category": "food.local_specialty",
             "channel": "app",
+            "evidence_ids": evidence_ids,
         }
         response = await api.post("/v1/consumer/complaints", json=body,
                                    headers={"Authorization": f"Bearer {consumer_token}"})
@@ -243,3 +253,15 @@ def file_complaint(api: httpx.AsyncClient, demo: dict[str, Any], consumer_token:
         return filed
 
     return file
+
+
+def png(width: int = 120, height: int = 80) -> bytes:
+    """A small PNG (a red band on white, like a stamped receipt) for evidence, built without an image library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + (b"\xc8\x10\x2e" if height // 3 <= y < 2 * height // 3 else b"\xff\xff\xff") * width
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

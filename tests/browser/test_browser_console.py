@@ -32,7 +32,7 @@ async def kpi(page: Page, name: str) -> int:
 
 async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_the_dashboard_change(
         open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler) -> None:
-    complaint = await file_complaint("网购的枸杞与宣传不符，商家拒绝退货，请求受理。")
+    complaint = await file_complaint("网购的枸杞与宣传不符，商家拒绝退货，请求受理。", photo=True)
     page = await sign_in(open_page, demo, screen)
 
     # The work queue: cases awaiting a decision, by case number, with a working-day countdown.
@@ -56,6 +56,14 @@ async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_
     await expect(page.get_by_role("heading", name="案件详情")).to_be_visible()
     await expect(page.get_by_text("网购的枸杞与宣传不符")).to_be_visible()
     await screen(page, "console-case-detail")
+    # The evidence photo, fetched with the staff token, is shown from a blob: URL the CSP allows.
+    await page.get_by_role("row").filter(has_text="receipt.png").get_by_role("button", name="预览").click()
+    photo = page.get_by_role("img", name="证据图片：receipt.png")
+    await expect(photo).to_be_visible()
+    assert await photo.evaluate("image => image.complete && image.naturalWidth") == 120
+    await screen(page, "console-evidence-preview")
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog", name="证据预览")).to_be_hidden()
     await page.get_by_role("button", name="不予受理").click()
     await expect(page.get_by_role("dialog")).to_contain_text("（7）法律、法规、规章规定不予受理的其他情形")
     await screen(page, "console-refuse-dialog")
