@@ -90,7 +90,7 @@ async def test_a_regulator_signs_in_accepts_a_complaint_from_the_queue_and_sees_
 
 async def test_a_regulator_terminates_a_mediation_with_a_coded_ground_and_verifies_the_audit_chain(
         open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler,
-        api: httpx.AsyncClient, regulator_token: str) -> None:
+        api: httpx.AsyncClient, regulator_token: str, consumer_token: str) -> None:
     complaint = await file_complaint("商家拒不参加调解，请求终止。")
     accepted = await api.post(f"/v1/regulator/complaints/{complaint['id']}/accept",
                               headers={"Authorization": f"Bearer {regulator_token}"})
@@ -102,6 +102,16 @@ async def test_a_regulator_terminates_a_mediation_with_a_coded_ground_and_verifi
 
     await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
     await expect(page.locator(".page-title")).to_contain_text("调解中")
+    # The consumer writes while the workspace is open: the message shows without a reload.
+    await expect(page.get_by_text("实时更新")).to_be_visible()
+    case_id = page.url.rsplit("/", 1)[-1]
+    posted = await api.post(f"/v1/consumer/cases/{case_id}/messages", json={"text": "商家一直不接电话，请调解员督促。"},
+                            headers={"Authorization": f"Bearer {consumer_token}"})
+    assert posted.status_code == 201, posted.text
+    await expect(page.get_by_text("商家一直不接电话，请调解员督促。")).to_be_visible()
+    await page.get_by_label("消息内容").fill("已电话通知经营者，请于三日内答复。")
+    await page.get_by_role("button", name="发送").click()
+    await expect(page.locator(".message").filter(has_text="已电话通知经营者")).to_contain_text("监管部门")
     await screen(page, "console-mediation")
     for action, name in (("指派调解员", "console-assign-dialog"), ("记录调解协议", "console-agreement-dialog")):
         await page.get_by_role("button", name=action).click()
