@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from playwright.async_api import Page
 
 DESKTOP = {"width": 1440, "height": 900}
@@ -17,3 +18,5 @@ Screen = Callable[[Page, str], Awaitable[None]]
 # file_complaint(facts, *, photo=False) -> the complaint as filed (awaiting the regulator's acceptance), with a
 # photo of a receipt as evidence if asked.
 ComplaintFiler = Callable[..., Awaitable[dict[str, Any]]]
+# file_as_consumer(path, body) -> the 201 answer to the demo consumer's filing at `path`.
+ConsumerFiler = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]

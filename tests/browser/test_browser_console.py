@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import httpx
-from browser_testkit import ComplaintFiler, Opener, Screen
 from playwright.async_api import Page, expect
+
+from browser.browser_testkit import ComplaintFiler, ConsumerFiler, Opener, Screen
 
 FIGURES_WAIT = 30.0
 
@@ -154,14 +155,13 @@ async def test_the_console_speaks_english_on_request_and_a_wrong_password_reads_
 
 
 async def test_a_regulator_finds_a_report_by_the_queue_filters_verifies_extends_and_decides_it(
-        open_page: Opener, screen: Screen, demo: dict[str, Any], api: httpx.AsyncClient, consumer_token: str) -> None:
-    filed = await api.post("/v1/consumer/reports", headers={"Authorization": f"Bearer {consumer_token}"}, json={
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_as_consumer: ConsumerFiler) -> None:
+    filed = await file_as_consumer("/v1/consumer/reports", {
         "respondent": {"merchant_id": demo["merchants"][0]["merchant_id"]},
         "request": {"type": "other"},
         "facts": "该店销售的枸杞标注产地与实际不符，涉嫌虚假宣传。",
         "sector": "online_shopping",
     })
-    assert filed.status_code == 201, filed.text
     case_no = filed.json()["case_no"]
     page = await sign_in(open_page, demo)
     await expect(page.get_by_role("heading", name="待办案件")).to_be_visible()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from browser_testkit import PHONE, Opener, Screen
 from playwright.async_api import expect
+
+from browser.browser_testkit import PHONE, Opener, Screen
 
 
 async def test_the_sign_in_page_renders_in_chinese_and_passes_axe(open_page: Opener, screen: Screen) -> None:
