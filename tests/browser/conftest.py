@@ -151,7 +151,9 @@ async def open_page(browser: Browser, base_url: str, screenshot_dir: Path,
 
     async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN") -> Page:
         # `locale` also sets the browser's Accept-Language; a screen's own header (its chosen language) still wins.
-        context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale)
+        # Reduced motion: screenshots show charts and dialogs finished, not halfway through an animation.
+        context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale,
+                                            reduced_motion="reduce")
         await context.add_init_script(REPORT_VIOLATIONS)
         page = await context.new_page()
         problems = PageProblems()
