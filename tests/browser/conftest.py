@@ -23,12 +23,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from browser.browser_testkit import DESKTOP, ComplaintFiler, ConsumerFiler, Opener, Screen
 from odr_runner.credentials import StackSecrets
 from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
 from servicekit import infra
+
+# Assertions wait up to 15 s instead of 5: on a loaded 2-core machine a sign-in (password hashing behind the
+# gateway) or a page of the queue can take longer than 5 s, which is slow but not wrong.
+expect.set_options(timeout=15_000)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHROMIUM = Path("/usr/bin/chromium")
