@@ -1,4 +1,5 @@
-"""The request dependencies every service uses: a session per request on the runtime's database, the runtime."""
+"""The request dependencies every service uses: a session per request on the runtime's database, the runtime, the
+cipher."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.app import ServiceRuntime
 from servicekit.db import TimezoneAware, new_metadata
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.settings import ServiceSettings
 
 
@@ -22,21 +24,22 @@ async def test_each_request_gets_its_own_session_returned_after_the_response(
         settings: ServiceSettings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession],
         outbox: Outbox) -> None:
     app = FastAPI()
-    app.state.runtime = ServiceRuntime(settings=settings, engine=engine, sessionmaker=sessionmaker, outbox=outbox)
+    app.state.runtime = ServiceRuntime(settings=settings, engine=engine, sessionmaker=sessionmaker, outbox=outbox,
+                                       cipher=PiiCipher(settings.pii_key.get_secret_value()))
     sessions: list[int] = []
 
     @app.get("/backend")
-    async def backend(session: DbSession, runtime: Runtime) -> dict[str, object]:
+    async def backend(session: DbSession, runtime: Runtime, cipher: Cipher) -> dict[str, object]:
         sessions.append(id(session))
         pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         return {"pid": pid, "service": runtime.settings.service_name,
-                "same_runtime": runtime is app.state.runtime}
+                "same_runtime": runtime is app.state.runtime, "same_cipher": cipher is runtime.cipher}
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://service") as client:
         answers = [(await client.get("/backend")).json() for _ in range(2)]
 
     assert [answer["service"] for answer in answers] == [settings.service_name] * 2
-    assert all(answer["same_runtime"] for answer in answers)
+    assert all(answer["same_runtime"] and answer["same_cipher"] for answer in answers)
     assert sessions[0] != sessions[1]
     # Closed with the request: the connection went back to the pool, and the next request got it again.
     assert engine.pool.checkedout() == 0

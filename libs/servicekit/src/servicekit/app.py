@@ -23,6 +23,7 @@ from servicekit.observability import (
     health_router,
     install_request_context,
 )
+from servicekit.pii import PiiCipher
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
 
@@ -40,6 +41,7 @@ class ServiceRuntime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     outbox: Outbox
+    cipher: PiiCipher
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +82,7 @@ def create_service_app(
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             outbox=Outbox(outbox_table, settings.service_name),
+            cipher=PiiCipher(settings.pii_key.get_secret_value()),
         )
         app.state.runtime = runtime
         app.state.token_verifier = TokenVerifier(settings.jwt_public_key, settings.jwt_issuer,

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies every service's routers use: a database session and the service's runtime.
+"""Request-scoped dependencies every service's routers use: a database session, the runtime, the PII cipher.
 
 They are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per dependency per
 request for what is only an attribute lookup.
@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.app import ServiceRuntime, get_runtime
+from servicekit.pii import PiiCipher
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -26,5 +27,11 @@ async def runtime(request: Request) -> ServiceRuntime:
     return get_runtime(request)
 
 
+async def cipher(request: Request) -> PiiCipher:
+    """The service's cipher for personal data at rest (its key from the settings)."""
+    return get_runtime(request).cipher
+
+
 DbSession = Annotated[AsyncSession, Depends(db_session)]
 Runtime = Annotated[ServiceRuntime, Depends(runtime)]
+Cipher = Annotated[PiiCipher, Depends(cipher)]

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies of the complaints routers: PII cipher, event publisher, stores, rules and periods.
+"""Request-scoped dependencies of the complaints routers: event publisher, stores, rules and periods.
 
 They are all `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per dependency per
 request for what is only an attribute lookup.
@@ -15,18 +15,11 @@ from complaints.live import CaseChanges
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.app import get_runtime
-from servicekit.pii import PiiCipher
 from servicekit.settings import ServiceSettings
 from servicekit.uploads import FileStore
 
-PII_CIPHER = "pii_cipher"
 EVIDENCE_STORE = "evidence_store"
 CASE_CHANGES = "case_changes"
-
-
-async def _cipher(request: Request) -> PiiCipher:
-    cipher: PiiCipher = get_runtime(request).extras[PII_CIPHER]
-    return cipher
 
 
 async def _store(request: Request) -> FileStore:
@@ -54,7 +47,6 @@ async def _publisher(request: Request) -> Publisher:
     return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
 
 
-Cipher = Annotated[PiiCipher, Depends(_cipher)]
 Events = Annotated[Publisher, Depends(_publisher)]
 Store = Annotated[FileStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]

@@ -6,7 +6,7 @@ from complaints.complaint.jobs import BreachSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox
-from complaints.dependencies import CASE_CHANGES, PII_CIPHER
+from complaints.dependencies import CASE_CHANGES
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.jobs import StatsCompactor
@@ -32,7 +32,7 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     on_mediation = InboxConsumer(
         group=mediation_events.GROUP,
         topics=CONSUMER_GROUPS[mediation_events.GROUP],
-        handlers=mediation_events.mediation_handlers(publisher=publisher, cipher=runtime.extras[PII_CIPHER]),
+        handlers=mediation_events.mediation_handlers(publisher=publisher, cipher=runtime.cipher),
         sessionmaker=runtime.sessionmaker,
         inbox=inbox,
         settings=runtime.settings,

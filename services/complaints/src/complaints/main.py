@@ -8,13 +8,12 @@ from fastapi import FastAPI
 
 from complaints.api import ROUTERS
 from complaints.database import outbox
-from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
+from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE
 from complaints.evidence.storage import evidence_store
 from complaints.jobs import background_jobs
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, create_service_app
-from servicekit.pii import PiiCipher
 
 DESCRIPTION = """Intake, jurisdiction, routing, regulator decisions, statutory deadlines and timeline of consumer
 complaints (投诉) and reports (举报) under SAMR Order 121.
@@ -32,7 +31,6 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     settings = settings or ComplaintsSettings()
 
     async def on_startup(runtime: ServiceRuntime) -> None:
-        runtime.extras[PII_CIPHER] = PiiCipher(runtime.settings.pii_key.get_secret_value())
         runtime.extras[EVIDENCE_STORE] = evidence_store(settings)
         runtime.extras[CASE_CHANGES] = CaseChanges(runtime.engine)
 

@@ -11,20 +11,10 @@ from mediation.live import CaseFeed
 from mediation.settings import MediationSettings
 from servicekit.app import get_runtime
 from servicekit.events.outbox import Outbox
-from servicekit.pii import PiiCipher
 from servicekit.uploads import LocalDiskStore
 
-PII_CIPHER = "pii_cipher"
 CASE_FEED = "case_feed"
 ATTACHMENT_STORE = "attachment_store"
-
-
-async def _pii_cipher(request: Request) -> PiiCipher:
-    cipher: PiiCipher = get_runtime(request).extras[PII_CIPHER]
-    return cipher
-
-
-Cipher = Annotated[PiiCipher, Depends(_pii_cipher)]
 
 
 async def _outbox(request: Request) -> Outbox:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mediation.consumers.complaints import GROUP as COMPLAINTS_GROUP
 from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox
-from mediation.dependencies import CASE_FEED, PII_CIPHER
+from mediation.dependencies import CASE_FEED
 from mediation.fulfilment.service import flag_unconfirmed
 from mediation.negotiation.service import expire_negotiations
 from mediation.regulator.service import expire_mediations
@@ -56,7 +56,7 @@ def background_jobs(runtime: ServiceRuntime, settings: MediationSettings) -> dic
     on_complaints = InboxConsumer(
         group=COMPLAINTS_GROUP,
         topics=CONSUMER_GROUPS[COMPLAINTS_GROUP],
-        handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.extras[PII_CIPHER], settings=settings),
+        handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.cipher, settings=settings),
         sessionmaker=runtime.sessionmaker,
         inbox=inbox,
         settings=settings,

@@ -11,13 +11,12 @@ from fastapi import FastAPI
 
 from mediation.api import ROUTERS
 from mediation.database import outbox
-from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED, PII_CIPHER
+from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED
 from mediation.jobs import background_jobs
 from mediation.live import CaseFeed
 from mediation.settings import MediationSettings
 from servicekit.app import ServiceRuntime, create_service_app
 from servicekit.db import asyncpg_dsn
-from servicekit.pii import PiiCipher
 from servicekit.uploads import LocalDiskStore
 
 
@@ -26,7 +25,6 @@ def create_app(settings: MediationSettings | None = None) -> FastAPI:
     settings = settings or MediationSettings()
 
     async def on_startup(runtime: ServiceRuntime) -> None:
-        runtime.extras[PII_CIPHER] = PiiCipher(settings.pii_key.get_secret_value())
         runtime.extras[CASE_FEED] = CaseFeed(asyncpg_dsn(settings.sqlalchemy_url))
         runtime.extras[ATTACHMENT_STORE] = LocalDiskStore(settings.attachment_dir)
 

@@ -10,7 +10,6 @@ from merchants.database import inbox
 from merchants.scorecards.jobs import evaluator
 from merchants.settings import MerchantsSettings
 from merchants.webhooks.jobs import WebhookDispatcher
-from merchants.webhooks.router import PII_CIPHER
 from servicekit.app import BackgroundJob, ServiceRuntime
 from servicekit.events.inbox import InboxConsumer
 from servicekit.events.relay import OutboxRelay
@@ -21,7 +20,7 @@ def background_jobs(runtime: ServiceRuntime, settings: MerchantsSettings) -> dic
     """Every job the service runs beside its HTTP API, by name."""
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=settings)
     dispatcher = WebhookDispatcher(engine=runtime.engine, sessionmaker=runtime.sessionmaker,
-                                   outbox=runtime.outbox, settings=settings, cipher=runtime.extras[PII_CIPHER])
+                                   outbox=runtime.outbox, settings=settings, cipher=runtime.cipher)
     jobs: dict[str, BackgroundJob] = {"outbox-relay": relay.run, "webhook-dispatcher": dispatcher.run,
                                       "scorecard-evaluator": evaluator(runtime.sessionmaker, settings)}
     retry_window = timedelta(seconds=settings.webhook_retry_window_seconds)

@@ -15,9 +15,7 @@ from merchants.credentials.hashing import burn_verification
 from merchants.database import outbox
 from merchants.jobs import background_jobs
 from merchants.settings import MerchantsSettings
-from merchants.webhooks.router import PII_CIPHER
 from servicekit.app import ServiceRuntime, create_service_app
-from servicekit.pii import PiiCipher
 
 
 def create_app(settings: MerchantsSettings | None = None) -> FastAPI:
@@ -25,7 +23,6 @@ def create_app(settings: MerchantsSettings | None = None) -> FastAPI:
     settings = settings or MerchantsSettings()
 
     async def on_startup(runtime: ServiceRuntime) -> None:
-        runtime.extras[PII_CIPHER] = PiiCipher(settings.pii_key.get_secret_value())
         # Computes the dummy hash now, so the first check of an unknown client is not measurably slower.
         await asyncio.to_thread(burn_verification, "")
 

@@ -27,7 +27,7 @@ from complaints.complaint.schemas import (
     StationComplaintCreate,
 )
 from complaints.complaint.state import Actor
-from complaints.dependencies import Changes, Cipher, Events, Periods, Store, negotiation_periods
+from complaints.dependencies import Changes, Events, Periods, Store, negotiation_periods
 from complaints.evidence import service as evidence_service
 from complaints.idempotency import validate_key
 from complaints.live import RESYNC
@@ -42,7 +42,7 @@ from servicekit.auth import (
     require,
     require_internal,
 )
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from complaints.complaint.enums import CaseStatus, ComplaintKind
-from complaints.dependencies import Cipher
 from complaints.disclosure import service as disclosure_service
 from complaints.disclosure.schemas import PublicComplaint, PublicComplaintList
 from complaints.disclosure.service import Period, PublicFilter
@@ -19,7 +18,7 @@ from servicekit import regions
 from servicekit.auth import RegulatorPrincipal
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
-from servicekit.dependencies import Runtime
+from servicekit.dependencies import Cipher, Runtime
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.problems import Problem
 

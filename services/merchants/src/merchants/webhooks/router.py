@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from merchants.dependencies import Enterprise, Settings
@@ -21,21 +20,10 @@ from merchants.webhooks.schemas import (
     WebhookSaved,
 )
 from merchants.webhooks.ssrf import parse_networks
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession
 from servicekit.pagination import PageSize
-from servicekit.pii import PiiCipher
 
 router = APIRouter(prefix="/v1/merchant/webhook", tags=["merchant: webhook"])
-
-PII_CIPHER = "pii_cipher"
-
-
-async def _cipher(runtime: Runtime) -> PiiCipher:
-    return cast(PiiCipher, runtime.extras[PII_CIPHER])
-
-
-Cipher = Annotated[PiiCipher, Depends(_cipher)]
-
 
 @router.put("", response_model=WebhookSaved, summary="Set the webhook endpoint, its secret and event types",
             responses={422: {"description": "Invalid URL (including non-public addresses), secret or event type"}})
