@@ -131,6 +131,8 @@ class Enterprise:
     merchant_id: str
     client_id: str
     client_secret: str
+    status_token: str
+    retrieval_token: str
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +156,23 @@ async def enterprise(
     approved = await gateway.post(f"/v1/regulator/odr-applications/{application_id}/approve",
                                   json={"reason": "材料齐全，符合条件"}, headers=auth(regulator_token))
     assert approved.status_code == 200, approved.text
-    issued = approved.json()
+    assert "client_secret" not in approved.json(), "the credentials never pass through the regulator's hands"
+    # The applicant, not the regulator, fetches them: its status (with the token it got on applying) carries the
+    # one-time link.
+    status = await gateway.get(f"{APPLICATIONS}/{application_id}/status",
+                               headers={"X-Application-Token": response.json()["status_token"]})
+    assert status.status_code == 200, status.text
+    link = status.json()["credentials"]
+    assert link["state"] == "ready", link
+    retrieved = await gateway.post(link["url"], json={"retrieval_token": link["retrieval_token"]})
+    assert retrieved.status_code == 200, retrieved.text
+    issued = retrieved.json()
     # Routing reads complaints' replica of enrollments, fed by merchants' approval event.
     pending = await e2e_stack.wait_settled()
     assert not pending, f"events still in flight: {pending}"
     return Enterprise(application_id=application_id, merchant_id=issued["merchant_id"],
-                      client_id=issued["client_id"], client_secret=issued["client_secret"])
+                      client_id=issued["client_id"], client_secret=issued["client_secret"],
+                      status_token=response.json()["status_token"], retrieval_token=link["retrieval_token"])
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +258,29 @@ async def test_approval_issues_credentials_the_token_endpoint_accepts(
                                                     "client_id": enterprise.client_id,
                                                     "client_secret": enterprise.client_secret})
     assert token.status_code == 200, token.text
+
+
+async def test_the_one_time_link_works_once_and_never_again(
+    enterprise: Enterprise, gateway: httpx.AsyncClient, regulator_token: str,
+) -> None:
+    status_path = f"{APPLICATIONS}/{enterprise.application_id}/status"
+    again = await gateway.post(f"{APPLICATIONS}/{enterprise.application_id}/credentials",
+                               json={"retrieval_token": enterprise.retrieval_token})
+    assert_problem(again, 409)
+    assert enterprise.client_secret not in again.text
+    status = await gateway.get(status_path, headers={"X-Application-Token": enterprise.status_token})
+    assert status.status_code == 200, status.text
+    assert status.json()["status"] == "approved"
+    assert status.json()["credentials"]["state"] == "retrieved"
+    assert status.json()["credentials"]["retrieval_token"] is None
+    assert_problem(await gateway.get(status_path, headers={"X-Application-Token": "someone-elses"}), 404)
+    assert_problem(await gateway.get(status_path), 422)
+    # The regulator's view says the credentials were handed over, and holds neither token nor secret.
+    decided = await gateway.get(f"/v1/regulator/odr-applications/{enterprise.application_id}",
+                                headers=auth(regulator_token))
+    assert decided.json()["credentials_retrieved_at"] is not None
+    for secret in (enterprise.client_secret, enterprise.status_token, enterprise.retrieval_token):
+        assert secret not in decided.text
 
 
 async def test_a_second_application_for_the_same_code_is_409(
