@@ -199,8 +199,8 @@ async def webhook_secret(odr: OdrClient, receiver: WebhookReceiver) -> str:
 
 
 async def file_against(gateway: httpx.AsyncClient, consumer_token: str, complaint_body: ComplaintBody,
-                       merchant_id: str) -> dict[str, Any]:
-    body = complaint_body()
+                       merchant_id: str, **extra: Any) -> dict[str, Any]:
+    body = {**complaint_body(), **extra}
     body["respondent"] = {"merchant_id": merchant_id}
     response = await gateway.post("/v1/consumer/complaints", json=body,
                                   headers={**auth(consumer_token), "Idempotency-Key": str(uuid.uuid4())})
@@ -218,6 +218,20 @@ def routed_event_of(events: list[WebhookEvent], complaint_id: str) -> WebhookEve
 class FirstDelivery:
     complaint: dict[str, Any]
     event: WebhookEvent
+    shared: dict[str, Any]
+    kept: dict[str, Any]
+
+
+RECEIPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+ID_CARD_PDF = b"%PDF-1.4\n% id card scan, for the regulator only\n%%EOF\n"
+
+
+async def upload(gateway: httpx.AsyncClient, consumer_token: str, filename: str, content: bytes) -> dict[str, Any]:
+    response = await gateway.post("/v1/consumer/evidence", params={"filename": filename}, content=content,
+                                  headers={**auth(consumer_token), "Content-Type": "application/octet-stream"})
+    assert response.status_code == 201, response.text
+    uploaded: dict[str, Any] = response.json()
+    return uploaded
 
 
 @pytest.fixture(scope="module")
@@ -225,14 +239,18 @@ async def first_delivery(
     gateway: httpx.AsyncClient, consumer_token: str, complaint_body: ComplaintBody, enterprise: Enterprise,
     receiver: WebhookReceiver, webhook_secret: str, eventually: Eventually,
 ) -> FirstDelivery:
-    """A green-channel complaint against the new enterprise, and its routed event as the receiver got it."""
-    complaint = await file_against(gateway, consumer_token, complaint_body, enterprise.merchant_id)
+    """A green-channel complaint against the new enterprise with two attachments, one shared with it, and its
+    routed event as the receiver got it."""
+    shared = await upload(gateway, consumer_token, "小票.png", RECEIPT_PNG)
+    kept = await upload(gateway, consumer_token, "身份证.pdf", ID_CARD_PDF)
+    complaint = await file_against(gateway, consumer_token, complaint_body, enterprise.merchant_id,
+                                   evidence_ids=[shared["id"], kept["id"]], shared_evidence_ids=[shared["id"]])
 
     async def arrived() -> WebhookEvent | None:
         return routed_event_of(receiver.verified(webhook_secret), complaint["id"])
 
     event = await eventually(arrived, what="the webhook of the routed complaint")
-    return FirstDelivery(complaint=complaint, event=event)
+    return FirstDelivery(complaint=complaint, event=event, shared=shared, kept=kept)
 
 
 async def test_application_is_filed_with_its_licence_typed_by_content(
@@ -319,6 +337,46 @@ async def test_routed_complaint_arrives_signed_and_the_client_lists_its_case(
         return any(str(case.complaint_id) == first_delivery.complaint["id"] for case in page.items)
 
     await eventually(listed, what="the case in the enterprise's list")
+
+
+async def test_the_enterprise_receives_what_it_needs_to_answer(
+    first_delivery: FirstDelivery, complaint_body: ComplaintBody, odr: OdrClient, gateway: httpx.AsyncClient,
+    merchant_a_token: str, demo: dict[str, Any], eventually: Eventually,
+) -> None:
+    filed = complaint_body()
+    purchase = filed["purchase"]
+    routed = first_delivery.event.complaint_routed()
+    assert routed is not None
+    assert (routed.order_no, str(routed.purchase_date), routed.purchase_amount_fen) == (
+        purchase["order_no"], purchase["date"], purchase["amount_fen"])
+    assert (routed.sector, routed.category) == (filed["sector"], filed["category"])
+    assert [str(item.id) for item in routed.evidence] == [first_delivery.shared["id"]], "only what was shared"
+    assert routed.evidence[0].sha256 == first_delivery.shared["sha256"]
+    assert "****" in routed.complainant.phone_masked
+    assert demo["consumer_phone"] not in str(first_delivery.event.data), "the consumer's contact stays masked"
+
+    async def listed() -> Any:
+        page = await odr.list_cases()
+        return next((case for case in page.items if str(case.complaint_id) == first_delivery.complaint["id"]), None)
+
+    case = await eventually(listed, what="the case in the enterprise's list")
+    assert case.purchase is not None
+    assert (case.purchase.order_no, str(case.purchase.date), case.purchase.amount_fen) == (
+        purchase["order_no"], purchase["date"], purchase["amount_fen"])
+    assert (case.sector, case.category) == (filed["sector"], filed["category"])
+    assert [str(item.id) for item in case.evidence] == [first_delivery.shared["id"]]
+    assert await odr.download_evidence(case.evidence[0]) == RECEIPT_PNG
+    assert await odr.download_evidence(routed.evidence[0], routed.complaint_id) == RECEIPT_PNG
+    detail = await odr.get_case(case.id)
+    assert detail.evidence == case.evidence
+
+    # The attachment the consumer kept for the regulator, and any other enterprise, get nothing.
+    kept_path = case.evidence[0].download_path.replace(first_delivery.shared["id"], first_delivery.kept["id"])
+    with pytest.raises(OdrApiError) as kept:
+        await odr.request("GET", kept_path)
+    assert kept.value.status == 404
+    other = await gateway.get(case.evidence[0].download_path, headers=auth(merchant_a_token))
+    assert_problem(other, 404)
 
 
 async def test_deliveries_missed_while_the_receiver_is_down_arrive_once_it_is_back(

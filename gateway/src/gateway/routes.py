@@ -84,6 +84,7 @@ ROUTES: list[Route] = [
     Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/attachments", MEDIATION, max_body_bytes=6 * 1024 * 1024),
     Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/attachments/{attachment_id}", MEDIATION),
     Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/stream", MEDIATION, streaming=True),
+    Route(MERCHANT, "GET", "/v1/merchant/complaints/{id}/evidence/{evidence_id}", COMPLAINTS),
     Route(MERCHANT, "PUT", "/v1/merchant/webhook", MERCHANTS),
     Route(MERCHANT, "GET", "/v1/merchant/webhook", MERCHANTS),
     Route(MERCHANT, "GET", "/v1/merchant/webhook/deliveries", MERCHANTS),

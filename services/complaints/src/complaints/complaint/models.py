@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -194,6 +195,8 @@ class Evidence(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # The consumer chose to show it to the ODR enterprise (which then may download it); else staff only.
+    shared_with_merchant: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class PiiAccess(Base):

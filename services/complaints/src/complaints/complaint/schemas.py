@@ -208,7 +208,16 @@ class ComplaintCreate(RequestBody):
     category: CategoryCode | None = None
     channel: Channel = Channel.APP
     evidence_ids: Annotated[list[uuid.UUID], Field(max_length=20)] = []
+    shared_evidence_ids: Annotated[list[uuid.UUID], Field(
+        max_length=20, description="Those of `evidence_ids` the ODR enterprise may see and download; "
+                                   "the others are for the regulator only")] = []
     disclosure_consent: StrictBool = False
+
+    @model_validator(mode="after")
+    def _shares_only_its_own_evidence(self) -> Self:
+        if not set(self.shared_evidence_ids) <= set(self.evidence_ids):
+            raise ValueError("shared_evidence_ids must be among evidence_ids")
+        return self
 
 
 class SettledOnSpot(RequestBody):
@@ -342,6 +351,7 @@ class EvidenceRead(BaseModel):
     size_bytes: int
     sha256: str
     created_at: datetime
+    shared_with_merchant: bool = False
 
 
 class FlagRead(BaseModel):

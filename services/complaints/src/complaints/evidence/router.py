@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import PurePath
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from complaints.complaint.schemas import EvidenceRead
 from complaints.dependencies import DbSession, Runtime, Store
 from complaints.evidence import service as evidence_service
 from complaints.settings import ComplaintsSettings
-from servicekit.auth import ConsumerPrincipal
-from servicekit.problems import Problem
+from servicekit.auth import ConsumerPrincipal, MerchantPrincipal
+from servicekit.problems import Problem, problem_responses
 
 consumer_router = APIRouter(prefix="/v1/consumer/evidence", tags=["consumer: evidence"])
+merchant_router = APIRouter(prefix="/v1/merchant/complaints", tags=["merchant: evidence"])
 
 
 @consumer_router.post(
@@ -49,3 +52,19 @@ async def upload_evidence(
     row = await evidence_service.store(session, store=store, consumer_id=principal.sub, filename=name,
                                        content=content)
     return EvidenceRead.model_validate(dict(row))
+
+
+@merchant_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download evidence shared with me",
+                     response_class=Response, responses={200: {"content": {"application/octet-stream": {}}},
+                                                         **problem_responses(401, 403, 404, 422)})
+async def download_shared_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: MerchantPrincipal,
+                                   session: DbSession, store: Store) -> Response:
+    """An attachment the consumer shared with the calling enterprise (listed in its case's `evidence`); 404 for
+    anything else."""
+    if principal.merchant_id is None:
+        raise Problem("forbidden", "The token names no merchant")
+    row = await evidence_service.shared_with_merchant(session, case_id=complaint_id, evidence_id=evidence_id,
+                                                      merchant_id=principal.merchant_id)
+    return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
+        "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})

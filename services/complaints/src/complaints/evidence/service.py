@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.models import Evidence
+from complaints.complaint.models import Complaint, Evidence
 from servicekit import uploads
 from servicekit.db import new_id, utcnow
 from servicekit.problems import Problem
 
 evidence_table: Table = Evidence.__table__  # type: ignore[assignment]
+complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 
 # Media types a consumer may attach, with the file name extensions each may carry.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -67,16 +68,16 @@ async def store(session: AsyncSession, *, store: uploads.FileStore, consumer_id:
 
 
 async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,
-                 evidence_ids: Sequence[uuid.UUID]) -> Sequence[RowMapping]:
-    """Give the consumer's unattached uploads to a case (in the filing's transaction) and return them in upload
-    order; 422 for any other id."""
+                 evidence_ids: Sequence[uuid.UUID], shared_ids: Sequence[uuid.UUID] = ()) -> Sequence[RowMapping]:
+    """Give the consumer's unattached uploads to a case (in the filing's transaction), those in `shared_ids` shared
+    with the enterprise, and return them in upload order; 422 for any other id."""
     if not evidence_ids:
         return []
     attached = (await session.execute(
         evidence_table.update()
         .where(evidence_table.c.id.in_(evidence_ids), evidence_table.c.consumer_id == consumer_id,
                evidence_table.c.complaint_id.is_(None))
-        .values(complaint_id=case_id)
+        .values(complaint_id=case_id, shared_with_merchant=evidence_table.c.id.in_(list(shared_ids)))
         .returning(*evidence_table.c)
     )).mappings().all()
     if len(attached) != len(set(evidence_ids)):
@@ -93,10 +94,34 @@ async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapp
     )).mappings().all()
 
 
+async def shared_of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+    """The attachments of a case its consumer shared with the enterprise, in upload order."""
+    return (await session.execute(
+        select(evidence_table).where(evidence_table.c.complaint_id == case_id, evidence_table.c.shared_with_merchant)
+        .order_by(evidence_table.c.id)
+    )).mappings().all()
+
+
 async def of_case_by_id(session: AsyncSession, *, case_id: uuid.UUID, evidence_id: uuid.UUID) -> RowMapping:
     """One attachment of a case; 404 if it belongs elsewhere."""
     row = (await session.execute(select(evidence_table).where(
         evidence_table.c.id == evidence_id, evidence_table.c.complaint_id == case_id))).mappings().one_or_none()
     if row is None:
         raise Problem("not-found", "No such attachment on this case")
+    return row
+
+
+async def shared_with_merchant(session: AsyncSession, *, case_id: uuid.UUID, evidence_id: uuid.UUID,
+                               merchant_id: uuid.UUID) -> RowMapping:
+    """An attachment its consumer shared with the enterprise the complaint is against; 404 for anything else (another
+    enterprise's complaint, a report, an attachment kept for the regulator)."""
+    row = (await session.execute(
+        select(evidence_table)
+        .join(complaint_table, complaint_table.c.id == evidence_table.c.complaint_id)
+        .where(evidence_table.c.id == evidence_id, evidence_table.c.complaint_id == case_id,
+               evidence_table.c.shared_with_merchant, complaint_table.c.merchant_id == merchant_id,
+               complaint_table.c.kind == "complaint")
+    )).mappings().one_or_none()
+    if row is None:
+        raise Problem("not-found", "No such attachment shared with you")
     return row
