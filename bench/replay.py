@@ -9,8 +9,9 @@ figure, the counts worked out from the file; any difference fails the run ("exac
 Enrolment rule: every company (its name as written in the file) with at least ENROL_MIN_ROWS rows among the rows
 replayed applies through `POST /v1/public/odr-applications` (a county of Qinghai chosen from its name, a generated
 USCC, a PDF licence) and is approved by the provincial regulator (`POST /v1/regulator/odr-applications/{id}/approve`);
-its client credentials give it a token through the gateway. Its complaints ask for the green channel. Every other
-company is an unregistered respondent, named in the complaint, whose case goes to the regulator.
+the client credentials it fetches through its one-time link give it a token through the gateway. Its complaints ask
+for the green channel. Every other company is an unregistered respondent, named in the complaint, whose case goes to
+the regulator.
 
 Outcome by `Company response to consumer` (E: enrolled enterprise, U: unregistered respondent):
 - Closed with monetary relief -> settled with the amount the consumer asked for. E: the enterprise offers a refund of
@@ -531,11 +532,19 @@ async def enrol(session: aiohttp.ClientSession, gateway: str, regulator: str,
         async with session.post(f"{gateway}/v1/public/odr-applications", json=application(company, number)) as answer:
             if answer.status != 201:
                 raise SystemExit(f"application of {company.name} answered {answer.status}: {await answer.text()}")
-            application_id = (await answer.json())["id"]
+            created = await answer.json()
+        application_id = created["id"]
         async with session.post(f"{gateway}/v1/regulator/odr-applications/{application_id}/approve",
                                 json={"reason": "材料齐全，符合条件"}, headers=headers) as answer:
             if answer.status != 200:
                 raise SystemExit(f"approval of {company.name} answered {answer.status}: {await answer.text()}")
+        # The credentials reach the applicant, not the regulator: through the one-time link in its status.
+        async with session.get(f"{gateway}/v1/public/odr-applications/{application_id}/status",
+                               headers={"X-Application-Token": created["status_token"]}) as answer:
+            link = (await answer.json())["credentials"]
+        async with session.post(f"{gateway}{link['url']}", json={"retrieval_token": link["retrieval_token"]}) as answer:
+            if answer.status != 200:
+                raise SystemExit(f"credentials of {company.name} answered {answer.status}: {await answer.text()}")
             approved.append(await answer.json())
     return approved
 

@@ -131,6 +131,8 @@ class Enterprise:
     merchant_id: str
     client_id: str
     client_secret: str
+    status_token: str
+    retrieval_token: str
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +156,23 @@ async def enterprise(
     approved = await gateway.post(f"/v1/regulator/odr-applications/{application_id}/approve",
                                   json={"reason": "材料齐全，符合条件"}, headers=auth(regulator_token))
     assert approved.status_code == 200, approved.text
-    issued = approved.json()
+    assert "client_secret" not in approved.json(), "the credentials never pass through the regulator's hands"
+    # The applicant, not the regulator, fetches them: its status (with the token it got on applying) carries the
+    # one-time link.
+    status = await gateway.get(f"{APPLICATIONS}/{application_id}/status",
+                               headers={"X-Application-Token": response.json()["status_token"]})
+    assert status.status_code == 200, status.text
+    link = status.json()["credentials"]
+    assert link["state"] == "ready", link
+    retrieved = await gateway.post(link["url"], json={"retrieval_token": link["retrieval_token"]})
+    assert retrieved.status_code == 200, retrieved.text
+    issued = retrieved.json()
     # Routing reads complaints' replica of enrollments, fed by merchants' approval event.
     pending = await e2e_stack.wait_settled()
     assert not pending, f"events still in flight: {pending}"
     return Enterprise(application_id=application_id, merchant_id=issued["merchant_id"],
-                      client_id=issued["client_id"], client_secret=issued["client_secret"])
+                      client_id=issued["client_id"], client_secret=issued["client_secret"],
+                      status_token=response.json()["status_token"], retrieval_token=link["retrieval_token"])
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +199,8 @@ async def webhook_secret(odr: OdrClient, receiver: WebhookReceiver) -> str:
 
 
 async def file_against(gateway: httpx.AsyncClient, consumer_token: str, complaint_body: ComplaintBody,
-                       merchant_id: str) -> dict[str, Any]:
-    body = complaint_body()
+                       merchant_id: str, **extra: Any) -> dict[str, Any]:
+    body = {**complaint_body(), **extra}
     body["respondent"] = {"merchant_id": merchant_id}
     response = await gateway.post("/v1/consumer/complaints", json=body,
                                   headers={**auth(consumer_token), "Idempotency-Key": str(uuid.uuid4())})
@@ -205,6 +218,20 @@ def routed_event_of(events: list[WebhookEvent], complaint_id: str) -> WebhookEve
 class FirstDelivery:
     complaint: dict[str, Any]
     event: WebhookEvent
+    shared: dict[str, Any]
+    kept: dict[str, Any]
+
+
+RECEIPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+ID_CARD_PDF = b"%PDF-1.4\n% id card scan, for the regulator only\n%%EOF\n"
+
+
+async def upload(gateway: httpx.AsyncClient, consumer_token: str, filename: str, content: bytes) -> dict[str, Any]:
+    response = await gateway.post("/v1/consumer/evidence", params={"filename": filename}, content=content,
+                                  headers={**auth(consumer_token), "Content-Type": "application/octet-stream"})
+    assert response.status_code == 201, response.text
+    uploaded: dict[str, Any] = response.json()
+    return uploaded
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +239,18 @@ async def first_delivery(
     gateway: httpx.AsyncClient, consumer_token: str, complaint_body: ComplaintBody, enterprise: Enterprise,
     receiver: WebhookReceiver, webhook_secret: str, eventually: Eventually,
 ) -> FirstDelivery:
-    """A green-channel complaint against the new enterprise, and its routed event as the receiver got it."""
-    complaint = await file_against(gateway, consumer_token, complaint_body, enterprise.merchant_id)
+    """A green-channel complaint against the new enterprise with two attachments, one shared with it, and its
+    routed event as the receiver got it."""
+    shared = await upload(gateway, consumer_token, "小票.png", RECEIPT_PNG)
+    kept = await upload(gateway, consumer_token, "身份证.pdf", ID_CARD_PDF)
+    complaint = await file_against(gateway, consumer_token, complaint_body, enterprise.merchant_id,
+                                   evidence_ids=[shared["id"], kept["id"]], shared_evidence_ids=[shared["id"]])
 
     async def arrived() -> WebhookEvent | None:
         return routed_event_of(receiver.verified(webhook_secret), complaint["id"])
 
     event = await eventually(arrived, what="the webhook of the routed complaint")
-    return FirstDelivery(complaint=complaint, event=event)
+    return FirstDelivery(complaint=complaint, event=event, shared=shared, kept=kept)
 
 
 async def test_application_is_filed_with_its_licence_typed_by_content(
@@ -245,6 +276,29 @@ async def test_approval_issues_credentials_the_token_endpoint_accepts(
                                                     "client_id": enterprise.client_id,
                                                     "client_secret": enterprise.client_secret})
     assert token.status_code == 200, token.text
+
+
+async def test_the_one_time_link_works_once_and_never_again(
+    enterprise: Enterprise, gateway: httpx.AsyncClient, regulator_token: str,
+) -> None:
+    status_path = f"{APPLICATIONS}/{enterprise.application_id}/status"
+    again = await gateway.post(f"{APPLICATIONS}/{enterprise.application_id}/credentials",
+                               json={"retrieval_token": enterprise.retrieval_token})
+    assert_problem(again, 409)
+    assert enterprise.client_secret not in again.text
+    status = await gateway.get(status_path, headers={"X-Application-Token": enterprise.status_token})
+    assert status.status_code == 200, status.text
+    assert status.json()["status"] == "approved"
+    assert status.json()["credentials"]["state"] == "retrieved"
+    assert status.json()["credentials"]["retrieval_token"] is None
+    assert_problem(await gateway.get(status_path, headers={"X-Application-Token": "someone-elses"}), 404)
+    assert_problem(await gateway.get(status_path), 422)
+    # The regulator's view says the credentials were handed over, and holds neither token nor secret.
+    decided = await gateway.get(f"/v1/regulator/odr-applications/{enterprise.application_id}",
+                                headers=auth(regulator_token))
+    assert decided.json()["credentials_retrieved_at"] is not None
+    for secret in (enterprise.client_secret, enterprise.status_token, enterprise.retrieval_token):
+        assert secret not in decided.text
 
 
 async def test_a_second_application_for_the_same_code_is_409(
@@ -283,6 +337,46 @@ async def test_routed_complaint_arrives_signed_and_the_client_lists_its_case(
         return any(str(case.complaint_id) == first_delivery.complaint["id"] for case in page.items)
 
     await eventually(listed, what="the case in the enterprise's list")
+
+
+async def test_the_enterprise_receives_what_it_needs_to_answer(
+    first_delivery: FirstDelivery, complaint_body: ComplaintBody, odr: OdrClient, gateway: httpx.AsyncClient,
+    merchant_a_token: str, demo: dict[str, Any], eventually: Eventually,
+) -> None:
+    filed = complaint_body()
+    purchase = filed["purchase"]
+    routed = first_delivery.event.complaint_routed()
+    assert routed is not None
+    assert (routed.order_no, str(routed.purchase_date), routed.purchase_amount_fen) == (
+        purchase["order_no"], purchase["date"], purchase["amount_fen"])
+    assert (routed.sector, routed.category) == (filed["sector"], filed["category"])
+    assert [str(item.id) for item in routed.evidence] == [first_delivery.shared["id"]], "only what was shared"
+    assert routed.evidence[0].sha256 == first_delivery.shared["sha256"]
+    assert "****" in routed.complainant.phone_masked
+    assert demo["consumer_phone"] not in str(first_delivery.event.data), "the consumer's contact stays masked"
+
+    async def listed() -> Any:
+        page = await odr.list_cases()
+        return next((case for case in page.items if str(case.complaint_id) == first_delivery.complaint["id"]), None)
+
+    case = await eventually(listed, what="the case in the enterprise's list")
+    assert case.purchase is not None
+    assert (case.purchase.order_no, str(case.purchase.date), case.purchase.amount_fen) == (
+        purchase["order_no"], purchase["date"], purchase["amount_fen"])
+    assert (case.sector, case.category) == (filed["sector"], filed["category"])
+    assert [str(item.id) for item in case.evidence] == [first_delivery.shared["id"]]
+    assert await odr.download_evidence(case.evidence[0]) == RECEIPT_PNG
+    assert await odr.download_evidence(routed.evidence[0], routed.complaint_id) == RECEIPT_PNG
+    detail = await odr.get_case(case.id)
+    assert detail.evidence == case.evidence
+
+    # The attachment the consumer kept for the regulator, and any other enterprise, get nothing.
+    kept_path = case.evidence[0].download_path.replace(first_delivery.shared["id"], first_delivery.kept["id"])
+    with pytest.raises(OdrApiError) as kept:
+        await odr.request("GET", kept_path)
+    assert kept.value.status == 404
+    other = await gateway.get(case.evidence[0].download_path, headers=auth(merchant_a_token))
+    assert_problem(other, 404)
 
 
 async def test_deliveries_missed_while_the_receiver_is_down_arrive_once_it_is_back(

@@ -84,6 +84,7 @@ ROUTES: list[Route] = [
     Route(MERCHANT, "POST", "/v1/merchant/cases/{id}/attachments", MEDIATION, max_body_bytes=6 * 1024 * 1024),
     Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/attachments/{attachment_id}", MEDIATION),
     Route(MERCHANT, "GET", "/v1/merchant/cases/{id}/stream", MEDIATION, streaming=True),
+    Route(MERCHANT, "GET", "/v1/merchant/complaints/{id}/evidence/{evidence_id}", COMPLAINTS),
     Route(MERCHANT, "PUT", "/v1/merchant/webhook", MERCHANTS),
     Route(MERCHANT, "GET", "/v1/merchant/webhook", MERCHANTS),
     Route(MERCHANT, "GET", "/v1/merchant/webhook/deliveries", MERCHANTS),
@@ -114,6 +115,9 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/suspend", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/reinstate", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/revoke", MERCHANTS),
+    Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/summons", MERCHANTS),
+    Route(REGULATOR, "GET", "/v1/regulator/summons", MERCHANTS),
+    Route(REGULATOR, "GET", "/v1/regulator/summons/{id}", MERCHANTS),
     Route(REGULATOR, "GET", "/v1/regulator/scorecards", MERCHANTS),
     Route(REGULATOR, "GET", "/v1/regulator/suspension-proposals", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/suspension-proposals/{id}/confirm", MERCHANTS),
@@ -143,6 +147,8 @@ ROUTES: list[Route] = [
     # no token
     # The business licence travels base64 in the JSON body: 5 MB of file is about 6.7 MB of body.
     Route(PUBLIC, "POST", "/v1/public/odr-applications", MERCHANTS, max_body_bytes=8 * 1024 * 1024),
+    Route(PUBLIC, "GET", "/v1/public/odr-applications/{id}/status", MERCHANTS),
+    Route(PUBLIC, "POST", "/v1/public/odr-applications/{id}/credentials", MERCHANTS),
     Route(PUBLIC, "GET", "/v1/public/complaints", COMPLAINTS),
     Route(PUBLIC, "GET", "/v1/public/odr-enterprises", MERCHANTS),
     Route(PUBLIC, "GET", "/v1/public/stations", MERCHANTS),

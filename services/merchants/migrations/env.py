@@ -10,6 +10,7 @@ import merchants.enrollment.models
 import merchants.registry.models
 import merchants.scorecards.models
 import merchants.stations.models
+import merchants.summons.models
 import merchants.webhooks.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from merchants.database import metadata
 from merchants.settings import MerchantsSettings

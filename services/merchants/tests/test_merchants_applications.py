@@ -65,34 +65,123 @@ async def test_application_is_filed_with_its_licence_on_disk(client: httpx.Async
     assert licence.headers["content-type"] == "image/png"
 
 
-async def test_approval_issues_credentials_once_and_announces_the_enterprise(
+async def read_status(client: httpx.AsyncClient, created: dict[str, Any]) -> httpx.Response:
+    """The applicant's status, read with the token it received on applying."""
+    return await client.get(f"{APPLY}/{created['id']}/status", headers={"X-Application-Token": created["status_token"]})
+
+
+async def retrieve(client: httpx.AsyncClient, created: dict[str, Any]) -> tuple[dict[str, Any], httpx.Response]:
+    """The applicant's status, and the answer of its one-time link (as the applicant, with its status token)."""
+    status = await client.get(f"{APPLY}/{created['id']}/status",
+                              headers={"X-Application-Token": created["status_token"]})
+    assert status.status_code == 200, status.text
+    link = status.json()["credentials"]
+    return status.json(), await client.post(link["url"], json={"retrieval_token": link["retrieval_token"]})
+
+
+async def test_approval_announces_the_enterprise_and_the_applicant_fetches_its_credentials_once(
     client: httpx.AsyncClient, tokens: Tokens, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     created = (await apply(client, application_body())).json()
+    pending = await read_status(client, created)
+    assert pending.status_code == 200, pending.text
+    assert (pending.json()["status"], pending.json()["credentials"]) == ("pending", None)
+
     regulator = bearer(tokens.regulator("632800", sub="reg-haixi"))  # the prefecture governs its counties
     approved = await client.post(f"{REVIEW}/{created['id']}/approve", json={"reason": "四有一健全"}, headers=regulator)
     assert approved.status_code == 200, approved.text
-    issued = approved.json()
+    decided = approved.json()
+    assert (decided["status"], decided["merchant_id"]) == ("approved", created["merchant_id"])
+    assert "client_secret" not in decided, "the regulator never holds the secret"
+    assert "client_id" not in decided
+    assert decided["credentials_expire_at"] is not None
+    assert decided["credentials_retrieved_at"] is None
+
+    status, retrieved = await retrieve(client, created)
+    assert status["credentials"]["state"] == "ready"
+    assert retrieved.status_code == 200, retrieved.text
+    assert retrieved.headers["cache-control"] == "no-store"
+    issued = retrieved.json()
     assert set(issued) == {"merchant_id", "client_id", "client_secret"}
     assert issued["merchant_id"] == created["merchant_id"]
-    assert approved.headers["cache-control"] == "no-store"
-
     grant = {"grant_type": "client_credentials", "client_id": issued["client_id"],
              "client_secret": issued["client_secret"]}
     verified = await client.post(VERIFY, json=grant, headers=internal_headers())
     assert verified.status_code == 200
     assert verified.json()["merchant_id"] == created["merchant_id"]
 
+    link = status["credentials"]
+    assert_problem(await client.post(link["url"], json={"retrieval_token": link["retrieval_token"]}), 409, "conflict")
+    after = await read_status(client, created)
+    assert after.json()["credentials"]["state"] == "retrieved"
+    assert after.json()["credentials"]["retrieval_token"] is None
+    regulator_view = await client.get(f"{REVIEW}/{created['id']}", headers=regulator)
+    assert issued["client_secret"] not in regulator_view.text
+    assert created["status_token"] not in regulator_view.text
+    assert link["retrieval_token"] not in regulator_view.text
+    assert regulator_view.json()["credentials_retrieved_at"] is not None
+
     again = await client.post(f"{REVIEW}/{created['id']}/approve", headers=regulator)
     assert_problem(again, 409, "conflict")
     async with sessionmaker() as session:
-        status = await session.scalar(text("SELECT status FROM odr_application WHERE id = :id"), {"id": created["id"]})
-        decided_by = await session.scalar(text("SELECT decided_by FROM odr_application WHERE id = :id"),
-                                          {"id": created["id"]})
+        row = (await session.execute(text(
+            "SELECT status, decided_by, status_token_hash, retrieval_token_hash FROM odr_application WHERE id = :id"),
+            {"id": created["id"]})).one()
         events = (await session.scalars(text("SELECT event_type FROM outbox WHERE aggregate_id = :id"),
                                         {"id": created["merchant_id"]})).all()
-    assert (status, decided_by) == ("approved", "reg-haixi")
+        audit = (await session.scalars(text(
+            "SELECT e.actor_role FROM enrollment_event e JOIN enrollment n ON n.id = e.enrollment_id "
+            "WHERE n.merchant_id = :id ORDER BY e.at"), {"id": created["merchant_id"]})).all()
+    assert (row.status, row.decided_by) == ("approved", "reg-haixi")
+    assert row.status_token_hash == hashlib.sha256(created["status_token"].encode()).hexdigest(), "kept hashed"
+    assert row.retrieval_token_hash == hashlib.sha256(link["retrieval_token"].encode()).hexdigest(), "kept hashed"
     assert events == ["merchants.enrollment.approved.v1"]
+    assert audit == ["applicant", "regulator", "applicant"], "applied, approved, credentials handed over"
+
+
+async def test_the_status_needs_the_applicants_token(client: httpx.AsyncClient, tokens: Tokens) -> None:
+    created = (await apply(client, application_body())).json()
+    path = f"{APPLY}/{created['id']}/status"
+    assert_problem(await client.get(path), 422, "validation-error")
+    assert_problem(await client.get(path, headers={"X-Application-Token": "not-the-token"}), 404, "not-found")
+    other = (await apply(client, application_body())).json()
+    assert_problem(await client.get(path, headers={"X-Application-Token": other["status_token"]}), 404, "not-found")
+    assert_problem(await client.get(f"{APPLY}/{uuid.uuid4()}/status",
+                                    headers={"X-Application-Token": created["status_token"]}), 404, "not-found")
+    assert_problem(await client.get(f"{APPLY}/not-a-uuid/status",
+                                    headers={"X-Application-Token": created["status_token"]}), 422, "validation-error")
+
+    rejected = await client.post(f"{REVIEW}/{created['id']}/reject", json={"reason": "无固定投诉处理场所"},
+                                 headers=bearer(tokens.regulator()))
+    assert rejected.status_code == 200, rejected.text
+    status = await client.get(path, headers={"X-Application-Token": created["status_token"]})
+    assert (status.json()["status"], status.json()["decision_reason"], status.json()["credentials"]) == (
+        "rejected", "无固定投诉处理场所", None)
+
+
+async def test_the_credentials_link_refuses_wrong_tokens_and_expires(
+    client: httpx.AsyncClient, tokens: Tokens, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    created = (await apply(client, application_body())).json()
+    credentials = f"{APPLY}/{created['id']}/credentials"
+    assert_problem(await client.post(credentials, json={"retrieval_token": "guess"}), 404, "not-found")
+    approved = await client.post(f"{REVIEW}/{created['id']}/approve", headers=bearer(tokens.regulator()))
+    assert approved.status_code == 200, approved.text
+    assert_problem(await client.post(credentials, json={"retrieval_token": created["status_token"]}), 404,
+                   "not-found")
+    assert_problem(await client.post(credentials, json={}), 422, "validation-error")
+    assert_problem(await client.post(credentials, json={"retrieval_token": "x", "extra": 1}), 422, "validation-error")
+
+    ready = await read_status(client, created)
+    token = ready.json()["credentials"]["retrieval_token"]
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("UPDATE odr_application SET credentials_expire_at = now() - interval '1 second' "
+                                   "WHERE id = :id"), {"id": created["id"]})
+    assert_problem(await client.post(credentials, json={"retrieval_token": token}), 409, "conflict")
+    expired = await client.get(f"{APPLY}/{created['id']}/status",
+                               headers={"X-Application-Token": created["status_token"]})
+    assert (expired.json()["credentials"]["state"], expired.json()["credentials"]["retrieval_token"]) == (
+        "expired", None)
 
 
 async def test_duplicate_applications_are_refused_until_a_rejection(client: httpx.AsyncClient, tokens: Tokens) -> None:

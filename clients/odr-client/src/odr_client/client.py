@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,11 +19,13 @@ from odr_client.models import (
     CasePage,
     Declined,
     DeliveryPage,
+    EvidenceRef,
     FulfilmentProof,
     Message,
     Offer,
     OfferAnswer,
     RotatedCredentials,
+    SharedEvidence,
     WebhookSettings,
 )
 
@@ -132,6 +135,21 @@ class OdrClient:
     async def get_case(self, case_id: uuid.UUID | str) -> CaseDetail:
         """A case with its offers, messages, agreement and fulfilment proofs."""
         return await self._call(CaseDetail, "GET", f"/v1/merchant/cases/{case_id}")
+
+    async def download_evidence(self, evidence: SharedEvidence | EvidenceRef,
+                                complaint_id: uuid.UUID | str | None = None) -> bytes:
+        """The file of an attachment the consumer shared, checked against its SHA-256: one of `case.evidence`, or of
+        a routed webhook's `evidence` with that webhook's `complaint_id`."""
+        if isinstance(evidence, SharedEvidence):
+            path = evidence.download_path
+        elif complaint_id is not None:
+            path = f"/v1/merchant/complaints/{complaint_id}/evidence/{evidence.id}"
+        else:
+            raise ValueError("an attachment named in a webhook needs the webhook's complaint_id")
+        response = await self.request("GET", path)
+        if hashlib.sha256(response.content).hexdigest() != evidence.sha256:
+            raise OdrApiError(response.status_code, {"title": "The downloaded file does not match its SHA-256"})
+        return response.content
 
     async def make_offer(self, case_id: uuid.UUID | str, *, type: str, amount_fen: int | None = None,
                          fulfil_by: date | None = None, note: str | None = None) -> Offer:

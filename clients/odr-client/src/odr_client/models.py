@@ -29,6 +29,28 @@ class CaseRequest(Model):
     amount_fen: int | None
 
 
+Day = date  # the field `Purchase.date` shadows the type inside its class
+
+
+class Purchase(Model):
+    """The purchase the complaint is about, as the consumer gave it; any part may be missing."""
+
+    order_no: str | None = None
+    date: Day | None = None
+    amount_fen: int | None = None
+
+
+class SharedEvidence(Model):
+    """An attachment the consumer shared with the enterprise; `OdrClient.download_evidence` fetches it."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    download_path: str
+
+
 class Case(Model):
     id: uuid.UUID
     complaint_id: uuid.UUID
@@ -42,6 +64,11 @@ class Case(Model):
     facts: str
     opened_at: datetime
     closed_at: datetime | None
+    purchase: Purchase | None = None
+    sector: str | None = None
+    category: str | None = None
+    issue_type: str | None = None
+    evidence: list[SharedEvidence] = []
 
 
 class Offer(Model):
@@ -144,6 +171,43 @@ class RotatedCredentials(Model):
     previous_valid_until: datetime | None
 
 
+class EvidenceRef(Model):
+    """An attachment named in a webhook: download it with `OdrClient.download_evidence(case.evidence[i])`, or GET
+    `/v1/merchant/complaints/{complaint_id}/evidence/{id}` with the enterprise's token."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+class ComplaintRouted(Model):
+    """The data of `complaints.complaint.routed.v1`: a complaint the enterprise must now answer."""
+
+    complaint_id: uuid.UUID
+    case_no: str
+    target: str
+    merchant_id: uuid.UUID | None
+    region_code: str
+    complainant: Complainant
+    request_type: str
+    request_amount_fen: int | None
+    facts: str
+    due_date: date | None
+    routed_at: datetime
+    order_no: str | None = None
+    purchase_date: date | None = None
+    purchase_amount_fen: int | None = None
+    sector: str | None = None
+    category: str | None = None
+    issue_type: str | None = None
+    evidence: list[EvidenceRef] = []
+
+
+ROUTED = "complaints.complaint.routed.v1"
+
+
 class WebhookEvent(Model):
     """A verified webhook: the event type, when it happened, its data, and the delivery's id."""
 
@@ -151,3 +215,7 @@ class WebhookEvent(Model):
     type: str
     timestamp: datetime
     data: dict[str, Any]
+
+    def complaint_routed(self) -> ComplaintRouted | None:
+        """The typed data when this is a complaint routed to the enterprise, else None."""
+        return ComplaintRouted.model_validate(self.data) if self.type == ROUTED else None

@@ -127,3 +127,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         get_logger("servicekit.problems").exception("unhandled error", path=request.url.path)
         return problem_response(request, Problem("internal-error"))
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring each status as an application/problem+json document with its catalogue title."""
+    problem_schema = {"type": "object", "required": ["type", "title", "status"], "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}}}
+    return {status: {"description": CATALOG[_STATUS_TO_SLUG[status]][1],
+                     "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_schema}}}
+            for status in statuses}

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from complaints.complaint.router import (
     consumer_router,
     internal_router,
+    merchant_router,
     regulator_router,
     reports_router,
     station_router,
@@ -20,4 +21,5 @@ from complaints.stats.router import regulator_router as regulator_stats_router
 ROUTERS: list[APIRouter] = [
     consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router,
     regulator_report_router, regulator_stats_router, regulator_disclosure_router, public_router, internal_router,
+    merchant_router,
 ]

@@ -15,6 +15,7 @@ from merchants.scorecards.router import public_router as scorecard_public_router
 from merchants.scorecards.router import regulator_router as scorecard_regulator_router
 from merchants.stations.router import public_router as stations_public_router
 from merchants.stations.router import regulator_router as stations_regulator_router
+from merchants.summons.router import router as summons_router
 from merchants.webhooks.router import router as webhook_router
 
 ROUTERS: list[APIRouter] = [
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     scorecard_public_router,
     stations_regulator_router,
     stations_public_router,
+    summons_router,
 ]

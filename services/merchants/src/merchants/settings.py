@@ -23,6 +23,9 @@ class MerchantsSettings(ServiceSettings):
     applications_per_hour: float = Field(default=20.0, description="Sustained ODR applications per client address.")
     applications_burst: int = 5
 
+    credentials_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        description="How long after approval the applicant's one-time credentials link can be used.")
     credential_overlap_seconds: int = Field(
         default=24 * 3600, description="How long a rotated-out client secret keeps working beside its successor.")
 

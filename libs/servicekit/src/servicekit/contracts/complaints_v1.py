@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from servicekit.contracts.base import EventContract
 
@@ -22,6 +22,17 @@ class ComplainantForMerchant(BaseModel):
 
     name: str
     phone_masked: str
+
+
+class EvidenceForMerchant(BaseModel):
+    """An attachment the consumer chose to share with the enterprise. The enterprise downloads it from
+    `GET /v1/merchant/complaints/{complaint_id}/evidence/{id}` with its own token; no one else's token opens it."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
 
 
 class ComplaintFiled(EventContract):
@@ -59,6 +70,14 @@ class ComplaintRouted(EventContract):
     facts: str
     due_date: date | None
     routed_at: datetime
+    # What the enterprise needs to answer (issue 13; optional, so events published before them still validate).
+    order_no: str | None = None
+    purchase_date: date | None = None
+    purchase_amount_fen: int | None = None
+    sector: str | None = None
+    category: str | None = None
+    issue_type: str | None = None
+    evidence: list[EvidenceForMerchant] = Field(default_factory=list)
 
 
 class ComplaintAccepted(EventContract):
@@ -79,6 +98,14 @@ class ComplaintAccepted(EventContract):
     facts: str
     accepted_by: str
     accepted_at: datetime
+    # What the enterprise needs to answer (issue 13; optional, so events published before them still validate).
+    order_no: str | None = None
+    purchase_date: date | None = None
+    purchase_amount_fen: int | None = None
+    sector: str | None = None
+    category: str | None = None
+    issue_type: str | None = None
+    evidence: list[EvidenceForMerchant] = Field(default_factory=list)
 
 
 class ComplaintRefused(EventContract):

@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus
 from complaints.complaint.schemas import RatingIn, RefuseIn
 from complaints.complaint.state import (
@@ -28,6 +29,7 @@ from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
+from complaints.evidence import service as evidence_service
 from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import (
@@ -93,6 +95,7 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
     async with session.begin():
         case = await _governed_complaint(session, case_id, principal)
         now = utcnow()
+        shared = await evidence_service.shared_of_case(session, case_id)
 
         def events(row: RowMapping) -> list[EventEnvelope]:
             return [ComplaintAccepted(
@@ -100,7 +103,7 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
                 merchant_id=row["merchant_id"], respondent_name=row["respondent_name"],
                 consumer_id=row["consumer_id"], complainant=_complainant(row, cipher),
                 request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
-                accepted_by=principal.sub, accepted_at=now,
+                accepted_by=principal.sub, accepted_at=now, **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.ACCEPTED,
@@ -146,6 +149,7 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                           errors=[{"field": "body.merchant_id", "message": "not an active ODR enterprise",
                                    "code": "not_enrolled"}])
         now = utcnow()
+        shared = await evidence_service.shared_of_case(session, case_id)
         negotiation_days = negotiation_periods.for_region(case["region_code"])
         negotiation_due = deadline_service.due_date_from(now, DeadlineKind.MERCHANT_NEGOTIATION,
                                                          working_days=negotiation_days)
@@ -156,7 +160,7 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
                 request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=negotiation_due,
-                routed_at=now,
+                routed_at=now, **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint import decisions
+from complaints.complaint import decisions, enterprise
 from complaints.complaint import service as complaint_service
 from complaints.complaint.dependencies import Rules
 from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind
@@ -35,6 +35,7 @@ from servicekit import regions
 from servicekit.auth import (
     Audience,
     ConsumerPrincipal,
+    MerchantPrincipal,
     Principal,
     RegulatorPrincipal,
     Role,
@@ -45,7 +46,7 @@ from servicekit.auth import (
 from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 from servicekit.sse import EventStream, ServerSentEvent
 from servicekit.uploads import FileStore
 
@@ -53,6 +54,7 @@ consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: c
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
 station_router = APIRouter(prefix="/v1/regulator/station-complaints", tags=["regulator: service stations"])
+merchant_router = APIRouter(prefix="/v1/merchant/complaints", tags=["merchant: evidence"])
 internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"],
                            dependencies=[Depends(require_internal)])
 
@@ -381,3 +383,19 @@ def _matches(header: str, version: int) -> bool:
     """If-None-Match semantics with weak comparison: W/"1" and "1" both match version 1, and so does *."""
     tags = {tag.strip() for tag in header.split(",")}
     return "*" in tags or bool({_etag(version), _etag(version).removeprefix("W/")} & tags)
+
+
+@merchant_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download evidence shared with me",
+                     response_class=Response, responses={200: {"content": {"application/octet-stream": {}}},
+                                                         **problem_responses(401, 403, 404, 422)})
+async def download_shared_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: MerchantPrincipal,
+                                   session: DbSession, store: Store) -> Response:
+    """An attachment the consumer shared with the calling enterprise (listed in its case's `evidence`); 404 for
+    anything else."""
+    if principal.merchant_id is None:
+        raise Problem("forbidden", "The token names no merchant")
+    row = await enterprise.shared_evidence(session, case_id=complaint_id, evidence_id=evidence_id,
+                                           merchant_id=principal.merchant_id)
+    return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
+        "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})

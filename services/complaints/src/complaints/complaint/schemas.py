@@ -202,7 +202,16 @@ class ComplaintCreate(RequestBody):
     category: CategoryCode | None = None
     channel: Channel = Channel.APP
     evidence_ids: Annotated[list[uuid.UUID], Field(max_length=20)] = []
+    shared_evidence_ids: Annotated[list[uuid.UUID], Field(
+        max_length=20, description="Those of `evidence_ids` the ODR enterprise may see and download; "
+                                   "the others are for the regulator only")] = []
     disclosure_consent: StrictBool = False
+
+    @model_validator(mode="after")
+    def _shares_only_its_own_evidence(self) -> Self:
+        if not set(self.shared_evidence_ids) <= set(self.evidence_ids):
+            raise ValueError("shared_evidence_ids must be among evidence_ids")
+        return self
 
 
 class SettledOnSpot(RequestBody):

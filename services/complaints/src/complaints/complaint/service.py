@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from complaints import idempotency
 from complaints.complaint import case_numbers
+from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import (
     ActorRole,
     CaseStatus,
@@ -172,14 +173,14 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
               for case in staged}
     answered = staged[0]
     attachments = await evidence_service.attach(session, case_id=answered.row["id"], consumer_id=filing.consumer_id,
-                                                evidence_ids=body.evidence_ids)
+                                                evidence_ids=body.evidence_ids, shared_ids=body.shared_evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
     if filing.idempotency_key is not None:
         # A concurrent twin waits here on the key's primary key, before it has taken a case number.
         await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
                                    body_hash=body_hash, status=response.status, body=response.body, at=now)
-    events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"])
+    events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"], attachments)
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
     await filing.publisher.outbox.add(session, *(event for case_events in events.values() for event in case_events))
@@ -394,7 +395,8 @@ def _routing_note(route: Route) -> str:
     return f"Sent to the market regulator of region {route.region_code} for acceptance review"
 
 
-def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list[EventEnvelope]:
+def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
+            attachments: Sequence[Mapping[Any, Any]]) -> list[EventEnvelope]:
     """filed for every case; routed only for a complaint.
 
     A report's events carry neither the reporter nor the enterprise's id, so no consumer that serves enterprises can
@@ -417,7 +419,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         complainant=ComplainantForMerchant(name=filing.body.complainant.name,
                                            phone_masked=mask_phone(filing.body.complainant.phone)),
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
-        due_date=due_date, routed_at=row["routed_at"],
+        due_date=due_date, routed_at=row["routed_at"], **answer_fields(row, attachments),
     )
     return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
 

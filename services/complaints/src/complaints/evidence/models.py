@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.database import Base
@@ -29,3 +29,5 @@ class Evidence(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # The consumer chose to show it to the ODR enterprise (which then may download it); else staff only.
+    shared_with_merchant: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -17,3 +17,4 @@ class EvidenceRead(BaseModel):
     size_bytes: int
     sha256: str
     created_at: datetime
+    shared_with_merchant: bool = False

@@ -59,16 +59,16 @@ async def store(session: AsyncSession, *, store: uploads.FileStore, consumer_id:
 
 
 async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,
-                 evidence_ids: Sequence[uuid.UUID]) -> Sequence[RowMapping]:
-    """Give the consumer's unattached uploads to a case (in the filing's transaction) and return them in upload
-    order; 422 for any other id."""
+                 evidence_ids: Sequence[uuid.UUID], shared_ids: Sequence[uuid.UUID] = ()) -> Sequence[RowMapping]:
+    """Give the consumer's unattached uploads to a case (in the filing's transaction), those in `shared_ids` shared
+    with the enterprise, and return them in upload order; 422 for any other id."""
     if not evidence_ids:
         return []
     attached = (await session.execute(
         evidence_table.update()
         .where(evidence_table.c.id.in_(evidence_ids), evidence_table.c.consumer_id == consumer_id,
                evidence_table.c.complaint_id.is_(None))
-        .values(complaint_id=case_id)
+        .values(complaint_id=case_id, shared_with_merchant=evidence_table.c.id.in_(list(shared_ids)))
         .returning(*evidence_table.c)
     )).mappings().all()
     if len(attached) != len(set(evidence_ids)):
@@ -82,6 +82,14 @@ async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapp
     """Metadata of a case's attachments, in upload order."""
     return (await session.execute(
         select(evidence_table).where(evidence_table.c.complaint_id == case_id).order_by(evidence_table.c.id)
+    )).mappings().all()
+
+
+async def shared_of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+    """The attachments of a case its consumer shared with the enterprise, in upload order."""
+    return (await session.execute(
+        select(evidence_table).where(evidence_table.c.complaint_id == case_id, evidence_table.c.shared_with_merchant)
+        .order_by(evidence_table.c.id)
     )).mappings().all()
 
 

@@ -79,6 +79,15 @@ class MediationCase(Base):
     mediator_id: Mapped[str | None] = mapped_column(String(200))
     mediator_region: Mapped[str | None] = mapped_column(String(6))
     delegated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # What the enterprise needs to answer (from the complaint's routed or accepted event; null on older cases).
+    order_no: Mapped[str | None] = mapped_column(String(100))
+    purchase_date: Mapped[date | None]
+    purchase_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    sector: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(128))
+    issue_type: Mapped[str | None] = mapped_column(String(32))
+    # The attachments the consumer shared with the enterprise: [{id, filename, media_type, size_bytes, sha256}].
+    shared_evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

@@ -28,6 +28,25 @@ class CaseRequestRead(BaseModel):
     amount_fen: int | None = Field(description="Integer fen (分), CNY; null when the request has no amount.")
 
 
+class CasePurchaseRead(BaseModel):
+    """The purchase the complaint is about, as the consumer gave it."""
+
+    order_no: str | None
+    date: date | None
+    amount_fen: int | None = Field(description="Integer fen (分), CNY.")
+
+
+class SharedEvidenceRead(BaseModel):
+    """An attachment the consumer shared with the enterprise; the enterprise downloads it at `download_path`."""
+
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    download_path: str = Field(description="GET it with the enterprise's token; no one else's token opens it.")
+
+
 class CaseRead(BaseModel):
     id: uuid.UUID
     complaint_id: uuid.UUID
@@ -39,6 +58,11 @@ class CaseRead(BaseModel):
     complainant: ComplainantRead
     request: CaseRequestRead
     facts: str
+    purchase: CasePurchaseRead | None = None
+    sector: str | None = None
+    category: str | None = None
+    issue_type: str | None = None
+    evidence: list[SharedEvidenceRead] = Field(default_factory=list)
     opened_at: datetime
     closed_at: datetime | None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -13,12 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mediation.cases import trail
 from mediation.cases.access import load_case_for
 from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
-from mediation.cases.schemas import CaseRead, CaseRequestRead, ComplainantRead, DeadlineRead
+from mediation.cases.schemas import (
+    CasePurchaseRead,
+    CaseRead,
+    CaseRequestRead,
+    ComplainantRead,
+    DeadlineRead,
+    SharedEvidenceRead,
+)
 from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
-from servicekit.contracts.complaints_v1 import ComplaintRouted
+from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
@@ -33,6 +41,14 @@ OPENER_ID = "mediation.on-complaints"
 class CasePage:
     cases: list[MediationCase]
     last_id: uuid.UUID | None
+
+
+def answer_columns(event: ComplaintRouted | ComplaintAccepted) -> dict[str, Any]:
+    """The case columns of what the enterprise needs to answer, as the complaint's event carries them."""
+    return {"order_no": event.order_no, "purchase_date": event.purchase_date,
+            "purchase_amount_fen": event.purchase_amount_fen, "sector": event.sector, "category": event.category,
+            "issue_type": event.issue_type,
+            "shared_evidence": [item.model_dump(mode="json") for item in event.evidence]}
 
 
 async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
@@ -60,6 +76,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
             due_date=routed.due_date,
             opened_at=opened_at,
             version=1,
+            **answer_columns(routed),
         )
         # The unique complaint_id makes a redelivered event harmless even if the inbox were bypassed.
         .on_conflict_do_nothing(index_elements=[MediationCase.complaint_id])
@@ -122,6 +139,11 @@ def deadlines_of(case: MediationCase) -> list[DeadlineRead]:
     return deadlines
 
 
+def merchant_evidence_path(complaint_id: uuid.UUID, evidence_id: str) -> str:
+    """Where the enterprise downloads a shared attachment (served by complaints, which keeps the files)."""
+    return f"/v1/merchant/complaints/{complaint_id}/evidence/{evidence_id}"
+
+
 def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
     """The shared view of a case; the complainant's name is decrypted only here."""
     return CaseRead(
@@ -138,6 +160,14 @@ def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
         ),
         request=CaseRequestRead(type=case.request_type, amount_fen=case.request_amount_fen),
         facts=case.facts,
+        purchase=CasePurchaseRead(order_no=case.order_no, date=case.purchase_date,
+                                  amount_fen=case.purchase_amount_fen)
+        if case.order_no or case.purchase_date or case.purchase_amount_fen is not None else None,
+        sector=case.sector,
+        category=case.category,
+        issue_type=case.issue_type,
+        evidence=[SharedEvidenceRead(**item, download_path=merchant_evidence_path(case.complaint_id, item["id"]))
+                  for item in case.shared_evidence or []],
         opened_at=case.opened_at,
         closed_at=case.closed_at,
     )

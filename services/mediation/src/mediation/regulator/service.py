@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import chain
+from mediation.cases import service as cases_service
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase, complainant_name_context
@@ -73,7 +74,7 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
             complainant_name=cipher.encrypt(accepted.complainant.name, context=complainant_name_context(case_id)),
             complainant_phone_masked=accepted.complainant.phone_masked, request_type=accepted.request_type,
             request_amount_fen=accepted.request_amount_fen, facts=accepted.facts, opened_at=accepted.accepted_at,
-            version=1,
+            version=1, **cases_service.answer_columns(accepted),
         ).on_conflict_do_nothing(index_elements=[MediationCase.complaint_id]).returning(MediationCase.id))
         if inserted.first() is None:
             return None

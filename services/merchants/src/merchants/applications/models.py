@@ -59,3 +59,9 @@ class OdrApplication(Base):
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The applicant's way back (applications.access): SHA-256 of the status token handed out on applying, and of
+    # the one-time credentials token derived from it once approved. Null on applications filed before them.
+    status_token_hash: Mapped[str | None] = mapped_column(String(64))
+    retrieval_token_hash: Mapped[str | None] = mapped_column(String(64))
+    credentials_expire_at: Mapped[datetime | None]
+    credentials_retrieved_at: Mapped[datetime | None]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from merchants.applications import service as application_service
 from merchants.applications.models import ApplicationStatus
 from merchants.applications.schemas import (
+    ApplicantStatus,
     ApplicationCreate,
     ApplicationCreated,
     ApplicationList,
     ApplicationRead,
-    Approved,
+    Credentials,
+    CredentialsRetrieval,
     LicenceRead,
     OptionalNote,
 )
@@ -22,6 +26,7 @@ from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
 from servicekit.dependencies import DbSession, Runtime
 from servicekit.pagination import PageSize
+from servicekit.problems import problem_responses
 from servicekit.ratelimit import TokenBuckets, forwarded_client_address
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
@@ -48,15 +53,43 @@ async def limit_applications(request: Request, runtime: Runtime, settings: Setti
                                429: {"description": "Too many applications from this address"}})
 async def apply(body: ApplicationCreate, request: Request, session: DbSession, settings: Settings) -> JSONResponse:
     """File an application with its business licence (base64) and the enrollment criteria."""
-    application = await application_service.submit_application(session, application_service.Submission(
+    application, status_token = await application_service.submit_application(session, application_service.Submission(
         body=body, client_address=forwarded_client_address(request), licence_dir=settings.licence_dir,
         licence_max_bytes=settings.licence_max_bytes))
     created = ApplicationCreated(
         id=application.id, status=application.status, merchant_id=application.merchant_id,
         licence=LicenceRead(filename=application.licence_filename, media_type=application.licence_media_type,
-                            size=application.licence_size, sha256=application.licence_sha256))
+                            size=application.licence_size, sha256=application.licence_sha256),
+        status_token=status_token)
     return JSONResponse(created.model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"{regulator_router.prefix}/{application.id}"})
+                        headers={"Location": f"{public_router.prefix}/{application.id}/status",
+                                 "Cache-Control": "no-store"})
+
+
+@public_router.get("/{application_id}/status", response_model=ApplicantStatus, summary="My application's status",
+                   responses=problem_responses(404, 422))
+async def applicant_status(application_id: uuid.UUID, session: DbSession,
+                           x_application_token: Annotated[str, Header(min_length=1, max_length=200)]) -> JSONResponse:
+    """For the applicant, with the `status_token` it received on applying (header `X-Application-Token`); no account
+    needed. Once approved, `credentials` holds the one-time link to the enterprise's API credentials."""
+    status = await application_service.applicant_status(session, application_id=application_id,
+                                                        status_token=x_application_token)
+    return JSONResponse(status.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+@public_router.post("/{application_id}/credentials", response_model=Credentials,
+                    summary="Fetch the enterprise's first API credentials, once",
+                    responses=problem_responses(404, 409, 422))
+async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval, request: Request,
+                               session: DbSession) -> JSONResponse:
+    """The one-time link of an approved application: its `retrieval_token` gives the client_id and client_secret,
+    shown in this answer only; 409 once used or expired."""
+    issued = await application_service.retrieve_credentials(
+        session, application_id=application_id, retrieval_token=body.retrieval_token,
+        client_address=forwarded_client_address(request))
+    credentials = Credentials(merchant_id=issued.merchant_id, client_id=issued.client_id,
+                              client_secret=issued.client_secret)
+    return JSONResponse(credentials.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 @regulator_router.get("", response_model=ApplicationList, summary="Applications of the regions I govern")
@@ -89,16 +122,18 @@ async def get_licence(application_id: uuid.UUID, principal: Regulator, session: 
                         filename=application.licence_filename)
 
 
-@regulator_router.post("/{application_id}/approve", response_model=Approved, summary="Approve an application")
+@regulator_router.post("/{application_id}/approve", response_model=ApplicationRead, summary="Approve an application",
+                       responses=problem_responses(404, 409, 422))
 async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSession, runtime: Runtime,
-                  body: OptionalNote | None = None) -> JSONResponse:
-    """Approve: the enterprise's client_id and client_secret, shown this once (the secret is stored hashed)."""
-    issued = await application_service.approve_application(
+                  settings: Settings, body: OptionalNote | None = None) -> ApplicationRead:
+    """Approve: the enterprise is enrolled and announced. Its API credentials are not in this answer: the applicant
+    fetches them through the one-time link in its own status view (`credentials_expire_at` says until when)."""
+    await application_service.approve_application(
         session, outbox=runtime.outbox, application_id=application_id, principal=principal,
-        reason=body.reason if body else None)
-    approved = Approved(merchant_id=issued.merchant_id, client_id=issued.client_id,
-                        client_secret=issued.client_secret)
-    return JSONResponse(approved.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+        reason=body.reason if body else None,
+        credentials_ttl=timedelta(seconds=settings.credentials_link_ttl_seconds))
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    return read
 
 
 @regulator_router.post("/{application_id}/reject", response_model=ApplicationRead, summary="Reject an application")

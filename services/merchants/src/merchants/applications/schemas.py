@@ -78,6 +78,9 @@ class ApplicationCreated(BaseModel):
     status: str
     merchant_id: uuid.UUID
     licence: LicenceRead
+    status_token: str = Field(description="Shown this once: with the id, it reads the application's status "
+                                          "(`GET /v1/public/odr-applications/{id}/status`, header "
+                                          "`X-Application-Token`) and, once approved, leads to the credentials.")
 
 
 class OnlineStoreRead(BaseModel):
@@ -104,6 +107,10 @@ class ApplicationRead(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     decision_reason: str | None
+    credentials_expire_at: datetime | None = Field(
+        default=None, description="Until when the applicant's one-time credentials link works (after approval).")
+    credentials_retrieved_at: datetime | None = Field(
+        default=None, description="When the applicant fetched its credentials; never shown to the regulator.")
 
 
 class ApplicationList(BaseModel):
@@ -115,7 +122,34 @@ class OptionalNote(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
 
 
-class Approved(BaseModel):
+class CredentialsLink(BaseModel):
+    """The one-time link to the enterprise's first API credentials, in the applicant's status once approved."""
+
+    state: Literal["ready", "retrieved", "expired"]
+    url: str = Field(description="POST `{\"retrieval_token\": ...}` here, once, to receive client_id and "
+                                 "client_secret")
+    retrieval_token: str | None = Field(description="Only while the link is ready; usable once.")
+    expires_at: datetime
+    retrieved_at: datetime | None
+
+
+class ApplicantStatus(BaseModel):
+    """What the applicant sees of its application: the decision, and the way to its credentials."""
+
+    id: uuid.UUID
+    status: str
+    merchant_id: uuid.UUID
+    submitted_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+    credentials: CredentialsLink | None
+
+
+class CredentialsRetrieval(Strict):
+    retrieval_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Credentials(BaseModel):
     """The enterprise's first credentials: the secret is shown here once and stored only hashed."""
 
     merchant_id: uuid.UUID

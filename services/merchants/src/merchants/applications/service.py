@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchants.applications import access
 from merchants.applications.licence import decode_licence, discard, store_licence
 from merchants.applications.models import ApplicationStatus, OdrApplication
 from merchants.applications.schemas import (
+    ApplicantStatus,
     ApplicationCreate,
     ApplicationList,
     ApplicationRead,
     Contact,
+    CredentialsLink,
     Criteria,
     LicenceRead,
     OnlineStoreRead,
@@ -52,8 +56,9 @@ def _details(body: ApplicationCreate) -> MerchantDetails:
     )
 
 
-async def submit_application(session: AsyncSession, submission: Submission) -> OdrApplication:
-    """Use case: store the licence, register or refresh the merchant, open its enrollment and file the dossier.
+async def submit_application(session: AsyncSession, submission: Submission) -> tuple[OdrApplication, str]:
+    """Use case: store the licence, register or refresh the merchant, open its enrollment and file the dossier;
+    returns it with its status token (shown to the applicant this once, stored hashed).
 
     409 while the same code has an application pending or an enrollment approved (or suspended, or revoked).
     """
@@ -61,6 +66,7 @@ async def submit_application(session: AsyncSession, submission: Submission) -> O
     details = _details(body)
     content = decode_licence(body.business_licence.content_base64, max_bytes=submission.licence_max_bytes)
     application_id = new_id()
+    status_token = access.new_token()
     licence = await store_licence(content, directory=submission.licence_dir, application_id=application_id)
     try:
         async with session.begin():
@@ -77,6 +83,7 @@ async def submit_application(session: AsyncSession, submission: Submission) -> O
                 cooperates_with_regulators=criteria.cooperates_with_regulators, licence_path=str(licence.path),
                 licence_filename=body.business_licence.filename, licence_media_type=licence.media_type,
                 licence_size=licence.size, licence_sha256=licence.sha256,
+                status_token_hash=access.digest(status_token),
             )
             session.add(application)
             await session.flush()
@@ -87,7 +94,7 @@ async def submit_application(session: AsyncSession, submission: Submission) -> O
     except BaseException:
         discard(licence.path)
         raise
-    return application
+    return application, status_token
 
 
 async def _read(session: AsyncSession, application: OdrApplication, merchant: Merchant) -> ApplicationRead:
@@ -108,6 +115,8 @@ async def _read(session: AsyncSession, application: OdrApplication, merchant: Me
                             size=application.licence_size, sha256=application.licence_sha256),
         submitted_at=application.submitted_at, decided_at=application.decided_at,
         decided_by=application.decided_by, decision_reason=application.decision_reason,
+        credentials_expire_at=application.credentials_expire_at,
+        credentials_retrieved_at=application.credentials_retrieved_at,
     )
 
 
@@ -163,15 +172,69 @@ def _decide(application: OdrApplication, status: ApplicationStatus, actor: Actor
 
 
 async def approve_application(session: AsyncSession, *, outbox: Outbox, application_id: uuid.UUID,
-                              principal: Principal, reason: str | None) -> IssuedClient:
-    """Use case: approve the application and its enrollment, issuing the first API client, announced by event."""
+                              principal: Principal, reason: str | None, credentials_ttl: timedelta) -> OdrApplication:
+    """Use case: approve the application and its enrollment, announced by event. No credentials are issued here:
+    the applicant fetches them through its one-time link (`retrieve_credentials`) within `credentials_ttl`."""
     actor = Actor(role="regulator", id=principal.sub)
     async with session.begin():
         application = await _pending_for_decision(session, application_id, principal)
         enrollment, merchant = await enrollment_service.locked_enrollment(session, application.enrollment_id)
-        issued = await enrollment_service.stage_approval(session, outbox=outbox, enrollment=enrollment,
-                                                         merchant=merchant, actor=actor, reason=reason)
+        await enrollment_service.stage_approval(session, outbox=outbox, enrollment=enrollment, merchant=merchant,
+                                                actor=actor, reason=reason, issue_client=False)
         _decide(application, ApplicationStatus.APPROVED, actor, reason)
+        application.credentials_expire_at = utcnow() + credentials_ttl
+    return application
+
+
+async def _applicants_own(session: AsyncSession, application_id: uuid.UUID, token: str,
+                          stored: str) -> OdrApplication:
+    """The application, locked, when `token` is its `stored` token; 404 alike for a wrong token or id."""
+    application = (await session.execute(
+        select(OdrApplication).where(OdrApplication.id == application_id).with_for_update()
+    )).scalar_one_or_none()
+    if application is None or not access.matches(getattr(application, stored), token):
+        raise Problem("not-found", "No such application for this token")
+    return application
+
+
+async def applicant_status(session: AsyncSession, *, application_id: uuid.UUID, status_token: str) -> ApplicantStatus:
+    """Use case: the applicant reads its application; once approved, with the one-time credentials link (whose
+    token's hash is kept the first time it is shown)."""
+    async with session.begin():
+        application = await _applicants_own(session, application_id, status_token, "status_token_hash")
+        link = None
+        if application.status == ApplicationStatus.APPROVED and application.credentials_expire_at is not None:
+            token = access.retrieval_token(status_token, application.id)
+            if application.retrieval_token_hash is None:
+                application.retrieval_token_hash = access.digest(token)
+            state = ("retrieved" if application.credentials_retrieved_at is not None
+                     else "expired" if utcnow() >= application.credentials_expire_at else "ready")
+            link = CredentialsLink(state=state, url=f"/v1/public/odr-applications/{application.id}/credentials",
+                                   retrieval_token=token if state == "ready" else None,
+                                   expires_at=application.credentials_expire_at,
+                                   retrieved_at=application.credentials_retrieved_at)
+        return ApplicantStatus(id=application.id, status=application.status, merchant_id=application.merchant_id,
+                               submitted_at=application.submitted_at, decided_at=application.decided_at,
+                               decision_reason=application.decision_reason, credentials=link)
+
+
+async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID, retrieval_token: str,
+                               client_address: str) -> IssuedClient:
+    """Use case: the one-time link, used: issue the enterprise's first API client and show its secret this once.
+
+    404 for a wrong token; 409 once used, after it expired, or when the enterprise is no longer approved.
+    """
+    async with session.begin():
+        application = await _applicants_own(session, application_id, retrieval_token, "retrieval_token_hash")
+        if application.credentials_retrieved_at is not None:
+            raise Problem("conflict", "These credentials were already retrieved; the link works once")
+        now = utcnow()
+        if application.credentials_expire_at is None or now >= application.credentials_expire_at:
+            raise Problem("conflict", "The credentials link has expired; ask your regulator")
+        enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
+        issued = await enrollment_service.stage_credentials_handover(
+            session, enrollment=enrollment, actor=Actor(role=APPLICANT, id=client_address))
+        application.credentials_retrieved_at = now
     return issued
 
 

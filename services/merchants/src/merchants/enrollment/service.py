@@ -124,14 +124,27 @@ async def locked_enrollment(session: AsyncSession, enrollment_id: uuid.UUID) -> 
 
 
 async def stage_approval(session: AsyncSession, *, outbox: Outbox, enrollment: Enrollment, merchant: Merchant,
-                         actor: Actor, reason: str | None) -> IssuedClient:
-    """Approve, issue the enterprise's first API client and announce the approval."""
+                         actor: Actor, reason: str | None, issue_client: bool = True) -> IssuedClient | None:
+    """Approve, issue the enterprise's first API client (unless the applicant fetches it later, see
+    `stage_credentials_handover`) and announce the approval."""
     approved_at = _move(session, enrollment, EnrollmentAction.APPROVE, actor=actor, reason=reason)
-    issued = await issue_api_client(session, merchant_id=merchant.id)
+    issued = await issue_api_client(session, merchant_id=merchant.id) if issue_client else None
     await outbox.add(session, EnrollmentApproved(
         merchant_id=merchant.id, name=merchant.name, uscc=merchant.uscc, region_code=merchant.region_code,
         sector=merchant.sector, approved_at=approved_at,
     ).envelope(source=EVENT_SOURCE))
+    return issued
+
+
+async def stage_credentials_handover(session: AsyncSession, *, enrollment: Enrollment, actor: Actor) -> IssuedClient:
+    """Issue the first API client of an approved enterprise to its applicant, on the audit trail; 409 unless the
+    enrollment is approved (suspended or revoked since)."""
+    if enrollment.status != EnrollmentStatus.APPROVED:
+        raise Problem("conflict", f"The enterprise is {enrollment.status}; no credentials are handed over",
+                      current_status=enrollment.status)
+    issued = await issue_api_client(session, merchant_id=enrollment.merchant_id)
+    _audit(session, enrollment, EnrollmentStatus.APPROVED, actor=actor, at=utcnow(),
+           reason="first API credentials retrieved by the applicant through its one-time link")
     return issued
 
 
@@ -142,11 +155,14 @@ def stage_rejection(session: AsyncSession, *, enrollment: Enrollment, actor: Act
 
 async def approve_enrollment(session: AsyncSession, *, outbox: Outbox, enrollment_id: uuid.UUID, actor: Actor,
                              reason: str | None = None) -> IssuedClient:
-    """Use case: approve a pending enrollment, issue the enterprise's first API client, announce it."""
+    """Use case: approve a pending enrollment, issue the enterprise's first API client, announce it (the seed's and
+    the operators' way; an application's approval hands the credentials to the applicant instead)."""
     async with session.begin():
         enrollment, merchant = await locked_enrollment(session, enrollment_id)
-        return await stage_approval(session, outbox=outbox, enrollment=enrollment, merchant=merchant, actor=actor,
-                                    reason=reason)
+        issued = await stage_approval(session, outbox=outbox, enrollment=enrollment, merchant=merchant, actor=actor,
+                                      reason=reason)
+        assert issued is not None
+        return issued
 
 
 async def stage_status_change(session: AsyncSession, *, outbox: Outbox, merchant_id: uuid.UUID,

@@ -20,6 +20,15 @@ class FlagRead(BaseModel):
     resolution_note: str | None
 
 
+class SummonsSummary(BaseModel):
+    """A summons (约谈) of the enterprise held in the period; the full record is the regulators'."""
+
+    id: uuid.UUID
+    held_on: date
+    findings: str
+    undertakings: list[str]
+
+
 class Scorecard(BaseModel):
     """Counts of complaints routed to the enterprise within the period, and rates per case."""
 
@@ -43,6 +52,8 @@ class Scorecard(BaseModel):
     orders: int | None = Field(description="Orders reported for the period (months prorated by days), if any")
     complaints_per_1000_orders: float | None
     open_flags: list[FlagRead] = []
+    summons: list[SummonsSummary] = Field(default_factory=list,
+                                          description="Summons held in the period, newest first")
 
 
 class ScorecardList(BaseModel):

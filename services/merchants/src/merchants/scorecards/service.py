@@ -18,8 +18,9 @@ from merchants.enrollment.service import Actor
 from merchants.enrollment.state import EnrollmentAction, EnrollmentStatus
 from merchants.registry.models import Merchant
 from merchants.scorecards.models import CaseFacts, FlagLevel, FlagResolution, OrderVolume, ScorecardFlag
-from merchants.scorecards.schemas import FlagRead, Scorecard
+from merchants.scorecards.schemas import FlagRead, Scorecard, SummonsSummary
 from merchants.settings import MerchantsSettings
+from merchants.summons import service as summons_service
 from servicekit.auth import Principal
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
@@ -145,7 +146,9 @@ def _aggregates(period: Period) -> Select[Any]:
 
 async def scorecards(session: AsyncSession, *, period: Period, where: list[ColumnElement[bool]],
                      with_flags: bool = True, limit: int | None = None) -> list[Scorecard]:
-    """Scorecards of the enrolled enterprises matching `where` (conditions on Merchant / Enrollment), by id."""
+    """Scorecards of the enrolled enterprises matching `where` (conditions on Merchant / Enrollment), by id; with
+    `with_flags` (the enterprise's and the regulators' views, not the public list) also their open flags and the
+    summons held in the period."""
     enterprises = (await session.execute(
         select(Merchant.id, Merchant.name, Merchant.region_code, Enrollment.status)
         .join(Enrollment, Enrollment.merchant_id == Merchant.id)
@@ -160,6 +163,8 @@ async def scorecards(session: AsyncSession, *, period: Period, where: list[Colum
         _aggregates(period).where(CaseFacts.merchant_id.in_(ids)))).all()}
     orders = await _orders(session, ids, period)
     flags: dict[uuid.UUID, list[FlagRead]] = {}
+    summons = await summons_service.of_enterprises(session, ids, start=period.start, end=period.end) \
+        if with_flags else {}
     if with_flags:
         for flag in (await session.scalars(select(ScorecardFlag).where(
                 ScorecardFlag.merchant_id.in_(ids), ScorecardFlag.resolved_at.is_(None)))).all():
@@ -188,6 +193,8 @@ async def scorecards(session: AsyncSession, *, period: Period, where: list[Colum
             complaints_per_1000_orders=round(received * 1000 / orders[enterprise.id], 3)
             if orders.get(enterprise.id) else None,
             open_flags=flags.get(enterprise.id, []),
+            summons=[SummonsSummary(id=item.id, held_on=item.held_on, findings=item.findings,
+                                    undertakings=item.undertakings) for item in summons.get(enterprise.id, [])],
         ))
     return cards
 
