@@ -15,6 +15,7 @@ from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox, outbox
 from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED, PII_CIPHER
 from mediation.live import CaseFeed, asyncpg_dsn
+from mediation.outcomes.jobs import run_outcome_signals
 from mediation.settings import MediationSettings
 from mediation.sweepers import run_sweepers
 from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
@@ -46,8 +47,10 @@ def create_app(settings: MediationSettings | None = None) -> FastAPI:
             settings=settings,
         )
         sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, settings=settings)
+        outcome_signals = partial(run_outcome_signals, runtime.sessionmaker,
+                                  interval_seconds=settings.outcome_signal_interval_seconds)
         return {"outbox-relay": relay.run, f"consumer-{COMPLAINTS_GROUP}": on_complaints.run, "sweepers": sweepers,
-                "live-feed": runtime.extras[CASE_FEED].run}
+                "live-feed": runtime.extras[CASE_FEED].run, "outcome-signals": outcome_signals}
 
     return create_service_app(
         settings=settings,

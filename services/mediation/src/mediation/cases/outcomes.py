@@ -15,6 +15,7 @@ from mediation.cases.models import MediationCase
 from mediation.cases.state import CaseStatus, Stage, transition
 from mediation.negotiation.content import agreement_hash
 from mediation.negotiation.models import Offer, OfferStatus, SettlementAgreement
+from mediation.outcomes import signals
 from mediation.regulator.models import PartyNotification
 from mediation.settings import EVENT_SOURCE
 from servicekit.calendar import add_working_days, local_date
@@ -88,6 +89,7 @@ async def settle(session: AsyncSession, *, outbox: Outbox, case: MediationCase, 
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="settled", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "agreement_id": str(agreement.id),
         "agreement_hash": agreement.content_hash, "amount_fen": agreement.amount_fen})
+    await signals.on_settled(session, case=case, agreement=agreement, at=at)
     await trail.notify(session, case.id, "status")
     return agreement
 
@@ -111,5 +113,6 @@ async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCas
                                         cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
+    await signals.on_terminated(session, case=case, ground=ground, at=at)
     await trail.notify(session, case.id, "status")
     return notice_due

@@ -14,6 +14,7 @@ from mediation.cases import trail
 from mediation.cases.access import load_case_for
 from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
 from mediation.cases.state import CaseStatus
+from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import ComplaintRouted
@@ -75,6 +76,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
         opened_at=opened_at,
     ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
+    await signals.on_case_opened(session, case_id=case_id, at=opened_at)
     return case_id
 
 

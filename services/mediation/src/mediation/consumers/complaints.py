@@ -5,9 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases import service as cases_service
+from mediation.outcomes import signals
 from mediation.regulator import service as regulator_service
 from mediation.settings import MediationSettings
-from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted, ComplaintWithdrawn, RouteTarget
+from servicekit.contracts.complaints_v1 import (
+    ComplaintAccepted,
+    ComplaintFiled,
+    ComplaintRated,
+    ComplaintRouted,
+    ComplaintWithdrawn,
+    RouteTarget,
+)
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
 from servicekit.events.outbox import Outbox
@@ -37,7 +45,21 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
                                                     withdrawn=ComplaintWithdrawn.model_validate(envelope.data),
                                                     cause=envelope)
 
+    async def on_complaint_filed(session: AsyncSession, envelope: EventEnvelope) -> None:
+        filed = ComplaintFiled.model_validate(envelope.data)
+        # The sector and filing time the outcome audit compares by (reports never reach mediation).
+        if filed.kind == "complaint":
+            await signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
+                                       filed_at=filed.filed_at)
+
+    async def on_complaint_rated(session: AsyncSession, envelope: EventEnvelope) -> None:
+        rated = ComplaintRated.model_validate(envelope.data)
+        await signals.record_rating(session, complaint_id=rated.complaint_id, rating=rated.rating,
+                                    rated_at=rated.rated_at)
+
     return {
+        ComplaintFiled.event_type: on_complaint_filed,
+        ComplaintRated.event_type: on_complaint_rated,
         ComplaintRouted.event_type: on_complaint_routed,
         ComplaintAccepted.event_type: on_complaint_accepted,
         ComplaintWithdrawn.event_type: on_complaint_withdrawn,

@@ -14,6 +14,7 @@ from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase, complainant_name_context
 from mediation.cases.state import FINAL, CaseStatus, Stage, transition
 from mediation.negotiation.models import Offer, OfferStatus, Party, SettlementAgreement
+from mediation.outcomes import signals
 from mediation.regulator.schemas import (
     DELEGATES,
     MediationAgreementCreate,
@@ -79,6 +80,7 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
             return None
         case = await _case_of_complaint(session, accepted.complaint_id)
         assert case is not None
+        await signals.on_case_opened(session, case_id=case.id, at=accepted.accepted_at)
     elif CaseStatus(case.status) in FINAL or case.stage == Stage.MEDIATION.value:
         # Already mediating (a redelivery) or already over: nothing to reopen.
         return None
