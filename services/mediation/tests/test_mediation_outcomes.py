@@ -451,3 +451,28 @@ async def test_outcome_records_show_asked_against_agreed_who_settled_fulfilment_
     bad_cursor = await client.get("/v1/regulator/audit/outcomes", params={"region": region, "cursor": "!!"},
                                   headers=regulator)
     assert bad_cursor.status_code == 422
+
+
+async def test_changing_a_recorded_review_row_breaks_its_chain_entry(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    region = "632622"
+    regulator = bearer(tokens.regulator(region=region))
+    case_id, _ = await settled(client, apply_event, sessionmaker, tokens, region=region,
+                               offer={"type": "refund", "amount_fen": 1})
+    item = (await queue_of(client, tokens, region, state="open"))[0]
+    assert item["case_id"] == case_id
+    recorded = await client.post(f"/v1/regulator/audit/queue/{item['id']}/outcome", headers=regulator,
+                                 json={"outcome": "agreement_reopened_with_consent"})
+    assert recorded.status_code == 200
+    assert (await client.get("/v1/regulator/audit/verify", params={"region": region},
+                             headers=regulator)).json()["ok"] is True
+    async with sessionmaker() as session, session.begin():
+        # Someone with database access turns the finding into a clean review, so the figures would hide it.
+        await session.execute(text("UPDATE audit_review SET outcome = 'confirmed' WHERE id = :id"),
+                              {"id": uuid.UUID(item["id"])})
+    broken = (await client.get("/v1/regulator/audit/verify", params={"region": region}, headers=regulator)).json()
+    assert broken["ok"] is False
+    assert (broken["first_broken"]["seq"], broken["first_broken"]["reason"]) == (recorded.json()["chain_seq"],
+                                                                                 "review")

@@ -272,7 +272,7 @@ async def record_outcome(session: AsyncSession, *, principal: Principal, review_
         case = await load_case(session, review.case_id)
         kinds = sorted(set((await session.execute(select(OutcomeSignal.kind)
                                                   .where(OutcomeSignal.review_id == review.id))).scalars()))
-        entry = await chain.append(session, region_code=case.region_code, case_id=case.id, kind="reviewed", at=now,
+        entry = await chain.append(session, region_code=case.region_code, case_id=case.id, kind=chain.REVIEWED, at=now,
                                    details={"complaint_id": str(case.complaint_id), "review_id": str(review.id),
                                             "outcome": outcome.value, "signals": kinds,
                                             "sampled": review.sample_id is not None, "note": note,
