@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from mediation_testkit import ApplyEvent, bearer, settle_case
+from mediation_testkit import ApplyEvent, bearer, outbox_events, settle_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -377,6 +377,10 @@ async def test_signals_and_the_sample_feed_one_queue_reviews_go_on_the_chain_and
             "SELECT kind, entry FROM audit_entry WHERE region_code = :region AND seq = :seq"),
             {"region": REVIEWS, "seq": referred.json()["chain_seq"]})).one()
     assert entry.kind == "reviewed"
+    published = [payload for event, payload in await outbox_events(sessionmaker, low)
+                 if event == "mediation.case.reviewed.v1"]
+    assert [(payload["outcome"], payload["finding"], payload["signals"]) for payload in published] == [
+        ("referred_for_enforcement", True, ["low_settlement"])]
     assert (entry.entry["details"]["outcome"], entry.entry["details"]["signals"]) == (
         "referred_for_enforcement", ["low_settlement"])
     samples = {item["case_id"]: item for item in (await client.get(

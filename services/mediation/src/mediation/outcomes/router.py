@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from mediation.dependencies import DbSession
+from mediation.dependencies import DbSession, OutboxDep
 from mediation.outcomes import service as outcomes_service
 from mediation.outcomes.models import SignalKind
 from mediation.outcomes.schemas import (
@@ -118,9 +118,9 @@ async def get_review(review_id: uuid.UUID, principal: RegulatorPrincipal, sessio
 @router.post("/queue/{review_id}/outcome", summary="Record the review's outcome (appended to the audit chain)",
              responses=problems(404, 409))
 async def record_outcome(review_id: uuid.UUID, body: ReviewOutcomeCreate, principal: RegulatorPrincipal,
-                         session: DbSession) -> ReviewItemRead:
+                         session: DbSession, outbox: OutboxDep) -> ReviewItemRead:
     """409 once an outcome was recorded; a later signal on the case opens a new item."""
-    return await outcomes_service.record_outcome(session, principal=principal, review_id=review_id,
+    return await outcomes_service.record_outcome(session, outbox=outbox, principal=principal, review_id=review_id,
                                                  outcome=body.outcome, note=body.note, now=utcnow())
 
 

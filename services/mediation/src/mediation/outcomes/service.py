@@ -34,9 +34,12 @@ from mediation.outcomes.schemas import (
     ThresholdsRead,
     ThresholdValues,
 )
+from mediation.settings import EVENT_SOURCE
 from servicekit import regions
 from servicekit.auth import Principal, Role
 from servicekit.calendar import end_of_day, local_date
+from servicekit.contracts.mediation_v1 import CaseReviewed
+from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
 
 NOT_FOUND = "No such review"
@@ -258,9 +261,10 @@ async def get_review(session: AsyncSession, *, principal: Principal, review_id: 
 _SAMPLE_RESULT = {ReviewOutcome.CONFIRMED: "satisfactory"}
 
 
-async def record_outcome(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID,
+async def record_outcome(session: AsyncSession, *, outbox: Outbox, principal: Principal, review_id: uuid.UUID,
                          outcome: ReviewOutcome, note: str | None, now: datetime) -> ReviewItemRead:
-    """Record the reviewer's outcome and append it to the region's audit chain; 409 once recorded."""
+    """Record the reviewer's outcome, append it to the region's audit chain and tell the enterprise's scorecard
+    (`mediation.case.reviewed.v1`); 409 once recorded."""
     async with session.begin():
         review = (await session.execute(select(AuditReview).where(AuditReview.id == review_id).with_for_update()
                                         .execution_options(populate_existing=True))).scalar_one_or_none()
@@ -288,6 +292,10 @@ async def record_outcome(session: AsyncSession, *, principal: Principal, review_
         await trail.record(session, case, kind="audit_reviewed", actor=Actor("regulator", principal.sub), at=now,
                            details={"review_id": str(review.id), "outcome": outcome.value, "signals": kinds,
                                     "chain_seq": entry.seq})
+        await outbox.add(session, CaseReviewed(
+            **trail.event_fields(case, now), review_id=review.id, outcome=outcome.value,
+            finding=outcome is not ReviewOutcome.CONFIRMED, signals=kinds, sampled=review.sample_id is not None,
+        ).envelope(source=EVENT_SOURCE))
         await session.flush()
     return await get_review(session, principal=principal, review_id=review_id)
 
