@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime as dt
-import gzip
 import hashlib
 import json
 import os
@@ -23,13 +21,13 @@ from typing import Any
 import aiohttp
 import orjson
 
+from servicekit.testing import cfpb
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-CFPB_NAME = Path("shared") / "data" / "cfpb_complaints_combined.csv.gz"
-# ../shared beside the checkout, or beside a folder of worktrees (/work/wt/<name>): the nearest one that exists.
-CFPB_CSV = next((folder / CFPB_NAME for folder in REPO_ROOT.parents if (folder / CFPB_NAME).exists()),
-                REPO_ROOT.parent / CFPB_NAME)
+# Committed with the repository (data/cfpb/README.md: provenance, row count, checksum).
+CFPB_CSV = cfpb.CFPB_CSV
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DATABASE_PREFIX = "odr_bench"
 CONSUMER_PHONE_BASE = 13900000000
@@ -176,11 +174,8 @@ def company_key(company: str) -> str:
 
 
 def cfpb_rows(limit: int | None = None) -> Iterator[dict[str, str]]:
-    with gzip.open(CFPB_CSV, "rt", encoding="utf-8", newline="") as file:
-        for number, row in enumerate(csv.DictReader(file)):
-            if limit is not None and number >= limit:
-                return
-            yield row
+    """The CFPB rows in file order, the file's checksum verified first: runs compare only on the same rows."""
+    return cfpb.rows(limit)
 
 
 def stable_hash(text: str) -> int:

@@ -4,9 +4,9 @@
 
 Writes results/profile-<process>.txt: the CPU milliseconds each process spent per filing, then the functions with
 the most samples (own time and time including callees), from py-spy's raw (collapsed-stack) output, which is kept in
-a temporary directory for flame graphs. py-spy is not a project dependency: install it anywhere
-(`python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`) and point --py-spy at it. `--no-spy` only
-prints the CPU per filing (sampling itself costs the sampled processes a little).
+a temporary directory for flame graphs. py-spy is not a project dependency: install it on PATH, or where it is looked
+for by default (`python3 -m venv .odr/pyspy && .odr/pyspy/bin/pip install py-spy`), or anywhere and point --py-spy at
+it. `--no-spy` only prints the CPU per filing (sampling itself costs the sampled processes a little).
 
 CPU per filing is read from /proc/<pid>/stat (user + system time of the process and its children, e.g. uvicorn
 workers) before the load and twice after it: when the last answer arrived ("request path", which still contains
@@ -34,7 +34,7 @@ import asyncpg
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS_DIR, asyncpg_dsn, build_bodies, consumer_tokens, running_platform, say
+from bench.common import REPO_ROOT, RESULTS_DIR, asyncpg_dsn, build_bodies, consumer_tokens, running_platform, say
 from bench.loadgen import LoadGenerator, Request
 
 PROCESSES = ("gateway", "complaints", "mediation", "merchants")
@@ -45,7 +45,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
+    parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(REPO_ROOT / ".odr/pyspy/bin/py-spy"))
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--no-spy", action="store_true", help="only measure CPU per filing, without sampling")
     parser.add_argument("--process-workers", nargs="*", default=[], metavar="NAME=N",

@@ -139,6 +139,23 @@ def eventually() -> Callable[..., Awaitable[None]]:
     return _eventually
 
 
+async def _never(check: Check, within: float) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            raise AssertionError("the condition held, and it never should")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def never() -> Callable[..., Awaitable[None]]:
+    """`await never(check, within=...)` watches the async `check` for that long and fails the moment it holds.
+
+    An absence can only be watched for a while; this watches all along instead of looking once after a sleep.
+    """
+    return _never
+
+
 class KafkaProbe:
     """Test-side Kafka access: create topics, produce raw messages, read topics from the start, read commits."""
 

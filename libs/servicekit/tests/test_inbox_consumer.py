@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -157,7 +158,7 @@ async def test_a_message_failing_every_attempt_goes_to_the_dlq_and_the_partition
 
 async def test_the_offset_is_committed_only_after_the_database_commit(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
-    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any, never: Any,
 ) -> None:
     event_type = f"{names['prefix']}.order.created.v1"
     entered, release = asyncio.Event(), asyncio.Event()
@@ -175,9 +176,11 @@ async def test_the_offset_is_committed_only_after_the_database_commit(
     partition = TopicPartition(names["topic"], 0)
 
     await asyncio.wait_for(entered.wait(), 15)
-    await asyncio.sleep(0.5)
-    assert await kafka.committed(names["group"], partition) is None
-    assert await count(engine, effect) == 0
+
+    async def committed_or_applied_early() -> bool:
+        return await kafka.committed(names["group"], partition) is not None or await count(engine, effect) != 0
+
+    await never(committed_or_applied_early, within=0.5)
 
     release.set()
 
@@ -321,9 +324,17 @@ async def test_a_fetch_whose_locks_cross_a_requests_yields_to_the_request(
             handlers={takes_shared: locker(shared, then_let_the_request_wait), takes_case: locker(case, nothing)},
         ).run())
         await asyncio.wait_for(shared_taken.wait(), 30)
+        request_pid = await request.scalar(text("SELECT pg_backend_pid()"))
         wanted = asyncio.create_task(request.execute(select(effect.c.id).where(effect.c.id == shared)
                                                      .with_for_update()))
-        await asyncio.sleep(0.1)
+
+        async def request_waits_for_the_shared_row() -> bool:
+            async with engine.connect() as observer:
+                waiting_on = await observer.scalar(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": request_pid})
+            return bool(waiting_on == "Lock")
+
+        await eventually(request_waits_for_the_shared_row)
         request_waits.set()  # the fetch's second event now waits for the request's case: the locks cross
         await asyncio.wait_for(wanted, 30)
         await request.commit()
@@ -371,8 +382,14 @@ async def test_the_consumer_waits_for_a_broker_that_is_not_up_yet(
 
     consumer = InboxConsumer(group="late.on-orders", topics=["late.order"], handlers={event_type: apply},
                              sessionmaker=sessionmaker, inbox=inbox, settings=late)
+    retries_before = REGISTRY.get_sample_value("odr_kafka_client_start_retries_total") or 0.0
     task = background.start(consumer.run())
-    await asyncio.sleep(1.0)
+
+    async def retried_twice() -> bool:
+        retries = REGISTRY.get_sample_value("odr_kafka_client_start_retries_total") or 0.0
+        return retries - retries_before >= 2
+
+    await eventually(retried_twice)
     assert not task.done(), "a missing broker is waited for, not a crash"
 
     await own_broker.start()

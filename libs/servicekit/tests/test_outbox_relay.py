@@ -94,11 +94,11 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
     relay = OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=60.0)
     background.start(relay.run())
 
-    async def relay_leads() -> bool:
-        return relay.is_leader
+    async def relay_sleeps() -> bool:
+        # Its LISTEN and first drain are done: only a NOTIFY can wake it now, long before its 60 s poll.
+        return relay.is_idle
 
-    await eventually(relay_leads)
-    await asyncio.sleep(0.5)  # its LISTEN and first drain are done: only a NOTIFY can wake it now
+    await eventually(relay_sleeps)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await stage(engine, outbox, make_events(f"{prefix}.order.created.v1", keys=1, per_key=1))
@@ -189,7 +189,11 @@ async def test_only_one_relay_leads_and_the_other_takes_over(
         return any(relay.is_leader for relay in relays)
 
     await eventually(one_leads)
-    await asyncio.sleep(0.6)  # several of the follower's retries
+
+    async def follower_retried() -> bool:
+        return any(not relay.is_leader and relay.leadership_attempts >= 3 for relay in relays)
+
+    await eventually(follower_retried)
     assert sum(relay.is_leader for relay in relays) == 1
     async with engine.connect() as connection:
         holders = await connection.scalar(

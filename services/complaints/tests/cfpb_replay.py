@@ -1,6 +1,6 @@
-"""Replaying CFPB complaint records (../shared/data/cfpb_complaints_combined.csv.gz) as 12315 cases.
+"""Replaying CFPB complaint records (data/cfpb/cfpb_complaints_combined.csv.gz in this repository) as 12315 cases.
 
-The mapping (one reasonable reading of the data folder's README):
+The mapping (one reasonable reading of the fields described in data/cfpb/README.md):
 
 - Company -> respondent. The 6 companies with most rows are active ODR enterprises (the consumer asks for the green
   channel), each placed in a county of the test's area; every other company is a business not in the registry.
@@ -23,16 +23,13 @@ when the consumer disputed) unless the row is in progress.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import itertools
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
-DATA = Path("/work/shared/data/cfpb_complaints_combined.csv.gz")
+from servicekit.testing import cfpb
+
 ENROLLED_COMPANIES = 6
 
 CHANNEL = {"Web": "web", "Referral": "consumer_association", "Phone": "hotline", "Postal mail": "station",
@@ -113,13 +110,12 @@ class Record:
 
 
 def load(count: int) -> list[Record]:
-    """The first `count` rows of the file, in file order."""
-    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
-        return [Record(complaint_id=int(row["Complaint ID"]), company=row["Company"], product=row["Product"],
-                       issue=row["Issue"] or "Other", state=row["State"], via=row["Submitted via"],
-                       response=row["Company response to consumer"], timely=row["Timely response?"],
-                       disputed=row["Consumer disputed?"])
-                for row in itertools.islice(csv.DictReader(handle), count)]
+    """The first `count` rows of the file, in file order (its checksum verified first)."""
+    return [Record(complaint_id=int(row["Complaint ID"]), company=row["Company"], product=row["Product"],
+                   issue=row["Issue"] or "Other", state=row["State"], via=row["Submitted via"],
+                   response=row["Company response to consumer"], timely=row["Timely response?"],
+                   disputed=row["Consumer disputed?"])
+            for row in cfpb.rows(count)]
 
 
 def enrolled_companies(records: list[Record]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The ODR negotiation period per region (research.md §2.1): the most specific configured region wins."""
+"""The ODR negotiation period per region (docs/architecture.md §4): the most specific configured region wins."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import mediation.agreements.models
 import mediation.audit.models
 import mediation.cases.models
 import mediation.fulfilment.models

@@ -47,7 +47,7 @@ async def build_outcomes(client: httpx.AsyncClient, apply_event: ApplyEvent,
 
 def offline_verify(settings: MediationSettings, region: str) -> tuple[int, dict[str, Any]]:
     env = {**os.environ, "ODR_DATABASE_URL": settings.database_url, "ODR_DATABASE_NAME": settings.database_name or ""}
-    done = subprocess.run([sys.executable, "-m", "mediation.audit", "verify", "--region", region], env=env,
+    done = subprocess.run([sys.executable, "-m", "mediation.cli", "verify", "--region", region], env=env,
                           cwd=SERVICE_DIR, capture_output=True, text=True, timeout=60, check=False)
     return done.returncode, json.loads(done.stdout)
 

@@ -11,7 +11,7 @@ from mediation_testkit import ApplyEvent, bearer, open_case, outbox_events
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mediation.sweepers import expire_negotiations
+from mediation.negotiation.service import expire_negotiations
 from servicekit.events.outbox import Outbox
 from servicekit.testing.plugin import Tokens
 

@@ -9,6 +9,7 @@ from merchants_testkit import VERIFY, ApproveMerchant, internal_headers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from merchants.access import service as access_service
 from merchants.credentials import service as credentials_service
 from merchants.credentials.models import StaffRole
 
@@ -60,7 +61,7 @@ async def test_revoked_client_is_401_and_its_replacement_works(
 ) -> None:
     old = await approved_merchant()
     async with sessionmaker() as session:
-        new = (await credentials_service.rotate_api_client(session, merchant_id=old.merchant_id)).issued
+        new = (await access_service.rotate_api_client(session, merchant_id=old.merchant_id)).issued
     revoked = await client.post(VERIFY, json=client_grant(old.client_id, old.client_secret), headers=internal_headers())
     assert revoked.status_code == 401
     current = await client.post(VERIFY, json=client_grant(new.client_id, new.client_secret),

@@ -1,4 +1,4 @@
-"""`python -m merchants.seed`: valid JSON on stdout, approved demo enterprises, nothing duplicated on re-run."""
+"""`python -m merchants.cli seed`: valid JSON on stdout, approved demo enterprises, nothing duplicated on re-run."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ async def run_seed(settings: MerchantsSettings, *, password: str | None = PASSWO
     env.pop("ODR_DEMO_REGULATOR_PASSWORD", None)
     if password is not None:
         env["ODR_DEMO_REGULATOR_PASSWORD"] = password
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "merchants.seed", env=env,
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "merchants.cli", "seed", env=env,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await process.communicate()
     assert process.returncode is not None

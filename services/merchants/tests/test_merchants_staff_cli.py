@@ -1,4 +1,4 @@
-"""`python -m merchants.credentials.cli`: the operator creates a regulator account; it signs in; a short password or
+"""`python -m merchants.cli staff-account`: the operator creates a regulator account; it signs in; a short password or
 an unknown region is refused and writes nothing."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from merchants.settings import MerchantsSettings
 async def run_cli(settings: MerchantsSettings, password: str, *arguments: str) -> tuple[int, str]:
     env = {**os.environ, "ODR_DATABASE_URL": settings.database_url, "ODR_DATABASE_NAME": settings.database_name or ""}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "merchants.credentials.cli", *arguments, env=env, stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "merchants.cli", "staff-account", *arguments, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await process.communicate(password.encode() + b"\n")
     assert process.returncode is not None

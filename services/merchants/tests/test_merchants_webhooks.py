@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import MerchantsSettings
 from merchants.webhooks import service as webhook_service
-from merchants.webhooks.dispatcher import WebhookDispatcher
+from merchants.webhooks.jobs import WebhookDispatcher
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
 from odr_client import WebhookVerificationError, verify_webhook
 from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget

@@ -226,15 +226,15 @@ class Stack:
                 await asyncio.sleep(0.5)
 
     async def seed(self) -> dict[str, Any]:
-        """Demo regulator account and approved ODR enterprises; `merchants.seed` prints them as JSON."""
+        """Demo regulator account and approved ODR enterprises; `merchants.cli seed` prints them as JSON."""
         self.report("seeding demo data")
         env = {**self.service_env("merchants"), "ODR_DEMO_REGULATOR_PASSWORD": self.config.secrets.regulator_password}
-        output = await self._run_checked([self.config.python, "-m", "merchants.seed"], what="seed", env=env,
+        output = await self._run_checked([self.config.python, "-m", "merchants.cli", "seed"], what="seed", env=env,
                                          cwd=self.config.repo_root)
         try:
             seeded: dict[str, Any] = json.loads(output)
         except json.JSONDecodeError as error:
-            raise StackError(f"merchants.seed printed something other than one JSON object:\n{output}") from error
+            raise StackError(f"merchants.cli seed printed something other than one JSON object:\n{output}") from error
         return seeded
 
     def start_processes(self) -> None:

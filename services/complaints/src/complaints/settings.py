@@ -30,8 +30,8 @@ class ComplaintsSettings(ServiceSettings):
     # How often the statistics compactor folds the deltas the triggers appended into the cubes (seconds). Queries
     # are exact either way; a longer interval only leaves them more deltas to add.
     stats_fold_interval: float = 1.0
-    # Working days an ODR enterprise has to negotiate (research.md §2.1), by GB/T 2260 region code: a key covers that
-    # region and those below it, the most specific key wins; "" is the national default (10 unless given).
+    # Working days an ODR enterprise has to negotiate (docs/architecture.md §4), by GB/T 2260 region code: a key covers
+    # that region and those below it, the most specific key wins; "" is the national default (10 unless given).
     merchant_negotiation_working_days: dict[str, int] = Field(
         default_factory=lambda: {NATIONAL: NATIONAL_NEGOTIATION_WORKING_DAYS})
     # Evidence attachments: the largest one accepted, and where they are kept: a directory on local disk, or a bucket

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mediation.audit.router import router as audit_router
+from mediation.casefile.router import router as casefile_router
 from mediation.cases.router import router as cases_router
 from mediation.fulfilment.router import router as fulfilment_router
 from mediation.messages.router import router as messages_router
@@ -13,6 +14,6 @@ from mediation.outcomes.router import router as outcomes_router
 from mediation.regulator.router import router as regulator_router
 
 ROUTERS: list[APIRouter] = [
-    cases_router, negotiation_router, messages_router, fulfilment_router, regulator_router, audit_router,
-    outcomes_router,
+    cases_router, casefile_router, negotiation_router, messages_router, fulfilment_router, regulator_router,
+    audit_router, outcomes_router,
 ]

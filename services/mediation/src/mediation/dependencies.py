@@ -25,7 +25,7 @@ async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _pii_cipher(request: Request) -> PiiCipher:
+async def _pii_cipher(request: Request) -> PiiCipher:
     cipher: PiiCipher = get_runtime(request).extras[PII_CIPHER]
     return cipher
 
@@ -34,11 +34,11 @@ DbSession = Annotated[AsyncSession, Depends(_db_session)]
 Cipher = Annotated[PiiCipher, Depends(_pii_cipher)]
 
 
-def _outbox(request: Request) -> Outbox:
+async def _outbox(request: Request) -> Outbox:
     return get_runtime(request).outbox
 
 
-def _settings(request: Request) -> MediationSettings:
+async def _settings(request: Request) -> MediationSettings:
     settings = get_runtime(request).settings
     assert isinstance(settings, MediationSettings)
     return settings
@@ -48,12 +48,12 @@ OutboxDep = Annotated[Outbox, Depends(_outbox)]
 SettingsDep = Annotated[MediationSettings, Depends(_settings)]
 
 
-def _feed(request: Request) -> CaseFeed:
+async def _feed(request: Request) -> CaseFeed:
     feed: CaseFeed = get_runtime(request).extras[CASE_FEED]
     return feed
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return get_runtime(request).sessionmaker
 
 
@@ -61,7 +61,7 @@ Feed = Annotated[CaseFeed, Depends(_feed)]
 Sessionmaker = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
 
 
-def _attachment_store(request: Request) -> LocalDiskStore:
+async def _attachment_store(request: Request) -> LocalDiskStore:
     store: LocalDiskStore = get_runtime(request).extras[ATTACHMENT_STORE]
     return store
 

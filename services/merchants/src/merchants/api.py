@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from merchants.access.router import merchant_router as credentials_merchant_router
+from merchants.access.router import principals_router
+from merchants.access.router import router as credentials_router
 from merchants.applications.router import public_router as applications_public_router
 from merchants.applications.router import regulator_router as applications_regulator_router
-from merchants.credentials.router import merchant_router as credentials_merchant_router
-from merchants.credentials.router import principals_router
-from merchants.credentials.router import router as credentials_router
 from merchants.enrollment.router import router as enrollment_router
 from merchants.scorecards.router import merchant_router as scorecard_merchant_router
 from merchants.scorecards.router import public_router as scorecard_public_router

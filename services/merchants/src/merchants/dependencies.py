@@ -21,12 +21,16 @@ async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> MerchantsSettings:
+async def _runtime(request: Request) -> ServiceRuntime:
+    return get_runtime(request)
+
+
+async def _settings(request: Request) -> MerchantsSettings:
     return cast(MerchantsSettings, get_runtime(request).settings)
 
 
 DbSession = Annotated[AsyncSession, Depends(_db_session)]
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Settings = Annotated[MerchantsSettings, Depends(_settings)]
 
 
@@ -38,7 +42,7 @@ class EnterpriseCaller:
     client_id: str | None
 
 
-def _enterprise(principal: Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
+async def _enterprise(principal: Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
                 ) -> EnterpriseCaller:
     if principal.merchant_id is None:
         raise Problem("forbidden", "The token names no enterprise")

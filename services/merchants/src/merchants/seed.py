@@ -1,4 +1,4 @@
-"""Demo data: ``python -m merchants.seed`` prints the demo credentials as one JSON object on stdout.
+"""Demo data, applied by ``python -m merchants.cli seed``, which prints the demo credentials as one JSON object.
 
 Creates, if missing, the regulator account ``reg-golmud`` (region 632801, password from the required
 ``ODR_DEMO_REGULATOR_PASSWORD``) and two merchants in Golmud, both approved ODR enterprises; the
@@ -12,14 +12,12 @@ read from the environment like the service's (``ODR_DATABASE_URL``, ``ODR_DATABA
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from typing import Any
 
-import orjson
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchants.access import service as access_service
 from merchants.credentials import service as credentials_service
 from merchants.credentials.models import StaffRole
 from merchants.database import outbox as outbox_table
@@ -33,6 +31,7 @@ from servicekit.events.outbox import Outbox
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
+# The id is what audit rows written by the seed have always named; kept so they stay recognisable.
 SEED_ACTOR = enrollment_service.Actor(role="system", id="merchants.seed")
 DEMO_MERCHANTS = (
     MerchantDetails(name="格尔木昆仑商贸有限公司", uscc="91632801MA7KL2Q38M", region_code=GOLMUD,
@@ -61,7 +60,7 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
         issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
                                                              actor=SEED_ACTOR, reason="demo enterprise")
     elif enrollment.status == EnrollmentStatus.APPROVED:
-        issued = (await credentials_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
+        issued = (await access_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
     else:
         raise RuntimeError(f"demo merchant {details.uscc} is {enrollment.status}, not approved")
     return {"merchant_id": str(issued.merchant_id), "name": details.name, "client_id": issued.client_id,
@@ -85,12 +84,3 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
     return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
             "merchants": merchants}
 
-
-def main() -> None:
-    """Entry point: seed and print the credentials as one JSON line."""
-    result = asyncio.run(seed(SeedSettings()))
-    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -10,12 +10,15 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from prometheus_client import Counter
 
 from servicekit.observability import get_logger
 from servicekit.settings import ServiceSettings
 
 KafkaClient = TypeVar("KafkaClient", AIOKafkaProducer, AIOKafkaConsumer)
 STOP_TIMEOUT = 5.0
+CLIENT_START_RETRIES = Counter("odr_kafka_client_start_retries_total",
+                               "Kafka clients that could not reach the broker on start and were retried")
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -86,6 +89,7 @@ async def start_client(factory: Callable[[], KafkaClient], *, backoff_max: float
                 await asyncio.wait_for(client.stop(), STOP_TIMEOUT)
             if not isinstance(exc, KafkaError):
                 raise
+            CLIENT_START_RETRIES.inc()
             log.warning("broker not reachable; retrying", error=str(exc), in_seconds=backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, backoff_max)

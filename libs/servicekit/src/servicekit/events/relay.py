@@ -64,6 +64,9 @@ class OutboxRelay:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.is_leader = False
+        # Observable progress: how often it has asked for leadership, and whether it now sleeps until woken.
+        self.leadership_attempts = 0
+        self.is_idle = False
         self._lock_key = leader_lock_key(settings.service_name)
         self._wake = asyncio.Event()
         self._backlog_counted_at = float("-inf")
@@ -87,13 +90,17 @@ class OutboxRelay:
 
     async def _become_leader(self, connection: AsyncConnection) -> None:
         lock = select(func.pg_try_advisory_lock(self._lock_key))
-        while not (await connection.scalar(lock)):
+        while not (await self._try_lock(connection, lock)):
             await connection.commit()
             await asyncio.sleep(self.poll_interval)
         # The lock is session-level; committing leaves the connection idle so notifications reach it.
         await connection.commit()
         self.is_leader = True
         self._log.info("outbox relay is the leader")
+
+    async def _try_lock(self, connection: AsyncConnection, lock: Any) -> bool:
+        self.leadership_attempts += 1
+        return bool(await connection.scalar(lock))
 
     async def _listen(self, connection: AsyncConnection) -> None:
         raw = await connection.get_raw_connection()
@@ -118,12 +125,15 @@ class OutboxRelay:
                 await asyncio.sleep(min(self.backoff_base * 2 ** (failures - 1), self.backoff_max))
                 continue
             await self._update_backlog()
+            self.is_idle = True
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
                 # A dead leader connection means the lock is gone too: stop, so leadership is contested afresh.
                 await leader_connection.exec_driver_sql("SELECT 1")
                 await leader_connection.commit()
+            finally:
+                self.is_idle = False
 
     async def _drain(self, producer: AIOKafkaProducer) -> None:
         while await self._publish_batch(producer) == self.batch_size:

@@ -28,7 +28,7 @@ from servicekit.problems import Problem
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 
-# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (research.md §2.1; the national default of
+# Working days each clock runs: 10 WD for the ODR enterprise to negotiate (architecture.md §4; the national default of
 # the per-region setting `merchant_negotiation_working_days`), 7 WD for the regulator to accept or refuse (Art. 15),
 # 15 WD to verify a report (Art. 35).
 WORKING_DAYS: dict[DeadlineKind, int] = {

@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mediation.agreements.models import SettlementAgreement
+from mediation.agreements.service import agreement_hash
 from mediation.audit.models import AuditChainHead, AuditEntry
 from mediation.canonical import canonical_json, sha256_hex
 from mediation.cases.models import MediationCase
-from mediation.negotiation.content import agreement_hash
-from mediation.negotiation.models import SettlementAgreement
 from mediation.outcomes.models import AuditReview
 from servicekit.db import new_id
 

@@ -1,21 +1,17 @@
-"""Case views: enterprises see cases against them, consumers their own, staff their region's."""
+"""The case list: enterprises see the cases against them, newest first."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from mediation.cases import service as cases_service
-from mediation.cases.access import load_case_for
-from mediation.cases.schemas import CaseDetail, CaseList
+from mediation.cases.schemas import CaseList
 from mediation.cases.state import CaseStatus
-from mediation.cases.views import case_detail, case_read
 from mediation.dependencies import Cipher, DbSession
 from mediation.pagination import decode_cursor, encode_cursor
-from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
-from servicekit.db import utcnow
+from servicekit.auth import MerchantPrincipal
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -36,32 +32,5 @@ async def list_merchant_cases(
     page = await cases_service.list_merchant_cases(
         session, merchant_id=principal.merchant_id, status=status,
         before_id=decode_cursor(cursor) if cursor else None, limit=limit)
-    return CaseList(items=[case_read(case, cipher) for case in page.cases],
+    return CaseList(items=[cases_service.case_read(case, cipher) for case in page.cases],
                     next_cursor=encode_cursor(page.last_id) if page.last_id else None)
-
-
-async def _detail(case_id: uuid.UUID, principal: Principal, session: DbSession, cipher: Cipher) -> CaseDetail:
-    case, _ = await load_case_for(session, case_id, principal)
-    return await case_detail(session, case, cipher)
-
-
-@router.get("/merchant/cases/{case_id}", summary="One case against the calling enterprise")
-async def get_merchant_case(case_id: uuid.UUID, principal: MerchantPrincipal, session: DbSession,
-                            cipher: Cipher) -> CaseDetail:
-    """404 for a case of another merchant, so ids of others' cases reveal nothing."""
-    return await _detail(case_id, principal, session, cipher)
-
-
-@router.get("/consumer/cases/{case_id}", summary="One of the calling consumer's cases")
-async def get_consumer_case(case_id: uuid.UUID, principal: ConsumerPrincipal, session: DbSession,
-                            cipher: Cipher) -> CaseDetail:
-    """404 for a case of another consumer."""
-    return await _detail(case_id, principal, session, cipher)
-
-
-@router.get("/regulator/cases/{case_id}", summary="A case of the caller's region, or the one it mediates")
-async def get_regulator_case(case_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
-                             cipher: Cipher) -> CaseDetail:
-    """Regulator staff of the region and the assigned mediator; 404 for everyone else. Each read is logged."""
-    case = await cases_service.read_as_staff(session, case_id=case_id, principal=principal, now=utcnow())
-    return await case_detail(session, case, cipher)

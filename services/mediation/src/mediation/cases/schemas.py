@@ -8,9 +8,6 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from mediation.cases.state import CaseStatus, DeadlineKind, DeadlineState
-from mediation.fulfilment.schemas import ProofRead
-from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptRead
-from mediation.negotiation.schemas import AgreementRead, OfferRead
 
 
 class DeadlineRead(BaseModel):
@@ -44,28 +41,6 @@ class CaseRead(BaseModel):
     facts: str
     opened_at: datetime
     closed_at: datetime | None
-
-
-class MediatorRead(BaseModel):
-    kind: str
-    id: str
-    region_code: str | None
-    delegated: bool
-
-
-class CaseDetail(CaseRead):
-    """One case with everything on its table: offers, the agreement, messages and read receipts."""
-
-    stage: str
-    failure_reason: str | None
-    termination_ground: int | None
-    mediator: MediatorRead | None
-    offers: list[OfferRead]
-    agreement: AgreementRead | None
-    fulfilment_proofs: list[ProofRead]
-    messages: list[MessageRead]
-    attachments: list[AttachmentRead] = Field(description="Every upload to the case, referenced by a message or not.")
-    read_receipts: list[ReadReceiptRead]
 
 
 class CaseList(BaseModel):

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mediation.cases import trail
 from mediation.cases.access import load_case_for
 from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
-from mediation.cases.state import CaseStatus
-from mediation.outcomes import signals
+from mediation.cases.schemas import CaseRead, CaseRequestRead, ComplainantRead, DeadlineRead
+from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
+from servicekit.calendar import local_date
 from servicekit.contracts.complaints_v1 import ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
@@ -76,7 +77,6 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
         opened_at=opened_at,
     ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
-    await signals.on_case_opened(session, case_id=case_id, at=opened_at)
     return case_id
 
 
@@ -106,3 +106,38 @@ async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal:
         case, actor = await load_case_for(session, case_id, principal)
         await trail.record(session, case, kind="read_by_staff", actor=actor, at=now)
         return case
+
+
+def deadlines_of(case: MediationCase) -> list[DeadlineRead]:
+    """The clocks of the case as they stand today (Asia/Shanghai)."""
+    status, today = CaseStatus(case.status), local_date(utcnow())
+    deadlines = []
+    if case.due_date is not None:
+        deadlines.append(DeadlineRead(kind=DeadlineKind.MERCHANT_NEGOTIATION, due_date=case.due_date,
+                                      state=negotiation_deadline_state(status, case.due_date, today)))
+    if case.mediation_due_date is not None:
+        deadlines.append(DeadlineRead(kind=DeadlineKind.MEDIATION, due_date=case.mediation_due_date,
+                                      state=mediation_deadline_state(status, case.mediation_due_date, today,
+                                                                     paused=case.paused_at is not None)))
+    return deadlines
+
+
+def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
+    """The shared view of a case; the complainant's name is decrypted only here."""
+    return CaseRead(
+        id=case.id,
+        complaint_id=case.complaint_id,
+        case_no=case.case_no,
+        status=CaseStatus(case.status),
+        merchant_id=case.merchant_id,
+        region_code=case.region_code,
+        deadlines=deadlines_of(case),
+        complainant=ComplainantRead(
+            name=cipher.decrypt(case.complainant_name, context=complainant_name_context(case.id)),
+            phone_masked=case.complainant_phone_masked,
+        ),
+        request=CaseRequestRead(type=case.request_type, amount_fen=case.request_amount_fen),
+        facts=case.facts,
+        opened_at=case.opened_at,
+        closed_at=case.closed_at,
+    )

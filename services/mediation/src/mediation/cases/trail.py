@@ -1,4 +1,5 @@
-"""What every state change writes besides the state: the audit row, the shared event fields, the live-feed notice."""
+"""What every state change writes besides the state: the audit row, the event and its shared fields, the live-feed
+notice."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases.access import Actor
 from mediation.cases.models import CaseEvent, MediationCase
+from mediation.settings import EVENT_SOURCE
 from servicekit.db import new_id
+from servicekit.events.envelope import EventEnvelope
 
 FEED_CHANNEL = "mediation_case_feed"
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
@@ -30,6 +33,14 @@ def event_fields(case: MediationCase, at: datetime) -> dict[str, Any]:
     """The fields every mediation case event carries."""
     return {"case_id": case.id, "complaint_id": case.complaint_id, "merchant_id": case.merchant_id,
             "region_code": case.region_code, "at": at}
+
+
+def envelope(contract: Any, cause: EventEnvelope | None = None) -> EventEnvelope:
+    """The event of a case change; one caused by an incoming event carries its correlation and causation ids."""
+    if cause is None:
+        return contract.envelope(source=EVENT_SOURCE)  # type: ignore[no-any-return]
+    return contract.envelope(  # type: ignore[no-any-return]
+        source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id))
 
 
 async def notify(session: AsyncSession, case_id: uuid.UUID, kind: str, ref: uuid.UUID | None = None) -> None:

@@ -32,13 +32,19 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
-        await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
-                                                  cause=envelope)
+        case_id = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
+                                                            cause=envelope)
+        if case_id is not None:
+            await signals.on_case_opened(session, case_id=case_id, at=routed.routed_at)
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
-                                               accepted=ComplaintAccepted.model_validate(envelope.data),
-                                               cause=envelope)
+        accepted = ComplaintAccepted.model_validate(envelope.data)
+        case_id = await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
+                                                         accepted=accepted, cause=envelope)
+        if case_id is not None:
+            # A case new to mediation, or one moving on from negotiation (its refiling was judged when it opened:
+            # raising the same signal again is a no-op).
+            await signals.on_case_opened(session, case_id=case_id, at=accepted.accepted_at)
 
     async def on_complaint_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
         await regulator_service.close_on_withdrawal(session, outbox=outbox, settings=settings,

@@ -6,11 +6,10 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from mediation.cases.views import proof_read
 from mediation.dependencies import DbSession, OutboxDep
 from mediation.fulfilment import service as fulfilment_service
 from mediation.fulfilment.models import ProofAnswer
-from mediation.fulfilment.schemas import ProofAnswerCreate, ProofCreate, ProofRead
+from mediation.fulfilment.schemas import ProofAnswerCreate, ProofCreate, ProofRead, proof_read
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal
 from servicekit.db import utcnow
 

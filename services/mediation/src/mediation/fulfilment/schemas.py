@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediation.fulfilment.models import ProofAnswer, ProofKind
+from mediation.agreements.models import SettlementAgreement
+from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind
 
 
 class ProofCreate(BaseModel):
@@ -34,3 +35,10 @@ class ProofRead(BaseModel):
     answer: ProofAnswer | None
     answered_at: datetime | None
     fulfilment_status: str
+
+
+def proof_read(proof: FulfilmentProof, agreement: SettlementAgreement) -> ProofRead:
+    return ProofRead(id=proof.id, agreement_id=agreement.id, kind=ProofKind(proof.kind), reference=proof.reference,
+                     note=proof.note, recorded_at=proof.recorded_at,
+                     answer=ProofAnswer(proof.answer) if proof.answer else None, answered_at=proof.answered_at,
+                     fulfilment_status=agreement.fulfilment_status)

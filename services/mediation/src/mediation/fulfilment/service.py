@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mediation.agreements.models import FulfilmentStatus, SettlementAgreement
 from mediation.audit import chain
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case, load_case_for
 from mediation.cases.models import MediationCase
 from mediation.fulfilment.models import FulfilmentProof, ProofAnswer
 from mediation.fulfilment.schemas import ProofCreate
-from mediation.negotiation.models import FulfilmentStatus, SettlementAgreement
 from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal

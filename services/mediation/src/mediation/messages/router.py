@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, Response, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.cases.access import load_case_for
-from mediation.cases.views import attachment_read, message_read, receipt_read
 from mediation.dependencies import AttachmentStore, DbSession, Feed, OutboxDep, Sessionmaker, SettingsDep
 from mediation.live import CaseFeed
 from mediation.messages import attachments
@@ -23,6 +22,9 @@ from mediation.messages.schemas import (
     MessageRead,
     ReadReceiptCreate,
     ReadReceiptRead,
+    attachment_read,
+    message_read,
+    receipt_read,
 )
 from mediation.settings import MediationSettings
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal

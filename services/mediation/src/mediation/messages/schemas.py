@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediation.messages.models import MAX_ATTACHMENTS_PER_MESSAGE, MAX_MESSAGE_CHARS
+from mediation.messages.models import (
+    MAX_ATTACHMENTS_PER_MESSAGE,
+    MAX_MESSAGE_CHARS,
+    CaseAttachment,
+    CaseMessage,
+    ReadMarker,
+)
 
 
 class MessageCreate(BaseModel):
@@ -48,3 +55,20 @@ class ReadReceiptRead(BaseModel):
     reader_role: str
     last_read_message_id: uuid.UUID
     read_at: datetime
+
+
+def attachment_read(attachment: CaseAttachment) -> AttachmentRead:
+    return AttachmentRead(id=attachment.id, filename=attachment.filename, content_type=attachment.content_type,
+                          size=attachment.size_bytes, sha256=attachment.sha256, uploaded_by=attachment.uploader_role,
+                          message_id=attachment.message_id, uploaded_at=attachment.uploaded_at)
+
+
+def message_read(message: CaseMessage, attachments: Sequence[CaseAttachment]) -> MessageRead:
+    return MessageRead(id=message.id, author_role=message.author_role, text=message.body,
+                       attachments=[attachment_read(attachment) for attachment in attachments],
+                       posted_at=message.posted_at)
+
+
+def receipt_read(marker: ReadMarker) -> ReadReceiptRead:
+    return ReadReceiptRead(reader_role=marker.reader_role, last_read_message_id=marker.last_read_message_id,
+                           read_at=marker.read_at)

@@ -6,10 +6,17 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from mediation.cases.views import agreement_read, offer_read
+from mediation.agreements.schemas import agreement_read
 from mediation.dependencies import DbSession, OutboxDep
 from mediation.negotiation import service as negotiation_service
-from mediation.negotiation.schemas import CaseDecline, OfferAnswer, OfferCreate, OfferRead, OfferReject
+from mediation.negotiation.schemas import (
+    CaseDecline,
+    OfferAnswer,
+    OfferCreate,
+    OfferRead,
+    OfferReject,
+    offer_read,
+)
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal
 from servicekit.db import utcnow
 

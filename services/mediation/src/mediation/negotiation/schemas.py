@@ -8,7 +8,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mediation.negotiation.models import MAX_AMOUNT_FEN, OfferStatus, OfferType
+from mediation.agreements.schemas import AgreementRead
+from mediation.negotiation.models import MAX_AMOUNT_FEN, Offer, OfferStatus, OfferType
 
 AmountFen = Annotated[int, Field(ge=0, le=MAX_AMOUNT_FEN, description="Integer fen (分), CNY; 0..10^10.")]
 # Money changes hands in these; an apology carries no amount at all.
@@ -74,28 +75,15 @@ class OfferRead(BaseModel):
     answered_at: datetime | None
 
 
-class ConsentRead(BaseModel):
-    by: str
-    at: datetime
-
-
-class AgreementRead(BaseModel):
-    id: uuid.UUID
-    stage: str
-    terms: dict[str, object]
-    amount_fen: int
-    fulfil_by: date | None
-    consumer_consent: ConsentRead
-    enterprise_consent: ConsentRead
-    document_no: str | None
-    mediator_id: str | None
-    content_hash: str = Field(description="SHA-256 (hex) of the canonical JSON of the agreement's content.")
-    fulfilment_status: str
-    created_at: datetime
-
-
 class OfferAnswer(BaseModel):
     case_status: str
     offer: OfferRead
     counter: OfferRead | None = None
     agreement: AgreementRead | None = None
+
+
+def offer_read(offer: Offer) -> OfferRead:
+    return OfferRead(id=offer.id, status=OfferStatus(offer.status), made_by=offer.made_by,
+                     type=OfferType(offer.offer_type), amount_fen=offer.amount_fen, fulfil_by=offer.fulfil_by,
+                     note=offer.note, counter_to=offer.counter_to, made_at=offer.made_at,
+                     answered_at=offer.answered_at)

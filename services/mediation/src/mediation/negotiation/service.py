@@ -1,4 +1,7 @@
-"""Negotiation use cases; each owns one transaction holding the case row lock, so concurrent answers serialize."""
+"""Negotiation use cases; each owns one transaction holding the case row lock, so concurrent answers serialize.
+
+How a case stops negotiating (an open offer lapses, the negotiation fails, the case settles) runs inside the
+caller's transaction: state, audit row, outbox event and audit-chain entry commit together."""
 
 from __future__ import annotations
 
@@ -7,21 +10,28 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mediation.cases import outcomes, trail
-from mediation.cases.access import Actor, load_case_for
+from mediation.agreements.models import SettlementAgreement
+from mediation.agreements.service import agreement_hash
+from mediation.audit import chain
+from mediation.cases import trail
+from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase
-from mediation.cases.state import CaseStatus, Stage, require_open_for_offers
-from mediation.negotiation.models import Offer, OfferStatus, Party, SettlementAgreement
+from mediation.cases.state import CaseStatus, Stage, require_open_for_offers, transition
+from mediation.negotiation.models import Offer, OfferStatus, Party
 from mediation.negotiation.schemas import OfferReject, OfferTerms
+from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
-from servicekit.contracts.mediation_v1 import OfferAnswered, OfferMade
+from servicekit.contracts.mediation_v1 import CaseSettled, NegotiationFailed, OfferAnswered, OfferMade
 from servicekit.db import new_id
+from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
+
+BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -133,8 +143,8 @@ async def accept_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
         made = (offer.made_by_id, offer.made_at)
         accepted = (actor.id, now)
         consumer, enterprise = (accepted, made) if actor.role == "consumer" else (made, accepted)
-        agreement = await outcomes.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
-                                          consumer_consent=consumer, enterprise_consent=enterprise, at=now)
+        agreement = await settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
+                                 consumer_consent=consumer, enterprise_consent=enterprise, at=now)
         return Answer(case=case, offer=offer, agreement=agreement)
 
 
@@ -159,8 +169,8 @@ async def reject_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
             counter = await _put_on_table(session, outbox=outbox, case=case, actor=actor, party=Party.CONSUMER,
                                           terms=body.counter, at=now, counter_to=offer.id)
         if body.escalate:
-            await outcomes.fail_negotiation(session, outbox=outbox, case=case, actor=actor,
-                                            reason="consumer_escalated", at=now, note=body.note)
+            await fail_negotiation(session, outbox=outbox, case=case, actor=actor,
+                                   reason="consumer_escalated", at=now, note=body.note)
         return Answer(case=case, offer=offer, counter=counter)
 
 
@@ -170,9 +180,71 @@ async def decline_case(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
         _require(actor, "enterprise")
-        await outcomes.fail_negotiation(session, outbox=outbox, case=case, actor=actor, reason="enterprise_declined",
-                                        at=now, note=note)
+        await fail_negotiation(session, outbox=outbox, case=case, actor=actor, reason="enterprise_declined",
+                               at=now, note=note)
         return case
+
+
+async def lapse_open_offer(session: AsyncSession, case: MediationCase, at: datetime) -> None:
+    """An offer still open when the case stops negotiating can no longer be accepted."""
+    offer = (await session.execute(select(Offer).where(Offer.case_id == case.id,
+                                                       Offer.status == OfferStatus.OPEN.value))).scalar_one_or_none()
+    if offer is not None:
+        offer.status = OfferStatus.LAPSED.value
+        offer.answered_at = at
+
+
+async def fail_negotiation(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor,
+                           reason: str, at: datetime, note: str | None = None,
+                           cause: EventEnvelope | None = None) -> None:
+    """Negotiation ended without agreement (declined, escalated, deadline passed): on to regulator intake."""
+    case.status = transition(CaseStatus(case.status), CaseStatus.FAILED).value
+    case.failure_reason = reason
+    await lapse_open_offer(session, case, at)
+    await trail.record(session, case, kind="negotiation_failed", actor=actor, at=at,
+                       details={"reason": reason, "note": note})
+    await outbox.add(session, trail.envelope(NegotiationFailed(**trail.event_fields(case, at), reason=reason), cause))
+    await chain.append(session, region_code=case.region_code, case_id=case.id, kind="negotiation_failed", at=at,
+                       details={"complaint_id": str(case.complaint_id), "reason": reason, "actor": actor.role})
+    await trail.notify(session, case.id, "status")
+
+
+async def settle(session: AsyncSession, *, outbox: Outbox, case: MediationCase, offer: Offer, actor: Actor,
+                 consumer_consent: tuple[str, datetime], enterprise_consent: tuple[str, datetime], at: datetime,
+                 document_no: str | None = None) -> SettlementAgreement:
+    """Turn the accepted offer into the case's settlement agreement and close the case as settled."""
+    case.status = transition(CaseStatus(case.status), CaseStatus.SETTLED).value
+    case.closed_at = at
+    offer.status = OfferStatus.ACCEPTED.value
+    offer.answered_at = at
+    offer.answered_by_id = actor.id
+    agreement = SettlementAgreement(
+        id=new_id(), case_id=case.id, offer_id=offer.id, stage=case.stage,
+        terms={"offer_type": offer.offer_type, "amount_fen": offer.amount_fen,
+               "fulfil_by": offer.fulfil_by.isoformat() if offer.fulfil_by else None, "note": offer.note},
+        amount_fen=offer.amount_fen or 0, fulfil_by=offer.fulfil_by,
+        consumer_consent_by=consumer_consent[0], consumer_consent_at=consumer_consent[1],
+        enterprise_consent_by=enterprise_consent[0], enterprise_consent_at=enterprise_consent[1],
+        document_no=document_no, mediator_id=case.mediator_id if case.stage == Stage.MEDIATION.value else None,
+        content_hash="", created_at=at,
+    )
+    agreement.content_hash = agreement_hash(agreement, case)
+    session.add(agreement)
+    await session.flush()
+    await trail.record(session, case, kind="settled", actor=actor, at=at,
+                       details={"agreement_id": str(agreement.id), "offer_id": str(offer.id),
+                                "content_hash": agreement.content_hash})
+    await outbox.add(session, trail.envelope(CaseSettled(
+        **trail.event_fields(case, at), stage=case.stage, agreement_id=agreement.id,
+        agreement_hash=agreement.content_hash, amount_fen=agreement.amount_fen, fulfil_by=agreement.fulfil_by,
+        document_no=agreement.document_no,
+    ), None))
+    await chain.append(session, region_code=case.region_code, case_id=case.id, kind="settled", at=at, details={
+        "complaint_id": str(case.complaint_id), "stage": case.stage, "agreement_id": str(agreement.id),
+        "agreement_hash": agreement.content_hash, "amount_fen": agreement.amount_fen})
+    await signals.on_settled(session, case=case, agreement=agreement, at=at)
+    await trail.notify(session, case.id, "status")
+    return agreement
 
 
 async def offers_of(session: AsyncSession, case_id: uuid.UUID) -> list[Offer]:
@@ -180,7 +252,19 @@ async def offers_of(session: AsyncSession, case_id: uuid.UUID) -> list[Offer]:
     return list((await session.execute(select(Offer).where(Offer.case_id == case_id).order_by(Offer.id))).scalars())
 
 
-async def agreement_of(session: AsyncSession, case_id: uuid.UUID) -> SettlementAgreement | None:
-    """The case's settlement agreement, if it settled."""
-    return (await session.execute(select(SettlementAgreement).where(SettlementAgreement.case_id == case_id)
-                                  )).scalar_one_or_none()
+async def expire_negotiations(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox,
+                              now: datetime) -> int:
+    """Fail every negotiation whose last day has passed (reason deadline_passed); how many failed."""
+    today, expired = local_date(now), 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            cases = list((await session.execute(
+                select(MediationCase)
+                .where(MediationCase.status == CaseStatus.NEGOTIATING.value, MediationCase.due_date < today)
+                .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
+            for case in cases:
+                await fail_negotiation(session, outbox=outbox, case=case, actor=SYSTEM,
+                                       reason="deadline_passed", at=now)
+        expired += len(cases)
+        if len(cases) < BATCH:
+            return expired

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mediation.agreements.models import FulfilmentStatus, SettlementAgreement
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL, CaseStatus, Stage
-from mediation.negotiation.models import FulfilmentStatus, SettlementAgreement
 from mediation.outcomes import rules
 from mediation.outcomes.models import AuditThreshold, ComplaintProfile, OutcomeSignal, SignalKind
 from mediation.outcomes.signals import WITHDRAWAL_GROUND, raise_signal

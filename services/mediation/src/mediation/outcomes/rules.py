@@ -6,12 +6,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mediation.negotiation.models import OfferType
 from mediation.outcomes.models import SignalKind
 
-# Remedies whose value the agreed amount does not show: a replacement or repair of a 3,000-yuan phone settles a
-# 3,000-yuan request with an amount of 0, so the share of the request is not compared for them.
-IN_KIND = frozenset({OfferType.REPLACEMENT.value, OfferType.REPAIR.value})
+# Remedies (negotiation's offer types) whose value the agreed amount does not show: a replacement or repair of a
+# 3,000-yuan phone settles a 3,000-yuan request with an amount of 0, so the share of the request is not compared.
+IN_KIND = frozenset({"replacement", "repair"})
 
 RULES: dict[SignalKind, str] = {
     SignalKind.LOW_SETTLEMENT: (

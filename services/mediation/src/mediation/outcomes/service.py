@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mediation.agreements.models import SettlementAgreement
 from mediation.audit import chain
 from mediation.audit.models import CaseReview
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL, CaseStatus, Stage
-from mediation.negotiation.models import SettlementAgreement
 from mediation.outcomes import thresholds
 from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, ReviewOutcome, SignalKind
 from mediation.outcomes.rules import RULES

@@ -14,10 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mediation.cases.models import MediationCase
+from mediation.agreements.models import SettlementAgreement
+from mediation.cases.models import CaseEvent, MediationCase
 from mediation.cases.state import FINAL
-from mediation.messages.models import CaseMessage
-from mediation.negotiation.models import Offer, Party, SettlementAgreement
 from mediation.outcomes import rules, thresholds
 from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, SignalKind
 from servicekit.db import new_id
@@ -82,14 +81,15 @@ async def on_fulfilment_disputed(session: AsyncSession, *, case: MediationCase, 
         "agreement_id": str(agreement.id), "proof_id": str(proof_id), "note": note})
 
 
+# What the case trail records when the enterprise writes to the consumer or puts an offer on the table.
+CONTACT_KINDS = ("message_posted", "offer_made")
+
+
 async def first_enterprise_contact(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
-    """When the enterprise first spoke on the case: its first message or offer."""
-    message = await session.scalar(select(func.min(CaseMessage.posted_at)).where(
-        CaseMessage.case_id == case_id, CaseMessage.author_role == "enterprise"))
-    offer = await session.scalar(select(func.min(Offer.made_at)).where(
-        Offer.case_id == case_id, Offer.made_by == Party.ENTERPRISE.value))
-    moments = [moment for moment in (message, offer) if moment is not None]
-    return min(moments) if moments else None
+    """When the enterprise first spoke on the case: its first message or offer, as the case trail has them."""
+    first: datetime | None = await session.scalar(select(func.min(CaseEvent.at)).where(
+        CaseEvent.case_id == case_id, CaseEvent.actor_role == "enterprise", CaseEvent.kind.in_(CONTACT_KINDS)))
+    return first
 
 
 async def on_terminated(session: AsyncSession, *, case: MediationCase, ground: int, at: datetime) -> None:

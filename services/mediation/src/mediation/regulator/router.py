@@ -6,10 +6,9 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from mediation.agreements.schemas import AgreementRead, agreement_read
 from mediation.cases.models import MediationCase
-from mediation.cases.views import agreement_read
 from mediation.dependencies import DbSession, OutboxDep, SettingsDep
-from mediation.negotiation.schemas import AgreementRead
 from mediation.regulator import service as regulator_service
 from mediation.regulator.schemas import (
     MediationAgreementCreate,

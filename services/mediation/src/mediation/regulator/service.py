@@ -9,12 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mediation.cases import outcomes, trail
+from mediation.agreements.models import SettlementAgreement
+from mediation.audit import chain
+from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase, complainant_name_context
 from mediation.cases.state import FINAL, CaseStatus, Stage, transition
-from mediation.negotiation.models import Offer, OfferStatus, Party, SettlementAgreement
+from mediation.negotiation import service as negotiation_service
+from mediation.negotiation.models import Offer, OfferStatus, Party
 from mediation.outcomes import signals
+from mediation.regulator.models import PartyNotification
 from mediation.regulator.schemas import (
     DELEGATES,
     MediationAgreementCreate,
@@ -25,10 +29,11 @@ from mediation.regulator.schemas import (
 from mediation.settings import EVENT_SOURCE, MediationSettings
 from servicekit import regions
 from servicekit.auth import Principal, Role
-from servicekit.calendar import add_calendar_days, local_date
+from servicekit.calendar import add_calendar_days, add_working_days, local_date
 from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintWithdrawn
 from servicekit.contracts.mediation_v1 import (
     CaseOpened,
+    CaseTerminated,
     MediationClockPaused,
     MediationClockResumed,
     MediatorAssigned,
@@ -43,11 +48,6 @@ CONSUMER_GROUP_ACTOR = Actor("system", "mediation.on-complaints")
 WITHDRAWAL_GROUND = 1
 TIME_CAP_GROUND = 5
 BATCH = 100
-
-
-def _from_event(contract: object, cause: EventEnvelope) -> EventEnvelope:
-    return contract.envelope(  # type: ignore[attr-defined, no-any-return]
-        source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id))
 
 
 def mediation_due_date(accepted_at: datetime, *, days: int, paused_days: int) -> date:
@@ -80,21 +80,20 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
             return None
         case = await _case_of_complaint(session, accepted.complaint_id)
         assert case is not None
-        await signals.on_case_opened(session, case_id=case.id, at=accepted.accepted_at)
     elif CaseStatus(case.status) in FINAL or case.stage == Stage.MEDIATION.value:
         # Already mediating (a redelivery) or already over: nothing to reopen.
         return None
     else:
         case.status = transition(CaseStatus(case.status), CaseStatus.MEDIATING).value
         case.stage = Stage.MEDIATION.value
-        await outcomes.lapse_open_offer(session, case, accepted.accepted_at)
+        await negotiation_service.lapse_open_offer(session, case, accepted.accepted_at)
     case.accepted_at = accepted.accepted_at
     case.mediation_due_date = mediation_due_date(accepted.accepted_at, days=settings.mediation_days, paused_days=0)
     await session.flush()
     await trail.record(session, case, kind="mediation_opened", actor=CONSUMER_GROUP_ACTOR, at=accepted.accepted_at,
                        details={"accepted_by": accepted.accepted_by, "cause": str(cause.id),
                                 "mediation_due_date": case.mediation_due_date.isoformat()})
-    await outbox.add(session, _from_event(CaseOpened(
+    await outbox.add(session, trail.envelope(CaseOpened(
         case_id=case.id, complaint_id=case.complaint_id, merchant_id=case.merchant_id, region_code=case.region_code,
         status=case.status, due_date=case.mediation_due_date, opened_at=accepted.accepted_at), cause))
     await trail.notify(session, case.id, "status")
@@ -107,9 +106,9 @@ async def close_on_withdrawal(session: AsyncSession, *, outbox: Outbox, settings
     case = await _case_of_complaint(session, withdrawn.complaint_id)
     if case is None or CaseStatus(case.status) in FINAL:
         return False
-    await outcomes.terminate(session, outbox=outbox, case=case, actor=CONSUMER_GROUP_ACTOR,
-                             ground=WITHDRAWAL_GROUND, note="complaint withdrawn", at=withdrawn.withdrawn_at,
-                             notice_working_days=settings.termination_notice_working_days, cause=cause)
+    await terminate(session, outbox=outbox, case=case, actor=CONSUMER_GROUP_ACTOR,
+                    ground=WITHDRAWAL_GROUND, note="complaint withdrawn", at=withdrawn.withdrawn_at,
+                    notice_working_days=settings.termination_notice_working_days, cause=cause)
     return True
 
 
@@ -257,7 +256,7 @@ async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, c
         if actor.role != "mediator":
             raise Problem("forbidden", "Only the case's assigned mediator records its agreement")
         _require_mediating(case, CaseStatus.MEDIATING)
-        await outcomes.lapse_open_offer(session, case, now)
+        await negotiation_service.lapse_open_offer(session, case, now)
         await session.flush()
         offer = Offer(id=new_id(), case_id=case.id, made_by=Party.MEDIATOR.value, made_by_id=actor.id,
                       offer_type=body.type.value, amount_fen=body.amount_fen, fulfil_by=body.fulfil_by,
@@ -265,10 +264,34 @@ async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, c
         session.add(offer)
         await session.flush()
         enterprise = str(case.merchant_id) if case.merchant_id else "respondent"
-        return await outcomes.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
-                                     consumer_consent=(case.consumer_id, body.consumer_consent_at),
-                                     enterprise_consent=(enterprise, body.enterprise_consent_at), at=now,
-                                     document_no=body.document_no)
+        return await negotiation_service.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
+                                                consumer_consent=(case.consumer_id, body.consumer_consent_at),
+                                                enterprise_consent=(enterprise, body.enterprise_consent_at), at=now,
+                                                document_no=body.document_no)
+
+
+async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, ground: int,
+                    note: str | None, at: datetime, notice_working_days: int,
+                    cause: EventEnvelope | None = None) -> date:
+    """End the case without agreement on an Art. 23 ground; both parties are owed a notice within N working days."""
+    case.status = transition(CaseStatus(case.status), CaseStatus.TERMINATED).value
+    case.termination_ground = ground
+    case.termination_note = note
+    case.closed_at = at
+    await negotiation_service.lapse_open_offer(session, case, at)
+    notice_due = add_working_days(local_date(at), notice_working_days)
+    session.add_all([PartyNotification(id=new_id(), case_id=case.id, party=party, kind="termination",
+                                       due_date=notice_due, created_at=at) for party in ("consumer", "enterprise")])
+    await trail.record(session, case, kind="terminated", actor=actor, at=at,
+                       details={"ground": ground, "note": note, "notice_due": notice_due.isoformat()})
+    await outbox.add(session, trail.envelope(CaseTerminated(**trail.event_fields(case, at), ground=ground, note=note,
+                                                            notice_due=notice_due),
+                                             cause))
+    await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
+        "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
+    await signals.on_terminated(session, case=case, ground=ground, at=at)
+    await trail.notify(session, case.id, "status")
+    return notice_due
 
 
 async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings,
@@ -279,9 +302,9 @@ async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, settings
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
         _require_mediator_or_staff(actor)
         _require_mediating(case, CaseStatus.MEDIATING, CaseStatus.SUSPENDED)
-        notice_due = await outcomes.terminate(session, outbox=outbox, case=case, actor=actor, ground=ground,
-                                              note=note, at=now,
-                                              notice_working_days=settings.termination_notice_working_days)
+        notice_due = await terminate(session, outbox=outbox, case=case, actor=actor, ground=ground,
+                                     note=note, at=now,
+                                     notice_working_days=settings.termination_notice_working_days)
         return case, notice_due
 
 
@@ -297,9 +320,9 @@ async def expire_mediations(sessionmaker: async_sessionmaker[AsyncSession], *, o
                        MediationCase.mediation_due_date < today)
                 .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
             for case in cases:
-                await outcomes.terminate(session, outbox=outbox, case=case, actor=SYSTEM, ground=TIME_CAP_GROUND,
-                                         note="no agreement within the mediation period", at=now,
-                                         notice_working_days=settings.termination_notice_working_days)
+                await terminate(session, outbox=outbox, case=case, actor=SYSTEM, ground=TIME_CAP_GROUND,
+                                note="no agreement within the mediation period", at=now,
+                                notice_working_days=settings.termination_notice_working_days)
         expired += len(cases)
         if len(cases) < BATCH:
             return expired

@@ -18,9 +18,9 @@ from merchants.applications.schemas import (
     Approved,
     LicenceRead,
     OptionalNote,
-    Reason,
 )
 from merchants.dependencies import DbSession, Regulator, Runtime, Settings
+from merchants.enrollment.schemas import Reason
 from merchants.ratelimit import TokenBuckets, client_address
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
@@ -29,7 +29,7 @@ regulator_router = APIRouter(prefix="/v1/regulator/odr-applications", tags=["reg
 APPLICATION_LIMITS = "application_limits"
 
 
-def limit_applications(request: Request, runtime: Runtime, settings: Settings) -> None:
+async def limit_applications(request: Request, runtime: Runtime, settings: Settings) -> None:
     """Dependency: a token bucket per client address, taken before the body is even validated."""
     buckets = runtime.extras.get(APPLICATION_LIMITS)
     if buckets is None:

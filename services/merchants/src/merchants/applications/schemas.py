@@ -111,10 +111,6 @@ class ApplicationList(BaseModel):
     next_cursor: str | None
 
 
-class Reason(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
 class OptionalNote(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
 
@@ -125,8 +121,3 @@ class Approved(BaseModel):
     merchant_id: uuid.UUID
     client_id: str
     client_secret: str
-
-
-class EnrollmentRead(BaseModel):
-    merchant_id: uuid.UUID
-    status: str

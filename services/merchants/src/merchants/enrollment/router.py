@@ -6,9 +6,9 @@ import uuid
 
 from fastapi import APIRouter
 
-from merchants.applications.schemas import EnrollmentRead, Reason
 from merchants.dependencies import DbSession, Regulator, Runtime
 from merchants.enrollment import service as enrollment_service
+from merchants.enrollment.schemas import EnrollmentRead, Reason
 from merchants.enrollment.service import Actor
 from merchants.enrollment.state import EnrollmentAction
 

@@ -68,7 +68,7 @@ async def my_scorecard(principal: Enterprise, session: DbSession, settings: Sett
 
 @merchant_router.put("/orders/{month}", response_model=OrderVolumeRead,
                      summary="Report the month's order count (complaints are then also shown per 1,000 orders)")
-async def report_orders(month: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
+async def report_orders(month: Annotated[str, Path(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", examples=["2026-11"])],
                         body: OrderVolumeReport, principal: Enterprise, session: DbSession) -> OrderVolumeRead:
     """Replaces an earlier report for the same month."""
     first_day = date.fromisoformat(f"{month}-01")

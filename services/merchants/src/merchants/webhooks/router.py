@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/merchant/webhook", tags=["merchant: webhook"])
 PII_CIPHER = "pii_cipher"
 
 
-def _cipher(runtime: Runtime) -> PiiCipher:
+async def _cipher(runtime: Runtime) -> PiiCipher:
     return cast(PiiCipher, runtime.extras[PII_CIPHER])
 
 

@@ -1,12 +1,23 @@
-"""What an agreement's content hash covers, computed the same way when it is made and when it is verified."""
+"""Reading a case's agreement, and what its content hash covers, computed the same way when the agreement is made
+and when it is verified."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.agreements.models import SettlementAgreement
 from mediation.canonical import canonical_json, sha256_hex
 from mediation.cases.models import MediationCase
-from mediation.negotiation.models import SettlementAgreement
+
+
+async def agreement_of(session: AsyncSession, case_id: uuid.UUID) -> SettlementAgreement | None:
+    """The case's settlement agreement, if it settled."""
+    return (await session.execute(select(SettlementAgreement).where(SettlementAgreement.case_id == case_id)
+                                  )).scalar_one_or_none()
 
 
 def agreement_content(agreement: SettlementAgreement, case: MediationCase) -> dict[str, Any]:

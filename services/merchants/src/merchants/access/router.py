@@ -1,4 +1,4 @@
-"""Credentials: the gateway's grant check and revocation check (internal), and rotation by the enterprise."""
+"""Access: the gateway's grant check and revocation check (internal), and credential rotation by the enterprise."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from merchants.credentials import service as credentials_service
-from merchants.credentials.schemas import (
+from merchants.access import service as access_service
+from merchants.access.schemas import (
     ClientCredentialsGrant,
     ClientStatus,
     CredentialsVerify,
@@ -17,6 +17,7 @@ from merchants.credentials.schemas import (
     RotatedCredentials,
     StaffClaims,
 )
+from merchants.credentials import service as credentials_service
 from merchants.dependencies import DbSession, Enterprise, Settings
 from servicekit.auth import Role, require_internal
 from servicekit.problems import Problem
@@ -33,7 +34,7 @@ INVALID_GRANT = "The credentials are not valid"
 async def verify_credentials(body: CredentialsVerify, session: DbSession) -> EnterpriseClaims | StaffClaims:
     """200 with the claims when the grant is good; one indistinguishable 401 for every failure."""
     if isinstance(body, ClientCredentialsGrant):
-        enterprise = await credentials_service.verify_client_credentials(
+        enterprise = await access_service.verify_client_credentials(
             session, client_id=body.client_id, client_secret=body.client_secret)
         if enterprise is None:
             raise Problem("unauthenticated", INVALID_GRANT)
@@ -50,7 +51,7 @@ async def verify_credentials(body: CredentialsVerify, session: DbSession) -> Ent
                        summary="Whether an enterprise client's tokens may still be honoured")
 async def client_active(client_id: Annotated[str, Path(max_length=64)], session: DbSession) -> JSONResponse:
     """False once the client is revoked or expired or its enterprise is no longer approved (unknown: false)."""
-    active = await credentials_service.client_is_active(session, client_id=client_id)
+    active = await access_service.client_is_active(session, client_id=client_id)
     return JSONResponse(ClientStatus(client_id=client_id, active=active).model_dump(),
                         headers={"Cache-Control": "no-store"})
 
@@ -59,7 +60,7 @@ async def client_active(client_id: Annotated[str, Path(max_length=64)], session:
                       summary="Issue a new client secret; the current one keeps working for an overlap window")
 async def rotate(principal: Enterprise, session: DbSession, settings: Settings) -> JSONResponse:
     """The new client_id and client_secret (shown once); the replaced clients expire after the overlap window."""
-    rotated = await credentials_service.rotate_api_client(
+    rotated = await access_service.rotate_api_client(
         session, merchant_id=principal.merchant_id, overlap=timedelta(seconds=settings.credential_overlap_seconds))
     body = RotatedCredentials(client_id=rotated.issued.client_id, client_secret=rotated.issued.client_secret,
                               previous_valid_until=rotated.previous_valid_until)

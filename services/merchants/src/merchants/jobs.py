@@ -1,0 +1,32 @@
+"""The background jobs of the merchants service: the outbox relay, the webhook dispatcher, the scorecard evaluator
+and the case-event consumers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from merchants.consumers import case_events
+from merchants.database import inbox
+from merchants.scorecards.jobs import evaluator
+from merchants.settings import MerchantsSettings
+from merchants.webhooks.jobs import WebhookDispatcher
+from merchants.webhooks.router import PII_CIPHER
+from servicekit.app import BackgroundJob, ServiceRuntime
+from servicekit.events.inbox import InboxConsumer
+from servicekit.events.relay import OutboxRelay
+from servicekit.events.topics import CONSUMER_GROUPS
+
+
+def background_jobs(runtime: ServiceRuntime, settings: MerchantsSettings) -> dict[str, BackgroundJob]:
+    """Every job the service runs beside its HTTP API, by name."""
+    relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=settings)
+    dispatcher = WebhookDispatcher(engine=runtime.engine, sessionmaker=runtime.sessionmaker,
+                                   outbox=runtime.outbox, settings=settings, cipher=runtime.extras[PII_CIPHER])
+    jobs: dict[str, BackgroundJob] = {"outbox-relay": relay.run, "webhook-dispatcher": dispatcher.run,
+                                      "scorecard-evaluator": evaluator(runtime.sessionmaker, settings)}
+    retry_window = timedelta(seconds=settings.webhook_retry_window_seconds)
+    for group, handlers in case_events.handlers(retry_window=retry_window).items():
+        consumer = InboxConsumer(group=group, topics=CONSUMER_GROUPS[group], handlers=handlers,
+                                 sessionmaker=runtime.sessionmaker, inbox=inbox, settings=settings)
+        jobs[f"consumer-{group}"] = consumer.run
+    return jobs
