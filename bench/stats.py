@@ -258,7 +258,7 @@ async def load(dsn: str, demo: dict[str, Any], start: int, end: int, workers: in
 
 
 async def rebuild(dsn: str) -> float:
-    """`complaints.stats.service.rebuild` (what `python -m complaints.stats rebuild` runs) after a load; returns
+    """`complaints.stats.service.rebuild` (what `python -m complaints.cli stats-rebuild` runs) after a load; returns
     seconds taken."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine

@@ -4,9 +4,11 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import complaints.case_numbers
+import complaints.complaint.case_numbers
 import complaints.complaint.models
+import complaints.deadline.models
 import complaints.enrollment.models
+import complaints.evidence.models
 import complaints.idempotency
 import complaints.stats.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from complaints.database import metadata

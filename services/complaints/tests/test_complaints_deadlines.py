@@ -14,12 +14,13 @@ from complaints_support import Area, Consumer, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from complaints.complaint.decisions import Publisher
 from complaints.complaint.enums import ActorRole
+from complaints.complaint.jobs import BreachSweeper
+from complaints.complaint.service import sweep_breaches
 from complaints.complaint.state import Actor
 from complaints.database import outbox
-from complaints.deadline.scheduled import BreachSweeper
-from complaints.deadline.service import sweep_breaches, working_days_between
+from complaints.deadline.service import working_days_between
+from complaints.publisher import Publisher
 from complaints.report import service as report_service
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
 from servicekit.events.outbox import Outbox
@@ -27,8 +28,7 @@ from servicekit.problems import Problem
 from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
-OUTBOX = Outbox(outbox, "complaints")
-PUBLISHER = Publisher(outbox=OUTBOX, source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
 STAFF = Actor(ActorRole.REGULATOR, "reg-test")
 
 
@@ -61,11 +61,11 @@ async def test_the_sweeper_breaches_a_clock_that_ran_out_exactly_once(
     case = await file_case(client, auth, region)
     etag = (await client.get(f"{CONSUMER}/{case['id']}", headers=auth)).headers["etag"]
 
-    await sweep_breaches(sessionmaker, now=after_due(case) - timedelta(seconds=2), outbox=OUTBOX, source="complaints")
+    await sweep_breaches(sessionmaker, now=after_due(case) - timedelta(seconds=2), publisher=PUBLISHER)
     assert (await client.get(f"{CONSUMER}/{case['id']}", headers=auth)).json()["deadlines"][0]["state"] == "running"
 
-    await sweep_breaches(sessionmaker, now=after_due(case), outbox=OUTBOX, source="complaints")
-    await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=3), outbox=OUTBOX, source="complaints")
+    await sweep_breaches(sessionmaker, now=after_due(case), publisher=PUBLISHER)
+    await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=3), publisher=PUBLISHER)
 
     response = await client.get(f"{CONSUMER}/{case['id']}", headers={**auth, "If-None-Match": etag})
     assert response.status_code == 200
@@ -87,12 +87,12 @@ async def test_a_locked_case_is_skipped_and_breached_on_the_next_sweep(
     async with engine.connect() as holder:
         transaction = await holder.begin()
         await holder.execute(text("SELECT 1 FROM complaint WHERE id = :id FOR UPDATE"), {"id": uuid.UUID(locked["id"])})
-        await asyncio.wait_for(sweep_breaches(sessionmaker, now=now, outbox=OUTBOX, source="complaints"), 30)
+        await asyncio.wait_for(sweep_breaches(sessionmaker, now=now, publisher=PUBLISHER), 30)
         await transaction.rollback()
     assert await breach_events(engine, locked["id"]) == []
     assert len(await breach_events(engine, free["id"])) == 1
 
-    await sweep_breaches(sessionmaker, now=now, outbox=OUTBOX, source="complaints")
+    await sweep_breaches(sessionmaker, now=now, publisher=PUBLISHER)
     assert len(await breach_events(engine, locked["id"])) == 1
     assert len(await breach_events(engine, free["id"])) == 1
 
@@ -106,7 +106,7 @@ async def test_a_met_clock_is_never_breached(
     case = await file_case(client, auth, region)
     await client.post(f"/v1/regulator/complaints/{case['id']}/accept", headers=bearer(tokens.regulator(region=region)))
 
-    await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=30), outbox=OUTBOX, source="complaints")
+    await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=30), publisher=PUBLISHER)
 
     assert (await client.get(f"{CONSUMER}/{case['id']}", headers=auth)).json()["deadlines"][0]["state"] == "met"
     assert await breach_events(engine, case["id"]) == []
@@ -118,7 +118,7 @@ async def test_the_background_job_sweeps_by_its_injected_clock(
 ) -> None:
     _, auth = consumer()
     case = await file_case(client, auth, area.first)
-    sweeper = BreachSweeper(sessionmaker=sessionmaker, outbox=OUTBOX, source="complaints", interval=0.05,
+    sweeper = BreachSweeper(sessionmaker=sessionmaker, publisher=PUBLISHER, interval=0.05,
                             clock=lambda: after_due(case))
 
     job = asyncio.create_task(sweeper.run())
@@ -153,7 +153,7 @@ async def test_a_paused_report_clock_does_not_run_out_and_resumes_later(
             await report_service.pause_clock(session, case_id=uuid.UUID(report["id"]), actor=STAFF, reason="x",
                                              at=filed_at, publisher=PUBLISHER)
     assert twice.value.status == 409
-    await sweep_breaches(sessionmaker, now=after_due(report) + timedelta(days=60), outbox=OUTBOX, source="complaints")
+    await sweep_breaches(sessionmaker, now=after_due(report) + timedelta(days=60), publisher=PUBLISHER)
     paused = (await client.get(f"{CONSUMER}/{report['id']}", headers=auth)).json()
     assert paused["deadlines"][0]["state"] == "paused"
     assert await breach_events(engine, report["id"]) == []

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints.complaint import decisions
-from complaints.complaint.decisions import Publisher
 from complaints.database import outbox
+from complaints.publisher import Publisher
 from servicekit.calendar import add_working_days, local_date
 from servicekit.contracts.mediation_v1 import CaseSettled
 from servicekit.contracts.merchants_v1 import EnrollmentSuspended

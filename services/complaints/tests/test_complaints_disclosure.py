@@ -12,8 +12,8 @@ from complaints_support import PII_KEY, Area, Consumer, Seed, bearer, file_case
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from complaints.complaint import decisions
-from complaints.complaint.decisions import Publisher
 from complaints.database import outbox
+from complaints.publisher import Publisher
 from servicekit.contracts.mediation_v1 import CaseSettled, NegotiationFailed
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher

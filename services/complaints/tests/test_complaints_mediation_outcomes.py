@@ -14,9 +14,9 @@ from complaints_support import Area, Consumer, Seed, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from complaints.complaint.decisions import Publisher
 from complaints.consumers.mediation import mediation_handlers
 from complaints.database import outbox
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.calendar import add_working_days, local_date
 from servicekit.contracts.base import EventContract

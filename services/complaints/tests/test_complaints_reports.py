@@ -13,8 +13,9 @@ from complaints_support import Area, Consumer, Count, Seed, bearer, complaint_bo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.complaint.service import sweep_breaches
 from complaints.database import outbox
-from complaints.deadline.service import sweep_breaches
+from complaints.publisher import Publisher
 from servicekit.calendar import add_working_days, end_of_day, local_date
 from servicekit.events.outbox import Outbox
 from servicekit.testing.plugin import Tokens
@@ -211,8 +212,8 @@ async def test_a_report_clock_breach_names_no_enterprise(
     report = await file_case(client, auth, area.first, kind="report", respondent={"merchant_id": str(merchant_id)})
     due = date.fromisoformat(report["deadlines"][0]["due_date"])
 
-    await sweep_breaches(sessionmaker, now=end_of_day(due) + timedelta(seconds=1), outbox=Outbox(outbox, "complaints"),
-                         source="complaints")
+    await sweep_breaches(sessionmaker, now=end_of_day(due) + timedelta(seconds=1),
+                         publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"))
 
     [breach] = [payload for event_type, payload in await outbox_payloads(engine, report["id"])
                 if event_type.endswith("deadline_breached.v1")]

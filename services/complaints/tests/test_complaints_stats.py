@@ -22,15 +22,16 @@ from complaints_support import Area, Consumer, Seed, bearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.cli import rebuild_statistics
 from complaints.complaint import decisions
-from complaints.complaint.decisions import Publisher
 from complaints.complaint.enums import Channel, ComplaintKind
-from complaints.complaint.schemas import RefuseIn, ReportDecisionIn
+from complaints.complaint.schemas import RefuseIn
+from complaints.complaint.service import sweep_breaches
 from complaints.database import outbox
-from complaints.deadline.service import sweep_breaches
+from complaints.publisher import Publisher
 from complaints.report import service as report_service
+from complaints.report.schemas import ReportDecisionIn
 from complaints.settings import ComplaintsSettings
-from complaints.stats.__main__ import rebuild_statistics
 from complaints.stats.service import FIGURES, FOLD_LOCK, GroupBy, Scope, compute, compute_from_cases, fold, with_rates
 from servicekit.auth import Audience, Principal, Role
 from servicekit.calendar import local_date
@@ -190,8 +191,7 @@ async def replayed(
         await gather_limited(replay.file(record) for record in records)
         await gather_limited(replay.drive(record) for record in records if not record.late)
         # Every clock still open runs out: the sweeper runs with a clock three months on.
-        await sweep_breaches(sessionmaker, now=utcnow() + timedelta(days=90), outbox=PUBLISHER.outbox,
-                             source="complaints")
+        await sweep_breaches(sessionmaker, now=utcnow() + timedelta(days=90), publisher=PUBLISHER)
         await gather_limited(replay.drive(record) for record in records if record.late)
     expected = [case for record in records for case in expected_cases(
         record, region=replay.region_of(record),

@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.complaint.service import sweep_breaches
 from complaints.database import outbox
-from complaints.deadline.service import sweep_breaches
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.calendar import ZONE
 from servicekit.events.outbox import Outbox
@@ -127,7 +128,8 @@ async def test_a_change_committed_by_another_connection_reaches_the_stream(
     async with open_stream(app, f"/v1/consumer/complaints/{filed['id']}/stream", auth) as stream:
         await stream.next_event()
         after = datetime.combine(date.fromisoformat(due) + timedelta(days=2), time(), tzinfo=ZONE)
-        await sweep_breaches(sessionmaker, now=after, outbox=Outbox(outbox, "complaints"), source="complaints")
+        await sweep_breaches(sessionmaker, now=after,
+                             publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"))
         event = await stream.next_event()
 
     assert [(d["kind"], d["state"]) for d in event["data"]["deadlines"]] == [("initial_review", "breached")]

@@ -202,7 +202,7 @@ MerchantPrincipal = Annotated[Principal, Depends(require(Audience.MERCHANT, Role
 RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR, Role.MEDIATOR))]
 
 
-def require_internal(request: Request) -> None:
+async def require_internal(request: Request) -> None:
     """Dependency for /internal endpoints: only callers holding the shared internal token."""
     settings = request.app.state.runtime.settings
     presented = request.headers.get("x-internal-token", "")

@@ -1,11 +1,13 @@
-"""The service's metadata: every table its migrations create, including the outbox and inbox."""
+"""The service's metadata (every table its migrations create, including the outbox and inbox), the declarative base
+and the CHECK constraint the models share."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import CheckConstraint, DateTime
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.db import new_metadata
@@ -21,3 +23,9 @@ class Base(DeclarativeBase):
 
     metadata = metadata
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+
+def one_of(column: str, *enums: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """CHECK that `column` holds one of the enums' values."""
+    allowed = ", ".join(f"'{member.value}'" for values in enums for member in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)

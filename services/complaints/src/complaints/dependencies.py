@@ -7,16 +7,14 @@ request for what is only an attribute lookup.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.decisions import Publisher
-from complaints.complaint.flags import FlagRules
 from complaints.deadline.service import NegotiationPeriods
 from complaints.live import CaseChanges
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.pii import PiiCipher
@@ -48,13 +46,6 @@ async def _changes(request: Request) -> CaseChanges:
     return changes
 
 
-async def _flag_rules(request: Request) -> FlagRules:
-    settings = get_runtime(request).settings
-    assert isinstance(settings, ComplaintsSettings)
-    return FlagRules(repeat_threshold=settings.repeat_complaints_threshold,
-                     window=timedelta(days=settings.repeat_complaints_window_days))
-
-
 def negotiation_periods(settings: ServiceSettings) -> NegotiationPeriods:
     """The per-region negotiation periods configured for this service."""
     assert isinstance(settings, ComplaintsSettings)
@@ -80,5 +71,4 @@ Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Events = Annotated[Publisher, Depends(_publisher)]
 Store = Annotated[FileStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]
-Rules = Annotated[FlagRules, Depends(_flag_rules)]
 Periods = Annotated[NegotiationPeriods, Depends(_negotiation_periods)]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.sse import Followers
 
-# Created by the migration `2026-11-28_case_change_notifications` (trigger complaint_changed).
+# Created by the migration `0004_case_change_notifications` (trigger complaint_changed).
 CHANNEL = "complaints_case"
 KEEPALIVE_SECONDS = 30.0
 # Told to a feed instead of a case id: changes may have gone unannounced, so everything followed must be re-read.

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from complaints.api import ROUTERS
-from complaints.complaint.decisions import Publisher
-from complaints.consumers import mediation as mediation_events
-from complaints.consumers import merchants as merchant_events
-from complaints.database import inbox, outbox
-from complaints.deadline.scheduled import BreachSweeper
+from complaints.database import outbox
 from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, PII_CIPHER
 from complaints.evidence.storage import evidence_store
+from complaints.jobs import background_jobs
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
-from complaints.stats.scheduled import StatsCompactor
-from servicekit.app import BackgroundJob, ServiceRuntime, create_service_app
-from servicekit.events.inbox import InboxConsumer
-from servicekit.events.relay import OutboxRelay
-from servicekit.events.topics import CONSUMER_GROUPS
+from servicekit.app import ServiceRuntime, create_service_app
 from servicekit.pii import PiiCipher
 
 DESCRIPTION = """Intake, jurisdiction, routing, regulator decisions, statutory deadlines and timeline of consumer
@@ -41,44 +36,12 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
         runtime.extras[EVIDENCE_STORE] = evidence_store(settings)
         runtime.extras[CASE_CHANGES] = CaseChanges(runtime.engine)
 
-    def background(runtime: ServiceRuntime) -> dict[str, BackgroundJob]:
-        relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
-        on_merchants = InboxConsumer(
-            group=merchant_events.GROUP,
-            topics=CONSUMER_GROUPS[merchant_events.GROUP],
-            handlers=merchant_events.HANDLERS,
-            sessionmaker=runtime.sessionmaker,
-            inbox=inbox,
-            settings=runtime.settings,
-        )
-        on_mediation = InboxConsumer(
-            group=mediation_events.GROUP,
-            topics=CONSUMER_GROUPS[mediation_events.GROUP],
-            handlers=mediation_events.mediation_handlers(
-                publisher=Publisher(outbox=runtime.outbox, source=settings.service_name),
-                cipher=runtime.extras[PII_CIPHER]),
-            sessionmaker=runtime.sessionmaker,
-            inbox=inbox,
-            settings=runtime.settings,
-        )
-        sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, outbox=runtime.outbox,
-                                source=settings.service_name, interval=settings.deadline_sweep_interval)
-        compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
-        return {
-            "outbox-relay": relay.run,
-            f"consumer-{merchant_events.GROUP}": on_merchants.run,
-            f"consumer-{mediation_events.GROUP}": on_mediation.run,
-            "deadline-sweeper": sweeper.run,
-            "stats-compactor": compactor.run,
-            "case-changes": runtime.extras[CASE_CHANGES].run,
-        }
-
     return create_service_app(
         settings=settings,
         title="ODR complaints",
         description=DESCRIPTION,
         routers=ROUTERS,
         outbox_table=outbox,
-        background=background,
+        background=partial(background_jobs, settings=settings),
         on_startup=on_startup,
     )

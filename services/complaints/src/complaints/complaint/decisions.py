@@ -6,12 +6,11 @@ mediation reports. Each public function is one use case and one transaction (`se
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus, DeadlineKind, DeadlineState
+from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus
 from complaints.complaint.schemas import RatingIn, RefuseIn
 from complaints.complaint.state import (
     CLOSED_BY_OUTCOME,
@@ -25,9 +24,11 @@ from complaints.complaint.state import (
     transition,
 )
 from complaints.deadline import service as deadline_service
+from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
+from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
@@ -42,7 +43,6 @@ from servicekit.contracts.complaints_v1 import (
 from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.outbox import Outbox
 from servicekit.observability import get_logger
 from servicekit.pii import PiiCipher, mask_phone
 from servicekit.problems import Problem
@@ -55,14 +55,6 @@ OTHER_ROUTES = (
 )
 
 log = get_logger("complaints.decisions")
-
-
-@dataclass(frozen=True)
-class Publisher:
-    """Where a use case stages its events, and the `source` they carry."""
-
-    outbox: Outbox
-    source: str
 
 
 async def _governed_complaint(session: AsyncSession, case_id: uuid.UUID, principal: Principal) -> RowMapping:

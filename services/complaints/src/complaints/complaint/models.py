@@ -1,10 +1,9 @@
-"""Tables of the complaint domain: the complaint, its timeline, its deadlines."""
+"""Tables of the complaint domain: the complaint, its timeline, and who saw its personal data."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -18,7 +17,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -29,18 +27,10 @@ from complaints.complaint.enums import (
     Channel,
     ComplaintKind,
     ComplaintStatus,
-    DeadlineKind,
-    DeadlineState,
     ReportStatus,
     RequestType,
 )
-from complaints.database import Base
-
-
-def one_of(column: str, *enums: type[StrEnum], name: str | None = None) -> CheckConstraint:
-    """CHECK that `column` holds one of the enums' values."""
-    allowed = ", ".join(f"'{member.value}'" for values in enums for member in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+from complaints.database import Base, one_of
 
 
 class Complaint(Base):
@@ -142,58 +132,6 @@ class ComplaintEvent(Base):
     actor_id: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-
-
-class Deadline(Base):
-    """One statutory clock of a case; `due_at` is the instant it runs out (midnight after `due_date`).
-
-    `extended_days` counts working days added on approval (`extension_approved_by`); a paused clock keeps its
-    `due_date` until it resumes, when the working days it stood still are added.
-    """
-
-    __tablename__ = "deadline"
-    __table_args__ = (
-        one_of("kind", DeadlineKind),
-        one_of("state", DeadlineState),
-        Index("ix_deadline_complaint_id", "complaint_id"),
-        # The breach sweeper reads only ticking clocks, oldest due first.
-        Index("ix_deadline_ticking_due_at", "due_at", postgresql_where=text("state IN ('running', 'extended')")),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaint.id"))
-    kind: Mapped[str] = mapped_column(String(32))
-    due_date: Mapped[date] = mapped_column(Date)
-    state: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[datetime]
-    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    met_at: Mapped[datetime | None]
-    breached_at: Mapped[datetime | None]
-    paused_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
-    extended_days: Mapped[int] = mapped_column(Integer, server_default="0")
-    extension_approved_by: Mapped[str | None] = mapped_column(String(200))
-    extension_reason: Mapped[str | None] = mapped_column(Text)
-
-
-class Evidence(Base):
-    """An attachment a consumer uploaded; it belongs to a case once a filing names it in `evidence_ids`."""
-
-    __tablename__ = "evidence"
-    __table_args__ = (
-        CheckConstraint("size_bytes > 0", name="size_bytes_positive"),
-        Index("ix_evidence_complaint_id", "complaint_id"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    consumer_id: Mapped[str] = mapped_column(String(200), index=True)
-    complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"))
-    filename: Mapped[str] = mapped_column(String(255))
-    media_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    storage_key: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime]
 
 
 class PiiAccess(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint import decisions
 from complaints.complaint import service as complaint_service
+from complaints.complaint.dependencies import Rules
 from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind
 from complaints.complaint.flags import FlagRules
 from complaints.complaint.schemas import (
@@ -32,7 +33,6 @@ from complaints.dependencies import (
     DbSession,
     Events,
     Periods,
-    Rules,
     Runtime,
     Store,
     negotiation_periods,
@@ -76,6 +76,7 @@ async def file_complaint(
     session: DbSession,
     cipher: Cipher,
     runtime: Runtime,
+    publisher: Events,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """File a complaint (投诉), a report (举报) or both; a retry with the same Idempotency-Key and body returns the
@@ -93,8 +94,7 @@ async def file_complaint(
         body=body,
         idempotency_key=validate_key(idempotency_key) if idempotency_key is not None else None,
         cipher=cipher,
-        outbox=runtime.outbox,
-        source=runtime.settings.service_name,
+        publisher=publisher,
         negotiation_periods=negotiation_periods(runtime.settings),
     )
     stored = await complaint_service.file_complaint(session, filing)
@@ -109,11 +109,12 @@ async def file_report(
     session: DbSession,
     cipher: Cipher,
     runtime: Runtime,
+    publisher: Events,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """A lead that a business breaks market rules; `complainant` may be left out to report anonymously. The report
     gets a JB- case number and a 15-working-day verification clock; the business never learns who reported."""
-    return await file_complaint(body, principal, session, cipher, runtime, idempotency_key)
+    return await file_complaint(body, principal, session, cipher, runtime, publisher, idempotency_key)
 
 
 def _station_of(principal: Principal) -> uuid.UUID:
@@ -130,6 +131,7 @@ async def file_station_complaint(
     session: DbSession,
     cipher: Cipher,
     runtime: Runtime,
+    publisher: Events,
 ) -> JSONResponse:
     """Station staff file for a consumer who came in person; the case belongs to the consumer's own login (their
     phone's subject), so they follow it in the app like one they filed themselves. Routed as any complaint, unless
@@ -143,8 +145,7 @@ async def file_station_complaint(
             body.model_dump(exclude={"settled_on_spot"}) | {"channel": Channel.STATION}),
         idempotency_key=None,
         cipher=cipher,
-        outbox=runtime.outbox,
-        source=runtime.settings.service_name,
+        publisher=publisher,
         negotiation_periods=negotiation_periods(runtime.settings),
         filer=Actor(ActorRole.STATION_STAFF, principal.sub),
         station_id=station_id,

@@ -20,15 +20,9 @@ from pydantic import (
 )
 
 from complaints import catalog, identifiers
-from complaints.complaint.enums import (
-    ActorRole,
-    CaseStatus,
-    Channel,
-    ComplaintKind,
-    DeadlineKind,
-    DeadlineState,
-    RequestType,
-)
+from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind, RequestType
+from complaints.deadline.schemas import DeadlineRead
+from complaints.evidence.schemas import EvidenceRead
 from servicekit import regions
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
@@ -319,29 +313,11 @@ class RatingRead(BaseModel):
     rated_at: datetime
 
 
-class DeadlineRead(BaseModel):
-    kind: DeadlineKind
-    due_date: date
-    state: DeadlineState
-    due_at: datetime
-
-
 class TimelineEntry(BaseModel):
     at: datetime
     status: CaseStatus
     actor_role: ActorRole
     note: str | None
-
-
-class EvidenceRead(BaseModel):
-    """An attachment: its sniffed type, size and SHA-256."""
-
-    id: uuid.UUID
-    filename: str
-    media_type: str
-    size_bytes: int
-    sha256: str
-    created_at: datetime
 
 
 class FlagRead(BaseModel):
@@ -426,15 +402,3 @@ class RouteToMerchantIn(RequestBody):
 class RatingIn(RequestBody):
     score: Annotated[StrictInt, Field(ge=1, le=5)]
     text: Annotated[Text, StringConstraints(max_length=1000)] | None = None
-
-
-class ReportDecisionIn(RequestBody):
-    case_opened: StrictBool
-    reason: Note
-
-
-class ExtensionIn(RequestBody):
-    """An extension of the report clock needs the approval of the bureau's head: who approved it, and why."""
-
-    approved_by: Annotated[Text, StringConstraints(max_length=200)]
-    reason: Note

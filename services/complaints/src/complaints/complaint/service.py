@@ -12,16 +12,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, Table, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from complaints import case_numbers, idempotency
+from complaints import idempotency
+from complaints.complaint import case_numbers
 from complaints.complaint.enums import (
     ActorRole,
     CaseStatus,
     ComplaintKind,
     ComplaintStatus,
-    DeadlineKind,
-    DeadlineState,
     ReportStatus,
 )
 from complaints.complaint.flags import FlagRules, flags_of
@@ -32,8 +31,6 @@ from complaints.complaint.schemas import (
     ComplaintList,
     ComplaintRead,
     ComplaintSummary,
-    DeadlineRead,
-    EvidenceRead,
     PartiesRead,
     PurchaseRead,
     RatingRead,
@@ -46,10 +43,15 @@ from complaints.complaint.schemas import (
 )
 from complaints.complaint.state import DEADLINE_ON_ENTRY, Actor, ensure_allowed, status_of
 from complaints.deadline import service as deadline_service
+from complaints.deadline.enums import TICKING, DeadlineKind, DeadlineState
+from complaints.deadline.models import Deadline
+from complaints.deadline.schemas import DeadlineRead
 from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from complaints.evidence import service as evidence_service
+from complaints.evidence.schemas import EvidenceRead
+from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
 from servicekit.contracts.complaints_v1 import (
@@ -57,17 +59,18 @@ from servicekit.contracts.complaints_v1 import (
     ComplaintClosed,
     ComplaintFiled,
     ComplaintRouted,
+    DeadlineBreached,
     RouteTarget,
 )
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher, mask_phone
 from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 event_table: Table = ComplaintEvent.__table__  # type: ignore[assignment]
 pii_access_table: Table = PiiAccess.__table__  # type: ignore[assignment]
+deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
 
 PII_FIELDS = ("name", "phone", "address")
 
@@ -97,8 +100,7 @@ class Filing:
     body: ComplaintCreate
     idempotency_key: str | None
     cipher: PiiCipher
-    outbox: Outbox
-    source: str
+    publisher: Publisher
     negotiation_periods: NegotiationPeriods
     filer: Actor | None = None
     station_id: uuid.UUID | None = None
@@ -179,9 +181,9 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
                                    body_hash=body_hash, status=response.status, body=response.body, at=now)
     events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"])
-              + ([_closed_event(case.row, filing.source)] if case.row["closed_at"] is not None else [])
+              + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
-    await filing.outbox.add(session, *(event for case_events in events.values() for event in case_events))
+    await filing.publisher.outbox.add(session, *(event for case_events in events.values() for event in case_events))
     # Last, so the counter row is locked for one statement and the commit (see case_numbers).
     day = local_date(now)
     for case in staged:
@@ -409,7 +411,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         request_amount_fen=row["request_amount_fen"], green_channel=row["green_channel"], filed_at=row["filed_at"],
     )
     if is_report or filing.body.complainant is None or row["closed_at"] is not None:
-        return [filed.envelope(source=filing.source)]
+        return [filed.envelope(source=filing.publisher.source)]
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
@@ -418,7 +420,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
         due_date=due_date, routed_at=row["routed_at"],
     )
-    return [filed.envelope(source=filing.source), routed.envelope(source=filing.source)]
+    return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
 
 
 def _pii_context(complaint_id: uuid.UUID, field: str) -> str:
@@ -567,6 +569,50 @@ def regulator_conditions(*, region_prefix: str, status: CaseStatus | None,
     if kind is not None:
         conditions.append(complaint_table.c.kind == kind.value)
     return conditions
+
+
+async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, publisher: Publisher,
+                         batch_size: int = 500) -> int:
+    """Mark ticking clocks due before `now` as breached and emit deadline_breached events; returns how many. Each batch
+    is a transaction of its own. It lives with the case, not in deadline/, because a breach locks and versions the case
+    and is announced as the complaint's event.
+
+    A report's breach names no enterprise (Art. 37: the business reported must not learn of the report's progress).
+
+    Rows locked by another sweeper or by a transition in flight are skipped (`SKIP LOCKED`) and picked up by the
+    next sweep, so any number of replicas may sweep at once and a clock is breached (and announced) exactly once.
+    """
+    breached = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            due = (await session.execute(
+                select(deadline_table.c.id, deadline_table.c.complaint_id, deadline_table.c.kind,
+                       deadline_table.c.due_date, complaint_table.c.region_code, complaint_table.c.merchant_id,
+                       complaint_table.c.kind.label("case_kind"))
+                .join(complaint_table, complaint_table.c.id == deadline_table.c.complaint_id)
+                .where(deadline_table.c.state.in_([state.value for state in TICKING]), deadline_table.c.due_at <= now)
+                .order_by(deadline_table.c.due_at)
+                .limit(batch_size)
+                .with_for_update(of=[deadline_table, complaint_table], skip_locked=True)
+            )).mappings().all()
+            if not due:
+                return breached
+            await session.execute(deadline_table.update().where(deadline_table.c.id.in_([row["id"] for row in due]))
+                                  .values(state=DeadlineState.BREACHED.value, breached_at=now))
+            # The detail view shows clock states, so its ETag must change.
+            await session.execute(
+                complaint_table.update()
+                .where(complaint_table.c.id.in_({row["complaint_id"] for row in due}))
+                .values(version=complaint_table.c.version + 1, updated_at=now))
+            await publisher.outbox.add(session, *(
+                DeadlineBreached(complaint_id=row["complaint_id"], region_code=row["region_code"],
+                                 merchant_id=None if row["case_kind"] == ComplaintKind.REPORT else row["merchant_id"],
+                                 kind=row["kind"], due_date=row["due_date"], breached_at=now,
+                                 ).envelope(source=publisher.source)
+                for row in due))
+            breached += len(due)
+        if len(due) < batch_size:
+            return breached
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:

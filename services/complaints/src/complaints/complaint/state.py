@@ -18,10 +18,10 @@ from complaints.complaint.enums import (
     ActorRole,
     CaseStatus,
     ComplaintStatus,
-    DeadlineKind,
     ReportStatus,
 )
 from complaints.complaint.models import Complaint, ComplaintEvent
+from complaints.deadline.enums import DeadlineKind
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint import decisions
-from complaints.complaint.decisions import Publisher
+from complaints.publisher import Publisher
 from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler

@@ -1,8 +1,8 @@
-"""Statutory clocks of a case: start, meet or end, pause and resume, extend on approval, and find breaches.
+"""Statutory clocks of a case: start, meet or end, pause and resume, extend on approval, and list them.
 
 Periods follow Order 121 Art. 45 through `servicekit.calendar`: the start day is not counted, and a period whose
-last day is a holiday ends on the next working day. All functions run in the caller's transaction and never commit,
-except `sweep_breaches`, which is a use case of its own.
+last day is a holiday ends on the next working day. All functions run in the caller's transaction and never commit.
+Clocks that ran out are breached by `complaint.service.sweep_breaches`, which versions the case as well.
 """
 
 from __future__ import annotations
@@ -14,19 +14,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, Table, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.enums import OPEN_CLOCK, TICKING, ComplaintKind, DeadlineKind, DeadlineState
-from complaints.complaint.models import Complaint, Deadline
+from complaints.deadline.enums import OPEN_CLOCK, TICKING, DeadlineKind, DeadlineState
+from complaints.deadline.models import Deadline
 from servicekit import regions
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
-from servicekit.contracts.complaints_v1 import DeadlineBreached
 from servicekit.db import new_id
-from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
 
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
-complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 
 # Working days each clock runs: 10 WD for the ODR enterprise to negotiate (architecture.md §4; the national default of
 # the per-region setting `merchant_negotiation_working_days`), 7 WD for the regulator to accept or refuse (Art. 15),
@@ -152,44 +149,3 @@ async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapp
         select(deadline_table).where(deadline_table.c.complaint_id == case_id)
         .order_by(deadline_table.c.started_at, deadline_table.c.id)
     )).mappings().all()
-
-
-async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, outbox: Outbox,
-                         source: str, batch_size: int = 500) -> int:
-    """Mark ticking clocks due before `now` as breached and emit deadline_breached events; returns how many.
-
-    A report's breach names no enterprise (Art. 37: the business reported must not learn of the report's progress).
-
-    Rows locked by another sweeper or by a transition in flight are skipped (`SKIP LOCKED`) and picked up by the
-    next sweep, so any number of replicas may sweep at once and a clock is breached (and announced) exactly once.
-    """
-    breached = 0
-    while True:
-        async with sessionmaker() as session, session.begin():
-            due = (await session.execute(
-                select(deadline_table.c.id, deadline_table.c.complaint_id, deadline_table.c.kind,
-                       deadline_table.c.due_date, complaint_table.c.region_code, complaint_table.c.merchant_id,
-                       complaint_table.c.kind.label("case_kind"))
-                .join(complaint_table, complaint_table.c.id == deadline_table.c.complaint_id)
-                .where(deadline_table.c.state.in_([state.value for state in TICKING]), deadline_table.c.due_at <= now)
-                .order_by(deadline_table.c.due_at)
-                .limit(batch_size)
-                .with_for_update(of=[deadline_table, complaint_table], skip_locked=True)
-            )).mappings().all()
-            if not due:
-                return breached
-            await session.execute(deadline_table.update().where(deadline_table.c.id.in_([row["id"] for row in due]))
-                                  .values(state=DeadlineState.BREACHED.value, breached_at=now))
-            # The detail view shows clock states, so its ETag must change.
-            await session.execute(
-                complaint_table.update()
-                .where(complaint_table.c.id.in_({row["complaint_id"] for row in due}))
-                .values(version=complaint_table.c.version + 1, updated_at=now))
-            await outbox.add(session, *(
-                DeadlineBreached(complaint_id=row["complaint_id"], region_code=row["region_code"],
-                                 merchant_id=None if row["case_kind"] == ComplaintKind.REPORT else row["merchant_id"],
-                                 kind=row["kind"], due_date=row["due_date"], breached_at=now).envelope(source=source)
-                for row in due))
-            breached += len(due)
-        if len(due) < batch_size:
-            return breached

@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from complaints.complaint.enums import CaseStatus, ComplaintKind
 from complaints.complaint.service import decode_cursor, encode_cursor
 from complaints.dependencies import Cipher, Runtime
 from complaints.disclosure import service as disclosure_service
+from complaints.disclosure.schemas import PublicComplaint, PublicComplaintList
 from complaints.disclosure.service import Period, PublicFilter
 from servicekit import regions
 from servicekit.auth import RegulatorPrincipal
@@ -67,30 +67,6 @@ async def export_cases(
     filename = f"cases-{scope}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-class PublicComplaint(BaseModel):
-    """A closed complaint as the public sees it: the enterprise, the dispute's codes, the dates and the outcome."""
-
-    id: uuid.UUID
-    case_no: str
-    merchant_id: uuid.UUID | None
-    respondent_name: str
-    region_code: str
-    sector: str
-    category: str | None
-    request_type: str
-    outcome: str
-    recovered_fen: int
-    filed_on: date
-    closed_on: date
-    answered_in_time: bool | None
-    facts: str | None
-
-
-class PublicComplaintList(BaseModel):
-    items: list[PublicComplaint]
-    next_cursor: str | None
 
 
 @public_router.get("", response_model=PublicComplaintList, summary="Closed complaints per enterprise (公示)",

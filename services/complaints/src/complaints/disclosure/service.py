@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.enums import CaseStatus, ComplaintKind, ComplaintStatus, DeadlineKind, DeadlineState
-from complaints.complaint.models import Complaint, Deadline
+from complaints.complaint.enums import CaseStatus, ComplaintKind, ComplaintStatus
+from complaints.complaint.models import Complaint
+from complaints.deadline.enums import DeadlineKind, DeadlineState
+from complaints.deadline.models import Deadline
 from servicekit.calendar import end_of_day, local_date
 from servicekit.pii import PiiCipher, mask_phone
 

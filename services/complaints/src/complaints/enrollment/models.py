@@ -9,8 +9,7 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.complaint.models import one_of
-from complaints.database import Base
+from complaints.database import Base, one_of
 
 
 class EnrollmentStatus(StrEnum):

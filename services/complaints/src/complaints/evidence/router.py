@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from complaints.complaint.schemas import EvidenceRead
 from complaints.dependencies import DbSession, Runtime, Store
 from complaints.evidence import service as evidence_service
+from complaints.evidence.schemas import EvidenceRead
 from complaints.settings import ComplaintsSettings
 from servicekit.auth import ConsumerPrincipal
 from servicekit.problems import Problem

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.models import Evidence
+from complaints.evidence.models import Evidence
 from servicekit import uploads
 from servicekit.db import new_id, utcnow
 from servicekit.problems import Problem

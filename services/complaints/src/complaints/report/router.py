@@ -8,10 +8,12 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint import service as complaint_service
+from complaints.complaint.dependencies import Rules
 from complaints.complaint.flags import FlagRules
-from complaints.complaint.schemas import ComplaintRead, ExtensionIn, ReportDecisionIn
-from complaints.dependencies import Cipher, DbSession, Events, Rules
+from complaints.complaint.schemas import ComplaintRead
+from complaints.dependencies import Cipher, DbSession, Events
 from complaints.report import service as report_service
+from complaints.report.schemas import ExtensionIn, ReportDecisionIn
 from servicekit.auth import Principal, RegulatorPrincipal
 from servicekit.pii import PiiCipher
 

@@ -13,11 +13,12 @@ from datetime import date, datetime
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.complaint.decisions import Publisher
-from complaints.complaint.enums import ActorRole, ComplaintKind, DeadlineKind, DeadlineState, ReportStatus
-from complaints.complaint.schemas import ExtensionIn, ReportDecisionIn
+from complaints.complaint.enums import ActorRole, ComplaintKind, ReportStatus
 from complaints.complaint.state import Actor, EventsOf, annotate, lock, transition
 from complaints.deadline import service as deadline_service
+from complaints.deadline.enums import DeadlineKind, DeadlineState
+from complaints.publisher import Publisher
+from complaints.report.schemas import ExtensionIn, ReportDecisionIn
 from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import ReportStatusChanged
 from servicekit.db import utcnow

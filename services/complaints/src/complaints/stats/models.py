@@ -1,6 +1,6 @@
 """Tables of the statistics: per-case contributions, the delta log the triggers append to, and the cubes.
 
-The migration (2026-11-28_stats_cubes) also creates the view `stats_case_contribution` (a case's contribution,
+The migration (0007_stats_cubes) also creates the view `stats_case_contribution` (a case's contribution,
 computed from its complaint and deadline rows) and the deferred triggers that keep `stats_case` and `stats_delta`
 up to date in every transaction that changes a case.
 """

@@ -46,10 +46,10 @@ from complaints.complaint.enums import (
     Channel,
     ComplaintKind,
     ComplaintStatus,
-    DeadlineKind,
-    DeadlineState,
 )
-from complaints.complaint.models import Complaint, Deadline
+from complaints.complaint.models import Complaint
+from complaints.deadline.enums import DeadlineKind, DeadlineState
+from complaints.deadline.models import Deadline
 from complaints.stats.models import (
     COUNTS,
     CUBES,

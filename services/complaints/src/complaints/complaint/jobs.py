@@ -8,24 +8,23 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from complaints.deadline.service import sweep_breaches
+from complaints.complaint.service import sweep_breaches
+from complaints.publisher import Publisher
 from servicekit.db import utcnow
-from servicekit.events.outbox import Outbox
 
 
 class BreachSweeper:
     """Runs `sweep_breaches` every `interval` seconds until cancelled; `clock` is injectable for tests."""
 
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, source: str,
-                 interval: float, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher, interval: float,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.sessionmaker = sessionmaker
-        self.outbox = outbox
-        self.source = source
+        self.publisher = publisher
         self.interval = interval
         self.clock = clock
 
     async def run(self) -> None:
         """Sweep, sleep, repeat; a database failure propagates so the supervisor restarts the job."""
         while True:
-            await sweep_breaches(self.sessionmaker, now=self.clock(), outbox=self.outbox, source=self.source)
+            await sweep_breaches(self.sessionmaker, now=self.clock(), publisher=self.publisher)
             await asyncio.sleep(self.interval)

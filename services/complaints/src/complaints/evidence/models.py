@@ -1,0 +1,31 @@
+"""Table of the evidence domain: the attachments consumers upload."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from complaints.database import Base
+
+
+class Evidence(Base):
+    """An attachment a consumer uploaded; it belongs to a case once a filing names it in `evidence_ids`."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        CheckConstraint("size_bytes > 0", name="size_bytes_positive"),
+        Index("ix_evidence_complaint_id", "complaint_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    consumer_id: Mapped[str] = mapped_column(String(200), index=True)
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]

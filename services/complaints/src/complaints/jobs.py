@@ -1,0 +1,50 @@
+"""The service's background jobs, by the name the supervisor logs them under."""
+
+from __future__ import annotations
+
+from complaints.complaint.jobs import BreachSweeper
+from complaints.consumers import mediation as mediation_events
+from complaints.consumers import merchants as merchant_events
+from complaints.database import inbox
+from complaints.dependencies import CASE_CHANGES, PII_CIPHER
+from complaints.publisher import Publisher
+from complaints.settings import ComplaintsSettings
+from complaints.stats.jobs import StatsCompactor
+from servicekit.app import BackgroundJob, ServiceRuntime
+from servicekit.events.inbox import InboxConsumer
+from servicekit.events.relay import OutboxRelay
+from servicekit.events.topics import CONSUMER_GROUPS
+
+
+def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
+    """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
+    compactor and the listener behind the live streams."""
+    publisher = Publisher(outbox=runtime.outbox, source=settings.service_name)
+    relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
+    on_merchants = InboxConsumer(
+        group=merchant_events.GROUP,
+        topics=CONSUMER_GROUPS[merchant_events.GROUP],
+        handlers=merchant_events.HANDLERS,
+        sessionmaker=runtime.sessionmaker,
+        inbox=inbox,
+        settings=runtime.settings,
+    )
+    on_mediation = InboxConsumer(
+        group=mediation_events.GROUP,
+        topics=CONSUMER_GROUPS[mediation_events.GROUP],
+        handlers=mediation_events.mediation_handlers(publisher=publisher, cipher=runtime.extras[PII_CIPHER]),
+        sessionmaker=runtime.sessionmaker,
+        inbox=inbox,
+        settings=runtime.settings,
+    )
+    sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, publisher=publisher,
+                            interval=settings.deadline_sweep_interval)
+    compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
+    return {
+        "outbox-relay": relay.run,
+        f"consumer-{merchant_events.GROUP}": on_merchants.run,
+        f"consumer-{mediation_events.GROUP}": on_mediation.run,
+        "deadline-sweeper": sweeper.run,
+        "stats-compactor": compactor.run,
+        "case-changes": runtime.extras[CASE_CHANGES].run,
+    }
