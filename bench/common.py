@@ -98,10 +98,10 @@ async def running_platform(tag: str, workers: dict[str, int] | None = None) -> A
 
 
 def asyncpg_dsn(stack: Any, service: str) -> str:
-    from sqlalchemy.engine import make_url
+    """asyncpg DSN of one service's database in the running stack."""
+    from servicekit.db import asyncpg_dsn as dsn_of
 
-    url = make_url(stack.database_url).set(drivername="postgresql", database=stack.config.database_name(service))
-    return url.render_as_string(hide_password=False)
+    return dsn_of(stack.database_url, stack.config.database_name(service))
 
 
 async def consumer_tokens(session: aiohttp.ClientSession, gateway: str, count: int) -> list[tuple[str, str]]:

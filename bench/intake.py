@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,13 +63,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def asyncpg_url(database_url: str, database: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
-
-
 def start_uvicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(
@@ -83,15 +75,12 @@ def start_uvicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen
 async def baseline_server(database_url: str) -> AsyncIterator[str]:
     """bench.baseline_app under one uvicorn worker on a free port, with a fresh database; yields its URL."""
     from servicekit import infra
+    from servicekit.db import asyncpg_dsn
+    from servicekit.testing.infra import drop_database, recreate_database
 
-    admin = await asyncpg.connect(asyncpg_url(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BASELINE_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BASELINE_DATABASE}"')
-    finally:
-        await admin.close()
+    await recreate_database(database_url, BASELINE_DATABASE)
     port = infra.free_port()
-    env = {**os.environ, "BENCH_BASELINE_DSN": asyncpg_url(database_url, BASELINE_DATABASE)}
+    env = {**os.environ, "BENCH_BASELINE_DSN": asyncpg_dsn(database_url, BASELINE_DATABASE)}
     log = Path(tempfile.mkdtemp(prefix="odr-bench-baseline-")) / "baseline.log"
     process = start_uvicorn(port, env, log)
     try:
@@ -104,11 +93,7 @@ async def baseline_server(database_url: str) -> AsyncIterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        admin = await asyncpg.connect(asyncpg_url(database_url, "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{BASELINE_DATABASE}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(database_url, BASELINE_DATABASE)
 
 
 @contextlib.asynccontextmanager

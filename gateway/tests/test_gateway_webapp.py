@@ -13,7 +13,7 @@ from gateway_testkit import assert_problem, in_process_gateway
 
 from gateway.routes import ROUTES, RouteTable
 from gateway.settings import GatewaySettings
-from gateway.webapp import STATIC_DIR
+from gateway.webapp import BUILT_DIR, STATIC_DIR
 from servicekit.auth import generate_private_key_pem
 
 ORIGIN = "http://gateway"
@@ -192,3 +192,36 @@ async def test_a_missing_asset_is_a_404_problem_and_paths_cannot_climb_out(
     climbing = await webapp_gateway.get("/app/%2e%2e/__init__.py")
     assert climbing.status_code == 404
     assert "mount_webapp" not in climbing.text
+
+
+async def test_the_console_is_the_built_page_under_the_policy_of_the_built_screens(
+        webapp_gateway: httpx.AsyncClient) -> None:
+    assert (BUILT_DIR / "console" / "index.html").exists(), "the screens are not built: run `make web`"
+    response = await webapp_gateway.get("/console/")
+
+    assert response.status_code == 200
+    assert '<html lang="zh-CN">' in response.text
+    directives = csp_directives(response.headers["content-security-policy"])
+    assert directives["script-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["img-src"] == ["'self'", "blob:"]
+    assert directives["require-trusted-types-for"] == ["'script'"]
+    assert directives["trusted-types"] == ["vue", "default"]
+    assert not any("unsafe" in source or source == "*" for sources in directives.values() for source in sources)
+    page = References()
+    page.feed(response.text)
+    assert page.inline_scripts == 0
+    assert page.inline_styles == 0
+    for reference in page.urls:
+        asset = await webapp_gateway.get(urljoin(ORIGIN + "/console/", reference))
+        assert asset.status_code == 200, reference
+        assert reference.startswith("/web/assets/")
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert asset.headers["content-security-policy"] == response.headers["content-security-policy"]
+
+
+async def test_console_without_the_slash_redirects_to_the_page(webapp_gateway: httpx.AsyncClient) -> None:
+    response = await webapp_gateway.get("/console")
+
+    assert response.status_code == 308
+    assert response.headers["location"] == "/console/"

@@ -7,8 +7,8 @@ import asyncio
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
+from servicekit.db import asyncpg_dsn
 from servicekit.testing.infra import TestInfra, drop_database, migrate, recreate_database
 
 
@@ -19,8 +19,7 @@ async def test_upgrades_started_together_both_succeed(test_infra: TestInfra, db_
     try:
         runs = [asyncio.to_thread(migrate, service, test_infra.database_url, name) for _ in range(3)]
         await asyncio.gather(*runs)
-        url = make_url(test_infra.database_url).set(drivername="postgresql", database=name)
-        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        connection = await asyncpg.connect(asyncpg_dsn(test_infra.database_url, name))
         try:
             versions = await connection.fetch("SELECT version_num FROM alembic_version")
         finally:

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from odr_runner.credentials import StackSecrets
 from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
 from servicekit import infra
+from servicekit.db import asyncpg_dsn
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATS_FOLD_WAIT = 15.0
@@ -181,9 +181,7 @@ def database_dsn(e2e_stack: Stack) -> Callable[[str], str]:
     """asyncpg DSN of one service's database in this stack."""
 
     def dsn(service: str) -> str:
-        url = make_url(e2e_stack.database_url).set(drivername="postgresql",
-                                                   database=e2e_stack.config.database_name(service))
-        return url.render_as_string(hide_password=False)
+        return asyncpg_dsn(e2e_stack.database_url, e2e_stack.config.database_name(service))
 
     return dsn
 

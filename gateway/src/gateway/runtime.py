@@ -10,9 +10,9 @@ from fastapi import Request
 from gateway.openapi import MergedOpenApi
 from gateway.otp import OtpCodes
 from gateway.proxy import Proxy
-from gateway.ratelimit import TokenBuckets
 from gateway.settings import GatewaySettings
 from servicekit.auth import TokenIssuer
+from servicekit.ratelimit import TokenBuckets
 
 
 @dataclass

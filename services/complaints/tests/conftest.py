@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from complaints_support import NEGOTIATION_WORKING_DAYS, PII_KEY, Area, ChangeEnrollment, Consumer, Count, Seed
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -24,9 +23,7 @@ from servicekit import regions
 from servicekit.auth import TokenIssuer
 from servicekit.contracts.merchants_v1 import EnrollmentApproved, EnrollmentStatusChanged
 from servicekit.db import create_engine, create_sessionmaker
-from servicekit.events.kafka import ensure_topics
-from servicekit.events.topics import all_topics
-from servicekit.testing.infra import migrated_database, own_broker
+from servicekit.testing.infra import migrated_database, own_broker, running_app
 from servicekit.testing.plugin import Tokens
 
 
@@ -66,9 +63,7 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture(scope="session")
 async def app(settings: ComplaintsSettings, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
-    await ensure_topics(kafka_bootstrap, all_topics())
-    app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+    async with running_app(create_app(settings), kafka_bootstrap) as app:
         yield app
 
 

@@ -118,8 +118,14 @@ async def test_the_background_job_sweeps_by_its_injected_clock(
 ) -> None:
     _, auth = consumer()
     case = await file_case(client, auth, area.first)
-    sweeper = BreachSweeper(sessionmaker=sessionmaker, publisher=PUBLISHER, interval=0.05,
-                            clock=lambda: after_due(case))
+    sweeps = 0
+
+    def clock() -> datetime:
+        nonlocal sweeps  # the job reads its clock once per sweep
+        sweeps += 1
+        return after_due(case)
+
+    sweeper = BreachSweeper(sessionmaker=sessionmaker, publisher=PUBLISHER, interval=0.05, clock=clock)
 
     job = asyncio.create_task(sweeper.run())
     try:
@@ -127,7 +133,12 @@ async def test_the_background_job_sweeps_by_its_injected_clock(
             if await breach_events(engine, case["id"]):
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)  # several more sweeps
+        breached_by = sweeps
+        for _ in range(600):  # three more sweeps after the one that breached it
+            if sweeps >= breached_by + 3:
+                break
+            await asyncio.sleep(0.05)
+        assert sweeps >= breached_by + 3
     finally:
         job.cancel()
         await asyncio.gather(job, return_exceptions=True)

@@ -11,10 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from aiobotocore.session import get_session
-from asgi_lifespan import LifespanManager
 from botocore.exceptions import ClientError
 from complaints_support import Area, Consumer, bearer, file_case
-from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
@@ -24,10 +22,8 @@ from types_aiobotocore_s3 import S3Client
 from complaints.evidence.storage import S3Store
 from complaints.main import create_app
 from complaints.settings import ComplaintsSettings, EvidenceBackend
-from servicekit.events.kafka import ensure_topics
-from servicekit.events.topics import all_topics
 from servicekit.settings import DEV_PLACEHOLDER
-from servicekit.testing.infra import own_broker
+from servicekit.testing.infra import own_broker, running_app
 from servicekit.testing.plugin import Tokens
 
 BUCKET = "odr-evidence-test"
@@ -73,9 +69,8 @@ async def s3_settings(settings: ComplaintsSettings, s3_endpoint: str, bucket: S3
 async def s3_client(s3_settings: ComplaintsSettings) -> AsyncIterator[httpx.AsyncClient]:
     # A broker of its own: this app's consumers must not take partitions from the suite's app.
     with own_broker() as bootstrap:
-        await ensure_topics(bootstrap, all_topics())
-        app: FastAPI = create_app(s3_settings.model_copy(update={"kafka_bootstrap": bootstrap}))
-        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30), httpx.AsyncClient(
+        app = create_app(s3_settings.model_copy(update={"kafka_bootstrap": bootstrap}))
+        async with running_app(app, bootstrap), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app), base_url="http://complaints") as client:
             yield client
 

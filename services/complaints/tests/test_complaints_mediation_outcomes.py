@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from complaints_support import Area, Consumer, Seed, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.consumers.mediation import GROUP as MEDIATION_GROUP
 from complaints.consumers.mediation import mediation_handlers
 from complaints.database import outbox
 from complaints.publisher import Publisher
@@ -176,8 +178,8 @@ async def test_the_running_consumer_applies_a_settlement_from_the_broker_once(
     producer = await start_client(lambda: make_producer(settings))
     try:
         for _ in range(2):  # a redelivery of the same event id
-            await producer.send_and_wait(envelope.topic, key=envelope.subject.encode(), value=envelope.kafka_value(),
-                                         headers=envelope.kafka_headers())
+            redelivery = await producer.send_and_wait(envelope.topic, key=envelope.subject.encode(),
+                                                      value=envelope.kafka_value(), headers=envelope.kafka_headers())
     finally:
         await stop_client(producer)
 
@@ -188,6 +190,18 @@ async def test_the_running_consumer_applies_a_settlement_from_the_broker_once(
             break
         await asyncio.sleep(0.1)
     assert body["status"] == "closed_settled"
-    await asyncio.sleep(0.5)
+    # Once the group has committed past the redelivery, it has been handled (and dropped by the inbox) too.
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=MEDIATION_GROUP,
+                             enable_auto_commit=False)
+    await probe.start()
+    try:
+        partition = TopicPartition(redelivery.topic, redelivery.partition)
+        for _ in range(600):
+            if (await probe.committed(partition) or 0) > redelivery.offset:
+                break
+            await asyncio.sleep(0.1)
+        assert (await probe.committed(partition) or 0) > redelivery.offset
+    finally:
+        await probe.stop()
     body = (await client.get(f"{CONSUMER}/{filed['id']}", headers=auth)).json()
     assert body["recovered_fen"] == 12300

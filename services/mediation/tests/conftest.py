@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from mediation_testkit import ApplyEvent
 from pydantic import SecretStr
@@ -20,11 +19,9 @@ from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
-from servicekit.events.kafka import ensure_topics
 from servicekit.events.outbox import Outbox
-from servicekit.events.topics import all_topics
 from servicekit.pii import PiiCipher
-from servicekit.testing.infra import migrated_database, own_broker
+from servicekit.testing.infra import migrated_database, own_broker, running_app
 
 PII_KEY = "mediation-test-pii-key"
 
@@ -89,9 +86,7 @@ def apply_event(sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[s
 # consumers that later tests (end to end) start in the same group on the same broker.
 @pytest.fixture(scope="module")
 async def app(settings: MediationSettings) -> AsyncIterator[FastAPI]:
-    await ensure_topics(settings.kafka_bootstrap, all_topics())
-    app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+    async with running_app(create_app(settings), settings.kafka_bootstrap) as app:
         yield app
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,15 +68,6 @@ def withdrawn_event(*, complaint_id: uuid.UUID, merchant_id: uuid.UUID | None) -
     """A complaints.complaint.withdrawn.v1 event."""
     return ComplaintWithdrawn(complaint_id=complaint_id, region_code="632801", merchant_id=merchant_id,
                               withdrawn_at=utcnow()).envelope(source="complaints")
-
-
-async def topic_reader(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    """A started group-less consumer of every partition of `topic` from the beginning (no group join to wait for)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50)
-    await consumer.start()
-    await consumer.topics()  # refreshes the metadata that partitions_for_topic reads
-    consumer.assign([TopicPartition(topic, partition) for partition in consumer.partitions_for_topic(topic) or ()])
-    return consumer
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from mediation_testkit import accepted_event, routed_event, topic_reader, withdrawn_event
+from mediation_testkit import accepted_event, routed_event, withdrawn_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +18,7 @@ from servicekit.contracts.complaints_v1 import RouteTarget
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_producer
+from servicekit.testing.infra import topic_reader
 from servicekit.testing.plugin import Tokens
 
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from merchants_testkit import (
     INTERNAL_TOKEN,
@@ -26,10 +25,8 @@ from merchants.main import create_app
 from merchants.settings import MerchantsSettings
 from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
-from servicekit.events.kafka import ensure_topics
 from servicekit.events.outbox import Outbox
-from servicekit.events.topics import all_topics
-from servicekit.testing.infra import migrated_database, own_broker
+from servicekit.testing.infra import migrated_database, own_broker, running_app
 
 
 @pytest.fixture(scope="session")
@@ -78,9 +75,7 @@ def outbox(settings: MerchantsSettings) -> Outbox:
 # Session scope: its inbox consumers join their groups once (a join, and leaving one, takes seconds on Tansu).
 @pytest.fixture(scope="session")
 async def app(settings: MerchantsSettings) -> AsyncIterator[FastAPI]:
-    await ensure_topics(settings.kafka_bootstrap, all_topics())
-    app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+    async with running_app(create_app(settings), settings.kafka_bootstrap) as app:
         yield app
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from merchants.credentials.service import IssuedClient
 from merchants.enrollment.service import Actor
@@ -40,15 +39,6 @@ def merchant_details(name: str = "格尔木测试商贸有限公司") -> Merchan
 
 def internal_headers() -> dict[str, str]:
     return {"X-Internal-Token": INTERNAL_TOKEN}
-
-
-async def topic_reader(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    """A started group-less consumer of every partition of `topic` from the beginning (no group join to wait for)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50)
-    await consumer.start()
-    await consumer.topics()  # refreshes the metadata that partitions_for_topic reads
-    consumer.assign([TopicPartition(topic, partition) for partition in consumer.partitions_for_topic(topic) or ()])
-    return consumer
 
 
 # Smallest well-formed files of each accepted type (only the signature matters to the service).

@@ -7,7 +7,7 @@ import uuid
 
 import orjson
 import pytest
-from merchants_testkit import REVIEWER, ApproveMerchant, merchant_details, topic_reader
+from merchants_testkit import REVIEWER, ApproveMerchant, merchant_details
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +17,7 @@ from merchants.settings import MerchantsSettings
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
+from servicekit.testing.infra import topic_reader
 
 
 async def test_approval_commits_state_audit_client_and_outbox_event(

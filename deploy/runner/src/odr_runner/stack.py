@@ -21,11 +21,17 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from odr_runner.credentials import StackSecrets
 from servicekit import infra
+from servicekit.db import asyncpg_dsn
+from servicekit.events import relay
 from servicekit.events.kafka import ensure_topics
+from servicekit.events.tables import outbox_table
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS, all_topics
 
 SERVICES = ("complaints", "merchants", "mediation")
@@ -181,7 +187,7 @@ class Stack:
 
     async def create_databases(self) -> None:
         """One database per service; dropped first when the configuration asks for fresh ones."""
-        connection = await asyncpg.connect(self._asyncpg_dsn("postgres"))
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 name = self.config.database_name(service)
@@ -194,7 +200,7 @@ class Stack:
             await connection.close()
 
     async def drop_databases(self) -> None:
-        connection = await asyncpg.connect(self._asyncpg_dsn("postgres"))
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 await connection.execute(f'DROP DATABASE IF EXISTS "{self.config.database_name(service)}" WITH (FORCE)')
@@ -316,7 +322,7 @@ class Stack:
     async def _unpublished_outboxes(self) -> list[str]:
         pending = []
         for service in SERVICES:
-            connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
+            connection = await asyncpg.connect(asyncpg_dsn(self.database_url, self.config.database_name(service)))
             try:
                 unpublished = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             finally:
@@ -362,16 +368,15 @@ class Stack:
 
     async def requeue_published(self) -> int:
         """Mark every retained outbox row unpublished, so each relay sends it again; inboxes drop duplicates."""
+        outbox = outbox_table(MetaData())
         total = 0
         for service in SERVICES:
-            connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
+            url = make_url(self.database_url).set(database=self.config.database_name(service))
+            engine = create_async_engine(url, poolclass=NullPool)
             try:
-                status = await connection.execute(
-                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
-                )
-                total += int(status.split()[-1])
+                total += await relay.requeue_published(engine, outbox)
             finally:
-                await connection.close()
+                await engine.dispose()
         return total
 
     def stop(self) -> None:
@@ -432,10 +437,6 @@ class Stack:
         if not path.exists():
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def _asyncpg_dsn(self, database: str) -> str:
-        url = make_url(self.database_url).set(drivername="postgresql", database=database)
-        return url.render_as_string(hide_password=False)
 
     async def _run_checked(self, command: list[str], *, what: str, env: dict[str, str], cwd: Path) -> str:
         process = await asyncio.create_subprocess_exec(

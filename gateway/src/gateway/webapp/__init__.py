@@ -1,9 +1,12 @@
-"""The consumer web app: static ES modules served at /app/ with a strict Content-Security-Policy (no build step)."""
+"""The screens: the consumer web app (static ES modules at /app/, no build step) and the built screens of web/
+(the regulator console at /console/, its shared chunks at /web/), each with a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
+import anyio
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -11,6 +14,10 @@ from starlette.types import Scope
 
 MOUNT_PATH = "/app"
 STATIC_DIR = Path(__file__).parent / "static"
+# What `make web` builds from web/ (Vite); absent until then, when its pages answer 404.
+BUILT_DIR = Path(__file__).parent / "dist"
+BUILT_ASSETS_PATH = "/web"
+CONSOLE_PATH = "/console"
 
 # Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow
 # (the app builds its DOM with createElement/textContent, so it needs no policy at all).
@@ -28,6 +35,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "frame-ancestors 'none'",
     "require-trusted-types-for 'script'",
 ])
+# The built screens run Vue, whose runtime creates a Trusted Types policy named "vue" (for the static parts of
+# compiled templates), and a "default" policy of their own that passes only the empty string (the chart renderer
+# clears its container with innerHTML = ''); no other policy may be created, and no other HTML may reach a DOM
+# sink. Evidence photos, fetched with the staff token, are shown from blob: URLs of this origin.
+BUILT_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' blob:") + (
+    "; trusted-types vue default")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -46,12 +59,31 @@ MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; chars
 class WebAppFiles(StaticFiles):
     """StaticFiles with fixed media types and the security headers on every answer."""
 
+    headers: ClassVar[dict[str, str]] = SECURITY_HEADERS
+
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         media_type = MEDIA_TYPES.get(Path(path).suffix or ".html")
         if response.status_code in (200, 304) and media_type is not None:
             response.headers["Content-Type"] = media_type
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(self.headers)
+        return response
+
+
+class BuiltFiles(WebAppFiles):
+    """The Vite output: its pages under the built screens' policy; content-hashed chunks kept for a year."""
+
+    headers: ClassVar[dict[str, str]] = {**SECURITY_HEADERS, "Content-Security-Policy": BUILT_CONTENT_SECURITY_POLICY}
+
+    async def check_config(self) -> None:
+        # Not built yet: answer 404 (the lookup finds nothing) rather than fail every request with a 500.
+        if self.directory is not None and await anyio.Path(self.directory).is_dir():
+            await super().check_config()
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200 and path.startswith("assets/"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
 
 
@@ -63,3 +95,11 @@ def mount_webapp(app: FastAPI) -> None:
         return RedirectResponse(MOUNT_PATH + "/", status_code=308)
 
     app.mount(MOUNT_PATH, WebAppFiles(directory=STATIC_DIR, html=True), name="webapp")
+
+    @app.get(CONSOLE_PATH, include_in_schema=False)
+    async def console_root() -> RedirectResponse:
+        return RedirectResponse(CONSOLE_PATH + "/", status_code=308)
+
+    # check_dir=False: the gateway starts, and its API works, before the screens are built.
+    app.mount(CONSOLE_PATH, BuiltFiles(directory=BUILT_DIR / "console", html=True, check_dir=False), name="console")
+    app.mount(BUILT_ASSETS_PATH, BuiltFiles(directory=BUILT_DIR, check_dir=False), name="built")

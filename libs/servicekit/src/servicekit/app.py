@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from servicekit.auth import TokenVerifier
+from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.kafka import broker_reachable
 from servicekit.events.outbox import Outbox
@@ -28,9 +28,8 @@ from servicekit.settings import ServiceSettings
 
 BackgroundJob = Callable[[], Awaitable[None]]
 
-# Verified tokens a service keeps (see TokenVerifier): about 1 KB each, and a token is re-checked every 5 minutes.
+# Verified tokens a service keeps (see TokenVerifier): about 1 KB each.
 VERIFIED_TOKENS_KEPT = 10_000
-VERIFIED_TOKEN_SECONDS = 300.0
 
 
 @dataclass

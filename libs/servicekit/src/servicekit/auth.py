@@ -23,6 +23,8 @@ from servicekit.db import utcnow
 from servicekit.problems import Problem
 
 ALGORITHM = "ES256"
+# How long a verified token is trusted before its signature is checked again (never past its `exp`).
+VERIFIED_TOKEN_SECONDS = 300.0
 
 
 class Audience(StrEnum):
@@ -78,21 +80,27 @@ class TokenVerifier:
     client sends the same token on every request until it expires. Failures are never cached.
     """
 
-    def __init__(self, public_key_pem: str, issuer: str, *, cache_size: int = 0, cache_seconds: float = 0.0) -> None:
+    def __init__(self, public_key_pem: str, issuer: str, *, cache_size: int = 0, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
         self._issuer = issuer
         self._cache_size = cache_size
         self._cache_seconds = cache_seconds
+        self._clock = clock
         self._verified: dict[str, _Verified] = {}
 
     def verify(self, token: str) -> Principal:
-        now = time.time()
+        now = self._clock()
         cached = self._verified.get(token)
         if cached is not None:
             if now < cached.usable_until:
                 return cached.principal
             del self._verified[token]
         principal, expires_at = self._verify_signed(token)
+        # The library checks `exp` against the system time; this verifier's clock has the last word, so the cache
+        # and the check agree on what "now" is.
+        if expires_at <= now:
+            raise Problem("unauthenticated", "The token has expired", headers=_challenge("invalid_token"))
         if self._cache_size > 0:
             if len(self._verified) >= self._cache_size:
                 # Oldest first: dicts keep insertion order.

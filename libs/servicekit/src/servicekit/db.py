@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import uuid6
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.settings import ServiceSettings
 
@@ -28,10 +27,13 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Base(DeclarativeBase):
-    """Declarative base for services that want one; tz-aware datetimes everywhere."""
+class TimezoneAware:
+    """Mixin for a service's declarative base: a `Mapped[datetime]` column is TIMESTAMP WITH TIME ZONE.
 
-    metadata = new_metadata()
+    A mixin rather than a shared base class: each direct DeclarativeBase subclass gets a registry of its own, so the
+    services' mapped class names never meet in one registry when their tests share a process.
+    """
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
 
 
@@ -58,7 +60,9 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency body: one session per request; the use case owns the transaction."""
-    async with factory() as session:
-        yield session
+def asyncpg_dsn(sqlalchemy_url: str, database: str | None = None) -> str:
+    """The plain libpq URL asyncpg.connect takes, from a SQLAlchemy URL; on another database of the server if named."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Protocol
 
@@ -50,6 +53,26 @@ class FileStore(Protocol):
     async def get(self, key: str) -> bytes: ...
 
     async def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    sha256: str
+
+
+@asynccontextmanager
+async def stored(store: FileStore, file_id: uuid.UUID, content: bytes) -> AsyncIterator[StoredFile]:
+    """Write the file, then let the block commit its row; if the block fails the file is removed again, so no file
+    is ever left without its row. The key starts with the random tail of the (UUIDv7) id, which spreads the files
+    over 256 directories or key prefixes."""
+    key = f"{file_id.hex[-2:]}/{file_id}"
+    digest = await store.put(key, content)
+    try:
+        yield StoredFile(key=key, sha256=digest)
+    except BaseException:
+        await store.delete(key)
+        raise
 
 
 class LocalDiskStore:

@@ -3,14 +3,12 @@ and the CHECK constraint the models share."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, DateTime
+from sqlalchemy import CheckConstraint
 from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import new_metadata
+from servicekit.db import TimezoneAware, new_metadata
 from servicekit.events.tables import inbox_table, outbox_table
 
 metadata = new_metadata()
@@ -18,11 +16,10 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
 
-class Base(DeclarativeBase):
+class Base(TimezoneAware, DeclarativeBase):
     """Declarative base bound to this service's metadata; datetimes are timezone-aware."""
 
     metadata = metadata
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
 
 
 def one_of(column: str, *enums: type[StrEnum], name: str | None = None) -> CheckConstraint:

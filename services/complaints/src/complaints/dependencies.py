@@ -1,4 +1,4 @@
-"""Request-scoped dependencies shared by the routers: a database session, the PII cipher, the event publisher.
+"""Request-scoped dependencies of the complaints routers: PII cipher, event publisher, stores, rules and periods.
 
 They are all `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per dependency per
 request for what is only an attribute lookup.
@@ -6,17 +6,15 @@ request for what is only an attribute lookup.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.deadline.service import NegotiationPeriods
 from complaints.live import CaseChanges
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
-from servicekit.app import ServiceRuntime, get_runtime
+from servicekit.app import get_runtime
 from servicekit.pii import PiiCipher
 from servicekit.settings import ServiceSettings
 from servicekit.uploads import FileStore
@@ -24,11 +22,6 @@ from servicekit.uploads import FileStore
 PII_CIPHER = "pii_cipher"
 EVIDENCE_STORE = "evidence_store"
 CASE_CHANGES = "case_changes"
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessionmaker() as session:
-        yield session
 
 
 async def _cipher(request: Request) -> PiiCipher:
@@ -56,18 +49,12 @@ async def _negotiation_periods(request: Request) -> NegotiationPeriods:
     return negotiation_periods(get_runtime(request).settings)
 
 
-async def _runtime(request: Request) -> ServiceRuntime:
-    return get_runtime(request)
-
-
 async def _publisher(request: Request) -> Publisher:
     runtime = get_runtime(request)
     return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
 
 
-DbSession = Annotated[AsyncSession, Depends(_session)]
 Cipher = Annotated[PiiCipher, Depends(_cipher)]
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Events = Annotated[Publisher, Depends(_publisher)]
 Store = Annotated[FileStore, Depends(_store)]
 Changes = Annotated[CaseChanges, Depends(_changes)]

@@ -1,8 +1,7 @@
-"""Request-scoped dependencies shared by the mediation routers."""
+"""Request-scoped dependencies of the mediation routers (the session: servicekit.dependencies)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,17 +19,11 @@ CASE_FEED = "case_feed"
 ATTACHMENT_STORE = "attachment_store"
 
 
-async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessionmaker() as session:
-        yield session
-
-
 async def _pii_cipher(request: Request) -> PiiCipher:
     cipher: PiiCipher = get_runtime(request).extras[PII_CIPHER]
     return cipher
 
 
-DbSession = Annotated[AsyncSession, Depends(_db_session)]
 Cipher = Annotated[PiiCipher, Depends(_pii_cipher)]
 
 

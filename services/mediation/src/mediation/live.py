@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from mediation.cases.trail import FEED_CHANNEL
 from servicekit.observability import get_logger
@@ -23,11 +22,6 @@ from servicekit.observability import get_logger
 QUEUE_LIMIT = 1_000
 
 Notice = dict[str, Any]
-
-
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    """The plain libpq URL asyncpg takes, from the service's SQLAlchemy URL."""
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class CaseFeed:

@@ -13,9 +13,10 @@ from mediation.api import ROUTERS
 from mediation.database import outbox
 from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED, PII_CIPHER
 from mediation.jobs import background_jobs
-from mediation.live import CaseFeed, asyncpg_dsn
+from mediation.live import CaseFeed
 from mediation.settings import MediationSettings
 from servicekit.app import ServiceRuntime, create_service_app
+from servicekit.db import asyncpg_dsn
 from servicekit.pii import PiiCipher
 from servicekit.uploads import LocalDiskStore
 

@@ -1,36 +1,23 @@
-"""Request-scoped dependencies shared by the merchants routers."""
+"""Request-scoped dependencies of the merchants routers (session and runtime: servicekit.dependencies)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.settings import MerchantsSettings
-from servicekit.app import ServiceRuntime, get_runtime
+from servicekit.app import get_runtime
 from servicekit.auth import Audience, Principal, Role, require
 from servicekit.problems import Problem
-
-
-async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessionmaker() as session:
-        yield session
-
-
-async def _runtime(request: Request) -> ServiceRuntime:
-    return get_runtime(request)
 
 
 async def _settings(request: Request) -> MerchantsSettings:
     return cast(MerchantsSettings, get_runtime(request).settings)
 
 
-DbSession = Annotated[AsyncSession, Depends(_db_session)]
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
 Settings = Annotated[MerchantsSettings, Depends(_settings)]
 
 

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from servicekit import infra
+from servicekit.db import asyncpg_dsn
+from servicekit.events.kafka import ensure_topics
+from servicekit.events.topics import all_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 SERVICES_DIR = REPO_ROOT / "services"
@@ -53,13 +58,8 @@ def start_test_infra() -> TestInfra:
     return TestInfra(database_url=database_url, kafka_bootstrap=f"127.0.0.1:{broker_port}", children=children)
 
 
-def _asyncpg_dsn(database_url: str, database: str) -> str:
-    url = make_url(database_url).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
-
-
 async def recreate_database(database_url: str, name: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url, "postgres"))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -68,7 +68,7 @@ async def recreate_database(database_url: str, name: str) -> None:
 
 
 async def drop_database(database_url: str, name: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(database_url, "postgres"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url, "postgres"))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -94,6 +94,24 @@ async def migrated_database(database_url: str, name: str, service: str) -> Async
         yield name
     finally:
         await drop_database(database_url, name)
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
+    """A service app with its lifespan running (relay, consumers, sweepers), its topics created first: the broker
+    would otherwise auto-create them with one partition."""
+    await ensure_topics(kafka_bootstrap, all_topics())
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
+
+
+async def topic_reader(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A started group-less consumer of every partition of `topic` from the beginning (no group join to wait for)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    await consumer.start()
+    await consumer.topics()  # refreshes the metadata that partitions_for_topic reads
+    consumer.assign([TopicPartition(topic, partition) for partition in consumer.partitions_for_topic(topic) or ()])
+    return consumer
 
 
 @contextmanager

@@ -27,16 +27,7 @@ from complaints.complaint.schemas import (
     StationComplaintCreate,
 )
 from complaints.complaint.state import Actor
-from complaints.dependencies import (
-    Changes,
-    Cipher,
-    DbSession,
-    Events,
-    Periods,
-    Runtime,
-    Store,
-    negotiation_periods,
-)
+from complaints.dependencies import Changes, Cipher, Events, Periods, Store, negotiation_periods
 from complaints.evidence import service as evidence_service
 from complaints.idempotency import validate_key
 from complaints.live import RESYNC
@@ -51,6 +42,8 @@ from servicekit.auth import (
     require,
     require_internal,
 )
+from servicekit.dependencies import DbSession, Runtime
+from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.sse import EventStream, ServerSentEvent
@@ -65,7 +58,6 @@ internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"
 
 StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
 
-PageSize = Annotated[int, Query(ge=1, le=100)]
 STREAM_PING_SECONDS = 15
 
 

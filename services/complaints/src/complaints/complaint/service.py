@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,6 +62,7 @@ from servicekit.contracts.complaints_v1 import (
 )
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher, mask_phone
 from servicekit.problems import Problem
 
@@ -544,10 +543,8 @@ async def list_complaints(session: AsyncSession, *, conditions: Sequence[ColumnE
     rows = (await session.execute(
         statement.order_by(complaint_table.c.id.desc()).limit(limit + 1)
     )).mappings().all()
-    page = rows[:limit]
-    items = [ComplaintSummary.model_validate(dict(row)) for row in page]
-    next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > limit else None
-    return ComplaintList(items=items, next_cursor=next_cursor)
+    page, next_cursor = page_of(rows, limit, lambda row: row["id"])
+    return ComplaintList(items=[ComplaintSummary.model_validate(dict(row)) for row in page], next_cursor=next_cursor)
 
 
 def station_conditions(station_id: uuid.UUID) -> list[ColumnElement[bool]]:
@@ -614,16 +611,3 @@ async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now:
         if len(due) < batch_size:
             return breached
 
-
-def encode_cursor(last_id: uuid.UUID) -> str:
-    """An opaque page cursor: the last id of the page, base64url."""
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> uuid.UUID:
-    """The id inside a cursor; 422 for anything this service did not give out."""
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise Problem("validation-error", "The cursor is not one this service gave out",
-                      errors=[{"field": "query.cursor", "message": "invalid cursor", "code": "value_error"}]) from exc

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from complaints.complaint.enums import CaseStatus, ComplaintKind
-from complaints.complaint.service import decode_cursor, encode_cursor
-from complaints.dependencies import Cipher, Runtime
+from complaints.dependencies import Cipher
 from complaints.disclosure import service as disclosure_service
 from complaints.disclosure.schemas import PublicComplaint, PublicComplaintList
 from complaints.disclosure.service import Period, PublicFilter
@@ -20,6 +19,8 @@ from servicekit import regions
 from servicekit.auth import RegulatorPrincipal
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
+from servicekit.dependencies import Runtime
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.problems import Problem
 
 regulator_router = APIRouter(prefix="/v1/regulator", tags=["regulator: statistics"])
@@ -91,8 +92,7 @@ async def list_public_complaints(
     async with runtime.sessionmaker() as session:
         items = await disclosure_service.public_page(
             session, scope=scope, after=decode_cursor(cursor) if cursor else None, limit=limit + 1)
-    page = items[:limit]
-    next_cursor = encode_cursor(page[-1]["id"]) if len(items) > limit else None
+    page, next_cursor = page_of(items, limit, lambda item: item["id"])
     if format == "csv":
         return Response(disclosure_service.public_csv(page), media_type="text/csv; charset=utf-8",
                         headers={"X-Next-Cursor": next_cursor or ""})

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from complaints.dependencies import DbSession, Runtime, Store
+from complaints.dependencies import Store
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
 from complaints.settings import ComplaintsSettings
 from servicekit.auth import ConsumerPrincipal
+from servicekit.dependencies import DbSession, Runtime
 from servicekit.problems import Problem
 
 consumer_router = APIRouter(prefix="/v1/consumer/evidence", tags=["consumer: evidence"])

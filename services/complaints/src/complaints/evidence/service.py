@@ -51,19 +51,11 @@ async def store(session: AsyncSession, *, store: uploads.FileStore, consumer_id:
     """Check, write the file, then its row; if the row cannot be committed the file is removed again."""
     media_type = sniff(content, filename)
     evidence_id = new_id()
-    # The random tail of the UUIDv7 spreads the files over 256 directories (or key prefixes).
-    key = f"{evidence_id.hex[-2:]}/{evidence_id}"
-    digest = await store.put(key, content)
-    try:
-        async with session.begin():
-            row = (await session.execute(evidence_table.insert().values(
-                id=evidence_id, consumer_id=consumer_id, complaint_id=None, filename=filename, media_type=media_type,
-                size_bytes=len(content), sha256=digest, storage_key=key, created_at=utcnow(),
-            ).returning(*evidence_table.c))).mappings().one()
-    except BaseException:
-        await store.delete(key)
-        raise
-    return row
+    async with uploads.stored(store, evidence_id, content) as file, session.begin():
+        return (await session.execute(evidence_table.insert().values(
+            id=evidence_id, consumer_id=consumer_id, complaint_id=None, filename=filename, media_type=media_type,
+            size_bytes=len(content), sha256=file.sha256, storage_key=file.key, created_at=utcnow(),
+        ).returning(*evidence_table.c))).mappings().one()
 
 
 async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,

@@ -11,10 +11,11 @@ from complaints.complaint import service as complaint_service
 from complaints.complaint.dependencies import Rules
 from complaints.complaint.flags import FlagRules
 from complaints.complaint.schemas import ComplaintRead
-from complaints.dependencies import Cipher, DbSession, Events
+from complaints.dependencies import Cipher, Events
 from complaints.report import service as report_service
 from complaints.report.schemas import ExtensionIn, ReportDecisionIn
 from servicekit.auth import Principal, RegulatorPrincipal
+from servicekit.dependencies import DbSession
 from servicekit.pii import PiiCipher
 
 regulator_router = APIRouter(prefix="/v1/regulator/reports", tags=["regulator: reports"])

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from complaints.complaint.enums import Channel, ComplaintKind
-from complaints.dependencies import DbSession
 from complaints.stats import service as stats_service
 from complaints.stats.models import COUNTS
 from complaints.stats.service import FIGURES, GroupBy, Scope, with_rates
 from servicekit.auth import RegulatorPrincipal
 from servicekit.calendar import local_date
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 from servicekit.problems import Problem
 
 regulator_router = APIRouter(prefix="/v1/regulator/stats", tags=["regulator: statistics"])

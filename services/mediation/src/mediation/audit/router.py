@@ -19,9 +19,9 @@ from mediation.audit.schemas import (
     ReviewResultCreate,
     VerificationRead,
 )
-from mediation.dependencies import DbSession
 from servicekit.auth import RegulatorPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 
 router = APIRouter(prefix="/v1/regulator", tags=["audit"])
 

@@ -11,9 +11,10 @@ from mediation.casefile.schemas import CaseDetail
 from mediation.casefile.service import case_detail
 from mediation.cases import service as cases_service
 from mediation.cases.access import load_case_for
-from mediation.dependencies import Cipher, DbSession
+from mediation.dependencies import Cipher
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 
 # The same tag as the case list: to clients these are one group of case endpoints.
 router = APIRouter(prefix="/v1", tags=["cases"])

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from mediation.cases import service as cases_service
 from mediation.cases.schemas import CaseList
 from mediation.cases.state import CaseStatus
-from mediation.dependencies import Cipher, DbSession
-from mediation.pagination import decode_cursor, encode_cursor
+from mediation.dependencies import Cipher
 from servicekit.auth import MerchantPrincipal
+from servicekit.dependencies import DbSession
+from servicekit.pagination import decode_cursor, encode_cursor
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["cases"])

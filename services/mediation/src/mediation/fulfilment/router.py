@@ -6,12 +6,13 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from mediation.dependencies import DbSession, OutboxDep
+from mediation.dependencies import OutboxDep
 from mediation.fulfilment import service as fulfilment_service
 from mediation.fulfilment.models import ProofAnswer
 from mediation.fulfilment.schemas import ProofAnswerCreate, ProofCreate, ProofRead, proof_read
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 
 router = APIRouter(prefix="/v1", tags=["fulfilment"])
 

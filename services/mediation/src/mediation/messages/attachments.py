@@ -56,19 +56,11 @@ async def upload(session: AsyncSession, *, store: uploads.FileStore, case_id: uu
         case, actor = await load_case_for(session, case_id, principal)
     media_type = sniff(content, filename)
     attachment_id = new_id()
-    # The random tail of the UUIDv7 spreads the files over 256 directories.
-    key = f"{attachment_id.hex[-2:]}/{attachment_id}"
-    digest = await store.put(key, content)
-    try:
-        async with session.begin():
-            attachment = CaseAttachment(id=attachment_id, case_id=case.id, message_id=None,
-                                        uploader_role=actor.role, uploader_id=actor.id, filename=filename,
-                                        content_type=media_type, size_bytes=len(content), sha256=digest,
-                                        storage_key=key, uploaded_at=now)
-            session.add(attachment)
-    except BaseException:
-        await store.delete(key)
-        raise
+    async with uploads.stored(store, attachment_id, content) as file, session.begin():
+        attachment = CaseAttachment(id=attachment_id, case_id=case.id, message_id=None, uploader_role=actor.role,
+                                    uploader_id=actor.id, filename=filename, content_type=media_type,
+                                    size_bytes=len(content), sha256=file.sha256, storage_key=file.key, uploaded_at=now)
+        session.add(attachment)
     return attachment
 
 

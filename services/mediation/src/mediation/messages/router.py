@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.cases.access import load_case_for
-from mediation.dependencies import AttachmentStore, DbSession, Feed, OutboxDep, Sessionmaker, SettingsDep
+from mediation.dependencies import AttachmentStore, Feed, OutboxDep, Sessionmaker, SettingsDep
 from mediation.live import CaseFeed
 from mediation.messages import attachments
 from mediation.messages import service as messages_service
@@ -29,6 +29,7 @@ from mediation.messages.schemas import (
 from mediation.settings import MediationSettings
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 from servicekit.events.outbox import Outbox
 from servicekit.sse import EventStream, ServerSentEvent
 from servicekit.uploads import LocalDiskStore

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from mediation.agreements.schemas import agreement_read
-from mediation.dependencies import DbSession, OutboxDep
+from mediation.dependencies import OutboxDep
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.schemas import (
     CaseDecline,
@@ -19,6 +19,7 @@ from mediation.negotiation.schemas import (
 )
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 
 router = APIRouter(prefix="/v1", tags=["negotiation"])
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from mediation.dependencies import DbSession, OutboxDep
+from mediation.dependencies import OutboxDep
 from mediation.outcomes import service as outcomes_service
 from mediation.outcomes.models import SignalKind
 from mediation.outcomes.schemas import (
@@ -23,9 +23,10 @@ from mediation.outcomes.schemas import (
     ThresholdsRead,
     ThresholdValues,
 )
-from mediation.pagination import decode_cursor, encode_cursor
 from servicekit.auth import RegulatorPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
+from servicekit.pagination import decode_cursor, encode_cursor
 from servicekit.problems import CATALOG, PROBLEM_CONTENT_TYPE
 
 router = APIRouter(prefix="/v1/regulator/audit", tags=["outcome audit"])

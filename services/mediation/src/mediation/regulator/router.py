@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from mediation.agreements.schemas import AgreementRead, agreement_read
 from mediation.cases.models import MediationCase
-from mediation.dependencies import DbSession, OutboxDep, SettingsDep
+from mediation.dependencies import OutboxDep, SettingsDep
 from mediation.regulator import service as regulator_service
 from mediation.regulator.schemas import (
     MediationAgreementCreate,
@@ -22,6 +22,7 @@ from mediation.regulator.schemas import (
 )
 from servicekit.auth import RegulatorPrincipal
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession
 
 router = APIRouter(prefix="/v1/regulator/cases", tags=["regulator mediation"])
 

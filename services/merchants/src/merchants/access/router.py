@@ -18,8 +18,9 @@ from merchants.access.schemas import (
     StaffClaims,
 )
 from merchants.credentials import service as credentials_service
-from merchants.dependencies import DbSession, Enterprise, Settings
+from merchants.dependencies import Enterprise, Settings
 from servicekit.auth import Role, require_internal
+from servicekit.dependencies import DbSession
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/internal/v1/credentials", tags=["internal"], dependencies=[Depends(require_internal)])

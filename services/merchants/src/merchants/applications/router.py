@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from merchants.applications import service as application_service
@@ -19,9 +18,11 @@ from merchants.applications.schemas import (
     LicenceRead,
     OptionalNote,
 )
-from merchants.dependencies import DbSession, Regulator, Runtime, Settings
+from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
-from merchants.ratelimit import TokenBuckets, client_address
+from servicekit.dependencies import DbSession, Runtime
+from servicekit.pagination import PageSize
+from servicekit.ratelimit import TokenBuckets, forwarded_client_address
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
 regulator_router = APIRouter(prefix="/v1/regulator/odr-applications", tags=["regulator: ODR applications"])
@@ -35,7 +36,8 @@ async def limit_applications(request: Request, runtime: Runtime, settings: Setti
     if buckets is None:
         buckets = runtime.extras[APPLICATION_LIMITS] = TokenBuckets(rate=settings.applications_per_hour / 3600,
                                                                     burst=settings.applications_burst)
-    buckets.take_or_refuse(client_address(request), "Too many applications from this address; try again later")
+    buckets.take_or_refuse(forwarded_client_address(request),
+                           "Too many applications from this address; try again later")
 
 
 @public_router.post("", status_code=201, response_model=ApplicationCreated, summary="Apply to become an ODR enterprise",
@@ -47,7 +49,7 @@ async def limit_applications(request: Request, runtime: Runtime, settings: Setti
 async def apply(body: ApplicationCreate, request: Request, session: DbSession, settings: Settings) -> JSONResponse:
     """File an application with its business licence (base64) and the enrollment criteria."""
     application = await application_service.submit_application(session, application_service.Submission(
-        body=body, client_address=client_address(request), licence_dir=settings.licence_dir,
+        body=body, client_address=forwarded_client_address(request), licence_dir=settings.licence_dir,
         licence_max_bytes=settings.licence_max_bytes))
     created = ApplicationCreated(
         id=application.id, status=application.status, merchant_id=application.merchant_id,
@@ -63,7 +65,7 @@ async def list_applications(
     session: DbSession,
     status: ApplicationStatus | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageSize = 20,
 ) -> ApplicationList:
     """Oldest first, so the review queue is worked in order."""
     return await application_service.list_applications(session, principal=principal, status=status, cursor=cursor,

@@ -24,13 +24,13 @@ from merchants.applications.schemas import (
 from merchants.credentials.service import IssuedClient
 from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.service import Actor
-from merchants.pagination import decode_cursor, encode_cursor
 from merchants.registry.models import Merchant
 from merchants.registry.service import MerchantDetails, OnlineStore, stores_of, valid_region, valid_uscc
 from servicekit import regions
 from servicekit.auth import Principal
 from servicekit.db import new_id, utcnow
 from servicekit.events.outbox import Outbox
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.problems import Problem
 
 APPLICANT = "applicant"
@@ -123,10 +123,9 @@ async def list_applications(session: AsyncSession, *, principal: Principal, stat
         query = query.where(OdrApplication.status == status.value)
     if cursor is not None:
         query = query.where(OdrApplication.id > decode_cursor(cursor))
-    rows = (await session.execute(query)).all()
-    page = rows[:limit]
+    page, next_cursor = page_of((await session.execute(query)).all(), limit, lambda row: row[0].id)
     items = [await _read(session, application, merchant) for application, merchant in page]
-    return ApplicationList(items=items, next_cursor=encode_cursor(page[-1][0].id) if len(rows) > limit else None)
+    return ApplicationList(items=items, next_cursor=next_cursor)
 
 
 async def get_application(session: AsyncSession, *, application_id: uuid.UUID,

@@ -6,11 +6,12 @@ import uuid
 
 from fastapi import APIRouter
 
-from merchants.dependencies import DbSession, Regulator, Runtime
+from merchants.dependencies import Regulator
 from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.schemas import EnrollmentRead, Reason
 from merchants.enrollment.service import Actor
 from merchants.enrollment.state import EnrollmentAction
+from servicekit.dependencies import DbSession, Runtime
 
 router = APIRouter(prefix="/v1/regulator/merchants", tags=["regulator: ODR enterprises"])
 

@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import ColumnElement, select
 
-from merchants.dependencies import DbSession, Enterprise, Regulator, Runtime, Settings
+from merchants.dependencies import Enterprise, Regulator, Settings
 from merchants.enrollment.models import Enrollment
 from merchants.enrollment.state import EnrollmentStatus
-from merchants.pagination import decode_cursor, encode_cursor
 from merchants.registry.models import Merchant
 from merchants.scorecards import service as scorecard_service
 from merchants.scorecards.models import FlagLevel, ScorecardFlag
@@ -29,6 +28,8 @@ from merchants.scorecards.schemas import (
 from merchants.scorecards.service import Period, local_today
 from servicekit import regions
 from servicekit.db import utcnow
+from servicekit.dependencies import DbSession, Runtime
+from servicekit.pagination import PageSize, decode_cursor, page_of
 from servicekit.problems import Problem
 
 merchant_router = APIRouter(prefix="/v1/merchant/scorecard", tags=["merchant: scorecard"])
@@ -38,7 +39,6 @@ public_router = APIRouter(prefix="/v1/public/odr-enterprises", tags=["public: OD
 MAX_PERIOD_DAYS = 366
 FromDate = Annotated[date | None, Query(alias="from", description="First local date (default: window before `to`)")]
 ToDate = Annotated[date | None, Query(alias="to", description="Last local date, included (default: today)")]
-PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 def _period(start: date | None, end: date | None, settings: Settings) -> Period:
@@ -86,8 +86,8 @@ async def region_scorecards(principal: Regulator, session: DbSession, settings: 
         where.append(Merchant.id > decode_cursor(cursor))
     cards = await scorecard_service.scorecards(session, period=_period(start, end, settings), where=where,
                                                limit=limit + 1)
-    page = cards[:limit]
-    return ScorecardList(items=page, next_cursor=encode_cursor(page[-1].merchant_id) if len(cards) > limit else None)
+    page, next_cursor = page_of(cards, limit, lambda card: card.merchant_id)
+    return ScorecardList(items=list(page), next_cursor=next_cursor)
 
 
 @regulator_router.get("/suspension-proposals", response_model=list[FlagRead],
@@ -135,12 +135,11 @@ async def public_enterprises(session: DbSession, settings: Settings, region: str
         where.append(Merchant.id > decode_cursor(cursor))
     cards = await scorecard_service.scorecards(session, period=_period(None, None, settings), where=where,
                                                with_flags=False, limit=limit + 1)
-    page = cards[:limit]
+    page, next_cursor = page_of(cards, limit, lambda card: card.merchant_id)
     details = {row.id: row for row in (await session.execute(
         select(Merchant.id, Merchant.uscc, Merchant.sector).where(Merchant.id.in_([card.merchant_id
                                                                                    for card in page])))).all()}
     items = [PublicEnterprise(merchant_id=card.merchant_id, name=card.name, uscc=details[card.merchant_id].uscc,
                               region_code=card.region_code, sector=details[card.merchant_id].sector, scorecard=card)
              for card in page]
-    return PublicEnterpriseList(items=items,
-                                next_cursor=encode_cursor(page[-1].merchant_id) if len(cards) > limit else None)
+    return PublicEnterpriseList(items=items, next_cursor=next_cursor)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import ColumnElement
 
-from merchants.dependencies import DbSession, Regulator
+from merchants.dependencies import Regulator
 from merchants.stations import service as station_service
 from merchants.stations.models import Station
 from merchants.stations.schemas import StaffCreate, StaffRead, StationCreate, StationList, StationRead
 from servicekit import regions
+from servicekit.dependencies import DbSession
+from servicekit.pagination import PageSize
 from servicekit.problems import Problem
 
 regulator_router = APIRouter(prefix="/v1/regulator/stations", tags=["regulator: service stations"])
 public_router = APIRouter(prefix="/v1/public/stations", tags=["public: service stations"])
 
-PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 def _within(code: str) -> ColumnElement[bool]:

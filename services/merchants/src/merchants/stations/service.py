@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.credentials.hashing import hash_secret_async
 from merchants.credentials.models import StaffAccount, StaffRole
-from merchants.pagination import decode_cursor, encode_cursor
 from merchants.registry.models import Merchant
 from merchants.registry.service import valid_region
 from merchants.stations.models import Station
 from merchants.stations.schemas import StaffCreate, StaffRead, StationCreate, StationList, StationRead
 from servicekit.auth import Principal
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.problems import Problem
 
 
@@ -64,10 +64,8 @@ async def list_stations(session: AsyncSession, *, where: list[ColumnElement[bool
     query = select(Station).where(*where).order_by(Station.id).limit(limit + 1)
     if cursor is not None:
         query = query.where(Station.id > decode_cursor(cursor))
-    stations = list((await session.scalars(query)).all())
-    page = stations[:limit]
-    return StationList(items=[await _read(session, station) for station in page],
-                       next_cursor=encode_cursor(page[-1].id) if len(stations) > limit else None)
+    page, next_cursor = page_of((await session.scalars(query)).all(), limit, lambda station: station.id)
+    return StationList(items=[await _read(session, station) for station in page], next_cursor=next_cursor)
 
 
 async def add_staff(session: AsyncSession, *, station_id: uuid.UUID, body: StaffCreate,

@@ -6,10 +6,10 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from merchants.dependencies import DbSession, Enterprise, Runtime, Settings
+from merchants.dependencies import Enterprise, Settings
 from merchants.webhooks import service as webhook_service
 from merchants.webhooks.models import DeliveryStatus
 from merchants.webhooks.schemas import (
@@ -21,6 +21,8 @@ from merchants.webhooks.schemas import (
     WebhookSaved,
 )
 from merchants.webhooks.ssrf import parse_networks
+from servicekit.dependencies import DbSession, Runtime
+from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 
 router = APIRouter(prefix="/v1/merchant/webhook", tags=["merchant: webhook"])
@@ -55,7 +57,7 @@ async def read(principal: Enterprise, session: DbSession) -> WebhookRead:
 
 @router.get("/deliveries", response_model=DeliveryList, summary="The delivery log, newest first")
 async def deliveries(principal: Enterprise, session: DbSession, status: DeliveryStatus | None = None,
-                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> DeliveryList:
+                     cursor: str | None = None, limit: PageSize = 20) -> DeliveryList:
     """Every delivery owed to the enterprise with its attempts and last outcome."""
     return await webhook_service.list_deliveries(session, merchant_id=principal.merchant_id,
                                                  status=status, cursor=cursor, limit=limit)

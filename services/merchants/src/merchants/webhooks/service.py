@@ -10,7 +10,6 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchants.pagination import decode_cursor, encode_cursor
 from merchants.webhooks.events import ALL, WEBHOOK_EVENT_TYPES, concerns_enterprise, subscribed, webhook_body
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from merchants.webhooks.schemas import (
@@ -26,6 +25,7 @@ from merchants.webhooks.signing import InvalidSecret, generate_secret, secret_ke
 from merchants.webhooks.ssrf import IPNetwork, UnsafeTarget, check_target
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
@@ -146,10 +146,8 @@ async def list_deliveries(session: AsyncSession, *, merchant_id: uuid.UUID, stat
         query = query.where(WebhookDelivery.status == status.value)
     if cursor is not None:
         query = query.where(WebhookDelivery.id < decode_cursor(cursor))
-    rows = list((await session.scalars(query)).all())
-    page = rows[:limit]
-    return DeliveryList(items=[_delivery_read(delivery) for delivery in page],
-                        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)
+    page, next_cursor = page_of((await session.scalars(query)).all(), limit, lambda delivery: delivery.id)
+    return DeliveryList(items=[_delivery_read(delivery) for delivery in page], next_cursor=next_cursor)
 
 
 async def get_delivery(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryDetail:

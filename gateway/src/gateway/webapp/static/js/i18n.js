@@ -5,8 +5,7 @@ const LANG_KEY = "odr.lang";
 const TEXT = {
   zh: {
     appTitle: "消费投诉",
-    langToggle: "EN",
-    langToggleLabel: "Switch to English",
+    langToggle: "English",
     logout: "退出",
     navList: "我的投诉",
     navNew: "我要投诉",
@@ -150,7 +149,6 @@ const TEXT = {
   en: {
     appTitle: "Complaints",
     langToggle: "中文",
-    langToggleLabel: "切换到中文",
     logout: "Sign out",
     navList: "My complaints",
     navNew: "New complaint",

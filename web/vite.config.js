@@ -1,0 +1,33 @@
+// One multi-page build for every screen the gateway serves (console now; portal and station desk later).
+// The output lands inside the gateway package, which serves it offline; it is git-ignored and rebuilt by make.
+import { fileURLToPath, URL } from 'node:url'
+import vue from '@vitejs/plugin-vue'
+import { defineConfig } from 'vite'
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url))
+
+export default defineConfig({
+  root: here('.'),
+  // Absolute: every page finds the shared chunks at /web/assets/ whatever its own address.
+  base: '/web/',
+  plugins: [vue()],
+  define: {
+    // The full-build flags of vue-i18n; without them the bundle warns at start-up.
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+    __VUE_OPTIONS_API__: false,
+    __VUE_PROD_DEVTOOLS__: false,
+    __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: false,
+  },
+  build: {
+    outDir: here('../gateway/src/gateway/webapp/dist'),
+    emptyOutDir: true,
+    // The polyfill would be an inline script, which the CSP forbids; every browser we target has modulepreload.
+    modulePreload: { polyfill: false },
+    chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      input: { console: here('console/index.html') },
+    },
+  },
+})
