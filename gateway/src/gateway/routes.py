@@ -144,6 +144,15 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/reviews/sample", MEDIATION),
     Route(REGULATOR, "GET", "/v1/regulator/reviews", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/reviews/{id}/result", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/outcomes", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/outcomes/{id}", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/signals", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/thresholds", MEDIATION),
+    Route(REGULATOR, "PUT", "/v1/regulator/audit/thresholds", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/queue", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/queue/{id}", MEDIATION),
+    Route(REGULATOR, "POST", "/v1/regulator/audit/queue/{id}/outcome", MEDIATION),
+    Route(REGULATOR, "GET", "/v1/regulator/audit/figures", MEDIATION),
     # no token
     # The business licence travels base64 in the JSON body: 5 MB of file is about 6.7 MB of body.
     Route(PUBLIC, "POST", "/v1/public/odr-applications", MERCHANTS, max_body_bytes=8 * 1024 * 1024),

@@ -10,6 +10,7 @@ import mediation.cases.models
 import mediation.fulfilment.models
 import mediation.messages.models
 import mediation.negotiation.models
+import mediation.outcomes.models
 import mediation.regulator.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from mediation.database import metadata
 from mediation.settings import MediationSettings

@@ -25,7 +25,7 @@ from servicekit.contracts.complaints_v1 import (
     DeadlineBreached,
     RouteTarget,
 )
-from servicekit.contracts.mediation_v1 import CaseSettled, FulfilmentConfirmed
+from servicekit.contracts.mediation_v1 import CaseReviewed, CaseSettled, FulfilmentConfirmed
 from servicekit.events.envelope import EventEnvelope
 from servicekit.testing.plugin import Tokens
 
@@ -75,6 +75,11 @@ class Case:
         return FulfilmentConfirmed(case_id=self.case_id, complaint_id=self.complaint_id,
                                    merchant_id=self.merchant_id, region_code="632801", at=NOW,
                                    agreement_id=uuid.uuid4(), confirmed=confirmed).envelope(source="mediation")
+
+    def reviewed(self, outcome: str) -> EventEnvelope:
+        return CaseReviewed(case_id=self.case_id, complaint_id=self.complaint_id, merchant_id=self.merchant_id,
+                            region_code="632801", at=NOW, review_id=uuid.uuid4(), outcome=outcome,
+                            finding=outcome != "confirmed", signals=[], sampled=True).envelope(source="mediation")
 
 
 async def consume(sessionmaker: async_sessionmaker[AsyncSession], *envelopes: EventEnvelope) -> None:
@@ -135,6 +140,21 @@ async def test_the_scorecard_counts_each_case_once_whatever_the_event_order(
     backwards = await client.get("/v1/merchant/scorecard", params={"from": "2026-02-01", "to": "2026-01-01"},
                                  headers=bearer(tokens.merchant(issued.merchant_id)))
     assert backwards.status_code == 422
+
+
+async def test_the_scorecard_counts_reviewed_cases_and_review_findings(
+    client: httpx.AsyncClient, tokens: Tokens, approved_merchant: ApproveMerchant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    issued = await approved_merchant()
+    first, second, third = (Case(issued.merchant_id) for _ in range(3))
+    await consume(sessionmaker, first.routed(NOW - 5 * DAY), second.routed(NOW - 4 * DAY), third.routed(NOW - DAY),
+                  # Reviewed twice (a later signal reopened it): one case, two findings.
+                  first.reviewed("referred_for_enforcement"), first.reviewed("consumer_called_back"),
+                  second.reviewed("confirmed"))
+    card = (await client.get("/v1/merchant/scorecard", params=window(),
+                             headers=bearer(tokens.merchant(issued.merchant_id)))).json()
+    assert (card["cases_received"], card["cases_reviewed"], card["review_findings"]) == (3, 2, 2)
 
 
 async def test_regulators_see_their_region_and_the_public_sees_approved_enterprises(

@@ -25,7 +25,7 @@ from merchants.webhooks.jobs import WebhookDispatcher
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
 from odr_client import WebhookVerificationError, verify_webhook
 from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
-from servicekit.contracts.mediation_v1 import OfferMade
+from servicekit.contracts.mediation_v1 import CaseReviewed, OfferMade
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_producer, start_client, stop_client
 from servicekit.events.outbox import Outbox
@@ -252,6 +252,22 @@ async def test_only_subscribed_events_of_the_enterprise_are_owed_once(
     assert await owe(sessionmaker, routed_event(other.merchant_id)) is None  # no endpoint configured
     to_regulator = routed_event(merchant_id, target=RouteTarget.REGULATOR)
     assert await owe(sessionmaker, to_regulator) is None  # not the enterprise's to handle
+
+
+async def test_a_regulator_s_review_of_an_outcome_is_never_sent_to_the_enterprise(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url, events=["*"])
+    reviewed = CaseReviewed(case_id=uuid.uuid4(), complaint_id=uuid.uuid4(), merchant_id=merchant_id,
+                            region_code="632801", at=datetime.now(UTC), review_id=uuid.uuid4(),
+                            outcome="referred_for_enforcement", finding=True, signals=["low_settlement"],
+                            sampled=False).envelope(source="mediation")
+    assert await owe(sessionmaker, reviewed) is None
+    named = await client.put(WEBHOOK, json={"url": receiver.url, "events": [CaseReviewed.event_type]},
+                             headers=headers)
+    assert named.status_code == 422
 
 
 async def test_receiver_down_means_retries_then_delivery_once_it_is_back(

@@ -1,5 +1,5 @@
-"""The background jobs of the mediation service: the outbox relay, the complaints consumer, the deadline sweepers
-and the live feed."""
+"""The background jobs of the mediation service: the outbox relay, the complaints consumer, the deadline sweepers,
+the live feed and the outcome-signals job."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from mediation.database import inbox
 from mediation.dependencies import CASE_FEED
 from mediation.fulfilment.service import flag_unconfirmed
 from mediation.negotiation.service import expire_negotiations
+from mediation.outcomes.jobs import run_outcome_signals
 from mediation.regulator.service import expire_mediations
 from mediation.settings import MediationSettings
 from servicekit.app import BackgroundJob, ServiceRuntime
@@ -62,5 +63,7 @@ def background_jobs(runtime: ServiceRuntime, settings: MediationSettings) -> dic
         settings=settings,
     )
     sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, settings=settings)
+    outcome_signals = partial(run_outcome_signals, runtime.sessionmaker,
+                              interval_seconds=settings.outcome_signal_interval_seconds)
     return {"outbox-relay": relay.run, f"consumer-{COMPLAINTS_GROUP}": on_complaints.run, "sweepers": sweepers,
-            "live-feed": runtime.extras[CASE_FEED].run}
+            "live-feed": runtime.extras[CASE_FEED].run, "outcome-signals": outcome_signals}

@@ -25,5 +25,7 @@ class MediationSettings(ServiceSettings):
     mediation_days: int = Field(default=60, ge=1, description="Regulator mediation cap from acceptance (Art. 23(5)).")
     termination_notice_working_days: int = Field(
         default=7, ge=1, description="Working days to notify both parties of a termination (Art. 23).")
+    outcome_signal_interval_seconds: float = Field(
+        default=600.0, gt=0, description="How often the outcome-signals job looks for overdue fulfilment and outliers.")
     attachment_dir: Path = Field(default=Path(".odr/attachments"), description="Where message attachments are kept.")
     attachment_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest attachment accepted.")

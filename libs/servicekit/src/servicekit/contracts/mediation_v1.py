@@ -151,6 +151,22 @@ class MediationClockResumed(CaseEvent):
     mediation_due_date: date
 
 
+class CaseReviewed(CaseEvent):
+    """A regulator recorded the outcome of reviewing a closed case (signals or the Art. 26 sample).
+
+    `finding` is true for every outcome but `confirmed` (the outcome stands). Not for webhooks: reviews are the
+    regulator's business, as reports are.
+    """
+
+    event_type: ClassVar[str] = "mediation.case.reviewed.v1"
+
+    review_id: uuid.UUID
+    outcome: str
+    finding: bool
+    signals: list[str]
+    sampled: bool
+
+
 CONTRACTS: tuple[type[EventContract], ...] = (
     CaseOpened,
     OfferMade,
@@ -165,4 +181,5 @@ CONTRACTS: tuple[type[EventContract], ...] = (
     MediatorAssigned,
     MediationClockPaused,
     MediationClockResumed,
+    CaseReviewed,
 )

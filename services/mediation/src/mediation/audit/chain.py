@@ -17,9 +17,11 @@ from mediation.agreements.service import agreement_hash
 from mediation.audit.models import AuditChainHead, AuditEntry
 from mediation.canonical import canonical_json, sha256_hex
 from mediation.cases.models import MediationCase
+from mediation.outcomes.models import AuditReview
 from servicekit.db import new_id
 
 GENESIS_HASH = "0" * 64
+REVIEWED = "reviewed"
 VERIFY_BATCH = 1_000
 
 
@@ -69,8 +71,10 @@ async def verify(db: AsyncSession, region_code: str) -> Verification:
         if not rows:
             break
         agreements = await _agreement_hashes(db, rows)
+        reviews = await _review_outcomes(db, rows)
         for row in rows:
-            problem = _broken_link(row, expected_prev, expected_seq, region_code) or _outcome_changed(row, agreements)
+            problem = (_broken_link(row, expected_prev, expected_seq, region_code) or _outcome_changed(row, agreements)
+                       or _review_changed(row, reviews))
             if problem is not None:
                 return Verification(ok=False, entries=count, first_broken={
                     "id": str(row.id), "seq": row.seq, "case_id": str(row.case_id), "kind": row.kind,
@@ -95,6 +99,26 @@ async def _agreement_hashes(db: AsyncSession, rows: Sequence[Any]) -> dict[str, 
                               .join(MediationCase, MediationCase.id == SettlementAgreement.case_id)
                               .where(SettlementAgreement.id.in_([uuid.UUID(value) for value in ids])))).all()
     return {str(agreement.id): (agreement_hash(agreement, case), agreement.amount_fen) for agreement, case in found}
+
+
+async def _review_outcomes(db: AsyncSession, rows: Sequence[Any]) -> dict[str, str | None]:
+    """Review id -> the outcome its row holds now, for the reviews these entries name."""
+    ids = {row.entry.get("details", {}).get("review_id") for row in rows if row.kind == REVIEWED} - {None}
+    if not ids:
+        return {}
+    found = (await db.execute(select(AuditReview.id, AuditReview.outcome)
+                              .where(AuditReview.id.in_([uuid.UUID(value) for value in ids])))).all()
+    return {str(review_id): outcome for review_id, outcome in found}
+
+
+def _review_changed(row: Any, reviews: dict[str, str | None]) -> str | None:
+    """A review entry must still match its review row: the figures are counted from those rows."""
+    if row.kind != REVIEWED:
+        return None
+    details = row.entry.get("details", {})
+    if reviews.get(details.get("review_id")) != details.get("outcome"):
+        return "review"
+    return None
 
 
 def _outcome_changed(row: Any, agreements: dict[str, tuple[str, int]]) -> str | None:

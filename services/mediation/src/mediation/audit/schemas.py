@@ -14,7 +14,7 @@ class BrokenEntry(BaseModel):
     seq: int
     case_id: uuid.UUID | None
     kind: str | None
-    reason: str = Field(description="hash | prev_hash | entry | missing")
+    reason: str = Field(description="hash | prev_hash | entry | missing | agreement | review")
 
 
 class VerificationRead(BaseModel):

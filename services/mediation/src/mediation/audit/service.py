@@ -15,6 +15,7 @@ from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL
+from mediation.outcomes import signals
 from servicekit import regions
 from servicekit.auth import Principal
 from servicekit.db import new_id
@@ -45,8 +46,12 @@ async def sample_closed_cases(session: AsyncSession, *, principal: Principal, re
                                         "sampled_at": now, "sampled_by": principal.sub} for row in drawn])
             .on_conflict_do_nothing(index_elements=[CaseReview.case_id]).returning(CaseReview.id))
         ids = list(inserted.scalars())
-        return list((await session.execute(select(CaseReview).where(CaseReview.id.in_(ids))
-                                           .order_by(CaseReview.id))).scalars())
+        reviews = list((await session.execute(select(CaseReview).where(CaseReview.id.in_(ids))
+                                              .order_by(CaseReview.id))).scalars())
+        for review in reviews:
+            # The Art. 26 sample feeds the same review queue as the signals.
+            await signals.enqueue(session, await load_case(session, review.case_id), at=now, sample_id=review.id)
+        return reviews
 
 
 async def record_result(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID,

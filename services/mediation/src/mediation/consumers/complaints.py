@@ -5,9 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases import service as cases_service
+from mediation.outcomes import signals
 from mediation.regulator import service as regulator_service
 from mediation.settings import MediationSettings
-from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted, ComplaintWithdrawn, RouteTarget
+from servicekit.contracts.complaints_v1 import (
+    ComplaintAccepted,
+    ComplaintFiled,
+    ComplaintRated,
+    ComplaintRouted,
+    ComplaintWithdrawn,
+    RouteTarget,
+)
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
 from servicekit.events.outbox import Outbox
@@ -24,20 +32,40 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
-        await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
-                                                  cause=envelope)
+        case_id = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
+                                                            cause=envelope)
+        if case_id is not None:
+            await signals.on_case_opened(session, case_id=case_id, at=routed.routed_at)
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
-                                               accepted=ComplaintAccepted.model_validate(envelope.data),
-                                               cause=envelope)
+        accepted = ComplaintAccepted.model_validate(envelope.data)
+        case_id = await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
+                                                         accepted=accepted, cause=envelope)
+        if case_id is not None:
+            # A case new to mediation, or one moving on from negotiation (its refiling was judged when it opened:
+            # raising the same signal again is a no-op).
+            await signals.on_case_opened(session, case_id=case_id, at=accepted.accepted_at)
 
     async def on_complaint_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
         await regulator_service.close_on_withdrawal(session, outbox=outbox, settings=settings,
                                                     withdrawn=ComplaintWithdrawn.model_validate(envelope.data),
                                                     cause=envelope)
 
+    async def on_complaint_filed(session: AsyncSession, envelope: EventEnvelope) -> None:
+        filed = ComplaintFiled.model_validate(envelope.data)
+        # The sector and filing time the outcome audit compares by (reports never reach mediation).
+        if filed.kind == "complaint":
+            await signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
+                                       filed_at=filed.filed_at)
+
+    async def on_complaint_rated(session: AsyncSession, envelope: EventEnvelope) -> None:
+        rated = ComplaintRated.model_validate(envelope.data)
+        await signals.record_rating(session, complaint_id=rated.complaint_id, rating=rated.rating,
+                                    rated_at=rated.rated_at)
+
     return {
+        ComplaintFiled.event_type: on_complaint_filed,
+        ComplaintRated.event_type: on_complaint_rated,
         ComplaintRouted.event_type: on_complaint_routed,
         ComplaintAccepted.event_type: on_complaint_accepted,
         ComplaintWithdrawn.event_type: on_complaint_withdrawn,

@@ -15,6 +15,7 @@ from mediation.cases.access import SYSTEM, Actor, load_case, load_case_for
 from mediation.cases.models import MediationCase
 from mediation.fulfilment.models import FulfilmentProof, ProofAnswer
 from mediation.fulfilment.schemas import ProofCreate
+from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import end_of_day
@@ -90,6 +91,9 @@ async def answer_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
                                details={"complaint_id": str(case.complaint_id), "agreement_id": str(agreement.id),
                                         "agreement_hash": agreement.content_hash, "proof_kind": proof.kind,
                                         "reference": proof.reference})
+        else:
+            await signals.on_fulfilment_disputed(session, case=case, agreement=agreement, proof_id=proof.id,
+                                                 note=note, at=now)
         await trail.notify(session, case.id, "fulfilment", proof.id)
         return proof, agreement
 

@@ -21,6 +21,7 @@ from mediation.cases.models import MediationCase
 from mediation.cases.state import CaseStatus, Stage, require_open_for_offers, transition
 from mediation.negotiation.models import Offer, OfferStatus, Party
 from mediation.negotiation.schemas import OfferReject, OfferTerms
+from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import local_date
@@ -241,6 +242,7 @@ async def settle(session: AsyncSession, *, outbox: Outbox, case: MediationCase, 
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="settled", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "agreement_id": str(agreement.id),
         "agreement_hash": agreement.content_hash, "amount_fen": agreement.amount_fen})
+    await signals.on_settled(session, case=case, agreement=agreement, at=at)
     await trail.notify(session, case.id, "status")
     return agreement
 

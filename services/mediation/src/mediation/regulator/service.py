@@ -18,6 +18,7 @@ from mediation.cases.models import MediationCase, complainant_name_context
 from mediation.cases.state import FINAL, CaseStatus, Stage, transition
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.models import Offer, OfferStatus, Party
+from mediation.outcomes import signals
 from mediation.regulator.models import PartyNotification
 from mediation.regulator.schemas import (
     DELEGATES,
@@ -289,6 +290,7 @@ async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCas
                                              cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
+    await signals.on_terminated(session, case=case, ground=ground, at=at)
     await trail.notify(session, case.id, "status")
     return notice_due
 

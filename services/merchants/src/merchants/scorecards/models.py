@@ -30,6 +30,9 @@ class CaseFacts(Base):
     closed_status: Mapped[str | None] = mapped_column(String(32))
     fulfilment_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
+    # Regulator reviews of the case's outcome (mediation.case.reviewed.v1) and how many of them found something.
+    reviews: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    review_findings: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class OrderVolume(Base):

@@ -51,6 +51,8 @@ class Scorecard(BaseModel):
     average_rating: float | None
     orders: int | None = Field(description="Orders reported for the period (months prorated by days), if any")
     complaints_per_1000_orders: float | None
+    cases_reviewed: int = Field(default=0, description="Cases a regulator reviewed after closure (outcome audit)")
+    review_findings: int = Field(default=0, description="Reviews that found something (any outcome but confirmed)")
     open_flags: list[FlagRead] = []
     summons: list[SummonsSummary] = Field(default_factory=list,
                                           description="Summons held in the period, newest first")

@@ -71,7 +71,13 @@ def _facts_of(envelope: EventEnvelope) -> dict[str, Any] | None:
             return {"settled_at": mediation_v1.CaseSettled.model_validate(data).at}
         case mediation_v1.FulfilmentConfirmed.event_type:
             return {"fulfilment_confirmed": mediation_v1.FulfilmentConfirmed.model_validate(data).confirmed}
+        case mediation_v1.CaseReviewed.event_type:
+            return {"reviews": 1, "review_findings": int(mediation_v1.CaseReviewed.model_validate(data).finding)}
     return None
+
+
+# Columns an event adds to (each review counts once; the inbox drops redeliveries) instead of setting.
+COUNTED = frozenset({"reviews", "review_findings"})
 
 
 async def record_facts(session: AsyncSession, envelope: EventEnvelope) -> bool:
@@ -86,7 +92,8 @@ async def record_facts(session: AsyncSession, envelope: EventEnvelope) -> bool:
     complaint_id = uuid.UUID(str(envelope.data["complaint_id"]))
     await session.execute(
         insert(CaseFacts).values(complaint_id=complaint_id, merchant_id=merchant_id, **facts)
-        .on_conflict_do_update(index_elements=[CaseFacts.complaint_id], set_=facts))
+        .on_conflict_do_update(index_elements=[CaseFacts.complaint_id], set_={
+            name: getattr(CaseFacts, name) + value if name in COUNTED else value for name, value in facts.items()}))
     return True
 
 
@@ -138,6 +145,8 @@ def _aggregates(period: Period) -> Select[Any]:
             func.count().filter(CaseFacts.fulfilment_confirmed.is_(True)).label("confirmed"),
             func.count(CaseFacts.rating).label("ratings"),
             func.avg(CaseFacts.rating).label("average_rating"),
+            func.count().filter(CaseFacts.reviews > 0).label("reviewed"),
+            func.coalesce(func.sum(CaseFacts.review_findings), 0).label("review_findings"),
         )
         .where(CaseFacts.received_at >= start, CaseFacts.received_at < end)
         .group_by(CaseFacts.merchant_id)
@@ -192,6 +201,8 @@ async def scorecards(session: AsyncSession, *, period: Period, where: list[Colum
             orders=orders.get(enterprise.id),
             complaints_per_1000_orders=round(received * 1000 / orders[enterprise.id], 3)
             if orders.get(enterprise.id) else None,
+            cases_reviewed=total.reviewed if total else 0,
+            review_findings=int(total.review_findings) if total else 0,
             open_flags=flags.get(enterprise.id, []),
             summons=[SummonsSummary(id=item.id, held_on=item.held_on, findings=item.findings,
                                     undertakings=item.undertakings) for item in summons.get(enterprise.id, [])],

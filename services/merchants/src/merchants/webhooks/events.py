@@ -7,8 +7,9 @@ from typing import Any
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
 
-# Reports (举报) are the regulator's business: telling the business about them could warn it before a check.
-EXCLUDED = frozenset({complaints_v1.ReportStatusChanged.event_type})
+# Reports (举报) are the regulator's business: telling the business about them could warn it before a check. So are
+# the regulator's reviews of outcomes (a referral for enforcement among them); their counts reach the scorecard.
+EXCLUDED = frozenset({complaints_v1.ReportStatusChanged.event_type, mediation_v1.CaseReviewed.event_type})
 WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(
     contract.event_type
     for contract in (*complaints_v1.CONTRACTS, *mediation_v1.CONTRACTS)

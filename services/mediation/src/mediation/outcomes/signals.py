@@ -1,0 +1,146 @@
+"""Raising signals inside the transaction of the flow that saw them; each raised signal puts its case in the queue.
+
+The hooks here are called by the flows of `mediation.cases`, `mediation.fulfilment` and `mediation.regulator` and by
+`mediation.outcomes.jobs`; none of them commits. The rules themselves are in `mediation.outcomes.rules`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mediation.agreements.models import SettlementAgreement
+from mediation.cases.models import CaseEvent, MediationCase
+from mediation.cases.state import FINAL
+from mediation.outcomes import rules, thresholds
+from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, SignalKind
+from servicekit.db import new_id
+
+WITHDRAWAL_GROUND = 1
+
+
+async def enqueue(session: AsyncSession, case: MediationCase, *, at: datetime,
+                  sample_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The case's open review item, created if it has none; a sample is linked to it."""
+    inserted = await session.execute(
+        insert(AuditReview).values(id=new_id(), case_id=case.id, region_code=case.region_code,
+                                   merchant_id=case.merchant_id, queued_at=at, sample_id=sample_id)
+        .on_conflict_do_nothing(index_elements=[AuditReview.case_id], index_where=AuditReview.reviewed_at.is_(None))
+        .returning(AuditReview.id))
+    review_id = inserted.scalar_one_or_none()
+    if review_id is not None:
+        return review_id
+    review_id = (await session.execute(select(AuditReview.id).where(
+        AuditReview.case_id == case.id, AuditReview.reviewed_at.is_(None)))).scalar_one()
+    if sample_id is not None:
+        await session.execute(update(AuditReview).where(AuditReview.id == review_id, AuditReview.sample_id.is_(None))
+                              .values(sample_id=sample_id))
+    return review_id
+
+
+async def raise_signal(session: AsyncSession, case: MediationCase, kind: SignalKind, *, at: datetime,
+                       detail: dict[str, Any], subject_id: str | None = None, period: str | None = None) -> bool:
+    """Store the signal (once per case and kind; once per subject, region and period) and queue the case."""
+    inserted = await session.execute(
+        insert(OutcomeSignal).values(id=new_id(), case_id=case.id, kind=kind.value, region_code=case.region_code,
+                                     merchant_id=case.merchant_id, subject_id=subject_id, period=period,
+                                     detail=detail, raised_at=at)
+        .on_conflict_do_nothing().returning(OutcomeSignal.id))
+    signal_id = inserted.scalar_one_or_none()
+    if signal_id is None:
+        return False
+    review_id = await enqueue(session, case, at=at)
+    await session.execute(update(OutcomeSignal).where(OutcomeSignal.id == signal_id).values(review_id=review_id))
+    return True
+
+
+async def on_settled(session: AsyncSession, *, case: MediationCase, agreement: SettlementAgreement,
+                     at: datetime) -> None:
+    """low_settlement: the agreed amount against the requested one (`rules.is_low_settlement`)."""
+    limits = (await thresholds.resolve(session, case.region_code)).values
+    agreed_type = str(agreement.terms.get("offer_type"))
+    if rules.is_low_settlement(requested_fen=case.request_amount_fen, agreed_fen=agreement.amount_fen,
+                               agreed_type=agreed_type, bp=limits.low_settlement_bp):
+        assert case.request_amount_fen is not None
+        await raise_signal(session, case, SignalKind.LOW_SETTLEMENT, at=at, detail={
+            "requested_type": case.request_type, "requested_fen": case.request_amount_fen,
+            "agreed_type": agreed_type, "agreed_fen": agreement.amount_fen,
+            "share": round(agreement.amount_fen / case.request_amount_fen, 4),
+            "threshold_share": limits.low_settlement_bp / 10_000, "agreement_id": str(agreement.id)})
+
+
+async def on_fulfilment_disputed(session: AsyncSession, *, case: MediationCase, agreement: SettlementAgreement,
+                                 proof_id: uuid.UUID, note: str | None, at: datetime) -> None:
+    """fulfilment_disputed: the consumer disputed a proof of fulfilment."""
+    await raise_signal(session, case, SignalKind.FULFILMENT_DISPUTED, at=at, detail={
+        "agreement_id": str(agreement.id), "proof_id": str(proof_id), "note": note})
+
+
+# What the case trail records when the enterprise writes to the consumer or puts an offer on the table.
+CONTACT_KINDS = ("message_posted", "offer_made")
+
+
+async def first_enterprise_contact(session: AsyncSession, case_id: uuid.UUID) -> datetime | None:
+    """When the enterprise first spoke on the case: its first message or offer, as the case trail has them."""
+    first: datetime | None = await session.scalar(select(func.min(CaseEvent.at)).where(
+        CaseEvent.case_id == case_id, CaseEvent.actor_role == "enterprise", CaseEvent.kind.in_(CONTACT_KINDS)))
+    return first
+
+
+async def on_terminated(session: AsyncSession, *, case: MediationCase, ground: int, at: datetime) -> None:
+    """withdrawn_after_contact: a withdrawal (ground 1) soon after the enterprise's first contact."""
+    if ground != WITHDRAWAL_GROUND:
+        return
+    contact = await first_enterprise_contact(session, case.id)
+    if contact is None:
+        return
+    limits = (await thresholds.resolve(session, case.region_code)).values
+    if rules.within_days(contact, at, limits.withdrawal_days):
+        await raise_signal(session, case, SignalKind.WITHDRAWN_AFTER_CONTACT, at=at, detail={
+            "first_contact_at": contact.isoformat(), "withdrawn_at": at.isoformat(),
+            "hours_after_contact": round((at - contact).total_seconds() / 3600, 1),
+            "threshold_days": limits.withdrawal_days})
+
+
+async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datetime) -> None:
+    """refiled_after_close: the consumer's latest earlier case against the same enterprise closed shortly before."""
+    case = await session.get(MediationCase, case_id)
+    if case is None or case.merchant_id is None:
+        return
+    filed_at = await session.scalar(select(ComplaintProfile.filed_at).where(
+        ComplaintProfile.complaint_id == case.complaint_id)) or case.opened_at
+    earlier = (await session.execute(
+        select(MediationCase.id, MediationCase.case_no, MediationCase.complaint_id, MediationCase.closed_at)
+        .where(MediationCase.consumer_id == case.consumer_id, MediationCase.merchant_id == case.merchant_id,
+               MediationCase.id != case.id, MediationCase.status.in_([status.value for status in FINAL]),
+               MediationCase.closed_at <= filed_at)
+        .order_by(MediationCase.closed_at.desc()).limit(1))).one_or_none()
+    if earlier is None:
+        return
+    limits = (await thresholds.resolve(session, case.region_code)).values
+    if rules.within_days(earlier.closed_at, filed_at, limits.refile_days):
+        await raise_signal(session, case, SignalKind.REFILED_AFTER_CLOSE, at=at, detail={
+            "earlier_case_id": str(earlier.id), "earlier_case_no": earlier.case_no,
+            "earlier_complaint_id": str(earlier.complaint_id), "earlier_closed_at": earlier.closed_at.isoformat(),
+            "filed_at": filed_at.isoformat(),
+            "days_after_close": round((filed_at - earlier.closed_at).total_seconds() / 86_400, 1),
+            "threshold_days": limits.refile_days})
+
+
+async def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime) -> None:
+    """Keep the complaint's sector and filing time (from complaints' `filed` event)."""
+    await session.execute(insert(ComplaintProfile).values(complaint_id=complaint_id, sector=sector, filed_at=filed_at)
+                          .on_conflict_do_update(index_elements=[ComplaintProfile.complaint_id],
+                                                 set_={"sector": sector, "filed_at": filed_at}))
+
+
+async def record_rating(session: AsyncSession, *, complaint_id: uuid.UUID, rating: int, rated_at: datetime) -> None:
+    """Keep the consumer's rating of the handling (from complaints' `rated` event)."""
+    await session.execute(insert(ComplaintProfile).values(complaint_id=complaint_id, rating=rating, rated_at=rated_at)
+                          .on_conflict_do_update(index_elements=[ComplaintProfile.complaint_id],
+                                                 set_={"rating": rating, "rated_at": rated_at}))

@@ -1,0 +1,124 @@
+"""Auditing outcomes through the gateway (issue 15): a settlement below a tenth of the request raises
+low_settlement, a new complaint against the same enterprise right after raises refiled_after_close on the new case,
+the reviewer's outcome lands on the audit chain, and the merged OpenAPI answers every audit error as a problem."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from servicekit.calendar import local_date
+from servicekit.db import utcnow
+
+pytestmark = pytest.mark.e2e
+
+ComplaintBody = Callable[..., dict[str, Any]]
+Eventually = Callable[..., Any]
+
+REGION = "632801"
+AUDIT_PATHS = ("/v1/regulator/audit/outcomes", "/v1/regulator/audit/outcomes/{case_id}",
+               "/v1/regulator/audit/signals", "/v1/regulator/audit/thresholds", "/v1/regulator/audit/queue",
+               "/v1/regulator/audit/queue/{review_id}", "/v1/regulator/audit/queue/{review_id}/outcome",
+               "/v1/regulator/audit/figures")
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, f"{response.request.url.path}: {response.status_code} {response.text[:500]}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def file_against_b(gateway: httpx.AsyncClient, consumer: dict[str, str], complaint_body: ComplaintBody,
+                         demo: dict[str, Any], eventually: Eventually) -> tuple[str, str]:
+    body = complaint_body()
+    body["respondent"] = {"merchant_id": demo["merchants"][1]["merchant_id"]}
+    filed = ok(await gateway.post("/v1/consumer/complaints", json=body,
+                                  headers={**consumer, "Idempotency-Key": str(uuid.uuid4())}), 201)
+
+    async def case_id() -> str | None:
+        detail = ok(await gateway.get(f"/v1/consumer/complaints/{filed['id']}", headers=consumer))
+        return detail["mediation_case_id"]  # type: ignore[no-any-return]
+
+    return filed["id"], await eventually(case_id, what="the negotiation case of the complaint")
+
+
+async def test_low_settlement_and_refiling_are_signalled_reviewed_and_chained(
+    gateway: httpx.AsyncClient, consumer_token: str, merchant_b_token: str, regulator_token: str,
+    complaint_body: ComplaintBody, demo: dict[str, Any], eventually: Eventually,
+) -> None:
+    consumer, enterprise, regulator = auth(consumer_token), auth(merchant_b_token), auth(regulator_token)
+    card_before = ok(await gateway.get("/v1/merchant/scorecard", headers=enterprise))
+    complaint_id, case_id = await file_against_b(gateway, consumer, complaint_body, demo, eventually)
+    offer = ok(await gateway.post(f"/v1/merchant/cases/{case_id}/offers", headers=enterprise,
+                                  json={"type": "refund", "amount_fen": 500}), 201)
+    ok(await gateway.post(f"/v1/consumer/cases/{case_id}/offers/{offer['id']}/accept", headers=consumer))
+
+    signals = ok(await gateway.get("/v1/regulator/audit/signals", headers=regulator,
+                                   params={"region": REGION, "signal": "low_settlement"}))
+    mine = [item for item in signals["items"] if item["complaint_id"] == complaint_id]
+    assert len(mine) == 1, signals
+    assert mine[0]["case_no"].startswith("TS-")
+    assert mine[0]["signal"] == "low_settlement"
+    assert (mine[0]["detail"]["requested_fen"], mine[0]["detail"]["agreed_fen"]) == (29900, 500)
+    assert {"case_no", "complaint_id", "signal", "detail", "raised_at"} <= set(mine[0])
+    assert "next_cursor" in signals
+
+    refiled_complaint, refiled_case = await file_against_b(gateway, consumer, complaint_body, demo, eventually)
+    refiled = ok(await gateway.get("/v1/regulator/audit/signals", headers=regulator,
+                                   params={"region": REGION, "signal": "refiled_after_close"}))
+    on_new = [item for item in refiled["items"] if item["complaint_id"] == refiled_complaint]
+    assert len(on_new) == 1, refiled
+    assert on_new[0]["detail"]["earlier_case_id"] == case_id
+
+    queue = ok(await gateway.get("/v1/regulator/audit/queue", params={"region": REGION, "state": "open"},
+                                 headers=regulator))
+    item = next(item for item in queue["items"] if item["case_id"] == case_id)
+    reviewed = ok(await gateway.post(f"/v1/regulator/audit/queue/{item['id']}/outcome", headers=regulator,
+                                     json={"outcome": "consumer_called_back", "note": "已回访消费者"}))
+    assert reviewed["chain_seq"] is not None
+    again = await gateway.post(f"/v1/regulator/audit/queue/{item['id']}/outcome", headers=regulator,
+                               json={"outcome": "confirmed"})
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+    async def scorecard_counts_the_finding() -> dict[str, Any] | None:
+        card = ok(await gateway.get("/v1/merchant/scorecard", headers=enterprise))
+        done = (card["cases_reviewed"] == card_before["cases_reviewed"] + 1
+                and card["review_findings"] == card_before["review_findings"] + 1)
+        return card if done else None
+
+    await eventually(scorecard_counts_the_finding, what="the enterprise's scorecard counting the review finding")
+    verified = ok(await gateway.get("/v1/regulator/audit/verify", params={"region": REGION}, headers=regulator))
+    assert verified["ok"] is True, verified
+    today = local_date(utcnow()).isoformat()
+    figures = ok(await gateway.get("/v1/regulator/audit/figures", headers=regulator,
+                                   params={"region": REGION, "from": today, "to": today}))
+    assert figures["outcomes"]["consumer_called_back"] >= 1
+    record = ok(await gateway.get(f"/v1/regulator/audit/outcomes/{case_id}", headers=regulator))
+    assert (record["settled_by"], record["agreed"]["amount_fen"]) == ("enterprise_negotiation", 500)
+    assert refiled_case != case_id
+    assert (await gateway.get("/v1/regulator/audit/signals", params={"region": REGION},
+                              headers=consumer)).status_code in (401, 403)
+
+
+async def test_the_merged_openapi_declares_every_audit_error_as_a_problem(gateway: httpx.AsyncClient) -> None:
+    paths = ok(await gateway.get("/openapi.json"))["paths"]
+    for path in AUDIT_PATHS:
+        assert path in paths, path
+        for method, operation in paths[path].items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            assert operation["tags"] == ["regulator"]
+            errors = {status: response for status, response in operation["responses"].items()
+                      if status.startswith(("4", "5"))}
+            assert {"401", "403", "422"} <= set(errors), (method, path)
+            for status, response in errors.items():
+                assert list(response["content"]) == ["application/problem+json"], (method, path, status)
