@@ -127,8 +127,8 @@ async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.S
         if filing.idempotency_key is None or "pk_idempotency_key" not in str(exc.orig):
             raise
     async with session.begin():
-        stored = await idempotency.replay(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                          body_hash=body_hash)
+        stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
+                                          key=filing.idempotency_key, body_hash=body_hash)
     if stored is None:
         raise Problem("conflict", "A concurrent request with this Idempotency-Key did not complete")
     return _in_field_order(stored)
@@ -152,8 +152,8 @@ class _Staged:
 
 async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
     if filing.idempotency_key is not None:
-        stored = await idempotency.replay(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                          body_hash=body_hash)
+        stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
+                                          key=filing.idempotency_key, body_hash=body_hash)
         if stored is not None:
             return _in_field_order(stored)
     body = filing.body
@@ -172,14 +172,15 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
               for case in staged}
     answered = staged[0]
-    attachments = await evidence_service.attach(session, case_id=answered.row["id"], consumer_id=filing.consumer_id,
-                                                evidence_ids=body.evidence_ids)
+    attachments = await evidence_service.attach(session, filing.cipher, case_id=answered.row["id"],
+                                                consumer_id=filing.consumer_id, evidence_ids=body.evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
     if filing.idempotency_key is not None:
         # A concurrent twin waits here on the key's primary key, before it has taken a case number.
-        await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                   body_hash=body_hash, status=response.status, body=response.body, at=now)
+        await idempotency.remember(session, filing.cipher, principal_sub=filing.consumer_id,
+                                   key=filing.idempotency_key, body_hash=body_hash, status=response.status,
+                                   body=response.body, at=now)
     events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"])
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
@@ -523,7 +524,7 @@ async def _versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) 
         select(event_table).where(event_table.c.complaint_id == row["id"])
         .order_by(event_table.c.at, event_table.c.id)
     )).mappings().all()
-    attachments = await evidence_service.of_case(session, row["id"])
+    attachments = await evidence_service.of_case(session, cipher, row["id"])
     return Versioned(detail=_detail(row, cipher, deadlines, timeline, attachments), version=row["version"])
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from complaints.dependencies import DbSession, Runtime, Store
+from complaints.dependencies import Cipher, DbSession, Runtime, Store
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
 from complaints.settings import ComplaintsSettings
@@ -30,6 +30,7 @@ async def upload_evidence(
     session: DbSession,
     runtime: Runtime,
     store: Store,
+    cipher: Cipher,
     filename: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> EvidenceRead:
     """The raw file as the body. Its type is sniffed from the content (JPEG, PNG, WebP, GIF, PDF, MP4, MP3, WAV, M4A),
@@ -46,6 +47,6 @@ async def upload_evidence(
         raise Problem("validation-error", "The file name is not usable",
                       errors=[{"field": "query.filename", "message": "invalid file name", "code": "value_error"}])
     content = await evidence_service.read_limited(request.stream(), limit)
-    row = await evidence_service.store(session, store=store, consumer_id=principal.sub, filename=name,
+    row = await evidence_service.store(session, cipher, store=store, consumer_id=principal.sub, filename=name,
                                        content=content)
-    return EvidenceRead.model_validate(dict(row))
+    return EvidenceRead.model_validate(row)
