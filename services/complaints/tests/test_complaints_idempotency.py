@@ -138,8 +138,9 @@ async def test_a_key_expires_after_a_day_then_files_anew_and_the_pruner_deletes_
 
     async def age(sub: str, by: timedelta) -> None:
         async with engine.begin() as connection:
-            await connection.execute(text("UPDATE idempotency_key SET created_at = created_at - make_interval(secs => :by)"
-                                          " WHERE principal_sub = :sub"), {"by": by.total_seconds(), "sub": sub})
+            await connection.execute(text("UPDATE idempotency_key SET created_at = created_at"
+                                          " - make_interval(secs => :by) WHERE principal_sub = :sub"),
+                                     {"by": by.total_seconds(), "sub": sub})
 
     await age(sub, idempotency.TTL - timedelta(minutes=1))
     assert (await client.post(PATH, json=body, headers=headers)).json()["id"] == first.json()["id"]

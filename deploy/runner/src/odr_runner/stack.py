@@ -27,6 +27,7 @@ from odr_runner.credentials import StackSecrets
 from servicekit import infra
 from servicekit.events.kafka import ensure_topics
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS, all_topics
+from servicekit.settings import ServiceSettings
 
 SERVICES = ("complaints", "merchants", "mediation")
 GATEWAY = "gateway"
@@ -37,6 +38,7 @@ APPS = {
     GATEWAY: "gateway.main:create_app",
 }
 DEMO_CONSUMER_PHONE = "13800138000"
+DEFAULT_EVENT_RETENTION_HOURS = ServiceSettings.model_fields["event_retention_hours"].default
 STOP_TIMEOUT = 10.0
 
 Report = Callable[[str], None]
@@ -361,13 +363,18 @@ class Stack:
             self.report(f"re-publishing {requeued} retained events to the new broker")
 
     async def requeue_published(self) -> int:
-        """Mark every retained outbox row unpublished, so each relay sends it again; inboxes drop duplicates."""
+        """Mark every outbox row published within the retention period unpublished, so each relay sends it again;
+        inboxes drop duplicates (their rows outlive the outbox rows, servicekit.retention). Older rows are left for
+        the retention job: their events are not brought back."""
         total = 0
         for service in SERVICES:
+            hours = float(self.service_env(service).get("ODR_EVENT_RETENTION_HOURS", DEFAULT_EVENT_RETENTION_HOURS))
             connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
             try:
                 status = await connection.execute(
-                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL"
+                    "UPDATE outbox SET published_at = NULL"
+                    " WHERE published_at IS NOT NULL AND published_at > now() - make_interval(secs => $1)",
+                    hours * 3600,
                 )
                 total += int(status.split()[-1])
             finally:
