@@ -44,7 +44,7 @@ from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTermi
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.observability import get_logger
-from servicekit.pii import PiiCipher, mask_phone
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 # Order 121 Art. 15: a refusal tells the consumer the other routes of Consumer Rights Protection Law Art. 39.
@@ -76,7 +76,7 @@ def _complainant(case: RowMapping, cipher: PiiCipher) -> ComplainantForMerchant:
     """Name and masked phone: what a business (or mediation) needs of the complainant."""
     name = cipher.decrypt(case["complainant_name_enc"], context=f"complaint:{case['id']}:name")
     phone = cipher.decrypt(case["complainant_phone_enc"], context=f"complaint:{case['id']}:phone")
-    return ComplainantForMerchant(name=name, phone_masked=mask_phone(phone))
+    return ComplainantForMerchant.sealed(cipher, complaint_id=case["id"], name=name, phone=phone)
 
 
 def _closed(row: RowMapping, publisher: Publisher) -> EventEnvelope:

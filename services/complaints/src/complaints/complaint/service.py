@@ -64,7 +64,7 @@ from servicekit.contracts.complaints_v1 import (
 )
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
-from servicekit.pii import PiiCipher, mask_phone
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
@@ -416,8 +416,9 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date) -> list
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
-        complainant=ComplainantForMerchant(name=filing.body.complainant.name,
-                                           phone_masked=mask_phone(filing.body.complainant.phone)),
+        complainant=ComplainantForMerchant.sealed(filing.cipher, complaint_id=row["id"],
+                                                  name=filing.body.complainant.name,
+                                                  phone=filing.body.complainant.phone),
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
         due_date=due_date, routed_at=row["routed_at"],
     )
