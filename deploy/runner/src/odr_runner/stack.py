@@ -248,7 +248,8 @@ class Stack:
         with self.log_path(name).open("ab") as log:
             process = subprocess.Popen(
                 [self.config.python, "-m", "uvicorn", APPS[name], "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--timeout-graceful-shutdown", "5",
+                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--no-proxy-headers",
+                 "--timeout-graceful-shutdown", "5",
                  "--workers", str(self.config.workers.get(name, 1))],
                 cwd=self.config.repo_root, env=self.service_env(name), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=infra.die_with_parent,
