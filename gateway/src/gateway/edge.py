@@ -8,7 +8,8 @@
   (`--no-proxy-headers`), so this is the one place that decides. Per-address limits (sign-in) key on this address.
 - **/metrics** answers only a caller with the internal token (`X-Internal-Token`) or a TCP peer in
   `ODR_METRICS_ALLOWED_NETWORKS` (loopback by default; in a cluster, the scraper's network) that is not a trusted
-  proxy (what the ingress relays is public traffic); anyone else gets 404, as for any path not served. The services' own /metrics are never in the allow-list, so never routed.
+  proxy (what the ingress relays is public traffic); anyone else gets 404, as for any path not served. The services'
+  own /metrics are never in the allow-list, so never routed.
 - **Headers** on every answer: `X-Content-Type-Options: nosniff`, `Content-Security-Policy: frame-ancestors 'none'`
   (unless the answer has its own policy), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, and
   `Strict-Transport-Security` when the request came over TLS (directly or per a trusted proxy).
@@ -87,7 +88,8 @@ class EdgeMiddleware:
                 scope["scheme"] = proto
         secure = scope.get("scheme") in ("https", "wss")
         app = self.app
-        if scope["type"] == "http" and scope["path"] == "/metrics" and not self._may_scrape(peer_host, headers, via_proxy):
+        scrape = scope["type"] == "http" and scope["path"] == "/metrics"
+        if scrape and not self._may_scrape(peer_host, headers, via_proxy):
             app = problem_response(Request(scope), Problem("not-found", "Not found"))
 
         async def send_with_headers(message: Message) -> None:
