@@ -15,17 +15,23 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import NullPool
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from odr_runner.credentials import StackSecrets
 from servicekit import infra
+from servicekit.db import new_metadata, utcnow
 from servicekit.events.kafka import ensure_topics
+from servicekit.events.relay import requeue_published
+from servicekit.events.tables import outbox_table
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS, all_topics
 from servicekit.settings import ServiceSettings
 
@@ -39,6 +45,7 @@ APPS = {
 }
 DEMO_CONSUMER_PHONE = "13800138000"
 DEFAULT_EVENT_RETENTION_HOURS = ServiceSettings.model_fields["event_retention_hours"].default
+OUTBOX = outbox_table(new_metadata())
 STOP_TIMEOUT = 10.0
 
 Report = Callable[[str], None]
@@ -370,16 +377,14 @@ class Stack:
         total = 0
         for service in SERVICES:
             hours = float(self.service_env(service).get("ODR_EVENT_RETENTION_HOURS", DEFAULT_EVENT_RETENTION_HOURS))
-            connection = await asyncpg.connect(self._asyncpg_dsn(self.config.database_name(service)))
+            engine = create_async_engine(
+                make_url(self.database_url).set(drivername="postgresql+asyncpg",
+                                                database=self.config.database_name(service)),
+                poolclass=NullPool)
             try:
-                status = await connection.execute(
-                    "UPDATE outbox SET published_at = NULL"
-                    " WHERE published_at IS NOT NULL AND published_at > now() - make_interval(secs => $1)",
-                    hours * 3600,
-                )
-                total += int(status.split()[-1])
+                total += await requeue_published(engine, OUTBOX, since=utcnow() - timedelta(hours=hours))
             finally:
-                await connection.close()
+                await engine.dispose()
         return total
 
     def stop(self) -> None:
