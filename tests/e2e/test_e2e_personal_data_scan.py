@@ -1,8 +1,8 @@
-"""Nothing personal at rest in clear (issue 14, item 1): a complaint, a report, an evidence upload with a
-personal-looking file name, a message in mediation and an enterprise's offer go through the gateway carrying unique
-personal data; once every event is applied, every column of every table of every database, every process's log,
-every message of every topic (and dead-letter topic) and the names of the stored files are searched for each value
-and its obvious encodings. Masked forms (139****5678, 王*) are intended and allowed."""
+"""Nothing personal at rest in clear (issue 14, item 1): a complaint, a report, an evidence upload and a mediation
+attachment with a personal-looking file name, a message in mediation and an enterprise's offer go through the
+gateway carrying unique personal data; once every event is applied, every column of every table of every database,
+every process's log, every message of every topic (and dead-letter topic) and the names of the stored files are
+searched for each value and its obvious encodings. Masked forms (139****5678, 王*) are intended and allowed."""
 
 from __future__ import annotations
 
@@ -154,8 +154,11 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     seen = ok(await gateway.get(f"/v1/merchant/cases/{mediation_case}", headers=enterprise))
     assert seen["complainant"]["name"] == person["name"]
     assert person["phone"] not in json.dumps(seen, ensure_ascii=False)
+    attachment = ok(await gateway.post(f"/v1/consumer/cases/{mediation_case}/attachments", headers=consumer,
+                                       files={"file": (filename, PNG, "image/png")}), 201)
+    assert attachment["filename"] == filename
     ok(await gateway.post(f"/v1/consumer/cases/{mediation_case}/messages", headers=consumer,
-                          json={"text": "请尽快处理，谢谢。"}), 201)
+                          json={"text": "请尽快处理，谢谢。", "attachment_ids": [attachment["id"]]}), 201)
     fulfil_by = (local_date(utcnow()) + timedelta(days=7)).isoformat()
     ok(await gateway.post(f"/v1/merchant/cases/{mediation_case}/offers", headers=enterprise,
                           json={"type": "refund", "amount_fen": 19900, "fulfil_by": fulfil_by, "note": "同意退款"}),
