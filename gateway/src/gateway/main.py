@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway import tokens
+from gateway.edge import EdgeMiddleware
 from gateway.openapi import MergedOpenApi
 from gateway.otp import WINDOW_SECONDS, OtpCodes
 from gateway.proxy import Proxy
@@ -77,6 +79,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.gateway = runtime
     install_problem_handlers(app)
     install_request_context(app, settings.service_name)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=PROXIED_METHODS,
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match",
+                                          "Accept-Language", "X-Request-Id", "Last-Event-ID"],
+                           expose_headers=["ETag", "Location", "X-Request-Id", "Retry-After"], max_age=600)
+    # Outermost: the client address, the /metrics guard and the security headers apply to every answer.
+    app.add_middleware(EdgeMiddleware, trusted_proxies=settings.trusted_proxies,
+                       metrics_networks=settings.metrics_allowed_networks,
+                       internal_token=settings.internal_token.get_secret_value())
     app.include_router(health_router(_upstream_readiness))
     app.include_router(tokens.router)
     _add_docs(app)

@@ -49,7 +49,7 @@ log = get_logger("gateway.proxy")
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (uvicorn takes it from X-Forwarded-For only when the peer is in --forwarded-allow-ips)."""
+    """The caller's address, as `gateway.edge` resolved it (X-Forwarded-For only from a configured trusted proxy)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -55,6 +55,17 @@ class GatewaySettings(ServiceSettings):
     auth_rate_per_minute: float = Field(default=30.0, description="Sustained /auth/* requests per client address.")
     auth_rate_burst: int = 10
     otp_attempts_per_phone: int = Field(default=10, description="Code checks per phone number within five minutes.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of proxies (the ingress) whose X-Forwarded-For / -Proto are believed; none by"
+                    " default, so the TCP peer is the client (gateway.edge).")
+    metrics_allowed_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="TCP peers that may read /metrics without the internal token (the scraper's network).")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of the platform's own screens allowed to call the API from a browser (CORS); none by"
+                    " default: the web app at /app/ is same-origin.")
 
     def upstream_bases(self) -> dict[Upstream, str]:
         """Base URL of each service, without a trailing slash."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from complaints_support import Area, ChangeEnrollment, Consumer, Count, Seed, bearer, file_case
+from complaints_support import PII_KEY, Area, ChangeEnrollment, Consumer, Count, Seed, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -16,9 +16,11 @@ from complaints.complaint import decisions
 from complaints.database import outbox
 from complaints.publisher import Publisher
 from servicekit.calendar import add_working_days, local_date
+from servicekit.contracts.complaints_v1 import ComplainantForMerchant
 from servicekit.contracts.mediation_v1 import CaseSettled
 from servicekit.contracts.merchants_v1 import EnrollmentSuspended
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
@@ -62,7 +64,9 @@ async def test_the_regulator_accepts_and_mediation_is_told(
     accepted = events[-1][1]
     assert accepted["accepted_by"] == "reg-a"
     assert accepted["consumer_id"] == sub
-    assert accepted["complainant"] == {"name": "王芳", "phone_masked": "138****8000"}
+    complainant = ComplainantForMerchant.model_validate(accepted["complainant"])
+    assert (complainant.name, complainant.phone_masked) == ("王*", "138****8000")
+    assert complainant.full_name(PiiCipher(PII_KEY), complaint_id=uuid.UUID(filed["id"])) == "王芳"
     again = await client.post(f"{REGULATOR}/{filed['id']}/accept", headers=bearer(tokens.regulator(region=region)))
     assert again.status_code == 409
     assert len(await events_of(engine, filed["id"])) == 3

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.calendar import add_working_days, local_date
+from servicekit.contracts.complaints_v1 import ComplainantForMerchant
 from servicekit.contracts.merchants_v1 import EnrollmentSuspended
 from servicekit.pii import PiiCipher
 
@@ -71,7 +72,11 @@ async def test_green_channel_complaint_goes_to_the_enrolled_merchant(
     assert routed["target"] == "merchant"
     assert routed["merchant_id"] == str(merchant_id)
     assert routed["consumer_id"] == sub
-    assert routed["complainant"] == {"name": "王芳", "phone_masked": "138****8000"}
+    # The event keeps the masked name in clear; the full name, which mediation needs, only sealed.
+    complainant = ComplainantForMerchant.model_validate(routed["complainant"])
+    assert (complainant.name, complainant.phone_masked) == ("王*", "138****8000")
+    assert "王芳" not in str(routed)
+    assert complainant.full_name(PiiCipher(PII_KEY), complaint_id=uuid.UUID(body["id"])) == "王芳"
     assert routed["due_date"] == due.isoformat()
     assert "13800138000" not in str(routed)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import MerchantsSettings
 from merchants.webhooks import service as webhook_service
+from merchants.webhooks.events import webhook_body
 from merchants.webhooks.jobs import WebhookDispatcher
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
 from odr_client import WebhookVerificationError, verify_webhook
@@ -459,3 +460,15 @@ async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
 def test_deliveries_connect_to_the_checked_address(url: str, address: str,
                                                    expected: tuple[str, dict[str, str], dict[str, str]]) -> None:
     assert pinned(url, ipaddress.ip_address(address)) == expected
+
+
+def test_a_webhook_body_carries_the_masked_name_and_never_the_sealed_one() -> None:
+    complaint_id = uuid.uuid4()
+    complainant = ComplainantForMerchant.sealed(PiiCipher("k"), complaint_id=complaint_id, name="王芳",
+                                                phone="13800138000")
+    routed = ComplaintRouted(
+        complaint_id=complaint_id, case_no="TS-632801-20261204-000001", target=RouteTarget.MERCHANT,
+        merchant_id=uuid.uuid4(), region_code="632801", consumer_id="c_1", complainant=complainant,
+        request_type="refund", request_amount_fen=100, facts="f", due_date=None, routed_at=datetime.now(UTC))
+    body = webhook_body(routed.envelope(source="complaints"))
+    assert body["data"]["complainant"] == {"name": "王*", "phone_masked": "138****8000"}

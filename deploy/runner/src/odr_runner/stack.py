@@ -15,24 +15,25 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData
+from sqlalchemy import NullPool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from odr_runner.credentials import StackSecrets
 from servicekit import infra
-from servicekit.db import asyncpg_dsn
-from servicekit.events import relay
+from servicekit.db import asyncpg_dsn, new_metadata, utcnow
 from servicekit.events.kafka import ensure_topics
+from servicekit.events.relay import requeue_published
 from servicekit.events.tables import outbox_table
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS, all_topics
+from servicekit.settings import ServiceSettings
 
 SERVICES = ("complaints", "merchants", "mediation")
 GATEWAY = "gateway"
@@ -43,6 +44,8 @@ APPS = {
     GATEWAY: "gateway.main:create_app",
 }
 DEMO_CONSUMER_PHONE = "13800138000"
+DEFAULT_EVENT_RETENTION_HOURS = ServiceSettings.model_fields["event_retention_hours"].default
+OUTBOX = outbox_table(new_metadata())
 STOP_TIMEOUT = 10.0
 
 Report = Callable[[str], None]
@@ -252,7 +255,8 @@ class Stack:
         with self.log_path(name).open("ab") as log:
             process = subprocess.Popen(
                 [self.config.python, "-m", "uvicorn", APPS[name], "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--timeout-graceful-shutdown", "5",
+                 "--port", str(self.config.ports.of(name)), "--no-access-log", "--no-proxy-headers",
+                 "--timeout-graceful-shutdown", "5",
                  "--workers", str(self.config.workers.get(name, 1))],
                 cwd=self.config.repo_root, env=self.service_env(name), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=infra.die_with_parent,
@@ -367,14 +371,18 @@ class Stack:
             self.report(f"re-publishing {requeued} retained events to the new broker")
 
     async def requeue_published(self) -> int:
-        """Mark every retained outbox row unpublished, so each relay sends it again; inboxes drop duplicates."""
-        outbox = outbox_table(MetaData())
+        """Mark every outbox row published within the retention period unpublished, so each relay sends it again;
+        inboxes drop duplicates (their rows outlive the outbox rows, servicekit.retention). Older rows are left for
+        the retention job: their events are not brought back."""
         total = 0
         for service in SERVICES:
-            url = make_url(self.database_url).set(database=self.config.database_name(service))
-            engine = create_async_engine(url, poolclass=NullPool)
+            hours = float(self.service_env(service).get("ODR_EVENT_RETENTION_HOURS", DEFAULT_EVENT_RETENTION_HOURS))
+            engine = create_async_engine(
+                make_url(self.database_url).set(drivername="postgresql+asyncpg",
+                                                database=self.config.database_name(service)),
+                poolclass=NullPool)
             try:
-                total += await relay.requeue_published(engine, outbox)
+                total += await requeue_published(engine, OUTBOX, since=utcnow() - timedelta(hours=hours))
             finally:
                 await engine.dispose()
         return total

@@ -52,6 +52,8 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        # A failed statement's error (and so a logged traceback) names no bound values: they can be personal data.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": settings.service_name, "timezone": "UTC"}},
     )
 

@@ -82,3 +82,16 @@ def drop_event_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_event_retention_indexes() -> None:
+    """Indexes the retention job prunes by: published outbox rows by publication time, inbox rows by when they were
+    applied (`servicekit.retention`). Called from one migration of every service."""
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"],
+                    postgresql_where=sa.text("published_at IS NOT NULL"))
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def drop_event_retention_indexes() -> None:
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")
+    op.drop_index("ix_outbox_published_at", table_name="outbox")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,8 +28,43 @@ REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "meth
 LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method"])
 
 
+# Fields a log line never carries: request and response bodies, personal data, secrets. Logging code names what it
+# logs (ids, statuses, counts); these are dropped should anything pass them anyway.
+REDACTED_FIELDS = frozenset({
+    "body", "request_body", "response_body", "payload", "data", "content", "query", "query_string", "headers",
+    "name", "phone", "address", "id_number", "complainant", "agent", "joint", "filename", "password", "secret",
+    "client_secret", "code", "token", "authorization",
+})
+# Personal values that may sit in free text (an exception's message, a driver's error): mainland mobile numbers and
+# resident ID numbers are masked wherever they appear in a line.
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
+def scrub(text: str) -> str:
+    """`text` with phone and ID numbers masked (138****8000, 632801********123X)."""
+    return _PHONE.sub(r"\1****\2", _ID_NUMBER.sub(r"\1********\2", text))
+
+
+def redact_personal(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: drop fields that may hold bodies or personal data, mask numbers left in free text."""
+    for key in list(event):
+        value = event[key]
+        if key in REDACTED_FIELDS:
+            event[key] = "[redacted]"
+        elif isinstance(value, str):
+            event[key] = scrub(value)
+        elif not isinstance(value, int | float | bool | type(None)):
+            event[key] = scrub(str(value))
+    return event
+
+
 def configure_logging(service_name: str, *, level: str = "INFO", json_logs: bool = True) -> None:
-    """Configure structlog once per process; stdlib loggers (uvicorn, aiokafka) go through it too."""
+    """Configure structlog once per process; stdlib loggers (uvicorn, aiokafka) go through it too.
+
+    Every line passes `redact_personal` after exceptions are formatted, so no body, personal field or phone or ID
+    number reaches the log (architecture.md §6). httpx's per-request lines (whole URLs, with query strings) are off.
+    """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -37,20 +73,22 @@ def configure_logging(service_name: str, *, level: str = "INFO", json_logs: bool
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_personal, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact_personal, renderer],
+        foreign_pre_chain=[*shared, structlog.processors.format_exc_info],
     ))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _add_service(service_name: str) -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:

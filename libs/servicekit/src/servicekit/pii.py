@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -41,6 +42,23 @@ class PiiCipher:
 def normalise(value: str) -> str:
     """Whitespace and case do not make a different person."""
     return "".join(value.split()).lower()
+
+
+def seal_for_event(cipher: PiiCipher, value: str, *, context: str) -> str:
+    """A personal value an event must carry: AES-GCM with the shared PII key, base64, bound to `context` (the event
+    contract names it, e.g. "complaints.complaint:<complaint id>:complainant.name"). Only services holding
+    ODR_PII_KEY can open it; the topic, the producer's outbox and anything that copies the payload keep ciphertext."""
+    return base64.b64encode(cipher.encrypt(value, context=context)).decode()
+
+
+def open_from_event(cipher: PiiCipher, sealed: str, *, context: str) -> str:
+    """Reverse of `seal_for_event`."""
+    return cipher.decrypt(base64.b64decode(sealed), context=context)
+
+
+def mask_name(name: str) -> str:
+    """王芳 -> 王*, 欧阳娜娜 -> 欧***: the first character only."""
+    return name[:1] + "*" * (len(name) - 1)
 
 
 def mask_phone(phone: str) -> str:

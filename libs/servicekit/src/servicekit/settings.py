@@ -60,6 +60,13 @@ class ServiceSettings(BaseSettings):
         description="Shared secret on the X-Internal-Token header of service-to-service /internal endpoints.",
     )
 
+    event_retention_hours: float = Field(
+        default=168.0, gt=0,
+        description="Published outbox rows and inbox rows are pruned after this many hours; the runner re-publishes"
+                    " only outbox rows published within it after a restart of the in-memory broker.",
+    )
+    retention_prune_interval: float = Field(default=600.0, gt=0, description="Seconds between retention prunes.")
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,26 +1,34 @@
-"""Idempotency-Key: a retried request with the same key and body gets the stored response, never a second effect."""
+"""Idempotency-Key: a retried request with the same key and body gets the stored response, never a second effect.
+
+The stored response holds the complainant's personal data, so it is kept encrypted with the service's PII cipher
+(bound to its principal and key); the case number, taken last in the filing (`case_numbers.take_number`), is written
+beside it in clear and put back into the body on replay. A record answers for `TTL` (24 hours): after that a retry
+with the same key files anew, and the `idempotency-pruner` job deletes expired records.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, Table, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Integer, LargeBinary, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.database import Base
+from servicekit.db import utcnow
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 MAX_KEY_LENGTH = 200
+TTL = timedelta(hours=24)
 
 
 class IdempotencyKey(Base):
-    """The response first given to (principal, key), and a hash of the body it answered."""
+    """The response first given to (principal, key), encrypted, and a hash of the body it answered."""
 
     __tablename__ = "idempotency_key"
 
@@ -28,8 +36,10 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime]
+    response_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Written by `case_numbers.take_number` in the filing's last statement; replaces the body's provisional number.
+    case_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 idempotency_key: Table = IdempotencyKey.__table__  # type: ignore[assignment]
@@ -56,23 +66,51 @@ def validate_key(key: str) -> str:
     return key
 
 
-async def replay(session: AsyncSession, *, principal_sub: str, key: str, body_hash: str) -> StoredResponse | None:
-    """The stored response for this key, None if the key is new; 422 if the key answered a different body."""
+def _context(principal_sub: str, key: str) -> str:
+    return f"idempotency_key:{principal_sub}:{key}"
+
+
+async def replay(session: AsyncSession, cipher: PiiCipher, *, principal_sub: str, key: str,
+                 body_hash: str) -> StoredResponse | None:
+    """The stored response for this key, None if the key is new or its record expired (the expired record is
+    deleted, so the request files anew); 422 if the key answered a different body."""
+    where = (idempotency_key.c.principal_sub == principal_sub, idempotency_key.c.key == key)
     row = (await session.execute(
-        select(idempotency_key.c.request_hash, idempotency_key.c.response_status, idempotency_key.c.response_body)
-        .where(idempotency_key.c.principal_sub == principal_sub, idempotency_key.c.key == key)
+        select(idempotency_key.c.request_hash, idempotency_key.c.response_status, idempotency_key.c.response_enc,
+               idempotency_key.c.case_no, idempotency_key.c.created_at)
+        .where(*where)
     )).one_or_none()
     if row is None:
         return None
+    if row.created_at <= utcnow() - TTL:
+        await session.execute(delete(idempotency_key).where(*where))
+        return None
     if row.request_hash != body_hash:
         raise Problem("idempotency-key-reused", "Send a new Idempotency-Key for a different request")
-    return StoredResponse(status=row.response_status, body=row.response_body)
+    body: dict[str, Any] = orjson.loads(cipher.decrypt(row.response_enc, context=_context(principal_sub, key)))
+    if row.case_no is not None:
+        body["case_no"] = row.case_no
+    return StoredResponse(status=row.response_status, body=body)
 
 
-async def remember(session: AsyncSession, *, principal_sub: str, key: str, body_hash: str, status: int,
-                   body: dict[str, Any], at: datetime) -> None:
-    """Store the response in the caller's transaction; a concurrent twin fails on the primary key and replays."""
+async def remember(session: AsyncSession, cipher: PiiCipher, *, principal_sub: str, key: str, body_hash: str,
+                   status: int, body: dict[str, Any], at: datetime) -> None:
+    """Store the response, encrypted, in the caller's transaction; a concurrent twin fails on the primary key and
+    replays."""
+    sealed = cipher.encrypt(orjson.dumps(body).decode(), context=_context(principal_sub, key))
     await session.execute(idempotency_key.insert().values(
         principal_sub=principal_sub, key=key, request_hash=body_hash, response_status=status,
-        response_body=body, created_at=at,
+        response_enc=sealed, created_at=at,
     ))
+
+
+async def prune(session: AsyncSession, *, now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete up to `batch` expired records; returns how many went."""
+    cutoff = (now or utcnow()) - TTL
+    doomed = (select(idempotency_key.c.principal_sub, idempotency_key.c.key)
+              .where(idempotency_key.c.created_at <= cutoff).limit(batch)
+              .with_for_update(skip_locked=True).cte("doomed"))
+    result = await session.execute(
+        delete(idempotency_key)
+        .where(idempotency_key.c.principal_sub == doomed.c.principal_sub, idempotency_key.c.key == doomed.c.key))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from complaints import idempotency
 from complaints.complaint.jobs import BreachSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
-from complaints.database import inbox
+from complaints.database import inbox, outbox
 from complaints.dependencies import CASE_CHANGES
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
@@ -14,11 +17,12 @@ from servicekit.app import BackgroundJob, ServiceRuntime
 from servicekit.events.inbox import InboxConsumer
 from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import CONSUMER_GROUPS
+from servicekit.retention import RetentionJob
 
 
 def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
     """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
-    compactor and the listener behind the live streams."""
+    compactor, the listener behind the live streams and the pruner of expired event rows and idempotency keys."""
     publisher = Publisher(outbox=runtime.outbox, source=settings.service_name)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
@@ -40,6 +44,10 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, publisher=publisher,
                             interval=settings.deadline_sweep_interval)
     compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
+    retention = RetentionJob(
+        runtime.sessionmaker, outbox=outbox, inbox=inbox, retention=timedelta(hours=settings.event_retention_hours),
+        interval=settings.retention_prune_interval,
+        extra=[("idempotency_key", lambda session, now: idempotency.prune(session, now=now))])
     return {
         "outbox-relay": relay.run,
         f"consumer-{merchant_events.GROUP}": on_merchants.run,
@@ -47,4 +55,5 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
         "deadline-sweeper": sweeper.run,
         "stats-compactor": compactor.run,
         "case-changes": runtime.extras[CASE_CHANGES].run,
+        "retention-pruner": retention.run,
     }

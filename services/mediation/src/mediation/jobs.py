@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.consumers.complaints import GROUP as COMPLAINTS_GROUP
 from mediation.consumers.complaints import complaint_handlers
-from mediation.database import inbox
+from mediation.database import inbox, outbox
 from mediation.dependencies import CASE_FEED
 from mediation.fulfilment.service import flag_unconfirmed
 from mediation.negotiation.service import expire_negotiations
@@ -26,6 +26,7 @@ from servicekit.events.outbox import Outbox
 from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import CONSUMER_GROUPS
 from servicekit.observability import get_logger
+from servicekit.retention import RetentionJob
 
 Clock = Callable[[], datetime]
 
@@ -65,5 +66,9 @@ def background_jobs(runtime: ServiceRuntime, settings: MediationSettings) -> dic
     sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, settings=settings)
     outcome_signals = partial(run_outcome_signals, runtime.sessionmaker,
                               interval_seconds=settings.outcome_signal_interval_seconds)
+    retention = RetentionJob(runtime.sessionmaker, outbox=outbox, inbox=inbox,
+                             retention=timedelta(hours=settings.event_retention_hours),
+                             interval=settings.retention_prune_interval)
     return {"outbox-relay": relay.run, f"consumer-{COMPLAINTS_GROUP}": on_complaints.run, "sweepers": sweepers,
-            "live-feed": runtime.extras[CASE_FEED].run, "outcome-signals": outcome_signals}
+            "live-feed": runtime.extras[CASE_FEED].run, "outcome-signals": outcome_signals,
+            "retention-pruner": retention.run}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from merchants.consumers import case_events
-from merchants.database import inbox
+from merchants.database import inbox, outbox
 from merchants.scorecards.jobs import evaluator
 from merchants.settings import MerchantsSettings
 from merchants.webhooks.jobs import WebhookDispatcher
@@ -14,6 +14,7 @@ from servicekit.app import BackgroundJob, ServiceRuntime
 from servicekit.events.inbox import InboxConsumer
 from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import CONSUMER_GROUPS
+from servicekit.retention import RetentionJob
 
 
 def background_jobs(runtime: ServiceRuntime, settings: MerchantsSettings) -> dict[str, BackgroundJob]:
@@ -23,6 +24,9 @@ def background_jobs(runtime: ServiceRuntime, settings: MerchantsSettings) -> dic
                                    outbox=runtime.outbox, settings=settings, cipher=runtime.cipher)
     jobs: dict[str, BackgroundJob] = {"outbox-relay": relay.run, "webhook-dispatcher": dispatcher.run,
                                       "scorecard-evaluator": evaluator(runtime.sessionmaker, settings)}
+    jobs["retention-pruner"] = RetentionJob(runtime.sessionmaker, outbox=outbox, inbox=inbox,
+                                            retention=timedelta(hours=settings.event_retention_hours),
+                                            interval=settings.retention_prune_interval).run
     retry_window = timedelta(seconds=settings.webhook_retry_window_seconds)
     for group, handlers in case_events.handlers(retry_window=retry_window).items():
         consumer = InboxConsumer(group=group, topics=CONSUMER_GROUPS[group], handlers=handlers,

@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from servicekit.contracts.base import EventContract
+from servicekit.pii import PiiCipher, mask_name, mask_phone, open_from_event, seal_for_event
 
 
 class RouteTarget(StrEnum):
@@ -18,10 +19,33 @@ class RouteTarget(StrEnum):
 
 
 class ComplainantForMerchant(BaseModel):
-    """What negotiation needs of the complainant: a name and a masked phone, never full PII."""
+    """What negotiation needs of the complainant: a name and a masked phone, never full PII in clear.
 
-    name: str
+    Events are kept in the producer's outbox, on the topic and in copies (webhook deliveries), so the full name
+    travels only sealed (`name_sealed`, servicekit.pii.seal_for_event with the shared PII key, bound to the complaint
+    and the field); `name` carries the masked name (王*). Producers before the seal sent the full name in `name`:
+    `full_name` opens the seal when there is one and falls back to `name`.
+    """
+
+    name: str = Field(description="The masked name (王*); the full name only in name_sealed.")
     phone_masked: str
+    name_sealed: str | None = Field(
+        default=None, description="The full name, AES-256-GCM sealed with the shared PII key, base64.")
+
+    @staticmethod
+    def seal_context(complaint_id: uuid.UUID) -> str:
+        return f"complaints.complaint:{complaint_id}:complainant.name"
+
+    @classmethod
+    def sealed(cls, cipher: PiiCipher, *, complaint_id: uuid.UUID, name: str, phone: str) -> ComplainantForMerchant:
+        """The masked view, with the full name sealed for the services that hold the PII key."""
+        return cls(name=mask_name(name), phone_masked=mask_phone(phone),
+                   name_sealed=seal_for_event(cipher, name, context=cls.seal_context(complaint_id)))
+
+    def full_name(self, cipher: PiiCipher, *, complaint_id: uuid.UUID) -> str:
+        if self.name_sealed is None:
+            return self.name
+        return open_from_event(cipher, self.name_sealed, context=self.seal_context(complaint_id))
 
 
 class EvidenceForMerchant(BaseModel):

@@ -24,6 +24,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("last_error", Text),
         # The relay's claim query reads only unpublished rows in order; published ones stay for re-publication.
         Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+        # Published rows are pruned after the retention period (servicekit.retention).
+        Index("ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
     )
 
 
@@ -36,4 +38,5 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", UUID(as_uuid=True), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_inbox_processed_at", "processed_at"),
     )

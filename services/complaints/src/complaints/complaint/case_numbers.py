@@ -59,7 +59,7 @@ WITH taken AS (
     FROM taken WHERE outbox.id = ANY(:event_ids)
 ), answer AS (
     UPDATE {idempotency_key.name} AS answer
-    SET response_body = jsonb_set(answer.response_body, '{{case_no}}', to_jsonb(taken.case_no))
+    SET case_no = taken.case_no
     FROM taken WHERE answer.principal_sub = :principal_sub AND answer.key = :key
 )
 SELECT case_no FROM numbered

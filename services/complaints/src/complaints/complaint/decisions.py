@@ -46,7 +46,7 @@ from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTermi
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.observability import get_logger
-from servicekit.pii import PiiCipher, mask_phone
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 # Order 121 Art. 15: a refusal tells the consumer the other routes of Consumer Rights Protection Law Art. 39.
@@ -78,7 +78,7 @@ def _complainant(case: RowMapping, cipher: PiiCipher) -> ComplainantForMerchant:
     """Name and masked phone: what a business (or mediation) needs of the complainant."""
     name = cipher.decrypt(case["complainant_name_enc"], context=f"complaint:{case['id']}:name")
     phone = cipher.decrypt(case["complainant_phone_enc"], context=f"complaint:{case['id']}:phone")
-    return ComplainantForMerchant(name=name, phone_masked=mask_phone(phone))
+    return ComplainantForMerchant.sealed(cipher, complaint_id=case["id"], name=name, phone=phone)
 
 
 def _closed(row: RowMapping, publisher: Publisher) -> EventEnvelope:
@@ -95,7 +95,7 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
     async with session.begin():
         case = await _governed_complaint(session, case_id, principal)
         now = utcnow()
-        shared = await evidence_service.shared_of_case(session, case_id)
+        shared = await evidence_service.shared_of_case(session, cipher, case_id)
 
         def events(row: RowMapping) -> list[EventEnvelope]:
             return [ComplaintAccepted(
@@ -149,7 +149,7 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                           errors=[{"field": "body.merchant_id", "message": "not an active ODR enterprise",
                                    "code": "not_enrolled"}])
         now = utcnow()
-        shared = await evidence_service.shared_of_case(session, case_id)
+        shared = await evidence_service.shared_of_case(session, cipher, case_id)
         negotiation_days = negotiation_periods.for_region(case["region_code"])
         negotiation_due = deadline_service.due_date_from(now, DeadlineKind.MERCHANT_NEGOTIATION,
                                                          working_days=negotiation_days)

@@ -7,15 +7,24 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.models import Complaint
+from complaints.evidence import service as evidence_service
 from complaints.evidence.service import evidence_table
 from servicekit.contracts.complaints_v1 import EvidenceForMerchant
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
+
+
+def neutral_filename(evidence: Mapping[Any, Any]) -> str:
+    """The name an attachment travels under in events and rests under in other services: the consumer's own file
+    name can be personal data (it is kept only encrypted here); the download still carries it."""
+    extension = min(evidence_service.ALLOWED[evidence["media_type"]], key=lambda name: (len(name), name))
+    return f"{evidence['id']}{extension}"
 
 
 def answer_fields(row: Mapping[Any, Any], shared_evidence: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
@@ -27,14 +36,14 @@ def answer_fields(row: Mapping[Any, Any], shared_evidence: Sequence[Mapping[Any,
         "purchase_amount_fen": row.get("purchase_amount_fen"),
         "sector": row.get("sector"),
         "category": row.get("category"),
-        "evidence": [EvidenceForMerchant(id=item["id"], filename=item["filename"], media_type=item["media_type"],
+        "evidence": [EvidenceForMerchant(id=item["id"], filename=neutral_filename(item), media_type=item["media_type"],
                                          size_bytes=item["size_bytes"], sha256=item["sha256"])
                      for item in shared_evidence if item["shared_with_merchant"]],
     }
 
 
-async def shared_evidence(session: AsyncSession, *, case_id: uuid.UUID, evidence_id: uuid.UUID,
-                               merchant_id: uuid.UUID) -> RowMapping:
+async def shared_evidence(session: AsyncSession, cipher: PiiCipher, *, case_id: uuid.UUID, evidence_id: uuid.UUID,
+                          merchant_id: uuid.UUID) -> dict[str, Any]:
     """An attachment its consumer shared with the enterprise the complaint is against; 404 for anything else (another
     enterprise's complaint, a report, an attachment kept for the regulator)."""
     row = (await session.execute(
@@ -46,4 +55,4 @@ async def shared_evidence(session: AsyncSession, *, case_id: uuid.UUID, evidence
     )).mappings().one_or_none()
     if row is None:
         raise Problem("not-found", "No such attachment shared with you")
-    return row
+    return evidence_service.opened(row, cipher)

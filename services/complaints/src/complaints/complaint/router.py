@@ -290,16 +290,16 @@ async def rate_complaint(complaint_id: uuid.UUID, body: RatingIn, principal: Con
 @consumer_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download an attachment of my complaint",
                      response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
 async def download_my_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: ConsumerPrincipal,
-                               session: DbSession, store: Store) -> Response:
+                               session: DbSession, cipher: Cipher, store: Store) -> Response:
     """The file as uploaded, with its sniffed media type."""
     if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
         raise Problem("not-found", "No such complaint")
-    return await _download(session, store, complaint_id, evidence_id)
+    return await _download(session, cipher, store, complaint_id, evidence_id)
 
 
-async def _download(session: AsyncSession, store: FileStore, complaint_id: uuid.UUID,
+async def _download(session: AsyncSession, cipher: PiiCipher, store: FileStore, complaint_id: uuid.UUID,
                     evidence_id: uuid.UUID) -> Response:
-    row = await evidence_service.of_case_by_id(session, case_id=complaint_id, evidence_id=evidence_id)
+    row = await evidence_service.of_case_by_id(session, cipher, case_id=complaint_id, evidence_id=evidence_id)
     return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
         "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})
@@ -365,7 +365,7 @@ async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UU
                                    session: DbSession, cipher: Cipher, rules: Rules, store: Store) -> Response:
     """An attachment of a case in a region the caller governs."""
     await _regulator_view(session, complaint_id, principal, cipher, rules)
-    return await _download(session, store, complaint_id, evidence_id)
+    return await _download(session, cipher, store, complaint_id, evidence_id)
 
 
 async def _regulator_view(session: AsyncSession, complaint_id: uuid.UUID, principal: Principal,
@@ -389,12 +389,12 @@ def _matches(header: str, version: int) -> bool:
                      response_class=Response, responses={200: {"content": {"application/octet-stream": {}}},
                                                          **problem_responses(401, 403, 404, 422)})
 async def download_shared_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: MerchantPrincipal,
-                                   session: DbSession, store: Store) -> Response:
+                                   session: DbSession, store: Store, cipher: Cipher) -> Response:
     """An attachment the consumer shared with the calling enterprise (listed in its case's `evidence`); 404 for
     anything else."""
     if principal.merchant_id is None:
         raise Problem("forbidden", "The token names no merchant")
-    row = await enterprise.shared_evidence(session, case_id=complaint_id, evidence_id=evidence_id,
+    row = await enterprise.shared_evidence(session, cipher, case_id=complaint_id, evidence_id=evidence_id,
                                            merchant_id=principal.merchant_id)
     return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",

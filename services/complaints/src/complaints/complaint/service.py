@@ -64,7 +64,7 @@ from servicekit.contracts.complaints_v1 import (
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
-from servicekit.pii import PiiCipher, mask_phone
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
@@ -127,8 +127,8 @@ async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.S
         if filing.idempotency_key is None or "pk_idempotency_key" not in str(exc.orig):
             raise
     async with session.begin():
-        stored = await idempotency.replay(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                          body_hash=body_hash)
+        stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
+                                          key=filing.idempotency_key, body_hash=body_hash)
     if stored is None:
         raise Problem("conflict", "A concurrent request with this Idempotency-Key did not complete")
     return _in_field_order(stored)
@@ -152,8 +152,8 @@ class _Staged:
 
 async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
     if filing.idempotency_key is not None:
-        stored = await idempotency.replay(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                          body_hash=body_hash)
+        stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
+                                          key=filing.idempotency_key, body_hash=body_hash)
         if stored is not None:
             return _in_field_order(stored)
     body = filing.body
@@ -172,14 +172,16 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
               for case in staged}
     answered = staged[0]
-    attachments = await evidence_service.attach(session, case_id=answered.row["id"], consumer_id=filing.consumer_id,
-                                                evidence_ids=body.evidence_ids, shared_ids=body.shared_evidence_ids)
+    attachments = await evidence_service.attach(session, filing.cipher, case_id=answered.row["id"],
+                                                consumer_id=filing.consumer_id, evidence_ids=body.evidence_ids,
+                                                shared_ids=body.shared_evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
     if filing.idempotency_key is not None:
         # A concurrent twin waits here on the key's primary key, before it has taken a case number.
-        await idempotency.remember(session, principal_sub=filing.consumer_id, key=filing.idempotency_key,
-                                   body_hash=body_hash, status=response.status, body=response.body, at=now)
+        await idempotency.remember(session, filing.cipher, principal_sub=filing.consumer_id,
+                                   key=filing.idempotency_key, body_hash=body_hash, status=response.status,
+                                   body=response.body, at=now)
     events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"], attachments)
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
@@ -416,8 +418,9 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
     routed = ComplaintRouted(
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
-        complainant=ComplainantForMerchant(name=filing.body.complainant.name,
-                                           phone_masked=mask_phone(filing.body.complainant.phone)),
+        complainant=ComplainantForMerchant.sealed(filing.cipher, complaint_id=row["id"],
+                                                  name=filing.body.complainant.name,
+                                                  phone=filing.body.complainant.phone),
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
         due_date=due_date, routed_at=row["routed_at"], **answer_fields(row, attachments),
     )
@@ -524,7 +527,7 @@ async def _versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) 
         select(event_table).where(event_table.c.complaint_id == row["id"])
         .order_by(event_table.c.at, event_table.c.id)
     )).mappings().all()
-    attachments = await evidence_service.of_case(session, row["id"])
+    attachments = await evidence_service.of_case(session, cipher, row["id"])
     return Versioned(detail=_detail(row, cipher, deadlines, timeline, attachments), version=row["version"])
 
 

@@ -19,7 +19,7 @@ from complaints.complaint.models import Complaint
 from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
 from servicekit.calendar import end_of_day, local_date
-from servicekit.pii import PiiCipher, mask_phone
+from servicekit.pii import PiiCipher, mask_name, mask_phone
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
@@ -32,11 +32,6 @@ EXPORT_COLUMNS = (
 )
 # Outcomes the public list shows: a complaint that ran its course with the enterprise (not refusals or withdrawals).
 DISCLOSED = (ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.CLOSED_TERMINATED)
-
-
-def mask_name(name: str) -> str:
-    """王芳 -> 王*, 欧阳娜娜 -> 欧***: the first character only."""
-    return name[:1] + "*" * (len(name) - 1)
 
 
 def _guarded(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.database import Base
@@ -23,7 +23,8 @@ class Evidence(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     consumer_id: Mapped[str] = mapped_column(String(200), index=True)
     complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"))
-    filename: Mapped[str] = mapped_column(String(255))
+    # The consumer's original file name, encrypted (`service.filename_context`); the stored file is named by the id.
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
     media_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))

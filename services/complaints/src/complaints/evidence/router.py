@@ -12,7 +12,7 @@ from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
 from complaints.settings import ComplaintsSettings
 from servicekit.auth import ConsumerPrincipal
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.problems import Problem
 
 consumer_router = APIRouter(prefix="/v1/consumer/evidence", tags=["consumer: evidence"])
@@ -31,6 +31,7 @@ async def upload_evidence(
     session: DbSession,
     runtime: Runtime,
     store: Store,
+    cipher: Cipher,
     filename: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> EvidenceRead:
     """The raw file as the body. Its type is sniffed from the content (JPEG, PNG, WebP, GIF, PDF, MP4, MP3, WAV, M4A),
@@ -47,6 +48,6 @@ async def upload_evidence(
         raise Problem("validation-error", "The file name is not usable",
                       errors=[{"field": "query.filename", "message": "invalid file name", "code": "value_error"}])
     content = await evidence_service.read_limited(request.stream(), limit)
-    row = await evidence_service.store(session, store=store, consumer_id=principal.sub, filename=name,
+    row = await evidence_service.store(session, cipher, store=store, consumer_id=principal.sub, filename=name,
                                        content=content)
-    return EvidenceRead.model_validate(dict(row))
+    return EvidenceRead.model_validate(row)

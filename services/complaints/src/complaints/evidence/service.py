@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,9 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from complaints.evidence.models import Evidence
 from servicekit import uploads
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 evidence_table: Table = Evidence.__table__  # type: ignore[assignment]
+
+
+def filename_context(evidence_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of an attachment's original name (a consumer's file name can be personal data:
+    it is kept only encrypted, and the stored file is named by the attachment's id)."""
+    return f"evidence:{evidence_id}:filename"
+
+
+def opened(row: RowMapping, cipher: PiiCipher) -> dict[str, Any]:
+    """The row with its original file name decrypted, as `filename`."""
+    opened = dict(row)
+    opened["filename"] = cipher.decrypt(opened.pop("filename_enc"), context=filename_context(row["id"]))
+    return opened
+
 
 # Media types a consumer may attach, with the file name extensions each may carry.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -46,20 +62,22 @@ def sniff(content: bytes, filename: str) -> str:
     return uploads.sniff(content, filename, allowed=ALLOWED, field="body", name_field="query.filename")
 
 
-async def store(session: AsyncSession, *, store: uploads.FileStore, consumer_id: str, filename: str,
-                content: bytes) -> RowMapping:
+async def store(session: AsyncSession, cipher: PiiCipher, *, store: uploads.FileStore, consumer_id: str,
+                filename: str, content: bytes) -> dict[str, Any]:
     """Check, write the file, then its row; if the row cannot be committed the file is removed again."""
     media_type = sniff(content, filename)
     evidence_id = new_id()
     async with uploads.stored(store, evidence_id, content) as file, session.begin():
-        return (await session.execute(evidence_table.insert().values(
-            id=evidence_id, consumer_id=consumer_id, complaint_id=None, filename=filename, media_type=media_type,
+        row = (await session.execute(evidence_table.insert().values(
+            id=evidence_id, consumer_id=consumer_id, complaint_id=None,
+            filename_enc=cipher.encrypt(filename, context=filename_context(evidence_id)), media_type=media_type,
             size_bytes=len(content), sha256=file.sha256, storage_key=file.key, created_at=utcnow(),
         ).returning(*evidence_table.c))).mappings().one()
+    return opened(row, cipher)
 
 
-async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,
-                 evidence_ids: Sequence[uuid.UUID], shared_ids: Sequence[uuid.UUID] = ()) -> Sequence[RowMapping]:
+async def attach(session: AsyncSession, cipher: PiiCipher, *, case_id: uuid.UUID, consumer_id: str,
+                 evidence_ids: Sequence[uuid.UUID], shared_ids: Sequence[uuid.UUID] = ()) -> list[dict[str, Any]]:
     """Give the consumer's unattached uploads to a case (in the filing's transaction), those in `shared_ids` shared
     with the enterprise, and return them in upload order; 422 for any other id."""
     if not evidence_ids:
@@ -75,28 +93,31 @@ async def attach(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str,
         raise Problem("validation-error", "Attach only your own uploads, each to one case",
                       errors=[{"field": "body.evidence_ids", "message": "unknown, someone else's or already attached",
                                "code": "unknown_evidence"}])
-    return sorted(attached, key=lambda row: row["id"])
+    return [opened(row, cipher) for row in sorted(attached, key=lambda row: row["id"])]
 
 
-async def of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+async def of_case(session: AsyncSession, cipher: PiiCipher, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """Metadata of a case's attachments, in upload order."""
-    return (await session.execute(
+    rows = (await session.execute(
         select(evidence_table).where(evidence_table.c.complaint_id == case_id).order_by(evidence_table.c.id)
     )).mappings().all()
+    return [opened(row, cipher) for row in rows]
 
 
-async def shared_of_case(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
+async def shared_of_case(session: AsyncSession, cipher: PiiCipher, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """The attachments of a case its consumer shared with the enterprise, in upload order."""
-    return (await session.execute(
+    rows = (await session.execute(
         select(evidence_table).where(evidence_table.c.complaint_id == case_id, evidence_table.c.shared_with_merchant)
         .order_by(evidence_table.c.id)
     )).mappings().all()
+    return [opened(row, cipher) for row in rows]
 
 
-async def of_case_by_id(session: AsyncSession, *, case_id: uuid.UUID, evidence_id: uuid.UUID) -> RowMapping:
+async def of_case_by_id(session: AsyncSession, cipher: PiiCipher, *, case_id: uuid.UUID,
+                        evidence_id: uuid.UUID) -> dict[str, Any]:
     """One attachment of a case; 404 if it belongs elsewhere."""
     row = (await session.execute(select(evidence_table).where(
         evidence_table.c.id == evidence_id, evidence_table.c.complaint_id == case_id))).mappings().one_or_none()
     if row is None:
         raise Problem("not-found", "No such attachment on this case")
-    return row
+    return opened(row, cipher)

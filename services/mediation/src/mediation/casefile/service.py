@@ -46,7 +46,7 @@ async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCip
         agreement=agreement_read(agreement) if agreement else None,
         fulfilment_proofs=[proof_read(proof, agreement) for proof in await fulfilment_service.proofs_of(
             session, agreement.id)] if agreement else [],
-        messages=[message_read(message, by_message.get(message.id, [])) for message in messages],
-        attachments=[attachment_read(attachment) for attachment in case_attachments],
+        messages=[message_read(message, by_message.get(message.id, []), cipher) for message in messages],
+        attachments=[attachment_read(attachment, cipher) for attachment in case_attachments],
         read_receipts=[receipt_read(marker) for marker in await messages_service.read_markers_of(session, case.id)],
     )

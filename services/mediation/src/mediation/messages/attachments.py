@@ -14,10 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases.access import Actor, load_case_for
-from mediation.messages.models import CaseAttachment
+from mediation.messages.models import CaseAttachment, filename_context
 from servicekit import uploads
 from servicekit.auth import Principal
 from servicekit.db import new_id
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 # Media types a participant may attach, with the file name extensions each may carry.
@@ -49,8 +50,8 @@ def sniff(content: bytes, filename: str) -> str:
     return uploads.sniff(content, filename, allowed=ALLOWED, field="body.file")
 
 
-async def upload(session: AsyncSession, *, store: uploads.FileStore, case_id: uuid.UUID, principal: Principal,
-                 filename: str, content: bytes, now: datetime) -> CaseAttachment:
+async def upload(session: AsyncSession, cipher: PiiCipher, *, store: uploads.FileStore, case_id: uuid.UUID,
+                 principal: Principal, filename: str, content: bytes, now: datetime) -> CaseAttachment:
     """Check the caller's part in the case and the file, write the file, then its row; no row, no file."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal)
@@ -58,8 +59,10 @@ async def upload(session: AsyncSession, *, store: uploads.FileStore, case_id: uu
     attachment_id = new_id()
     async with uploads.stored(store, attachment_id, content) as file, session.begin():
         attachment = CaseAttachment(id=attachment_id, case_id=case.id, message_id=None, uploader_role=actor.role,
-                                    uploader_id=actor.id, filename=filename, content_type=media_type,
-                                    size_bytes=len(content), sha256=file.sha256, storage_key=file.key, uploaded_at=now)
+                                    uploader_id=actor.id,
+                                    filename_enc=cipher.encrypt(filename, context=filename_context(attachment_id)),
+                                    content_type=media_type, size_bytes=len(content), sha256=file.sha256,
+                                    storage_key=file.key, uploaded_at=now)
         session.add(attachment)
     return attachment
 

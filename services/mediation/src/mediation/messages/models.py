@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, func
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 
 MAX_MESSAGE_CHARS = 4_000
 MAX_ATTACHMENTS_PER_MESSAGE = 10
@@ -50,9 +51,19 @@ class CaseAttachment(Base):
     message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_message.id"), index=True)
     uploader_role: Mapped[str] = mapped_column(String(16))
     uploader_id: Mapped[str] = mapped_column(String(200))
-    filename: Mapped[str] = mapped_column(String(255))
+    # The uploader's original file name, encrypted (`filename_context`); the stored file is named by the id.
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+def filename_context(attachment_id: uuid.UUID) -> str:
+    """AES-GCM associated data of an attachment's original name (a file name can be personal data)."""
+    return f"case_attachment:{attachment_id}:filename"
+
+
+def filename_of(attachment: CaseAttachment, cipher: PiiCipher) -> str:
+    return cipher.decrypt(attachment.filename_enc, context=filename_context(attachment.id))

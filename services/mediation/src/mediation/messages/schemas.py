@@ -14,7 +14,9 @@ from mediation.messages.models import (
     CaseAttachment,
     CaseMessage,
     ReadMarker,
+    filename_of,
 )
+from servicekit.pii import PiiCipher
 
 
 class MessageCreate(BaseModel):
@@ -57,15 +59,16 @@ class ReadReceiptRead(BaseModel):
     read_at: datetime
 
 
-def attachment_read(attachment: CaseAttachment) -> AttachmentRead:
-    return AttachmentRead(id=attachment.id, filename=attachment.filename, content_type=attachment.content_type,
+def attachment_read(attachment: CaseAttachment, cipher: PiiCipher) -> AttachmentRead:
+    return AttachmentRead(id=attachment.id, filename=filename_of(attachment, cipher),
+                          content_type=attachment.content_type,
                           size=attachment.size_bytes, sha256=attachment.sha256, uploaded_by=attachment.uploader_role,
                           message_id=attachment.message_id, uploaded_at=attachment.uploaded_at)
 
 
-def message_read(message: CaseMessage, attachments: Sequence[CaseAttachment]) -> MessageRead:
+def message_read(message: CaseMessage, attachments: Sequence[CaseAttachment], cipher: PiiCipher) -> MessageRead:
     return MessageRead(id=message.id, author_role=message.author_role, text=message.body,
-                       attachments=[attachment_read(attachment) for attachment in attachments],
+                       attachments=[attachment_read(attachment, cipher) for attachment in attachments],
                        posted_at=message.posted_at)
 
 

@@ -34,5 +34,10 @@ def subscribed(event_types: list[str], event_type: str) -> bool:
 
 
 def webhook_body(envelope: EventEnvelope) -> dict[str, Any]:
-    """The Standard Webhooks payload: type, timestamp and the event's data."""
-    return {"type": envelope.type, "timestamp": envelope.time.isoformat(), "data": envelope.data}
+    """The Standard Webhooks payload: type, timestamp and the event's data, less the sealed personal fields (the
+    enterprise cannot open them, and its case read gives it what negotiation needs)."""
+    data = dict(envelope.data)
+    complainant = data.get("complainant")
+    if isinstance(complainant, dict):
+        data["complainant"] = {name: value for name, value in complainant.items() if name != "name_sealed"}
+    return {"type": envelope.type, "timestamp": envelope.time.isoformat(), "data": data}
