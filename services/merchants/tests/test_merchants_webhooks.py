@@ -22,9 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from merchants.settings import MerchantsSettings
 from merchants.webhooks import service as webhook_service
 from merchants.webhooks.dispatcher import WebhookDispatcher
+from merchants.webhooks.events import WEBHOOK_EVENT_TYPES, concerns_enterprise
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
 from odr_client import WebhookVerificationError, verify_webhook
-from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
+from servicekit.contracts.complaints_v1 import (
+    ComplainantForMerchant,
+    ComplaintFiled,
+    ComplaintRouted,
+    ComplaintTransferred,
+    RouteTarget,
+)
 from servicekit.contracts.mediation_v1 import OfferMade
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_producer, start_client, stop_client
@@ -443,3 +450,15 @@ async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
 def test_deliveries_connect_to_the_checked_address(url: str, address: str,
                                                    expected: tuple[str, dict[str, str], dict[str, str]]) -> None:
     assert pinned(url, ipaddress.ip_address(address)) == expected
+
+
+def test_a_transfer_between_bureaus_reaches_the_enterprise_the_case_had_reached() -> None:
+    def transferred(merchant_id: uuid.UUID | None) -> EventEnvelope:
+        return ComplaintTransferred(
+            complaint_id=uuid.uuid4(), case_no="TS-632801-20261204-000001", from_region="632801",
+            region_code="632802", merchant_id=merchant_id, reason="经营者住所地在德令哈",
+            due_date=datetime.now(UTC).date(), transferred_at=datetime.now(UTC)).envelope(source="complaints")
+
+    assert ComplaintTransferred.event_type in WEBHOOK_EVENT_TYPES
+    assert concerns_enterprise(transferred(uuid.uuid4()))
+    assert not concerns_enterprise(transferred(None))

@@ -26,7 +26,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m merchants.credentials.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--username", required=True)
-    parser.add_argument("--role", required=True, choices=[StaffRole.REGULATOR.value, StaffRole.MEDIATOR.value])
+    parser.add_argument("--role", required=True, choices=[StaffRole.REGULATOR.value, StaffRole.MEDIATOR.value,
+                                                                StaffRole.HOTLINE.value])
     parser.add_argument("--region", required=True, help="GB/T 2260 code of the administration")
     parser.add_argument("--name", required=True, help="display name")
     arguments = parser.parse_args(argv)
