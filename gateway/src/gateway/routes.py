@@ -125,6 +125,7 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/stations", MERCHANTS),
     Route(REGULATOR, "GET", "/v1/regulator/stations/{id}", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/stations/{id}/staff", MERCHANTS),
+    Route(REGULATOR, "GET", "/v1/regulator/cases", MEDIATION),
     Route(REGULATOR, "GET", "/v1/regulator/cases/{id}", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/assign", MEDIATION),
     Route(REGULATOR, "POST", "/v1/regulator/cases/{id}/terminate", MEDIATION),

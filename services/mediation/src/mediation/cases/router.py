@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from mediation.cases import service as cases_service
 from mediation.cases.access import load_case_for
-from mediation.cases.schemas import CaseDetail, CaseList
+from mediation.cases.schemas import CaseDetail, CaseList, StaffCaseList
 from mediation.cases.state import CaseStatus
-from mediation.cases.views import case_detail, case_read
+from mediation.cases.views import case_detail, case_read, staff_summary
 from mediation.dependencies import Cipher, DbSession
 from mediation.pagination import decode_cursor, encode_cursor
+from servicekit import regions
 from servicekit.auth import ConsumerPrincipal, MerchantPrincipal, Principal, RegulatorPrincipal
 from servicekit.db import utcnow
 from servicekit.problems import Problem
@@ -57,6 +58,35 @@ async def get_consumer_case(case_id: uuid.UUID, principal: ConsumerPrincipal, se
                             cipher: Cipher) -> CaseDetail:
     """404 for a case of another consumer."""
     return await _detail(case_id, principal, session, cipher)
+
+
+@router.get("/regulator/cases", summary="A region's mediation cases, or the caller's own as mediator",
+            responses={403: {"description": "The token does not govern that region"},
+                       422: {"description": "A filter or the cursor is not valid"}})
+async def list_regulator_cases(
+    principal: RegulatorPrincipal,
+    session: DbSession,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    mine: bool = False,
+    status: CaseStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> StaffCaseList:
+    """Newest first, with each case's mediator and clocks and no personal data. `mine=true`: the cases assigned to
+    the caller as mediator, wherever they are; otherwise the cases of `region` (default: the caller's), which the
+    caller must govern, and of the regions below it."""
+    if mine:
+        region_prefix, mediator_id = None, principal.sub
+    else:
+        scope = region or principal.region
+        if scope is None or not principal.governs(scope):
+            raise Problem("forbidden", "The token does not govern that region")
+        region_prefix, mediator_id = regions.prefix(scope), None
+    page = await cases_service.list_staff_cases(
+        session, region_prefix=region_prefix, mediator_id=mediator_id, status=status,
+        before_id=decode_cursor(cursor) if cursor else None, limit=limit)
+    return StaffCaseList(items=[staff_summary(case) for case in page.cases],
+                         next_cursor=encode_cursor(page.last_id) if page.last_id else None)
 
 
 @router.get("/regulator/cases/{case_id}", summary="A case of the caller's region, or the one it mediates")

@@ -97,6 +97,24 @@ async def list_merchant_cases(session: AsyncSession, *, merchant_id: uuid.UUID, 
     return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
 
 
+async def list_staff_cases(session: AsyncSession, *, region_prefix: str | None, mediator_id: str | None,
+                           status: CaseStatus | None, before_id: uuid.UUID | None, limit: int) -> CasePage:
+    """A page of a region's cases (code prefix), or of the cases one mediator is assigned, newest first."""
+    query = select(MediationCase)
+    if region_prefix is not None:
+        query = query.where(MediationCase.region_code.startswith(region_prefix, autoescape=True))
+    if mediator_id is not None:
+        query = query.where(MediationCase.mediator_id == mediator_id)
+    if status is not None:
+        query = query.where(MediationCase.status == status.value)
+    if before_id is not None:
+        query = query.where(MediationCase.id < before_id)
+    rows = list((await session.execute(query.order_by(MediationCase.id.desc()).limit(limit + 1))).scalars())
+    has_more = len(rows) > limit
+    cases = rows[:limit]
+    return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
+
+
 async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
                         now: datetime) -> MediationCase:
     """Staff and mediators see the complainant's personal data: the read itself goes on the case's audit trail."""

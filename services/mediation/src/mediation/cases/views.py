@@ -16,6 +16,7 @@ from mediation.cases.schemas import (
     ComplainantRead,
     DeadlineRead,
     MediatorRead,
+    StaffCaseSummary,
 )
 from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
 from mediation.fulfilment import service as fulfilment_service
@@ -68,6 +69,21 @@ def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
     )
 
 
+def mediator_of(case: MediationCase) -> MediatorRead | None:
+    if case.mediator_id is None or case.mediator_kind is None:
+        return None
+    return MediatorRead(kind=case.mediator_kind, id=case.mediator_id, region_code=case.mediator_region,
+                        delegated=case.delegated)
+
+
+def staff_summary(case: MediationCase) -> StaffCaseSummary:
+    """A case as staff lists show it: mediator and clocks, no personal data."""
+    return StaffCaseSummary(id=case.id, complaint_id=case.complaint_id, case_no=case.case_no,
+                            status=CaseStatus(case.status), stage=case.stage, merchant_id=case.merchant_id,
+                            region_code=case.region_code, mediator=mediator_of(case), deadlines=deadlines_of(case),
+                            opened_at=case.opened_at, closed_at=case.closed_at)
+
+
 def offer_read(offer: Offer) -> OfferRead:
     return OfferRead(id=offer.id, status=OfferStatus(offer.status), made_by=offer.made_by,
                      type=OfferType(offer.offer_type), amount_fen=offer.amount_fen, fulfil_by=offer.fulfil_by,
@@ -118,10 +134,7 @@ async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCip
     for attachment in case_attachments:
         if attachment.message_id is not None:
             by_message[attachment.message_id].append(attachment)
-    mediator = None
-    if case.mediator_id is not None and case.mediator_kind is not None:
-        mediator = MediatorRead(kind=case.mediator_kind, id=case.mediator_id, region_code=case.mediator_region,
-                                delegated=case.delegated)
+    mediator = mediator_of(case)
     return CaseDetail(
         **case_read(case, cipher).model_dump(),
         stage=case.stage,
