@@ -218,7 +218,7 @@ def downgrade() -> None:
         merchant = "merchant_id, " if "merchant" in table else ""
         # Rows differing only by issue type fold into one.
         keys = f"{merchant}{KEYS_BEFORE}"
-        sums = ", ".join(f"sum({name})" for name in COUNTS)
+        sums = ", ".join(f"sum({name}) AS {name}" for name in COUNTS)
         op.execute(f"CREATE TEMPORARY TABLE folded AS SELECT {keys}, {sums} FROM {table} GROUP BY {keys}")
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT pk_{table}")
         op.execute(f"ALTER TABLE {table} DROP COLUMN issue_type")
