@@ -6,7 +6,8 @@ The mapping (one reasonable reading of the fields described in data/cfpb/README.
   channel), each placed in a county of the test's area; every other company is a business not in the registry.
 - State -> region: a county of the test's area chosen by CRC32 of the state code (an enterprise keeps its county).
 - Product -> sector `finance`, category by PRODUCT_CATEGORY (else `finance.other`).
-- Issue -> the facts; an issue in VIOLATION_ISSUES makes the submission `both` (a complaint and a linked report).
+- Issue -> the facts, and the issue type by ISSUE_TYPE (else `other`); an issue in VIOLATION_ISSUES makes the
+  submission `both` (a complaint and a linked report).
 - Submitted via -> channel by CHANNEL.
 - Company response to consumer -> outcome: monetary relief -> settled with (Complaint ID mod 1000 + 1) yuan;
   non-monetary relief -> settled with 0; explanation or without relief -> terminated in mediation if the consumer
@@ -40,6 +41,18 @@ PRODUCT_CATEGORY = {
     "Bank account or service": "finance.bank_account", "Student loan": "finance.consumer_loan",
     "Consumer loan": "finance.consumer_loan", "Consumer Loan": "finance.consumer_loan",
     "Payday loan": "finance.consumer_loan", "Money transfers": "finance.payment",
+}
+ISSUE_TYPE = {
+    "Loan modification,collection,foreclosure": "contract", "Loan servicing, payments, escrow account": "contract",
+    "Account opening, closing, or management": "contract", "Managing the loan or lease": "contract",
+    "Cont'd attempts collect debt not owed": "contract", "Deposits and withdrawals": "after_sales",
+    "Incorrect information on credit report": "personal_information",
+    "Improper contact or sharing of info": "personal_information",
+    "Improper use of my credit report": "personal_information",
+    "Identity theft / Fraud / Embezzlement": "personal_information",
+    "Communication tactics": "personal_rights", "Taking/threatening an illegal action": "personal_rights",
+    "False statements or representation": "false_advertising", "Billing disputes": "price", "Late fee": "price",
+    "Other fee": "price", "APR or interest rate": "price", "Settlement process and costs": "price",
 }
 VIOLATION_ISSUES = frozenset({"False statements or representation", "Improper contact or sharing of info",
                               "Taking/threatening an illegal action", "Fraud or scam",
@@ -75,6 +88,10 @@ class Record:
     @property
     def channel(self) -> str:
         return CHANNEL.get(self.via, "app")
+
+    @property
+    def issue_type(self) -> str:
+        return ISSUE_TYPE.get(self.issue, "other")
 
     @property
     def category(self) -> str:
@@ -135,6 +152,7 @@ class Expected:
     kind: str
     channel: str
     merchant: str | None
+    issue_type: str
     accepted: int
     refused: int
     closed: int
@@ -164,7 +182,7 @@ def expected_cases(record: Record, *, region: str, merchant: str | None) -> list
         ir_due = int(decided_by_regulator or outcome is Outcome.NONE)  # NONE: still open when swept
         ir_on_time = int(decided_by_regulator)
     complaint = Expected(
-        region=region, kind="complaint", channel=record.channel, merchant=merchant,
+        region=region, kind="complaint", channel=record.channel, merchant=merchant, issue_type=record.issue_type,
         accepted=int(outcome in (Outcome.SETTLE, Outcome.TERMINATE) and not settles_in_negotiation),
         refused=int(outcome is Outcome.REFUSE), closed=int(closed), closed_on_time=int(closed and not late),
         settled=int(outcome is Outcome.SETTLE), terminated=int(outcome is Outcome.TERMINATE),
@@ -175,7 +193,8 @@ def expected_cases(record: Record, *, region: str, merchant: str | None) -> list
     if record.kind != "both":
         return [complaint]
     report = Expected(
-        region=region, kind="report", channel=record.channel, merchant=merchant, accepted=0, refused=0,
+        region=region, kind="report", channel=record.channel, merchant=merchant, issue_type=record.issue_type,
+        accepted=0, refused=0,
         closed=int(closed), closed_on_time=int(closed and not late), settled=0, terminated=0, recovered_fen=0,
         initial_reviews_due=0, initial_reviews_on_time=0,
         report_verifications_due=1, report_verifications_on_time=int(closed and not late),

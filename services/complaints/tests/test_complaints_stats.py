@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints.cli import rebuild_statistics
 from complaints.complaint import decisions
-from complaints.complaint.enums import Channel, ComplaintKind
+from complaints.complaint.enums import Channel, ComplaintKind, IssueType
 from complaints.complaint.schemas import RefuseIn
 from complaints.complaint.service import sweep_breaches
 from complaints.database import outbox
@@ -44,7 +44,7 @@ from servicekit.testing.plugin import Tokens
 ROWS = 2000
 STATS = "/v1/regulator/stats"
 PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
-COUNTED = [f.name for f in fields(Expected) if f.name not in ("region", "kind", "channel", "merchant")]
+COUNTED = [f.name for f in fields(Expected) if f.name not in ("region", "kind", "channel", "merchant", "issue_type")]
 
 
 def figures_of(cases: Iterable[Expected]) -> dict[str, Any]:
@@ -93,6 +93,7 @@ class Replay:
             "complainant": {"name": f"消费者{record.complaint_id}", "phone": f"139{record.complaint_id % 10**8:08d}"},
             "respondent": respondent, "request": {"type": "refund" if record.amount_fen else "other"},
             "facts": record.issue, "sector": "finance", "category": record.category, "channel": record.channel,
+            "issue_type": record.issue_type,
         }
         response = await self.client.post("/v1/consumer/complaints", json=body, headers=self.auth)
         assert response.status_code == 201, response.text
@@ -247,7 +248,7 @@ async def test_figures_roll_up_from_counties_and_group_by_region(
     assert figures_in(one) == figures_of(c for c in expected if c.region == county)
 
 
-@pytest.mark.parametrize("dimension", ["kind", "channel", "merchant"])
+@pytest.mark.parametrize("dimension", ["kind", "channel", "merchant", "issue_type"])
 async def test_figures_grouped_by_a_dimension(
     client: httpx.AsyncClient, tokens: Tokens, replayed: tuple[Replay, list[Expected]], stats_area: Area,
     dimension: str,
@@ -279,6 +280,8 @@ async def test_filters_narrow_every_figure(
 
     assert await stats(kind="report") == figures_of(c for c in expected if c.kind == "report")
     assert await stats(channel="hotline") == figures_of(c for c in expected if c.channel == "hotline")
+    assert await stats(issue_type="price") == figures_of(c for c in expected if c.issue_type == "price")
+    assert await stats(issue_type="safety") == figures_of([])
     assert await stats(merchant_id=merchant_id) == figures_of(c for c in expected if c.merchant == merchant_id)
     assert await stats(sector="finance") == figures_of(expected)
     assert await stats(sector="food") == figures_of([])
@@ -323,6 +326,7 @@ def scopes(rng: random.Random, area: Area, merchants: list[uuid.UUID],
                 {}, {"kind": rng.choice(list(ComplaintKind)[:2])}, {"sector": rng.choice(["finance", "food"])},
                 {"channel": rng.choice(list(Channel))}, {"merchant_id": rng.choice(merchants)},
                 {"kind": ComplaintKind.COMPLAINT, "channel": Channel.WEB},
+                {"issue_type": rng.choice(list(IssueType))},
             ])
             chosen.append((Scope(region=rng.choice(regions), start=start, end=end, **filters),
                            rng.choice([None, *GroupBy])))
@@ -358,14 +362,16 @@ async def test_cubes_give_the_figures_the_case_rows_give_before_and_after_foldin
         await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": FOLD_LOCK})
         await holder.commit()
         try:
-            # Spread the cases over two years and two sectors: each such change moves a contribution between keys.
+            # Spread the cases over two years, two sectors and three issue types: each such change moves a
+            # contribution between keys.
             async with sessionmaker() as session, session.begin():
                 for case_id in case_ids:
                     await session.execute(
                         text("UPDATE complaint SET filed_at = filed_at - make_interval(days => :days, hours => :hours),"
-                             " sector = :sector WHERE id = :id"),
+                             " sector = :sector, issue_type = :issue_type WHERE id = :id"),
                         {"days": rng.randrange(0, 760), "hours": rng.randrange(0, 24),
-                         "sector": rng.choice(["finance", "finance", "food"]), "id": case_id})
+                         "sector": rng.choice(["finance", "finance", "food"]),
+                         "issue_type": rng.choice(["price", "quality", "other"]), "id": case_id})
             assert await count_deltas(sessionmaker) >= len(case_ids)
             await assert_cubes_match_the_cases(sessionmaker, checks)
         finally:

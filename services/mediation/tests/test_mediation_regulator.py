@@ -287,3 +287,33 @@ async def test_mediation_past_its_period_terminates_on_ground_5_unless_paused(
             "SELECT id::text, status || ':' || coalesce(termination_ground::text, '-') FROM mediation_case "
             "WHERE id IN (:a, :b)"), {"a": uuid.UUID(running), "b": uuid.UUID(paused)})).all())
     assert rows == {running: "terminated:5", paused: "mediating:-"}
+
+
+async def test_staff_list_a_regions_cases_and_a_mediator_lists_its_own(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    mediator = f"med-{uuid.uuid4().hex[:8]}"
+    assigned = await mediation_case(apply_event, sessionmaker)
+    other = await mediation_case(apply_event, sessionmaker)
+    response = await assign(client, tokens, assigned, mediator_id=mediator)
+    assert response.status_code == 200, response.text
+
+    mine = await client.get("/v1/regulator/cases", params={"mine": "true"}, headers=mediator_token(tokens, mediator))
+    region = await client.get("/v1/regulator/cases", params={"region": "632801", "status": "mediating",
+                                                             "limit": 200}, headers=bearer(tokens.regulator()))
+    elsewhere = await client.get("/v1/regulator/cases", params={"region": "630100"},
+                                 headers=bearer(tokens.regulator()))
+
+    assert mine.status_code == 200, mine.text
+    [item] = mine.json()["items"]
+    assert item["id"] == assigned
+    assert item["mediator"] == {"kind": "regulator_staff", "id": mediator, "region_code": "632801",
+                                "delegated": False}
+    assert [d["kind"] for d in item["deadlines"] if d["state"] == "running"] == ["mediation"]
+    assert "complainant" not in item
+    listed = {entry["id"]: entry for entry in region.json()["items"]}
+    assert {assigned, other} <= set(listed)
+    assert listed[other]["mediator"] is None
+    assert all(entry["region_code"].startswith("632801") for entry in listed.values())
+    assert elsewhere.status_code == 403

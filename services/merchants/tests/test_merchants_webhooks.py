@@ -21,11 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import MerchantsSettings
 from merchants.webhooks import service as webhook_service
-from merchants.webhooks.events import webhook_body
+from merchants.webhooks.events import WEBHOOK_EVENT_TYPES, concerns_enterprise, webhook_body
 from merchants.webhooks.jobs import WebhookDispatcher
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
 from odr_client import WebhookVerificationError, verify_webhook
-from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintFiled, ComplaintRouted, RouteTarget
+from servicekit.contracts.complaints_v1 import (
+    ComplainantForMerchant,
+    ComplaintFiled,
+    ComplaintRouted,
+    ComplaintTransferred,
+    RouteTarget,
+)
 from servicekit.contracts.mediation_v1 import CaseReviewed, OfferMade
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_producer, start_client, stop_client
@@ -472,3 +478,15 @@ def test_a_webhook_body_carries_the_masked_name_and_never_the_sealed_one() -> No
         request_type="refund", request_amount_fen=100, facts="f", due_date=None, routed_at=datetime.now(UTC))
     body = webhook_body(routed.envelope(source="complaints"))
     assert body["data"]["complainant"] == {"name": "王*", "phone_masked": "138****8000"}
+
+
+def test_a_transfer_between_bureaus_reaches_the_enterprise_the_case_had_reached() -> None:
+    def transferred(merchant_id: uuid.UUID | None) -> EventEnvelope:
+        return ComplaintTransferred(
+            complaint_id=uuid.uuid4(), case_no="TS-632801-20261204-000001", from_region="632801",
+            region_code="632802", merchant_id=merchant_id, reason="经营者住所地在德令哈",
+            due_date=datetime.now(UTC).date(), transferred_at=datetime.now(UTC)).envelope(source="complaints")
+
+    assert ComplaintTransferred.event_type in WEBHOOK_EVENT_TYPES
+    assert concerns_enterprise(transferred(uuid.uuid4()))
+    assert not concerns_enterprise(transferred(None))

@@ -39,6 +39,7 @@ class Role(StrEnum):
     REGULATOR = "regulator"
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
+    HOTLINE = "hotline"
 
 
 class Principal(BaseModel):

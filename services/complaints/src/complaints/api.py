@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from complaints.complaint.router import (
     consumer_router,
+    hotline_router,
     internal_router,
     merchant_router,
     regulator_router,
@@ -19,7 +20,7 @@ from complaints.report.router import regulator_router as regulator_report_router
 from complaints.stats.router import regulator_router as regulator_stats_router
 
 ROUTERS: list[APIRouter] = [
-    consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router,
+    consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router, hotline_router,
     regulator_report_router, regulator_stats_router, regulator_disclosure_router, public_router, internal_router,
     merchant_router,
 ]

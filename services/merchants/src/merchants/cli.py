@@ -40,7 +40,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     staff = commands.add_parser("staff-account", help="create a regulator staff account or reset its password",
                                 description=STAFF_ACCOUNT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     staff.add_argument("--username", required=True)
-    staff.add_argument("--role", required=True, choices=[StaffRole.REGULATOR.value, StaffRole.MEDIATOR.value])
+    staff.add_argument("--role", required=True,
+                       choices=[StaffRole.REGULATOR.value, StaffRole.MEDIATOR.value, StaffRole.HOTLINE.value])
     staff.add_argument("--region", required=True, help="GB/T 2260 code of the administration")
     staff.add_argument("--name", required=True, help="display name")
     arguments = parser.parse_args(argv)

@@ -76,6 +76,8 @@ class ComplaintFiled(EventContract):
     request_amount_fen: int | None
     green_channel: bool
     filed_at: datetime
+    # Added within v1 (optional, so older events still parse): the issue type from the fixed list.
+    issue_type: str | None = None
 
 
 class ComplaintRouted(EventContract):
@@ -130,6 +132,39 @@ class ComplaintAccepted(EventContract):
     category: str | None = None
     issue_type: str | None = None
     evidence: list[EvidenceForMerchant] = Field(default_factory=list)
+
+
+class ComplaintTransferred(EventContract):
+    """A bureau passed the complaint to the competent one (Order 121 Art. 13, 41): `region_code` is the receiving
+    bureau's region, whose 7-working-day acceptance clock (`due_date`) starts on the day of the transfer. An enterprise
+    the case had reached hears of it through `merchant_id`."""
+
+    event_type: ClassVar[str] = "complaints.complaint.transferred.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    case_no: str
+    from_region: str
+    region_code: str
+    merchant_id: uuid.UUID | None
+    reason: str
+    due_date: date
+    transferred_at: datetime
+
+
+class ComplaintIssueTypeCorrected(EventContract):
+    """The regulator corrected the issue type the consumer chose."""
+
+    event_type: ClassVar[str] = "complaints.complaint.issue_type_corrected.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    region_code: str
+    merchant_id: uuid.UUID | None
+    kind: str
+    previous: str
+    issue_type: str
+    corrected_at: datetime
 
 
 class ComplaintRefused(EventContract):
@@ -223,6 +258,8 @@ CONTRACTS: tuple[type[EventContract], ...] = (
     ComplaintFiled,
     ComplaintRouted,
     ComplaintAccepted,
+    ComplaintTransferred,
+    ComplaintIssueTypeCorrected,
     ComplaintRefused,
     ComplaintWithdrawn,
     ComplaintClosed,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus
-from complaints.complaint.schemas import RatingIn, RefuseIn
+from complaints.complaint.schemas import IssueTypeIn, RatingIn, RefuseIn, TransferIn, TransferRead
 from complaints.complaint.state import (
     CLOSED_BY_OUTCOME,
     FINAL,
@@ -20,6 +20,7 @@ from complaints.complaint.state import (
     Actor,
     annotate,
     complaint_table,
+    ensure_transferable,
     lock,
     status_of,
     transition,
@@ -31,14 +32,17 @@ from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from complaints.evidence import service as evidence_service
 from complaints.publisher import Publisher
+from servicekit import regions
 from servicekit.auth import Principal
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
     ComplaintAccepted,
     ComplaintClosed,
+    ComplaintIssueTypeCorrected,
     ComplaintRated,
     ComplaintRefused,
     ComplaintRouted,
+    ComplaintTransferred,
     ComplaintWithdrawn,
     RouteTarget,
 )
@@ -156,6 +160,7 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
 
         def events(row: RowMapping) -> list[EventEnvelope]:
             return [ComplaintRouted(
+                issue_type=row["issue_type"],
                 complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.MERCHANT,
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
@@ -174,6 +179,76 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                                           kinds=[DeadlineKind.INITIAL_REVIEW])
         await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.MERCHANT_NEGOTIATION, at=now,
                                      working_days=negotiation_days)
+
+
+async def transfer(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, body: TransferIn,
+                   publisher: Publisher) -> TransferRead:
+    """pending_acceptance -> pending_acceptance in another region (Order 121 Art. 13, 41): the complaint goes to the
+    competent bureau, whose 7-working-day acceptance clock starts on the day of the transfer; the sending bureau's
+    clock ends (a breached one stays breached). The timeline tells the consumer where and why, in a code an app
+    translates; the enterprise the case had reached is told by the event."""
+    async with session.begin():
+        case = await _governed_complaint(session, case_id, principal)
+        ensure_transferable(status_of(case["status"]))
+        if body.to_region == case["region_code"]:
+            raise Problem("validation-error", "The complaint is already in that region",
+                          errors=[{"field": "body.to_region", "message": "the case's own region",
+                                   "code": "same_region"}])
+        now = utcnow()
+        review_due = deadline_service.due_date_from(now, DeadlineKind.INITIAL_REVIEW)
+        from_region = case["region_code"]
+        receiving = regions.get(body.to_region)
+        receiving_name = receiving.name if receiving is not None else body.to_region
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            return [ComplaintTransferred(
+                complaint_id=row["id"], case_no=row["case_no"], from_region=from_region,
+                region_code=row["region_code"], merchant_id=row["merchant_id"], reason=body.reason,
+                due_date=review_due, transferred_at=now,
+            ).envelope(source=publisher.source)]
+
+        # Ended first: the new clock is then the only open one, and the queue follows it.
+        await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.ENDED,
+                                          kinds=[DeadlineKind.INITIAL_REVIEW])
+        moved = await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         events=events,
+                         note=f"Transferred from region {from_region} to the market regulator of {receiving_name} "
+                              f"({body.to_region}): {body.reason}",
+                         details={"code": "transferred", "from_region": from_region, "to_region": body.to_region,
+                                  "reason": body.reason},
+                         changes={"region_code": body.to_region, "transferred_from": from_region, "routed_at": now})
+        clock = await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.INITIAL_REVIEW, at=now)
+    return TransferRead(id=moved["id"], case_no=moved["case_no"], status=moved["status"], from_region=from_region,
+                        region_code=moved["region_code"], due_date=clock["due_date"], transferred_at=now)
+
+
+async def correct_issue_type(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, body: IssueTypeIn,
+                             publisher: Publisher) -> None:
+    """The regulator corrects the issue type of a complaint or report of its regions, whatever its status; the
+    timeline keeps the old and the new value. The same type again changes nothing."""
+    async with session.begin():
+        case = await lock(session, case_id)
+        if case is None or not principal.governs(case["region_code"]):
+            raise Problem("not-found", "No such complaint in the regions you govern")
+        previous = case["issue_type"]
+        if previous == body.issue_type.value:
+            return
+        now = utcnow()
+        is_report = case["kind"] == ComplaintKind.REPORT
+
+        def events(row: RowMapping) -> list[EventEnvelope]:
+            return [ComplaintIssueTypeCorrected(
+                complaint_id=row["id"], region_code=row["region_code"],
+                merchant_id=None if is_report else row["merchant_id"], kind=row["kind"], previous=previous,
+                issue_type=row["issue_type"], corrected_at=now,
+            ).envelope(source=publisher.source)]
+
+        note = f"Issue type corrected from {previous} to {body.issue_type.value}"
+        await annotate(session, case=case, actor=Actor(ActorRole.REGULATOR, principal.sub), at=now,
+                       outbox=publisher.outbox, events=events, note=note + (f": {body.note}" if body.note else ""),
+                       details={"code": "issue_type_corrected", "from": previous, "to": body.issue_type.value},
+                       changes={"issue_type": body.issue_type.value})
 
 
 async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, publisher: Publisher) -> None:
@@ -247,6 +322,7 @@ async def record_negotiation_failed(session: AsyncSession, event: NegotiationFai
 
     def events(row: RowMapping) -> list[EventEnvelope]:
         return [ComplaintRouted(
+            issue_type=row["issue_type"],
             complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.REGULATOR,
             merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
             complainant=_complainant(row, cipher), request_type=row["request_type"],

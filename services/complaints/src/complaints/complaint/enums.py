@@ -54,10 +54,27 @@ class Channel(StrEnum):
     STAFF = "staff"
 
 
+class IssueType(StrEnum):
+    """What the dispute is about, from the one fixed list the bureau classifies by (问题类别)."""
+
+    QUALITY = "quality"
+    SAFETY = "safety"
+    PRICE = "price"
+    METROLOGY = "metrology"
+    COUNTERFEIT = "counterfeit"
+    CONTRACT = "contract"
+    FALSE_ADVERTISING = "false_advertising"
+    AFTER_SALES = "after_sales"
+    PERSONAL_INFORMATION = "personal_information"
+    PERSONAL_RIGHTS = "personal_rights"
+    OTHER = "other"
+
+
 class ActorRole(StrEnum):
     CONSUMER = "consumer"
     MERCHANT = "merchant"
     REGULATOR = "regulator"
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
+    HOTLINE = "hotline"
     SYSTEM = "system"

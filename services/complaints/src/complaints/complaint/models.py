@@ -27,6 +27,7 @@ from complaints.complaint.enums import (
     Channel,
     ComplaintKind,
     ComplaintStatus,
+    IssueType,
     ReportStatus,
     RequestType,
 )
@@ -46,6 +47,7 @@ class Complaint(Base):
         one_of("status", ComplaintStatus, ReportStatus),
         one_of("request_type", RequestType),
         one_of("channel", Channel),
+        one_of("issue_type", IssueType),
         CheckConstraint("request_amount_fen >= 0", name="request_amount_fen_non_negative"),
         CheckConstraint("purchase_amount_fen >= 0", name="purchase_amount_fen_non_negative"),
         CheckConstraint("recovered_fen >= 0", name="recovered_fen_non_negative"),
@@ -55,6 +57,11 @@ class Complaint(Base):
         # Regulators list by region prefix (LIKE '6328%'), which a default-collation btree cannot serve.
         Index("ix_complaint_region_code_id", "region_code", text("id DESC"),
               postgresql_ops={"region_code": "varchar_pattern_ops"}),
+        # The regulator's queue, by the due date of the current stage's clock (migration 0008, design-notes.md).
+        Index("ix_complaint_queue_region", "region_code", "queue_due_at", "id",
+              postgresql_ops={"region_code": "varchar_pattern_ops"},
+              postgresql_where=text("queue_due_at IS NOT NULL")),
+        Index("ix_complaint_queue_due", "queue_due_at", "id", postgresql_where=text("queue_due_at IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -91,11 +98,16 @@ class Complaint(Base):
     purchase_order_no: Mapped[str | None] = mapped_column(String(100))
     sector: Mapped[str] = mapped_column(String(64))
     category: Mapped[str | None] = mapped_column(String(128))
+    issue_type: Mapped[str] = mapped_column(String(32), server_default="other")
     channel: Mapped[str] = mapped_column(String(32))
     # The consumer-rights service station (消费维权服务站) whose staff filed the case for a walk-in consumer.
     station_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     mediation_case_id: Mapped[uuid.UUID | None]
     recovered_fen: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # The region a transferred case came from (Art. 13, 41), and the due instant of the clock of its current stage,
+    # kept by triggers (migration 0008): what the regulator's queue filters and sorts by.
+    transferred_from: Mapped[str | None] = mapped_column(String(6))
+    queue_due_at: Mapped[datetime | None]
     filed_at: Mapped[datetime]
     routed_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]

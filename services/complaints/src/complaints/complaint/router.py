@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -14,17 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from complaints.complaint import decisions, enterprise
 from complaints.complaint import service as complaint_service
 from complaints.complaint.dependencies import Rules
-from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind
+from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind, IssueType
 from complaints.complaint.flags import FlagRules
 from complaints.complaint.schemas import (
     ComplaintCreate,
     ComplaintList,
     ComplaintRead,
+    HotlineComplaintCreate,
+    IssueTypeIn,
     RatingIn,
     RefuseIn,
     ReportCreate,
     RouteToMerchantIn,
     StationComplaintCreate,
+    TransferIn,
+    TransferRead,
 )
 from complaints.complaint.state import Actor
 from complaints.dependencies import Changes, Events, Periods, Store, negotiation_periods
@@ -43,6 +48,8 @@ from servicekit.auth import (
     require,
     require_internal,
 )
+from servicekit.calendar import end_of_day
+from servicekit.db import utcnow
 from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
@@ -55,10 +62,12 @@ reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: compl
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
 station_router = APIRouter(prefix="/v1/regulator/station-complaints", tags=["regulator: service stations"])
 merchant_router = APIRouter(prefix="/v1/merchant/complaints", tags=["merchant: evidence"])
+hotline_router = APIRouter(prefix="/v1/regulator/hotline-complaints", tags=["regulator: hotline"])
 internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"],
                            dependencies=[Depends(require_internal)])
 
 StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
+HotlinePrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.HOTLINE))]
 
 STREAM_PING_SECONDS = 15
 
@@ -150,6 +159,36 @@ async def file_station_complaint(
                         headers={"Location": f"{regulator_router.prefix}/{stored.body['id']}"})
 
 
+@hotline_router.post("", status_code=201, response_model=ComplaintRead,
+                     summary="File a caller's complaint or report at the 12315 hotline",
+                     responses={403: {"description": "The token is not a hotline operator's"},
+                                422: {"description": "A field is not valid"}})
+async def file_hotline_complaint(
+    body: HotlineComplaintCreate,
+    principal: HotlinePrincipal,
+    session: DbSession,
+    cipher: Cipher,
+    runtime: Runtime,
+    publisher: Events,
+) -> JSONResponse:
+    """A hotline operator files for a caller who identified themselves; the case belongs to the caller's own login
+    (their phone's subject), so they can follow it in the app. Channel `hotline` is kept for the statistics; the
+    timeline names the operator (actor `hotline`). Routed as any complaint."""
+    assert body.complainant is not None, "HotlineComplaintCreate requires a complainant"
+    filing = complaint_service.Filing(
+        consumer_id=consumer_subject(body.complainant.phone, runtime.settings.subject_key.get_secret_value()),
+        body=ComplaintCreate.model_validate(body.model_dump() | {"channel": Channel.HOTLINE}),
+        idempotency_key=None,
+        cipher=cipher,
+        publisher=publisher,
+        negotiation_periods=negotiation_periods(runtime.settings),
+        filer=Actor(ActorRole.HOTLINE, principal.sub),
+    )
+    stored = await complaint_service.file_complaint(session, filing)
+    return JSONResponse(stored.body, status_code=stored.status,
+                        headers={"Location": f"{regulator_router.prefix}/{stored.body['id']}"})
+
+
 @station_router.get("", response_model=ComplaintList, summary="What my service station filed, newest first")
 async def list_station_complaints(
     principal: StationStaffPrincipal,
@@ -193,22 +232,42 @@ async def get_my_complaint(
     return JSONResponse(found.detail.model_dump(mode="json"), headers={"ETag": _etag(found.version)})
 
 
-@regulator_router.get("", response_model=ComplaintList, summary="Complaints of the regions I govern")
+@regulator_router.get("", response_model=ComplaintList, summary="The work queue of the regions I govern",
+                      responses={403: {"description": "The token does not govern that region"},
+                                 422: {"description": "A filter or the cursor is not valid"}})
 async def list_region_complaints(
     principal: RegulatorPrincipal,
     session: DbSession,
     status: CaseStatus | None = None,
     kind: ComplaintKind | None = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    overdue: bool = False,
+    due_before: date | None = None,
+    sector: Annotated[str | None, Query(max_length=64)] = None,
+    issue_type: IssueType | None = None,
+    merchant_id: uuid.UUID | None = None,
+    business: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+    channel: Channel | None = None,
+    case_no: Annotated[str | None, Query(min_length=3, max_length=40)] = None,
     cursor: str | None = None,
     limit: PageSize = 20,
 ) -> ComplaintList:
-    """Complaints in `region` (default: the caller's own), which must be a region the caller governs."""
+    """Complaints and reports in `region` (default: the caller's own, which must be a region the caller governs)
+    and the regions below it: first those whose current stage has a clock (merchant negotiation, initial review,
+    report verification), the earliest due first (an overdue clock keeps its due date, so overdue cases lead), then
+    the others, newest first. `due_at` on each item is that clock's due instant.
+
+    Filters: `status`, `kind`, `overdue` (the clock has run out), `due_before` (the clock's due date is before that
+    date), `sector`, `issue_type`, `merchant_id`, `business` (part of the
+    business's name), `channel`, `case_no` (a case number or its beginning)."""
     scope = region or principal.region
     if scope is None or not principal.governs(scope):
         raise Problem("forbidden", "The token does not govern that region")
-    conditions = complaint_service.regulator_conditions(region_prefix=regions.prefix(scope), status=status, kind=kind)
-    return await complaint_service.list_complaints(session, conditions=conditions, cursor=cursor, limit=limit)
+    queue = complaint_service.QueueFilter(
+        region_prefix=regions.prefix(scope), status=status, kind=kind, overdue_at=utcnow() if overdue else None,
+        due_before=end_of_day(due_before - timedelta(days=1)) if due_before is not None else None, sector=sector,
+        issue_type=issue_type, merchant_id=merchant_id, business=business, channel=channel, case_no=case_no)
+    return await complaint_service.list_queue(session, queue=queue, cursor=cursor, limit=limit)
 
 
 @consumer_router.get(
@@ -356,6 +415,36 @@ async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerc
     await decisions.route_to_merchant(session, case_id=complaint_id, principal=principal,
                                       merchant_id=body.merchant_id, cipher=cipher, publisher=publisher,
                                       negotiation_periods=periods)
+    return await _regulator_view(session, complaint_id, principal, cipher, rules)
+
+
+@regulator_router.post("/{complaint_id}/transfer", response_model=TransferRead,
+                       summary="Transfer to the competent bureau (Order 121 Art. 13, 41)",
+                       responses={404: {"description": "No such complaint in the regions you govern"},
+                                  409: {"description": "The complaint is not pending acceptance"},
+                                  422: {"description": "Unknown region, or the complaint's own region"}})
+async def transfer_complaint(complaint_id: uuid.UUID, body: TransferIn, principal: RegulatorPrincipal,
+                             session: DbSession, publisher: Events) -> TransferRead:
+    """pending_acceptance in the caller's region -> pending_acceptance in `to_region`: the receiving bureau's
+    7-working-day acceptance clock starts on the day of the transfer, the sender's clock ends, and the sender no
+    longer sees the case (404). The consumer's timeline gets an entry with code `transferred` and params
+    from_region, to_region, reason; emits `complaints.complaint.transferred.v1` (an enterprise the case had reached
+    receives it by webhook). The answer says where the case went and its new clock, no more: the case's detail is the
+    receiving bureau's to read."""
+    return await decisions.transfer(session, case_id=complaint_id, principal=principal, body=body,
+                                    publisher=publisher)
+
+
+@regulator_router.post("/{complaint_id}/issue-type", response_model=ComplaintRead,
+                       summary="Correct the issue type",
+                       responses={404: {"description": "No such case in the regions you govern"},
+                                  422: {"description": "Not an issue type of the list"}})
+async def correct_issue_type(complaint_id: uuid.UUID, body: IssueTypeIn, principal: RegulatorPrincipal,
+                             session: DbSession, cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
+    """Set the issue type of a complaint or report (any status) to one of the list; the timeline gets an entry with
+    code `issue_type_corrected` and params from, to. Emits `complaints.complaint.issue_type_corrected.v1`."""
+    await decisions.correct_issue_type(session, case_id=complaint_id, principal=principal, body=body,
+                                       publisher=publisher)
     return await _regulator_view(session, complaint_id, principal, cipher, rules)
 
 

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from complaints import catalog, identifiers
-from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind, RequestType
+from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind, IssueType, RequestType
 from complaints.deadline.schemas import DeadlineRead
 from complaints.evidence.schemas import EvidenceRead
 from servicekit import regions
@@ -200,6 +200,8 @@ class ComplaintCreate(RequestBody):
     purchase: PurchaseIn | None = None
     sector: SectorCode
     category: CategoryCode | None = None
+    # Optional so that clients written before issue types keep working; the regulator can correct it later.
+    issue_type: IssueType = IssueType.OTHER
     channel: Channel = Channel.APP
     evidence_ids: Annotated[list[uuid.UUID], Field(max_length=20)] = []
     shared_evidence_ids: Annotated[list[uuid.UUID], Field(
@@ -232,6 +234,16 @@ class StationComplaintCreate(ComplaintCreate):
             raise ValueError("only a complaint can be settled on the spot")
         if self.complainant is None:
             raise ValueError("a station files for a consumer it has identified: complainant is required")
+        return self
+
+
+class HotlineComplaintCreate(ComplaintCreate):
+    """A filing by a hotline operator for a caller; `channel` is always `hotline`, and the caller is identified."""
+
+    @model_validator(mode="after")
+    def _caller_identified(self) -> Self:
+        if self.complainant is None:
+            raise ValueError("the hotline files for a caller it has identified: complainant is required")
         return self
 
 
@@ -323,10 +335,15 @@ class RatingRead(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    """One step of the case. `note` is English prose for staff; an entry an app must render in its own language
+    also has a `code` and its `params` (e.g. `transferred` with from_region, to_region and reason)."""
+
     at: datetime
     status: CaseStatus
     actor_role: ActorRole
     note: str | None
+    code: str | None = None
+    params: dict[str, str] | None = None
 
 
 class FlagRead(BaseModel):
@@ -357,7 +374,9 @@ class ComplaintRead(BaseModel):
     facts: str
     sector: str
     category: str | None
+    issue_type: IssueType = IssueType.OTHER
     channel: Channel
+    transferred_from: str | None = None
     deadlines: list[DeadlineRead]
     timeline: list[TimelineEntry]
     evidence: list[EvidenceRead] = []
@@ -384,6 +403,12 @@ class ComplaintSummary(BaseModel):
     respondent_name: str
     request_type: RequestType
     green_channel: bool
+    sector: str
+    issue_type: IssueType
+    channel: Channel
+    due_at: datetime | None = Field(
+        None, validation_alias="queue_due_at",
+        description="When the clock of the case's current stage runs out (or ran out: overdue); null without one")
     filed_at: datetime
     updated_at: datetime
 
@@ -406,6 +431,32 @@ class RefuseIn(RequestBody):
 
 class RouteToMerchantIn(RequestBody):
     merchant_id: uuid.UUID
+
+
+class IssueTypeIn(RequestBody):
+    """The regulator's correction of the issue type the consumer chose."""
+
+    issue_type: IssueType
+    note: Note | None = None
+
+
+class TransferIn(RequestBody):
+    """Art. 13, 41: the bureau of `to_region` is the competent one; `reason` is shown to the consumer."""
+
+    to_region: RegionCode
+    reason: Note
+
+
+class TransferRead(BaseModel):
+    """Where a transferred complaint went, and the receiving bureau's acceptance clock."""
+
+    id: uuid.UUID
+    case_no: str
+    status: CaseStatus
+    from_region: str
+    region_code: str
+    due_date: date
+    transferred_at: datetime
 
 
 class RatingIn(RequestBody):

@@ -51,15 +51,21 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
                                           ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.WITHDRAWN}),
     ComplaintStatus.WITH_MERCHANT: frozenset({ComplaintStatus.PENDING_ACCEPTANCE, ComplaintStatus.CLOSED_SETTLED,
                                               ComplaintStatus.WITHDRAWN}),
-    # A regulator may also push a received complaint to the ODR enterprise (back to negotiation).
+    # A regulator may also push a received complaint to the ODR enterprise (back to negotiation), or transfer it to the
+    # competent bureau (Art. 13, 41), where it waits for acceptance again on a new clock.
     ComplaintStatus.PENDING_ACCEPTANCE: frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.CLOSED_REFUSED,
-                                                   ComplaintStatus.WITH_MERCHANT, ComplaintStatus.WITHDRAWN}),
+                                                   ComplaintStatus.WITH_MERCHANT, ComplaintStatus.WITHDRAWN,
+                                                   ComplaintStatus.PENDING_ACCEPTANCE}),
     ComplaintStatus.ACCEPTED: frozenset({ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.CLOSED_TERMINATED,
                                          ComplaintStatus.WITHDRAWN}),
     ReportStatus.RECEIVED: frozenset({ReportStatus.VERIFYING, ReportStatus.CASE_OPENED, ReportStatus.NOT_OPENED}),
     ReportStatus.VERIFYING: frozenset({ReportStatus.CASE_OPENED, ReportStatus.NOT_OPENED}),
     **{status: frozenset() for status in FINAL},
 }
+
+# A transfer to the competent bureau (Art. 13, 41) is the receiving bureau's pending_acceptance entered again; only a
+# complaint still waiting for the acceptance decision can be transferred (after it, the bureau has taken it on).
+TRANSFERABLE: frozenset[CaseStatus] = frozenset({ComplaintStatus.PENDING_ACCEPTANCE})
 
 # The clock a status starts when a case enters it.
 DEADLINE_ON_ENTRY: dict[CaseStatus, DeadlineKind] = {
@@ -80,6 +86,14 @@ def ensure_allowed(current: CaseStatus, target: CaseStatus) -> CaseStatus:
         raise Problem("conflict", f"A case cannot go from {current.value} to {target.value}",
                       current_status=current.value)
     return target
+
+
+def ensure_transferable(current: CaseStatus) -> None:
+    """Nothing, or a 409 problem when a case in `current` cannot be transferred to another bureau."""
+    if current not in TRANSFERABLE:
+        raise Problem("conflict", f"A case that is {current.value} cannot be transferred",
+                      current_status=current.value)
+    ensure_allowed(current, ComplaintStatus.PENDING_ACCEPTANCE)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Tables of the statistics: per-case contributions, the delta log the triggers append to, and the cubes.
 
-The migration (0007_stats_cubes) also creates the view `stats_case_contribution` (a case's contribution,
-computed from its complaint and deadline rows) and the deferred triggers that keep `stats_case` and `stats_delta`
-up to date in every transaction that changes a case.
+The migrations (0007_stats_cubes; 0008 adds the issue type) also create the view `stats_case_contribution` (a
+case's contribution, computed from its complaint and deadline rows) and the deferred triggers that keep `stats_case`
+and `stats_delta` up to date in every transaction that changes a case.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def _dimensions(primary_key: bool) -> list[Column[str]]:
     return [Column("region_code", String(6, collation="C"), primary_key=primary_key, nullable=False),
             Column("kind", String(16), primary_key=primary_key, nullable=False),
             Column("sector", String(64), primary_key=primary_key, nullable=False),
-            Column("channel", String(32), primary_key=primary_key, nullable=False)]
+            Column("channel", String(32), primary_key=primary_key, nullable=False),
+            Column("issue_type", String(32), primary_key=primary_key, nullable=False)]
 
 
 stats_case = Table(

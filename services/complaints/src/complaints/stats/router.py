@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from complaints.complaint.enums import Channel, ComplaintKind
+from complaints.complaint.enums import Channel, ComplaintKind, IssueType
 from complaints.stats import service as stats_service
 from complaints.stats.models import COUNTS
 from complaints.stats.service import FIGURES, GroupBy, Scope, with_rates
@@ -63,8 +63,9 @@ class Stats(Figures):
                       description=(
                           "Exact figures over the cases filed from `from` to `to` (local dates, both included; default "
                           "this year so far) in `region` (default: the caller's) and every region below it. Optional "
-                          "filters: kind, sector, channel, merchant_id; `group_by` adds the same figures per region "
-                          "one level down, kind, sector, channel, merchant or month.\n\n" + _DEFINITIONS))
+                          "filters: kind, sector, channel, issue_type, merchant_id; `group_by` adds the same "
+                          "figures per region one level down, kind, sector, channel, issue type, merchant or "
+                          "month.\n\n" + _DEFINITIONS))
 async def region_stats(
     principal: RegulatorPrincipal,
     session: DbSession,
@@ -75,6 +76,7 @@ async def region_stats(
     sector: Annotated[str | None, Query(max_length=64)] = None,
     channel: Channel | None = None,
     merchant_id: uuid.UUID | None = None,
+    issue_type: IssueType | None = None,
     group_by: GroupBy | None = None,
 ) -> Stats:
     """Figures for a region the caller governs; 403 for any other."""
@@ -88,7 +90,7 @@ async def region_stats(
         raise Problem("validation-error", "The period ends before it starts",
                       errors=[{"field": "query.from", "message": "after `to`", "code": "value_error"}])
     scope = Scope(region=scope_region, start=start, end=end, kind=kind, sector=sector, channel=channel,
-                  merchant_id=merchant_id)
+                  merchant_id=merchant_id, issue_type=issue_type)
     groups: list[Group] | None = None
     if group_by is None:
         [(_, totals)] = await stats_service.compute(session, scope, None)

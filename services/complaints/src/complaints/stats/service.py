@@ -46,6 +46,7 @@ from complaints.complaint.enums import (
     Channel,
     ComplaintKind,
     ComplaintStatus,
+    IssueType,
 )
 from complaints.complaint.models import Complaint
 from complaints.deadline.enums import DeadlineKind, DeadlineState
@@ -97,6 +98,7 @@ class GroupBy(StrEnum):
     KIND = "kind"
     SECTOR = "sector"
     CHANNEL = "channel"
+    ISSUE_TYPE = "issue_type"
     MERCHANT = "merchant"
     MONTH = "month"
 
@@ -112,6 +114,7 @@ class Scope:
     sector: str | None = None
     channel: Channel | None = None
     merchant_id: uuid.UUID | None = None
+    issue_type: IssueType | None = None
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -146,7 +149,8 @@ def _group_key(group_by: GroupBy, region: str) -> ColumnElement[Any]:
         return cast(c.merchant_id, String)
     if group_by is GroupBy.MONTH:
         return func.to_char(func.timezone(str(ZONE), c.filed_at), "YYYY-MM")
-    return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel}[group_by]
+    return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel,
+            GroupBy.ISSUE_TYPE: c.issue_type}[group_by]
 
 
 async def compute_from_cases(session: AsyncSession, scope: Scope,
@@ -196,6 +200,8 @@ async def compute_from_cases(session: AsyncSession, scope: Scope,
         conditions.append(c.channel == scope.channel.value)
     if scope.merchant_id is not None:
         conditions.append(c.merchant_id == scope.merchant_id)
+    if scope.issue_type is not None:
+        conditions.append(c.issue_type == scope.issue_type.value)
     statement = select(*figures).select_from(complaint_table.outerjoin(clocks, true())).where(*conditions)
     if group_by is None:
         row = (await session.execute(statement)).mappings().one()
@@ -227,7 +233,8 @@ def _cube_key(group_by: GroupBy, region: str, table: Table, bucket: ColumnElemen
         return case((c.merchant_id == NO_MERCHANT, None), else_=cast(c.merchant_id, String))
     if group_by is GroupBy.MONTH:
         return func.to_char(bucket, "YYYY-MM")
-    return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel}[group_by]
+    return {GroupBy.KIND: c.kind, GroupBy.SECTOR: c.sector, GroupBy.CHANNEL: c.channel,
+            GroupBy.ISSUE_TYPE: c.issue_type}[group_by]
 
 
 def _part(table: Table, spans: list[tuple[date, date]], scope: Scope, group_by: GroupBy | None) -> Select[Any]:
@@ -247,6 +254,8 @@ def _part(table: Table, spans: list[tuple[date, date]], scope: Scope, group_by: 
         conditions.append(c.channel == scope.channel.value)
     if scope.merchant_id is not None:
         conditions.append(c.merchant_id == scope.merchant_id)
+    if scope.issue_type is not None:
+        conditions.append(c.issue_type == scope.issue_type.value)
     key = [_cube_key(group_by, scope.region, table, bucket).label("group_key")] if group_by is not None else []
     return select(*key, *(c[name] for name in COUNTS)).where(*conditions)
 
@@ -296,7 +305,7 @@ def _sums(source: FromClause) -> list[ColumnElement[Any]]:
 def _by_day(source: FromClause, day: ColumnElement[date], name: str) -> CTE:
     """`source`'s counts summed per merchant (NO_MERCHANT for none), day and dimensions."""
     keys = [func.coalesce(source.c.merchant_id, NO_MERCHANT).label("merchant_id"), day.label("bucket"),
-            source.c.region_code, source.c.kind, source.c.sector, source.c.channel]
+            source.c.region_code, source.c.kind, source.c.sector, source.c.channel, source.c.issue_type]
     return select(*keys, *_sums(source)).group_by(*keys).cte(name)
 
 
@@ -308,13 +317,15 @@ def _into_cubes(by_day: CTE, *, add: bool) -> list[CTE]:
         bucket: ColumnElement[Any] = by_day.c.bucket
         if cube in (month_cube, merchant_month_cube):
             bucket = cast(func.date_trunc("month", by_day.c.bucket), Date)
-        keys = [*merchant, bucket, by_day.c.region_code, by_day.c.kind, by_day.c.sector, by_day.c.channel]
+        keys = [*merchant, bucket, by_day.c.region_code, by_day.c.kind, by_day.c.sector, by_day.c.channel,
+                by_day.c.issue_type]
         rows = select(*keys, *_sums(by_day)).group_by(*keys)
         if not add:
             # Rows in key order: a period's rows then sit together on disk, so a query reads few pages.
             rows = rows.order_by(*keys)
         statement = insert(cube).from_select(
-            [*(["merchant_id"] if merchant else []), "bucket", "region_code", "kind", "sector", "channel", *COUNTS],
+            [*(["merchant_id"] if merchant else []), "bucket", "region_code", "kind", "sector", "channel", "issue_type",
+             *COUNTS],
             rows)
         if add:
             statement = statement.on_conflict_do_update(

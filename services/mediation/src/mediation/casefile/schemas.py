@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mediation.agreements.schemas import AgreementRead
-from mediation.cases.schemas import CaseRead
+from mediation.cases.schemas import CaseRead, MediatorRead
 from mediation.fulfilment.schemas import ProofRead
 from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptRead
 from mediation.negotiation.schemas import OfferRead
-
-
-class MediatorRead(BaseModel):
-    kind: str
-    id: str
-    region_code: str | None
-    delegated: bool
 
 
 class CaseDetail(CaseRead):

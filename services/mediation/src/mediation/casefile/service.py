@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements import service as agreements_service
 from mediation.agreements.schemas import agreement_read
-from mediation.casefile.schemas import CaseDetail, MediatorRead
+from mediation.casefile.schemas import CaseDetail
 from mediation.cases.models import MediationCase
-from mediation.cases.service import case_read
+from mediation.cases.service import case_read, mediator_of
 from mediation.fulfilment import service as fulfilment_service
 from mediation.fulfilment.schemas import proof_read
 from mediation.messages import attachments as attachments_service
@@ -32,10 +32,7 @@ async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCip
     for attachment in case_attachments:
         if attachment.message_id is not None:
             by_message[attachment.message_id].append(attachment)
-    mediator = None
-    if case.mediator_id is not None and case.mediator_kind is not None:
-        mediator = MediatorRead(kind=case.mediator_kind, id=case.mediator_id, region_code=case.mediator_region,
-                                delegated=case.delegated)
+    mediator = mediator_of(case)
     return CaseDetail(
         **case_read(case, cipher).model_dump(),
         stage=case.stage,

@@ -67,6 +67,34 @@ class CaseRead(BaseModel):
     closed_at: datetime | None
 
 
+class MediatorRead(BaseModel):
+    kind: str
+    id: str
+    region_code: str | None
+    delegated: bool
+
+
+class StaffCaseSummary(BaseModel):
+    """A case in a staff list: who mediates it and its clocks; no personal data (reading a case is logged)."""
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    case_no: str
+    status: CaseStatus
+    stage: str
+    merchant_id: uuid.UUID | None
+    region_code: str
+    mediator: MediatorRead | None
+    deadlines: list[DeadlineRead]
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class StaffCaseList(BaseModel):
+    items: list[StaffCaseSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
 class CaseList(BaseModel):
     items: list[CaseRead]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

@@ -20,7 +20,9 @@ from mediation.cases.schemas import (
     CaseRequestRead,
     ComplainantRead,
     DeadlineRead,
+    MediatorRead,
     SharedEvidenceRead,
+    StaffCaseSummary,
 )
 from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
 from mediation.settings import EVENT_SOURCE
@@ -117,6 +119,24 @@ async def list_merchant_cases(session: AsyncSession, *, merchant_id: uuid.UUID, 
     return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
 
 
+async def list_staff_cases(session: AsyncSession, *, region_prefix: str | None, mediator_id: str | None,
+                           status: CaseStatus | None, before_id: uuid.UUID | None, limit: int) -> CasePage:
+    """A page of a region's cases (code prefix), or of the cases one mediator is assigned, newest first."""
+    query = select(MediationCase)
+    if region_prefix is not None:
+        query = query.where(MediationCase.region_code.startswith(region_prefix, autoescape=True))
+    if mediator_id is not None:
+        query = query.where(MediationCase.mediator_id == mediator_id)
+    if status is not None:
+        query = query.where(MediationCase.status == status.value)
+    if before_id is not None:
+        query = query.where(MediationCase.id < before_id)
+    rows = list((await session.execute(query.order_by(MediationCase.id.desc()).limit(limit + 1))).scalars())
+    has_more = len(rows) > limit
+    cases = rows[:limit]
+    return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
+
+
 async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
                         now: datetime) -> MediationCase:
     """Staff and mediators see the complainant's personal data: the read itself goes on the case's audit trail."""
@@ -172,3 +192,19 @@ def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
         opened_at=case.opened_at,
         closed_at=case.closed_at,
     )
+
+
+def mediator_of(case: MediationCase) -> MediatorRead | None:
+    """Who mediates the case, if anyone is assigned."""
+    if case.mediator_id is None or case.mediator_kind is None:
+        return None
+    return MediatorRead(kind=case.mediator_kind, id=case.mediator_id, region_code=case.mediator_region,
+                        delegated=case.delegated)
+
+
+def staff_summary(case: MediationCase) -> StaffCaseSummary:
+    """A case as staff lists show it: mediator and clocks, no personal data."""
+    return StaffCaseSummary(id=case.id, complaint_id=case.complaint_id, case_no=case.case_no,
+                            status=CaseStatus(case.status), stage=case.stage, merchant_id=case.merchant_id,
+                            region_code=case.region_code, mediator=mediator_of(case), deadlines=deadlines_of(case),
+                            opened_at=case.opened_at, closed_at=case.closed_at)

@@ -17,6 +17,8 @@ class StaffRole(StrEnum):
     REGULATOR = "regulator"
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
+    # A 12315 hotline operator: files complaints for callers (channel `hotline`).
+    HOTLINE = "hotline"
 
 
 ROLE_VALUES = ", ".join(f"'{role.value}'" for role in StaffRole)
@@ -38,7 +40,7 @@ class ApiClient(Base):
 
 
 class StaffAccount(Base):
-    """A regulator, mediator or service-station account for the password grant."""
+    """A regulator, mediator, hotline operator or service-station account for the password grant."""
 
     __tablename__ = "staff_account"
     __table_args__ = (CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),)
