@@ -144,6 +144,7 @@ ROUTES: list[Route] = [
     # The business licence travels base64 in the JSON body: 5 MB of file is about 6.7 MB of body.
     Route(PUBLIC, "POST", "/v1/public/odr-applications", MERCHANTS, max_body_bytes=8 * 1024 * 1024),
     Route(PUBLIC, "GET", "/v1/public/complaints", COMPLAINTS),
+    Route(PUBLIC, "GET", "/v1/public/regions", COMPLAINTS),
     Route(PUBLIC, "GET", "/v1/public/odr-enterprises", MERCHANTS),
     Route(PUBLIC, "GET", "/v1/public/stations", MERCHANTS),
 ]

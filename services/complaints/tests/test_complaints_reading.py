@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import httpx
 from complaints_support import Area, Consumer, complaint_body, unregistered
 
+from servicekit.calendar import local_date, working_days_after
+from servicekit.db import utcnow
 from servicekit.testing.plugin import Tokens
 
 PATH = "/v1/consumer/complaints"
@@ -29,13 +32,17 @@ async def test_the_owner_reads_the_complaint_with_timeline_and_deadlines(
     response = await client.get(f"{PATH}/{filed['id']}", headers=auth)
 
     assert response.status_code == 200
-    assert response.headers["etag"] == 'W/"1"'
+    assert response.headers["etag"] == f'W/"1-{_today()}"'
     body = response.json()
     assert body == filed
     assert body["complainant"] == {"name": "王芳", "phone": "13800138000", "address": "青海省格尔木市昆仑中路12号",
                                    "id_number": None}
     assert [entry["status"] for entry in body["timeline"]] == ["submitted", "pending_acceptance"]
-    assert set(body["timeline"][0]) == {"at", "status", "actor_role", "note"}
+    assert set(body["timeline"][0]) == {"at", "status", "actor_role", "note", "code", "params"}
+    assert [entry["code"] for entry in body["timeline"]] == ["filed", "sent_to_regulator"]
+    review = body["deadlines"][0]
+    assert review["working_days_left"] == working_days_after(local_date(utcnow()), date.fromisoformat(
+        review["due_date"])) > 0
 
 
 async def test_if_none_match_with_the_current_etag_gives_304(
@@ -44,16 +51,18 @@ async def test_if_none_match_with_the_current_etag_gives_304(
     _, auth = consumer()
     filed = await file(client, auth, area.first)
 
-    not_modified = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": 'W/"1"'})
-    stale = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": 'W/"0"'})
-    strong = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": '"0", "1"'})
+    today = _today()
+    not_modified = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": f'W/"1-{today}"'})
+    stale = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": f'W/"0-{today}"'})
+    yesterday = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": 'W/"1-20000101"'})
+    strong = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": f'"0", "1-{today}"'})
     any_version = await client.get(f"{PATH}/{filed['id']}", headers={**auth, "If-None-Match": "*"})
 
     assert not_modified.status_code == 304
     assert not_modified.content == b""
-    assert not_modified.headers["etag"] == 'W/"1"'
+    assert not_modified.headers["etag"] == f'W/"1-{today}"'
     assert strong.status_code == any_version.status_code == 304
-    assert stale.status_code == 200
+    assert stale.status_code == yesterday.status_code == 200
     assert stale.json()["id"] == filed["id"]
 
 
@@ -124,3 +133,7 @@ async def test_regulators_list_only_regions_they_govern(
     assert filtered.json()["items"] == []
     assert elsewhere.status_code == 403
     assert "complainant" not in everything.json()["items"][0]
+
+
+def _today() -> str:
+    return f"{local_date(utcnow()):%Y%m%d}"

@@ -320,17 +320,26 @@ class RatingRead(BaseModel):
 
 
 class DeadlineRead(BaseModel):
+    """A clock; `working_days_left` counts the working days after today up to the due date (holidays and swapped
+    weekends included), 0 on the due date and after it, null unless the clock runs."""
+
     kind: DeadlineKind
     due_date: date
     state: DeadlineState
     due_at: datetime
+    working_days_left: int | None = None
 
 
 class TimelineEntry(BaseModel):
+    """One thing that happened. `code` says what (a stable key a screen words in its reader's language; null on rows
+    older than codes), `params` the values that wording needs; `note` is the English wording of the audit trail."""
+
     at: datetime
     status: CaseStatus
     actor_role: ActorRole
     note: str | None
+    code: str | None = None
+    params: dict[str, str | int] = {}
 
 
 class EvidenceRead(BaseModel):
