@@ -243,12 +243,16 @@ async def test_withdrawing_shows_the_timeline_in_chinese(
     await expect(page.get_by_text("Withdrawn by the consumer")).to_have_count(0)
 
 
-async def test_a_chat_message_is_sent_and_the_button_is_released_when_a_live_update_arrives(
-        open_page: Opener, api: httpx.AsyncClient, screen: Screen) -> None:
-    enterprise = (await api.get("/v1/public/odr-enterprises")).json()["items"][0]
+async def test_a_negotiation_on_the_phone_messages_offer_attachment_proof_and_disclosure(
+        open_page: Opener, api: httpx.AsyncClient, demo: dict[str, Any], screen: Screen) -> None:
+    merchant = demo["merchants"][0]
+    token = await api.post("/auth/token", data={"grant_type": "client_credentials", "client_id": merchant["client_id"],
+                                                "client_secret": merchant["client_secret"]})
+    assert token.status_code == 200, token.text
+    as_merchant = {"Authorization": f"Bearer {token.json()['access_token']}"}
     session = await consumer_session(api, next(PHONES))
-    filed = await file_by_api(api, session, respondent={"merchant_id": enterprise["merchant_id"]},
-                              green_channel=True)
+    filed = await file_by_api(api, session, respondent={"merchant_id": merchant["merchant_id"]}, green_channel=True,
+                              disclosure_consent=True)
 
     async def case_id() -> Any:
         detail = (await api.get(f"/v1/consumer/complaints/{filed['id']}", headers=bearer(session))).json()
@@ -257,12 +261,39 @@ async def test_a_chat_message_is_sent_and_the_button_is_released_when_a_live_upd
     case = await eventually(case_id, what="the negotiation case")
     page, _ = await signed_in(open_page, api, f"#/cases/{case}", phone=session["phone"])
     await expect(page.get_by_text("● 实时更新中")).to_be_visible()
+    await expect(page.get_by_text(re.compile(r"还剩 \d+ 个工作日"))).to_be_visible()
+    # Two messages in a row: each live update of the first must not leave the button waiting for good.
     for text in ("请尽快退款。", "订单号 TB2026112012345。"):
         await page.get_by_label("写给商家或调解员").fill(text)
         await page.get_by_role("button", name="发送", exact=True).click()
         await expect(page.locator(".messages").get_by_text(text)).to_be_visible()
         await expect(page.get_by_role("button", name="发送", exact=True)).to_be_enabled()
+
+    uploaded = await api.post(f"/v1/merchant/cases/{case}/attachments", headers=as_merchant,
+                              files={"file": ("refund-receipt.png", png(), "image/png")})
+    assert uploaded.status_code == 201, uploaded.text
+    offered = await api.post(f"/v1/merchant/cases/{case}/offers", headers=as_merchant,
+                             json={"type": "refund", "amount_fen": 29900, "note": "全额退款"})
+    assert offered.status_code == 201, offered.text
+    await expect(page.get_by_text("退款 ¥299.00")).to_be_visible()
+    await expect(page.get_by_role("img", name="refund-receipt.png")).to_have_attribute("src", re.compile("^blob:"))
+    await screen(page, "app-case-offer")
+    await page.get_by_role("button", name="接受").click()
+    await page.get_by_role("button", name="确认接受").click()
+    await expect(page.get_by_role("heading", name="和解协议")).to_be_visible()
+    proof = await api.post(f"/v1/merchant/cases/{case}/fulfilment", headers=as_merchant,
+                           json={"kind": "refund_txn", "reference": "RF2026120500001"})
+    assert proof.status_code == 201, proof.text
+    await expect(page.get_by_text("凭证号 RF2026120500001")).to_be_visible()
     await screen(page, "app-case")
+    await page.get_by_role("button", name="确认已履行").click()
+    await expect(page.get_by_text("已确认履行").first).to_be_visible()
+
+    await page.goto(f"/app/#/complaints/{filed['id']}")
+    await expect(page.get_by_text(re.compile(r"已在协商中和解，商家向您支付 ¥299.00"))).to_be_visible(timeout=20_000)
+    await page.goto("/app/#/public")
+    await expect(page.get_by_text(filed["case_no"], exact=False)).to_be_visible(timeout=20_000)
+    await screen(page, "app-public")
 
 
 async def test_when_the_service_is_back_the_page_retries_by_itself(
@@ -307,7 +338,6 @@ async def test_the_public_screens_open_without_signing_in(
     await page.goto("/app/#/public")
     await expect(page.get_by_role("heading", name="投诉公示")).to_be_visible()
     await expect(page.locator(".cards > li").first).to_be_visible()
-    await screen(page, "app-public")
     await page.goto("/app/#/more")
     await expect(page.get_by_role("heading", name="更多服务")).to_be_visible()
     await screen(page, "app-more")

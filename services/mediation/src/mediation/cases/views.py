@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,13 @@ from mediation.cases.schemas import (
     DeadlineRead,
     MediatorRead,
 )
-from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
+from mediation.cases.state import (
+    CaseStatus,
+    DeadlineKind,
+    DeadlineState,
+    mediation_deadline_state,
+    negotiation_deadline_state,
+)
 from mediation.fulfilment import service as fulfilment_service
 from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind
 from mediation.fulfilment.schemas import ProofRead
@@ -28,7 +35,7 @@ from mediation.messages.schemas import AttachmentRead, MessageRead, ReadReceiptR
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.models import Offer, OfferStatus, OfferType, SettlementAgreement
 from mediation.negotiation.schemas import AgreementRead, ConsentRead, OfferRead
-from servicekit.calendar import local_date
+from servicekit.calendar import local_date, working_days_after
 from servicekit.db import utcnow
 from servicekit.pii import PiiCipher
 
@@ -36,14 +43,19 @@ from servicekit.pii import PiiCipher
 def deadlines_of(case: MediationCase) -> list[DeadlineRead]:
     """The clocks of the case as they stand today (Asia/Shanghai)."""
     status, today = CaseStatus(case.status), local_date(utcnow())
+
+    def clock(kind: DeadlineKind, due_date: date, state: DeadlineState) -> DeadlineRead:
+        left = working_days_after(today, due_date) if state is DeadlineState.RUNNING else None
+        return DeadlineRead(kind=kind, due_date=due_date, state=state, working_days_left=left)
+
     deadlines = []
     if case.due_date is not None:
-        deadlines.append(DeadlineRead(kind=DeadlineKind.MERCHANT_NEGOTIATION, due_date=case.due_date,
-                                      state=negotiation_deadline_state(status, case.due_date, today)))
+        deadlines.append(clock(DeadlineKind.MERCHANT_NEGOTIATION, case.due_date,
+                               negotiation_deadline_state(status, case.due_date, today)))
     if case.mediation_due_date is not None:
-        deadlines.append(DeadlineRead(kind=DeadlineKind.MEDIATION, due_date=case.mediation_due_date,
-                                      state=mediation_deadline_state(status, case.mediation_due_date, today,
-                                                                     paused=case.paused_at is not None)))
+        deadlines.append(clock(DeadlineKind.MEDIATION, case.mediation_due_date,
+                               mediation_deadline_state(status, case.mediation_due_date, today,
+                                                        paused=case.paused_at is not None)))
     return deadlines
 
 

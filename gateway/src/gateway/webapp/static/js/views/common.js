@@ -95,7 +95,7 @@ export function timelineText(entry) {
   return label("timeline", entry.code, {
     ...params,
     amount: params.amount_fen != null ? money(params.amount_fen) : "",
-    case_status: label("status", params.case_status),
+    case_status: label("caseStarted", params.case_status),
     reason: label("failure", params.reason),
     stage: label("stage", params.stage),
   });

@@ -86,7 +86,8 @@ function summaryCards(detail, path, signal) {
       h("h3", {}, t("refusal")),
       h("p", {}, detail.refusal.note),
       h("h3", {}, t("otherRoutes")),
-      h("p", {}, detail.refusal.other_routes)));
+      // The statutory routes (Consumer Rights Protection Law Art. 39), worded here in the reader's language.
+      h("p", {}, t("otherRoutesText"))));
   }
   if (detail.report_decision) {
     cards.push(h("section", { class: "card" },

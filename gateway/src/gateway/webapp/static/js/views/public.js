@@ -62,7 +62,7 @@ export function renderStations({ root, signal, message }) {
     h("h2", {}, t("stationsTitle")),
     h("p", { class: "lead" }, t("stationsIntro")),
     message,
-    h("fieldset", { class: "card field group" }, h("legend", {}, t("stationsRegion")), region.element),
+    h("fieldset", { class: "card filter" }, h("legend", {}, t("stationsRegion")), region.element),
     results);
   region.load(signal).catch(() => {
     // Without the region list the directory still lists every station.
