@@ -92,14 +92,13 @@ export function enterpriseCombobox({ name, onChoose }) {
       const chosen = items.find((item) => item.merchant_id === value.value);
       if (chosen) text.value = chosen.name;
     },
-    count: () => items.length,
   };
 }
 
 let regionList = null;
 
 /** The regions the API knows ({code, name, level, parent_code}), fetched once per page load. */
-export function loadRegions(signal) {
+function loadRegions(signal) {
   regionList ??= api.get("/v1/public/regions", { signal }).then((answer) => answer?.items ?? []);
   regionList.catch(() => { regionList = null; });
   return regionList;
@@ -140,7 +139,6 @@ export function regionPicker({ name, initial = "", anyLevel = false, onChange })
   };
   levels.forEach(({ select }, index) => select.addEventListener("change", () => {
     if (index < levels.length - 1) fill(index + 1, select.value);
-    if (!select.value && index < levels.length - 1) levels[index + 1].wrapper.hidden = true;
     hidden.value = current();
     onChange?.(hidden.value);
   }));
@@ -159,7 +157,6 @@ export function regionPicker({ name, initial = "", anyLevel = false, onChange })
 
   return {
     element: h("div", { class: "region-picker" }, levels.map(({ wrapper }) => wrapper), hidden),
-    control: levels[0].select,
     value: () => hidden.value,
     load(signal) {
       return loadRegions(signal).then((loaded) => {
@@ -167,7 +164,6 @@ export function regionPicker({ name, initial = "", anyLevel = false, onChange })
         set(hidden.value || initial);
       });
     },
-    set,
   };
 }
 
