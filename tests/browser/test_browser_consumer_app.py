@@ -182,6 +182,7 @@ async def test_a_consumer_files_a_report_on_its_own_naming_the_region_from_the_p
 
     await expect(page.get_by_text(re.compile(r"举报已提交，编号 JB"))).to_be_visible()
     await expect(page.get_by_role("heading", name="举报内容")).to_be_visible()
+    await expect(page.get_by_text("诉求")).to_have_count(0)
     await expect(page.get_by_text(re.compile(r"还剩 \d+ 个工作日"))).to_be_visible()
     await screen(page, "app-report-filed")
 

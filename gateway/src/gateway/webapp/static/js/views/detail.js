@@ -68,9 +68,10 @@ function summaryCards(detail, path, signal) {
         badge("status", detail.status)),
       h("dl", { class: "facts" },
         h("dt", {}, t("caseNo")), h("dd", { class: "mono" }, detail.case_no),
-        h("dt", {}, t("request")),
-        h("dd", {}, [label("request", request.type), request.amount_fen != null ? ` ${money(request.amount_fen)}` : ""]
-          .join("")),
+        // A report asks nothing for the reporter: its request is a formality of the API, not worth a line.
+        detail.kind === "report" ? null : [h("dt", {}, t("request")),
+          h("dd", {}, [label("request", request.type), request.amount_fen != null ? ` ${money(request.amount_fen)}` : ""]
+            .join(""))],
         detail.recovered_fen > 0 ? [h("dt", {}, t("recovered")), h("dd", {}, money(detail.recovered_fen))] : null),
       detail.green_channel ? h("p", { class: "tag" }, t("greenChannel")) : null),
   ];
