@@ -51,8 +51,6 @@ from servicekit.auth import (
     require,
     require_internal,
 )
-from servicekit.calendar import local_date
-from servicekit.db import utcnow
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.sse import EventStream, ServerSentEvent
@@ -383,12 +381,10 @@ async def _regulator_view(session: AsyncSession, complaint_id: uuid.UUID, princi
 
 
 def _etag(version: int) -> str:
-    # The day is part of it: the deadlines' working days left change at midnight without a new version.
-    return f'W/"{version}-{local_date(utcnow()):%Y%m%d}"'
+    return f'W/"{version}"'
 
 
 def _matches(header: str, version: int) -> bool:
-    """If-None-Match semantics with weak comparison: W/"1-20261204" and "1-20261204" both match version 1 on that
-    day, and so does *."""
+    """If-None-Match semantics with weak comparison: W/"1" and "1" both match version 1, and so does *."""
     tags = {tag.strip() for tag in header.split(",")}
     return "*" in tags or bool({_etag(version), _etag(version).removeprefix("W/")} & tags)
