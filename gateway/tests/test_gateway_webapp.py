@@ -25,6 +25,9 @@ IMPORT_SPECIFIER = re.compile(
 )
 ABSOLUTE_URL = re.compile(r"\b(?:https?:)?//[\w.-]+\.[a-z]{2,}", re.IGNORECASE)
 API_PATH_LITERAL = re.compile(r"""["'`](/(?:v1|auth)/[^"'`?\s]*)""")
+# navigator.serviceWorker.register("sw.js"), or register(scriptUrl("sw.js")) through a Trusted Types policy: the
+# worker's URL is relative to the page, not to the module.
+SERVICE_WORKER = re.compile(r"""serviceWorker\??\.register\(\s*(?:\w+\(\s*)?["']([^"']+)["']""")
 JAVASCRIPT = "text/javascript"
 
 
@@ -104,6 +107,7 @@ async def crawl(client: httpx.AsyncClient) -> dict[str, httpx.Response]:
             queue += [urljoin(url, reference) for reference in page.urls]
         elif content_type.startswith(JAVASCRIPT):
             queue += [urljoin(url, specifier) for specifier in IMPORT_SPECIFIER.findall(response.text)]
+            queue += [urljoin(urljoin(ORIGIN, APP), worker) for worker in SERVICE_WORKER.findall(response.text)]
     return seen
 
 
@@ -120,8 +124,11 @@ async def test_the_app_page_is_html_under_a_strict_content_security_policy(
     assert directives["script-src"] == ["'self'"]
     assert directives["style-src"] == ["'self'"]
     assert directives["connect-src"] == ["'self'"]
+    # Photos: evidence fetched with the bearer token, and the ones being uploaded, shown from blob: URLs.
+    assert directives["img-src"] == ["'self'", "blob:"]
     assert directives["object-src"] == ["'none'"]
     assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["trusted-types"] == ["odr-sw"]
     assert not any("unsafe" in source or source == "*" for sources in directives.values() for source in sources)
     assert response.headers["x-content-type-options"] == "nosniff"
     page = References()
@@ -152,6 +159,20 @@ async def test_every_asset_the_page_and_its_modules_reference_is_served(webapp_g
     for response in loaded.values():
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_offline_shell_caches_every_file_of_the_app_and_nothing_else(
+        webapp_gateway: httpx.AsyncClient) -> None:
+    worker = await webapp_gateway.get("/app/sw.js")
+
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith(JAVASCRIPT)
+    listed = re.search(r"const SHELL = \[(.*?)\];", worker.text, re.DOTALL)
+    assert listed is not None
+    shell = set(re.findall(r'"([^"]+)"', listed.group(1)))
+    on_disk = {path.relative_to(STATIC_DIR).as_posix() for path in STATIC_DIR.rglob("*") if path.is_file()}
+    # The worker itself is fetched by the browser, never from the cache.
+    assert shell == (on_disk - {"sw.js"}) | {"./"}
 
 
 async def test_nothing_the_app_loads_comes_from_another_origin(webapp_gateway: httpx.AsyncClient) -> None:

@@ -163,6 +163,7 @@ ROUTES: list[Route] = [
     Route(PUBLIC, "GET", "/v1/public/odr-applications/{id}/status", MERCHANTS),
     Route(PUBLIC, "POST", "/v1/public/odr-applications/{id}/credentials", MERCHANTS),
     Route(PUBLIC, "GET", "/v1/public/complaints", COMPLAINTS),
+    Route(PUBLIC, "GET", "/v1/public/regions", COMPLAINTS),
     Route(PUBLIC, "GET", "/v1/public/odr-enterprises", MERCHANTS),
     Route(PUBLIC, "GET", "/v1/public/stations", MERCHANTS),
 ]

@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from servicekit.calendar import add_calendar_days, add_working_days, end_of_day, is_working_day, local_date
+from servicekit.calendar import (
+    add_calendar_days,
+    add_working_days,
+    end_of_day,
+    is_working_day,
+    local_date,
+    working_days_after,
+)
 
 # 国办发明电〔2025〕7号, the 2026 schedule: weekdays off and weekend days worked.
 OFFICIAL_2026_WEEKDAYS_OFF = {
@@ -126,6 +133,16 @@ def test_add_working_days(start: date, n: int, expected: date) -> None:
 )
 def test_add_calendar_days(start: date, n: int, expected: date) -> None:
     assert add_calendar_days(start, n) == expected
+
+
+@pytest.mark.parametrize(("today", "last", "expected"), [
+    (date(2026, 9, 28), date(2026, 10, 9), 4),  # Tue 29, Wed 30 Sep, then Thu 8 and Fri 9 Oct (Oct 1-7 off)
+    (date(2026, 10, 9), date(2026, 10, 9), 0),  # the last day itself
+    (date(2026, 10, 12), date(2026, 10, 9), 0),  # past it
+    (date(2026, 10, 9), date(2026, 10, 12), 2),  # Sat 10 Oct is worked, Mon 12
+])
+def test_working_days_after(today: date, last: date, expected: int) -> None:
+    assert working_days_after(today, last) == expected
 
 
 def test_negative_periods_are_refused() -> None:

@@ -218,6 +218,7 @@ async def test_the_consumer_withdraws_an_open_complaint(
     assert body["closed_at"] is not None
     assert all(d["state"] in ("met", "ended") for d in body["deadlines"])
     assert body["timeline"][-1]["actor_role"] == "consumer"
+    assert body["timeline"][-1]["code"] == "withdrawn"
     assert [kind for kind, _ in await events_of(engine, filed["id"])][-2:] == ["withdrawn.v1", "closed.v1"]
     again = await client.post(f"{CONSUMER}/{filed['id']}/withdraw", headers=auth)
     assert again.status_code == 409

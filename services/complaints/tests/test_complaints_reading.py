@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import httpx
 from complaints_support import Area, Consumer, complaint_body, unregistered
 
+from servicekit.calendar import local_date, working_days_after
+from servicekit.db import utcnow
 from servicekit.testing.plugin import Tokens
 
 PATH = "/v1/consumer/complaints"
@@ -36,8 +39,10 @@ async def test_the_owner_reads_the_complaint_with_timeline_and_deadlines(
                                    "id_number": None}
     assert [entry["status"] for entry in body["timeline"]] == ["submitted", "pending_acceptance"]
     assert set(body["timeline"][0]) == {"at", "status", "actor_role", "note", "code", "params"}
-    assert body["timeline"][0]["code"] is None
-    assert body["timeline"][0]["params"] is None
+    assert [entry["code"] for entry in body["timeline"]] == ["filed", "sent_to_regulator"]
+    review = body["deadlines"][0]
+    assert review["working_days_left"] == working_days_after(local_date(utcnow()), date.fromisoformat(
+        review["due_date"])) > 0
 
 
 async def test_if_none_match_with_the_current_etag_gives_304(

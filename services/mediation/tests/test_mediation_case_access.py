@@ -7,6 +7,8 @@ import uuid
 import httpx
 from mediation_testkit import DUE_DATE, ApplyEvent, routed_event
 
+from servicekit.calendar import local_date, working_days_after
+from servicekit.db import utcnow
 from servicekit.testing.plugin import Tokens
 
 
@@ -41,7 +43,8 @@ async def test_merchant_lists_its_case_and_another_merchant_sees_nothing(
     assert case["case_no"] == event.data["case_no"]
     assert case["status"] == "negotiating"
     assert case["deadlines"] == [{"kind": "merchant_negotiation", "due_date": DUE_DATE.isoformat(),
-                                  "state": "running"}]
+                                  "state": "running",
+                                  "working_days_left": working_days_after(local_date(utcnow()), DUE_DATE)}]
     assert case["complainant"] == {"name": "王芳", "phone_masked": "138****8000"}
     assert case["request"] == {"type": "refund", "amount_fen": 29900}
     assert case["facts"] == "购买的枸杞与网页宣传不符"

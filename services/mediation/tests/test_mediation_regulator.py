@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mediation.regulator import service as regulator_service
 from mediation.settings import MediationSettings
 from servicekit.auth import Audience, Principal, Role
-from servicekit.calendar import add_calendar_days, add_working_days, local_date
+from servicekit.calendar import add_calendar_days, add_working_days, local_date, working_days_after
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.problems import Problem
@@ -69,7 +69,8 @@ async def test_acceptance_moves_the_failed_negotiation_to_mediation_with_a_60_da
     detail = (await client.get(f"/v1/regulator/cases/{case_id}", headers=bearer(tokens.regulator()))).json()
     assert (detail["status"], detail["stage"]) == ("mediating", "mediation")
     expected_due = add_calendar_days(date(2026, 11, 30), 60)
-    assert {"kind": "mediation", "due_date": expected_due.isoformat(), "state": "running"} in detail["deadlines"]
+    assert {"kind": "mediation", "due_date": expected_due.isoformat(), "state": "running",
+            "working_days_left": working_days_after(local_date(utcnow()), expected_due)} in detail["deadlines"]
     opened = [payload for event, payload in await outbox_events(sessionmaker, case_id)
               if event == "mediation.case.opened.v1"]
     assert [payload["status"] for payload in opened] == ["negotiating", "mediating"]

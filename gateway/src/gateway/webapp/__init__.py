@@ -19,13 +19,13 @@ BUILT_DIR = Path(__file__).parent / "dist"
 BUILT_ASSETS_PATH = "/web"
 CONSOLE_PATH = "/console"
 
-# Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow
-# (the app builds its DOM with createElement/textContent, so it needs no policy at all).
-CONTENT_SECURITY_POLICY = "; ".join([
+# Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow.
+# Photos are shown from blob: URLs of this origin: evidence fetched with the bearer token, and the ones being uploaded.
+_POLICY = [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self'",
+    "img-src 'self' blob:",
     "connect-src 'self'",
     "font-src 'self'",
     "manifest-src 'self'",
@@ -34,13 +34,14 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
     "require-trusted-types-for 'script'",
-])
+]
+# The app builds its DOM with createElement/textContent; its one Trusted Types policy, "odr-sw", passes only the
+# service worker's own URL to navigator.serviceWorker.register.
+CONTENT_SECURITY_POLICY = "; ".join([*_POLICY, "trusted-types odr-sw"])
 # The built screens run Vue, whose runtime creates a Trusted Types policy named "vue" (for the static parts of
 # compiled templates), and a "default" policy of their own that passes only the empty string (the chart renderer
-# clears its container with innerHTML = ''); no other policy may be created, and no other HTML may reach a DOM
-# sink. Evidence photos, fetched with the staff token, are shown from blob: URLs of this origin.
-BUILT_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' blob:") + (
-    "; trusted-types vue default")
+# clears its container with innerHTML = ''); no other policy may be created, and no other HTML may reach a DOM sink.
+BUILT_CONTENT_SECURITY_POLICY = "; ".join([*_POLICY, "trusted-types vue default"])
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

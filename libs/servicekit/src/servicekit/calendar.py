@@ -51,6 +51,16 @@ def add_working_days(start: date, n: int) -> date:
     return day
 
 
+def working_days_after(today: date, last: date) -> int:
+    """How many working days follow `today` up to and including `last`: what is left of a period ending on `last`
+    (0 on its last day and after it)."""
+    count = 0
+    day = today
+    while (day := next_working_day(day)) <= last:
+        count += 1
+    return count
+
+
 def add_calendar_days(start: date, n: int) -> date:
     """The last day of a period of `n` calendar days from `start`, moved past a holiday or rest day it lands on."""
     if n < 0:

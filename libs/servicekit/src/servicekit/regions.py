@@ -45,6 +45,11 @@ def get(code: str) -> Region | None:
     return _table().get(code)
 
 
+def all_regions() -> list[Region]:
+    """Every region of the table, ordered by code."""
+    return sorted(_table().values(), key=lambda region: region.code)
+
+
 def is_known(code: str) -> bool:
     return code in _table()
 

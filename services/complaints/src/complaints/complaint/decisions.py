@@ -112,7 +112,7 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
 
         await transition(session, case=case, target=ComplaintStatus.ACCEPTED,
                          actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
-                         events=events, note="Accepted by the market regulator for mediation",
+                         events=events, code="accepted", note="Accepted by the market regulator for mediation",
                          changes={"accepted_at": now, "decided_at": now, "decided_by": principal.sub})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET,
                                           kinds=[DeadlineKind.INITIAL_REVIEW])
@@ -133,8 +133,8 @@ async def refuse(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
 
         await transition(session, case=case, target=ComplaintStatus.CLOSED_REFUSED,
                          actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
-                         events=events, note=f"Refused (Art. 16 ground {body.ground}): {body.note}",
-                         details={"ground": body.ground},
+                         events=events, code="refused", note=f"Refused (Art. 16 ground {body.ground}): {body.note}",
+                         details={"ground": body.ground, "text": body.note},
                          changes={"decided_at": now, "decided_by": principal.sub, "decision_note": body.note,
                                   "refusal_ground": body.ground, "other_routes": OTHER_ROUTES, "closed_at": now})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET)
@@ -170,8 +170,9 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
 
         await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,
                          actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
-                         events=events, note=f"Sent by the regulator to the ODR enterprise {merchant.name}",
-                         details={"merchant_id": str(merchant_id)},
+                         events=events, code="sent_to_enterprise",
+                         note=f"Sent by the regulator to the ODR enterprise {merchant.name}",
+                         details={"merchant_id": str(merchant_id), "merchant_name": merchant.name},
                          changes={"merchant_id": merchant_id, "respondent_name": merchant.name,
                                   "respondent_uscc": merchant.uscc, "routed_at": now, "decided_at": now,
                                   "decided_by": principal.sub})
@@ -264,7 +265,7 @@ async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: st
 
         await transition(session, case=case, target=ComplaintStatus.WITHDRAWN,
                          actor=Actor(ActorRole.CONSUMER, consumer_id), at=now, outbox=publisher.outbox,
-                         events=events, note="Withdrawn by the consumer",
+                         events=events, code="withdrawn", note="Withdrawn by the consumer",
                          changes={"withdrawn_at": now, "closed_at": now})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.ENDED)
 
@@ -285,7 +286,8 @@ async def rate(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, b
                                    rated_at=now).envelope(source=publisher.source)]
 
         await annotate(session, case=case, actor=Actor(ActorRole.CONSUMER, consumer_id), at=now,
-                       outbox=publisher.outbox, events=events, note=f"Rated {body.score}/5",
+                       outbox=publisher.outbox, events=events, code="rated", note=f"Rated {body.score}/5",
+                       details={"score": body.score},
                        changes={"rating_score": body.score, "rating_text": body.text, "rated_at": now})
 
 
@@ -307,7 +309,8 @@ async def record_case_opened(session: AsyncSession, event: CaseOpened, publisher
     if case is None or case["mediation_case_id"] == event.case_id:
         return
     await annotate(session, case=case, actor=SYSTEM, at=event.opened_at, outbox=publisher.outbox,
-                   note=f"Mediation case opened ({event.status})", details={"case_id": str(event.case_id)},
+                   code="mediation_opened", note=f"Mediation case opened ({event.status})",
+                   details={"case_id": str(event.case_id), "case_status": event.status},
                    changes={"mediation_case_id": event.case_id})
 
 
@@ -331,6 +334,7 @@ async def record_negotiation_failed(session: AsyncSession, event: NegotiationFai
 
     await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE, actor=SYSTEM, at=now,
                      outbox=publisher.outbox, events=events,
+                     code="negotiation_failed",
                      note=f"Negotiation with the enterprise failed ({event.reason}); sent to the regulator",
                      details={"case_id": str(event.case_id), "reason": event.reason}, changes={"routed_at": now})
     await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED,
@@ -346,8 +350,9 @@ async def record_settled(session: AsyncSession, event: CaseSettled, publisher: P
     now = utcnow()
     await transition(session, case=case, target=ComplaintStatus.CLOSED_SETTLED, actor=SYSTEM, at=now,
                      outbox=publisher.outbox, events=lambda row: [_closed(row, publisher)],
+                     code="settled",
                      note=f"Settled in {event.stage}: {event.amount_fen / 100:.2f} yuan to the consumer",
-                     details={"case_id": str(event.case_id), "amount_fen": event.amount_fen},
+                     details={"case_id": str(event.case_id), "amount_fen": event.amount_fen, "stage": event.stage},
                      changes={"recovered_fen": complaint_table.c.recovered_fen + event.amount_fen, "closed_at": now,
                               "mediation_case_id": event.case_id})
     await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.MET)
@@ -362,8 +367,8 @@ async def record_terminated(session: AsyncSession, event: CaseTerminated, publis
     await transition(session, case=case, target=ComplaintStatus.CLOSED_TERMINATED,
                      actor=Actor(ActorRole.MEDIATOR), at=now, outbox=publisher.outbox,
                      events=lambda row: [_closed(row, publisher)],
-                     note=f"Mediation terminated (Art. 23 ground {event.ground})" + (
+                     code="terminated", note=f"Mediation terminated (Art. 23 ground {event.ground})" + (
                          f": {event.note}" if event.note else ""),
-                     details={"case_id": str(event.case_id), "ground": event.ground},
+                     details={"case_id": str(event.case_id), "ground": event.ground, "text": event.note},
                      changes={"closed_at": now})
     await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED)

@@ -335,15 +335,16 @@ class RatingRead(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    """One step of the case. `note` is English prose for staff; an entry an app must render in its own language
-    also has a `code` and its `params` (e.g. `transferred` with from_region, to_region and reason)."""
+    """One thing that happened. `code` says what (a stable key a screen words in its reader's language; null on rows
+    older than codes), `params` the values that wording needs (e.g. `transferred` with from_region, to_region and
+    reason); `note` is the English wording of the audit trail."""
 
     at: datetime
     status: CaseStatus
     actor_role: ActorRole
     note: str | None
     code: str | None = None
-    params: dict[str, str] | None = None
+    params: dict[str, str | int] = {}
 
 
 class FlagRead(BaseModel):

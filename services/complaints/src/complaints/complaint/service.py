@@ -18,6 +18,7 @@ from complaints import idempotency
 from complaints.complaint import case_numbers
 from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import (
+    TICKING,
     ActorRole,
     CaseStatus,
     Channel,
@@ -44,7 +45,14 @@ from complaints.complaint.schemas import (
     SettledOnSpot,
     TimelineEntry,
 )
-from complaints.complaint.state import DEADLINE_ON_ENTRY, Actor, ensure_allowed, status_of
+from complaints.complaint.state import (
+    DEADLINE_ON_ENTRY,
+    TIMELINE_PARAMS,
+    Actor,
+    ensure_allowed,
+    status_of,
+    timeline_details,
+)
 from complaints.deadline import service as deadline_service
 from complaints.deadline.enums import TICKING, DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
@@ -56,7 +64,7 @@ from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
 from complaints.publisher import Publisher
 from servicekit.auth import Principal
-from servicekit.calendar import local_date
+from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
     ComplaintClosed,
@@ -236,9 +244,12 @@ def _stage_complaint(filing: Filing, route: Route, complaint_id: uuid.UUID, repo
                     linked_case_id=report_id, now=now)
     timeline = [
         _submitted_row(filing, complaint_id, now),
-        _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None, _routing_note(route),
+        _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None,
+                      "sent_to_enterprise" if route.target is RouteTarget.MERCHANT else "sent_to_regulator",
+                      _routing_note(route),
                       {"target": route.target.value, "region_code": route.region_code,
-                       "merchant_id": str(route.merchant_id) if route.merchant_id else None}),
+                       "merchant_id": str(route.merchant_id) if route.merchant_id else None,
+                       "merchant_name": route.respondent_name if route.target is RouteTarget.MERCHANT else None}),
     ]
     return _Staged(row=row, timeline=timeline, prefix=case_numbers.COMPLAINT_PREFIX)
 
@@ -253,9 +264,9 @@ def _stage_settled_on_spot(filing: Filing, settled: SettledOnSpot, route: Route,
     submitter = filing.submitter
     timeline = [
         _submitted_row(filing, complaint_id, now),
-        _timeline_row(complaint_id, now, status, submitter.role, submitter.id,
+        _timeline_row(complaint_id, now, status, submitter.role, submitter.id, "settled_at_station",
                       f"Settled at the station: {settled.note}",
-                      {"amount_fen": settled.amount_fen, "station_id": str(filing.station_id)}),
+                      {"amount_fen": settled.amount_fen, "station_id": str(filing.station_id), "text": settled.note}),
     ]
     return _Staged(row=row, timeline=timeline, prefix=case_numbers.COMPLAINT_PREFIX)
 
@@ -265,7 +276,7 @@ def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str
     details: dict[str, Any] = {"channel": filing.body.channel.value}
     if filing.station_id is not None:
         details["station_id"] = str(filing.station_id)
-    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, None, details)
+    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, "filed", None, details)
 
 
 def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_id: uuid.UUID | None,
@@ -274,7 +285,8 @@ def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_
                     linked_case_id=complaint_id, now=now)
     note = "Split from a submission that is also a complaint (Art. 9)" if complaint_id else None
     # The reporter's subject is kept on the row (so they can follow it) but never on the timeline others may see.
-    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None, note,
+    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None,
+                              "split_from_complaint" if complaint_id else "filed", note,
                               {"channel": filing.body.channel.value})]
     return _Staged(row=row, timeline=timeline, prefix=case_numbers.REPORT_PREFIX)
 
@@ -288,9 +300,9 @@ def _parties_json(body: ComplaintCreate) -> str | None:
 
 
 def _timeline_row(case_id: uuid.UUID, at: datetime, status: CaseStatus, role: ActorRole, actor_id: str | None,
-                  note: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
+                  code: str, note: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
     return {"id": new_id(), "complaint_id": case_id, "at": at, "status": status.value, "actor_role": role.value,
-            "actor_id": actor_id, "note": note, "details": details}
+            "actor_id": actor_id, "note": note, "details": timeline_details(code, details)}
 
 
 def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: ComplaintKind, status: CaseStatus,
@@ -459,15 +471,6 @@ def _parties_of(row: Mapping[Any, Any], cipher: PiiCipher) -> PartiesRead | None
     return PartiesRead.model_validate_json(document) if document is not None else None
 
 
-def _timeline_entry(entry: Mapping[Any, Any]) -> TimelineEntry:
-    """A timeline row as shown; an entry written with a `code` in its details shows the code and its parameters."""
-    details = entry["details"] or {}
-    code = details.get("code")
-    params = {key: str(value) for key, value in details.items() if key != "code"} if code else None
-    return TimelineEntry(at=entry["at"], status=entry["status"], actor_role=entry["actor_role"], note=entry["note"],
-                         code=code, params=params)
-
-
 def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mapping[Any, Any]],
             timeline: Sequence[Mapping[Any, Any]], attachments: Sequence[Mapping[Any, Any]]) -> ComplaintRead:
     return ComplaintRead(
@@ -483,8 +486,7 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
                                order_no=row["purchase_order_no"]) if row["purchase_date"] else None),
         facts=row["facts"], sector=row["sector"], category=row["category"], issue_type=row["issue_type"],
         channel=row["channel"], transferred_from=row.get("transferred_from"),
-        deadlines=[DeadlineRead(kind=d["kind"], due_date=d["due_date"], state=d["state"], due_at=d["due_at"])
-                   for d in deadlines],
+        deadlines=[_deadline(d, today=local_date(utcnow())) for d in deadlines],
         timeline=[_timeline_entry(e) for e in timeline],
         evidence=[EvidenceRead.model_validate(dict(a)) for a in attachments],
         disclosure_consent=row["disclosure_consent"],
@@ -497,6 +499,20 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
         filed_at=row["filed_at"], routed_at=row["routed_at"], closed_at=row["closed_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _deadline(row: Mapping[Any, Any], *, today: date) -> DeadlineRead:
+    ticking = row["state"] in {state.value for state in TICKING}
+    return DeadlineRead(kind=row["kind"], due_date=row["due_date"], state=row["state"], due_at=row["due_at"],
+                        working_days_left=working_days_after(today, row["due_date"]) if ticking else None)
+
+
+def _timeline_entry(row: Mapping[Any, Any]) -> TimelineEntry:
+    details = row["details"] or {}
+    return TimelineEntry(at=row["at"], status=row["status"], actor_role=row["actor_role"], note=row["note"],
+                         code=details.get("code"),
+                         params={key: value for key, value in details.items()
+                                 if key in TIMELINE_PARAMS and value is not None})
 
 
 @dataclass(frozen=True)

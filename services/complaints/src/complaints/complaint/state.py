@@ -67,12 +67,31 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 # complaint still waiting for the acceptance decision can be transferred (after it, the bureau has taken it on).
 TRANSFERABLE: frozenset[CaseStatus] = frozenset({ComplaintStatus.PENDING_ACCEPTANCE})
 
+# What a timeline row says happened, for screens to word in the reader's language; add codes, never rename one.
+TIMELINE_CODES: frozenset[str] = frozenset({
+    "filed", "sent_to_enterprise", "sent_to_regulator", "settled_at_station", "split_from_complaint", "accepted",
+    "refused", "withdrawn", "rated", "mediation_opened", "negotiation_failed", "settled", "terminated",
+    "verification_started", "report_case_opened", "report_not_opened", "verification_extended",
+    "verification_paused", "verification_resumed", "transferred", "issue_type_corrected",
+})
+# The details a screen may show beside the code (the rest are ids for the audit trail).
+TIMELINE_PARAMS: frozenset[str] = frozenset({
+    "ground", "amount_fen", "stage", "case_status", "reason", "due_date", "score", "text", "merchant_name",
+    "from_region", "to_region", "from", "to",
+})
+
 # The clock a status starts when a case enters it.
 DEADLINE_ON_ENTRY: dict[CaseStatus, DeadlineKind] = {
     ComplaintStatus.WITH_MERCHANT: DeadlineKind.MERCHANT_NEGOTIATION,
     ComplaintStatus.PENDING_ACCEPTANCE: DeadlineKind.INITIAL_REVIEW,
     ReportStatus.RECEIVED: DeadlineKind.REPORT_VERIFICATION,
 }
+
+
+def timeline_details(code: str, details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The details of a timeline row: its stable `code` (TIMELINE_CODES) beside the values its wording needs."""
+    assert code in TIMELINE_CODES, f"unknown timeline code {code}"
+    return {**(details or {}), "code": code}
 
 
 def status_of(value: str) -> CaseStatus:
@@ -123,6 +142,7 @@ async def transition(
     at: datetime,
     outbox: Outbox,
     events: EventsOf,
+    code: str,
     note: str | None = None,
     details: Mapping[str, Any] | None = None,
     changes: Mapping[str, Any] | None = None,
@@ -130,6 +150,8 @@ async def transition(
     """Move a locked case to `target`: status, `changes` and version, a timeline row and its events, or 409.
 
     Runs inside the caller's transaction and never commits; `events` builds the envelopes from the updated row.
+    `code` names what happened for screens to word in their reader's language (`timeline_details`); `note` is the
+    English wording kept for the audit trail.
     """
     ensure_allowed(status_of(case["status"]), target)
     updated = (await session.execute(
@@ -140,7 +162,7 @@ async def transition(
     )).mappings().one()
     await session.execute(event_table.insert().values(
         id=new_id(), complaint_id=case["id"], at=at, status=target.value, actor_role=actor.role.value,
-        actor_id=actor.id, note=note, details=dict(details) if details else None,
+        actor_id=actor.id, note=note, details=timeline_details(code, details),
     ))
     await outbox.add(session, *events(updated))
     return updated
@@ -153,6 +175,7 @@ async def annotate(
     actor: Actor,
     at: datetime,
     outbox: Outbox,
+    code: str,
     note: str,
     events: EventsOf = lambda _: (),
     details: Mapping[str, Any] | None = None,
@@ -170,7 +193,7 @@ async def annotate(
     )).mappings().one()
     await session.execute(event_table.insert().values(
         id=new_id(), complaint_id=case["id"], at=at, status=case["status"], actor_role=actor.role.value,
-        actor_id=actor.id, note=note, details=dict(details) if details else None,
+        actor_id=actor.id, note=note, details=timeline_details(code, details),
     ))
     await outbox.add(session, *events(updated))
     return updated

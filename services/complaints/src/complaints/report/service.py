@@ -52,7 +52,8 @@ async def start_verification(session: AsyncSession, *, case_id: uuid.UUID, princ
         case = await _governed_report(session, case_id, principal)
         await transition(session, case=case, target=ReportStatus.VERIFYING,
                          actor=Actor(ActorRole.REGULATOR, principal.sub), at=utcnow(), outbox=publisher.outbox,
-                         events=_status_changed(publisher), note="Verification started")
+                         events=_status_changed(publisher), code="verification_started",
+                         note="Verification started")
 
 
 async def decide(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal, body: ReportDecisionIn,
@@ -64,7 +65,9 @@ async def decide(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
         target = ReportStatus.CASE_OPENED if body.case_opened else ReportStatus.NOT_OPENED
         await transition(session, case=case, target=target, actor=Actor(ActorRole.REGULATOR, principal.sub), at=now,
                          outbox=publisher.outbox, events=_status_changed(publisher),
+                         code="report_case_opened" if body.case_opened else "report_not_opened",
                          note=("Case opened: " if body.case_opened else "No case opened: ") + body.reason,
+                         details={"text": body.reason},
                          changes={"case_opened": body.case_opened, "decision_note": body.reason, "decided_at": now,
                                   "decided_by": principal.sub, "closed_at": now})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET)
@@ -80,7 +83,7 @@ async def extend_clock(session: AsyncSession, *, case_id: uuid.UUID, principal: 
             working_days=deadline_service.REPORT_EXTENSION_WORKING_DAYS, approved_by=body.approved_by,
             reason=body.reason)
         await annotate(session, case=case, actor=Actor(ActorRole.REGULATOR, principal.sub), at=utcnow(),
-                       outbox=publisher.outbox,
+                       outbox=publisher.outbox, code="verification_extended",
                        note=f"Verification extended to {due_date:%Y-%m-%d}, approved by {body.approved_by}",
                        details={"due_date": due_date.isoformat(), "reason": body.reason})
 
@@ -92,7 +95,8 @@ async def pause_clock(session: AsyncSession, *, case_id: uuid.UUID, actor: Actor
         case = await _report(session, case_id)
         await deadline_service.pause(session, case_id=case_id, kind=DeadlineKind.REPORT_VERIFICATION, at=at)
         await annotate(session, case=case, actor=actor, at=at, outbox=publisher.outbox,
-                       note=f"Verification clock paused: {reason}")
+                       code="verification_paused", note=f"Verification clock paused: {reason}",
+                       details={"reason": reason})
 
 
 async def resume_clock(session: AsyncSession, *, case_id: uuid.UUID, actor: Actor, at: datetime,
@@ -103,7 +107,8 @@ async def resume_clock(session: AsyncSession, *, case_id: uuid.UUID, actor: Acto
         due_date = await deadline_service.resume(session, case_id=case_id, kind=DeadlineKind.REPORT_VERIFICATION,
                                                  at=at)
         await annotate(session, case=case, actor=actor, at=at, outbox=publisher.outbox,
-                       note=f"Verification clock resumed; due {due_date:%Y-%m-%d}")
+                       code="verification_resumed", note=f"Verification clock resumed; due {due_date:%Y-%m-%d}",
+                       details={"due_date": due_date.isoformat()})
     return due_date
 
 

@@ -11,9 +11,13 @@ from mediation.cases.state import CaseStatus, DeadlineKind, DeadlineState
 
 
 class DeadlineRead(BaseModel):
+    """A clock as it stands today; `working_days_left` counts the working days after today up to the due date
+    (holidays and swapped weekends included), 0 on the due date and after it, null unless the clock runs."""
+
     kind: DeadlineKind
     due_date: date
     state: DeadlineState
+    working_days_left: int | None = None
 
 
 class ComplainantRead(BaseModel):

@@ -24,10 +24,16 @@ from mediation.cases.schemas import (
     SharedEvidenceRead,
     StaffCaseSummary,
 )
-from mediation.cases.state import CaseStatus, DeadlineKind, mediation_deadline_state, negotiation_deadline_state
+from mediation.cases.state import (
+    CaseStatus,
+    DeadlineKind,
+    DeadlineState,
+    mediation_deadline_state,
+    negotiation_deadline_state,
+)
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
-from servicekit.calendar import local_date
+from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
@@ -149,14 +155,19 @@ async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal:
 def deadlines_of(case: MediationCase) -> list[DeadlineRead]:
     """The clocks of the case as they stand today (Asia/Shanghai)."""
     status, today = CaseStatus(case.status), local_date(utcnow())
+
+    def clock(kind: DeadlineKind, due_date: date, state: DeadlineState) -> DeadlineRead:
+        left = working_days_after(today, due_date) if state is DeadlineState.RUNNING else None
+        return DeadlineRead(kind=kind, due_date=due_date, state=state, working_days_left=left)
+
     deadlines = []
     if case.due_date is not None:
-        deadlines.append(DeadlineRead(kind=DeadlineKind.MERCHANT_NEGOTIATION, due_date=case.due_date,
-                                      state=negotiation_deadline_state(status, case.due_date, today)))
+        deadlines.append(clock(DeadlineKind.MERCHANT_NEGOTIATION, case.due_date,
+                               negotiation_deadline_state(status, case.due_date, today)))
     if case.mediation_due_date is not None:
-        deadlines.append(DeadlineRead(kind=DeadlineKind.MEDIATION, due_date=case.mediation_due_date,
-                                      state=mediation_deadline_state(status, case.mediation_due_date, today,
-                                                                     paused=case.paused_at is not None)))
+        deadlines.append(clock(DeadlineKind.MEDIATION, case.mediation_due_date,
+                               mediation_deadline_state(status, case.mediation_due_date, today,
+                                                        paused=case.paused_at is not None)))
     return deadlines
 
 

@@ -22,19 +22,21 @@ export class ApiError extends Error {
   }
 }
 
+// The session lives in localStorage so that every tab of this origin shares it (a link opened in a new tab stays
+// signed in); it lasts as long as the access token. Staying signed in past that needs refresh tokens.
 export function session() {
   try {
-    const stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
+    const stored = JSON.parse(localStorage.getItem(SESSION_KEY) ?? "null");
     if (stored && stored.expiresAt > Date.now()) return stored;
   } catch {
     // A damaged entry is the same as none.
   }
-  sessionStorage.removeItem(SESSION_KEY);
+  localStorage.removeItem(SESSION_KEY);
   return null;
 }
 
 export function signOut() {
-  sessionStorage.removeItem(SESSION_KEY);
+  localStorage.removeItem(SESSION_KEY);
 }
 
 const listeners = new Set();
@@ -44,7 +46,7 @@ export function onSignedOut(callback) {
   listeners.add(callback);
 }
 
-async function send(method, path, { json, form, headers = {}, signal } = {}) {
+async function send(method, path, { json, form, file, headers = {}, signal } = {}) {
   const current = session();
   const requestHeaders = { Accept: "application/json", "Accept-Language": acceptLanguage(), ...headers };
   if (current) requestHeaders.Authorization = `Bearer ${current.token}`;
@@ -55,6 +57,10 @@ async function send(method, path, { json, form, headers = {}, signal } = {}) {
   } else if (form !== undefined) {
     requestHeaders["Content-Type"] = "application/x-www-form-urlencoded";
     body = new URLSearchParams(form).toString();
+  } else if (file !== undefined) {
+    // Uploads are the raw file; the service sniffs the type from the content.
+    requestHeaders["Content-Type"] = "application/octet-stream";
+    body = file;
   }
   let response;
   try {
@@ -93,23 +99,44 @@ export function requestCode(phone) {
   return api.post("/auth/otp", { phone });
 }
 
-/** Exchange phone and code for a consumer token, kept in sessionStorage (gone when the tab closes). */
+/** Exchange phone and code for a consumer token, kept in localStorage (shared by this origin's tabs). */
 export async function signIn(phone, code) {
   const issued = await send("POST", "/auth/token", { form: { grant_type: "otp", phone, code } });
   const stored = { token: issued.access_token, phone, expiresAt: Date.now() + issued.expires_in * 1000 };
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(stored));
+  localStorage.setItem(SESSION_KEY, JSON.stringify(stored));
   return stored;
+}
+
+/** Upload one evidence file (a photo, say); the answer's `id` goes into the filing's `evidence_ids`. */
+export function uploadEvidence(file, { signal } = {}) {
+  const query = new URLSearchParams({ filename: file.name || "photo.jpg" });
+  return send("POST", `/v1/consumer/evidence?${query}`, { file, signal });
+}
+
+/** A file the API serves only with the bearer token, as a blob: URL for an <img> or a link (revoke when done). */
+export async function fileUrl(path, { signal } = {}) {
+  const current = session();
+  let response;
+  try {
+    response = await fetch(path, { headers: current ? { Authorization: `Bearer ${current.token}` } : {},
+      cache: "no-store", credentials: "omit", signal });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, null);
+  }
+  if (!response.ok) throw new ApiError(response.status, null);
+  return URL.createObjectURL(await response.blob());
 }
 
 const PENDING_KEY = "odr.pendingFiling";
 const RETRY_DELAYS_MS = [1000, 3000];
 
 /**
- * POST a complaint exactly once: the Idempotency-Key is kept (also across a reload) for as long as the body is the
+ * POST a complaint (or, at `path`, a report) exactly once: the Idempotency-Key is kept (also across a reload) for as long as the body is the
  * same, so a retry after a lost answer returns the complaint filed the first time instead of filing another.
  * `onRetry(attempt)` is told about automatic retries.
  */
-export async function fileComplaint(body, { onRetry } = {}) {
+export async function fileComplaint(body, { onRetry, path = "/v1/consumer/complaints" } = {}) {
   const serialized = JSON.stringify(body);
   let pending = null;
   try {
@@ -123,7 +150,7 @@ export async function fileComplaint(body, { onRetry } = {}) {
   }
   for (let attempt = 0; ; attempt += 1) {
     try {
-      const filed = await api.post("/v1/consumer/complaints", body, { headers: { "Idempotency-Key": pending.key } });
+      const filed = await api.post(path, body, { headers: { "Idempotency-Key": pending.key } });
       sessionStorage.removeItem(PENDING_KEY);
       return filed;
     } catch (error) {

@@ -48,7 +48,7 @@ export function uid(prefix) {
  * A labelled form field with its hint and error slot wired for screen readers.
  * `name` is the API field path (e.g. "respondent.name"); server errors for that path land in the error slot.
  */
-export function field({ label, name, control, hint, required = false, optionalText }) {
+export function field({ label, name, control, element = control, hint, required = false, optionalText }) {
   const id = control.id || uid("f");
   control.id = id;
   const hintId = hint ? `${id}-hint` : null;
@@ -59,9 +59,19 @@ export function field({ label, name, control, hint, required = false, optionalTe
     h("label", { for: id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null,
       !required && optionalText ? h("span", { class: "opt" }, `（${optionalText}）`) : null),
     hint ? h("p", { class: "hint", id: hintId }, hint) : null,
-    control,
+    element,
     h("p", { class: "field-error", id: errorId, role: "alert", hidden: true }));
   return wrapper;
+}
+
+/** A group of controls under one legend (a fieldset), with the hint and error slot of `field`. */
+export function fieldGroup({ legend, name, content, hint, required = false }) {
+  const id = uid("g");
+  return h("fieldset", { class: "field group", dataset: { field: name }, "aria-describedby": hint ? `${id}-hint` : null },
+    h("legend", {}, legend, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+    content,
+    h("p", { class: "field-error", role: "alert", hidden: true }));
 }
 
 /** Show `message` as the error of a field wrapper (or clear it with null). */

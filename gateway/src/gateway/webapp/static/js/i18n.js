@@ -15,7 +15,6 @@ const TEXT = {
     cancel: "取消",
     back: "返回",
     optional: "选填",
-    required: "必填",
     networkError: "网络不稳定，请稍后重试。",
     sessionExpired: "登录已过期，请重新登录。",
     genericError: "出错了，请稍后重试。",
@@ -25,7 +24,6 @@ const TEXT = {
     loginIntro: "用手机验证码登录后，可以提交投诉、查看处理进度并与商家协商。",
     phone: "手机号",
     phoneHint: "11 位中国大陆手机号",
-    phoneInvalid: "请输入 11 位手机号（以 1 开头）",
     sendCode: "获取验证码",
     sendingCode: "正在发送…",
     codeSent: "验证码已发送，{minutes} 分钟内有效。",
@@ -45,12 +43,9 @@ const TEXT = {
     pickOdr: "从入驻的 ODR 企业中选择",
     enterOther: "其他商家（手动填写）",
     odrEnterprise: "ODR 企业",
-    odrChoose: "请选择企业",
     odrNone: "暂时无法加载 ODR 企业名单，请手动填写商家信息。",
     merchantName: "商家名称",
     merchantAddress: "商家地址",
-    regionCode: "商家所在地区代码",
-    regionHint: "6 位行政区划代码，例如格尔木市 632801",
     uscc: "统一社会信用代码",
     greenChannel: "绿色通道：先由企业直接与我协商",
     greenChannelHint: "这家企业已加入在线消费纠纷解决（ODR）。勾选后，投诉直接交给企业，企业须在 10 个工作日内与您协商处理；协商不成，再转市场监管部门。不勾选，则由市场监管部门在 7 个工作日内决定是否受理。",
@@ -91,6 +86,7 @@ const TEXT = {
     liveLost: "连接中断，正在重连…",
     refusal: "不予受理的理由",
     otherRoutes: "您还可以",
+    otherRoutesText: "依据《消费者权益保护法》第三十九条，您还可以通过下列途径解决争议：（一）与经营者协商和解；（二）请求消费者协会或者依法成立的其他调解组织调解；（三）向有关行政部门投诉；（四）根据与经营者达成的仲裁协议提请仲裁机构仲裁；（五）向人民法院提起诉讼。",
     negotiate: "与商家协商",
     negotiateHint: "查看商家的方案、回复消息、确认履行",
     withdraw: "撤回投诉",
@@ -142,9 +138,75 @@ const TEXT = {
     messageLabel: "写给商家或调解员",
     send: "发送",
     sending: "正在发送…",
-    you: "我",
-    // misc
-    yuan: "¥{v}",
+    // added screens and states
+    navReport: "举报",
+    navMore: "服务",
+    autoRetry: "服务暂时不可用，{s} 秒后自动重试…",
+    retryingNow: "正在重试…",
+    filedTitle: "投诉内容",
+    reportFiledTitle: "举报内容",
+    category: "商品或服务类别",
+    categoryChoose: "请选择类别",
+    evidence: "证据照片",
+    evidenceHint: "可拍照或从相册选择，最多 {n} 张，每张不超过 5 MB",
+    evidenceAdd: "拍照或选择照片",
+    evidenceUploading: "正在上传 {name}…",
+    evidenceRemove: "删除照片 {name}",
+    evidenceFailed: "{name} 上传失败：{reason}",
+    evidenceTooMany: "最多上传 {n} 张照片",
+    evidenceOpen: "查看 {name}",
+    evidenceNone: "没有上传证据。",
+    attachments: "附件",
+    attachmentBy: "{who}上传",
+    daysLeft: "还剩 {n} 个工作日",
+    dueToday: "今天到期",
+    overdue: "已超期",
+    odrSearch: "搜索企业名称",
+    odrSearchHint: "输入名称中的字，从列表中选择；共 {n} 家",
+    odrNoMatch: "没有名称包含“{q}”的企业",
+    odrMatches: "找到 {n} 家企业",
+    odrPickFromList: "请从列表中选择一家企业",
+    region: "商家所在地区",
+    regionHintPicker: "依次选择省、市（州）、县（区）",
+    province: "省",
+    prefecture: "市（州）",
+    county: "县（区）",
+    regionAny: "（全部）",
+    regionChoose: "请选择",
+    regionsUnavailable: "暂时无法加载地区列表。",
+    regionInvalid: "请选择商家所在的省、市、县",
+    phoneFormat: "请输入 11 位手机号（以 1 开头），例如 13800138000",
+    usccFormat: "请输入 18 位统一社会信用代码（由数字和大写字母组成）",
+    idNumberFormat: "请输入 18 位身份证号",
+    dateFormat: "请选择日期，不能晚于今天",
+    orderNoFormat: "订单号最多 100 个字符",
+    purchaseNeedsDate: "填写了购买信息时，请同时填写购买日期和实付金额",
+    // report
+    reportTitle: "举报违法行为",
+    reportIntro: "举报是向市场监管部门反映商家的违法行为，不要求个人赔偿。市场监管部门会在 15 个工作日内核查，被举报方不会知道您是谁。",
+    reportWho: "被举报的商家",
+    reportFacts: "违法行为",
+    reportFactsHint: "时间、地点、什么违法行为，以及您掌握的情况",
+    anonymous: "匿名举报（不留姓名和电话，无法接收处理结果通知）",
+    reportSubmit: "提交举报",
+    reportFiledOk: "举报已提交，编号 {no}。",
+    // stations
+    stationsTitle: "消费维权服务站",
+    stationsIntro: "服务站可以当面受理投诉、帮您与商家协商。",
+    stationsRegion: "地区",
+    stationsEmpty: "这个地区还没有服务站。",
+    stationHost: "设在 {host}",
+    stationCall: "电话 {phone}",
+    // disclosure
+    publicTitle: "投诉公示",
+    publicIntro: "已办结的投诉按企业公示，不含投诉人信息。",
+    publicEmpty: "暂无公示的投诉。",
+    publicFiled: "{filed} 提交 · {closed} 办结",
+    answeredInTime: "企业按时答复",
+    answeredLate: "企业未按时答复",
+    // more
+    moreTitle: "更多服务",
+    installHint: "可以把本应用添加到手机主屏幕，没有网络时也能打开。",
   },
   en: {
     appTitle: "Complaints",
@@ -158,7 +220,6 @@ const TEXT = {
     cancel: "Cancel",
     back: "Back",
     optional: "optional",
-    required: "required",
     networkError: "The network is unreliable; please try again.",
     sessionExpired: "Your session expired; please sign in again.",
     genericError: "Something went wrong; please try again.",
@@ -167,7 +228,6 @@ const TEXT = {
     loginIntro: "Sign in with a text-message code to file complaints, follow them and negotiate with the business.",
     phone: "Mobile number",
     phoneHint: "11-digit mainland China number",
-    phoneInvalid: "Enter an 11-digit number starting with 1",
     sendCode: "Send code",
     sendingCode: "Sending…",
     codeSent: "Code sent; valid for {minutes} minutes.",
@@ -186,12 +246,9 @@ const TEXT = {
     pickOdr: "Pick an enrolled ODR enterprise",
     enterOther: "Another business (type it in)",
     odrEnterprise: "ODR enterprise",
-    odrChoose: "Choose an enterprise",
     odrNone: "The list of ODR enterprises is unavailable; please type the business in.",
     merchantName: "Business name",
     merchantAddress: "Business address",
-    regionCode: "Region code of the business",
-    regionHint: "6-digit administrative code, e.g. Golmud 632801",
     uscc: "Unified social credit code",
     greenChannel: "Green channel: let the business negotiate with me first",
     greenChannelHint: "This business takes part in online dispute resolution (ODR). If ticked, your complaint goes straight to it and it must work it out with you within 10 working days; if that fails, the market regulator takes over. If not ticked, the regulator decides within 7 working days whether to accept it.",
@@ -230,6 +287,7 @@ const TEXT = {
     liveLost: "Connection lost, reconnecting…",
     refusal: "Why it was refused",
     otherRoutes: "What you can do",
+    otherRoutesText: "Under Article 39 of the Consumer Rights Protection Law you may still settle the dispute by: (1) coming to terms with the business; (2) asking a consumer association or another lawfully established mediation body to mediate; (3) complaining to the competent administrative department; (4) arbitration under an arbitration agreement with the business; (5) suing in a people's court.",
     negotiate: "Negotiate with the business",
     negotiateHint: "See offers, reply to messages, confirm fulfilment",
     withdraw: "Withdraw complaint",
@@ -280,8 +338,70 @@ const TEXT = {
     messageLabel: "Write to the business or mediator",
     send: "Send",
     sending: "Sending…",
-    you: "Me",
-    yuan: "¥{v}",
+    navReport: "Report",
+    navMore: "Services",
+    autoRetry: "The service is unavailable; retrying by itself in {s} s…",
+    retryingNow: "Retrying…",
+    filedTitle: "What you filed",
+    reportFiledTitle: "What you reported",
+    category: "Product or service category",
+    categoryChoose: "Choose a category",
+    evidence: "Evidence photos",
+    evidenceHint: "Take a photo or pick one; up to {n}, 5 MB each",
+    evidenceAdd: "Take or choose a photo",
+    evidenceUploading: "Uploading {name}…",
+    evidenceRemove: "Remove photo {name}",
+    evidenceFailed: "{name} was not uploaded: {reason}",
+    evidenceTooMany: "At most {n} photos",
+    evidenceOpen: "Open {name}",
+    evidenceNone: "No evidence uploaded.",
+    attachments: "Attachments",
+    attachmentBy: "uploaded by {who}",
+    daysLeft: "{n} working day(s) left",
+    dueToday: "Due today",
+    overdue: "Overdue",
+    odrSearch: "Search by name",
+    odrSearchHint: "Type part of the name and pick from the list; {n} enterprises",
+    odrNoMatch: "No enterprise name contains “{q}”",
+    odrMatches: "{n} enterprise(s) found",
+    odrPickFromList: "Pick an enterprise from the list",
+    region: "Region of the business",
+    regionHintPicker: "Choose the province, then the prefecture, then the county",
+    province: "Province",
+    prefecture: "Prefecture",
+    county: "County",
+    regionAny: "(all)",
+    regionChoose: "Choose",
+    regionsUnavailable: "The list of regions is unavailable.",
+    regionInvalid: "Choose the province, prefecture and county of the business",
+    phoneFormat: "Enter an 11-digit mobile number starting with 1, e.g. 13800138000",
+    usccFormat: "Enter the 18-character unified social credit code (digits and capital letters)",
+    idNumberFormat: "Enter the 18-character ID number",
+    dateFormat: "Choose a date no later than today",
+    orderNoFormat: "At most 100 characters",
+    purchaseNeedsDate: "With purchase details, give both the purchase date and the amount paid",
+    reportTitle: "Report a violation",
+    reportIntro: "A report tells the market regulator that a business breaks the rules; it asks no compensation for you. The regulator verifies it within 15 working days, and the business never learns who reported.",
+    reportWho: "The business reported",
+    reportFacts: "The violation",
+    reportFactsHint: "When, where, what the business did, and what you know",
+    anonymous: "Report anonymously (no name or phone; you will not be told the outcome)",
+    reportSubmit: "Submit report",
+    reportFiledOk: "Report filed: {no}.",
+    stationsTitle: "Service stations",
+    stationsIntro: "Consumer-rights service stations take complaints in person and help you settle with the business.",
+    stationsRegion: "Region",
+    stationsEmpty: "No station in this region yet.",
+    stationHost: "At {host}",
+    stationCall: "Phone {phone}",
+    publicTitle: "Published complaints",
+    publicIntro: "Closed complaints, published per business without any complainant's data.",
+    publicEmpty: "Nothing published yet.",
+    publicFiled: "filed {filed} · closed {closed}",
+    answeredInTime: "The business answered in time",
+    answeredLate: "The business did not answer in time",
+    moreTitle: "More services",
+    installHint: "You can add this app to your home screen; it opens even without a network.",
   },
 };
 
@@ -315,6 +435,31 @@ const LABELS = {
     kind: { complaint: "投诉", report: "举报", both: "投诉并举报" },
     proof: { refund_txn: "退款流水", shipment: "物流单", repair_order: "维修单", other: "其他凭证" },
     fulfilment: { pending: "待履行", recorded: "商家已提交凭证，待您确认", confirmed: "已确认履行", disputed: "您有异议" },
+    timeline: {
+      filed: "已提交", sent_to_enterprise: "已交 ODR 企业 {merchant_name} 协商处理",
+      sent_to_regulator: "已交市场监管部门，待决定是否受理", settled_at_station: "在服务站当场和解，商家支付 {amount}",
+      split_from_complaint: "与投诉同时提交，作为举报另行核查", accepted: "市场监管部门已受理，进入调解",
+      refused: "不予受理（第十六条第 {ground} 项）", withdrawn: "投诉已撤回", rated: "评价 {score} 星",
+      mediation_opened: "{case_status}", negotiation_failed: "与企业协商未成（{reason}），已转市场监管部门",
+      settled: "已在{stage}中和解，商家向您支付 {amount}", terminated: "调解终止（第二十三条第 {ground} 项）",
+      verification_started: "市场监管部门开始核查", report_case_opened: "已立案", report_not_opened: "不予立案",
+      verification_extended: "核查期限延长至 {due_date}", verification_paused: "核查暂停计时",
+      verification_resumed: "核查恢复计时，{due_date} 前完成",
+    },
+    failure: { deadline_passed: "企业未在期限内解决", consumer_escalated: "您请求市场监管部门介入",
+      enterprise_declined: "企业拒绝协商" },
+    stage: { negotiation: "协商", mediation: "调解" },
+    caseStarted: { negotiating: "与企业的协商已开始", mediating: "市场监管部门的调解已开始" },
+    outcome: { closed_settled: "已和解", closed_terminated: "调解终止" },
+    problem: {
+      "invalid-grant": "验证码错误或已过期，请重新获取", "invalid-request": "请求不完整，请检查后重试",
+      "rate-limited": "操作太频繁，请稍后再试", "upstream-unavailable": "服务暂时不可用，请稍后重试",
+      "upstream-timeout": "服务响应超时，请稍后重试", "conflict": "当前状态不允许这个操作，请刷新后再看",
+      "payload-too-large": "文件太大，每个不超过 5 MB", "unsupported-media-type": "只能上传图片、PDF、音频或视频文件",
+      "validation-error": "有内容需要修改", "forbidden": "您无权进行这个操作", "not-found": "找不到这条记录",
+      "unauthenticated": "请重新登录", "internal-error": "系统出错了，请稍后重试",
+      "idempotency-key-reused": "内容有变化，请重新提交", "malformed-request": "请求格式不正确",
+    },
   },
   en: {
     status: {
@@ -351,6 +496,35 @@ const LABELS = {
     fulfilment: {
       pending: "Pending", recorded: "Proof recorded, please confirm", confirmed: "Confirmed", disputed: "Disputed",
     },
+    timeline: {
+      filed: "Filed", sent_to_enterprise: "Sent to the ODR enterprise {merchant_name} to negotiate",
+      sent_to_regulator: "Sent to the market regulator to decide on acceptance",
+      settled_at_station: "Settled at the service station; the business paid {amount}",
+      split_from_complaint: "Filed with a complaint; verified separately as a report",
+      accepted: "Accepted by the market regulator for mediation", refused: "Refused (Art. 16 ground {ground})",
+      withdrawn: "Withdrawn", rated: "Rated {score} star(s)", mediation_opened: "{case_status}",
+      negotiation_failed: "Negotiation failed ({reason}); sent to the market regulator",
+      settled: "Settled in {stage}; the business pays you {amount}",
+      terminated: "Mediation ended (Art. 23 ground {ground})", verification_started: "The regulator started verifying",
+      report_case_opened: "Case opened", report_not_opened: "No case opened",
+      verification_extended: "Verification extended to {due_date}", verification_paused: "Verification clock paused",
+      verification_resumed: "Verification clock resumed; due {due_date}",
+    },
+    failure: { deadline_passed: "the business did not settle in time", consumer_escalated: "you asked the regulator",
+      enterprise_declined: "the business declined" },
+    stage: { negotiation: "negotiation", mediation: "mediation" },
+    caseStarted: { negotiating: "Negotiation with the business started", mediating: "Mediation by the regulator started" },
+    outcome: { closed_settled: "Settled", closed_terminated: "Mediation ended" },
+    problem: {
+      "invalid-grant": "The code is wrong or has expired; request a new one",
+      "invalid-request": "The request is incomplete; check it and try again",
+      "rate-limited": "Too many attempts; please wait a moment", "upstream-unavailable": "The service is unavailable; try again shortly",
+      "upstream-timeout": "The service did not answer in time; try again", "conflict": "This cannot be done in the current state; reload and look again",
+      "payload-too-large": "The file is too large (5 MB at most)", "unsupported-media-type": "Only images, PDF, audio or video files",
+      "validation-error": "Some fields need attention", "forbidden": "You may not do that", "not-found": "Not found",
+      "unauthenticated": "Please sign in again", "internal-error": "Something went wrong; please try again",
+      "idempotency-key-reused": "The content changed; please submit again", "malformed-request": "The request is malformed",
+    },
   },
 };
 
@@ -378,16 +552,78 @@ export const SECTORS = [
   ["other", "其他", "Other"],
 ];
 
-// Validation codes of the API (pydantic) that have a plainer wording for people.
+// Categories of complaints.catalog.CATEGORIES (what was bought), optional on a filing.
+export const CATEGORIES = [
+  ["car_repair.maintenance", "汽车保养", "Car maintenance"],
+  ["car_repair.accident_repair", "事故车维修", "Accident repair"],
+  ["car_repair.parts", "汽车配件", "Car parts"],
+  ["catering.restaurant_meal", "餐饮服务", "Restaurant meal"],
+  ["catering.prepaid_card", "预付式消费卡", "Prepaid card"],
+  ["entertainment.ktv", "KTV 娱乐", "KTV"],
+  ["hotels.room", "客房服务", "Hotel room"],
+  ["hotels.booking", "预订与退订", "Booking and cancellation"],
+  ["home_renovation.contract", "装修工程", "Renovation work"],
+  ["home_renovation.materials", "建材", "Building materials"],
+  ["home_renovation.furniture", "家具", "Furniture"],
+  ["toys.children", "儿童玩具", "Children's toys"],
+  ["school_supplies.stationery", "文具", "Stationery"],
+  ["school_supplies.books", "教辅图书", "Study books"],
+  ["gas_appliances.water_heater", "燃气热水器", "Gas water heater"],
+  ["gas_appliances.stove", "燃气灶具", "Gas stove"],
+  ["gas_appliances.pipe_and_valve", "燃气管件阀门", "Gas pipes and valves"],
+  ["e_bikes.vehicle", "电动自行车整车", "E-bike"],
+  ["e_bikes.battery", "电池与充电器", "Battery and charger"],
+  ["food.local_specialty", "地方特产（枸杞、牦牛肉等）", "Local specialities (goji, yak meat…)"],
+  ["food.dairy", "乳制品", "Dairy"],
+  ["food.packaged", "预包装食品", "Packaged food"],
+  ["food.fresh", "生鲜食品", "Fresh food"],
+  ["food.health_supplement", "保健食品", "Health supplements"],
+  ["appliances.large", "大家电", "Large appliances"],
+  ["appliances.small", "小家电", "Small appliances"],
+  ["electronics.phone", "手机", "Mobile phones"],
+  ["electronics.computer", "电脑及配件", "Computers and accessories"],
+  ["clothing.apparel", "服装鞋帽", "Clothing and shoes"],
+  ["telecom.mobile_plan", "移动通信套餐", "Mobile plan"],
+  ["telecom.broadband", "宽带", "Broadband"],
+  ["education.course", "培训课程", "Training course"],
+  ["health.cosmetic_procedure", "医疗美容项目", "Cosmetic procedure"],
+  ["tourism.package_tour", "旅游团", "Package tour"],
+  ["transport.ticket", "客运票务", "Passenger tickets"],
+  ["property.management_fee", "物业费", "Property management fee"],
+  ["finance.credit_reporting", "征信服务", "Credit reporting"],
+  ["finance.debt_collection", "债务催收", "Debt collection"],
+  ["finance.mortgage", "住房贷款", "Mortgage"],
+  ["finance.consumer_loan", "消费贷款", "Consumer loan"],
+  ["finance.credit_card", "信用卡", "Credit card"],
+  ["finance.bank_account", "银行账户", "Bank account"],
+  ["finance.payment", "支付与转账", "Payments and transfers"],
+  ["finance.other", "其他金融服务", "Other financial services"],
+];
+
+// Validation codes of the API (pydantic) and of the app's own checks, in plain words for people.
 const FIELD_ERRORS = {
   zh: {
     missing: "此项必填", string_too_short: "此项不能为空", string_too_long: "内容过长",
     string_pattern_mismatch: "格式不正确", int_parsing: "请输入数字", date_from_datetime_parsing: "日期格式不正确",
     date_parsing: "日期格式不正确", greater_than_equal: "数值过小", less_than_equal: "数值过大",
-    uuid_parsing: "请重新选择", enum: "请从列表中选择",
+    uuid_parsing: "请重新选择", enum: "请从列表中选择", value_error: "内容不符合要求",
   },
-  en: {},
+  en: {
+    missing: "This field is required", string_too_short: "This field cannot be empty", string_too_long: "Too long",
+    string_pattern_mismatch: "Wrong format", int_parsing: "Enter a number", date_from_datetime_parsing: "Wrong date",
+    date_parsing: "Wrong date", greater_than_equal: "Too small", less_than_equal: "Too large",
+    uuid_parsing: "Choose again", enum: "Choose from the list", value_error: "Not acceptable",
+  },
 };
+
+// A wrong format says which format is expected: the last segment of the field's path names the text to show.
+const FORMAT_OF_FIELD = {
+  phone: "phoneFormat", uscc: "usccFormat", id_number: "idNumberFormat", region_code: "regionInvalid",
+  platform_region_code: "regionInvalid", displayed_region_code: "regionInvalid", date: "dateFormat",
+  amount_fen: "amountInvalid", order_no: "orderNoFormat", merchant_id: "odrPickFromList",
+};
+const FORMAT_CODES = new Set(["string_pattern_mismatch", "value_error", "date_parsing", "date_from_datetime_parsing",
+  "date_from_datetime_inexact", "int_parsing", "int_type", "uuid_parsing", "string_too_long", "region_unknown"]);
 
 let current = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
 
@@ -407,9 +643,10 @@ export function t(key, params = {}) {
   return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
 }
 
-/** The label of an API code in a group (status, deadline, offer, ...); the code itself when unknown. */
-export function label(group, code, params = {}) {
-  const template = LABELS[current][group]?.[code] ?? LABELS.zh[group]?.[code] ?? code ?? "";
+/** The label of an API code in a group (status, deadline, offer, ...); `fallback` (the code itself) when unknown. */
+export function label(group, code, params = {}, fallback = code ?? "") {
+  const template = LABELS[current][group]?.[code] ?? LABELS.zh[group]?.[code] ?? fallback;
+  if (template === null) return null;
   return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
 }
 
@@ -419,11 +656,21 @@ export function sectorName(code) {
   return current === "en" ? row[2] : row[1];
 }
 
-/** A field error as people should read it: a known code in plain words, else the server's message. */
+/**
+ * A field error as people should read it, always in the reader's language: the app's own message, else the
+ * expected format of that field, else the code in plain words (the server's English text never reaches the screen).
+ */
 export function fieldMessage(error) {
-  const known = FIELD_ERRORS[current][error.code];
-  if (known) return known;
-  return String(error.message ?? "").replace(/^Value error, /, "");
+  if (error.text) return error.text;
+  const last = String(error.field ?? "").split(".").at(-1);
+  if (FORMAT_CODES.has(error.code) && FORMAT_OF_FIELD[last]) return t(FORMAT_OF_FIELD[last]);
+  return FIELD_ERRORS[current][error.code] ?? FIELD_ERRORS[current].value_error;
+}
+
+export function categoryName(code) {
+  const row = CATEGORIES.find(([value]) => value === code);
+  if (!row) return code;
+  return current === "en" ? row[2] : row[1];
 }
 
 export function acceptLanguage() {

@@ -1,4 +1,5 @@
-// The shell: header, tab bar and a hash router (#/complaints, #/complaints/<id>, #/cases/<id>, #/new, #/login).
+// The shell: header, tab bar and a hash router (#/complaints, #/complaints/<id>, #/cases/<id>, #/new, #/report,
+// #/more, #/stations, #/public, #/login).
 
 import { onSignedOut, session, signOut } from "./api.js";
 import { h, notice, replace } from "./dom.js";
@@ -8,16 +9,36 @@ import { renderDetail } from "./views/detail.js";
 import { renderFiling } from "./views/filing.js";
 import { renderList } from "./views/list.js";
 import { renderLogin } from "./views/login.js";
+import { renderMore, renderPublic, renderStations } from "./views/public.js";
+import { renderReport } from "./views/report.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("bar");
 const tabs = document.getElementById("tabs");
 let leaving = new AbortController();
+const RETURN_KEY = "odr.returnTo";
+// Screens anyone may open, signed in or not.
+const PUBLIC_ROUTES = new Set(["#/more", "#/stations", "#/public"]);
+const TABS = [["#/complaints", "navList"], ["#/new", "navNew"], ["#/report", "navReport"], ["#/more", "navMore"]];
+// Which tab a page belongs to; a case or complaint page belongs to the list.
+const TAB_OF = { "#/new": "#/new", "#/report": "#/report", "#/more": "#/more", "#/stations": "#/more",
+  "#/public": "#/more" };
+
+/** The page a signed-out visitor had opened, once (then forgotten). */
+function takeReturn() {
+  const hash = sessionStorage.getItem(RETURN_KEY);
+  sessionStorage.removeItem(RETURN_KEY);
+  return hash;
+}
 let flash = null;
 
 const ROUTES = [
   [/^#\/login$/, () => renderLogin],
   [/^#\/new$/, () => renderFiling],
+  [/^#\/report$/, () => renderReport],
+  [/^#\/more$/, () => renderMore],
+  [/^#\/stations$/, () => renderStations],
+  [/^#\/public$/, () => renderPublic],
   [/^#\/complaints$/, () => renderList],
   [/^#\/complaints\/([\w-]+)$/, (id) => (context) => renderDetail(context, id)],
   [/^#\/cases\/([\w-]+)$/, (id) => (context) => renderCase(context, id)],
@@ -44,10 +65,9 @@ function renderShell() {
       signedIn ? h("button", { type: "button", class: "ghost",
         onclick: () => { signOut(); navigate("#/login"); } }, t("logout")) : null));
   tabs.hidden = !signedIn;
-  const active = location.hash.startsWith("#/new") ? "new" : "list";
-  replace(tabs,
-    h("a", { href: "#/complaints", "aria-current": active === "list" ? "page" : null }, t("navList")),
-    h("a", { href: "#/new", "aria-current": active === "new" ? "page" : null }, t("navNew")));
+  const active = TAB_OF[location.hash] ?? "#/complaints";
+  replace(tabs, TABS.map(([hash, key]) => h("a", { href: hash, "aria-current": active === hash ? "page" : null },
+    t(key))));
   tabs.setAttribute("aria-label", t("appTitle"));
   document.getElementById("skip").textContent = t("skip");
 }
@@ -59,14 +79,14 @@ function route() {
   leaving.abort();
   leaving = new AbortController();
   const signedIn = session() !== null;
-  if (!signedIn && hash !== "#/login") {
-    if (location.hash !== "#/login") {
-      location.hash = "#/login";
-      return;
-    }
+  if (!signedIn && hash !== "#/login" && !PUBLIC_ROUTES.has(hash)) {
+    // A deep link (a case sent by SMS, say) opens again once the person has signed in.
+    if (/^#\/(complaints|cases)\/[\w-]+$/.test(hash)) sessionStorage.setItem(RETURN_KEY, hash);
+    location.hash = "#/login";
+    return;
   }
   if (signedIn && (hash === "" || hash === "#/" || hash === "#/login")) {
-    location.hash = "#/complaints";
+    location.hash = takeReturn() ?? "#/complaints";
     return;
   }
   renderShell();
@@ -97,3 +117,14 @@ function route() {
 onSignedOut(() => navigate("#/login", { kind: "error", text: t("sessionExpired") }));
 window.addEventListener("hashchange", route);
 route();
+// The page's CSP takes script URLs only from its one Trusted Types policy, which passes the service worker and
+// nothing else.
+const workerPolicy = window.trustedTypes?.createPolicy("odr-sw", {
+  createScriptURL: (url) => {
+    if (url !== "sw.js") throw new TypeError(`not the app's service worker: ${url}`);
+    return url;
+  },
+});
+const scriptUrl = (url) => workerPolicy?.createScriptURL(url) ?? url;
+// The offline shell (sw.js caches the app's own files, never an API answer); without support the app works as it is.
+navigator.serviceWorker?.register(scriptUrl("sw.js")).catch(() => {});

@@ -6,6 +6,7 @@ import { fieldMessage, label, t } from "../i18n.js";
 import { dateTime, money, todayLocal, yuanToFen } from "../format.js";
 import { follow } from "../sse.js";
 import { badge, deadlineList, errorNotice, problemText, showFieldErrors } from "./common.js";
+import { fileList } from "./files.js";
 
 const OPEN_FOR_OFFERS = new Set(["negotiating", "mediating"]);
 const OFFER_TYPES = ["refund", "replacement", "repair", "compensation", "apology", "other"];
@@ -21,13 +22,14 @@ export function renderCase({ root, signal, message }, id) {
     agreement: h("div", { class: "stack" }),
     offers: h("div", { class: "stack" }),
     messages: h("div", { class: "stack" }),
+    attachments: h("div", { class: "stack" }),
   };
   const drawn = {};
   let latest = null;
   const compose = composeBox(path, () => reload());
 
   replace(root, back, h("h2", {}, t("caseTitle")), flash, liveState,
-    sections.head, sections.agreement, sections.offers, sections.messages);
+    sections.head, sections.agreement, sections.offers, sections.messages, sections.attachments);
 
   // A section is redrawn only when its data changed, so an open form or a half-typed answer survives live updates.
   function draw(name, data, build) {
@@ -45,20 +47,32 @@ export function renderCase({ root, signal, message }, id) {
       () => agreementCard(detail, path, reload));
     draw("offers", [detail.status, detail.stage, detail.offers], () => offersCard(detail, path, reload));
     draw("messages", [detail.messages], () => messagesCard(detail, compose));
+    draw("attachments", [detail.attachments], () => attachmentsCard(detail, path, signal));
     markRead(path, detail);
   }
 
+  // Reloads asked for in a burst (live events, an action's own answer) become one request; everyone who asked is
+  // answered when it is done, so a button waiting on its reload is released even if a live event came after it.
   let pending = null;
+  let waiting = [];
   function reload() {
     clearTimeout(pending);
     return new Promise((resolve) => {
+      waiting.push(resolve);
       pending = setTimeout(async () => {
+        const answered = waiting;
+        waiting = [];
         try {
           render(await api.get(path, { signal }));
         } catch (error) {
-          if (error.name !== "AbortError") replace(flash, errorNotice(error));
+          if (error.name !== "AbortError") {
+            replace(flash, errorNotice(error, () => {
+              replace(flash);
+              reload();
+            }, signal));
+          }
         }
-        resolve();
+        for (const done of answered) done();
       }, RELOAD_DELAY_MS);
     });
   }
@@ -80,7 +94,7 @@ export function renderCase({ root, signal, message }, id) {
       });
     } catch (error) {
       if (error.name === "AbortError") return;
-      replace(sections.head, errorNotice(error, load));
+      replace(sections.head, errorNotice(error, load, signal));
     }
   }
   load();
@@ -185,7 +199,7 @@ function offerActions(detail, offer, path, reload) {
       event.preventDefault();
       const fen = yuanToFen(amount.value);
       if (Number.isNaN(fen)) {
-        showFieldErrors(form, [{ field: "counter.amount_fen", message: t("amountInvalid") }]);
+        showFieldErrors(form, [{ field: "counter.amount_fen", text: t("amountInvalid") }]);
         return;
       }
       const counter = { type: type.value };
@@ -255,6 +269,16 @@ function proofActions(path, proof, reload) {
       busyButton({ class: "primary" }, t("confirmFulfilled"), t("sending"), answer("confirm")),
       busyButton({ class: "danger-outline" }, t("disputeFulfilled"), t("sending"), answer("dispute"))),
     status);
+}
+
+function attachmentsCard(detail, path, signal) {
+  const attachments = detail.attachments ?? [];
+  if (!attachments.length) return null;
+  return h("section", { class: "card" },
+    h("h3", {}, t("attachments")),
+    fileList(attachments.map((item) => ({ name: item.filename, type: item.content_type,
+      path: `${path}/attachments/${item.id}`,
+      meta: `${t("attachmentBy", { who: label("role", item.uploaded_by) })} · ${dateTime(item.uploaded_at)}` })), signal));
 }
 
 function messagesCard(detail, compose) {

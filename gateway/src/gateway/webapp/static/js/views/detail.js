@@ -2,10 +2,11 @@
 
 import { api } from "../api.js";
 import { busyButton, field, h, notice, replace, uid } from "../dom.js";
-import { label, t } from "../i18n.js";
+import { categoryName, label, sectorName, t } from "../i18n.js";
 import { dateTime, money } from "../format.js";
 import { follow } from "../sse.js";
-import { badge, deadlineList, errorNotice, problemText, showFieldErrors } from "./common.js";
+import { badge, deadlineList, errorNotice, problemText, showFieldErrors, timelineText } from "./common.js";
+import { fileList } from "./files.js";
 
 const WITHDRAWABLE = new Set(["submitted", "with_merchant", "pending_acceptance", "accepted"]);
 const RATEABLE = new Set(["closed_settled", "closed_terminated", "closed_refused"]);
@@ -23,7 +24,7 @@ export function renderDetail({ root, signal, message }, id) {
     flash, liveState, info, actions);
 
   function render(detail) {
-    replace(info, ...summaryCards(detail));
+    replace(info, ...summaryCards(detail, path, signal));
     // Actions keep what the person is typing unless something they depend on changed.
     const actionKey = `${detail.status}|${detail.rating ? 1 : 0}`;
     if (actionKey !== actionsFor) {
@@ -52,13 +53,13 @@ export function renderDetail({ root, signal, message }, id) {
       });
     } catch (error) {
       if (error.name === "AbortError") return;
-      replace(info, errorNotice(error, load));
+      replace(info, errorNotice(error, load, signal));
     }
   }
   load();
 }
 
-function summaryCards(detail) {
+function summaryCards(detail, path, signal) {
   const request = detail.request ?? {};
   const cards = [
     h("section", { class: "card" },
@@ -67,9 +68,10 @@ function summaryCards(detail) {
         badge("status", detail.status)),
       h("dl", { class: "facts" },
         h("dt", {}, t("caseNo")), h("dd", { class: "mono" }, detail.case_no),
-        h("dt", {}, t("request")),
-        h("dd", {}, [label("request", request.type), request.amount_fen != null ? ` ${money(request.amount_fen)}` : ""]
-          .join("")),
+        // A report asks nothing for the reporter: its request is a formality of the API, not worth a line.
+        detail.kind === "report" ? null : [h("dt", {}, t("request")),
+          h("dd", {}, [label("request", request.type), request.amount_fen != null ? ` ${money(request.amount_fen)}` : ""]
+            .join(""))],
         detail.recovered_fen > 0 ? [h("dt", {}, t("recovered")), h("dd", {}, money(detail.recovered_fen))] : null),
       detail.green_channel ? h("p", { class: "tag" }, t("greenChannel")) : null),
   ];
@@ -79,12 +81,14 @@ function summaryCards(detail) {
       h("span", { class: "hint" }, t("negotiateHint"))));
   }
   cards.push(deadlineList(detail.deadlines));
+  cards.push(filedCard(detail, path, signal));
   if (detail.refusal) {
     cards.push(h("section", { class: "card" },
       h("h3", {}, t("refusal")),
       h("p", {}, detail.refusal.note),
       h("h3", {}, t("otherRoutes")),
-      h("p", {}, detail.refusal.other_routes)));
+      // The statutory routes (Consumer Rights Protection Law Art. 39), worded here in the reader's language.
+      h("p", {}, t("otherRoutesText"))));
   }
   if (detail.report_decision) {
     cards.push(h("section", { class: "card" },
@@ -98,10 +102,31 @@ function summaryCards(detail) {
       h("ol", { class: "timeline" }, timeline.map((entry) => h("li", {},
         h("div", { class: "row" }, badge("status", entry.status),
           h("time", { datetime: entry.at }, dateTime(entry.at))),
-        h("p", { class: "meta" }, label("role", entry.actor_role)),
-        entry.note ? h("p", {}, entry.note) : null)))));
+        h("p", {}, timelineText(entry)),
+        entry.code && entry.params?.text ? h("p", { class: "quote" }, entry.params.text) : null,
+        h("p", { class: "meta" }, label("role", entry.actor_role)))))));
   }
   return cards.filter(Boolean);
+}
+
+/** What the consumer filed: the facts as written, the purchase, the codes and the evidence. */
+function filedCard(detail, path, signal) {
+  const purchase = detail.purchase;
+  const row = (term, value) => (value ? [h("dt", {}, term), h("dd", {}, value)] : null);
+  return h("section", { class: "card" },
+    h("h3", {}, detail.kind === "report" ? t("reportFiledTitle") : t("filedTitle")),
+    h("p", { class: "facts-text" }, detail.facts),
+    h("dl", { class: "facts" },
+      row(t("sector"), sectorName(detail.sector)),
+      row(t("category"), detail.category ? categoryName(detail.category) : null),
+      row(t("purchaseDate"), purchase?.date),
+      row(t("purchaseAmount"), purchase?.amount_fen != null ? money(purchase.amount_fen) : null),
+      row(t("orderNo"), purchase?.order_no)),
+    h("h4", {}, t("evidence")),
+    detail.evidence?.length
+      ? fileList(detail.evidence.map((item) => ({ name: item.filename, type: item.media_type,
+        path: `${path}/evidence/${item.id}` })), signal)
+      : h("p", { class: "meta" }, t("evidenceNone")));
 }
 
 function actionCards(detail, path, render, flash) {

@@ -1,14 +1,17 @@
 // Filing a complaint: the canonical body of architecture.md §5, sent once (Idempotency-Key kept across retries).
 
-import { api, fileComplaint, session } from "../api.js";
+import { fileComplaint, session } from "../api.js";
 import { field, h, notice, replace, setFieldError } from "../dom.js";
-import { label, SECTORS, sectorName, t } from "../i18n.js";
+import { CATEGORIES, categoryName, fieldMessage, label, SECTORS, sectorName, t } from "../i18n.js";
 import { todayLocal, yuanToFen } from "../format.js";
 import { problemText, showFieldErrors } from "./common.js";
+import { evidencePicker } from "./pickers.js";
+import { respondentSection } from "./respondent.js";
 
 const DRAFT_KEY = "odr.draft";
 const REQUEST_TYPES = ["refund", "exchange", "repair", "compensation", "other"];
 const FACTS_MAX = 5000;
+const PHONE = /^1[3-9]\d{9}$/;
 
 export function renderFiling({ root, signal, navigate, message }) {
   const status = h("div", { class: "status-slot" }, message);
@@ -20,60 +23,29 @@ export function renderFiling({ root, signal, navigate, message }) {
     maxlength: "11", value: session()?.phone ?? "" });
   const address = input({ name: "complainant.address", autocomplete: "street-address", maxlength: "500" });
 
-  // the business
-  const modeOdr = h("input", { type: "radio", name: "respondent.mode", value: "odr", id: "mode-odr", checked: true });
-  const modeOther = h("input", { type: "radio", name: "respondent.mode", value: "other", id: "mode-other" });
-  const enterprise = h("select", { name: "respondent.merchant_id" },
-    h("option", { value: "" }, t("loading")));
-  const green = h("input", { type: "checkbox", name: "green_channel", id: "green", checked: true,
-    "aria-describedby": "green-hint" });
-  const merchantName = input({ name: "respondent.name", maxlength: "200", autocomplete: "organization" });
-  const merchantAddress = input({ name: "respondent.address", maxlength: "500" });
-  const regionCode = input({ name: "respondent.region_code", inputmode: "numeric", maxlength: "6", value: "632801" });
-  const uscc = input({ name: "respondent.uscc", maxlength: "18", autocapitalize: "characters" });
-
-  const odrBlock = h("div", { class: "stack" },
-    field({ label: t("odrEnterprise"), name: "respondent.merchant_id", control: enterprise, required: true }),
-    h("div", { class: "check-card" },
-      h("div", { class: "check-row" }, green, h("label", { for: "green" }, t("greenChannel"))),
-      h("p", { class: "hint", id: "green-hint" }, t("greenChannelHint"))));
-  const otherBlock = h("div", { class: "stack", hidden: true },
-    field({ label: t("merchantName"), name: "respondent.name", control: merchantName, required: true }),
-    field({ label: t("merchantAddress"), name: "respondent.address", control: merchantAddress,
-      optionalText: t("optional") }),
-    field({ label: t("regionCode"), name: "respondent.region_code", control: regionCode, hint: t("regionHint"),
-      required: true }),
-    field({ label: t("uscc"), name: "respondent.uscc", control: uscc, optionalText: t("optional") }));
-  const modeField = h("fieldset", { class: "field choice", dataset: { field: "respondent" } },
-    h("legend", {}, t("respondentMode")),
-    h("div", { class: "check-row" }, modeOdr, h("label", { for: "mode-odr" }, t("pickOdr"))),
-    h("div", { class: "check-row" }, modeOther, h("label", { for: "mode-other" }, t("enterOther"))),
-    h("p", { class: "field-error", role: "alert", hidden: true }));
-  const odrUnavailable = h("div", { hidden: true }, notice("info", t("odrNone")));
-
-  const mode = () => (modeOther.checked ? "other" : "odr");
-  const showMode = () => {
-    odrBlock.hidden = mode() !== "odr";
-    otherBlock.hidden = mode() !== "other";
-  };
-  modeOdr.addEventListener("change", showMode);
-  modeOther.addEventListener("change", showMode);
+  // what happened (the sector is filled in from the enterprise chosen, when it has one)
+  const sector = h("select", { name: "sector" },
+    h("option", { value: "" }, t("sectorChoose")),
+    SECTORS.map(([code]) => h("option", { value: code }, sectorName(code))));
+  const respondent = respondentSection({ greenChannel: true, onEnterprise: (item) => {
+    if (item.sector && !sector.value) sector.value = item.sector;
+  } });
 
   // what you want
   const requestType = h("select", { name: "request.type" },
     REQUEST_TYPES.map((code) => h("option", { value: code }, label("request", code))));
   const requestAmount = input({ name: "request.amount", inputmode: "decimal", autocomplete: "off" });
 
-  // what happened
   const facts = h("textarea", { name: "facts", rows: "6", maxlength: String(FACTS_MAX) });
   const factsLeft = h("p", { class: "hint counter" }, t("charsLeft", { n: FACTS_MAX }));
   facts.addEventListener("input", () => { factsLeft.textContent = t("charsLeft", { n: FACTS_MAX - facts.value.length }); });
-  const sector = h("select", { name: "sector" },
-    h("option", { value: "" }, t("sectorChoose")),
-    SECTORS.map(([code]) => h("option", { value: code }, sectorName(code))));
+  const category = h("select", { name: "category" },
+    h("option", { value: "" }, t("categoryChoose")),
+    CATEGORIES.map(([code]) => h("option", { value: code }, categoryName(code))));
   const purchaseDate = h("input", { type: "date", name: "purchase.date", max: todayLocal() });
   const purchaseAmount = input({ name: "purchase.amount", inputmode: "decimal", autocomplete: "off" });
   const orderNo = input({ name: "purchase.order_no", maxlength: "100", autocapitalize: "characters" });
+  const photos = evidencePicker({ signal });
   const alsoReport = h("input", { type: "checkbox", name: "also_report", id: "also-report" });
 
   const submit = h("button", { type: "submit", class: "primary" }, t("submit"));
@@ -81,14 +53,11 @@ export function renderFiling({ root, signal, navigate, message }) {
     h("section", { class: "card stack" },
       h("h3", {}, t("sectionYou")),
       field({ label: t("name"), name: "complainant.name", control: name, required: true }),
-      field({ label: t("phone"), name: "complainant.phone", control: phone, required: true }),
+      field({ label: t("phone"), name: "complainant.phone", control: phone, hint: t("phoneHint"), required: true }),
       field({ label: t("address"), name: "complainant.address", control: address, optionalText: t("optional") })),
     h("section", { class: "card stack" },
       h("h3", {}, t("sectionRespondent")),
-      odrUnavailable,
-      modeField,
-      odrBlock,
-      otherBlock),
+      respondent.elements),
     h("section", { class: "card stack" },
       h("h3", {}, t("sectionRequest")),
       field({ label: t("requestType"), name: "request.type", control: requestType, required: true }),
@@ -99,20 +68,21 @@ export function renderFiling({ root, signal, navigate, message }) {
       field({ label: t("facts"), name: "facts", control: facts, hint: t("factsHint"), required: true }),
       factsLeft,
       field({ label: t("sector"), name: "sector", control: sector, required: true }),
+      field({ label: t("category"), name: "category", control: category, optionalText: t("optional") }),
       field({ label: t("purchaseDate"), name: "purchase.date", control: purchaseDate, optionalText: t("optional") }),
-      field({ label: t("purchaseAmount"), name: "purchase.amount_fen", control: purchaseAmount,
+      field({ label: t("purchaseAmount"), name: "purchase.amount_fen", control: purchaseAmount, hint: t("amountHint"),
         optionalText: t("optional") }),
       field({ label: t("orderNo"), name: "purchase.order_no", control: orderNo, optionalText: t("optional") }),
+      h("div", { class: "field", dataset: { field: "evidence_ids" } },
+        h("h4", {}, t("evidence"), h("span", { class: "opt" }, `（${t("optional")}）`)),
+        photos.element,
+        h("p", { class: "field-error", role: "alert", hidden: true })),
       h("div", { class: "check-row" }, alsoReport, h("label", { for: "also-report" }, t("alsoReport")))),
     h("div", { class: "status-slot", id: "filing-status" }),
     submit);
   const formStatus = form.querySelector("#filing-status");
-
-  enterprise.addEventListener("change", () => {
-    const chosen = enterprise.selectedOptions[0];
-    if (chosen?.dataset.sector && !sector.value) sector.value = chosen.dataset.sector;
-  });
   form.addEventListener("input", () => saveDraft(form));
+  form.addEventListener("change", () => saveDraft(form));
 
   function collect() {
     const errors = [];
@@ -122,37 +92,36 @@ export function renderFiling({ root, signal, navigate, message }) {
     };
     const amount = (control, path) => {
       const fen = yuanToFen(control.value);
-      if (Number.isNaN(fen)) errors.push({ field: path, message: t("amountInvalid") });
+      if (Number.isNaN(fen)) errors.push({ field: path, text: t("amountInvalid") });
       return fen ?? undefined;
     };
     need(name, "complainant.name");
-    need(phone, "complainant.phone");
+    if (!phone.value.trim()) need(phone, "complainant.phone");
+    else if (!PHONE.test(phone.value.trim())) errors.push({ field: "complainant.phone", text: t("phoneFormat") });
+    const respondentBody = respondent.collect(errors);
     need(facts, "facts");
     need(sector, "sector");
-    let respondent;
-    if (mode() === "odr") {
-      need(enterprise, "respondent.merchant_id");
-      respondent = { merchant_id: enterprise.value || undefined };
-    } else {
-      need(merchantName, "respondent.name");
-      need(regionCode, "respondent.region_code");
-      respondent = { name: text(merchantName), address: text(merchantAddress), uscc: text(uscc),
-        region_code: text(regionCode) };
-    }
     const request = { type: requestType.value, amount_fen: amount(requestAmount, "request.amount_fen") };
     const paid = amount(purchaseAmount, "purchase.amount_fen");
-    const purchase = purchaseDate.value || paid !== undefined || text(orderNo)
-      ? { date: purchaseDate.value || undefined, amount_fen: paid, order_no: text(orderNo) }
-      : undefined;
+    // The API takes a purchase with its date and amount (the order number is optional).
+    let purchase;
+    if (purchaseDate.value || paid !== undefined || text(orderNo)) {
+      if (!purchaseDate.value) errors.push({ field: "purchase.date", text: t("purchaseNeedsDate") });
+      else if (purchaseDate.value > todayLocal()) errors.push({ field: "purchase.date", text: t("dateFormat") });
+      if (paid === undefined) errors.push({ field: "purchase.amount_fen", text: t("purchaseNeedsDate") });
+      purchase = { date: purchaseDate.value || undefined, amount_fen: paid, order_no: text(orderNo) };
+    }
     const body = {
       kind: alsoReport.checked ? "both" : "complaint",
-      green_channel: mode() === "odr" && green.checked,
+      green_channel: respondent.isGreen(),
       complainant: { name: text(name), phone: text(phone), address: text(address) },
-      respondent,
+      respondent: respondentBody,
       request,
       facts: text(facts),
       purchase,
       sector: sector.value || undefined,
+      category: category.value || undefined,
+      evidence_ids: photos.ids(),
       channel: "web",
     };
     return { body, errors };
@@ -160,7 +129,7 @@ export function renderFiling({ root, signal, navigate, message }) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (submit.disabled) return;
+    if (submit.disabled || photos.busy()) return;
     const { body, errors } = collect();
     replace(formStatus);
     if (errors.length) {
@@ -183,7 +152,7 @@ export function renderFiling({ root, signal, navigate, message }) {
         const unplaced = showFieldErrors(form, error.fieldErrors);
         replace(formStatus, notice("error",
           h("p", {}, t("fixErrors", { n: error.fieldErrors.length })),
-          unplaced.length ? h("ul", {}, unplaced.map((e) => h("li", {}, `${e.field}: ${e.message}`))) : null));
+          unplaced.length ? h("ul", {}, unplaced.map((e) => h("li", {}, fieldMessage(e)))) : null));
       } else if (error.transient) {
         replace(formStatus, notice("error", t("submitFailed")));
       } else {
@@ -201,45 +170,15 @@ export function renderFiling({ root, signal, navigate, message }) {
     h("p", { class: "lead" }, t("newIntro")),
     status,
     form);
+  // The draft names the chosen enterprise and region by code; loading the lists then shows their names.
   restoreDraft(form);
-  showMode();
-
-  loadEnterprises(signal).then((items) => {
-    replace(enterprise, h("option", { value: "" }, t("odrChoose")),
-      items.map((item) => h("option", { value: item.merchant_id, dataset: { sector: item.sector ?? "" } },
-        item.name)));
-    restoreDraft(form);
-    showMode();
-  }).catch((error) => {
-    if (error.name === "AbortError") return;
-    replace(enterprise, h("option", { value: "" }, t("odrChoose")));
-    odrUnavailable.hidden = false;
-    modeOther.checked = true;
-    modeOdr.disabled = true;
-    showMode();
-  });
-}
-
-/** The approved ODR enterprises (several pages at most); an empty list counts as unavailable. */
-async function loadEnterprises(signal) {
-  const items = [];
-  let cursor = null;
-  for (let page = 0; page < 5; page += 1) {
-    const query = new URLSearchParams({ limit: "100" });
-    if (cursor) query.set("cursor", cursor);
-    const answer = await api.get(`/v1/public/odr-enterprises?${query}`, { signal });
-    items.push(...(answer?.items ?? []));
-    cursor = answer?.next_cursor;
-    if (!cursor) break;
-  }
-  if (!items.length) throw new Error("no ODR enterprises");
-  return items;
+  respondent.load(signal);
 }
 
 function saveDraft(form) {
   const values = {};
   for (const control of form.elements) {
-    if (!control.name) continue;
+    if (!control.name || control.type === "file") continue;
     if (control.type === "radio") {
       if (control.checked) values[control.name] = control.value;
     } else if (control.type === "checkbox") {
@@ -260,7 +199,7 @@ function restoreDraft(form) {
   }
   if (!values) return;
   for (const control of form.elements) {
-    if (!control.name || !(control.name in values)) continue;
+    if (!control.name || !(control.name in values) || control.type === "file") continue;
     if (control.type === "radio") control.checked = values[control.name] === control.value;
     else if (control.type === "checkbox") control.checked = Boolean(values[control.name]);
     else if (control.tagName !== "SELECT" || [...control.options].some((o) => o.value === values[control.name])) {

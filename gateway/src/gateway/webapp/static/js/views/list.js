@@ -33,7 +33,7 @@ export function renderList({ root, signal, message }) {
     } catch (error) {
       if (error.name === "AbortError") return;
       root.querySelector(":scope > .loading")?.remove();
-      replace(more, errorNotice(error, () => load(cursor)));
+      replace(more, errorNotice(error, () => load(cursor), signal));
     }
   }
   load(null);

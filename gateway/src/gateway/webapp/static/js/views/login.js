@@ -21,7 +21,7 @@ export function renderLogin({ root, navigate, message }) {
   sendButton.addEventListener("click", async () => {
     setFieldError(phoneField, null);
     if (!PHONE.test(phone.value.trim())) {
-      setFieldError(phoneField, t("phoneInvalid"));
+      setFieldError(phoneField, t("phoneFormat"));
       phone.focus();
       return;
     }
@@ -55,7 +55,7 @@ export function renderLogin({ root, navigate, message }) {
     setFieldError(phoneField, null);
     setFieldError(codeField, null);
     if (!PHONE.test(phone.value.trim())) {
-      setFieldError(phoneField, t("phoneInvalid"));
+      setFieldError(phoneField, t("phoneFormat"));
       phone.focus();
       return;
     }
@@ -68,7 +68,8 @@ export function renderLogin({ root, navigate, message }) {
     submit.textContent = t("loggingIn");
     try {
       await signIn(phone.value.trim(), code.value.trim());
-      navigate("#/complaints");
+      // The shell sends a signed-in visitor on to the page they had opened (a deep link), else to their list.
+      navigate("#/");
     } catch (error) {
       replace(status, notice("error", problemText(error)));
     } finally {
@@ -81,5 +82,8 @@ export function renderLogin({ root, navigate, message }) {
     h("h2", {}, t("loginTitle")),
     h("p", { class: "lead" }, t("loginIntro")),
     status,
-    form);
+    form,
+    h("nav", { class: "links", "aria-label": t("moreTitle") },
+      h("a", { href: "#/stations" }, t("stationsTitle")),
+      h("a", { href: "#/public" }, t("publicTitle"))));
 }
