@@ -213,11 +213,10 @@ async def transfer(session: AsyncSession, *, case_id: uuid.UUID, principal: Prin
                                           kinds=[DeadlineKind.INITIAL_REVIEW])
         moved = await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE,
                          actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
-                         events=events,
+                         events=events, code="transferred",
                          note=f"Transferred from region {from_region} to the market regulator of {receiving_name} "
                               f"({body.to_region}): {body.reason}",
-                         details={"code": "transferred", "from_region": from_region, "to_region": body.to_region,
-                                  "reason": body.reason},
+                         details={"from_region": from_region, "to_region": body.to_region, "reason": body.reason},
                          changes={"region_code": body.to_region, "transferred_from": from_region, "routed_at": now})
         clock = await deadline_service.start(session, case_id=case_id, kind=DeadlineKind.INITIAL_REVIEW, at=now)
     return TransferRead(id=moved["id"], case_no=moved["case_no"], status=moved["status"], from_region=from_region,
@@ -247,8 +246,9 @@ async def correct_issue_type(session: AsyncSession, *, case_id: uuid.UUID, princ
 
         note = f"Issue type corrected from {previous} to {body.issue_type.value}"
         await annotate(session, case=case, actor=Actor(ActorRole.REGULATOR, principal.sub), at=now,
-                       outbox=publisher.outbox, events=events, note=note + (f": {body.note}" if body.note else ""),
-                       details={"code": "issue_type_corrected", "from": previous, "to": body.issue_type.value},
+                       outbox=publisher.outbox, events=events, code="issue_type_corrected",
+                       note=note + (f": {body.note}" if body.note else ""),
+                       details={"from": previous, "to": body.issue_type.value},
                        changes={"issue_type": body.issue_type.value})
 
 

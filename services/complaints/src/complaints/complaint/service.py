@@ -18,7 +18,6 @@ from complaints import idempotency
 from complaints.complaint import case_numbers
 from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import (
-    TICKING,
     ActorRole,
     CaseStatus,
     Channel,
