@@ -47,7 +47,7 @@ async def test_the_routed_complaint_carries_the_purchase_and_only_the_shared_evi
     assert (routed["order_no"], routed["purchase_date"], routed["purchase_amount_fen"]) == (
         "JD2026112000123", "2026-11-20", 29900)
     assert (routed["sector"], routed["category"], routed["issue_type"]) == (
-        "online_shopping", "food.local_specialty", None)
+        "online_shopping", "food.local_specialty", "other")
     # The consumer's own file name stays in complaints, encrypted: the event names the file by its id.
     assert routed["evidence"] == [{**{key: receipt[key] for key in ("id", "media_type", "size_bytes", "sha256")},
                                    "filename": f"{receipt['id']}.jpg"}]

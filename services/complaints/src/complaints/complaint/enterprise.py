@@ -29,13 +29,14 @@ def neutral_filename(evidence: Mapping[Any, Any]) -> str:
 
 def answer_fields(row: Mapping[Any, Any], shared_evidence: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     """The contract fields of `ComplaintRouted` / `ComplaintAccepted` taken from the case row and its shared
-    attachments. `issue_type` is filled once complaints keep one."""
+    attachments."""
     return {
         "order_no": row.get("purchase_order_no"),
         "purchase_date": row.get("purchase_date"),
         "purchase_amount_fen": row.get("purchase_amount_fen"),
         "sector": row.get("sector"),
         "category": row.get("category"),
+        "issue_type": row.get("issue_type"),
         "evidence": [EvidenceForMerchant(id=item["id"], filename=neutral_filename(item), media_type=item["media_type"],
                                          size_bytes=item["size_bytes"], sha256=item["sha256"])
                      for item in shared_evidence if item["shared_with_merchant"]],

@@ -433,7 +433,6 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
     if is_report or filing.body.complainant is None or row["closed_at"] is not None:
         return [filed.envelope(source=filing.publisher.source)]
     routed = ComplaintRouted(
-        issue_type=row["issue_type"],
         complaint_id=row["id"], case_no=row["case_no"], target=route.target, merchant_id=row["merchant_id"],
         region_code=row["region_code"], consumer_id=row["consumer_id"],
         complainant=ComplainantForMerchant.sealed(filing.cipher, complaint_id=row["id"],
