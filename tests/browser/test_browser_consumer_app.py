@@ -164,6 +164,9 @@ async def test_a_consumer_files_with_purchase_details_and_a_photo_and_sees_what_
     await expect(page.get_by_role("img", name="goji.png")).to_have_attribute("src", re.compile("^blob:"))
     await expect(page.get_by_text(re.compile(r"还剩 \d+ 个工作日"))).to_be_visible()
     await expect(page.get_by_text(re.compile(r"已交 ODR 企业 .+ 协商处理"))).to_be_visible()
+    # Mediation's "case opened" reaches the timeline as a code with its stage, worded in Chinese.
+    await expect(page.get_by_text("与企业的协商已开始")).to_be_visible()
+    await expect(page.get_by_text(re.compile("Mediation case opened"))).to_have_count(0)
     await screen(page, "app-complaint")
 
 

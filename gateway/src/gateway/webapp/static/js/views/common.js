@@ -91,7 +91,7 @@ function countdown(deadline) {
 /** One timeline row's words in the reader's language (rows older than codes keep their recorded note). */
 export function timelineText(entry) {
   const params = entry.params ?? {};
-  if (!entry.code || !label("timeline", entry.code, {}, null)) return entry.note ?? "";
+  if (!entry.code || label("timeline", entry.code, {}, null) === null) return entry.note ?? "";
   return label("timeline", entry.code, {
     ...params,
     amount: params.amount_fen != null ? money(params.amount_fen) : "",
