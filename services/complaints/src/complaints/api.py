@@ -11,6 +11,8 @@ from complaints.complaint.router import (
     reports_router,
     station_router,
 )
+from complaints.consultation.router import consumer_router as consumer_consultation_router
+from complaints.consultation.router import regulator_router as regulator_consultation_router
 from complaints.disclosure.router import public_router
 from complaints.disclosure.router import regulator_router as regulator_disclosure_router
 from complaints.evidence.router import consumer_router as consumer_evidence_router
@@ -19,5 +21,6 @@ from complaints.stats.router import regulator_router as regulator_stats_router
 
 ROUTERS: list[APIRouter] = [
     consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router,
+    consumer_consultation_router, regulator_consultation_router,
     regulator_report_router, regulator_stats_router, regulator_disclosure_router, public_router, internal_router,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from complaints.complaint.jobs import BreachSweeper
+from complaints.consultation.jobs import ConsultationSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox
@@ -18,7 +19,7 @@ from servicekit.events.topics import CONSUMER_GROUPS
 
 def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
     """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
-    compactor and the listener behind the live streams."""
+    compactor, the consultation sweeper and the listener behind the live streams."""
     publisher = Publisher(outbox=runtime.outbox, source=settings.service_name)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
@@ -39,12 +40,15 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     )
     sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, publisher=publisher,
                             interval=settings.deadline_sweep_interval)
+    consultation_sweeper = ConsultationSweeper(sessionmaker=runtime.sessionmaker,
+                                               interval=settings.deadline_sweep_interval)
     compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
     return {
         "outbox-relay": relay.run,
         f"consumer-{merchant_events.GROUP}": on_merchants.run,
         f"consumer-{mediation_events.GROUP}": on_mediation.run,
         "deadline-sweeper": sweeper.run,
+        "consultation-sweeper": consultation_sweeper.run,
         "stats-compactor": compactor.run,
         "case-changes": runtime.extras[CASE_CHANGES].run,
     }
