@@ -67,7 +67,7 @@ SELECT q.id AS complaint_id,
        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0::bigint, 0, 0,
        1 AS consultations,
        (q.answered_at IS NOT NULL)::int AS consultations_answered,
-       (q.answered_at IS NOT NULL AND q.answered_at <= q.due_at)::int AS consultations_answered_on_time
+       (q.answered_at IS NOT NULL AND q.clock_state = 'met')::int AS consultations_answered_on_time
 FROM consultation q
 """
 
@@ -124,7 +124,7 @@ $$
 """
 
 
-_CONSULTATION_COLUMNS = ("filed_at", "region_code", "sector", "channel", "answered_at", "due_at")
+_CONSULTATION_COLUMNS = ("filed_at", "region_code", "sector", "channel", "answered_at", "clock_state")
 CONSULTATION_TRIGGERS = {
     # stats_on_complaint_change refreshes the row's id, whatever its table.
     "stats_consultation_insert_delete": "AFTER INSERT OR DELETE ON consultation DEFERRABLE INITIALLY DEFERRED "

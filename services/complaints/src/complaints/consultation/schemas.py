@@ -31,6 +31,10 @@ STAFF_CHANNELS = frozenset({Channel.HOTLINE, Channel.TRANSFER_12345, Channel.TRA
                             Channel.CONSUMER_ASSOCIATION})
 
 
+# Channels a consumer asks through themselves.
+CONSUMER_CHANNELS = frozenset({Channel.APP, Channel.WEB, Channel.MINI_PROGRAM})
+
+
 class ConsultationCreate(RequestBody):
     """A question to the market regulator of `region_code` about `sector` (a code from the sector list)."""
 
@@ -38,6 +42,12 @@ class ConsultationCreate(RequestBody):
     sector: SectorCode
     region_code: RegionCode
     channel: Channel = Channel.APP
+
+    @model_validator(mode="after")
+    def _a_consumer_channel(self) -> Self:
+        if self.channel not in CONSUMER_CHANNELS:
+            raise ValueError(f"a consumer asks through one of {sorted(CONSUMER_CHANNELS)}")
+        return self
 
 
 class Asker(RequestBody):

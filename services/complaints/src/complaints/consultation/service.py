@@ -244,15 +244,16 @@ async def answer(session: AsyncSession, *, consultation_id: uuid.UUID, principal
         if row["status"] != ConsultationStatus.OPEN.value:
             raise Problem("conflict", "The consultation was answered already")
         now = utcnow()
-        clock_state = ClockState.BREACHED.value if row["clock_state"] == ClockState.BREACHED.value \
-            else ClockState.MET.value
+        # Late whether or not the sweeper has got to it yet.
+        late = row["clock_state"] == ClockState.BREACHED.value or now >= row["due_at"]
+        clock_state = ClockState.BREACHED.value if late else ClockState.MET.value
         changed = (await session.execute(
             update(consultation_table).where(consultation_table.c.id == consultation_id)
             .values(status=ConsultationStatus.ANSWERED.value, answer=body.answer, answered_at=now,
                     answered_by=principal.sub, clock_state=clock_state, updated_at=now,
+                    breached_at=row["breached_at"] or (now if late else None),
                     version=consultation_table.c.version + 1)
             .returning(*consultation_table.c))).mappings().one()
-        late = clock_state == ClockState.BREACHED.value
         await session.execute(event_table.insert().values(_event(
             consultation_id, now, ConsultationStatus.ANSWERED, Actor(ActorRole.REGULATOR, principal.sub),
             "Answered after the clock ran out" if late else "Answered")))

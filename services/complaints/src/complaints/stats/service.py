@@ -48,7 +48,7 @@ from complaints.complaint.enums import (
     ComplaintStatus,
 )
 from complaints.complaint.models import Complaint
-from complaints.consultation.models import Consultation
+from complaints.consultation.models import ClockState, Consultation
 from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
 from complaints.stats.models import (
@@ -96,7 +96,8 @@ FIGURES: dict[str, str] = {
     "consultations": "consultations (咨询) received; not part of `received`. Under group_by=kind their key is "
                      "`consultation`; a kind or merchant filter leaves them out",
     "consultations_answered": "of those, answered by the bureau",
-    "consultations_answered_on_time": "of those, answered by the end of the answer clock's due date",
+    "consultations_answered_on_time": "of those, answered by the end of the answer clock's due date (the bureau's "
+                                      "working-day period, a setting; 7 unless configured)",
 }
 
 
@@ -207,7 +208,8 @@ async def _count_consultations(session: AsyncSession, scope: Scope,
     figures = [
         func.count().label("consultations"),
         func.count().filter(answered).label("consultations_answered"),
-        func.count().filter(and_(answered, q.answered_at <= q.due_at)).label("consultations_answered_on_time"),
+        func.count().filter(and_(answered, q.clock_state == ClockState.MET.value)).label(
+            "consultations_answered_on_time"),
     ]
     conditions = [
         q.region_code.startswith(regions.prefix(scope.region), autoescape=True),
