@@ -437,7 +437,7 @@ async def rebuild(session: AsyncSession) -> int:
     bulk load that bypassed the triggers, or to recover); returns the number of cases. Writers of cases wait for it
     (they would otherwise change a case the rebuild has already read).
     """
-    await session.execute(text("LOCK TABLE complaint, deadline IN SHARE MODE"))
+    await session.execute(text("LOCK TABLE complaint, deadline, consultation IN SHARE MODE"))
     await session.execute(text("TRUNCATE stats_case, stats_delta, " + ", ".join(cube.name for cube in CUBES)))
     await session.execute(text("INSERT INTO stats_case SELECT * FROM stats_case_contribution"))
     by_day = _by_day(stats_case, stats_case.c.day, "by_day")
