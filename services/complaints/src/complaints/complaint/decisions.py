@@ -160,7 +160,6 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
 
         def events(row: RowMapping) -> list[EventEnvelope]:
             return [ComplaintRouted(
-                issue_type=row["issue_type"],
                 complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.MERCHANT,
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
