@@ -6,6 +6,7 @@ from alembic import context
 
 import complaints.complaint.case_numbers
 import complaints.complaint.models
+import complaints.consultation.models
 import complaints.deadline.models
 import complaints.enrollment.models
 import complaints.evidence.models

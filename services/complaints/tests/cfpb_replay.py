@@ -164,6 +164,9 @@ class Expected:
     initial_reviews_on_time: int
     report_verifications_due: int
     report_verifications_on_time: int
+    consultations: int = 0
+    consultations_answered: int = 0
+    consultations_answered_on_time: int = 0
 
 
 def expected_cases(record: Record, *, region: str, merchant: str | None) -> list[Expected]:

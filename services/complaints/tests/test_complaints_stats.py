@@ -27,6 +27,7 @@ from complaints.complaint import decisions
 from complaints.complaint.enums import Channel, ComplaintKind, IssueType
 from complaints.complaint.schemas import RefuseIn
 from complaints.complaint.service import sweep_breaches
+from complaints.consultation.service import sweep_breaches as sweep_consultations
 from complaints.database import outbox
 from complaints.publisher import Publisher
 from complaints.report import service as report_service
@@ -42,6 +43,7 @@ from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 ROWS = 2000
+CONSULTATIONS = 60
 STATS = "/v1/regulator/stats"
 PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
 COUNTED = [f.name for f in fields(Expected) if f.name not in ("region", "kind", "channel", "merchant", "issue_type")]
@@ -51,7 +53,8 @@ def figures_of(cases: Iterable[Expected]) -> dict[str, Any]:
     """The statistics the rows call for, computed in Python from the mapping."""
     chosen = list(cases)
     counts = {name: sum(getattr(case, name) for case in chosen) for name in COUNTED}
-    counts |= {"received": len(chosen), "complaints": sum(c.kind == "complaint" for c in chosen),
+    counts |= {"received": sum(c.kind != "consultation" for c in chosen),
+               "complaints": sum(c.kind == "complaint" for c in chosen),
                "reports": sum(c.kind == "report" for c in chosen)}
     return with_rates(counts)
 
@@ -100,6 +103,26 @@ class Replay:
         filed = response.json()
         linked = filed["linked_case_id"]
         self.cases[record.complaint_id] = (uuid.UUID(filed["id"]), uuid.UUID(linked) if linked else None)
+
+    async def ask(self, index: int, tokens: Tokens) -> tuple[str, str]:
+        """File consultation `index` (see consultation_expected); its id and what happens to it."""
+        county = self.area.counties[index % len(self.area.counties)]
+        channel = CONSULTATION_CHANNELS[index % len(CONSULTATION_CHANNELS)]
+        body = {"question": f"咨询 {index}", "sector": "finance", "region_code": county, "channel": channel}
+        if channel == "hotline":
+            body["asker"] = {"name": "来电人", "phone": f"137{index:08d}"}
+            response = await self.client.post("/v1/regulator/consultations", json=body,
+                                              headers=bearer(tokens.regulator(region=self.area.prefecture)))
+        else:
+            response = await self.client.post("/v1/consumer/consultations", json=body, headers=self.auth)
+        assert response.status_code == 201, response.text
+        return response.json()["id"], CONSULTATION_OUTCOMES[index % 3]
+
+    async def answer(self, consultation_id: str, tokens: Tokens) -> None:
+        response = await self.client.post(f"/v1/regulator/consultations/{consultation_id}/answer",
+                                          json={"answer": "答复"},
+                                          headers=bearer(tokens.regulator(region=self.area.prefecture)))
+        assert response.status_code == 200, response.text
 
     async def _in_transaction(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
         async with self.sessionmaker() as session, session.begin():
@@ -190,14 +213,36 @@ async def replayed(
         replay = Replay(client, sessionmaker, settings, stats_area, merchants,
                         bearer(tokens.consumer(consumer_id)), consumer_id)
         await gather_limited(replay.file(record) for record in records)
+        consulted = [await replay.ask(index, tokens) for index in range(CONSULTATIONS)]
         await gather_limited(replay.drive(record) for record in records if not record.late)
-        # Every clock still open runs out: the sweeper runs with a clock three months on.
+        await gather_limited(replay.answer(consultation_id, tokens) for consultation_id, outcome in consulted
+                             if outcome == "on_time")
+        # Every clock still open runs out: the sweepers run with a clock three months on.
         await sweep_breaches(sessionmaker, now=utcnow() + timedelta(days=90), publisher=PUBLISHER)
+        await sweep_consultations(sessionmaker, now=utcnow() + timedelta(days=90))
         await gather_limited(replay.drive(record) for record in records if record.late)
+        await gather_limited(replay.answer(consultation_id, tokens) for consultation_id, outcome in consulted
+                             if outcome == "late")
     expected = [case for record in records for case in expected_cases(
         record, region=replay.region_of(record),
         merchant=str(merchants[record.company]) if record.company in merchants else None)]
+    expected += [consultation_expected(index, stats_area) for index in range(CONSULTATIONS)]
     return replay, expected
+
+
+CONSULTATION_CHANNELS = ("app", "web", "hotline", "mini_program", "hotline")
+CONSULTATION_OUTCOMES = ("on_time", "late", "open")
+
+
+def consultation_expected(index: int, area: Area) -> Expected:
+    """A consultation contributes its three figures and nothing else."""
+    outcome = CONSULTATION_OUTCOMES[index % 3]
+    return Expected(region=area.counties[index % len(area.counties)], kind="consultation", issue_type="other",
+                    channel=CONSULTATION_CHANNELS[index % len(CONSULTATION_CHANNELS)], merchant=None, accepted=0,
+                    refused=0, closed=0, closed_on_time=0, settled=0, terminated=0, recovered_fen=0,
+                    initial_reviews_due=0, initial_reviews_on_time=0, report_verifications_due=0,
+                    report_verifications_on_time=0, consultations=1, consultations_answered=int(outcome != "open"),
+                    consultations_answered_on_time=int(outcome == "on_time"))
 
 
 def period() -> dict[str, str]:
@@ -221,9 +266,12 @@ async def test_every_figure_equals_the_count_recomputed_from_the_rows(
     body = response.json()
     assert figures_in(body) == figures_of(expected)
     assert body["received"] >= ROWS
+    assert body["consultations"] == CONSULTATIONS
+    assert body["consultations_answered_on_time"] < body["consultations_answered"] < body["consultations"]
     # The outcomes are varied enough for every figure to mean something.
     for name in ("accepted", "refused", "settled", "terminated", "recovered_fen", "reports", "closed_on_time",
-                 "initial_reviews_due", "report_verifications_due"):
+                 "initial_reviews_due", "report_verifications_due", "consultations", "consultations_answered",
+                 "consultations_answered_on_time"):
         assert body[name] > 0, name
     assert 0 < body["on_time_initial_review_rate"] < 1
     assert 0 < body["on_time_report_verification_rate"] < 1
@@ -282,6 +330,8 @@ async def test_filters_narrow_every_figure(
     assert await stats(channel="hotline") == figures_of(c for c in expected if c.channel == "hotline")
     assert await stats(issue_type="price") == figures_of(c for c in expected if c.issue_type == "price")
     assert await stats(issue_type="safety") == figures_of([])
+    # Consultations have no issue type and count under `other`.
+    assert await stats(issue_type="other") == figures_of(c for c in expected if c.issue_type == "other")
     assert await stats(merchant_id=merchant_id) == figures_of(c for c in expected if c.merchant == merchant_id)
     assert await stats(sector="finance") == figures_of(expected)
     assert await stats(sector="food") == figures_of([])

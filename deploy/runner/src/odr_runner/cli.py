@@ -125,6 +125,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         f"  consumer phone  {demo['consumer_phone']}  (POST /auth/otp; in dev mode the code comes back as dev_code)",
         f"  regulator       {regulator.get('username')} / {regulator.get('password')}  "
         f"(region {regulator.get('region')})",
+        *(f"  also regulator  {other.get('username')} / {other.get('password')}  (region {other.get('region')})"
+          for other in demo.get("regulators", []) if other.get("username") != regulator.get("username")),
         *(f"  enterprise      {merchant.get('name')}: merchant_id={merchant.get('merchant_id')} "
           f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}"
           for merchant in demo["merchants"]),

@@ -234,7 +234,7 @@ class Stack:
                 await asyncio.sleep(0.5)
 
     async def seed(self) -> dict[str, Any]:
-        """Demo regulator account and approved ODR enterprises; `merchants.cli seed` prints them as JSON."""
+        """Demo regulator accounts and approved ODR enterprises; `merchants.cli seed` prints them as JSON."""
         self.report("seeding demo data")
         env = {**self.service_env("merchants"), "ODR_DEMO_REGULATOR_PASSWORD": self.config.secrets.regulator_password}
         output = await self._run_checked([self.config.python, "-m", "merchants.cli", "seed"], what="seed", env=env,
@@ -434,6 +434,7 @@ class Stack:
             "gateway": self.url(GATEWAY),
             "consumer_phone": DEMO_CONSUMER_PHONE,
             "regulator": self.demo.get("regulator", {}),
+            "regulators": self.demo.get("regulators", []),
             "merchants": self.demo.get("merchants", []),
         }
 

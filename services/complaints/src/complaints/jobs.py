@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from complaints import idempotency
 from complaints.complaint.jobs import BreachSweeper
+from complaints.consultation.jobs import ConsultationSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
@@ -22,7 +23,8 @@ from servicekit.retention import RetentionJob
 
 def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
     """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
-    compactor, the listener behind the live streams and the pruner of expired event rows and idempotency keys."""
+    compactor, the consultation sweeper, the listener behind the live streams and the pruner of expired event rows
+    and idempotency keys."""
     publisher = Publisher(outbox=runtime.outbox, source=settings.service_name)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
@@ -43,6 +45,8 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     )
     sweeper = BreachSweeper(sessionmaker=runtime.sessionmaker, publisher=publisher,
                             interval=settings.deadline_sweep_interval)
+    consultation_sweeper = ConsultationSweeper(sessionmaker=runtime.sessionmaker,
+                                               interval=settings.deadline_sweep_interval)
     compactor = StatsCompactor(sessionmaker=runtime.sessionmaker, interval=settings.stats_fold_interval)
     retention = RetentionJob(
         runtime.sessionmaker, outbox=outbox, inbox=inbox, retention=timedelta(hours=settings.event_retention_hours),
@@ -53,6 +57,7 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
         f"consumer-{merchant_events.GROUP}": on_merchants.run,
         f"consumer-{mediation_events.GROUP}": on_mediation.run,
         "deadline-sweeper": sweeper.run,
+        "consultation-sweeper": consultation_sweeper.run,
         "stats-compactor": compactor.run,
         "case-changes": runtime.extras[CASE_CHANGES].run,
         "retention-pruner": retention.run,

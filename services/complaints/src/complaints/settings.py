@@ -44,6 +44,9 @@ class ComplaintsSettings(ServiceSettings):
     evidence_s3_region: str = "us-east-1"
     evidence_s3_access_key: str = ""
     evidence_s3_secret_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    # Working days the bureau has to answer a consultation (咨询). Order 121 leaves consultations out (Art. 44), so no
+    # statute sets it: the default is the bureau's 7-working-day period for its first answer on a complaint (Art. 15).
+    consultation_answer_working_days: int = Field(default=7, ge=1, le=60)
     # Anti-abuse signal (Art. 17): this many complaints by one person against one business within the window.
     repeat_complaints_threshold: int = 3
     repeat_complaints_window_days: int = 30

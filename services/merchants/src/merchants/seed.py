@@ -1,12 +1,13 @@
 """Demo data, applied by ``python -m merchants.cli seed``, which prints the demo credentials as one JSON object.
 
-Creates, if missing, the regulator account ``reg-golmud`` (region 632801, password from the required
-``ODR_DEMO_REGULATOR_PASSWORD``) and two merchants in Golmud, both approved ODR enterprises; the
+Creates, if missing, three regulator accounts, ``reg-haixi`` (Haixi prefecture, 632800), ``reg-golmud`` (Golmud,
+632801; the one printed as ``regulator``) and ``reg-delingha`` (Delingha, 632802), all with the password from the
+required ``ODR_DEMO_REGULATOR_PASSWORD``, and two merchants in Golmud, both approved ODR enterprises; the
 approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox.
 
 Running it again duplicates nothing. Client secrets are stored hashed and cannot be printed again,
 so every run rotates: the demo merchants' live API clients are revoked and a new client is issued
-and printed. The regulator's password is reset to the one in the environment. Database settings are
+and printed. The regulators' password is reset to the one in the environment. Database settings are
 read from the environment like the service's (``ODR_DATABASE_URL``, ``ODR_DATABASE_NAME``).
 """
 
@@ -31,6 +32,12 @@ from servicekit.events.outbox import Outbox
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
+# (username, region, bureau): the prefecture and two of its county-level cities.
+DEMO_REGULATORS = (
+    ("reg-haixi", "632800", "海西蒙古族藏族自治州市场监督管理局"),
+    (REGULATOR_USERNAME, GOLMUD, "格尔木市市场监督管理局"),
+    ("reg-delingha", "632802", "德令哈市市场监督管理局"),
+)
 # The id is what audit rows written by the seed have always named; kept so they stay recognisable.
 SEED_ACTOR = enrollment_service.Actor(role="system", id="merchants.seed")
 DEMO_MERCHANTS = (
@@ -75,12 +82,15 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
     password = settings.demo_regulator_password.get_secret_value()
     try:
         async with sessionmaker() as session:
-            await credentials_service.upsert_staff_account(
-                session, username=REGULATOR_USERNAME, password=password, role=StaffRole.REGULATOR.value,
-                region_code=GOLMUD, display_name="格尔木市市场监督管理局")
+            for username, region, bureau in DEMO_REGULATORS:
+                await credentials_service.upsert_staff_account(
+                    session, username=username, password=password, role=StaffRole.REGULATOR.value,
+                    region_code=region, display_name=bureau)
             merchants = [await seed_merchant(session, outbox, details) for details in DEMO_MERCHANTS]
     finally:
         await engine.dispose()
     return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
+            "regulators": [{"username": username, "password": password, "region": region}
+                           for username, region, _ in DEMO_REGULATORS],
             "merchants": merchants}
 

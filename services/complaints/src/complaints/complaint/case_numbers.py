@@ -1,5 +1,5 @@
-"""Human case numbers: TS- (complaint) or JB- (report) <region>-<YYYYMMDD local>-<6-digit sequence per prefix,
-region and day>.
+"""Human case numbers: TS- (complaint), JB- (report) or ZX- (consultation) <region>-<YYYYMMDD local>-<6-digit
+sequence per prefix, region and day>.
 
 Numbers are gap-free and unique: the counter row of (prefix, region, day) is incremented in the filing's own
 transaction and stays locked until it commits, so a rejected filing gives its number back. Every filing of a region
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Date, Integer, String, Table, text
+from sqlalchemy import Date, Integer, String, Table, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,7 @@ from complaints.idempotency import idempotency_key
 
 COMPLAINT_PREFIX = "TS"  # 投诉
 REPORT_PREFIX = "JB"  # 举报
+CONSULTATION_PREFIX = "ZX"  # 咨询
 PROVISIONAL_PREFIX = "pending-"
 
 
@@ -42,7 +43,7 @@ case_number_counter: Table = CaseNumberCounter.__table__  # type: ignore[assignm
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 
 # Data-modifying CTEs all run, referenced or not, and see the rows this transaction wrote before.
-_TAKE_NUMBER = text(f"""
+_TAKE_NUMBER = """
 WITH taken AS (
     INSERT INTO {case_number_counter.name} AS counter (prefix, region_code, day, last_value)
     VALUES (:prefix, :region_code, :day, 1)
@@ -51,9 +52,9 @@ WITH taken AS (
                         lpad(counter.last_value::text, greatest(6, length(counter.last_value::text)), '0'))
               AS case_no
 ), numbered AS (
-    UPDATE {complaint_table.name} AS complaint SET case_no = taken.case_no FROM taken
-    WHERE complaint.id = :case_id
-    RETURNING complaint.case_no
+    UPDATE {case_table} AS numbered_case SET case_no = taken.case_no FROM taken
+    WHERE numbered_case.id = :case_id
+    RETURNING numbered_case.case_no
 ), events AS (
     UPDATE {outbox.name} AS outbox SET payload = jsonb_set(outbox.payload, '{{case_no}}', to_jsonb(taken.case_no))
     FROM taken WHERE outbox.id = ANY(:event_ids)
@@ -63,7 +64,8 @@ WITH taken AS (
     FROM taken WHERE answer.principal_sub = :principal_sub AND answer.key = :key
 )
 SELECT case_no FROM numbered
-""")
+"""
+_TAKE_NUMBER_IN: dict[str, TextClause] = {}
 
 
 def provisional(case_id: uuid.UUID) -> str:
@@ -72,12 +74,19 @@ def provisional(case_id: uuid.UUID) -> str:
 
 
 async def take_number(session: AsyncSession, *, case_id: uuid.UUID, prefix: str, region_code: str, day: date,
-                      event_ids: Sequence[uuid.UUID], answer_key: tuple[str, str] | None) -> str:
+                      event_ids: Sequence[uuid.UUID], answer_key: tuple[str, str] | None,
+                      case_table: Table = complaint_table) -> str:
     """Take the next number of (prefix, region, day) for a staged case and write it into the case row, the case's
     staged outbox events and, given its (principal, key), the stored idempotent response that answers with this
-    case. The counter row stays locked until the caller commits: call this last."""
+    case. The counter row stays locked until the caller commits: call this last. `case_table` holds the case (the
+    complaint table, or the consultation table) and must have `id` and `case_no` columns."""
     principal_sub, key = answer_key if answer_key is not None else (None, None)
-    case_no: str = (await session.execute(_TAKE_NUMBER, {
+    statement = _TAKE_NUMBER_IN.get(case_table.name)
+    if statement is None:
+        statement = _TAKE_NUMBER_IN.setdefault(case_table.name, text(_TAKE_NUMBER.format(
+            case_table=case_table.name, case_number_counter=case_number_counter, outbox=outbox,
+            idempotency_key=idempotency_key)))
+    case_no: str = (await session.execute(statement, {
         "prefix": prefix, "region_code": region_code, "day": day, "case_id": case_id, "event_ids": list(event_ids),
         "principal_sub": principal_sub, "key": key,
     })).scalar_one()

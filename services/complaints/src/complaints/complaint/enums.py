@@ -48,6 +48,7 @@ class Channel(StrEnum):
     MINI_PROGRAM = "mini_program"
     HOTLINE = "hotline"
     TRANSFER_12345 = "transfer_12345"
+    TRANSFER_12315 = "transfer_12315"
     STATION = "station"
     CONSUMER_ASSOCIATION = "consumer_association"
     PARTNER_API = "partner_api"

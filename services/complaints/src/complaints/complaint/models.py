@@ -62,6 +62,8 @@ class Complaint(Base):
               postgresql_ops={"region_code": "varchar_pattern_ops"},
               postgresql_where=text("queue_due_at IS NOT NULL")),
         Index("ix_complaint_queue_due", "queue_due_at", "id", postgresql_where=text("queue_due_at IS NOT NULL")),
+        Index("uq_complaint_source_ticket", "source_ticket", unique=True,
+              postgresql_where=text("source_ticket IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -102,6 +104,9 @@ class Complaint(Base):
     channel: Mapped[str] = mapped_column(String(32))
     # The consumer-rights service station (消费维权服务站) whose staff filed the case for a walk-in consumer.
     station_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # The ticket number of a case transferred in bulk from the national 12315 platform or the 12345 hotline,
+    # "<source>:<ticket>": unique, so a re-import files nothing twice.
+    source_ticket: Mapped[str | None] = mapped_column(String(80))
     mediation_case_id: Mapped[uuid.UUID | None]
     recovered_fen: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # The region a transferred case came from (Art. 13, 41), and the due instant of the clock of its current stage,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -116,6 +116,13 @@ class Filing:
     filer: Actor | None = None
     station_id: uuid.UUID | None = None
     settled_on_spot: SettledOnSpot | None = None
+    # A case transferred from 12315 or 12345: "<source>:<ticket>", unique across cases.
+    source_ticket: str | None = None
+    # Added to the timeline's "submitted" entry (where the case came from), and that entry's code (TIMELINE_CODES).
+    submitted_details: Mapping[str, Any] | None = None
+    submitted_code: str = "filed"
+    # Run in the filing's transaction once the case row is written (given it): a failure files nothing.
+    within: Callable[[AsyncSession, Mapping[str, Any]], Awaitable[None]] | None = None
 
     @property
     def submitter(self) -> Actor:
@@ -180,6 +187,8 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         staged.append(_stage_report(filing, route, report_id, complaint_id, now))
     await session.execute(complaint_table.insert(), [case.row for case in staged])
     await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
+    if filing.within is not None:
+        await filing.within(session, staged[0].row)
     clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
               for case in staged}
     answered = staged[0]
@@ -275,7 +284,10 @@ def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str
     details: dict[str, Any] = {"channel": filing.body.channel.value}
     if filing.station_id is not None:
         details["station_id"] = str(filing.station_id)
-    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, "filed", None, details)
+    if filing.submitted_details:
+        details.update(filing.submitted_details)
+    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, filing.submitted_code,
+                         None, details)
 
 
 def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_id: uuid.UUID | None,
@@ -284,9 +296,13 @@ def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_
                     linked_case_id=complaint_id, now=now)
     note = "Split from a submission that is also a complaint (Art. 9)" if complaint_id else None
     # The reporter's subject is kept on the row (so they can follow it) but never on the timeline others may see.
-    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None,
-                              "split_from_complaint" if complaint_id else "filed", note,
-                              {"channel": filing.body.channel.value})]
+    details: dict[str, Any] = {"channel": filing.body.channel.value}
+    if complaint_id is None and filing.submitted_details:
+        details.update(filing.submitted_details)
+    # A report filed alone carries where it came from, like a complaint's "submitted" entry.
+    code = "split_from_complaint" if complaint_id else filing.submitted_code
+    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None, code, note,
+                              details)]
     return _Staged(row=row, timeline=timeline, prefix=case_numbers.REPORT_PREFIX)
 
 
@@ -350,6 +366,8 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "issue_type": body.issue_type.value,
         "channel": body.channel.value,
         "station_id": filing.station_id,
+        # A submission split in two keeps the ticket on the part that answers it.
+        "source_ticket": filing.source_ticket if kind is body.kind or kind is ComplaintKind.COMPLAINT else None,
         "mediation_case_id": None,
         "recovered_fen": 0,
         "filed_at": now,

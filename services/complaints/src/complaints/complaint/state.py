@@ -73,11 +73,12 @@ TIMELINE_CODES: frozenset[str] = frozenset({
     "refused", "withdrawn", "rated", "mediation_opened", "negotiation_failed", "settled", "terminated",
     "verification_started", "report_case_opened", "report_not_opened", "verification_extended",
     "verification_paused", "verification_resumed", "transferred", "issue_type_corrected",
+    "filed_from_consultation", "imported",
 })
 # The details a screen may show beside the code (the rest are ids for the audit trail).
 TIMELINE_PARAMS: frozenset[str] = frozenset({
     "ground", "amount_fen", "stage", "case_status", "reason", "due_date", "score", "text", "merchant_name",
-    "from_region", "to_region", "from", "to",
+    "from_region", "to_region", "from", "to", "consultation_case_no", "source", "ticket_no",
 })
 
 # The clock a status starts when a case enters it.

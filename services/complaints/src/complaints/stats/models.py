@@ -15,7 +15,7 @@ from complaints.database import metadata
 
 COUNTS = ("received", "complaints", "reports", "accepted", "refused", "initial_reviews_due", "initial_reviews_on_time",
           "closed", "closed_on_time", "settled", "terminated", "recovered_fen", "report_verifications_due",
-          "report_verifications_on_time")
+          "report_verifications_on_time", "consultations", "consultations_answered", "consultations_answered_on_time")
 # The merchant cubes keep the cases without a merchant under this key (a primary key column cannot be NULL).
 NO_MERCHANT = uuid.UUID(int=0)
 

@@ -46,6 +46,9 @@ class Figures(BaseModel):
     report_verifications_due: int
     report_verifications_on_time: int
     on_time_report_verification_rate: float
+    consultations: int
+    consultations_answered: int
+    consultations_answered_on_time: int
 
 
 class Group(Figures):

@@ -49,6 +49,7 @@ from complaints.complaint.enums import (
     IssueType,
 )
 from complaints.complaint.models import Complaint
+from complaints.consultation.models import ClockState, Consultation
 from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
 from complaints.stats.models import (
@@ -67,6 +68,11 @@ from servicekit.calendar import ZONE, end_of_day
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
+consultation_table: Table = Consultation.__table__  # type: ignore[assignment]
+# The value of the kind dimension under which the cubes keep consultations.
+CONSULTATION_KIND = "consultation"
+# A consultation has no issue type; the cubes (whose keys cannot be NULL) keep it under `other` (migration 0011).
+CONSULTATION_ISSUE_TYPE = IssueType.OTHER
 
 FIGURES: dict[str, str] = {
     "received": "cases received: complaints and reports (a submission of both counts once for each part)",
@@ -90,6 +96,11 @@ FIGURES: dict[str, str] = {
                                 "ran out",
     "report_verifications_on_time": "of those, decided by the end of the (extended) due date",
     "on_time_report_verification_rate": "report_verifications_on_time / report_verifications_due",
+    "consultations": "consultations (咨询) received; not part of `received`. Under group_by=kind their key is "
+                     "`consultation`; a kind or merchant filter leaves them out",
+    "consultations_answered": "of those, answered by the bureau",
+    "consultations_answered_on_time": "of those, answered by the end of the answer clock's due date (the bureau's "
+                                      "working-day period, a setting; 7 unless configured)",
 }
 
 
@@ -157,6 +168,80 @@ async def compute_from_cases(session: AsyncSession, scope: Scope,
                              group_by: GroupBy | None) -> list[tuple[str | None, dict[str, Any]]]:
     """[(group key or None, figures)] counted from the case rows and their clocks; one row without a key when not
     grouped. The definition of every figure; its cost grows with the cases in scope (a scan per request)."""
+    cases = await _count_cases(session, scope, group_by)
+    consultations = await _count_consultations(session, scope, group_by)
+    if group_by is None:
+        [(_, counts)] = cases
+        return [(None, with_rates({**counts, **consultations.get(None, _NO_CONSULTATIONS)}))]
+    by_key = {key: counts for key, counts in cases}
+    for key, counted in consultations.items():
+        by_key[key] = {**by_key.get(key, dict.fromkeys(COUNTS, 0)), **counted}
+    ordered = sorted(by_key, key=_key_order)
+    return [(key, with_rates({**dict.fromkeys(COUNTS, 0), **by_key[key]})) for key in ordered]
+
+
+def _key_order(key: str | None) -> tuple[bool, str]:
+    """Groups in code-point order of their keys, the group without a key last (the same whatever the collation)."""
+    return key is None, key or ""
+
+
+_CONSULTATION_COUNTS = ("consultations", "consultations_answered", "consultations_answered_on_time")
+_NO_CONSULTATIONS = dict.fromkeys(_CONSULTATION_COUNTS, 0)
+
+
+def _consultation_key(group_by: GroupBy, region: str) -> ColumnElement[Any]:
+    q = consultation_table.c
+    if group_by is GroupBy.REGION:
+        if _by_prefecture(region):
+            return func.substr(q.region_code, 1, 4) + literal("00")
+        return q.region_code
+    if group_by is GroupBy.MERCHANT:
+        return cast(literal(None), String)
+    if group_by is GroupBy.MONTH:
+        return func.to_char(func.timezone(str(ZONE), q.filed_at), "YYYY-MM")
+    if group_by is GroupBy.KIND:
+        return literal(CONSULTATION_KIND)
+    if group_by is GroupBy.ISSUE_TYPE:
+        return literal(CONSULTATION_ISSUE_TYPE.value)
+    return {GroupBy.SECTOR: q.sector, GroupBy.CHANNEL: q.channel}[group_by]
+
+
+async def _count_consultations(session: AsyncSession, scope: Scope,
+                               group_by: GroupBy | None) -> dict[str | None, dict[str, int]]:
+    """The consultation figures counted from the consultation rows, by group key (None when not grouped)."""
+    if scope.kind is not None or scope.merchant_id is not None:
+        return {}
+    if scope.issue_type is not None and scope.issue_type is not CONSULTATION_ISSUE_TYPE:
+        return {}
+    q = consultation_table.c
+    answered = q.answered_at.is_not(None)
+    figures = [
+        func.count().label("consultations"),
+        func.count().filter(answered).label("consultations_answered"),
+        func.count().filter(and_(answered, q.clock_state == ClockState.MET.value)).label(
+            "consultations_answered_on_time"),
+    ]
+    conditions = [
+        q.region_code.startswith(regions.prefix(scope.region), autoescape=True),
+        q.filed_at >= end_of_day(scope.start - timedelta(days=1)),
+        q.filed_at < end_of_day(scope.end),
+    ]
+    if scope.sector is not None:
+        conditions.append(q.sector == scope.sector)
+    if scope.channel is not None:
+        conditions.append(q.channel == scope.channel.value)
+    statement = select(*figures).where(*conditions)
+    if group_by is None:
+        row = (await session.execute(statement)).mappings().one()
+        return {None: {name: int(row[name]) for name in _CONSULTATION_COUNTS}} if row["consultations"] else {}
+    key = _consultation_key(group_by, scope.region).label("group_key")
+    rows = (await session.execute(statement.add_columns(key).group_by(key))).mappings().all()
+    return {row["group_key"]: {name: int(row[name]) for name in _CONSULTATION_COUNTS} for row in rows}
+
+
+async def _count_cases(session: AsyncSession, scope: Scope,
+                       group_by: GroupBy | None) -> list[tuple[str | None, dict[str, int]]]:
+    """The case figures (complaints and reports) counted from the case rows and their clocks."""
     c = complaint_table.c
     d = deadline_table.c
     clocks = (
@@ -203,12 +288,14 @@ async def compute_from_cases(session: AsyncSession, scope: Scope,
     if scope.issue_type is not None:
         conditions.append(c.issue_type == scope.issue_type.value)
     statement = select(*figures).select_from(complaint_table.outerjoin(clocks, true())).where(*conditions)
+    case_counts = [name for name in COUNTS if name not in _CONSULTATION_COUNTS]
     if group_by is None:
         row = (await session.execute(statement)).mappings().one()
-        return [(None, with_rates({name: int(row[name]) for name in COUNTS}))]
+        return [(None, {**{name: int(row[name]) for name in case_counts}, **_NO_CONSULTATIONS})]
     key = _group_key(group_by, scope.region).label("group_key")
     rows = (await session.execute(statement.add_columns(key).group_by(key).order_by(key))).mappings().all()
-    return [(row["group_key"], with_rates({name: int(row[name]) for name in COUNTS})) for row in rows]
+    return [(row["group_key"], {**{name: int(row[name]) for name in case_counts}, **_NO_CONSULTATIONS})
+            for row in rows]
 
 
 def _next_month(day: date) -> date:
@@ -292,10 +379,11 @@ async def compute(session: AsyncSession, scope: Scope,
         return [(None, with_rates({name: int(row[name]) for name in COUNTS}))]
     statement = (select(rows.c.group_key, *sums).group_by(rows.c.group_key)
                  # A key whose cases all moved elsewhere keeps a row of zeros in the cube until it is rebuilt.
-                 .having(func.sum(rows.c.received) > 0)
+                 .having(func.sum(rows.c.received) + func.sum(rows.c.consultations) > 0)
                  .order_by(rows.c.group_key))
     grouped = (await session.execute(statement)).mappings().all()
-    return [(row["group_key"], with_rates({name: int(row[name]) for name in COUNTS})) for row in grouped]
+    return sorted(((row["group_key"], with_rates({name: int(row[name]) for name in COUNTS})) for row in grouped),
+                  key=lambda pair: _key_order(pair[0]))
 
 
 def _sums(source: FromClause) -> list[ColumnElement[Any]]:
@@ -366,7 +454,7 @@ async def rebuild(session: AsyncSession) -> int:
     bulk load that bypassed the triggers, or to recover); returns the number of cases. Writers of cases wait for it
     (they would otherwise change a case the rebuild has already read).
     """
-    await session.execute(text("LOCK TABLE complaint, deadline IN SHARE MODE"))
+    await session.execute(text("LOCK TABLE complaint, deadline, consultation IN SHARE MODE"))
     await session.execute(text("TRUNCATE stats_case, stats_delta, " + ", ".join(cube.name for cube in CUBES)))
     await session.execute(text("INSERT INTO stats_case SELECT * FROM stats_case_contribution"))
     by_day = _by_day(stats_case, stats_case.c.day, "by_day")
