@@ -57,7 +57,7 @@ class Complaint(Base):
         # Regulators list by region prefix (LIKE '6328%'), which a default-collation btree cannot serve.
         Index("ix_complaint_region_code_id", "region_code", text("id DESC"),
               postgresql_ops={"region_code": "varchar_pattern_ops"}),
-        # The regulator's queue, by the due date of the current stage's clock (migration 0008, design-notes.md).
+        # The regulator's queue, by the due date of the current stage's clock (migration 0010, design-notes.md).
         Index("ix_complaint_queue_region", "region_code", "queue_due_at", "id",
               postgresql_ops={"region_code": "varchar_pattern_ops"},
               postgresql_where=text("queue_due_at IS NOT NULL")),
@@ -110,7 +110,7 @@ class Complaint(Base):
     mediation_case_id: Mapped[uuid.UUID | None]
     recovered_fen: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # The region a transferred case came from (Art. 13, 41), and the due instant of the clock of its current stage,
-    # kept by triggers (migration 0008): what the regulator's queue filters and sorts by.
+    # kept by triggers (migration 0010): what the regulator's queue filters and sorts by.
     transferred_from: Mapped[str | None] = mapped_column(String(6))
     queue_due_at: Mapped[datetime | None]
     filed_at: Mapped[datetime]

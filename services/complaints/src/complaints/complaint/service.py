@@ -661,7 +661,7 @@ class QueueFilter:
 
 async def list_queue(session: AsyncSession, *, queue: QueueFilter, cursor: str | None, limit: int) -> ComplaintList:
     """The regulator's queue: cases with a clock of their current stage by due date (earliest first, overdue ones
-    on top), then the cases without one, newest first. Two index range reads (migration 0008), each keyset-paginated;
+    on top), then the cases without one, newest first. Two index range reads (migration 0010), each keyset-paginated;
     the cursor names the last case seen and which of the two parts it was in."""
     c = complaint_table.c
     after_due, after_id = _decode_queue_cursor(cursor) if cursor is not None else (None, None)
