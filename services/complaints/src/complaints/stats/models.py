@@ -1,9 +1,8 @@
 """Tables of the statistics: per-case contributions, the delta log the triggers append to, and the cubes.
 
 The migrations (0007_stats_cubes; 0010 adds the issue type, 0011 the consultations) also create the view
-`stats_case_contribution` (a
-case's contribution, computed from its complaint and deadline rows) and the deferred triggers that keep `stats_case`
-and `stats_delta` up to date in every transaction that changes a case.
+`stats_case_contribution` (a case's contribution, computed from its complaint and deadline rows) and the deferred
+triggers that keep `stats_case` and `stats_delta` up to date in every transaction that changes a case.
 """
 
 from __future__ import annotations
