@@ -17,15 +17,16 @@ from servicekit.db import utcnow
 from servicekit.testing.infra import TestInfra
 
 
-async def test_requeue_is_bounded_by_the_retention_period(test_infra: TestInfra, db_prefix: str,
+async def test_requeue_is_bounded_by_the_retention_period(test_infra: TestInfra, db_prefix: str, repo_root: Path,
                                                            tmp_path: Path) -> None:
-    config = StackConfig(repo_root=Path(), work_dir=tmp_path, secrets=StackSecrets.generate(),
+    config = StackConfig(repo_root=repo_root, work_dir=tmp_path, secrets=StackSecrets.generate(),
                          database_url=test_infra.database_url, database_prefix=f"{db_prefix}_requeue",
                          fresh_databases=True,
                          settings_overrides={service: {"ODR_EVENT_RETENTION_HOURS": "24"} for service in SERVICES})
     stack = Stack(config, report=lambda message: None)
     await stack.create_databases()
     try:
+        await stack.migrate()
         now = utcnow()
         published = {"old": now - timedelta(hours=30), "recent": now - timedelta(hours=2), "pending": None}
         for service in SERVICES:
@@ -33,7 +34,6 @@ async def test_requeue_is_bounded_by_the_retention_period(test_infra: TestInfra,
                                                    database=config.database_name(service))
             engine = create_async_engine(url, poolclass=NullPool)
             async with engine.begin() as connection:
-                await connection.run_sync(OUTBOX.metadata.create_all)
                 await connection.execute(OUTBOX.insert(), [
                     {"id": uuid.uuid4(), "topic": "t", "aggregate_id": name, "event_type": "t.x.v1", "headers": {},
                      "payload": {}, "published_at": at} for name, at in published.items()])
