@@ -27,7 +27,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from browser.browser_testkit import DESKTOP, ComplaintFiler, ConsumerFiler, Opener, Screen
 from odr_runner.credentials import StackSecrets
-from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
+from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig, settled_stack
 from servicekit import infra
 
 # Assertions wait up to 15 s instead of 5: on a loaded 2-core machine a sign-in (password hashing behind the
@@ -80,15 +80,8 @@ async def platform(
         # limit is raised so that it counts nothing the tests do not mean it to.
         settings_overrides={"gateway": {"ODR_AUTH_RATE_PER_MINUTE": "6000", "ODR_AUTH_RATE_BURST": "1000"}},
     )
-    stack = Stack(config, report=lambda message: None)
-    try:
-        await stack.start()
-        pending = await stack.wait_settled()
-        assert not pending, f"events still in flight after start-up: {pending}"
+    async with settled_stack(config) as stack:
         yield stack
-    finally:
-        stack.stop()
-        await stack.drop_databases()
 
 
 @pytest.fixture(scope="package")

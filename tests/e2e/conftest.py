@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from odr_runner.credentials import StackSecrets
-from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig
+from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig, settled_stack
 from servicekit import infra
 from servicekit.db import asyncpg_dsn
 
@@ -64,15 +64,8 @@ async def e2e_stack(
         environment="dev",
         settings_overrides={"merchants": E2E_MERCHANTS_SETTINGS},
     )
-    stack = Stack(config, report=lambda message: None)
-    await stack.start()
-    try:
-        pending = await stack.wait_settled()
-        assert not pending, f"events still in flight after start-up: {pending}"
+    async with settled_stack(config) as stack:
         yield stack
-    finally:
-        stack.stop()
-        await stack.drop_databases()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -479,3 +480,19 @@ def _stop_all(children: list[infra.ChildProcess]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
+
+
+@asynccontextmanager
+async def settled_stack(config: StackConfig) -> AsyncIterator[Stack]:
+    """The whole platform for a test suite: started and its start-up events settled; stopped and its databases dropped
+    afterwards, also when it fails to start."""
+    stack = Stack(config, report=lambda message: None)
+    try:
+        await stack.start()
+        pending = await stack.wait_settled()
+        if pending:
+            raise StackError(f"events still in flight after start-up: {pending}")
+        yield stack
+    finally:
+        stack.stop()
+        await stack.drop_databases()
