@@ -187,7 +187,8 @@ def _file_name(text: str) -> str:
 
 @pytest.fixture
 def screen(axe_source: str, screenshot_dir: Path) -> Screen:
-    """`await screen(page, "console-queue")`: axe-core on the page as it is now, then a screenshot of it."""
+    """`await screen(page, "console-queue")`: a screenshot of the page as it is now, then axe-core and the reflow
+    check on it."""
 
     async def check(page: Page, name: str) -> None:
         await page.screenshot(path=screenshot_dir / f"{name}.png", full_page=True)
@@ -200,6 +201,9 @@ def screen(axe_source: str, screenshot_dir: Path) -> Screen:
             [{"id": v["id"], "impact": v["impact"], "help": v["help"],
               "nodes": [node["target"] for node in v["nodes"]][:5]} for v in blocking],
             ensure_ascii=False, indent=1)
+        # WCAG 1.4.10 (reflow): nothing pushes the page wider than its viewport, on a phone as on a desk.
+        widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"{name} is {widths[0]} px wide in a {widths[1]} px viewport"
 
     return check
 
