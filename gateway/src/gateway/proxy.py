@@ -19,7 +19,7 @@ from gateway.revocation import ClientStatusCache, merchants_fetch
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
 from servicekit.auth import TokenVerifier, bearer_token
-from servicekit.observability import correlation_id_var, get_logger, request_id_var
+from servicekit.observability import ROUTE_SCOPE_KEY, correlation_id_var, get_logger, request_id_var
 from servicekit.problems import Problem
 from servicekit.sse import ChunkStream, EventStream
 
@@ -162,6 +162,7 @@ class Proxy:
         route = self.table.match(request.method, request.scope["path"])
         if route is None:
             raise Problem("not-found", "No such endpoint")
+        request.scope[ROUTE_SCOPE_KEY] = route.template
         if route.audience != PUBLIC:
             principal = self.verifier.verify(bearer_token(request))
             if principal.aud != route.audience:

@@ -24,8 +24,12 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
 
-REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "method", "status"])
-LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method"])
+REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+# Where a process routes by its own table (the gateway's proxy), it names the matched template under this scope key;
+# elsewhere FastAPI's matched route gives it. Paths themselves never become labels (ids would explode them).
+ROUTE_SCOPE_KEY = "odr.route"
+UNMATCHED_ROUTE = "unmatched"
 
 
 # Fields a log line never carries: request and response bodies, personal data, secrets. Logging code names what it
@@ -149,14 +153,23 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]
-            REQUESTS.labels(self.service_name, method, str(status_holder[0])).inc()
-            LATENCY.labels(self.service_name, method).observe(elapsed)
+            route = _route_template(scope)
+            REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
+            LATENCY.labels(self.service_name, method, route).observe(elapsed)
             if status_holder[0] >= 500:
                 self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
                                  ms=round(elapsed * 1000, 1))
             structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
             request_id_var.reset(request_token)
             correlation_id_var.reset(correlation_token)
+
+
+def _route_template(scope: Scope) -> str:
+    named = scope.get(ROUTE_SCOPE_KEY)
+    if isinstance(named, str):
+        return named
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
 
 
 def _clean(raw: bytes | None) -> str | None:

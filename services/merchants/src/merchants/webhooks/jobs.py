@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import orjson
+from prometheus_client import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -48,6 +49,8 @@ MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
+WEBHOOK_ATTEMPTS = Counter("odr_webhook_attempts_total", "Webhook delivery attempts by what came of them",
+                           ["outcome"])
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,11 @@ class WebhookDispatcher:
         return timedelta(seconds=capped * random.uniform(1 - JITTER, 1 + JITTER))
 
     async def _record(self, item: Claimed, outcome: Outcome) -> None:
+        result = await self._record_attempt(item, outcome)
+        WEBHOOK_ATTEMPTS.labels(result).inc()
+
+    async def _record_attempt(self, item: Claimed, outcome: Outcome) -> str:
+        """Record the attempt and its consequence; returns the outcome label of the metric."""
         now = self.clock()
         attempts = item.attempts + 1
         async with self.sessionmaker() as session, session.begin():
@@ -271,11 +279,12 @@ class WebhookDispatcher:
                                                   locked_until=None))
                 await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.merchant_id == item.merchant_id)
                                       .values(consecutive_failures=0, failing_since=None, last_success_at=now))
-                return
+                return "delivered"
             next_attempt_at = now + self.backoff(attempts)
             status = DeliveryStatus.FAILED if next_attempt_at > item.retry_until else DeliveryStatus.PENDING
             await session.execute(ours.values(status=status.value, next_attempt_at=next_attempt_at, locked_until=None))
             await self._count_failure(session, item.merchant_id, now)
+        return "gave_up" if status is DeliveryStatus.FAILED else "will_retry"
 
     async def _count_failure(self, session: AsyncSession, merchant_id: uuid.UUID, now: datetime) -> None:
         endpoint = (await session.execute(
