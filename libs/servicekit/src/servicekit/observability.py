@@ -193,7 +193,7 @@ def health_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> API
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    @router.get("/readyz", summary="Readiness: every dependency needed to serve requests answers")
     async def readyz(request: Request) -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks(request).items():

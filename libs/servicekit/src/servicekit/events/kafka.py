@@ -63,14 +63,6 @@ def make_consumer(settings: ServiceSettings, group: str, topics: list[str]) -> A
     )
 
 
-async def broker_reachable(bootstrap: str, within: float = 1.0) -> None:
-    """Raise unless a TCP connection to the first bootstrap server opens in time."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), within)
-    writer.close()
-    await writer.wait_closed()
-
-
 async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_factor: int = 1) -> None:
     """Create topics explicitly (Tansu auto-creates with 4 partitions); existing topics are left alone."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
