@@ -25,6 +25,7 @@ from servicekit.observability import (
 from servicekit.pii import PiiCipher
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing
 
 BackgroundJob = Callable[[], Awaitable[None]]
 
@@ -75,6 +76,8 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = configure_tracing(settings.service_name, enabled=settings.otel_enabled,
+                                    endpoint=settings.otel_exporter_endpoint)
         engine = create_engine(settings)
         runtime = ServiceRuntime(
             settings=settings,
@@ -97,9 +100,12 @@ def create_service_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()
+            if tracing is not None:
+                # Flushes the spans still batched, off the event loop (the exporter's calls block).
+                await asyncio.to_thread(tracing.shutdown)
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  generate_unique_id_function=lambda route: route.name)
+                  generate_unique_id_function=lambda route: route.name, telemetry=FASTAPI_TELEMETRY_OFF)
     install_problem_handlers(app)
     install_request_context(app, settings.service_name)
     app.include_router(health_router(_readiness_checks))

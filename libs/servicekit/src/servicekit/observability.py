@@ -14,8 +14,11 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.tracing import span_from
 
 REQUEST_ID_HEADER = "x-request-id"
 CORRELATION_ID_HEADER = "x-correlation-id"
@@ -119,9 +122,10 @@ def current_causation_id() -> str | None:
 class RequestContextMiddleware:
     """Assigns request and correlation ids, echoes them, binds them to logs, records metrics."""
 
-    def __init__(self, app: ASGIApp, service_name: str) -> None:
+    def __init__(self, app: ASGIApp, service_name: str, continue_traces: bool = True) -> None:
         self.app = app
         self.service_name = service_name
+        self.continue_traces = continue_traces
         self.log = get_logger("servicekit.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,6 +140,9 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
         started = time.perf_counter()
         status_holder = [500]
+        method = scope["method"]
+        # The edge starts every trace itself: a caller outside the platform does not choose its trace.
+        incoming_traceparent = headers.get(b"traceparent") if self.continue_traces else None
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -148,20 +155,25 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_ids)
-        finally:
-            elapsed = time.perf_counter() - started
-            method = scope["method"]
-            route = _route_template(scope)
-            REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
-            LATENCY.labels(self.service_name, method, route).observe(elapsed)
-            if status_holder[0] >= 500:
-                self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
-                                 ms=round(elapsed * 1000, 1))
-            structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
-            request_id_var.reset(request_token)
-            correlation_id_var.reset(correlation_token)
+        # The span is named by its route once routing has found it (a path would name every case separately).
+        with span_from(incoming_traceparent.decode("latin-1") if incoming_traceparent else None, method,
+                       kind=SpanKind.SERVER, attributes={"http.request.method": method}) as span:
+            try:
+                await self.app(scope, receive, send_with_ids)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
+                LATENCY.labels(self.service_name, method, route).observe(elapsed)
+                span.update_name(f"{method} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status_holder[0]})
+                if status_holder[0] >= 500:
+                    span.set_status(StatusCode.ERROR)
+                    self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
+                                     ms=round(elapsed * 1000, 1))
+                structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+                request_id_var.reset(request_token)
+                correlation_id_var.reset(correlation_token)
 
 
 def _route_template(scope: Scope) -> str:
@@ -213,5 +225,6 @@ def health_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> API
     return router
 
 
-def install_request_context(app: FastAPI, service_name: str) -> None:
-    app.add_middleware(RequestContextMiddleware, service_name=service_name)
+def install_request_context(app: FastAPI, service_name: str, *, continue_traces: bool = True) -> None:
+    """`continue_traces=False` at the edge: an incoming traceparent is ignored and every request starts a trace."""
+    app.add_middleware(RequestContextMiddleware, service_name=service_name, continue_traces=continue_traces)

@@ -80,6 +80,10 @@ class ServiceSettings(BaseSettings):
     )
     retention_prune_interval: float = Field(default=600.0, gt=0, description="Seconds between retention prunes.")
 
+    otel_enabled: bool = Field(default=False, description="Export OpenTelemetry traces (servicekit.tracing).")
+    otel_exporter_endpoint: str = Field(default="http://127.0.0.1:4318",
+                                        description="OTLP/HTTP endpoint of the collector that receives the traces.")
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import orjson
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,6 +41,7 @@ from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.observability import get_logger
 from servicekit.pii import PiiCipher
+from servicekit.tracing import span_from
 
 USER_AGENT = "ODR-Webhooks/1.0"
 ERROR_TEXT_LIMIT = 500
@@ -63,6 +65,7 @@ class Claimed:
     attempts: int
     retry_until: datetime
     lease: datetime
+    traceparent: str | None
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,8 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             rows = (await session.execute(
                 select(WebhookDelivery.id, WebhookDelivery.merchant_id, WebhookDelivery.payload,
-                       WebhookDelivery.attempts, WebhookDelivery.retry_until, WebhookEndpoint.url,
+                       WebhookDelivery.attempts, WebhookDelivery.retry_until, WebhookDelivery.traceparent,
+                       WebhookEndpoint.url,
                        WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted,
                        WebhookEndpoint.previous_secret_until)
                 .join(WebhookEndpoint, WebhookEndpoint.merchant_id == WebhookDelivery.merchant_id)
@@ -197,7 +201,8 @@ class WebhookDispatcher:
                                       .where(WebhookDelivery.id.in_([row.id for row in rows]))
                                       .values(locked_until=lease))
         return [Claimed(id=row.id, merchant_id=row.merchant_id, url=row.url, secrets=self._secrets(row, now),
-                        payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease)
+                        payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease,
+                        traceparent=row.traceparent)
                 for row in rows]
 
     def _secrets(self, row: Any, now: datetime) -> tuple[str, ...]:
@@ -219,6 +224,16 @@ class WebhookDispatcher:
             log.exception("could not record a webhook attempt", delivery_id=str(item.id))
 
     async def _post(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
+        with span_from(item.traceparent, "webhook deliver", kind=SpanKind.CLIENT,
+                       attributes={"odr.webhook.delivery_id": str(item.id), "odr.webhook.attempt": item.attempts + 1,
+                                   "odr.merchant_id": str(item.merchant_id)}) as span:
+            outcome = await self._post_once(http, item)
+            span.set_attribute("odr.webhook.delivered", outcome.delivered)
+            if outcome.status_code is not None:
+                span.set_attribute("http.response.status_code", outcome.status_code)
+            return outcome
+
+    async def _post_once(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
         message_id = str(item.id)
         timestamp = int(self.clock().timestamp())
         body = orjson.dumps(item.payload)
