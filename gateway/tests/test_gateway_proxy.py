@@ -222,7 +222,7 @@ async def test_readiness_follows_the_services_and_metrics_are_exposed(gateway: h
     assert (await gateway.get("/healthz")).json() == {"status": "ok"}
     metrics = await gateway.get("/metrics")
     assert "odr_gateway_upstream_seconds" in metrics.text
-    assert 'odr_http_requests_total{method="GET",service="gateway"' in metrics.text
+    assert 'odr_http_requests_total{method="GET",route="/readyz",service="gateway"' in metrics.text
 
 
 async def test_a_token_accepted_before_is_refused_once_it_expires(
@@ -234,3 +234,15 @@ async def test_a_token_accepted_before_is_refused_once_it_expires(
     await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.05)
     response = await gateway.get("/v1/consumer/complaints", headers=bearer(token))
     assert_problem(response, 401, "unauthenticated")
+
+
+async def test_request_metrics_name_the_route_template_never_the_path(
+    gateway: httpx.AsyncClient, gateway_issuer: TokenIssuer
+) -> None:
+    token = bearer(consumer_token(gateway_issuer))
+    for case in ("c-metrics-1", "c-metrics-2"):
+        assert (await gateway.get(f"/v1/consumer/cases/{case}", headers=token)).status_code == 200
+
+    scraped = (await gateway.get("/metrics")).text
+    assert 'route="/v1/consumer/cases/{id}",service="gateway",status="200"' in scraped
+    assert "c-metrics-1" not in scraped

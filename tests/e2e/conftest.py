@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
+from otlp_collector import TraceCollector
 
 from odr_runner.credentials import StackSecrets
 from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig, settled_stack
@@ -35,6 +36,14 @@ E2E_MERCHANTS_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
+async def trace_collector() -> AsyncIterator[TraceCollector]:
+    collector = TraceCollector()
+    await collector.start()
+    yield collector
+    await collector.stop()
+
+
+@pytest.fixture(scope="session")
 def e2e_started_at() -> datetime:
     """When the e2e stack began to start; a second earlier, for file-system timestamp granularity."""
     return datetime.now(UTC) - timedelta(seconds=1)
@@ -43,7 +52,7 @@ def e2e_started_at() -> datetime:
 @pytest.fixture(scope="session")
 async def e2e_stack(
     database_url: str, db_prefix: str, repo_root: Path, tmp_path_factory: pytest.TempPathFactory,
-    e2e_started_at: datetime,
+    e2e_started_at: datetime, trace_collector: TraceCollector,
 ) -> AsyncIterator[Stack]:
     """Fresh databases migrated from empty, topics, seed, three services and the gateway on free ports.
 
@@ -51,6 +60,7 @@ async def e2e_stack(
     consumer groups (`mediation.on-complaints`, ...) and read the real topics, which service-level tests also
     use; sharing them would let another test's consumer take this stack's events, or the reverse.
     """
+    tracing = {"ODR_OTEL_ENABLED": "true", "ODR_OTEL_EXPORTER_ENDPOINT": trace_collector.endpoint}
     config = StackConfig(
         repo_root=repo_root,
         work_dir=tmp_path_factory.mktemp("e2e-stack"),
@@ -62,7 +72,9 @@ async def e2e_stack(
         database_prefix=f"{db_prefix}_e2e",
         fresh_databases=True,
         environment="dev",
-        settings_overrides={"merchants": E2E_MERCHANTS_SETTINGS},
+        # Every process exports its traces to the test's collector, as deployments do to theirs.
+        settings_overrides={name: {**tracing, **(E2E_MERCHANTS_SETTINGS if name == "merchants" else {})}
+                            for name in ("complaints", "merchants", "mediation", GATEWAY)},
     )
     async with settled_stack(config) as stack:
         yield stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,6 +33,7 @@ from servicekit.observability import (
 )
 from servicekit.problems import install_problem_handlers
 from servicekit.ratelimit import TokenBuckets
+from servicekit.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing
 
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Every client's token passes the gateway, so it keeps more verified tokens than a service (about 1 KB each); a
@@ -61,16 +63,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = configure_tracing(settings.service_name, enabled=settings.otel_enabled,
+                                    endpoint=settings.otel_exporter_endpoint)
         await proxy.start()
         try:
             yield
         finally:
             await proxy.close()
             await runtime.internal_client.aclose()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     app = FastAPI(
         title="ODR gateway",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -78,7 +85,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.gateway = runtime
     install_problem_handlers(app)
-    install_request_context(app, settings.service_name)
+    install_request_context(app, settings.service_name, continue_traces=False)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=PROXIED_METHODS,
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match",

@@ -19,9 +19,10 @@ from gateway.revocation import ClientStatusCache, merchants_fetch
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
 from servicekit.auth import TokenVerifier, bearer_token
-from servicekit.observability import correlation_id_var, get_logger, request_id_var
+from servicekit.observability import ROUTE_SCOPE_KEY, correlation_id_var, get_logger, request_id_var
 from servicekit.problems import Problem
 from servicekit.sse import ChunkStream, EventStream
+from servicekit.tracing import inject_into
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
@@ -30,7 +31,7 @@ HOP_BY_HOP = frozenset({
 # Ids and forwarding headers are set by the gateway itself; the internal token must never come from outside.
 DROPPED_REQUEST_HEADERS = HOP_BY_HOP | {
     "host", "content-length", "expect", "x-request-id", "x-correlation-id", "x-internal-token",
-    "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+    "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "traceparent", "tracestate",
 }
 # The gateway's own server stamps these (ids come from the request-context middleware).
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "server", "date", "x-request-id", "x-correlation-id"}
@@ -162,6 +163,7 @@ class Proxy:
         route = self.table.match(request.method, request.scope["path"])
         if route is None:
             raise Problem("not-found", "No such endpoint")
+        request.scope[ROUTE_SCOPE_KEY] = route.template
         if route.audience != PUBLIC:
             principal = self.verifier.verify(bearer_token(request))
             if principal.aud != route.audience:
@@ -229,6 +231,9 @@ class Proxy:
         if host:
             headers.append(("X-Forwarded-Host", host))
         headers.append(("X-Forwarded-Proto", request.scope["scheme"]))
+        trace_headers: dict[str, str] = {}
+        inject_into(trace_headers)
+        headers.extend(trace_headers.items())
         return headers
 
     async def _forward(self, request: Request, route: Route, body: bytes) -> Response:

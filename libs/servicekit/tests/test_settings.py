@@ -47,3 +47,24 @@ def test_development_accepts_the_placeholders(environment: str) -> None:
     assert settings.pii_key.get_secret_value() == DEV_PLACEHOLDER
     assert settings.internal_token.get_secret_value() == DEV_PLACEHOLDER
     assert settings.jwt_public_key == ""
+
+
+
+@pytest.mark.parametrize("password", ["p@ss:w/rd%23#?&", "简单 密码", "plain"])
+def test_a_password_of_any_characters_reaches_the_driver_intact(password: str) -> None:
+    """The compose file and the Kubernetes overlays pass the role's password as ODR_DATABASE_PASSWORD, never inside
+    the URL; characters that mean something in a URL (@ : / % # ?) must reach the driver unchanged."""
+    from urllib.parse import unquote, urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    from servicekit.db import asyncpg_dsn
+
+    settings = ServiceSettings(database_url="postgresql+asyncpg://complaints@db:5432/postgres",
+                               database_name="odr_complaints", database_password=password)
+
+    url = make_url(settings.sqlalchemy_url)
+    assert (url.username, url.password, url.host, url.database) == ("complaints", password, "db", "odr_complaints")
+    dsn = urlsplit(asyncpg_dsn(settings.sqlalchemy_url))
+    assert unquote(dsn.password or "") == password
+    assert dsn.hostname == "db"

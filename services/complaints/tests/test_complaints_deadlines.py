@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from complaints_support import Area, Consumer, bearer, file_case
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -52,6 +53,11 @@ def test_working_days_between_counts_the_days_a_clock_stood_still() -> None:
     assert working_days_between(datetime(2026, 12, 4).date(), datetime(2026, 12, 7).date()) == 1
 
 
+
+def breach_samples() -> float:
+    return sum(sample.value for metric in REGISTRY.collect() if metric.name == "odr_deadline_breaches"
+               for sample in metric.samples if sample.name == "odr_deadline_breaches_total")
+
 async def test_the_sweeper_breaches_a_clock_that_ran_out_exactly_once(
     client: httpx.AsyncClient, consumer: Consumer, area: Area, engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -64,8 +70,12 @@ async def test_the_sweeper_breaches_a_clock_that_ran_out_exactly_once(
     await sweep_breaches(sessionmaker, now=after_due(case) - timedelta(seconds=2), publisher=PUBLISHER)
     assert (await client.get(f"{CONSUMER}/{case['id']}", headers=auth)).json()["deadlines"][0]["state"] == "running"
 
-    await sweep_breaches(sessionmaker, now=after_due(case), publisher=PUBLISHER)
-    await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=3), publisher=PUBLISHER)
+    counted_before = breach_samples()
+    breached = await sweep_breaches(sessionmaker, now=after_due(case), publisher=PUBLISHER)
+    breached += await sweep_breaches(sessionmaker, now=after_due(case) + timedelta(days=3), publisher=PUBLISHER)
+    # The alerting metric counts exactly the committed breaches (this case's, and any other due clock in the database).
+    assert breached >= 1
+    assert breach_samples() - counted_before == breached
 
     response = await client.get(f"{CONSUMER}/{case['id']}", headers={**auth, "If-None-Match": etag})
     assert response.status_code == 200

@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 from merchants_testkit import WEBHOOK_DISABLE_AFTER, WEBHOOK_POLL_INTERVAL, ApproveMerchant, Receiver, eventually
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -110,6 +111,10 @@ async def delivery_row(sessionmaker: async_sessionmaker[AsyncSession], delivery_
      "http://[::1]/hook", "http://[::ffff:10.0.0.1]/hook", "ftp://example.com/hook",
      "https://user:pw@example.com/hook", "not a url"],
 )
+
+def attempt_samples(outcome: str) -> float:
+    return REGISTRY.get_sample_value("odr_webhook_attempts_total", {"outcome": outcome}) or 0.0
+
 async def test_non_public_or_malformed_targets_are_refused(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], url: str
 ) -> None:
@@ -284,6 +289,7 @@ async def test_receiver_down_means_retries_then_delivery_once_it_is_back(
     merchant_id, headers = enterprise
     saved = await configure(client, headers, receiver.url)
     await receiver.stop()
+    retried_before, delivered_before = attempt_samples("will_retry"), attempt_samples("delivered")
     delivery_id = await owe(sessionmaker, routed_event(merchant_id))
     assert delivery_id is not None
 
@@ -312,6 +318,9 @@ async def test_receiver_down_means_retries_then_delivery_once_it_is_back(
     assert attempts[-1].status_code == 204
     assert all(attempt.status_code is None and attempt.error for attempt in attempts[:-1])
     assert len(attempts) == (await delivery_row(sessionmaker, delivery_id)).attempts
+    # The alerting metric saw each failed attempt and the delivery (other tests' deliveries may add to both).
+    assert attempt_samples("will_retry") - retried_before >= len(attempts) - 1
+    assert attempt_samples("delivered") - delivered_before >= 1
     detail = (await client.get(f"{DELIVERIES}/{delivery_id}", headers=headers)).json()
     assert [attempt["status_code"] for attempt in detail["attempt_log"]] == [row.status_code for row in attempts]
     assert detail["payload"] == orjson.loads(message.body)

@@ -14,8 +14,11 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.tracing import span_from
 
 REQUEST_ID_HEADER = "x-request-id"
 CORRELATION_ID_HEADER = "x-correlation-id"
@@ -24,8 +27,12 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id_var: ContextVar[str | None] = ContextVar("causation_id", default=None)
 
-REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "method", "status"])
-LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method"])
+REQUESTS = Counter("odr_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+# Where a process routes by its own table (the gateway's proxy), it names the matched template under this scope key;
+# elsewhere FastAPI's matched route gives it. Paths themselves never become labels (ids would explode them).
+ROUTE_SCOPE_KEY = "odr.route"
+UNMATCHED_ROUTE = "unmatched"
 
 
 # Fields a log line never carries: request and response bodies, personal data, secrets. Logging code names what it
@@ -115,9 +122,10 @@ def current_causation_id() -> str | None:
 class RequestContextMiddleware:
     """Assigns request and correlation ids, echoes them, binds them to logs, records metrics."""
 
-    def __init__(self, app: ASGIApp, service_name: str) -> None:
+    def __init__(self, app: ASGIApp, service_name: str, continue_traces: bool = True) -> None:
         self.app = app
         self.service_name = service_name
+        self.continue_traces = continue_traces
         self.log = get_logger("servicekit.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,6 +140,9 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
         started = time.perf_counter()
         status_holder = [500]
+        method = scope["method"]
+        # The edge starts every trace itself: a caller outside the platform does not choose its trace.
+        incoming_traceparent = headers.get(b"traceparent") if self.continue_traces else None
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -144,19 +155,33 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_ids)
-        finally:
-            elapsed = time.perf_counter() - started
-            method = scope["method"]
-            REQUESTS.labels(self.service_name, method, str(status_holder[0])).inc()
-            LATENCY.labels(self.service_name, method).observe(elapsed)
-            if status_holder[0] >= 500:
-                self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
-                                 ms=round(elapsed * 1000, 1))
-            structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
-            request_id_var.reset(request_token)
-            correlation_id_var.reset(correlation_token)
+        # The span is named by its route once routing has found it (a path would name every case separately).
+        with span_from(incoming_traceparent.decode("latin-1") if incoming_traceparent else None, method,
+                       kind=SpanKind.SERVER, attributes={"http.request.method": method}) as span:
+            try:
+                await self.app(scope, receive, send_with_ids)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
+                LATENCY.labels(self.service_name, method, route).observe(elapsed)
+                span.update_name(f"{method} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status_holder[0]})
+                if status_holder[0] >= 500:
+                    span.set_status(StatusCode.ERROR)
+                    self.log.warning("request failed", path=scope["path"], method=method, status=status_holder[0],
+                                     ms=round(elapsed * 1000, 1))
+                structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+                request_id_var.reset(request_token)
+                correlation_id_var.reset(correlation_token)
+
+
+def _route_template(scope: Scope) -> str:
+    named = scope.get(ROUTE_SCOPE_KEY)
+    if isinstance(named, str):
+        return named
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
 
 
 def _clean(raw: bytes | None) -> str | None:
@@ -180,7 +205,7 @@ def health_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> API
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    @router.get("/readyz", summary="Readiness: every dependency needed to serve requests answers")
     async def readyz(request: Request) -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks(request).items():
@@ -200,5 +225,6 @@ def health_router(checks: Callable[[Request], dict[str, ReadinessCheck]]) -> API
     return router
 
 
-def install_request_context(app: FastAPI, service_name: str) -> None:
-    app.add_middleware(RequestContextMiddleware, service_name=service_name)
+def install_request_context(app: FastAPI, service_name: str, *, continue_traces: bool = True) -> None:
+    """`continue_traces=False` at the edge: an incoming traceparent is ignored and every request starts a trace."""
+    app.add_middleware(RequestContextMiddleware, service_name=service_name, continue_traces=continue_traces)

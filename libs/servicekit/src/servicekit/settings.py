@@ -7,7 +7,8 @@ Every value comes from the environment (prefix ``ODR_``). A service subclasses
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from pathlib import Path
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,11 @@ class ServiceSettings(BaseSettings):
         description="Server URL; the database name in it is replaced by `database_name` when that is set.",
     )
     database_name: str | None = None
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the database role, kept out of the URL so it needs no URL-encoding; when set it"
+                    " replaces any password in `database_url`.",
+    )
     database_pool_size: int = 10
 
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -41,6 +47,13 @@ class ServiceSettings(BaseSettings):
         default=False, description="Idempotent producer; Tansu does not support it, real Kafka does."
     )
     kafka_fetch_max_wait_ms: int = 50
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="SASL_SSL with SCRAM-SHA-512 on a Strimzi cluster's authenticated listener.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_username: str | None = Field(default=None, description="The service's KafkaUser; its ACLs bound it.")
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
 
     jwt_public_key: str = Field(default="", description="PEM of the gateway's token-signing public key.")
     jwt_issuer: str = "odr-gateway"
@@ -67,6 +80,10 @@ class ServiceSettings(BaseSettings):
     )
     retention_prune_interval: float = Field(default=600.0, gt=0, description="Seconds between retention prunes.")
 
+    otel_enabled: bool = Field(default=False, description="Export OpenTelemetry traces (servicekit.tracing).")
+    otel_exporter_endpoint: str = Field(default="http://127.0.0.1:4318",
+                                        description="OTLP/HTTP endpoint of the collector that receives the traces.")
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -84,7 +101,15 @@ class ServiceSettings(BaseSettings):
             url = url.set(drivername="postgresql+asyncpg")
         if self.database_name:
             url = url.set(database=self.database_name)
+        if self.database_password is not None:
+            url = url.set(password=self.database_password.get_secret_value())
         return url.render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _refuse_sasl_without_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_username and self.kafka_password):
+            raise ValueError("ODR_KAFKA_USERNAME and ODR_KAFKA_PASSWORD must be set for a SASL listener")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

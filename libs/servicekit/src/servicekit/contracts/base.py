@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from servicekit.events.envelope import EventEnvelope
 from servicekit.observability import current_causation_id, current_correlation_id
+from servicekit.tracing import current_traceparent
 
 
 class EventContract(BaseModel):
@@ -33,6 +34,6 @@ class EventContract(BaseModel):
             subject=str(data[self.aggregate_field]),
             correlationid=correlationid or current_correlation_id(),
             causationid=causationid or current_causation_id(),
-            traceparent=traceparent,
+            traceparent=traceparent or current_traceparent(),
             data=data,
         )

@@ -9,6 +9,7 @@ from enum import StrEnum
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
@@ -20,6 +21,7 @@ from servicekit.events.kafka import make_consumer, make_producer, start_client, 
 from servicekit.events.topics import dlq_topic
 from servicekit.observability import causation_id_var, correlation_id_var, get_logger
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import span_from
 
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
 
@@ -209,10 +211,15 @@ class InboxConsumer:
         correlation = correlation_id_var.set(envelope.correlationid or str(envelope.id))
         causation = causation_id_var.set(str(envelope.id))
         try:
+            # The span continues the trace of the request that published the event: across Kafka, one trace.
             with structlog.contextvars.bound_contextvars(
                 correlation_id=correlation_id_var.get(), event_id=str(envelope.id), event_type=envelope.type
-            ):
+            ), span_from(envelope.traceparent, f"consume {envelope.type}", kind=SpanKind.CONSUMER, attributes={
+                "messaging.system": "kafka", "messaging.destination.name": envelope.topic,
+                "messaging.consumer.group.name": self.group, "messaging.message.id": str(envelope.id),
+            }) as span:
                 if (await session.execute(record)).first() is None:
+                    span.set_attribute("odr.inbox.outcome", Outcome.DUPLICATE.value)
                     return Outcome.DUPLICATE
                 await handler(session, envelope)
                 return Outcome.APPLIED

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 from prometheus_client import Counter
 
 from servicekit.observability import get_logger
@@ -21,9 +22,24 @@ CLIENT_START_RETRIES = Counter("odr_kafka_client_start_retries_total",
                                "Kafka clients that could not reach the broker on start and were retried")
 
 
+def connection_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Bootstrap servers and, on an authenticated listener, TLS and SASL: what every client of the service shares."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file
+                                                    else None)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism or "SCRAM-SHA-512",
+                       sasl_plain_username=settings.kafka_username,
+                       sasl_plain_password=settings.kafka_password.get_secret_value()
+                       if settings.kafka_password else None)
+    return options
+
+
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connection_options(settings),
         client_id=f"{settings.service_name}-producer",
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
@@ -35,7 +51,7 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 def make_consumer(settings: ServiceSettings, group: str, topics: list[str]) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **connection_options(settings),
         group_id=group,
         client_id=f"{settings.service_name}-{group}",
         enable_auto_commit=False,
@@ -45,14 +61,6 @@ def make_consumer(settings: ServiceSettings, group: str, topics: list[str]) -> A
         heartbeat_interval_ms=1000,
         max_poll_records=200,
     )
-
-
-async def broker_reachable(bootstrap: str, within: float = 1.0) -> None:
-    """Raise unless a TCP connection to the first bootstrap server opens in time."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), within)
-    writer.close()
-    await writer.wait_closed()
 
 
 async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_factor: int = 1) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import ColumnElement, RowMapping, Table, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -703,6 +704,9 @@ def _decode_queue_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
                                "code": "cursor_invalid"}]) from exc
 
 
+DEADLINE_BREACHES = Counter("odr_deadline_breaches_total", "Statutory clocks that ran out, by clock kind", ["kind"])
+
+
 async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, publisher: Publisher,
                          batch_size: int = 500) -> int:
     """Mark ticking clocks due before `now` as breached and emit deadline_breached events; returns how many. Each batch
@@ -743,6 +747,9 @@ async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now:
                                  ).envelope(source=publisher.source)
                 for row in due))
             breached += len(due)
+        # Counted once the batch is committed, so a rolled-back batch counts nothing.
+        for row in due:
+            DEADLINE_BREACHES.labels(row["kind"]).inc()
         if len(due) < batch_size:
             return breached
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 import orjson
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,6 +41,7 @@ from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.observability import get_logger
 from servicekit.pii import PiiCipher
+from servicekit.tracing import span_from
 
 USER_AGENT = "ODR-Webhooks/1.0"
 ERROR_TEXT_LIMIT = 500
@@ -48,6 +51,8 @@ MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
+WEBHOOK_ATTEMPTS = Counter("odr_webhook_attempts_total", "Webhook delivery attempts by what came of them",
+                           ["outcome"])
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Claimed:
     attempts: int
     retry_until: datetime
     lease: datetime
+    traceparent: str | None
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,8 @@ class WebhookDispatcher:
         async with self.sessionmaker() as session, session.begin():
             rows = (await session.execute(
                 select(WebhookDelivery.id, WebhookDelivery.merchant_id, WebhookDelivery.payload,
-                       WebhookDelivery.attempts, WebhookDelivery.retry_until, WebhookEndpoint.url,
+                       WebhookDelivery.attempts, WebhookDelivery.retry_until, WebhookDelivery.traceparent,
+                       WebhookEndpoint.url,
                        WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted,
                        WebhookEndpoint.previous_secret_until)
                 .join(WebhookEndpoint, WebhookEndpoint.merchant_id == WebhookDelivery.merchant_id)
@@ -194,7 +201,8 @@ class WebhookDispatcher:
                                       .where(WebhookDelivery.id.in_([row.id for row in rows]))
                                       .values(locked_until=lease))
         return [Claimed(id=row.id, merchant_id=row.merchant_id, url=row.url, secrets=self._secrets(row, now),
-                        payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease)
+                        payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease,
+                        traceparent=row.traceparent)
                 for row in rows]
 
     def _secrets(self, row: Any, now: datetime) -> tuple[str, ...]:
@@ -216,6 +224,16 @@ class WebhookDispatcher:
             log.exception("could not record a webhook attempt", delivery_id=str(item.id))
 
     async def _post(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
+        with span_from(item.traceparent, "webhook deliver", kind=SpanKind.CLIENT,
+                       attributes={"odr.webhook.delivery_id": str(item.id), "odr.webhook.attempt": item.attempts + 1,
+                                   "odr.merchant_id": str(item.merchant_id)}) as span:
+            outcome = await self._post_once(http, item)
+            span.set_attribute("odr.webhook.delivered", outcome.delivered)
+            if outcome.status_code is not None:
+                span.set_attribute("http.response.status_code", outcome.status_code)
+            return outcome
+
+    async def _post_once(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
         message_id = str(item.id)
         timestamp = int(self.clock().timestamp())
         body = orjson.dumps(item.payload)
@@ -253,6 +271,11 @@ class WebhookDispatcher:
         return timedelta(seconds=capped * random.uniform(1 - JITTER, 1 + JITTER))
 
     async def _record(self, item: Claimed, outcome: Outcome) -> None:
+        result = await self._record_attempt(item, outcome)
+        WEBHOOK_ATTEMPTS.labels(result).inc()
+
+    async def _record_attempt(self, item: Claimed, outcome: Outcome) -> str:
+        """Record the attempt and its consequence; returns the outcome label of the metric."""
         now = self.clock()
         attempts = item.attempts + 1
         async with self.sessionmaker() as session, session.begin():
@@ -271,11 +294,12 @@ class WebhookDispatcher:
                                                   locked_until=None))
                 await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.merchant_id == item.merchant_id)
                                       .values(consecutive_failures=0, failing_since=None, last_success_at=now))
-                return
+                return "delivered"
             next_attempt_at = now + self.backoff(attempts)
             status = DeliveryStatus.FAILED if next_attempt_at > item.retry_until else DeliveryStatus.PENDING
             await session.execute(ours.values(status=status.value, next_attempt_at=next_attempt_at, locked_until=None))
             await self._count_failure(session, item.merchant_id, now)
+        return "gave_up" if status is DeliveryStatus.FAILED else "will_retry"
 
     async def _count_failure(self, session: AsyncSession, merchant_id: uuid.UUID, now: datetime) -> None:
         endpoint = (await session.execute(

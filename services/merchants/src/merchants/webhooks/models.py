@@ -71,6 +71,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # The trace of the event that made it owed (W3C traceparent), so its attempts join that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class WebhookAttempt(Base):

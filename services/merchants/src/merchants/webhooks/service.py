@@ -28,6 +28,7 @@ from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
+from servicekit.tracing import current_traceparent
 
 # The delivery worker LISTENs here; a NOTIFY is delivered on commit only, so it never sees a row not yet visible.
 DELIVERIES_DUE_CHANNEL = "webhook_deliveries_due"
@@ -118,7 +119,8 @@ async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, ret
         insert(WebhookDelivery)
         .values(merchant_id=merchant_id, event_id=envelope.id, event_type=envelope.type,
                 payload=webhook_body(envelope), status=DeliveryStatus.PENDING.value, attempts=0,
-                next_attempt_at=now, retry_until=now + retry_window, created_at=now)
+                next_attempt_at=now, retry_until=now + retry_window, created_at=now,
+                traceparent=current_traceparent())
         .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
         .returning(WebhookDelivery.id)
     )

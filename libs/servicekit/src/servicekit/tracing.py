@@ -1,0 +1,60 @@
+"""OpenTelemetry traces across the platform: one trace follows a request from the gateway into a service, through
+the events it publishes (the W3C `traceparent` rides in the CloudEvents envelope, so across Kafka) into every
+consumer, and on to the webhook deliveries those consumers owe.
+
+Off by default (`ODR_OTEL_ENABLED`): without a configured provider the API is a no-op and costs next to nothing.
+When on, spans are batched and exported over OTLP/HTTP to `ODR_OTEL_EXPORTER_ENDPOINT` (a collector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import context, propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind
+
+TRACEPARENT = "traceparent"
+tracer = trace.get_tracer("odr")
+# FastAPI's own instrumentation stays off: our request span (servicekit.observability) names routes, never paths or
+# query strings, which can carry what a person typed; one span per request, not two.
+FASTAPI_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False,
+                                          "operation_spans": False}
+
+
+def configure_tracing(service_name: str, *, enabled: bool, endpoint: str,
+                      processor: SpanProcessor | None = None) -> TracerProvider | None:
+    """Install the process's tracer provider when tracing is on; returns it so the caller can flush it on exit.
+    `processor` replaces the OTLP export (tests read spans in memory)."""
+    if not enabled:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(processor or BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def current_traceparent() -> str | None:
+    """The active span as a W3C traceparent, to carry where a context cannot follow by itself (an event)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def inject_into(headers: MutableMapping[str, str]) -> None:
+    """Add the active span's trace headers to an outgoing request's."""
+    propagate.inject(headers)
+
+
+@contextmanager
+def span_from(traceparent: str | None, name: str, *, kind: SpanKind,
+              attributes: dict[str, Any] | None = None) -> Iterator[Span]:
+    """A span continuing the trace named by `traceparent` (a new trace when there is none), made current."""
+    parent = propagate.extract({TRACEPARENT: traceparent}) if traceparent else context.Context()
+    with tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as span:
+        yield span

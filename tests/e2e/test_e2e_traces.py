@@ -1,0 +1,73 @@
+"""One filing, one trace: the gateway's span, complaints' handling of the request, and, across Kafka, both services
+that consume the complaint's events, exported by each process over OTLP to a collector."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from otlp_collector import ExportedSpan, TraceCollector
+
+pytestmark = pytest.mark.e2e
+
+SERVER, CONSUMER = 2, 5  # OTLP's SpanKind numbers
+
+
+def ancestors(span: ExportedSpan, by_id: dict[str, ExportedSpan]) -> list[str]:
+    chain: list[str] = []
+    while span.parent_span_id in by_id:
+        chain.append(span.parent_span_id)
+        span = by_id[span.parent_span_id]
+    return chain
+
+
+async def test_a_filing_is_one_trace_from_the_gateway_through_kafka_into_both_consumers(
+    gateway: httpx.AsyncClient, consumer_token: str, complaint_body: Callable[..., dict[str, Any]],
+    trace_collector: TraceCollector, eventually: Callable[..., Any],
+) -> None:
+    filed = await gateway.post("/v1/consumer/complaints", json=complaint_body(),
+                               headers={"Authorization": f"Bearer {consumer_token}",
+                                        "Idempotency-Key": str(uuid.uuid4()),
+                                        # A caller outside the platform does not choose the trace.
+                                        "traceparent": "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"})
+    assert filed.status_code == 201, filed.text
+    request_id = filed.headers["X-Request-Id"]
+
+    def filing_trace() -> list[ExportedSpan]:
+        edge = [span for span in trace_collector.spans
+                if span.service == "gateway" and span.kind == SERVER and span.name == "POST /v1/consumer/complaints"
+                and span.trace_id != "0123456789abcdef0123456789abcdef"]
+        traces = {span.trace_id for span in edge}
+        return [span for span in trace_collector.spans if span.trace_id in traces]
+
+    async def whole_trace_exported() -> list[ExportedSpan] | None:
+        spans = filing_trace()
+        servers = {span.service for span in spans if span.kind == SERVER}
+        consumers = {span.service for span in spans if span.kind == CONSUMER}
+        # Each process exports on its own schedule: wait for all four.
+        return spans if {"gateway", "complaints"} <= servers and {"mediation", "merchants"} <= consumers else None
+
+    spans = await eventually(whole_trace_exported, within=30.0, what="the filing's spans from every process")
+
+    [trace_id] = {span.trace_id for span in spans if span.service == "gateway" and span.kind == SERVER
+                  and span.name == "POST /v1/consumer/complaints"} or {None}
+    assert trace_id is not None, f"more than one filing traced at once ({request_id})"
+    in_trace = [span for span in spans if span.trace_id == trace_id]
+    by_id = {span.span_id: span for span in in_trace}
+    [edge] = [span for span in in_trace if span.service == "gateway" and span.kind == SERVER]
+    # One span per request: FastAPI's own instrumentation stays off (it would record paths and query strings).
+    [intake] = [span for span in in_trace if span.service == "complaints" and span.kind == SERVER]
+    assert intake.name == "POST /v1/consumer/complaints"
+    assert by_id[intake.parent_span_id] == edge
+    for service in ("mediation", "merchants"):
+        consumed = [span for span in in_trace if span.service == service and span.kind == CONSUMER]
+        assert consumed, service
+        # Each consumer span continues the request that published the event, directly or through the events
+        # that handling it published in turn.
+        for span in consumed:
+            assert intake.span_id in ancestors(span, by_id), (service, span.name)
+        assert "complaints.complaint" in {span.attributes["messaging.destination.name"]["stringValue"]
+                                          for span in consumed}
