@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import chain
-from mediation.audit.models import CaseReview
+from mediation.audit.models import AuditReview, CaseReview, ReviewOutcome
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL, CaseStatus, Stage
 from mediation.outcomes import thresholds
-from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, ReviewOutcome, SignalKind
+from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind
 from mediation.outcomes.rules import RULES
 from mediation.outcomes.schemas import (
     EnterpriseFigures,
