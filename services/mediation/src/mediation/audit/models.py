@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, T
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 
@@ -70,16 +70,13 @@ class ReviewOutcome(StrEnum):
     AGREEMENT_REOPENED_WITH_CONSENT = "agreement_reopened_with_consent"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
 
 class AuditReview(Base):
     """One item of the review queue: a case with signals, drawn by the Art. 26 sample, or both; one open per case."""
 
     __tablename__ = "audit_review"
     __table_args__ = (
-        CheckConstraint(f"outcome IS NULL OR outcome IN ({_values(ReviewOutcome)})", name="outcome"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({sql_values(ReviewOutcome)})", name="outcome"),
         CheckConstraint("(outcome IS NULL) = (reviewed_at IS NULL)", name="reviewed"),
         Index("uq_audit_review_open_case", "case_id", unique=True, postgresql_where=text("reviewed_at IS NULL")),
         Index("ix_audit_review_region_code_id", "region_code", "id"),

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 
@@ -36,16 +36,13 @@ class SignalKind(StrEnum):
     MEDIATOR_OUTLIER = "mediator_outlier"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
 
 class OutcomeSignal(Base):
     """A reason to look at a case, raised by the flow or job that saw it; at most one per case and kind."""
 
     __tablename__ = "outcome_signal"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(SignalKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(SignalKind)})", name="kind"),
         UniqueConstraint("case_id", "kind", name="uq_outcome_signal_case_id_kind"),
         # Rate-based signals name an enterprise or mediator: once per subject, region and month.
         Index("uq_outcome_signal_subject_period", "kind", "region_code", "subject_id", "period", unique=True,
