@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -20,3 +20,16 @@ Screen = Callable[[Page, str], Awaitable[None]]
 ComplaintFiler = Callable[..., Awaitable[dict[str, Any]]]
 # file_as_consumer(path, body) -> the 201 answer to the demo consumer's filing at `path`.
 ConsumerFiler = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+
+
+async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen | None = None,
+                  path: str = "/console/") -> Page:
+    """Opens the console, which asks for the staff account, and signs in by pressing Enter in the password."""
+    page = await open_page(path)
+    await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    if screen is not None:
+        await screen(page, "console-sign-in")
+    await page.get_by_label("用户名").fill(demo["regulator"]["username"])
+    await page.get_by_label("密码", exact=True).fill(demo["regulator"]["password"])
+    await page.get_by_label("密码", exact=True).press("Enter")
+    return page

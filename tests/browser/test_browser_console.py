@@ -9,22 +9,9 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 
-from browser.browser_testkit import ComplaintFiler, ConsumerFiler, Opener, Screen
+from browser.browser_testkit import ComplaintFiler, ConsumerFiler, Opener, Screen, sign_in
 
 FIGURES_WAIT = 30.0
-
-
-async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen | None = None,
-                  path: str = "/console/") -> Page:
-    """Opens the console, which asks for the staff account, and signs in by pressing Enter in the password."""
-    page = await open_page(path)
-    await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
-    if screen is not None:
-        await screen(page, "console-sign-in")
-    await page.get_by_label("用户名").fill(demo["regulator"]["username"])
-    await page.get_by_label("密码", exact=True).fill(demo["regulator"]["password"])
-    await page.get_by_label("密码", exact=True).press("Enter")
-    return page
 
 
 async def kpi(page: Page, name: str) -> int:
@@ -130,8 +117,8 @@ async def test_a_regulator_terminates_a_mediation_with_a_coded_ground_and_verifi
     await expect(page.get_by_role("cell", name="（2）投诉人、被投诉人无正当理由不参加调解")).to_be_visible()
     await screen(page, "console-mediation-terminated")
 
-    await page.get_by_role("menuitem", name="审计核验").click()
-    await expect(page.get_by_role("heading", name="审计核验")).to_be_visible()
+    await page.get_by_role("menuitem", name="结果链与抽查").click()
+    await expect(page.get_by_role("heading", name="结果链核验与抽查")).to_be_visible()
     await page.get_by_role("button", name="核验结果链").click()
     await expect(page.get_by_role("status")).to_contain_text("核验通过")
     await screen(page, "console-audit")

@@ -1,6 +1,7 @@
 """Auditing outcomes through the gateway (issue 15): a settlement below a tenth of the request raises
 low_settlement, a new complaint against the same enterprise right after raises refiled_after_close on the new case,
-the reviewer's outcome lands on the audit chain, and the merged OpenAPI answers every audit error as a problem."""
+the reviewer's outcome lands on the audit chain, the enterprise's scorecard and the period report (both by event), and
+the merged OpenAPI answers every audit error as a problem."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ async def test_low_settlement_and_refiling_are_signalled_reviewed_and_chained(
 ) -> None:
     consumer, enterprise, regulator = auth(consumer_token), auth(merchant_b_token), auth(regulator_token)
     card_before = ok(await gateway.get("/v1/merchant/scorecard", headers=enterprise))
+    today = local_date(utcnow()).isoformat()
+    period = {"region": REGION, "from": today, "to": today}
+    report_before = ok(await gateway.get("/v1/regulator/reports/summary", params=period, headers=regulator))
     complaint_id, case_id = await file_against_b(gateway, consumer, complaint_body, demo, eventually)
     offer = ok(await gateway.post(f"/v1/merchant/cases/{case_id}/offers", headers=enterprise,
                                   json={"type": "refund", "amount_fen": 500}), 201)
@@ -96,9 +100,19 @@ async def test_low_settlement_and_refiling_are_signalled_reviewed_and_chained(
         return card if done else None
 
     await eventually(scorecard_counts_the_finding, what="the enterprise's scorecard counting the review finding")
+
+    async def report_counts_the_review() -> dict[str, Any] | None:
+        audit: dict[str, Any] = ok(await gateway.get("/v1/regulator/reports/summary", params=period,
+                                                     headers=regulator))["audit"]
+        before = report_before["audit"]
+        done = (audit["cases_reviewed"] == before["cases_reviewed"] + 1
+                and audit["findings"] == before["findings"] + 1
+                and audit["consumer_called_back"] == before["consumer_called_back"] + 1)
+        return audit if done else None
+
+    await eventually(report_counts_the_review, what="the period report counting the review (complaints, by event)")
     verified = ok(await gateway.get("/v1/regulator/audit/verify", params={"region": REGION}, headers=regulator))
     assert verified["ok"] is True, verified
-    today = local_date(utcnow()).isoformat()
     figures = ok(await gateway.get("/v1/regulator/audit/figures", headers=regulator,
                                    params={"region": REGION, "from": today, "to": today}))
     assert figures["outcomes"]["consumer_called_back"] >= 1

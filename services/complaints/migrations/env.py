@@ -11,7 +11,8 @@ import complaints.deadline.models
 import complaints.enrollment.models
 import complaints.evidence.models
 import complaints.idempotency
-import complaints.stats.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
+import complaints.stats.models
+import complaints.summary.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from complaints.database import metadata
 from complaints.settings import ComplaintsSettings
 from servicekit.migrations import run_migrations

@@ -7,16 +7,24 @@ import csv
 import io
 import random
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from complaints_support import Area, Consumer, Seed, bearer, complaint_body, file_case, unregistered
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from complaints.consumers.mediation import mediation_handlers
+from complaints.database import outbox
+from complaints.publisher import Publisher
+from complaints.settings import ComplaintsSettings
 from servicekit.auth import Audience, Role
 from servicekit.calendar import end_of_day, local_date
+from servicekit.contracts.mediation_v1 import CaseReviewed
 from servicekit.db import utcnow
+from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 SUMMARY = "/v1/regulator/reports/summary"
@@ -162,3 +170,68 @@ async def test_the_period_report_as_csv_and_as_a_printable_page(
     assert "按时初查率" in page.text
     assert "format=csv" in page.text
     assert elsewhere.status_code == 403
+
+
+async def test_the_period_reports_audit_figures_are_the_reviews_mediation_published_counted_once(
+    client: httpx.AsyncClient, tokens: Tokens, area: Area, engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession], settings: ComplaintsSettings,
+) -> None:
+    handlers = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"),
+                                  cipher=PiiCipher(settings.pii_key.get_secret_value()))
+
+    async def deliver(reviewed: CaseReviewed, *, event_id: uuid.UUID | None = None) -> None:
+        """As the inbox consumer applies it: the group's handler in one transaction."""
+        envelope = reviewed.envelope(source="mediation")
+        if event_id is not None:
+            envelope = envelope.model_copy(update={"id": event_id})
+        async with sessionmaker() as session, session.begin():
+            await handlers[CaseReviewed.event_type](session, envelope)
+
+    now = utcnow()
+    merchant_id = uuid.uuid4()
+
+    def review(case_id: uuid.UUID, outcome: str, region: str, at: datetime = now) -> CaseReviewed:
+        return CaseReviewed(case_id=case_id, complaint_id=uuid.uuid4(), merchant_id=merchant_id, region_code=region,
+                            at=at, review_id=uuid.uuid4(), outcome=outcome, finding=outcome != "confirmed",
+                            signals=["low_settlement"], sampled=False)
+
+    reviewed_twice = uuid.uuid4()
+    referred = review(reviewed_twice, "referred_for_enforcement", area.first)
+    for event in (review(uuid.uuid4(), "confirmed", area.first), referred,
+                  review(reviewed_twice, "consumer_called_back", area.first),
+                  review(uuid.uuid4(), "confirmed", area.second)):
+        await deliver(event)
+    # The same review again, as a redelivery under another event id too: the review id keeps it once.
+    await deliver(referred)
+    await deliver(referred, event_id=uuid.uuid4())
+    # Outside the period (yesterday) and outside the region.
+    await deliver(review(uuid.uuid4(), "confirmed", area.first, at=now - timedelta(days=1)))
+    await deliver(review(uuid.uuid4(), "referred_for_enforcement", "110101"))
+
+    today = local_date(now)
+    regulator = bearer(tokens.regulator(region=area.prefecture))
+    report = (await client.get(SUMMARY, headers=regulator, params={
+        "region": area.prefecture, "from": today.isoformat(), "to": today.isoformat()})).json()
+    async with engine.connect() as connection:
+        recounted = (await connection.execute(text(
+            "SELECT count(DISTINCT case_id) AS cases, count(*) AS reviews, "
+            "count(*) FILTER (WHERE outcome <> 'confirmed') AS findings, "
+            "count(*) FILTER (WHERE outcome = 'confirmed') AS confirmed, "
+            "count(*) FILTER (WHERE outcome = 'consumer_called_back') AS called_back, "
+            "count(*) FILTER (WHERE outcome = 'referred_for_enforcement') AS referred, "
+            "count(*) FILTER (WHERE outcome = 'agreement_reopened_with_consent') AS reopened "
+            "FROM audit_review_fact WHERE region_code LIKE :prefix AND reviewed_on = :day"),
+            {"prefix": area.prefecture[:4] + "%", "day": today})).one()
+    audit = report["audit"]
+    assert (audit["cases_reviewed"], audit["reviews"], audit["findings"], audit["confirmed"],
+            audit["consumer_called_back"], audit["referred_for_enforcement"],
+            audit["agreement_reopened_with_consent"]) == tuple(recounted) == (3, 4, 2, 2, 1, 1, 0)
+    csv_lines = {(row["section"], row["figure"]): row["value"] for row in csv.DictReader(io.StringIO(
+        (await client.get(SUMMARY, headers={**regulator, "Accept": "text/csv"}, params={
+            "region": area.prefecture, "from": today.isoformat(), "to": today.isoformat()})).text.removeprefix(
+            "\ufeff")))}
+    assert (csv_lines[("audit", "cases_reviewed")], csv_lines[("audit", "findings")]) == ("3", "2")
+    yesterday = (await client.get(SUMMARY, headers=regulator, params={
+        "region": area.first, "from": (today - timedelta(days=1)).isoformat(),
+        "to": (today - timedelta(days=1)).isoformat()})).json()
+    assert (yesterday["audit"]["cases_reviewed"], yesterday["audit"]["findings"]) == (1, 0)

@@ -351,6 +351,11 @@ async def test_signals_and_the_sample_feed_one_queue_reviews_go_on_the_chain_and
     assert set(queued) == {low, fair}
     assert (queued[low]["sampled"], queued[low]["signals"]) == (True, ["low_settlement"])
     assert (queued[fair]["sampled"], queued[fair]["signals"]) == (True, [])
+    # The queue's filters: by the signal that raised an item, by whether the sample drew it.
+    assert [item["case_id"] for item in await queue_of(client, tokens, REVIEWS, signal="low_settlement")] == [low]
+    assert await queue_of(client, tokens, REVIEWS, signal="fulfilment_disputed") == []
+    assert {item["case_id"] for item in await queue_of(client, tokens, REVIEWS, sampled="true")} == {low, fair}
+    assert await queue_of(client, tokens, REVIEWS, sampled="false") == []
 
     before = (await client.get("/v1/regulator/audit/verify", params={"region": REVIEWS}, headers=regulator)).json()
     referred = await client.post(f"/v1/regulator/audit/queue/{queued[low]['id']}/outcome", headers=regulator,

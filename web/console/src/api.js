@@ -52,6 +52,10 @@ export async function postJson(path, json, query) {
   return (await send('POST', path, { json, query })).json()
 }
 
+export async function putJson(path, json, query) {
+  return (await send('PUT', path, { json, query })).json()
+}
+
 export async function postForm(path, form) {
   return (await send('POST', path, { form })).json()
 }

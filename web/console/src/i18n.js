@@ -1,5 +1,6 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
 import { createI18n } from 'vue-i18n'
+import * as outcomeAudit from './messages/audit.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -90,7 +91,8 @@ const zh = {
   stage: { negotiation: '企业协商', mediation: '行政调解' },
   audit: { title: '审计核验', region: '辖区代码', verify: '核验结果链', verifying: '正在核验…',
     ok: '核验通过：共 {n} 条记录，哈希链完整。', broken: '核验未通过：第 {seq} 条记录异常（{reason}），此前 {n} 条完整。',
-    reasons: { hash: '哈希不符', prev_hash: '前序哈希不符', entry: '记录内容不符', missing: '记录缺失' },
+    reasons: { hash: '哈希不符', prev_hash: '前序哈希不符', entry: '记录内容不符', missing: '记录缺失',
+      agreement: '协议内容与记录不符', review: '审核结论与记录不符' },
     reviews: '抽查回访（第二十六条）', sample: '抽取已办结案件', sampleSize: '抽取数量', sampled: '已抽取 {n} 件',
     case: '调解案件', sampledAt: '抽取时间', method: '方式', outcome: '结果', record: '登记结果',
     recorded: '已登记结果', noReviews: '暂无抽查记录', pending: '待登记' },
@@ -203,7 +205,8 @@ const en = {
   audit: { title: 'Audit', region: 'Region code', verify: 'Verify the outcome chain', verifying: 'Verifying…',
     ok: 'Verified: {n} entries, the hash chain is intact.',
     broken: 'Verification failed: entry {seq} is broken ({reason}); the {n} before it hold.',
-    reasons: { hash: 'hash mismatch', prev_hash: 'link mismatch', entry: 'entry altered', missing: 'entry missing' },
+    reasons: { hash: 'hash mismatch', prev_hash: 'link mismatch', entry: 'entry altered', missing: 'entry missing',
+      agreement: 'agreement altered', review: 'review altered' },
     reviews: 'Review sample (Art. 26)', sample: 'Draw closed cases', sampleSize: 'How many', sampled: '{n} drawn',
     case: 'Mediation case', sampledAt: 'Drawn at', method: 'Method', outcome: 'Outcome', record: 'Record the result',
     recorded: 'Result recorded', noReviews: 'No samples yet', pending: 'To record' },
@@ -224,7 +227,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zh, en },
+  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh }, en: { ...en, ...outcomeAudit.en } },
 })
 
 export function setLocale(locale) {

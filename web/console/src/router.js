@@ -1,8 +1,12 @@
 // Hash routes: every screen lives at /console/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
 import { session } from './session.js'
-import Audit from './views/Audit.vue'
 import CaseDetail from './views/CaseDetail.vue'
+import AuditChain from './views/audit/AuditChain.vue'
+import AuditFigures from './views/audit/AuditFigures.vue'
+import AuditQueue from './views/audit/AuditQueue.vue'
+import AuditReview from './views/audit/AuditReview.vue'
+import AuditThresholds from './views/audit/AuditThresholds.vue'
 import Dashboard from './views/Dashboard.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
@@ -19,7 +23,18 @@ export const router = createRouter({
     { path: '/mediation/:id', component: Mediation, props: true,
       meta: { menu: 'queue', crumbs: ['menu.queue', 'mediation.title'] } },
     { path: '/dashboard', component: Dashboard, meta: { menu: 'dashboard', crumbs: ['menu.dashboard'] } },
-    { path: '/audit', component: Audit, meta: { menu: 'audit', crumbs: ['menu.audit'] } },
+    // The audit section: one screen per task, each its own menu item under 审计核验.
+    { path: '/audit', redirect: '/audit/queue' },
+    { path: '/audit/queue', component: AuditQueue,
+      meta: { menu: 'audit-queue', crumbs: ['menu.audit', 'auditMenu.queue'] } },
+    { path: '/audit/reviews/:id', component: AuditReview, props: true,
+      meta: { menu: 'audit-queue', crumbs: ['menu.audit', 'auditMenu.queue', 'outcomeAudit.reviewTitle'] } },
+    { path: '/audit/thresholds', component: AuditThresholds,
+      meta: { menu: 'audit-thresholds', crumbs: ['menu.audit', 'auditMenu.thresholds'] } },
+    { path: '/audit/figures', component: AuditFigures,
+      meta: { menu: 'audit-figures', crumbs: ['menu.audit', 'auditMenu.figures'] } },
+    { path: '/audit/chain', component: AuditChain,
+      meta: { menu: 'audit-chain', crumbs: ['menu.audit', 'auditMenu.chain'] } },
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })

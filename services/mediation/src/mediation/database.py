@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.db import TimezoneAware, new_metadata
@@ -16,3 +18,8 @@ class Base(TimezoneAware, DeclarativeBase):
     """Declarative base bound to this service's metadata; datetimes are timezone-aware."""
 
     metadata = metadata
+
+
+def sql_values(enum: type[StrEnum]) -> str:
+    """The enum's values as an SQL list for a CHECK constraint: 'a', 'b'."""
+    return ", ".join(f"'{member.value}'" for member in enum)

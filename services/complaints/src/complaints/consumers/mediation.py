@@ -1,7 +1,8 @@
 """Group `complaints.on-mediation`: the outcomes of negotiation and mediation move the complaint.
 
 negotiation_failed -> pending_acceptance (new initial_review clock), settled -> closed_settled (money recovered),
-terminated -> closed_terminated; opened records the mediation case id. Duplicates are dropped by the inbox, and an
+terminated -> closed_terminated; opened records the mediation case id; reviewed keeps the review for the period
+report's audit figures. Duplicates are dropped by the inbox, and an
 outcome for a complaint that is already closed (withdrawn meanwhile, say) is ignored, not an error.
 """
 
@@ -11,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint import decisions
 from complaints.publisher import Publisher
-from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
+from complaints.summary import service as summary
+from servicekit.contracts.mediation_v1 import (
+    CaseOpened,
+    CaseReviewed,
+    CaseSettled,
+    CaseTerminated,
+    NegotiationFailed,
+)
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
 from servicekit.pii import PiiCipher
@@ -35,9 +43,13 @@ def mediation_handlers(*, publisher: Publisher, cipher: PiiCipher) -> dict[str, 
     async def on_terminated(session: AsyncSession, envelope: EventEnvelope) -> None:
         await decisions.record_terminated(session, CaseTerminated.model_validate(envelope.data), publisher)
 
+    async def on_reviewed(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await summary.record_review(session, CaseReviewed.model_validate(envelope.data))
+
     return {
         CaseOpened.event_type: on_opened,
         NegotiationFailed.event_type: on_negotiation_failed,
         CaseSettled.event_type: on_settled,
         CaseTerminated.event_type: on_terminated,
+        CaseReviewed.event_type: on_reviewed,
     }

@@ -99,6 +99,18 @@ class StationFigures(BaseModel):
     consultations: int
 
 
+class AuditFigures(BaseModel):
+    """Reviews of mediation outcomes recorded on the period's days (mediation's review queue, issue 15)."""
+
+    cases_reviewed: int = Field(description="Cases with at least one review recorded in the period.")
+    reviews: int = Field(description="Reviews recorded in the period (a case signalled again is reviewed again).")
+    findings: int = Field(description="Reviews with an outcome other than `confirmed`.")
+    confirmed: int
+    consumer_called_back: int
+    referred_for_enforcement: int
+    agreement_reopened_with_consent: int
+
+
 class PeriodReport(BaseModel):
     region: str
     region_name: str | None
@@ -112,6 +124,7 @@ class PeriodReport(BaseModel):
     by_channel: list[ChannelFigures]
     by_issue_type: list[IssueTypeFigures]
     odr_enterprises: OdrFigures
+    audit: AuditFigures
     stations: StationFigures
 
 
@@ -130,7 +143,9 @@ class PeriodReport(BaseModel):
         "`total_received` = complaints + reports + consultations. `odr_enterprises.enrolled` counts the ODR "
         "enterprises of the region active today; the other ODR figures count complaints naming an ODR enterprise. "
         "`stations` counts cases filed by service-station staff (channel `station`). `by_issue_type` is the "
-        "statistics' group_by=issue_type (consultations have none and count under `other`). Excel: open the CSV "
+        "statistics' group_by=issue_type (consultations have none and count under `other`). `audit` counts the "
+        "reviews of mediation outcomes recorded on the period's days (by review day, not filing day), as mediation's "
+        "`reviewed` events told this service. Excel: open the CSV "
         "(UTF-8 with BOM)."))
 async def period_report(
     principal: RegulatorPrincipal,

@@ -4,7 +4,8 @@ GET /v1/regulator/stats gives it (complaints.received is the stats' `complaints`
 
 ODR enterprises and service stations come from what this service holds, never from a call to another service at
 request time: the enrollment replica (who is enrolled now) and the cases (a complaint names its ODR enterprise in
-`merchant_id`, a station filing its station in `station_id`).
+`merchant_id`, a station filing its station in `station_id`). The audit of outcomes likewise: mediation publishes
+each recorded review (`mediation.case.reviewed.v1`) and `record_review` keeps one row per review here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints import catalog
@@ -24,8 +26,10 @@ from complaints.complaint.enums import Channel, ComplaintKind
 from complaints.complaint.models import Complaint
 from complaints.enrollment.models import EnrolledMerchant, EnrollmentStatus
 from complaints.stats.service import GroupBy, Scope, compute
+from complaints.summary.models import AuditReviewFact
 from servicekit import regions
-from servicekit.calendar import end_of_day
+from servicekit.calendar import end_of_day, local_date
+from servicekit.contracts.mediation_v1 import CaseReviewed
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 enrolled_table: Table = EnrolledMerchant.__table__  # type: ignore[assignment]
@@ -98,6 +102,7 @@ async def summarize(session: AsyncSession, *, region: str, start: date, end: dat
             "closed": sum(figures["closed"] for figures in odr),
             "recovered_fen": sum(figures["recovered_fen"] for figures in odr),
         },
+        "audit": await _audit(session, region=region, start=start, end=end),
         "stations": {
             "with_cases": await _stations_with_cases(session, everything),
             "cases": stations["received"],
@@ -133,6 +138,38 @@ async def _stations_with_cases(session: AsyncSession, scope: Scope) -> int:
         c.filed_at < end_of_day(scope.end)))).scalar_one())
 
 
+# What a reviewer can find (mediation's ReviewOutcome); every outcome but `confirmed` is a finding.
+REVIEW_OUTCOMES = ("confirmed", "consumer_called_back", "referred_for_enforcement", "agreement_reopened_with_consent")
+
+
+async def record_review(session: AsyncSession, reviewed: CaseReviewed) -> None:
+    """Keep a review for the report (in the inbox's transaction); the same review again changes nothing."""
+    await session.execute(insert(AuditReviewFact).values(
+        review_id=reviewed.review_id, case_id=reviewed.case_id, complaint_id=reviewed.complaint_id,
+        merchant_id=reviewed.merchant_id, region_code=reviewed.region_code, reviewed_at=reviewed.at,
+        reviewed_on=local_date(reviewed.at), outcome=reviewed.outcome, finding=reviewed.finding,
+        sampled=reviewed.sampled).on_conflict_do_nothing(index_elements=[AuditReviewFact.review_id]))
+
+
+async def _audit(session: AsyncSession, *, region: str, start: date, end: date) -> dict[str, Any]:
+    """Reviews of mediation outcomes recorded on the period's days (not about the cases filed in it: a case filed
+    last year may be reviewed this month), in the region and below."""
+    f = AuditReviewFact
+    rows = (await session.execute(
+        select(f.outcome, func.count())
+        .where(f.region_code.startswith(regions.prefix(region), autoescape=True),
+               f.reviewed_on >= start, f.reviewed_on <= end)
+        .group_by(f.outcome))).all()
+    by_outcome = {outcome: 0 for outcome in REVIEW_OUTCOMES} | {outcome: count for outcome, count in rows}
+    cases = int((await session.execute(
+        select(func.count(func.distinct(f.case_id)))
+        .where(f.region_code.startswith(regions.prefix(region), autoescape=True),
+               f.reviewed_on >= start, f.reviewed_on <= end))).scalar_one())
+    return {"cases_reviewed": cases, "reviews": sum(by_outcome.values()),
+            "findings": sum(count for outcome, count in by_outcome.items() if outcome != "confirmed"),
+            **by_outcome}
+
+
 # The flat figures of the report, in the order the CSV and the printable page list them: (section, figure, label).
 LINES: tuple[tuple[str, str, str], ...] = (
     ("complaints", "received", "投诉受理登记 complaints received"),
@@ -155,6 +192,12 @@ LINES: tuple[tuple[str, str, str], ...] = (
     ("odr_enterprises", "complaints", "ODR 企业投诉 complaints against ODR enterprises"),
     ("odr_enterprises", "settled", "ODR 企业和解/调解成功 settled"),
     ("odr_enterprises", "recovered_fen", "ODR 企业挽回损失（分） recovered, fen"),
+    ("audit", "cases_reviewed", "结果审核案件 cases reviewed"),
+    ("audit", "findings", "审核发现问题 review findings"),
+    ("audit", "confirmed", "维持原结果 confirmed"),
+    ("audit", "consumer_called_back", "回访消费者 consumer called back"),
+    ("audit", "referred_for_enforcement", "移交执法 referred for enforcement"),
+    ("audit", "agreement_reopened_with_consent", "经同意重新协商 agreement reopened with consent"),
     ("stations", "with_cases", "有案件的维权服务站 stations with cases"),
     ("stations", "cases", "服务站受理 station cases"),
     ("stations", "settled", "服务站调解成功 settled at stations"),

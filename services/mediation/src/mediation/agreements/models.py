@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 
@@ -22,16 +22,13 @@ class FulfilmentStatus(StrEnum):
     DISPUTED = "disputed"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
 
 class SettlementAgreement(Base):
     """What both parties consented to, when, and the SHA-256 of its canonical JSON (the case's outcome)."""
 
     __tablename__ = "settlement_agreement"
     __table_args__ = (
-        CheckConstraint(f"fulfilment_status IN ({_values(FulfilmentStatus)})", name="fulfilment_status"),
+        CheckConstraint(f"fulfilment_status IN ({sql_values(FulfilmentStatus)})", name="fulfilment_status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

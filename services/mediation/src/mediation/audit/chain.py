@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.agreements.service import agreement_hash
-from mediation.audit.models import AuditChainHead, AuditEntry
+from mediation.audit.models import AuditChainHead, AuditEntry, AuditReview
 from mediation.canonical import canonical_json, sha256_hex
 from mediation.cases.models import MediationCase
-from mediation.outcomes.models import AuditReview
 from servicekit.db import new_id
 
 GENESIS_HASH = "0" * 64

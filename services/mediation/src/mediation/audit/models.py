@@ -1,16 +1,18 @@
-"""The per-region hash chain of outcomes and agreements, and the regulators' review samples (Art. 26)."""
+"""The per-region hash chain of outcomes and agreements, the regulators' review samples (Art. 26) and the review
+queue that the samples and the outcome signals (`mediation.outcomes`) feed."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 
@@ -57,3 +59,38 @@ class CaseReview(Base):
     note: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReviewOutcome(StrEnum):
+    """What a reviewer found: the outcome stands (`confirmed`), or one of three findings."""
+
+    CONFIRMED = "confirmed"
+    CONSUMER_CALLED_BACK = "consumer_called_back"
+    REFERRED_FOR_ENFORCEMENT = "referred_for_enforcement"
+    AGREEMENT_REOPENED_WITH_CONSENT = "agreement_reopened_with_consent"
+
+
+
+class AuditReview(Base):
+    """One item of the review queue: a case with signals, drawn by the Art. 26 sample, or both; one open per case."""
+
+    __tablename__ = "audit_review"
+    __table_args__ = (
+        CheckConstraint(f"outcome IS NULL OR outcome IN ({sql_values(ReviewOutcome)})", name="outcome"),
+        CheckConstraint("(outcome IS NULL) = (reviewed_at IS NULL)", name="reviewed"),
+        Index("uq_audit_review_open_case", "case_id", unique=True, postgresql_where=text("reviewed_at IS NULL")),
+        Index("ix_audit_review_region_code_id", "region_code", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(6))
+    merchant_id: Mapped[uuid.UUID | None]
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # The Art. 26 sample that put the case in the queue, if it was drawn.
+    sample_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_review.id"))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)

@@ -14,9 +14,9 @@ from mediation.audit.schemas import (
     BrokenEntry,
     ReviewList,
     ReviewMethod,
-    ReviewOutcome,
     ReviewRead,
     ReviewResultCreate,
+    SampleResult,
     VerificationRead,
 )
 from servicekit.auth import RegulatorPrincipal
@@ -32,7 +32,7 @@ def review_read(review: CaseReview) -> ReviewRead:
     return ReviewRead(id=review.id, case_id=review.case_id, region_code=review.region_code,
                       sampled_at=review.sampled_at, sampled_by=review.sampled_by,
                       method=ReviewMethod(review.method) if review.method else None,
-                      outcome=ReviewOutcome(review.outcome) if review.outcome else None, note=review.note,
+                      outcome=SampleResult(review.outcome) if review.outcome else None, note=review.note,
                       reviewed_at=review.reviewed_at, reviewed_by=review.reviewed_by)
 
 

@@ -29,7 +29,7 @@ class ReviewMethod(StrEnum):
     FOLLOW_UP_CALL = "follow_up_call"
 
 
-class ReviewOutcome(StrEnum):
+class SampleResult(StrEnum):
     SATISFACTORY = "satisfactory"
     ISSUES_FOUND = "issues_found"
     UNREACHABLE = "unreachable"
@@ -39,7 +39,7 @@ class ReviewResultCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: ReviewMethod
-    outcome: ReviewOutcome
+    outcome: SampleResult
     note: str | None = Field(default=None, max_length=4_000)
 
 
@@ -50,7 +50,7 @@ class ReviewRead(BaseModel):
     sampled_at: datetime
     sampled_by: str
     method: ReviewMethod | None
-    outcome: ReviewOutcome | None
+    outcome: SampleResult | None
     note: str | None
     reviewed_at: datetime | None
     reviewed_by: str | None

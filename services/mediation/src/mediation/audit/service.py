@@ -1,21 +1,21 @@
-"""Regulators' sampling of closed cases for spot checks and follow-up calls (Order 121 Art. 26)."""
+"""Regulators' sampling of closed cases for spot checks and follow-up calls (Order 121 Art. 26), and the review
+queue both the samples and the outcome signals feed (`queue_case`, called inside their transactions)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mediation.audit.models import CaseReview
+from mediation.audit.models import AuditReview, CaseReview
 from mediation.audit.schemas import ReviewResultCreate
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL
-from mediation.outcomes import signals
 from servicekit import regions
 from servicekit.auth import Principal
 from servicekit.db import new_id
@@ -50,7 +50,7 @@ async def sample_closed_cases(session: AsyncSession, *, principal: Principal, re
                                               .order_by(CaseReview.id))).scalars())
         for review in reviews:
             # The Art. 26 sample feeds the same review queue as the signals.
-            await signals.enqueue(session, await load_case(session, review.case_id), at=now, sample_id=review.id)
+            await queue_case(session, await load_case(session, review.case_id), at=now, sample_id=review.id)
         return reviews
 
 
@@ -78,3 +78,22 @@ async def list_reviews(session: AsyncSession, *, principal: Principal, region: s
     return list((await session.execute(
         select(CaseReview).where(CaseReview.region_code.startswith(regions.prefix(region)))
         .order_by(CaseReview.id.desc()).limit(500))).scalars())
+
+
+async def queue_case(session: AsyncSession, case: MediationCase, *, at: datetime,
+                  sample_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The case's open review item, created if it has none; a sample is linked to it."""
+    inserted = await session.execute(
+        insert(AuditReview).values(id=new_id(), case_id=case.id, region_code=case.region_code,
+                                   merchant_id=case.merchant_id, queued_at=at, sample_id=sample_id)
+        .on_conflict_do_nothing(index_elements=[AuditReview.case_id], index_where=AuditReview.reviewed_at.is_(None))
+        .returning(AuditReview.id))
+    review_id = inserted.scalar_one_or_none()
+    if review_id is not None:
+        return review_id
+    review_id = (await session.execute(select(AuditReview.id).where(
+        AuditReview.case_id == case.id, AuditReview.reviewed_at.is_(None)))).scalar_one()
+    if sample_id is not None:
+        await session.execute(update(AuditReview).where(AuditReview.id == review_id, AuditReview.sample_id.is_(None))
+                              .values(sample_id=sample_id))
+    return review_id

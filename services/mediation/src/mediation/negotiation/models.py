@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 MAX_AMOUNT_FEN = 10**10
@@ -43,18 +43,15 @@ class Party(StrEnum):
     MEDIATOR = "mediator"
 
 
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
 
 class Offer(Base):
     """One proposal on the table; the database holds at most one open offer per case."""
 
     __tablename__ = "offer"
     __table_args__ = (
-        CheckConstraint(f"offer_type IN ({_values(OfferType)})", name="offer_type"),
-        CheckConstraint(f"status IN ({_values(OfferStatus)})", name="status"),
-        CheckConstraint(f"made_by IN ({_values(Party)})", name="made_by"),
+        CheckConstraint(f"offer_type IN ({sql_values(OfferType)})", name="offer_type"),
+        CheckConstraint(f"status IN ({sql_values(OfferStatus)})", name="status"),
+        CheckConstraint(f"made_by IN ({sql_values(Party)})", name="made_by"),
         CheckConstraint(f"amount_fen IS NULL OR amount_fen BETWEEN 0 AND {MAX_AMOUNT_FEN}", name="amount_fen"),
         Index("uq_offer_one_open_per_case", "case_id", unique=True, postgresql_where=text("status = 'open'")),
     )

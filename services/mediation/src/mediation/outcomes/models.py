@@ -1,4 +1,4 @@
-"""Outcome auditing: the signals raised on cases, the review queue, the regions' thresholds, complaint facts."""
+"""Outcome auditing: the signals raised on cases, the regions' thresholds, complaint facts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -16,7 +15,6 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
     func,
     text,
@@ -24,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mediation.database import Base
+from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
 
 
@@ -38,50 +36,13 @@ class SignalKind(StrEnum):
     MEDIATOR_OUTLIER = "mediator_outlier"
 
 
-class ReviewOutcome(StrEnum):
-    """What a reviewer found: the outcome stands (`confirmed`), or one of three findings."""
-
-    CONFIRMED = "confirmed"
-    CONSUMER_CALLED_BACK = "consumer_called_back"
-    REFERRED_FOR_ENFORCEMENT = "referred_for_enforcement"
-    AGREEMENT_REOPENED_WITH_CONSENT = "agreement_reopened_with_consent"
-
-
-def _values(enum: type[StrEnum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum)
-
-
-class AuditReview(Base):
-    """One item of the review queue: a case with signals, drawn by the Art. 26 sample, or both; one open per case."""
-
-    __tablename__ = "audit_review"
-    __table_args__ = (
-        CheckConstraint(f"outcome IS NULL OR outcome IN ({_values(ReviewOutcome)})", name="outcome"),
-        CheckConstraint("(outcome IS NULL) = (reviewed_at IS NULL)", name="reviewed"),
-        Index("uq_audit_review_open_case", "case_id", unique=True, postgresql_where=text("reviewed_at IS NULL")),
-        Index("ix_audit_review_region_code_id", "region_code", "id"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
-    region_code: Mapped[str] = mapped_column(String(6))
-    merchant_id: Mapped[uuid.UUID | None]
-    queued_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
-    # The Art. 26 sample that put the case in the queue, if it was drawn.
-    sample_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_review.id"))
-    outcome: Mapped[str | None] = mapped_column(String(40))
-    note: Mapped[str | None] = mapped_column(Text)
-    reviewed_at: Mapped[datetime | None]
-    reviewed_by: Mapped[str | None] = mapped_column(String(200))
-    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
-
 
 class OutcomeSignal(Base):
     """A reason to look at a case, raised by the flow or job that saw it; at most one per case and kind."""
 
     __tablename__ = "outcome_signal"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({_values(SignalKind)})", name="kind"),
+        CheckConstraint(f"kind IN ({sql_values(SignalKind)})", name="kind"),
         UniqueConstraint("case_id", "kind", name="uq_outcome_signal_case_id_kind"),
         # Rate-based signals name an enterprise or mediator: once per subject, region and month.
         Index("uq_outcome_signal_subject_period", "kind", "region_code", "subject_id", "period", unique=True,

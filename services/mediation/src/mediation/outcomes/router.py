@@ -104,10 +104,14 @@ async def put_thresholds(region: Region, body: ThresholdValues, principal: Regul
 @router.get("/queue", summary="The review queue: cases with signals and cases drawn by the Art. 26 sample",
             responses=problems())
 async def list_queue(region: Region, principal: RegulatorPrincipal, session: DbSession,
-                     state: QueueState | None = None, cursor: Cursor = None, limit: Limit = 50) -> ReviewItemList:
+                     state: QueueState | None = None,
+                     signal: Annotated[SignalKind | None, Query(description="Only items raised by this signal")] = None,
+                     sampled: Annotated[bool | None, Query(description="Only items the Art. 26 sample drew (true) "
+                                                                       "or did not (false)")] = None,
+                     cursor: Cursor = None, limit: Limit = 50) -> ReviewItemList:
     """One open item per case; newest first."""
     page = await outcomes_service.list_queue(session, principal=principal, region=region, state=state,
-                                             before_id=_cursor(cursor), limit=limit)
+                                             signal=signal, sampled=sampled, before_id=_cursor(cursor), limit=limit)
     return ReviewItemList(items=page.items, next_cursor=_next(page.last_id))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediation.outcomes.models import ReviewOutcome, SignalKind
+from mediation.audit.models import ReviewOutcome
+from mediation.outcomes.models import SignalKind
 
 
 class SettledBy(StrEnum):

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import chain
-from mediation.audit.models import CaseReview
+from mediation.audit.models import AuditReview, CaseReview, ReviewOutcome
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL, CaseStatus, Stage
 from mediation.outcomes import thresholds
-from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, ReviewOutcome, SignalKind
+from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind
 from mediation.outcomes.rules import RULES
 from mediation.outcomes.schemas import (
     EnterpriseFigures,
@@ -235,10 +235,17 @@ def _with_case() -> Select[AuditReview, str, uuid.UUID]:
 
 
 async def list_queue(session: AsyncSession, *, principal: Principal, region: str, state: QueueState | None,
-                     before_id: uuid.UUID | None, limit: int) -> Page:
-    """Review items of the region and below, newest first: open ones, reviewed ones, or both."""
+                     signal: SignalKind | None, sampled: bool | None, before_id: uuid.UUID | None,
+                     limit: int) -> Page:
+    """Review items of the region and below, newest first: open ones, reviewed ones, or both; those raised by one
+    signal; those drawn by the Art. 26 sample (or not)."""
     require_auditor(principal, region)
     query = _with_case().where(_in_region(AuditReview.region_code, region))
+    if signal is not None:
+        query = query.where(select(OutcomeSignal.id).where(OutcomeSignal.review_id == AuditReview.id,
+                                                           OutcomeSignal.kind == signal.value).exists())
+    if sampled is not None:
+        query = query.where(AuditReview.sample_id.is_not(None) if sampled else AuditReview.sample_id.is_(None))
     if state is QueueState.OPEN:
         query = query.where(AuditReview.reviewed_at.is_(None))
     elif state is QueueState.REVIEWED:

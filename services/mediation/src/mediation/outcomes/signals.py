@@ -15,32 +15,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
+from mediation.audit import service as audit_service
 from mediation.cases.models import CaseEvent, MediationCase
 from mediation.cases.state import FINAL
 from mediation.outcomes import rules, thresholds
-from mediation.outcomes.models import AuditReview, ComplaintProfile, OutcomeSignal, SignalKind
+from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind
 from servicekit.db import new_id
 
 WITHDRAWAL_GROUND = 1
-
-
-async def enqueue(session: AsyncSession, case: MediationCase, *, at: datetime,
-                  sample_id: uuid.UUID | None = None) -> uuid.UUID:
-    """The case's open review item, created if it has none; a sample is linked to it."""
-    inserted = await session.execute(
-        insert(AuditReview).values(id=new_id(), case_id=case.id, region_code=case.region_code,
-                                   merchant_id=case.merchant_id, queued_at=at, sample_id=sample_id)
-        .on_conflict_do_nothing(index_elements=[AuditReview.case_id], index_where=AuditReview.reviewed_at.is_(None))
-        .returning(AuditReview.id))
-    review_id = inserted.scalar_one_or_none()
-    if review_id is not None:
-        return review_id
-    review_id = (await session.execute(select(AuditReview.id).where(
-        AuditReview.case_id == case.id, AuditReview.reviewed_at.is_(None)))).scalar_one()
-    if sample_id is not None:
-        await session.execute(update(AuditReview).where(AuditReview.id == review_id, AuditReview.sample_id.is_(None))
-                              .values(sample_id=sample_id))
-    return review_id
 
 
 async def raise_signal(session: AsyncSession, case: MediationCase, kind: SignalKind, *, at: datetime,
@@ -54,7 +36,7 @@ async def raise_signal(session: AsyncSession, case: MediationCase, kind: SignalK
     signal_id = inserted.scalar_one_or_none()
     if signal_id is None:
         return False
-    review_id = await enqueue(session, case, at=at)
+    review_id = await audit_service.queue_case(session, case, at=at)
     await session.execute(update(OutcomeSignal).where(OutcomeSignal.id == signal_id).values(review_id=review_id))
     return True
 
