@@ -4,17 +4,25 @@ and the suspension proposals, and opens a service station with a staff account."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
+import time
 from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
 
-from browser.browser_testkit import Opener, Screen
+from browser.browser_testkit import ConsumerFiler, Opener, Screen
 from browser.conftest import png
 from browser.test_browser_console import sign_in
 from merchants.registry.uscc import ALPHABET, check_character
+from merchants.scorecards.service import evaluate
+from merchants.settings import MerchantsSettings
+from odr_runner.stack import Stack
+from servicekit.db import create_engine, create_sessionmaker, utcnow
+
+FACTS_WAIT = 30.0
 
 # A one-page PDF (a title and a red frame, like a licence's border), written out with its cross-reference table.
 PDF_CONTENT = b"BT /F1 24 Tf 72 720 Td (Business licence) Tj ET 0.78 0.06 0.18 RG 4 w 60 560 480 120 re S"
@@ -65,6 +73,48 @@ async def apply(api: httpx.AsyncClient, name: str, filename: str, licence: bytes
     return created
 
 
+async def closed_case_on_the_scorecard(api: httpx.AsyncClient, file_as_consumer: ConsumerFiler, consumer_token: str,
+                                       regulator_token: str, merchant_id: str) -> None:
+    """A complaint sent to the enterprise by the green channel and withdrawn: one case received and closed without
+    a settlement, once the scorecard has taken in both events."""
+    body = {
+        "kind": "complaint", "green_channel": True,
+        "complainant": {"name": "王芳", "phone": "13800138000", "address": "青海省格尔木市昆仑中路12号"},
+        "respondent": {"merchant_id": merchant_id}, "request": {"type": "refund", "amount_fen": 5900},
+        "facts": "枸杞礼盒破损，商家未回复。", "sector": "online_shopping", "channel": "app",
+    }
+    filed = (await file_as_consumer("/v1/consumer/complaints", body)).json()
+    assert filed["status"] == "with_merchant", filed["status"]
+    withdrawn = await api.post(f"/v1/consumer/complaints/{filed['id']}/withdraw",
+                               headers={"Authorization": f"Bearer {consumer_token}"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    deadline = time.monotonic() + FACTS_WAIT
+    while True:
+        cards = (await api.get("/v1/regulator/scorecards", params={"limit": 100},
+                               headers={"Authorization": f"Bearer {regulator_token}"})).json()["items"]
+        card = next(card for card in cards if card["merchant_id"] == merchant_id)
+        if (card["cases_received"], card["closed"]) == (1, 1):
+            return
+        assert time.monotonic() < deadline, f"the scorecard did not take in the case: {card}"
+        await asyncio.sleep(0.5)
+
+
+async def evaluate_scorecards_twice(platform: Stack) -> None:
+    """The merchants service's own threshold check, run with thresholds a single case can miss and no waiting
+    between a warning and its proposal: the first run warns, the second proposes the suspension."""
+    settings = MerchantsSettings(database_url=platform.database_url,
+                                 database_name=platform.config.database_name("merchants"),
+                                 scorecard_min_cases=1, scorecard_propose_after_days=0)
+    engine = create_engine(settings, pool_size=1)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        for _ in range(2):
+            async with sessionmaker() as session:
+                await evaluate(session, settings=settings, now=utcnow())
+    finally:
+        await engine.dispose()
+
+
 async def open_menu(page: Page, item: str, heading: str) -> None:
     await page.get_by_role("menuitem", name=item, exact=True).click()
     await expect(page.get_by_role("heading", name=heading)).to_be_visible()
@@ -78,8 +128,8 @@ async def search(page: Page, label: str, text: str) -> None:
 
 
 async def test_a_regulator_reviews_applications_with_their_licences_and_oversees_the_enterprise(
-        open_page: Opener, screen: Screen, demo: dict[str, Any], api: httpx.AsyncClient,
-        regulator_token: str) -> None:
+        open_page: Opener, screen: Screen, demo: dict[str, Any], api: httpx.AsyncClient, platform: Stack,
+        regulator_token: str, consumer_token: str, file_as_consumer: ConsumerFiler) -> None:
     marker = secrets.token_hex(3)
     approved_name, rejected_name = f"格尔木昆仑枸杞{marker}有限公司", f"格尔木河西商贸{marker}有限公司"
     approved = await apply(api, approved_name, "营业执照.png", png(600, 400))
@@ -167,15 +217,40 @@ async def test_a_regulator_reviews_applications_with_their_licences_and_oversees
     await expect(page.get_by_text("该企业当前状态为「正常」，不能恢复")).to_be_visible()
     await expect(row).to_contain_text("正常")
 
-    # Scorecards of the month, sortable, with their chart; the proposals awaiting a decision.
+    # A case closed without settlement misses the settlement threshold: a warning, then a suspension proposal.
+    await closed_case_on_the_scorecard(api, file_as_consumer, consumer_token, regulator_token,
+                                       approved["merchant_id"])
+    await evaluate_scorecards_twice(platform)
+
+    # Scorecards of the month, with the warning marked on its row and metric, and their chart.
     await open_menu(page, "考核评价", "ODR企业考核评价")
     table = page.locator(".odr-table")
     await expect(table.get_by_role("row").filter(has_text=demo["merchants"][0]["name"])).to_be_visible()
-    await expect(table.get_by_role("row").filter(has_text=approved_name)).to_contain_text("正常")
+    flagged = table.locator(".row-flagged").filter(has_text=approved_name)
+    await expect(flagged).to_contain_text("建议暂停")
+    await expect(flagged).to_contain_text("和解率 0% 低于 50%")
+    await expect(flagged.locator(".metric-missed")).to_have_text("0%")
     await expect(page.locator("canvas").first).to_be_visible()
     await screen(page, "console-odr-scorecards")
+
+    # The proposal awaits the regulator, who confirms it with a reason: the enterprise is suspended.
     await open_menu(page, "暂停建议", "暂停资格建议")
+    proposal = page.get_by_role("row").filter(has_text=approved_name)
+    await expect(proposal).to_contain_text("待处理")
     await screen(page, "console-odr-proposals")
+    await proposal.get_by_role("button", name=f"确认暂停 {approved_name}").click()
+    dialog = page.get_by_role("dialog", name="确认暂停建议")
+    await dialog.get_by_label("理由").fill("和解率持续不达标，暂停整改。")
+    await screen(page, "console-odr-confirm-dialog")
+    await dialog.get_by_role("button", name="确认暂停").click()
+    await expect(page.get_by_text("已确认，企业已暂停")).to_be_visible()
+    await expect(proposal).to_have_count(0)
+    await page.get_by_text("显示已处理").click()
+    await expect(proposal).to_contain_text("已确认暂停")
+    await open_menu(page, "ODR企业", "本辖区 ODR 企业")
+    await search(page, "搜索", marker)
+    await expect(page.get_by_role("row").filter(has_text=approved_name)).to_contain_text("和解率持续不达标")
+    await expect(page.get_by_role("row").filter(has_text=approved_name)).to_contain_text("已暂停")
 
 
 async def test_a_regulator_opens_a_station_and_hands_its_staff_a_password_shown_once(
