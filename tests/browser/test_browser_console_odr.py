@@ -293,6 +293,11 @@ async def test_a_regulator_opens_a_station_and_hands_its_staff_a_password_shown_
     await expect(row).to_contain_text(username)
     assert generated not in await page.content()
     await screen(page, "console-odr-stations")
+    # Every text of the screen has its English.
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="Consumer rights service stations")).to_be_visible()
+    await expect(page.get_by_role("menuitem", name="Suspension proposals")).to_be_visible()
+    await screen(page, "console-odr-stations-en")
 
     # The staff member signs in with what was handed over.
     token = await api.post("/auth/token", data={"grant_type": "password", "username": username,
