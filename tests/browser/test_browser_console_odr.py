@@ -222,7 +222,7 @@ async def test_a_regulator_reviews_applications_with_their_licences_and_oversees
                                        approved["merchant_id"])
     await evaluate_scorecards_twice(platform)
 
-    # Scorecards of the month, with the warning marked on its row and metric, and their chart.
+    # Scorecards of the month, with the warning marked on its row and metric, and their charts.
     await open_menu(page, "考核评价", "ODR企业考核评价")
     table = page.locator(".odr-table")
     await expect(table.get_by_role("row").filter(has_text=demo["merchants"][0]["name"])).to_be_visible()
@@ -230,7 +230,9 @@ async def test_a_regulator_reviews_applications_with_their_licences_and_oversees
     await expect(flagged).to_contain_text("建议暂停")
     await expect(flagged).to_contain_text("和解率 0% 低于 50%")
     await expect(flagged.locator(".metric-missed")).to_have_text("0%")
-    await expect(page.locator("canvas").first).to_be_visible()
+    await expect(page.locator("canvas")).to_have_count(2)
+    # Month by month, the flagged enterprise first.
+    await expect(page.locator("figcaption").filter(has_text=f"{approved_name}近 6 个月考核趋势")).to_be_visible()
     await screen(page, "console-odr-scorecards")
 
     # The proposal awaits the regulator, who confirms it with a reason: the enterprise is suspended.
