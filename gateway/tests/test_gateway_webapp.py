@@ -228,6 +228,8 @@ async def test_the_console_is_the_built_page_under_the_policy_of_the_built_scree
     assert directives["img-src"] == ["'self'", "blob:"]
     assert directives["require-trusted-types-for"] == ["'script'"]
     assert directives["trusted-types"] == ["vue", "default"]
+    # A licence PDF fetched with the token is framed from a blob: URL; nothing else may be framed.
+    assert directives["frame-src"] == ["blob:"]
     assert not any("unsafe" in source or source == "*" for sources in directives.values() for source in sources)
     page = References()
     page.feed(response.text)

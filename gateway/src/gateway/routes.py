@@ -126,6 +126,7 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "GET", "/v1/regulator/odr-applications/{id}/licence", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/odr-applications/{id}/approve", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/odr-applications/{id}/reject", MERCHANTS),
+    Route(REGULATOR, "GET", "/v1/regulator/merchants", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/suspend", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/reinstate", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/merchants/{id}/revoke", MERCHANTS),

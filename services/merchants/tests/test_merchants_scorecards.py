@@ -225,6 +225,7 @@ async def test_thresholds_warn_then_propose_a_suspension_the_regulator_confirms(
     regulator = bearer(tokens.regulator("632801"))
     proposals = (await client.get("/v1/regulator/suspension-proposals", headers=regulator)).json()
     proposal = next(item for item in proposals if item["merchant_id"] == str(issued.merchant_id))
+    assert (proposal["merchant_name"], proposal["region_code"]) == ("格尔木测试商贸有限公司", "632801")
     elsewhere = await client.post(f"/v1/regulator/suspension-proposals/{proposal['id']}/confirm",
                                   json={"reason": "x"}, headers=bearer(tokens.regulator("630100")))
     assert elsewhere.status_code == 404

@@ -1,6 +1,7 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
 import { createI18n } from 'vue-i18n'
 import * as outcomeAudit from './messages/audit.js'
+import { en as odrEn, zh as odrZh } from './views/odr/messages.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -227,7 +228,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh }, en: { ...en, ...outcomeAudit.en } },
+  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, odr: odrZh }, en: { ...en, ...outcomeAudit.en, odr: odrEn } },
 })
 
 export function setLocale(locale) {

@@ -11,6 +11,28 @@ import Dashboard from './views/Dashboard.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
 import SignIn from './views/SignIn.vue'
+import OdrApplicationDetail from './views/odr/ApplicationDetail.vue'
+import OdrApplications from './views/odr/Applications.vue'
+import OdrEnterprises from './views/odr/Enterprises.vue'
+import OdrProposals from './views/odr/Proposals.vue'
+import OdrScorecards from './views/odr/Scorecards.vue'
+import OdrStations from './views/odr/Stations.vue'
+
+// The ODR-enterprise screens, each under the menu group `odr`.
+const odrRoutes = [
+  { path: '/odr/applications', component: OdrApplications,
+    meta: { menu: 'odr-applications', crumbs: ['odr.menu.group', 'odr.menu.applications'] } },
+  { path: '/odr/applications/:id', component: OdrApplicationDetail, props: true,
+    meta: { menu: 'odr-applications', crumbs: ['odr.menu.group', 'odr.menu.applications', 'odr.menu.application'] } },
+  { path: '/odr/enterprises', component: OdrEnterprises,
+    meta: { menu: 'odr-enterprises', crumbs: ['odr.menu.group', 'odr.menu.enterprises'] } },
+  { path: '/odr/scorecards', component: OdrScorecards,
+    meta: { menu: 'odr-scorecards', crumbs: ['odr.menu.group', 'odr.menu.scorecards'] } },
+  { path: '/odr/proposals', component: OdrProposals,
+    meta: { menu: 'odr-proposals', crumbs: ['odr.menu.group', 'odr.menu.proposals'] } },
+  { path: '/odr/stations', component: OdrStations,
+    meta: { menu: 'odr-stations', crumbs: ['odr.menu.group', 'odr.menu.stations'] } },
+]
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -35,6 +57,7 @@ export const router = createRouter({
       meta: { menu: 'audit-figures', crumbs: ['menu.audit', 'auditMenu.figures'] } },
     { path: '/audit/chain', component: AuditChain,
       meta: { menu: 'audit-chain', crumbs: ['menu.audit', 'auditMenu.chain'] } },
+    ...odrRoutes,
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })

@@ -41,7 +41,9 @@ CONTENT_SECURITY_POLICY = "; ".join([*_POLICY, "trusted-types odr-sw"])
 # The built screens run Vue, whose runtime creates a Trusted Types policy named "vue" (for the static parts of
 # compiled templates), and a "default" policy of their own that passes only the empty string (the chart renderer
 # clears its container with innerHTML = ''); no other policy may be created, and no other HTML may reach a DOM sink.
-BUILT_CONTENT_SECURITY_POLICY = "; ".join([*_POLICY, "trusted-types vue default"])
+# They may also frame blob: URLs of this origin, and only those: the console shows a business licence PDF, fetched
+# with the bearer token, in the browser's own PDF viewer (objects and embeds stay forbidden).
+BUILT_CONTENT_SECURITY_POLICY = "; ".join([*_POLICY, "frame-src blob:", "trusted-types vue default"])
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

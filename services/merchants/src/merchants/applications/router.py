@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from merchants.applications import service as application_service
@@ -92,20 +92,24 @@ async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetri
     return JSONResponse(credentials.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
-@regulator_router.get("", response_model=ApplicationList, summary="Applications of the regions I govern")
+@regulator_router.get("", response_model=ApplicationList, summary="Applications of the regions I govern",
+                      responses=problem_responses(401, 403, 422))
 async def list_applications(
     principal: Regulator,
     session: DbSession,
     status: ApplicationStatus | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200,
+                                   description="Part of the name, or the start of the credit code")] = None,
     cursor: str | None = None,
     limit: PageSize = 20,
 ) -> ApplicationList:
     """Oldest first, so the review queue is worked in order."""
-    return await application_service.list_applications(session, principal=principal, status=status, cursor=cursor,
-                                                       limit=limit)
+    return await application_service.list_applications(session, principal=principal, status=status, search=q,
+                                                       cursor=cursor, limit=limit)
 
 
-@regulator_router.get("/{application_id}", response_model=ApplicationRead, summary="One application")
+@regulator_router.get("/{application_id}", response_model=ApplicationRead, summary="One application",
+                      responses=problem_responses(401, 403, 404, 422))
 async def get_application(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> ApplicationRead:
     """The dossier, criteria and licence metadata."""
     _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
@@ -113,7 +117,7 @@ async def get_application(application_id: uuid.UUID, principal: Regulator, sessi
 
 
 @regulator_router.get("/{application_id}/licence", summary="The uploaded business licence",
-                      response_class=FileResponse)
+                      response_class=FileResponse, responses=problem_responses(401, 403, 404, 422))
 async def get_licence(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> FileResponse:
     """The file as uploaded, with its sniffed content type."""
     application, _ = await application_service.get_application(session, application_id=application_id,
@@ -123,7 +127,7 @@ async def get_licence(application_id: uuid.UUID, principal: Regulator, session: 
 
 
 @regulator_router.post("/{application_id}/approve", response_model=ApplicationRead, summary="Approve an application",
-                       responses=problem_responses(404, 409, 422))
+                       responses=problem_responses(401, 403, 404, 409, 422))
 async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSession, runtime: Runtime,
                   settings: Settings, body: OptionalNote | None = None) -> ApplicationRead:
     """Approve: the enterprise is enrolled and announced. Its API credentials are not in this answer: the applicant
@@ -136,7 +140,8 @@ async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSe
     return read
 
 
-@regulator_router.post("/{application_id}/reject", response_model=ApplicationRead, summary="Reject an application")
+@regulator_router.post("/{application_id}/reject", response_model=ApplicationRead, summary="Reject an application",
+                       responses=problem_responses(401, 403, 404, 409, 422))
 async def reject(application_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession) -> ApplicationRead:
     """Reject with a reason; the enterprise may apply again."""
     await application_service.reject_application(session, application_id=application_id, principal=principal,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,8 +121,9 @@ async def _read(session: AsyncSession, application: OdrApplication, merchant: Me
 
 
 async def list_applications(session: AsyncSession, *, principal: Principal, status: ApplicationStatus | None,
-                            cursor: str | None, limit: int) -> ApplicationList:
-    """Applications of merchants in the regions the regulator governs, oldest first."""
+                            search: str | None, cursor: str | None, limit: int) -> ApplicationList:
+    """Applications of merchants in the regions the regulator governs, oldest first; `search` matches a part of the
+    name or the start of the unified social credit code."""
     if not principal.region:
         raise Problem("forbidden", "The token names no region")
     query = (select(OdrApplication, Merchant).join(Merchant, Merchant.id == OdrApplication.merchant_id)
@@ -130,6 +131,9 @@ async def list_applications(session: AsyncSession, *, principal: Principal, stat
              .order_by(OdrApplication.id).limit(limit + 1))
     if status is not None:
         query = query.where(OdrApplication.status == status.value)
+    if search:
+        query = query.where(or_(Merchant.name.icontains(search, autoescape=True),
+                                Merchant.uscc.startswith(search.upper(), autoescape=True)))
     if cursor is not None:
         query = query.where(OdrApplication.id > decode_cursor(cursor))
     page, next_cursor = page_of((await session.execute(query)).all(), limit, lambda row: row[0].id)

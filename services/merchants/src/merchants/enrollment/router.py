@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from merchants.dependencies import Regulator
 from merchants.enrollment import service as enrollment_service
-from merchants.enrollment.schemas import EnrollmentRead, Reason
+from merchants.enrollment.schemas import EnrollmentRead, EnterpriseList, Reason
 from merchants.enrollment.service import Actor
-from merchants.enrollment.state import EnrollmentAction
+from merchants.enrollment.state import EnrollmentAction, EnrollmentStatus
 from servicekit.dependencies import DbSession, Runtime
+from servicekit.pagination import PageSize
+from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1/regulator/merchants", tags=["regulator: ODR enterprises"])
 
@@ -24,8 +27,26 @@ async def _act(action: EnrollmentAction, merchant_id: uuid.UUID, body: Reason, p
     return EnrollmentRead(merchant_id=enrollment.merchant_id, status=enrollment.status)
 
 
+@router.get("", response_model=EnterpriseList, summary="ODR enterprises of my regions",
+            responses=problem_responses(401, 403, 422))
+async def list_enterprises(
+    principal: Regulator,
+    session: DbSession,
+    status: Literal["approved", "suspended", "revoked"] | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200,
+                                   description="Part of the name, or the start of the credit code")] = None,
+    cursor: str | None = None,
+    limit: PageSize = 50,
+) -> EnterpriseList:
+    """Every enterprise ever approved in the regions I govern, with its enrollment status and the latest change
+    (when, by whom, why); pending and rejected applicants are under `/v1/regulator/odr-applications`."""
+    return await enrollment_service.list_enterprises(
+        session, principal=principal, status=EnrollmentStatus(status) if status else None, search=q,
+        cursor=cursor, limit=limit)
+
+
 @router.post("/{merchant_id}/suspend", response_model=EnrollmentRead, summary="Suspend an ODR enterprise",
-             responses={409: {"description": "Not approved"}})
+             responses=problem_responses(401, 403, 404, 409, 422))
 async def suspend(merchant_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession,
                   runtime: Runtime) -> EnrollmentRead:
     """Complaints stop being routed to it and its tokens stop working within seconds."""
@@ -33,7 +54,7 @@ async def suspend(merchant_id: uuid.UUID, body: Reason, principal: Regulator, se
 
 
 @router.post("/{merchant_id}/reinstate", response_model=EnrollmentRead, summary="Reinstate a suspended enterprise",
-             responses={409: {"description": "Not suspended"}})
+             responses=problem_responses(401, 403, 404, 409, 422))
 async def reinstate(merchant_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession,
                     runtime: Runtime) -> EnrollmentRead:
     """Back to approved: routing and its credentials work again."""
@@ -41,7 +62,7 @@ async def reinstate(merchant_id: uuid.UUID, body: Reason, principal: Regulator, 
 
 
 @router.post("/{merchant_id}/revoke", response_model=EnrollmentRead, summary="Revoke ODR status for good",
-             responses={409: {"description": "Already revoked, or never approved"}})
+             responses=problem_responses(401, 403, 404, 409, 422))
 async def revoke(merchant_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession,
                  runtime: Runtime) -> EnrollmentRead:
     """Final: its API clients are revoked and it cannot apply again."""

@@ -11,15 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.credentials.service import IssuedClient, issue_api_client, revoke_api_clients
 from merchants.enrollment.models import Enrollment, EnrollmentEvent
+from merchants.enrollment.schemas import EnterpriseList, EnterpriseRead, StatusChange
 from merchants.enrollment.state import EnrollmentAction, EnrollmentStatus, next_status
 from merchants.registry.models import Merchant
 from merchants.registry.service import MerchantDetails, find_by_uscc, register_merchant, update_merchant
 from merchants.settings import EVENT_SOURCE
+from servicekit import regions
+from servicekit.auth import Principal
 from servicekit.contracts.merchants_v1 import (
     EnrollmentApproved,
     EnrollmentReinstated,
@@ -29,9 +33,12 @@ from servicekit.contracts.merchants_v1 import (
 )
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
+from servicekit.pagination import decode_cursor, page_of
 from servicekit.problems import Problem
 
 RegionCheck = Callable[[str], bool]
+# Statuses an enrollment reaches only through an approval: the enterprises a regulator oversees.
+ENROLLED_STATUSES = (EnrollmentStatus.APPROVED, EnrollmentStatus.SUSPENDED, EnrollmentStatus.REVOKED)
 
 STATUS_EVENTS: dict[EnrollmentAction, type[EnrollmentStatusChanged]] = {
     EnrollmentAction.SUSPEND: EnrollmentSuspended,
@@ -187,3 +194,36 @@ async def change_status(session: AsyncSession, *, outbox: Outbox, merchant_id: u
     async with session.begin():
         return await stage_status_change(session, outbox=outbox, merchant_id=merchant_id, action=action,
                                          actor=actor, reason=reason, may_act=may_act)
+
+
+async def list_enterprises(session: AsyncSession, *, principal: Principal, status: EnrollmentStatus | None,
+                           search: str | None, cursor: str | None, limit: int) -> EnterpriseList:
+    """The approved, suspended and revoked enterprises of the regions the regulator governs (or those of one
+    status), by id; `search` matches a part of the name or the start of the unified social credit code."""
+    if not principal.region:
+        raise Problem("forbidden", "The token names no region")
+    query = (select(Enrollment, Merchant).join(Merchant, Merchant.id == Enrollment.merchant_id)
+             .where(Merchant.region_code.startswith(regions.prefix(principal.region), autoescape=True),
+                    Enrollment.status.in_([status] if status else ENROLLED_STATUSES))
+             .order_by(Merchant.id).limit(limit + 1))
+    if search:
+        query = query.where(or_(Merchant.name.icontains(search, autoescape=True),
+                                Merchant.uscc.startswith(search.upper(), autoescape=True)))
+    if cursor is not None:
+        query = query.where(Merchant.id > decode_cursor(cursor))
+    page, next_cursor = page_of((await session.execute(query)).all(), limit, lambda row: row[1].id)
+    latest = {event.enrollment_id: event for event in (await session.scalars(
+        select(EnrollmentEvent).ext(distinct_on(EnrollmentEvent.enrollment_id))
+        .where(EnrollmentEvent.enrollment_id.in_([enrollment.id for enrollment, _ in page]))
+        .order_by(EnrollmentEvent.enrollment_id, EnrollmentEvent.at.desc()))).all()}
+    items = []
+    for enrollment, merchant in page:
+        change = latest[enrollment.id]
+        items.append(EnterpriseRead(
+            merchant_id=merchant.id, name=merchant.name, uscc=merchant.uscc, region_code=merchant.region_code,
+            sector=merchant.sector, address=merchant.address, status=enrollment.status,
+            approved_at=enrollment.approved_at, suspended_at=enrollment.suspended_at,
+            revoked_at=enrollment.revoked_at,
+            last_change=StatusChange(at=change.at, from_status=change.from_status, to_status=change.to_status,
+                                     actor_role=change.actor_role, reason=change.reason)))
+    return EnterpriseList(items=items, next_cursor=next_cursor)

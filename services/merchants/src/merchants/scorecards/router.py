@@ -20,6 +20,7 @@ from merchants.scorecards.schemas import (
     FlagRead,
     OrderVolumeRead,
     OrderVolumeReport,
+    ProposalRead,
     PublicEnterprise,
     PublicEnterpriseList,
     Scorecard,
@@ -30,7 +31,7 @@ from servicekit import regions
 from servicekit.db import utcnow
 from servicekit.dependencies import DbSession, Runtime
 from servicekit.pagination import PageSize, decode_cursor, page_of
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 
 merchant_router = APIRouter(prefix="/v1/merchant/scorecard", tags=["merchant: scorecard"])
 regulator_router = APIRouter(prefix="/v1/regulator", tags=["regulator: scorecards"])
@@ -90,20 +91,24 @@ async def region_scorecards(principal: Regulator, session: DbSession, settings: 
     return ScorecardList(items=list(page), next_cursor=next_cursor)
 
 
-@regulator_router.get("/suspension-proposals", response_model=list[FlagRead],
-                      summary="Suspension proposals from scorecards, awaiting my decision")
-async def proposals(principal: Regulator, session: DbSession, include_resolved: bool = False) -> list[FlagRead]:
-    """Open proposals (and decided ones with include_resolved) for enterprises of my regions."""
-    query = (select(ScorecardFlag).join(Merchant, Merchant.id == ScorecardFlag.merchant_id)
+@regulator_router.get("/suspension-proposals", response_model=list[ProposalRead],
+                      summary="Suspension proposals from scorecards, awaiting my decision",
+                      responses=problem_responses(401, 403, 422))
+async def proposals(principal: Regulator, session: DbSession, include_resolved: bool = False) -> list[ProposalRead]:
+    """Open proposals (and decided ones with include_resolved) for enterprises of my regions, with their names."""
+    query = (select(ScorecardFlag, Merchant.name, Merchant.region_code)
+             .join(Merchant, Merchant.id == ScorecardFlag.merchant_id)
              .where(ScorecardFlag.level == FlagLevel.SUSPENSION_PROPOSED.value,
                     _region_condition(principal.region or "")).order_by(ScorecardFlag.raised_at))
     if not include_resolved:
         query = query.where(ScorecardFlag.resolved_at.is_(None))
-    return [scorecard_service.flag_read(flag) for flag in (await session.scalars(query)).all()]
+    return [ProposalRead(**scorecard_service.flag_read(flag).model_dump(), merchant_name=name, region_code=region)
+            for flag, name, region in (await session.execute(query)).all()]
 
 
 @regulator_router.post("/suspension-proposals/{proposal_id}/confirm", response_model=FlagRead,
-                       summary="Confirm: the enterprise is suspended")
+                       summary="Confirm: the enterprise is suspended",
+                       responses=problem_responses(401, 403, 404, 409, 422))
 async def confirm(proposal_id: uuid.UUID, body: Decision, principal: Regulator, session: DbSession,
                   runtime: Runtime) -> FlagRead:
     """Suspends the enterprise (merchants.enrollment.suspended.v1) and closes the proposal."""
@@ -113,7 +118,8 @@ async def confirm(proposal_id: uuid.UUID, body: Decision, principal: Regulator, 
 
 
 @regulator_router.post("/suspension-proposals/{proposal_id}/dismiss", response_model=FlagRead,
-                       summary="Dismiss: the enterprise stays approved")
+                       summary="Dismiss: the enterprise stays approved",
+                       responses=problem_responses(401, 403, 404, 409, 422))
 async def dismiss(proposal_id: uuid.UUID, body: Decision, principal: Regulator, session: DbSession) -> FlagRead:
     """Closes the proposal with the reason."""
     flag = await scorecard_service.dismiss_proposal(session, proposal_id=proposal_id, principal=principal,

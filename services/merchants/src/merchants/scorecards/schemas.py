@@ -20,6 +20,13 @@ class FlagRead(BaseModel):
     resolution_note: str | None
 
 
+class ProposalRead(FlagRead):
+    """A suspension proposal with the enterprise it concerns named."""
+
+    merchant_name: str
+    region_code: str
+
+
 class SummonsSummary(BaseModel):
     """A summons (约谈) of the enterprise held in the period; the full record is the regulators'."""
 
