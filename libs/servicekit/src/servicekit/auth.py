@@ -40,6 +40,11 @@ class Role(StrEnum):
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
     HOTLINE = "hotline"
+    # Held beside `regulator` by a bureau's staff administrator: manages the staff accounts of its regions.
+    STAFF_ADMIN = "staff_admin"
+    # The only role of a short setup token: a staff member who must change the password or enrol TOTP before
+    # signing in; no business endpoint accepts it.
+    ACCOUNT_SETUP = "account_setup"
 
 
 class Principal(BaseModel):
