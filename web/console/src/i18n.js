@@ -1,5 +1,6 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
 import { createI18n } from 'vue-i18n'
+import { staffEn, staffZh } from './views/staff/messages.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -224,7 +225,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zh, en },
+  messages: { 'zh-CN': { ...zh, ...staffZh }, en: { ...en, ...staffEn } },
 })
 
 export function setLocale(locale) {

@@ -7,6 +7,8 @@ import Dashboard from './views/Dashboard.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
 import SignIn from './views/SignIn.vue'
+import MyAccount from './views/staff/MyAccount.vue'
+import Staff from './views/staff/Staff.vue'
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -20,6 +22,8 @@ export const router = createRouter({
       meta: { menu: 'queue', crumbs: ['menu.queue', 'mediation.title'] } },
     { path: '/dashboard', component: Dashboard, meta: { menu: 'dashboard', crumbs: ['menu.dashboard'] } },
     { path: '/audit', component: Audit, meta: { menu: 'audit', crumbs: ['menu.audit'] } },
+    { path: '/staff', component: Staff, meta: { menu: 'staff', crumbs: ['staffMenu.staff'] } },
+    { path: '/account', component: MyAccount, meta: { menu: 'account', crumbs: ['staffMenu.account'] } },
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })
