@@ -62,8 +62,11 @@ async def test_an_administrator_creates_an_account_whose_user_changes_the_passwo
     temporary = await page.get_by_test_id("temporary-password").inner_text()
     await screen(page, "console-staff-temporary-password")
     await issued.get_by_role("button", name="我已记下").click()
-    row = page.get_by_role("row").filter(has_text=username)
-    await expect(row).to_contain_text("待修改密码")
+    await expect(page.get_by_role("row").filter(has_text=username).filter(has_text="待修改密码")).to_be_visible()
+    # The audit trail shows the creation and the policy change.
+    await expect(page.get_by_role("row").filter(has_text=username).filter(has_text="新建账户")).to_be_visible()
+    await expect(page.get_by_role("row").filter(has_text="修改登录安全策略")).to_be_visible()
+    await screen(page, "console-staff-region")
     await page.get_by_role("button", name="退出登录").click()
 
     # The new staff member, on a computer of their own.

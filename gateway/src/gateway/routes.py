@@ -151,6 +151,7 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/staff/{id}/disable", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/staff/{id}/enable", MERCHANTS),
     Route(REGULATOR, "POST", "/v1/regulator/staff/{id}/reset", MERCHANTS),
+    Route(REGULATOR, "GET", "/v1/regulator/staff-audit", MERCHANTS),
     Route(REGULATOR, "GET", "/v1/regulator/staff-policies/{region}", MERCHANTS),
     Route(REGULATOR, "PUT", "/v1/regulator/staff-policies/{region}", MERCHANTS),
     Route(REGULATOR, "GET", "/v1/regulator/cases", MEDIATION),

@@ -366,6 +366,14 @@ async def test_a_disabled_account_is_refused_and_a_reset_starts_it_afresh(
     assert again.status_code == 403
     assert again.json()["setup_required"] == ["password_change"]
     assert await audit_actions(sessionmaker, username) == ["totp_enrolled", "disabled", "enabled", "reset"]
+    trail = await gateway.get("/v1/regulator/staff-audit", params={"region": "632802"}, headers=headers)
+    assert trail.status_code == 200, trail.text
+    mine = [(item["action"], item["actor"]) for item in trail.json()["items"] if item["username"] == username]
+    assert mine == [("reset", admin), ("enabled", admin), ("disabled", admin), ("totp_enrolled", username)]
+    assert [item["detail"] for item in trail.json()["items"] if item["username"] == username][2] == {"reason": "调离"}
+    golmud_only = admin_token(tokens, await make_account(sessionmaker, region="632801", staff_admin=True), "632801")
+    assert (await gateway.get("/v1/regulator/staff-audit", params={"region": "632802"},
+                              headers=golmud_only)).status_code == 404
 
 
 async def test_the_lockout_applies_through_the_gateway_to_every_row_of_the_table(

@@ -22,6 +22,7 @@ from merchants.staff.schemas import (
     StaffAccountCreate,
     StaffAccountList,
     StaffAccountRead,
+    StaffAuditList,
     TotpConfirm,
     TotpEnrolment,
 )
@@ -133,6 +134,15 @@ async def reset(account_id: uuid.UUID, principal: StaffAdmin, session: DbSession
     """The temporary password is shown this once; the user changes it and enrols TOTP again at the next sign-in."""
     issued = await staff_service.reset_account(session, cipher, account_id=account_id, principal=principal)
     return JSONResponse(issued.model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.get("/staff-audit", response_model=StaffAuditList, summary="Audit trail of staff administration",
+            responses=problem_responses(401, 403, 404, 422))
+async def audit_trail(principal: StaffAdmin, session: DbSession, region: str | None = None, cursor: str | None = None,
+                      limit: PageSize = 50) -> StaffAuditList:
+    """Every create, disable, enable, reset, password change, TOTP binding, lock and policy change in a region I
+    govern (default mine) and below, newest first."""
+    return await staff_service.list_audit(session, principal=principal, region=region, cursor=cursor, limit=limit)
 
 
 @router.get("/staff-policies/{region}", response_model=RegionPolicyRead, summary="A region's staff sign-in policy",

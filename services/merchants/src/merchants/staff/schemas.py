@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -107,6 +107,26 @@ class TotpEnrolment(BaseModel):
     digits: int = 6
     period: int = 30
     algorithm: str = "SHA1"
+
+
+class StaffAuditRead(BaseModel):
+    """One administration or sign-in security event: who (username and region), what, on which account, when."""
+
+    id: uuid.UUID
+    at: datetime
+    action: str = Field(description=(
+        "created, disabled, enabled, reset, password_changed, totp_enrolled, locked (actor system), policy_changed"))
+    actor: str
+    actor_region: str | None
+    account_id: uuid.UUID | None
+    username: str | None = Field(description="The account acted on; none for a region's policy")
+    region_code: str
+    detail: dict[str, Any] | None
+
+
+class StaffAuditList(BaseModel):
+    items: list[StaffAuditRead]
+    next_cursor: str | None
 
 
 class TotpConfirm(BaseModel):

@@ -36,6 +36,8 @@ from merchants.staff.schemas import (
     StaffAccountCreate,
     StaffAccountList,
     StaffAccountRead,
+    StaffAuditList,
+    StaffAuditRead,
     TotpEnrolment,
 )
 from servicekit import regions
@@ -209,6 +211,29 @@ async def set_region_policy(session: AsyncSession, *, region: str, totp_required
         _audit(session, "policy_changed", principal, region_code=region, totp_required=totp_required)
         await session.flush()
         return await _policy_read(session, region, principal)
+
+
+async def list_audit(session: AsyncSession, *, principal: Principal, region: str | None, cursor: str | None,
+                     limit: int) -> StaffAuditList:
+    """The audit trail of a governed region and below (the administrator's own by default), newest first."""
+    async with session.begin():
+        await _administrator(session, principal)
+        scope = region or principal.region or ""
+        if not principal.governs(scope):
+            raise Problem("not-found", "No such region among those you govern")
+        query = (select(StaffAuditEntry, StaffAccount.username)
+                 .outerjoin(StaffAccount, StaffAccount.id == StaffAuditEntry.account_id)
+                 .where(StaffAuditEntry.region_code.startswith(regions.prefix(scope), autoescape=True))
+                 .order_by(StaffAuditEntry.id.desc()).limit(limit + 1))
+        if cursor is not None:
+            query = query.where(StaffAuditEntry.id < decode_cursor(cursor))
+        rows = (await session.execute(query)).all()
+        page, next_cursor = page_of(rows, limit, lambda row: row[0].id)
+        return StaffAuditList(items=[
+            StaffAuditRead(id=entry.id, at=entry.at, action=entry.action, actor=entry.actor,
+                           actor_region=entry.actor_region, account_id=entry.account_id, username=username,
+                           region_code=entry.region_code, detail=entry.detail)
+            for entry, username in page], next_cursor=next_cursor)
 
 
 # --- the staff member's own account (a full token or a setup token) ---

@@ -34,8 +34,11 @@ export const staffZh = {
     copyDone: '我已记下', disable: '停用', enable: '启用', reset: '重置', disableConfirm: '确定停用账户 {username} 吗？停用后该账户无法登录。',
     resetConfirm: '确定重置账户 {username} 吗？将生成新的临时密码并解除身份验证器绑定。',
     disabled: '已停用', enabled: '正常', locked: '已锁定', mustChange: '待修改密码', totpOn: '已绑定验证器',
-    empty: '暂无工作人员账户', done: '操作已完成',
+    empty: '暂无工作人员账户', done: '操作已完成', trail: '操作记录', trailEmpty: '暂无操作记录', at: '时间',
+    action: '操作', account: '对象', actor: '操作人', system: '系统',
   },
+  staffAction: { created: '新建账户', disabled: '停用账户', enabled: '启用账户', reset: '重置账户',
+    password_changed: '修改密码', totp_enrolled: '绑定身份验证器', locked: '多次登录失败锁定', policy_changed: '修改登录安全策略' },
   staffRole: { regulator: '监管人员', mediator: '调解员', hotline: '热线话务员', station_staff: '服务站工作人员' },
 }
 
@@ -79,8 +82,12 @@ export const staffEn = {
     disableConfirm: 'Disable account {username}? It can no longer sign in.',
     resetConfirm: 'Reset account {username}? It gets a new temporary password and its authenticator is unbound.',
     disabled: 'Disabled', enabled: 'Active', locked: 'Locked', mustChange: 'Must change password',
-    totpOn: 'Authenticator bound', empty: 'No staff accounts', done: 'Done',
+    totpOn: 'Authenticator bound', empty: 'No staff accounts', done: 'Done', trail: 'Audit trail',
+    trailEmpty: 'No entries yet', at: 'Time', action: 'Action', account: 'Account', actor: 'By', system: 'System',
   },
+  staffAction: { created: 'Account created', disabled: 'Account disabled', enabled: 'Account enabled',
+    reset: 'Account reset', password_changed: 'Password changed', totp_enrolled: 'Authenticator bound',
+    locked: 'Locked after failed sign-ins', policy_changed: 'Sign-in policy changed' },
   staffRole: { regulator: 'Regulator', mediator: 'Mediator', hotline: 'Hotline operator',
     station_staff: 'Station staff' },
 }
