@@ -22,11 +22,13 @@ from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
 from servicekit.auth import Audience, Role, consumer_subject
 from servicekit.observability import get_logger
-from servicekit.problems import CATALOG, Problem
+from servicekit.problems import CATALOG, Problem, problem_responses
 
 PHONE_PATTERN = r"^1[3-9]\d{9}$"
 AUTH_BODY_LIMIT = 16 * 1024
 CREDENTIALS_VERIFY_PATH = "/internal/v1/credentials/verify"
+# A setup token only lets its holder change the password and enrol TOTP (role account_setup).
+SETUP_TOKEN_SECONDS = 600
 
 # OAuth 2.0 error codes (RFC 6749 §5.2) as problem types; the code itself travels in the "error" extension.
 OAUTH_ERRORS: dict[str, tuple[str, int, str, str]] = {
@@ -74,6 +76,9 @@ class TokenRequest(BaseModel):
     code: str | None = None
     username: str | None = None
     password: str | None = None
+    totp: str | None = Field(default=None, description=(
+        "password grant: the authenticator's current code, required once the account has TOTP (without it the "
+        "answer is 403 mfa-required)"))
     client_id: str | None = None
     client_secret: str | None = None
 
@@ -88,6 +93,7 @@ class VerifiedCredentials(BaseModel):
     merchant_id: uuid.UUID | None = None
     station_id: uuid.UUID | None = None
     client_id: str | None = None
+    setup_required: list[str] = Field(default_factory=list)
 
 
 def limit_auth_requests(request: Request, runtime: Runtime) -> None:
@@ -124,24 +130,31 @@ async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
     response_model=TokenIssued,
     summary="Exchange a code or credentials for an access token",
     dependencies=RateLimited,
+    responses=problem_responses(400, 401, 403, 429, 503),
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/x-www-form-urlencoded": {"schema": TokenRequest.model_json_schema()},
         "application/json": {"schema": TokenRequest.model_json_schema()},
     }}},
 )
 async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
-    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises)."""
+    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises).
+
+    A staff account with TOTP answers 403 `mfa-required` until the request carries `totp`; one that must change its
+    password or enrol TOTP answers 403 `account-setup-required` with a short `setup_token` for that."""
     fields = await _token_fields(request)
     grant_type = fields.get("grant_type")
     if grant_type == "otp":
         credentials = _otp_grant(runtime, fields)
     elif grant_type == "password":
         username, password = _required(fields, "username", "password")
+        grant = {"grant_type": "password", "username": username, "password": password}
         credentials = await _verify_with_merchants(
-            runtime, {"grant_type": "password", "username": username, "password": password}, failure="invalid_grant"
+            runtime, grant | ({"totp": fields["totp"]} if fields.get("totp") else {}), failure="invalid_grant"
         )
         if credentials.aud == Audience.CONSUMER:
             raise oauth_error("invalid_grant", "Staff accounts cannot act as consumers")
+        if credentials.setup_required:
+            raise _setup_required(runtime, credentials)
     elif grant_type == "client_credentials":
         client_id, client_secret = _required(_with_basic_client(request, fields), "client_id", "client_secret")
         credentials = await _verify_with_merchants(
@@ -162,6 +175,24 @@ async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
     )
     body = TokenIssued(access_token=token, expires_in=ttl).model_dump()
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _setup_required(runtime: GatewayRuntime, credentials: VerifiedCredentials) -> Problem:
+    """The password was right but a password change or TOTP enrolment is owed: a 403 carrying a short token that
+    only the staff member's own setup endpoints accept (`/v1/regulator/staff/me…`); then sign in again."""
+    token = runtime.issuer.issue(sub=credentials.sub, aud=Audience.REGULATOR, roles=[Role.ACCOUNT_SETUP],
+                                 ttl=timedelta(seconds=SETUP_TOKEN_SECONDS), region=credentials.region)
+    return Problem("account-setup-required", "Finish the steps in setup_required with setup_token, then sign in",
+                   headers={"Cache-Control": "no-store"}, error="account_setup_required",
+                   setup_required=credentials.setup_required, setup_token=token, expires_in=SETUP_TOKEN_SECONDS)
+
+
+def _problem_type(answer: httpx.Response) -> str | None:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body.get("type") if isinstance(body, dict) else None
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")
@@ -236,6 +267,9 @@ async def _verify_with_merchants(runtime: GatewayRuntime, payload: dict[str, str
         raise Problem("upstream-unavailable", "The credential check is unavailable", service="merchants") from exc
     if answer.status_code == 401:
         raise oauth_error(failure, "The credentials are not valid")
+    if answer.status_code == 403 and _problem_type(answer) == "/problems/mfa-required":
+        raise Problem("mfa-required", "Repeat the request with the authenticator's code as `totp`",
+                      error="mfa_required")
     if answer.status_code != 200:
         log.warning("credential check failed", status=answer.status_code)
         raise Problem("upstream-unavailable", "The credential check is unavailable", service="merchants")

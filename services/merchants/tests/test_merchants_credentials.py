@@ -105,7 +105,7 @@ async def test_password_grant_returns_staff_claims_and_refuses_wrong_or_disabled
     good = await client.post(VERIFY, json=grant, headers=internal_headers())
     assert good.status_code == 200, good.text
     assert good.json() == {"sub": username, "aud": "regulator", "roles": ["station_staff"], "region": "632801",
-                           "station_id": str(station_id)}
+                           "station_id": str(station_id), "setup_required": []}
     wrong = await client.post(VERIFY, json={**grant, "password": "wrong"}, headers=internal_headers())
     unknown = await client.post(VERIFY, json={**grant, "username": "nobody"}, headers=internal_headers())
     assert wrong.status_code == unknown.status_code == 401

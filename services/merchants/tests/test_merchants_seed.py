@@ -87,7 +87,12 @@ async def test_seed_is_idempotent_and_rotates_printed_secrets(
         "grant_type": "password", "username": "reg-golmud", "password": PASSWORD})
     assert regulator.status_code == 200
     assert regulator.json() == {"sub": "reg-golmud", "aud": "regulator", "roles": ["regulator"], "region": "632801",
-                                "station_id": None}
+                                "station_id": None, "setup_required": []}
+    assert first["staff_admin"] == {"username": "admin-haixi", "password": PASSWORD, "region": "632800"}
+    admin = await client.post(VERIFY, headers=internal_headers(), json={
+        "grant_type": "password", "username": "admin-haixi", "password": PASSWORD})
+    assert admin.status_code == 200
+    assert admin.json()["roles"] == ["regulator", "staff_admin"]
 
 
 async def test_seed_without_the_regulator_password_fails_and_prints_nothing(settings: MerchantsSettings) -> None:

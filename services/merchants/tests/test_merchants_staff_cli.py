@@ -7,10 +7,11 @@ import asyncio
 import os
 import sys
 
+import httpx
+from merchants_testkit import VERIFY, internal_headers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from merchants.credentials import service as credentials_service
 from merchants.settings import MerchantsSettings
 
 
@@ -30,25 +31,25 @@ async def accounts_named(sessionmaker: async_sessionmaker[AsyncSession], usernam
                                           {"u": username})).scalar_one())
 
 
+async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(VERIFY, json={"grant_type": "password", "username": username, "password": password},
+                             headers=internal_headers())
+
+
 async def test_the_operator_creates_a_regulator_who_can_sign_in_and_resets_the_password(
-    settings: MerchantsSettings, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: MerchantsSettings, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
 ) -> None:
     account = ["--username", "cli.regulator", "--role", "regulator", "--region", "632801", "--name", "格尔木监管员"]
     code, output = await run_cli(settings, "first-password-123", *account)
     assert code == 0, output
-    async with sessionmaker() as session:
-        identity = await credentials_service.verify_staff_password(session, username="cli.regulator",
-                                                                   password="first-password-123")
-    assert identity is not None
-    assert (identity.role, identity.region_code) == ("regulator", "632801")
+    identity = await sign_in(client, "cli.regulator", "first-password-123")
+    assert identity.status_code == 200, identity.text
+    assert (identity.json()["roles"], identity.json()["region"]) == (["regulator"], "632801")
 
     code, output = await run_cli(settings, "second-password-456", *account)
     assert code == 0, output
-    async with sessionmaker() as session:
-        assert await credentials_service.verify_staff_password(
-            session, username="cli.regulator", password="first-password-123") is None
-        assert await credentials_service.verify_staff_password(
-            session, username="cli.regulator", password="second-password-456") is not None
+    assert (await sign_in(client, "cli.regulator", "first-password-123")).status_code == 401
+    assert (await sign_in(client, "cli.regulator", "second-password-456")).status_code == 200
     assert await accounts_named(sessionmaker, "cli.regulator") == 1
 
 
@@ -61,6 +62,10 @@ async def test_a_short_password_or_an_unknown_region_writes_nothing(
                             "--region", "999999", "--name", "x")
     assert short[0] == 2
     assert "at least 12 characters" in short[1]
+    common = await run_cli(settings, "Password1234", "--username", "cli.short", "--role", "mediator", "--region",
+                           "632801", "--name", "x")
+    assert common[0] == 2
+    assert "too common" in common[1]
     assert unknown[0] == 2
     assert "unknown region 999999" in unknown[1]
     assert await accounts_named(sessionmaker, "cli.short") == 0

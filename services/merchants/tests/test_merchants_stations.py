@@ -41,14 +41,14 @@ async def test_a_station_gets_staff_who_sign_in_bound_to_it(client: httpx.AsyncC
     assert staff.json() == {"username": username, "role": "station_staff", "station_id": station["id"],
                             "region_code": "632801", "display_name": "维权站 张华"}
     again = await client.post(f"{STATIONS}/{station['id']}/staff", headers=regulator, json={
-        "username": username, "password": "another-password", "display_name": "x"})
+        "username": username, "password": "another-password-2", "display_name": "x"})
     assert again.status_code == 409
 
     claims = await client.post(VERIFY, headers=internal_headers(), json={
         "grant_type": "password", "username": username, "password": "station-password-1"})
     assert claims.status_code == 200
     assert claims.json() == {"sub": username, "aud": "regulator", "roles": ["station_staff"], "region": "632801",
-                             "station_id": station["id"]}
+                             "station_id": station["id"], "setup_required": []}
     detail = (await client.get(f"{STATIONS}/{station['id']}", headers=regulator)).json()
     assert detail["staff"] == [username]
 

@@ -17,12 +17,13 @@ function headers(extra = {}) {
   return all
 }
 
-async function send(method, path, { query, json, form } = {}) {
+async function send(method, path, { query, json, form, token } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
   }
   const init = { method, headers: headers() }
+  if (token) init.headers.Authorization = `Bearer ${token}`
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(json)
@@ -54,6 +55,13 @@ export async function postJson(path, json, query) {
 
 export async function putJson(path, json, query) {
   return (await send('PUT', path, { json, query })).json()
+}
+
+/** A call with another token than the session's: the setup token of a sign-in that owes a password change or a
+ * TOTP enrolment. `null` for 204. */
+export async function sendWithToken(token, method, path, json) {
+  const response = await send(method, path, { json, token })
+  return response.status === 204 ? null : response.json()
 }
 
 export async function postForm(path, form) {

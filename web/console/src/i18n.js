@@ -2,6 +2,7 @@
 import { createI18n } from 'vue-i18n'
 import * as outcomeAudit from './messages/audit.js'
 import { en as odrEn, zh as odrZh } from './views/odr/messages.js'
+import { staffEn, staffZh } from './views/staff/messages.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -228,7 +229,8 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, odr: odrZh }, en: { ...en, ...outcomeAudit.en, odr: odrEn } },
+  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, ...staffZh, odr: odrZh },
+              en: { ...en, ...outcomeAudit.en, ...staffEn, odr: odrEn } },
 })
 
 export function setLocale(locale) {

@@ -11,6 +11,8 @@ import Dashboard from './views/Dashboard.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
 import SignIn from './views/SignIn.vue'
+import MyAccount from './views/staff/MyAccount.vue'
+import Staff from './views/staff/Staff.vue'
 import OdrApplicationDetail from './views/odr/ApplicationDetail.vue'
 import OdrApplications from './views/odr/Applications.vue'
 import OdrEnterprises from './views/odr/Enterprises.vue'
@@ -58,6 +60,8 @@ export const router = createRouter({
     { path: '/audit/chain', component: AuditChain,
       meta: { menu: 'audit-chain', crumbs: ['menu.audit', 'auditMenu.chain'] } },
     ...odrRoutes,
+    { path: '/staff', component: Staff, meta: { menu: 'staff', crumbs: ['staffMenu.staff'] } },
+    { path: '/account', component: MyAccount, meta: { menu: 'account', crumbs: ['staffMenu.account'] } },
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })

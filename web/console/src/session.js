@@ -21,7 +21,8 @@ export const session = reactive({ current: restore() })
 
 export function signIn(username, token) {
   const claims = claimsOf(token)
-  session.current = { username, token, region: claims.region ?? null, expiresAt: claims.exp * 1000 }
+  session.current = { username, token, region: claims.region ?? null, roles: claims.roles ?? [],
+    expiresAt: claims.exp * 1000 }
   sessionStorage.setItem(KEY, JSON.stringify(session.current))
 }
 

@@ -127,6 +127,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         f"(region {regulator.get('region')})",
         *(f"  also regulator  {other.get('username')} / {other.get('password')}  (region {other.get('region')})"
           for other in demo.get("regulators", []) if other.get("username") != regulator.get("username")),
+        *(f"  staff admin     {admin['username']} / {admin['password']}  (region {admin['region']}; 人员管理)"
+          for admin in [demo.get("staff_admin") or {}] if admin.get("username")),
         *(f"  enterprise      {merchant.get('name')}: merchant_id={merchant.get('merchant_id')} "
           f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}"
           for merchant in demo["merchants"]),

@@ -436,6 +436,7 @@ class Stack:
             "consumer_phone": DEMO_CONSUMER_PHONE,
             "regulator": self.demo.get("regulator", {}),
             "regulators": self.demo.get("regulators", []),
+            "staff_admin": self.demo.get("staff_admin", {}),
             "merchants": self.demo.get("merchants", []),
         }
 

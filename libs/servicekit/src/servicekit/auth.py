@@ -40,6 +40,11 @@ class Role(StrEnum):
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
     HOTLINE = "hotline"
+    # Held beside `regulator` by a bureau's staff administrator: manages the staff accounts of its regions.
+    STAFF_ADMIN = "staff_admin"
+    # The only role of a short setup token: a staff member who must change the password or enrol TOTP before
+    # signing in; no business endpoint accepts it.
+    ACCOUNT_SETUP = "account_setup"
 
 
 class Principal(BaseModel):
@@ -209,6 +214,9 @@ ConsumerPrincipal = Annotated[Principal, Depends(require(Audience.CONSUMER, Role
 MerchantPrincipal = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE))]
 # Station staff share the staff audience but act only through their own station endpoints.
 RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR, Role.MEDIATOR))]
+# Decisions on a case (accept, refuse, route, transfer, a report's verification) and the full personal data of a case
+# in the region: regulators only. A mediator acts on the cases assigned to it, through mediation (issue 14 item 6).
+BureauPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR))]
 
 
 async def require_internal(request: Request) -> None:

@@ -31,6 +31,10 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "upstream-unavailable": (503, "A service is unavailable, try again shortly", "服务暂不可用，请稍后重试"),
     "upstream-timeout": (504, "A service did not answer in time", "服务响应超时"),
     "internal-error": (500, "Internal error", "内部错误"),
+    # Staff sign-in (architecture §5, "Tokens"): the password was right, one more step is owed.
+    "mfa-required": (403, "Enter the code from your authenticator app", "请输入身份验证器中的动态验证码"),
+    "account-setup-required": (403, "Set a new password or bind an authenticator app before signing in",
+                               "登录前须先修改密码或绑定身份验证器"),
 }
 _STATUS_TO_SLUG = {status: slug for slug, (status, _, _) in reversed(CATALOG.items())}
 

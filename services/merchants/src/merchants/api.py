@@ -13,6 +13,7 @@ from merchants.enrollment.router import router as enrollment_router
 from merchants.scorecards.router import merchant_router as scorecard_merchant_router
 from merchants.scorecards.router import public_router as scorecard_public_router
 from merchants.scorecards.router import regulator_router as scorecard_regulator_router
+from merchants.staff.router import router as staff_router
 from merchants.stations.router import public_router as stations_public_router
 from merchants.stations.router import regulator_router as stations_regulator_router
 from merchants.summons.router import router as summons_router
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     stations_regulator_router,
     stations_public_router,
     summons_router,
+    staff_router,
 ]

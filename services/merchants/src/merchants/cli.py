@@ -15,13 +15,12 @@ import sys
 import orjson
 
 from merchants import seed as demo
+from merchants.credentials import passwords
 from merchants.credentials import service as credentials_service
 from merchants.credentials.models import StaffRole
 from merchants.settings import MerchantsSettings
 from servicekit import regions
 from servicekit.db import create_engine, create_sessionmaker
-
-MIN_PASSWORD_LENGTH = 12
 
 STAFF_ACCOUNT_HELP = """Regulator staff accounts, for the operator who sets up a deployment.
 
@@ -63,8 +62,10 @@ async def create_staff_account(settings: MerchantsSettings, arguments: argparse.
 
 def staff_account(arguments: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        print(f"the password (standard input) must have at least {MIN_PASSWORD_LENGTH} characters", file=sys.stderr)
+    broken = passwords.rule_errors(password, username=arguments.username, field="password")
+    if broken:
+        rules = "; ".join(error["message"].lower() for error in broken)
+        print(f"the password (standard input) does not meet the rules: {rules}", file=sys.stderr)
         return 2
     asyncio.run(create_staff_account(MerchantsSettings(), arguments, password))
     print(f"{arguments.role} account {arguments.username} ({arguments.region}) is ready")

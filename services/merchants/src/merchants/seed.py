@@ -1,6 +1,7 @@
 """Demo data, applied by ``python -m merchants.cli seed``, which prints the demo credentials as one JSON object.
 
-Creates, if missing, three regulator accounts, ``reg-haixi`` (Haixi prefecture, 632800), ``reg-golmud`` (Golmud,
+Creates, if missing, the staff administrator ``admin-haixi`` (a Haixi regulator holding ``staff_admin``) and three
+regulator accounts, ``reg-haixi`` (Haixi prefecture, 632800), ``reg-golmud`` (Golmud,
 632801; the one printed as ``regulator``) and ``reg-delingha`` (Delingha, 632802), all with the password from the
 required ``ODR_DEMO_REGULATOR_PASSWORD``, and two merchants in Golmud, both approved ODR enterprises; the
 approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox.
@@ -38,6 +39,8 @@ DEMO_REGULATORS = (
     (REGULATOR_USERNAME, GOLMUD, "格尔木市市场监督管理局"),
     ("reg-delingha", "632802", "德令哈市市场监督管理局"),
 )
+# The demo staff administrator: a Haixi prefecture regulator who manages the staff accounts of Haixi (issue 14).
+DEMO_STAFF_ADMIN = ("admin-haixi", "632800", "海西州市场监督管理局人事科")
 # The id is what audit rows written by the seed have always named; kept so they stay recognisable.
 SEED_ACTOR = enrollment_service.Actor(role="system", id="merchants.seed")
 DEMO_MERCHANTS = (
@@ -86,11 +89,16 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
                 await credentials_service.upsert_staff_account(
                     session, username=username, password=password, role=StaffRole.REGULATOR.value,
                     region_code=region, display_name=bureau)
+            admin_username, admin_region, admin_office = DEMO_STAFF_ADMIN
+            await credentials_service.upsert_staff_account(
+                session, username=admin_username, password=password, role=StaffRole.REGULATOR.value,
+                region_code=admin_region, display_name=admin_office, staff_admin=True)
             merchants = [await seed_merchant(session, outbox, details) for details in DEMO_MERCHANTS]
     finally:
         await engine.dispose()
     return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
             "regulators": [{"username": username, "password": password, "region": region}
                            for username, region, _ in DEMO_REGULATORS],
+            "staff_admin": {"username": admin_username, "password": password, "region": admin_region},
             "merchants": merchants}
 

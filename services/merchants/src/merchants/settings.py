@@ -29,6 +29,10 @@ class MerchantsSettings(ServiceSettings):
     credential_overlap_seconds: int = Field(
         default=24 * 3600, description="How long a rotated-out client secret keeps working beside its successor.")
 
+    staff_lockout_failures: int = Field(default=5, description="Failed staff sign-ins within the window that lock.")
+    staff_lockout_window_seconds: int = Field(default=15 * 60, description="Window in which failures are counted.")
+    staff_lockout_seconds: int = Field(default=15 * 60, description="How long a locked staff account stays locked.")
+
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,
         description="Addresses or CIDR networks webhooks may reach although they are private, loopback or link-local.",

@@ -32,8 +32,14 @@ def kafka_bootstrap(test_infra: TestInfra) -> str:
 
 
 @pytest.fixture(scope="session")
-def token_issuer() -> TokenIssuer:
-    return TokenIssuer(generate_private_key_pem(), TEST_ISSUER)
+def token_signing_key() -> str:
+    """The session's signing key (PEM), for a real gateway whose tokens the services under test must accept."""
+    return generate_private_key_pem()
+
+
+@pytest.fixture(scope="session")
+def token_issuer(token_signing_key: str) -> TokenIssuer:
+    return TokenIssuer(token_signing_key, TEST_ISSUER)
 
 
 @pytest.fixture(scope="session")

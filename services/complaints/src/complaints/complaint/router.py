@@ -39,6 +39,7 @@ from complaints.live import RESYNC
 from servicekit import regions
 from servicekit.auth import (
     Audience,
+    BureauPrincipal,
     ConsumerPrincipal,
     MerchantPrincipal,
     Principal,
@@ -372,7 +373,7 @@ async def _consumer_view(session: AsyncSession, complaint_id: uuid.UUID, consume
 
 
 @regulator_router.get("/{complaint_id}", response_model=ComplaintRead, summary="A case of a region I govern")
-async def get_region_complaint(complaint_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+async def get_region_complaint(complaint_id: uuid.UUID, principal: BureauPrincipal, session: DbSession,
                                cipher: Cipher, rules: Rules) -> ComplaintRead:
     """Full detail, personal data included, of a complaint or report in a region the caller governs; 404 elsewhere."""
     return await _regulator_view(session, complaint_id, principal, cipher, rules)
@@ -380,7 +381,7 @@ async def get_region_complaint(complaint_id: uuid.UUID, principal: RegulatorPrin
 
 @regulator_router.post("/{complaint_id}/accept", response_model=ComplaintRead, summary="Accept for mediation",
                        responses={409: {"description": "The complaint is not pending acceptance"}})
-async def accept_complaint(complaint_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+async def accept_complaint(complaint_id: uuid.UUID, principal: BureauPrincipal, session: DbSession,
                            cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
     """pending_acceptance -> accepted (Order 121 Art. 15, within 7 working days of receipt).
 
@@ -393,7 +394,7 @@ async def accept_complaint(complaint_id: uuid.UUID, principal: RegulatorPrincipa
 
 @regulator_router.post("/{complaint_id}/refuse", response_model=ComplaintRead, summary="Refuse (不予受理)",
                        responses={409: {"description": "The complaint is not pending acceptance"}})
-async def refuse_complaint(complaint_id: uuid.UUID, body: RefuseIn, principal: RegulatorPrincipal,
+async def refuse_complaint(complaint_id: uuid.UUID, body: RefuseIn, principal: BureauPrincipal,
                            session: DbSession, cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
     """pending_acceptance -> closed_refused with an Art. 16 ground (1-7) and a note.
 
@@ -407,7 +408,7 @@ async def refuse_complaint(complaint_id: uuid.UUID, body: RefuseIn, principal: R
 @regulator_router.post("/{complaint_id}/route-to-merchant", response_model=ComplaintRead,
                        summary="Send to an ODR enterprise",
                        responses={409: {"description": "The complaint is not pending acceptance"}})
-async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerchantIn, principal: RegulatorPrincipal,
+async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerchantIn, principal: BureauPrincipal,
                                       session: DbSession, cipher: Cipher, rules: Rules,
                                       publisher: Events, periods: Periods) -> ComplaintRead:
     """pending_acceptance -> with_merchant: the enterprise (active ODR enrolment required, else 422) negotiates
@@ -423,7 +424,7 @@ async def route_complaint_to_merchant(complaint_id: uuid.UUID, body: RouteToMerc
                        responses={404: {"description": "No such complaint in the regions you govern"},
                                   409: {"description": "The complaint is not pending acceptance"},
                                   422: {"description": "Unknown region, or the complaint's own region"}})
-async def transfer_complaint(complaint_id: uuid.UUID, body: TransferIn, principal: RegulatorPrincipal,
+async def transfer_complaint(complaint_id: uuid.UUID, body: TransferIn, principal: BureauPrincipal,
                              session: DbSession, publisher: Events) -> TransferRead:
     """pending_acceptance in the caller's region -> pending_acceptance in `to_region`: the receiving bureau's
     7-working-day acceptance clock starts on the day of the transfer, the sender's clock ends, and the sender no
@@ -439,7 +440,7 @@ async def transfer_complaint(complaint_id: uuid.UUID, body: TransferIn, principa
                        summary="Correct the issue type",
                        responses={404: {"description": "No such case in the regions you govern"},
                                   422: {"description": "Not an issue type of the list"}})
-async def correct_issue_type(complaint_id: uuid.UUID, body: IssueTypeIn, principal: RegulatorPrincipal,
+async def correct_issue_type(complaint_id: uuid.UUID, body: IssueTypeIn, principal: BureauPrincipal,
                              session: DbSession, cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
     """Set the issue type of a complaint or report (any status) to one of the list; the timeline gets an entry with
     code `issue_type_corrected` and params from, to. Emits `complaints.complaint.issue_type_corrected.v1`."""
@@ -450,7 +451,7 @@ async def correct_issue_type(complaint_id: uuid.UUID, body: IssueTypeIn, princip
 
 @regulator_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download an attachment",
                       response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
-async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: RegulatorPrincipal,
+async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, principal: BureauPrincipal,
                                    session: DbSession, cipher: Cipher, rules: Rules, store: Store) -> Response:
     """An attachment of a case in a region the caller governs."""
     await _regulator_view(session, complaint_id, principal, cipher, rules)

@@ -14,7 +14,7 @@ from complaints.complaint.schemas import ComplaintRead
 from complaints.dependencies import Events
 from complaints.report import service as report_service
 from complaints.report.schemas import ExtensionIn, ReportDecisionIn
-from servicekit.auth import Principal, RegulatorPrincipal
+from servicekit.auth import BureauPrincipal, Principal
 from servicekit.dependencies import Cipher, DbSession
 from servicekit.pii import PiiCipher
 
@@ -23,7 +23,7 @@ regulator_router = APIRouter(prefix="/v1/regulator/reports", tags=["regulator: r
 
 @regulator_router.post("/{report_id}/verification", response_model=ComplaintRead, summary="Start verifying",
                        responses={409: {"description": "The report is not received"}})
-async def start_report_verification(report_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+async def start_report_verification(report_id: uuid.UUID, principal: BureauPrincipal, session: DbSession,
                                     cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
     """received -> verifying."""
     await report_service.start_verification(session, case_id=report_id, principal=principal, publisher=publisher)
@@ -32,7 +32,7 @@ async def start_report_verification(report_id: uuid.UUID, principal: RegulatorPr
 
 @regulator_router.post("/{report_id}/decision", response_model=ComplaintRead, summary="Open a case (立案) or not",
                        responses={409: {"description": "The report was decided already"}})
-async def decide_report(report_id: uuid.UUID, body: ReportDecisionIn, principal: RegulatorPrincipal,
+async def decide_report(report_id: uuid.UUID, body: ReportDecisionIn, principal: BureauPrincipal,
                         session: DbSession, cipher: Cipher, rules: Rules, publisher: Events) -> ComplaintRead:
     """received or verifying -> case_opened or not_opened, with the reason; due within 15 working days of receipt
     (30 when extended). A late decision is recorded and its clock stays breached."""
@@ -42,7 +42,7 @@ async def decide_report(report_id: uuid.UUID, body: ReportDecisionIn, principal:
 
 @regulator_router.post("/{report_id}/extension", response_model=ComplaintRead, summary="Extend verification +15 WD",
                        responses={409: {"description": "Already extended, or the clock is not running"}})
-async def extend_report_verification(report_id: uuid.UUID, body: ExtensionIn, principal: RegulatorPrincipal,
+async def extend_report_verification(report_id: uuid.UUID, body: ExtensionIn, principal: BureauPrincipal,
                                      session: DbSession, cipher: Cipher, rules: Rules,
                                      publisher: Events) -> ComplaintRead:
     """Adds 15 working days to the report_verification clock, once, with the approver's name and the reason."""

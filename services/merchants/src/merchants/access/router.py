@@ -20,8 +20,8 @@ from merchants.access.schemas import (
 from merchants.credentials import service as credentials_service
 from merchants.dependencies import Enterprise, Settings
 from servicekit.auth import Role, require_internal
-from servicekit.dependencies import DbSession
-from servicekit.problems import Problem
+from servicekit.dependencies import Cipher, DbSession
+from servicekit.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/internal/v1/credentials", tags=["internal"], dependencies=[Depends(require_internal)])
 principals_router = APIRouter(prefix="/internal/v1/principals", tags=["internal"],
@@ -31,9 +31,13 @@ merchant_router = APIRouter(prefix="/v1/merchant/credentials", tags=["merchant: 
 INVALID_GRANT = "The credentials are not valid"
 
 
-@router.post("/verify", summary="Check a client_credentials or password grant and return the token claims")
-async def verify_credentials(body: CredentialsVerify, session: DbSession) -> EnterpriseClaims | StaffClaims:
-    """200 with the claims when the grant is good; one indistinguishable 401 for every failure."""
+@router.post("/verify", summary="Check a client_credentials or password grant and return the token claims",
+             responses=problem_responses(401, 403, 422))
+async def verify_credentials(body: CredentialsVerify, session: DbSession, settings: Settings,
+                             cipher: Cipher) -> EnterpriseClaims | StaffClaims:
+    """200 with the claims when the grant is good; one indistinguishable 401 for every failure (unknown, wrong,
+    disabled or locked: architecture §5); 403 `mfa-required` when the password was right and the account's TOTP
+    code is missing."""
     if isinstance(body, ClientCredentialsGrant):
         enterprise = await access_service.verify_client_credentials(
             session, client_id=body.client_id, client_secret=body.client_secret)
@@ -42,10 +46,19 @@ async def verify_credentials(body: CredentialsVerify, session: DbSession) -> Ent
         return EnterpriseClaims(sub=enterprise.client_id, roles=[Role.ENTERPRISE.value],
                                 merchant_id=enterprise.merchant_id, client_id=enterprise.client_id,
                                 region=enterprise.region_code)
-    staff = await credentials_service.verify_staff_password(session, username=body.username, password=body.password)
-    if staff is None:
-        raise Problem("unauthenticated", INVALID_GRANT)
-    return StaffClaims(sub=staff.username, roles=[staff.role], region=staff.region_code, station_id=staff.station_id)
+    rules = credentials_service.LockoutRules(
+        failures=settings.staff_lockout_failures, window=timedelta(seconds=settings.staff_lockout_window_seconds),
+        lock=timedelta(seconds=settings.staff_lockout_seconds))
+    try:
+        staff = await credentials_service.sign_in_staff(session, cipher, username=body.username,
+                                                        password=body.password, totp_code=body.totp, rules=rules)
+    except credentials_service.SignInRefused:
+        raise Problem("unauthenticated", INVALID_GRANT) from None
+    except credentials_service.SecondFactorRequired:
+        raise Problem("mfa-required", "Repeat the request with the authenticator's code as `totp`") from None
+    roles = [staff.role, *([Role.STAFF_ADMIN.value] if staff.staff_admin else [])]
+    return StaffClaims(sub=staff.username, roles=roles, region=staff.region_code, station_id=staff.station_id,
+                       setup_required=[step.value for step in staff.setup_required])
 
 
 @principals_router.get("/{client_id}/active", response_model=ClientStatus,

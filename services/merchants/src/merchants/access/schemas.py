@@ -23,6 +23,7 @@ class PasswordGrant(BaseModel):
     grant_type: Literal["password"]
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    totp: str | None = Field(default=None, max_length=16, description="The authenticator's current code")
 
 
 CredentialsVerify = Annotated[ClientCredentialsGrant | PasswordGrant, Field(discriminator="grant_type")]
@@ -47,6 +48,9 @@ class StaffClaims(BaseModel):
     roles: list[str]
     region: str
     station_id: uuid.UUID | None
+    setup_required: list[str] = Field(
+        default_factory=list,
+        description="Non-empty: the gateway issues only a setup token (password_change, totp_enrolment)")
 
 
 class RotatedCredentials(BaseModel):

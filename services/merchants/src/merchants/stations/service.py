@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from merchants.credentials import passwords
 from merchants.credentials.hashing import hash_secret_async
 from merchants.credentials.models import StaffAccount, StaffRole
 from merchants.registry.models import Merchant
@@ -70,7 +71,9 @@ async def list_stations(session: AsyncSession, *, where: list[ColumnElement[bool
 
 async def add_staff(session: AsyncSession, *, station_id: uuid.UUID, body: StaffCreate,
                     principal: Principal) -> StaffRead:
-    """Use case: create a station_staff account bound to the station (409 if the username is taken)."""
+    """Use case: create a station_staff account bound to the station (409 if the username is taken, 422 for a
+    password breaking the rules of `credentials.passwords`)."""
+    passwords.check_password(body.password, username=body.username, field="body.password")
     password_hash = await hash_secret_async(body.password)
     async with session.begin():
         station = await governed_station(session, station_id, principal)
