@@ -12,20 +12,22 @@ export function allRegions() {
   return loading
 }
 
-/** The tree under `root` for a tree picker: [{ value, label, children }]. */
-export function governedTree(regions, root) {
+/** `root` and every region below it, each after its parent: [{ code, label, depth }] for an indented picker. */
+export function governedRegions(regions, root) {
   const byParent = new Map()
   for (const region of regions) {
     const siblings = byParent.get(region.parent_code) ?? []
     siblings.push(region)
     byParent.set(region.parent_code, siblings)
   }
-  const node = (region) => {
-    const below = (byParent.get(region.code) ?? []).map(node)
-    return { value: region.code, label: `${region.name}（${region.code}）`, ...(below.length ? { children: below } : {}) }
+  const listed = []
+  const visit = (region, depth) => {
+    listed.push({ code: region.code, label: `${region.name}（${region.code}）`, depth: Math.min(depth, 2) })
+    for (const below of byParent.get(region.code) ?? []) visit(below, depth + 1)
   }
   const top = regions.find((region) => region.code === root)
-  return top ? [node(top)] : []
+  if (top) visit(top, 0)
+  return listed
 }
 
 export function regionLabel(regions, code) {

@@ -3,10 +3,13 @@ import { createRouter, createWebHashHistory } from 'vue-router'
 import { session } from './session.js'
 import Audit from './views/Audit.vue'
 import CaseDetail from './views/CaseDetail.vue'
+import Consultations from './views/Consultations.vue'
 import Dashboard from './views/Dashboard.vue'
+import Imports from './views/Imports.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
 import SignIn from './views/SignIn.vue'
+import Summary from './views/Summary.vue'
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -20,6 +23,10 @@ export const router = createRouter({
       meta: { menu: 'queue', crumbs: ['menu.queue', 'mediation.title'] } },
     { path: '/dashboard', component: Dashboard, meta: { menu: 'dashboard', crumbs: ['menu.dashboard'] } },
     { path: '/audit', component: Audit, meta: { menu: 'audit', crumbs: ['menu.audit'] } },
+    { path: '/summary', component: Summary, meta: { menu: 'summary', crumbs: ['workMenu.summary'] } },
+    { path: '/consultations', component: Consultations,
+      meta: { menu: 'consultations', crumbs: ['workMenu.consultations'] } },
+    { path: '/imports', component: Imports, meta: { menu: 'imports', crumbs: ['workMenu.imports'] } },
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })
