@@ -45,6 +45,11 @@ export const zh = {
     result: '导入结果', rows: '总行数', filed: '已登记', duplicates: '重复（已导入过）', refused: '未导入',
     row: '行号', field: '字段', reason: '原因', whole: '整行', cases: '已登记案件', ticket: '原工单编号',
     noFile: '请先选择文件', sources: { 12315: '全国 12315 平台', 12345: '12345 政务服务热线' } },
+  importColumn: { ticket_no: '工单编号', received_at: '登记时间', consumer_name: '诉求人姓名', consumer_phone: '联系电话',
+    consumer_address: '诉求人地址', business_name: '被诉主体名称', business_address: '被诉主体地址',
+    business_uscc: '统一社会信用代码', business_region_code: '被诉主体所在地', sector: '客体类别',
+    category: '商品/服务类别', kind: '类型', request_type: '诉求类型', request_amount_fen: '诉求金额', facts: '诉求内容',
+    request: '主要诉求', purchase_date: '消费日期', purchase_amount_fen: '消费金额', order_no: '订单号' },
   accessRole: { regulator: '监管部门工作人员', mediator: '调解员' },
 }
 
@@ -96,5 +101,11 @@ export const en = {
     result: 'Result', rows: 'Rows', filed: 'Filed', duplicates: 'Duplicates (imported before)', refused: 'Refused',
     row: 'Row', field: 'Column', reason: 'Reason', whole: 'Whole row', cases: 'Cases filed', ticket: 'Source ticket',
     noFile: 'Choose a file first', sources: { 12315: 'National 12315 platform', 12345: '12345 government hotline' } },
+  importColumn: { ticket_no: 'Ticket number', received_at: 'Received at', consumer_name: 'Consumer\'s name',
+    consumer_phone: 'Phone', consumer_address: 'Consumer\'s address', business_name: 'Business',
+    business_address: 'Business address', business_uscc: 'Credit code (USCC)',
+    business_region_code: 'Business region', sector: 'Sector', category: 'Category', kind: 'Kind',
+    request_type: 'Request type', request_amount_fen: 'Amount asked', facts: 'Facts', request: 'Main request',
+    purchase_date: 'Purchase date', purchase_amount_fen: 'Purchase amount', order_no: 'Order number' },
   accessRole: { regulator: 'Regulator staff', mediator: 'Mediator' },
 }
