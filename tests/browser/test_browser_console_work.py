@@ -115,6 +115,10 @@ async def test_a_reveal_with_a_reason_shows_the_full_phone_and_the_consumer_sees
     await expect(log).to_contain_text("联系当事人")
     await expect(log).to_contain_text("电话联系投诉人核实联系方式")
     await screen(page, "console-case-revealed")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_text("Reads of personal data")).to_be_visible()
+    await expect(page.get_by_test_id("access-log")).to_contain_text("Contact a party")
+    await screen(page, "console-case-revealed-en")
 
     # The consumer's app lists the read: the role and the bureau, not the person.
     app = await open_page("/app/", viewport=PHONE)
@@ -202,6 +206,10 @@ async def test_the_period_summary_prints_as_a_report_and_exports_its_csv(
     await expect(report).to_be_visible()
     await screen(page, "console-summary-print")
     await page.emulate_media(media="screen")
+    await page.get_by_role("button", name="English").click()
+    await expect(report).to_contain_text("Market Regulation Bureau of 格尔木市")
+    await expect(page.get_by_role("button", name="Export CSV (opens in Excel)")).to_be_visible()
+    await screen(page, "console-summary-en")
 
 
 async def test_a_consultation_is_answered_and_a_12315_export_is_imported(

@@ -51,6 +51,7 @@ export const zh = {
     category: '商品/服务类别', kind: '类型', request_type: '诉求类型', request_amount_fen: '诉求金额', facts: '诉求内容',
     request: '主要诉求', purchase_date: '消费日期', purchase_amount_fen: '消费金额', order_no: '订单号' },
   accessRole: { regulator: '监管部门工作人员', mediator: '调解员' },
+  listSeparator: '、',
 }
 
 export const en = {
@@ -108,4 +109,5 @@ export const en = {
     request_type: 'Request type', request_amount_fen: 'Amount asked', facts: 'Facts', request: 'Main request',
     purchase_date: 'Purchase date', purchase_amount_fen: 'Purchase amount', order_no: 'Order number' },
   accessRole: { regulator: 'Regulator staff', mediator: 'Mediator' },
+  listSeparator: ', ',
 }
