@@ -163,7 +163,10 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     ok(await gateway.post(f"/v1/merchant/cases/{mediation_case}/offers", headers=enterprise,
                           json={"type": "refund", "amount_fen": 19900, "fulfil_by": fulfil_by, "note": "同意退款"}),
        201)
-    full = ok(await gateway.get(f"/v1/regulator/complaints/{filed['id']}", headers=regulator))
+    masked = ok(await gateway.get(f"/v1/regulator/complaints/{filed['id']}", headers=regulator))
+    assert person["phone"] not in json.dumps(masked, ensure_ascii=False)
+    full = ok(await gateway.post(f"/v1/regulator/complaints/{filed['id']}/reveal", headers=regulator,
+                                 json={"purpose": "contact_party", "note": f"联系{person['name']}核实"}))
     assert full["complainant"]["id_number"] == person["id_number"]
     pending = await e2e_stack.wait_settled()
     assert not pending, f"events still in flight: {pending}"

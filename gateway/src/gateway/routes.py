@@ -55,6 +55,7 @@ ROUTES: list[Route] = [
           live_event="complaint"),
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/withdraw", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/rating", COMPLAINTS),
+    Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}/access-log", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/reports", COMPLAINTS),
     # An attachment travels as the raw body; the complaints service refuses more than 5 MB itself.
     Route(CONSUMER, "POST", "/v1/consumer/evidence", COMPLAINTS, max_body_bytes=6 * 1024 * 1024),
@@ -105,6 +106,8 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/route-to-merchant", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/transfer", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/issue-type", COMPLAINTS),
+    Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/reveal", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/complaints/{id}/access-log", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/complaints/{id}/evidence/{evidence_id}", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/verification", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/decision", COMPLAINTS),

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import complaints.access.models
 import complaints.complaint.case_numbers
 import complaints.complaint.models
 import complaints.consultation.models

@@ -136,10 +136,7 @@ async def test_a_regulator_of_another_county_can_neither_see_nor_decide(
     haixi = await client.get(f"{REGULATOR}/{filed['id']}",
                              headers=bearer(tokens.regulator(region="632800", sub="reg-haixi")))
     assert haixi.status_code == 200
-    assert haixi.json()["complainant"]["phone"] == "13800138000"
-    # Every full read of personal data by staff is logged: who, from which region.
-    assert await count("pii_access", "complaint_id = :id AND actor_sub = 'reg-haixi' AND actor_region = '632800'",
-                       id=uuid.UUID(filed["id"])) == 1
+    assert haixi.json()["complainant"]["phone"] == "138****8000"  # in full only through a logged reveal
     assert (await client.post(f"{REGULATOR}/{filed['id']}/accept",
                               headers=bearer(tokens.consumer()))).status_code == 403
 

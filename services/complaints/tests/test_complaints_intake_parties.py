@@ -38,8 +38,9 @@ async def test_an_agent_files_a_joint_complaint_and_only_staff_and_the_owner_see
     assert filed["parties"]["agent"] == AGENT
     assert filed["parties"]["joint"]["representatives"] == [0, 2]
     assert [c["name"] for c in filed["parties"]["joint"]["consumers"]] == ["张三", "赵四"]
-    staff = await client.get(f"/v1/regulator/complaints/{filed['id']}",
-                             headers=bearer(tokens.regulator(region=area.prefecture)))
+    staff = await client.post(f"/v1/regulator/complaints/{filed['id']}/reveal",
+                              json={"purpose": "verify_identity", "note": "核实代理权限"},
+                              headers=bearer(tokens.regulator(region=area.prefecture)))
     assert staff.json()["parties"] == filed["parties"]
     async with engine.connect() as connection:
         row = (await connection.execute(text(

@@ -17,7 +17,7 @@ function headers(extra = {}) {
   return all
 }
 
-async function send(method, path, { query, json, form, token } = {}) {
+async function send(method, path, { query, json, form, body, contentType, accept, token } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
@@ -29,7 +29,11 @@ async function send(method, path, { query, json, form, token } = {}) {
     init.body = JSON.stringify(json)
   } else if (form !== undefined) {
     init.body = new URLSearchParams(form)
+  } else if (body !== undefined) {
+    init.headers['Content-Type'] = contentType
+    init.body = body
   }
+  if (accept) init.headers.Accept = accept
   let response
   try {
     response = await fetch(url, init)
@@ -72,4 +76,24 @@ export async function postForm(path, form) {
 export async function getBlobUrl(path) {
   const blob = await (await send('GET', path)).blob()
   return URL.createObjectURL(blob)
+}
+
+/** A file sent as it is (an import's CSV or JSON), answered with JSON. */
+export async function postFile(path, file, contentType, query) {
+  return (await send('POST', path, { body: file, contentType, query })).json()
+}
+
+/** Saves what a GET answers as a file named by the server (Content-Disposition), else `fallbackName`. */
+export async function download(path, query, fallbackName, accept) {
+  const response = await send('GET', path, { query, accept })
+  const disposition = response.headers.get('Content-Disposition') ?? ''
+  const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName
+  const url = URL.createObjectURL(await response.blob())
+  const link = document.createElement('a')
+  link.href = url
+  link.download = name
+  link.click()
+  // Revoked a moment later: revoking at once can cancel the download before the browser has read the blob.
+  setTimeout(() => URL.revokeObjectURL(url), 10000)
+  return name
 }

@@ -3,6 +3,7 @@ import { createI18n } from 'vue-i18n'
 import * as outcomeAudit from './messages/audit.js'
 import { en as odrEn, zh as odrZh } from './views/odr/messages.js'
 import { staffEn, staffZh } from './views/staff/messages.js'
+import * as work from './messages/work.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -39,12 +40,12 @@ const zh = {
   status: { submitted: '已提交', with_merchant: '企业处理中', pending_acceptance: '待受理', accepted: '已受理',
     closed_settled: '已办结（达成协议）', closed_terminated: '已办结（终止调解）', closed_refused: '不予受理',
     withdrawn: '已撤回', received: '已收到', verifying: '核查中', case_opened: '已立案', not_opened: '不予立案' },
-  channel: { app: '手机应用', web: '网站', mini_program: '小程序', hotline: '12315热线', transfer_12345: '12345转办',
+  channel: { app: '手机应用', web: '网站', mini_program: '小程序', hotline: '12315热线', transfer_12345: '12345转办', transfer_12315: '全国12315平台转办',
     station: '维权服务站', consumer_association: '消费者协会', partner_api: '合作平台接口', staff: '工作人员录入' },
   request: { refund: '退款', exchange: '换货', repair: '维修', compensation: '赔偿', other: '其他',
     replacement: '换货', apology: '赔礼道歉' },
   actor: { consumer: '消费者', merchant: '经营者', regulator: '监管部门', mediator: '调解员',
-    station_staff: '服务站工作人员', system: '系统', enterprise: '经营者' },
+    station_staff: '服务站工作人员', system: '系统', enterprise: '经营者', hotline: '热线话务员' },
   deadline: { merchant_negotiation: '企业协商期限', initial_review: '受理审查期限', report_verification: '举报核查期限',
     mediation: '调解期限', notice: '告知期限' },
   deadlineState: { running: '计时中', extended: '已延长', paused: '已暂停', met: '按时完成', breached: '已超期',
@@ -126,12 +127,12 @@ const en = {
     closed_refused: 'Refused', withdrawn: 'Withdrawn', received: 'Received', verifying: 'Under verification',
     case_opened: 'Case opened', not_opened: 'Not opened' },
   channel: { app: 'Mobile app', web: 'Website', mini_program: 'Mini program', hotline: '12315 hotline',
-    transfer_12345: 'Transferred from 12345', station: 'Service station', consumer_association: 'Consumer association',
+    transfer_12345: 'Transferred from 12345', transfer_12315: 'Transferred from 12315', station: 'Service station', consumer_association: 'Consumer association',
     partner_api: 'Partner API', staff: 'Entered by staff' },
   request: { refund: 'Refund', exchange: 'Exchange', repair: 'Repair', compensation: 'Compensation', other: 'Other',
     replacement: 'Replacement', apology: 'Apology' },
   actor: { consumer: 'Consumer', merchant: 'Business', regulator: 'Regulator', mediator: 'Mediator',
-    station_staff: 'Station staff', system: 'System', enterprise: 'Business' },
+    station_staff: 'Station staff', system: 'System', enterprise: 'Business', hotline: 'Hotline operator' },
   deadline: { merchant_negotiation: 'Negotiation by the business', initial_review: 'Initial review',
     report_verification: 'Report verification', mediation: 'Mediation', notice: 'Notice' },
   deadlineState: { running: 'Running', extended: 'Extended', paused: 'Paused', met: 'Met in time',
@@ -229,8 +230,8 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, ...staffZh, odr: odrZh },
-              en: { ...en, ...outcomeAudit.en, ...staffEn, odr: odrEn } },
+  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, ...staffZh, ...work.zh, odr: odrZh },
+              en: { ...en, ...outcomeAudit.en, ...staffEn, ...work.en, odr: odrEn } },
 })
 
 export function setLocale(locale) {

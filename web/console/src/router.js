@@ -7,10 +7,13 @@ import AuditFigures from './views/audit/AuditFigures.vue'
 import AuditQueue from './views/audit/AuditQueue.vue'
 import AuditReview from './views/audit/AuditReview.vue'
 import AuditThresholds from './views/audit/AuditThresholds.vue'
+import Consultations from './views/Consultations.vue'
 import Dashboard from './views/Dashboard.vue'
+import Imports from './views/Imports.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
 import SignIn from './views/SignIn.vue'
+import Summary from './views/Summary.vue'
 import MyAccount from './views/staff/MyAccount.vue'
 import Staff from './views/staff/Staff.vue'
 import OdrApplicationDetail from './views/odr/ApplicationDetail.vue'
@@ -62,6 +65,10 @@ export const router = createRouter({
     ...odrRoutes,
     { path: '/staff', component: Staff, meta: { menu: 'staff', crumbs: ['staffMenu.staff'] } },
     { path: '/account', component: MyAccount, meta: { menu: 'account', crumbs: ['staffMenu.account'] } },
+    { path: '/summary', component: Summary, meta: { menu: 'summary', crumbs: ['workMenu.summary'] } },
+    { path: '/consultations', component: Consultations,
+      meta: { menu: 'consultations', crumbs: ['workMenu.consultations'] } },
+    { path: '/imports', component: Imports, meta: { menu: 'imports', crumbs: ['workMenu.imports'] } },
     { path: '/:rest(.*)', redirect: '/queue' },
   ],
 })

@@ -66,3 +66,17 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 8:
         return "*" * len(phone)
     return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
+
+
+def mask_id_number(id_number: str) -> str:
+    """632801199001011234 -> 632***********1234: the first three and the last four characters."""
+    if len(id_number) < 8:
+        return "*" * len(id_number)
+    return f"{id_number[:3]}{'*' * (len(id_number) - 7)}{id_number[-4:]}"
+
+
+def mask_address(address: str) -> str:
+    """青海省格尔木市昆仑中路12号 -> 青海省格尔木****: at most the first six characters (the province and city, which
+    the case's region shows anyway), never more than half of the address."""
+    shown = min(6, len(address) // 2)
+    return address[:shown] + "****"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from complaints.access.router import consumer_router as consumer_access_router
+from complaints.access.router import regulator_router as regulator_access_router
 from complaints.complaint.router import (
     consumer_router,
     hotline_router,
@@ -26,6 +28,7 @@ from complaints.summary.router import regulator_router as regulator_summary_rout
 
 ROUTERS: list[APIRouter] = [
     consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router, hotline_router,
+    consumer_access_router, regulator_access_router,
     consumer_consultation_router, regulator_consultation_router, regulator_import_router,
     regulator_summary_router, regulator_report_router, regulator_stats_router, regulator_disclosure_router,
     public_router, public_regions_router, internal_router, merchant_router,

@@ -1,4 +1,4 @@
-"""Tables of the complaint domain: the complaint, its timeline, and who saw its personal data."""
+"""Tables of the complaint domain: the complaint and its timeline (who saw its personal data: access/models.py)."""
 
 from __future__ import annotations
 
@@ -150,15 +150,3 @@ class ComplaintEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
-
-class PiiAccess(Base):
-    """Who among staff saw a case's personal data in full, and when (architecture §6: every such read is logged)."""
-
-    __tablename__ = "pii_access"
-    __table_args__ = (Index("ix_pii_access_complaint_id_at", "complaint_id", "at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaint.id"))
-    actor_sub: Mapped[str] = mapped_column(String(200))
-    actor_region: Mapped[str | None] = mapped_column(String(6))
-    at: Mapped[datetime]

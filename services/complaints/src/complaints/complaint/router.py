@@ -375,7 +375,8 @@ async def _consumer_view(session: AsyncSession, complaint_id: uuid.UUID, consume
 @regulator_router.get("/{complaint_id}", response_model=ComplaintRead, summary="A case of a region I govern")
 async def get_region_complaint(complaint_id: uuid.UUID, principal: BureauPrincipal, session: DbSession,
                                cipher: Cipher, rules: Rules) -> ComplaintRead:
-    """Full detail, personal data included, of a complaint or report in a region the caller governs; 404 elsewhere."""
+    """Full detail of a complaint or report in a region the caller governs, with the parties' personal data masked
+    (王*, 138****8000; POST …/{id}/reveal shows it in full, logged); 404 elsewhere."""
     return await _regulator_view(session, complaint_id, principal, cipher, rules)
 
 

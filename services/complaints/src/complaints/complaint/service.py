@@ -28,13 +28,15 @@ from complaints.complaint.enums import (
     ReportStatus,
 )
 from complaints.complaint.flags import FlagRules, flags_of
-from complaints.complaint.models import Complaint, ComplaintEvent, PiiAccess
+from complaints.complaint.models import Complaint, ComplaintEvent
 from complaints.complaint.schemas import (
+    AgentRead,
     ComplainantRead,
     ComplaintCreate,
     ComplaintList,
     ComplaintRead,
     ComplaintSummary,
+    JointRead,
     PartiesRead,
     PurchaseRead,
     RatingRead,
@@ -76,12 +78,11 @@ from servicekit.contracts.complaints_v1 import (
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
-from servicekit.pii import PiiCipher
+from servicekit.pii import PiiCipher, mask_address, mask_id_number, mask_name, mask_phone
 from servicekit.problems import Problem
 
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 event_table: Table = ComplaintEvent.__table__  # type: ignore[assignment]
-pii_access_table: Table = PiiAccess.__table__  # type: ignore[assignment]
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
 
 PII_FIELDS = ("name", "phone", "address")
@@ -554,20 +555,58 @@ async def get_for_consumer(session: AsyncSession, *, complaint_id: uuid.UUID, co
 
 async def get_for_regulator(session: AsyncSession, *, complaint_id: uuid.UUID, principal: Principal,
                             cipher: PiiCipher, rules: FlagRules) -> Versioned:
-    """The case with full personal data and anti-abuse flags if the caller governs its region; 404 otherwise.
+    """The case with anti-abuse flags and its parties masked (王*, 138****8000) if the caller governs its region;
+    404 otherwise. Full personal data only through a logged reveal with a purpose (access/service.py)."""
+    row = await governed_row(session, complaint_id=complaint_id, principal=principal)
+    found = await _versioned(session, row, cipher)
+    found.detail.complainant = masked_complainant(found.detail.complainant)
+    found.detail.parties = masked_parties(found.detail.parties)
+    found.detail.flags = await flags_of(session, row, rules)
+    return found
 
-    The read is recorded in `pii_access` (who, when) and committed before the data is returned.
-    """
+
+async def governed_row(session: AsyncSession, *, complaint_id: uuid.UUID, principal: Principal) -> RowMapping:
+    """The complaint row if the caller governs its region; 404 otherwise, so other regions' ids reveal nothing."""
     row = (await session.execute(
         select(complaint_table).where(complaint_table.c.id == complaint_id))).mappings().one_or_none()
     if row is None or not principal.governs(row["region_code"]):
         raise Problem("not-found", "No such complaint in the regions you govern")
-    found = await _versioned(session, row, cipher)
-    found.detail.flags = await flags_of(session, row, rules)
-    await session.execute(pii_access_table.insert().values(
-        id=new_id(), complaint_id=row["id"], actor_sub=principal.sub, actor_region=principal.region, at=utcnow()))
-    await session.commit()
-    return found
+    return row
+
+
+def personal_data_of(row: Mapping[Any, Any], cipher: PiiCipher) -> tuple[ComplainantRead | None, PartiesRead | None]:
+    """The decrypted complainant and the agent and joint complainants, as the case holds them."""
+    return _complainant_of(row, cipher), _parties_of(row, cipher)
+
+
+def masked_complainant(complainant: ComplainantRead | None) -> ComplainantRead | None:
+    return _masked(complainant) if complainant is not None else None
+
+
+def _masked(complainant: ComplainantRead) -> ComplainantRead:
+    return ComplainantRead(
+        name=mask_name(complainant.name), phone=mask_phone(complainant.phone),
+        address=mask_address(complainant.address) if complainant.address is not None else None,
+        id_number=mask_id_number(complainant.id_number) if complainant.id_number is not None else None)
+
+
+def masked_agent(agent: AgentRead | None) -> AgentRead | None:
+    if agent is None:
+        return None
+    return agent.model_copy(update={"name": mask_name(agent.name), "phone": mask_phone(agent.phone),
+                                    "id_number": mask_id_number(agent.id_number)})
+
+
+def masked_joint(joint: JointRead | None) -> JointRead | None:
+    if joint is None:
+        return None
+    return joint.model_copy(update={"consumers": [_masked(c) for c in joint.consumers]})
+
+
+def masked_parties(parties: PartiesRead | None) -> PartiesRead | None:
+    if parties is None:
+        return None
+    return PartiesRead(agent=masked_agent(parties.agent), joint=masked_joint(parties.joint))
 
 
 async def _versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) -> Versioned:

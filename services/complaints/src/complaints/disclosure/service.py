@@ -52,14 +52,15 @@ class Period:
 
 async def export_rows(session: AsyncSession, *, region_prefix: str, period: Period, kind: ComplaintKind | None,
                       status: CaseStatus | None, cipher: PiiCipher) -> AsyncIterator[str]:
-    """CSV lines (header first) of the cases in scope, oldest first, read in batches; names and phones masked."""
+    """CSV lines (header first) of the cases in scope, oldest first, read in batches; names and phones masked. The
+    header starts with a byte-order mark, so Excel and WPS read the Chinese cells as UTF-8."""
     c = complaint_table.c
     conditions = [c.region_code.startswith(region_prefix, autoescape=True), *period.conditions()]
     if kind is not None:
         conditions.append(c.kind == kind.value)
     if status is not None:
         conditions.append(c.status == status.value)
-    yield _line(EXPORT_COLUMNS)
+    yield "\ufeff" + _line(EXPORT_COLUMNS)
     after: uuid.UUID | None = None
     while True:
         page = select(complaint_table).where(*conditions)

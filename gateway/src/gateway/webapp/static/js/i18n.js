@@ -207,6 +207,14 @@ const TEXT = {
     // more
     moreTitle: "更多服务",
     installHint: "可以把本应用添加到手机主屏幕，没有网络时也能打开。",
+    // who read my personal data (PIPL)
+    accessTitle: "个人信息查阅记录",
+    accessIntro: "市场监管部门工作人员查看您的完整个人信息时，须说明目的，每次查阅都会记录在这里。",
+    accessEmpty: "目前没有工作人员查看过您的完整个人信息。",
+    accessWho: "{role}（{bureau}）",
+    accessWhat: "查看了：{fields}",
+    accessWhy: "目的：{purpose}",
+    accessBureau: "{region}市场监督管理部门",
   },
   en: {
     appTitle: "Complaints",
@@ -402,6 +410,13 @@ const TEXT = {
     answeredLate: "The business did not answer in time",
     moreTitle: "More services",
     installHint: "You can add this app to your home screen; it opens even without a network.",
+    accessTitle: "Who read my personal data",
+    accessIntro: "Market regulation staff must give a purpose to see your personal data in full; every such read is listed here.",
+    accessEmpty: "No staff member has seen your personal data in full.",
+    accessWho: "{role} ({bureau})",
+    accessWhat: "Saw: {fields}",
+    accessWhy: "Purpose: {purpose}",
+    accessBureau: "market regulation bureau of {region}",
   },
 };
 
@@ -446,6 +461,7 @@ const LABELS = {
       verification_extended: "核查期限延长至 {due_date}", verification_paused: "核查暂停计时",
       verification_resumed: "核查恢复计时，{due_date} 前完成",
       filed_from_consultation: "由咨询 {consultation_case_no} 转为投诉", imported: "由 {source} 工单 {ticket_no} 转来",
+      transferred: "已移送有处理权限的市场监管部门（辖区 {to_region}）：{reason}", issue_type_corrected: "市场监管部门更正了问题类别",
     },
     failure: { deadline_passed: "企业未在期限内解决", consumer_escalated: "您请求市场监管部门介入",
       enterprise_declined: "企业拒绝协商" },
@@ -461,6 +477,12 @@ const LABELS = {
       "unauthenticated": "请重新登录", "internal-error": "系统出错了，请稍后重试",
       "idempotency-key-reused": "内容有变化，请重新提交", "malformed-request": "请求格式不正确",
     },
+    accessRole: { regulator: "市场监管部门工作人员", mediator: "调解员" },
+    accessField: { name: "姓名", phone: "电话", address: "地址", id_number: "身份证号", agent: "代理人信息",
+      joint: "共同投诉人信息" },
+    accessPurpose: { contact_party: "联系当事人", verify_identity: "核实身份", mediation: "组织调解",
+      investigation: "调查核实", transfer: "移送办理", legal_assistance: "依法协助司法、公安机关", other: "其他",
+      case_detail: "办理案件" },
   },
   en: {
     status: {
@@ -512,6 +534,8 @@ const LABELS = {
       verification_resumed: "Verification clock resumed; due {due_date}",
       filed_from_consultation: "Filed from consultation {consultation_case_no}",
       imported: "Transferred from {source} ticket {ticket_no}",
+      transferred: "Transferred to the competent bureau (region {to_region}): {reason}",
+      issue_type_corrected: "The regulator corrected the issue type",
     },
     failure: { deadline_passed: "the business did not settle in time", consumer_escalated: "you asked the regulator",
       enterprise_declined: "the business declined" },
@@ -528,6 +552,12 @@ const LABELS = {
       "unauthenticated": "Please sign in again", "internal-error": "Something went wrong; please try again",
       "idempotency-key-reused": "The content changed; please submit again", "malformed-request": "The request is malformed",
     },
+    accessRole: { regulator: "Regulator staff", mediator: "Mediator" },
+    accessField: { name: "name", phone: "phone", address: "address", id_number: "ID number", agent: "agent's details",
+      joint: "joint complainants' details" },
+    accessPurpose: { contact_party: "to contact a party", verify_identity: "to verify identity", mediation: "mediation",
+      investigation: "investigation", transfer: "transfer to another bureau",
+      legal_assistance: "assistance to a court or the police", other: "other", case_detail: "handling the case" },
   },
 };
 

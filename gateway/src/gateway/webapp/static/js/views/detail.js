@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { busyButton, field, h, notice, replace, uid } from "../dom.js";
-import { categoryName, label, sectorName, t } from "../i18n.js";
+import { categoryName, label, lang, sectorName, t } from "../i18n.js";
 import { dateTime, money } from "../format.js";
 import { follow } from "../sse.js";
 import { badge, deadlineList, errorNotice, problemText, showFieldErrors, timelineText } from "./common.js";
@@ -16,12 +16,13 @@ export function renderDetail({ root, signal, message }, id) {
   const liveState = h("p", { class: "live", role: "status" });
   const info = h("div", { class: "stack" }, h("p", { class: "loading" }, t("loading")));
   const actions = h("div", { class: "stack" });
+  const access = h("div", { class: "stack" });
   const flash = h("div", { class: "status-slot" }, message);
   let actionsFor = null;
 
   replace(root,
     h("p", {}, h("a", { href: "#/complaints", class: "back" }, `← ${t("back")}`)),
-    flash, liveState, info, actions);
+    flash, liveState, info, actions, access);
 
   function render(detail) {
     replace(info, ...summaryCards(detail, path, signal));
@@ -33,9 +34,18 @@ export function renderDetail({ root, signal, message }, id) {
     }
   }
 
+  async function loadAccessLog() {
+    try {
+      replace(access, accessCard((await api.get(`${path}/access-log`, { signal })).items));
+    } catch (error) {
+      if (error.name !== "AbortError") replace(access, errorNotice(error, loadAccessLog, signal));
+    }
+  }
+
   async function load() {
     try {
       render(await api.get(path, { signal }));
+      loadAccessLog();
       follow(`${path}/stream`, {
         signal,
         onEvent: (name, data) => {
@@ -206,6 +216,22 @@ function ratingCard(path, render, flash) {
     }
   });
   return form;
+}
+
+/** Who among staff saw my personal data in full: role and bureau, never the person (PIPL Art. 45). */
+function accessCard(items) {
+  return h("section", { class: "card", "aria-labelledby": "access-title" },
+    h("h3", { id: "access-title" }, t("accessTitle")),
+    h("p", { class: "meta" }, t("accessIntro")),
+    items.length
+      ? h("ol", { class: "timeline access-log" }, [...items].reverse().map((entry) => h("li", {},
+        h("div", { class: "row" },
+          h("strong", {}, t("accessWho", { role: label("accessRole", entry.role),
+            bureau: t("accessBureau", { region: entry.region_name ?? entry.region_code ?? "" }) })),
+          h("time", { datetime: entry.at }, dateTime(entry.at))),
+        h("p", {}, t("accessWhat", { fields: entry.fields.map((f) => label("accessField", f)).join(lang() === "en" ? ", " : "、") })),
+        h("p", { class: "meta" }, t("accessWhy", { purpose: label("accessPurpose", entry.purpose) })))))
+      : h("p", {}, t("accessEmpty")));
 }
 
 /** Show a success message where the page starts, and bring it into view. */
