@@ -437,6 +437,7 @@ class Stack:
             "regulator": self.demo.get("regulator", {}),
             "regulators": self.demo.get("regulators", []),
             "merchants": self.demo.get("merchants", []),
+            "stations": self.demo.get("stations", []),
         }
 
     def log_path(self, name: str) -> Path:

@@ -6,14 +6,18 @@ from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.dependencies import Store
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
 from complaints.settings import ComplaintsSettings
+from servicekit.app import ServiceRuntime
 from servicekit.auth import ConsumerPrincipal
 from servicekit.dependencies import Cipher, DbSession, Runtime
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
+from servicekit.uploads import FileStore
 
 consumer_router = APIRouter(prefix="/v1/consumer/evidence", tags=["consumer: evidence"])
 
@@ -36,6 +40,13 @@ async def upload_evidence(
 ) -> EvidenceRead:
     """The raw file as the body. Its type is sniffed from the content (JPEG, PNG, WebP, GIF, PDF, MP4, MP3, WAV, M4A),
     and must agree with the extension of `filename`; the SHA-256 is returned and kept."""
+    return await receive_upload(request, session=session, runtime=runtime, store=store, cipher=cipher,
+                                owner=principal.sub, filename=filename)
+
+
+async def receive_upload(request: Request, *, session: AsyncSession, runtime: ServiceRuntime, store: FileStore,
+                         cipher: PiiCipher, owner: str, filename: str) -> EvidenceRead:
+    """Check the size, the name and the type of the uploaded body and store it as `owner`'s unattached evidence."""
     settings = runtime.settings
     assert isinstance(settings, ComplaintsSettings)
     limit = settings.evidence_max_bytes
@@ -48,6 +59,6 @@ async def upload_evidence(
         raise Problem("validation-error", "The file name is not usable",
                       errors=[{"field": "query.filename", "message": "invalid file name", "code": "value_error"}])
     content = await evidence_service.read_limited(request.stream(), limit)
-    row = await evidence_service.store(session, cipher, store=store, consumer_id=principal.sub, filename=name,
+    row = await evidence_service.store(session, cipher, store=store, consumer_id=owner, filename=name,
                                        content=content)
     return EvidenceRead.model_validate(row)
