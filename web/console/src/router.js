@@ -1,18 +1,19 @@
 // Hash routes: every screen lives at /console/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
-import { session } from './session.js'
+import SignIn from '../../shared/SignIn.vue'
+import { postForm } from './api.js'
+import { session, signIn } from './session.js'
 import Audit from './views/Audit.vue'
 import CaseDetail from './views/CaseDetail.vue'
 import Dashboard from './views/Dashboard.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
-import SignIn from './views/SignIn.vue'
 
 export const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/', redirect: '/queue' },
-    { path: '/sign-in', component: SignIn, meta: { public: true } },
+    { path: '/sign-in', component: SignIn, props: { postForm, signIn, home: '/queue' }, meta: { public: true } },
     { path: '/queue', component: Queue, meta: { menu: 'queue', crumbs: ['menu.queue'] } },
     { path: '/cases/:id', component: CaseDetail, props: true,
       meta: { menu: 'queue', crumbs: ['menu.queue', 'detail.title'] } },
