@@ -116,6 +116,7 @@ ROUTES: list[Route] = [
           max_body_bytes=6 * 1024 * 1024),
     Route(REGULATOR, "GET", "/v1/regulator/station-complaints/{id}", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/station-complaints/{id}/settlement", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/station-complaints/{id}/evidence/{evidence_id}", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/hotline-complaints", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/stats", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/reports/summary", COMPLAINTS),

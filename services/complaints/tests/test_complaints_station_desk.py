@@ -226,3 +226,9 @@ async def test_evidence_uploaded_at_the_desk_is_attached_only_by_a_filing_of_the
 
     filed = await file_walk_in(client, staff, area.counties[0], evidence_ids=[evidence_id])
     assert [item["id"] for item in filed["evidence"]] == [evidence_id]
+    downloaded = await client.get(f"{STATION_COMPLAINTS}/{filed['id']}/evidence/{evidence_id}", headers=staff)
+    assert downloaded.status_code == 200
+    assert downloaded.content == PNG
+    assert downloaded.headers["content-type"] == "image/png"
+    elsewhere = await client.get(f"{STATION_COMPLAINTS}/{filed['id']}/evidence/{evidence_id}", headers=other)
+    assert elsewhere.status_code == 404

@@ -3,6 +3,6 @@ import { createApi } from '../../shared/api.js'
 import { i18n } from './i18n.js'
 import { session, signOut } from './session.js'
 
-export const { getJson, postJson, postForm, postFile } = createApi(i18n, { session, signOut })
+export const { getJson, postJson, postForm, postFile, getBlobUrl } = createApi(i18n, { session, signOut })
 
 export const STATION = '/v1/regulator/station-complaints'

@@ -32,7 +32,7 @@ from complaints.complaint.schemas import (
 )
 from complaints.complaint.state import Actor
 from complaints.dependencies import Changes, Events, Periods, Store, negotiation_periods
-from complaints.evidence import service as evidence_service
+from complaints.evidence.router import stored_file
 from complaints.idempotency import validate_key
 from complaints.live import RESYNC
 from servicekit import regions
@@ -54,7 +54,6 @@ from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem, problem_responses
 from servicekit.sse import EventStream, ServerSentEvent
-from servicekit.uploads import FileStore
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
@@ -299,15 +298,7 @@ async def download_my_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, 
     """The file as uploaded, with its sniffed media type."""
     if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
         raise Problem("not-found", "No such complaint")
-    return await _download(session, cipher, store, complaint_id, evidence_id)
-
-
-async def _download(session: AsyncSession, cipher: PiiCipher, store: FileStore, complaint_id: uuid.UUID,
-                    evidence_id: uuid.UUID) -> Response:
-    row = await evidence_service.of_case_by_id(session, cipher, case_id=complaint_id, evidence_id=evidence_id)
-    return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
-        "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})
+    return await stored_file(session, cipher, store, complaint_id, evidence_id)
 
 
 async def _consumer_view(session: AsyncSession, complaint_id: uuid.UUID, consumer_id: str,
@@ -400,7 +391,7 @@ async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UU
                                    session: DbSession, cipher: Cipher, rules: Rules, store: Store) -> Response:
     """An attachment of a case in a region the caller governs."""
     await _regulator_view(session, complaint_id, principal, cipher, rules)
-    return await _download(session, cipher, store, complaint_id, evidence_id)
+    return await stored_file(session, cipher, store, complaint_id, evidence_id)
 
 
 async def _regulator_view(session: AsyncSession, complaint_id: uuid.UUID, principal: Principal,

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from complaints.complaint import service as complaint_service
@@ -21,7 +21,7 @@ from complaints.complaint.schemas import (
 )
 from complaints.complaint.state import Actor
 from complaints.dependencies import Events, Store, negotiation_periods
-from complaints.evidence.router import receive_upload
+from complaints.evidence.router import receive_upload, stored_file
 from complaints.evidence.schemas import EvidenceRead
 from complaints.station import service as station_service
 from complaints.station.schemas import Period, StationFigures
@@ -169,3 +169,15 @@ async def settle_station_complaint(complaint_id: uuid.UUID, body: SettledOnSpot,
                                              principal=principal, body=body, publisher=publisher)
     return await station_service.get_case(session, complaint_id=complaint_id, station_id=station_id,
                                           principal=principal, cipher=cipher)
+
+
+@station_router.get("/{complaint_id}/evidence/{evidence_id}", summary="Download an attachment of my station's case",
+                    response_class=Response, responses={200: {"content": {"application/octet-stream": {}}},
+                                                        **problem_responses(401, 403, 404, 422)})
+async def download_station_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID,
+                                    principal: StationStaffPrincipal, session: DbSession, cipher: Cipher,
+                                    store: Store) -> Response:
+    """An attachment of a case the caller's station filed (the receipt or photo the walk-in brought); 404 for any
+    other."""
+    await station_service.ensure_own_case(session, complaint_id=complaint_id, station_id=_station_of(principal))
+    return await stored_file(session, cipher, store, complaint_id, evidence_id)

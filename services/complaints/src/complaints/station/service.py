@@ -48,6 +48,14 @@ async def get_case(session: AsyncSession, *, complaint_id: uuid.UUID, station_id
     return found.detail
 
 
+async def ensure_own_case(session: AsyncSession, *, complaint_id: uuid.UUID, station_id: uuid.UUID) -> None:
+    """Nothing, or 404 when the station did not file this case."""
+    found = await session.scalar(select(complaint_table.c.id).where(
+        complaint_table.c.id == complaint_id, complaint_table.c.station_id == station_id))
+    if found is None:
+        raise Problem("not-found", "Your station filed no such case")
+
+
 async def settle_on_the_spot(session: AsyncSession, *, complaint_id: uuid.UUID, station_id: uuid.UUID,
                              principal: Principal, body: SettledOnSpot, publisher: Publisher) -> None:
     """pending_acceptance -> closed_settled: the walk-in and the business agreed at the station that filed the case.
