@@ -10,6 +10,8 @@ from playwright.async_api import Page, expect
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# A tablet held upright, as at a service desk.
+TABLET = {"width": 768, "height": 1024}
 
 # open_page(path, *, viewport=DESKTOP, locale="zh-CN") -> a page at `path` in a fresh browser context.
 Opener = Callable[..., Awaitable[Page]]

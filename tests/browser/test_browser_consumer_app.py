@@ -148,7 +148,11 @@ async def test_a_consumer_files_with_purchase_details_and_a_photo_and_sees_what_
     await page.get_by_label("购买日期").fill("2026-11-20")
     await page.get_by_label("实付金额（元）").fill("299.50")
     await page.get_by_label("订单号").fill("TB2026112012345")
-    await page.get_by_label("拍照或选择照片").set_input_files(
+    # The camera on a phone, or a photo from the album or the files: `capture` on the first only, since with it a
+    # phone opens nothing but the camera.
+    await expect(page.get_by_label("拍照", exact=True)).to_have_attribute("capture", "environment")
+    assert await page.get_by_label("从相册或文件选择").get_attribute("capture") is None
+    await page.get_by_label("从相册或文件选择").set_input_files(
         files=[{"name": "goji.png", "mimeType": "image/png", "buffer": png()}])
     await expect(page.get_by_role("button", name="删除照片 goji.png")).to_be_visible()
     await screen(page, "app-new-complaint")
@@ -354,6 +358,10 @@ async def test_the_app_installs_an_offline_shell(open_page: Opener) -> None:
     cached = await page.evaluate("caches.keys().then((names) => Promise.all(names.map((name) => caches.open(name)"
                                  ".then((cache) => cache.keys())))).then((lists) => lists.flat().map((r) => r.url))")
 
+    manifest = await page.evaluate("fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json())")
+
     assert controlled
+    assert (manifest["start_url"], manifest["display"]) == ("./", "standalone")
+    assert manifest["icons"]
     assert any(url.endswith("/app/js/main.js") for url in cached)
     assert not any("/v1/" in url or "/auth/" in url for url in cached)

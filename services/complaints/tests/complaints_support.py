@@ -11,6 +11,12 @@ import httpx
 
 PII_KEY = "complaints-test-pii-key"
 VALID_USCC = "92632801MA7YYYYY1Y"  # check character per GB 32100-2015
+VALID_ID_NUMBER = "632801199003071235"  # check character per GB 11643-1999
+
+
+def checked_identity(**changes: Any) -> dict[str, Any]:
+    """What station staff record after checking a walk-in's resident ID card, with `changes` applied on top."""
+    return {"document_type": "resident_id_card", "document_number": VALID_ID_NUMBER, "checked": True} | changes
 # Two provinces no other test files into have shortened the ODR negotiation period; the rest keep the national 10.
 NEGOTIATION_WORKING_DAYS = {"110000": 7, "120000": 12}
 

@@ -40,7 +40,7 @@ def test_the_table_covers_every_status_and_keeps_the_tracks_apart() -> None:
     documented = {
         (s, w), (s, p), (s, settled), (s, withdrawn),
         (w, p), (w, settled), (w, withdrawn),
-        (p, a), (p, refused), (p, w), (p, withdrawn), (p, p),
+        (p, a), (p, refused), (p, w), (p, withdrawn), (p, p), (p, settled),
         (a, settled), (a, terminated), (a, withdrawn),
         (received, verifying), (received, opened), (received, not_opened),
         (verifying, opened), (verifying, not_opened),

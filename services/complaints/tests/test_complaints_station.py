@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from complaints_support import Area, Count, Seed, bearer, complaint_body, unregistered
+from complaints_support import Area, Count, Seed, bearer, checked_identity, complaint_body, unregistered
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,6 +36,7 @@ def walk_in_body(phone: str, region: str, **changes: Any) -> dict[str, Any]:
     complainant = {"name": "李强", "phone": phone, "address": "青海省格尔木市柴达木路3号"}
     changes.setdefault("respondent", unregistered(region))
     changes.setdefault("green_channel", False)
+    changes.setdefault("identity", checked_identity())
     return complaint_body(complainant=complainant, **changes)
 
 

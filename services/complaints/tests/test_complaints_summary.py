@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from complaints_support import Area, Consumer, Seed, bearer, complaint_body, file_case, unregistered
+from complaints_support import Area, Consumer, Seed, bearer, checked_identity, complaint_body, file_case, unregistered
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -97,7 +97,7 @@ async def test_the_period_report_recounts_from_the_rows_figure_by_figure(
                                          region=area.prefecture, station_id=uuid.uuid4()))
     walk_in = complaint_body(complainant={"name": "李强", "phone": f"139{random.randrange(10**8):08d}"},
                              respondent=unregistered(area.first), green_channel=False,
-                             settled_on_spot={"amount_fen": 5000, "note": "当场退款"})
+                             settled_on_spot={"amount_fen": 5000, "note": "当场退款"}, identity=checked_identity())
     assert (await client.post("/v1/regulator/station-complaints", json=walk_in, headers=station)).status_code == 201
     assert (await client.post(f"/v1/regulator/complaints/{accepted['id']}/accept", headers=regulator)).status_code \
         == 200

@@ -94,6 +94,17 @@ async def test_seed_is_idempotent_and_rotates_printed_secrets(
     assert admin.status_code == 200
     assert admin.json()["roles"] == ["regulator", "staff_admin"]
 
+    assert first["stations"] == second["stations"]
+    [station] = first["stations"]
+    assert (station["username"], station["password"], station["region"]) == ("station-golmud", PASSWORD, "632801")
+    staff = await client.post(VERIFY, headers=internal_headers(), json={
+        "grant_type": "password", "username": "station-golmud", "password": PASSWORD})
+    assert staff.status_code == 200
+    assert staff.json() == {"sub": "station-golmud", "aud": "regulator", "roles": ["station_staff"],
+                            "region": "632801", "station_id": station["station_id"]}
+    listed = await client.get("/v1/public/stations", params={"region": "632801"})
+    assert [item["name"] for item in listed.json()["items"]] == [station["name"]]
+
 
 async def test_seed_without_the_regulator_password_fails_and_prints_nothing(settings: MerchantsSettings) -> None:
     code, stdout, stderr = await run_seed(settings, password=None)

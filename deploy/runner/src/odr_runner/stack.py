@@ -438,6 +438,7 @@ class Stack:
             "regulators": self.demo.get("regulators", []),
             "staff_admin": self.demo.get("staff_admin", {}),
             "merchants": self.demo.get("merchants", []),
+            "stations": self.demo.get("stations", []),
         }
 
     def log_path(self, name: str) -> Path:

@@ -1,8 +1,10 @@
 """The screens: the consumer web app (static ES modules at /app/, no build step) and the built screens of web/
-(the regulator console at /console/, its shared chunks at /web/), each with a strict Content-Security-Policy."""
+(the regulator console at /console/, the station desk at /station/, their shared chunks at /web/), each with a strict
+Content-Security-Policy."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +20,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 BUILT_DIR = Path(__file__).parent / "dist"
 BUILT_ASSETS_PATH = "/web"
 CONSOLE_PATH = "/console"
+STATION_PATH = "/station"
+# Each built screen: where it is served, and its folder in BUILT_DIR.
+BUILT_SCREENS = {CONSOLE_PATH: "console", STATION_PATH: "station"}
 
 # Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow.
 # Photos are shown from blob: URLs of this origin: evidence fetched with the bearer token, and the ones being uploaded.
@@ -99,10 +104,14 @@ def mount_webapp(app: FastAPI) -> None:
 
     app.mount(MOUNT_PATH, WebAppFiles(directory=STATIC_DIR, html=True), name="webapp")
 
-    @app.get(CONSOLE_PATH, include_in_schema=False)
-    async def console_root() -> RedirectResponse:
-        return RedirectResponse(CONSOLE_PATH + "/", status_code=308)
-
-    # check_dir=False: the gateway starts, and its API works, before the screens are built.
-    app.mount(CONSOLE_PATH, BuiltFiles(directory=BUILT_DIR / "console", html=True, check_dir=False), name="console")
+    for path, folder in BUILT_SCREENS.items():
+        app.add_api_route(path, _redirect_to(path + "/"), include_in_schema=False)
+        # check_dir=False: the gateway starts, and its API works, before the screens are built.
+        app.mount(path, BuiltFiles(directory=BUILT_DIR / folder, html=True, check_dir=False), name=folder)
     app.mount(BUILT_ASSETS_PATH, BuiltFiles(directory=BUILT_DIR, check_dir=False), name="built")
+
+
+def _redirect_to(location: str) -> Callable[[], Awaitable[RedirectResponse]]:
+    async def redirect() -> RedirectResponse:
+        return RedirectResponse(location, status_code=308)
+    return redirect

@@ -13,7 +13,6 @@ from complaints.complaint.router import (
     merchant_router,
     regulator_router,
     reports_router,
-    station_router,
 )
 from complaints.consultation.router import consumer_router as consumer_consultation_router
 from complaints.consultation.router import regulator_router as regulator_consultation_router
@@ -23,6 +22,7 @@ from complaints.evidence.router import consumer_router as consumer_evidence_rout
 from complaints.imports.router import regulator_router as regulator_import_router
 from complaints.regions import public_router as public_regions_router
 from complaints.report.router import regulator_router as regulator_report_router
+from complaints.station.router import station_router
 from complaints.stats.router import regulator_router as regulator_stats_router
 from complaints.summary.router import regulator_router as regulator_summary_router
 

@@ -4,7 +4,9 @@ Creates, if missing, the staff administrator ``admin-haixi`` (a Haixi regulator 
 regulator accounts, ``reg-haixi`` (Haixi prefecture, 632800), ``reg-golmud`` (Golmud,
 632801; the one printed as ``regulator``) and ``reg-delingha`` (Delingha, 632802), all with the password from the
 required ``ODR_DEMO_REGULATOR_PASSWORD``, and two merchants in Golmud, both approved ODR enterprises; the
-approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox.
+approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox. It also registers a
+consumer-rights service station in Golmud, hosted by the first of them, with one station staff account,
+``station-golmud``, sharing the regulators' password (the station desk at /station/).
 
 Running it again duplicates nothing. Client secrets are stored hashed and cannot be printed again,
 so every run rotates: the demo merchants' live API clients are revoked and a new client is issued
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.access import service as access_service
@@ -28,6 +31,8 @@ from merchants.enrollment.state import EnrollmentStatus
 from merchants.registry import service as registry_service
 from merchants.registry.service import MerchantDetails
 from merchants.settings import MerchantsSettings
+from merchants.stations.models import Station
+from merchants.stations.schemas import StationCreate
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.outbox import Outbox
 
@@ -49,6 +54,10 @@ DEMO_MERCHANTS = (
     MerchantDetails(name="格尔木盐湖特产电子商务有限公司", uscc="91632801MA7KY8D595", region_code=GOLMUD,
                     address="青海省格尔木市柴达木路16号", sector="online_shopping"),
 )
+
+STATION_USERNAME = "station-golmud"
+DEMO_STATION = StationCreate(name="格尔木市昆仑中路消费维权服务站", host_name=DEMO_MERCHANTS[0].name,
+                             region_code=GOLMUD, address="青海省格尔木市昆仑中路28号一楼服务台", phone="0979-8412315")
 
 
 class SeedSettings(MerchantsSettings):
@@ -77,6 +86,25 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
             "client_secret": issued.client_secret}
 
 
+async def seed_station(session: AsyncSession, password: str) -> dict[str, str]:
+    """The demo station (found by name and region, else registered) and its staff account (password reset)."""
+    async with session.begin():
+        station = (await session.execute(select(Station).where(
+            Station.name == DEMO_STATION.name, Station.region_code == DEMO_STATION.region_code))).scalar_one_or_none()
+        if station is None:
+            host = await registry_service.find_by_uscc(session, DEMO_MERCHANTS[0].uscc)
+            station = Station(**DEMO_STATION.model_dump(exclude={"host_merchant_id"}),
+                              host_merchant_id=host.id if host else None, created_by=SEED_ACTOR.id)
+            session.add(station)
+            await session.flush()
+        station_id = station.id
+    await credentials_service.upsert_staff_account(
+        session, username=STATION_USERNAME, password=password, role=StaffRole.STATION_STAFF.value,
+        region_code=DEMO_STATION.region_code, display_name=f"{DEMO_STATION.name}值班员", station_id=station_id)
+    return {"station_id": str(station_id), "name": DEMO_STATION.name, "username": STATION_USERNAME,
+            "password": password, "region": DEMO_STATION.region_code}
+
+
 async def seed(settings: SeedSettings) -> dict[str, Any]:
     """Apply the demo data and return what the demo needs to log in."""
     engine = create_engine(settings, pool_size=1)
@@ -94,11 +122,13 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
                 session, username=admin_username, password=password, role=StaffRole.REGULATOR.value,
                 region_code=admin_region, display_name=admin_office, staff_admin=True)
             merchants = [await seed_merchant(session, outbox, details) for details in DEMO_MERCHANTS]
+            stations = [await seed_station(session, password)]
     finally:
         await engine.dispose()
     return {"regulator": {"username": REGULATOR_USERNAME, "password": password, "region": GOLMUD},
             "regulators": [{"username": username, "password": password, "region": region}
                            for username, region, _ in DEMO_REGULATORS],
             "staff_admin": {"username": admin_username, "password": password, "region": admin_region},
-            "merchants": merchants}
+            "merchants": merchants,
+            "stations": stations}
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from complaints.access.models import PartyField, PiiAccess
+from complaints.access.models import DETAIL_READ, PartyField, PiiAccess
 from complaints.access.schemas import (
     AccessList,
     AccessRead,
@@ -83,6 +83,16 @@ async def reveal(session: AsyncSession, *, complaint_id: uuid.UUID, principal: P
             note_enc=cipher.encrypt(body.note, context=_note_context(access_id))))
     return RevealRead(complaint_id=row["id"], complainant=shown_complainant, parties=shown_parties, fields=fields,
                       access_id=access_id, at=at)
+
+
+async def log_station_read(session: AsyncSession, *, row: RowMapping, principal: Principal, cipher: PiiCipher) -> None:
+    """A station desk's read of a case its station filed, which shows the parties in full: logged like a reveal, as
+    station staff reading the case's detail, in the caller's transaction."""
+    complainant, parties = complaint_service.personal_data_of(row, cipher)
+    _, _, fields = _shown(complainant, parties, set(PartyField))
+    await session.execute(pii_access_table.insert().values(
+        id=new_id(), complaint_id=row["id"], actor_sub=principal.sub, actor_role=Role.STATION_STAFF.value,
+        actor_region=principal.region, at=utcnow(), fields=[field.value for field in fields], purpose=DETAIL_READ))
 
 
 async def _page(session: AsyncSession, conditions: Sequence[ColumnElement[bool]], cursor: str | None,

@@ -55,6 +55,16 @@ class Channel(StrEnum):
     STAFF = "staff"
 
 
+class IdDocument(StrEnum):
+    """The identity documents a service station accepts from a walk-in consumer (有效身份证件)."""
+
+    RESIDENT_ID_CARD = "resident_id_card"
+    HK_MACAO_PERMIT = "hk_macao_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    PASSPORT = "passport"
+    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence"
+
+
 class IssueType(StrEnum):
     """What the dispute is about, from the one fixed list the bureau classifies by (问题类别)."""
 

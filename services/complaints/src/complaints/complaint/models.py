@@ -27,6 +27,7 @@ from complaints.complaint.enums import (
     Channel,
     ComplaintKind,
     ComplaintStatus,
+    IdDocument,
     IssueType,
     ReportStatus,
     RequestType,
@@ -48,6 +49,7 @@ class Complaint(Base):
         one_of("request_type", RequestType),
         one_of("channel", Channel),
         one_of("issue_type", IssueType),
+        one_of("identity_document", IdDocument),
         CheckConstraint("request_amount_fen >= 0", name="request_amount_fen_non_negative"),
         CheckConstraint("purchase_amount_fen >= 0", name="purchase_amount_fen_non_negative"),
         CheckConstraint("recovered_fen >= 0", name="recovered_fen_non_negative"),
@@ -104,6 +106,14 @@ class Complaint(Base):
     channel: Mapped[str] = mapped_column(String(32))
     # The consumer-rights service station (消费维权服务站) whose staff filed the case for a walk-in consumer.
     station_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # A walk-in's identity checked on the spot: which document the staff saw (its number is the sealed
+    # complainant_id_number_enc), when and by whom. Empty for cases filed any other way.
+    identity_document: Mapped[str | None] = mapped_column(String(32))
+    identity_checked_at: Mapped[datetime | None]
+    identity_checked_by: Mapped[str | None] = mapped_column(String(200))
+    # When the station settled the case itself (at filing or later), as opposed to a settlement reached in
+    # negotiation or mediation: what the station's figures count as settled on the spot.
+    station_settled_at: Mapped[datetime | None]
     # The ticket number of a case transferred in bulk from the national 12315 platform or the 12345 hotline,
     # "<source>:<ticket>": unique, so a re-import files nothing twice.
     source_ticket: Mapped[str | None] = mapped_column(String(80))

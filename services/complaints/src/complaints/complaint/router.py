@@ -27,13 +27,12 @@ from complaints.complaint.schemas import (
     RefuseIn,
     ReportCreate,
     RouteToMerchantIn,
-    StationComplaintCreate,
     TransferIn,
     TransferRead,
 )
 from complaints.complaint.state import Actor
 from complaints.dependencies import Changes, Events, Periods, Store, negotiation_periods
-from complaints.evidence import service as evidence_service
+from complaints.evidence.router import stored_file
 from complaints.idempotency import validate_key
 from complaints.live import RESYNC
 from servicekit import regions
@@ -56,18 +55,15 @@ from servicekit.pagination import PageSize
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem, problem_responses
 from servicekit.sse import EventStream, ServerSentEvent
-from servicekit.uploads import FileStore
 
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
 reports_router = APIRouter(prefix="/v1/consumer/reports", tags=["consumer: complaints"])
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: complaints"])
-station_router = APIRouter(prefix="/v1/regulator/station-complaints", tags=["regulator: service stations"])
 merchant_router = APIRouter(prefix="/v1/merchant/complaints", tags=["merchant: evidence"])
 hotline_router = APIRouter(prefix="/v1/regulator/hotline-complaints", tags=["regulator: hotline"])
 internal_router = APIRouter(prefix="/internal/v1/case-changes", tags=["internal"],
                            dependencies=[Depends(require_internal)])
 
-StationStaffPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.STATION_STAFF))]
 HotlinePrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.HOTLINE))]
 
 STREAM_PING_SECONDS = 15
@@ -121,45 +117,6 @@ async def file_report(
     return await file_complaint(body, principal, session, cipher, runtime, publisher, idempotency_key)
 
 
-def _station_of(principal: Principal) -> uuid.UUID:
-    if principal.station_id is None:
-        raise Problem("forbidden", "The token names no service station")
-    return principal.station_id
-
-
-@station_router.post("", status_code=201, response_model=ComplaintRead,
-                     summary="File a walk-in consumer's complaint at a service station (消费维权服务站)")
-async def file_station_complaint(
-    body: StationComplaintCreate,
-    principal: StationStaffPrincipal,
-    session: DbSession,
-    cipher: Cipher,
-    runtime: Runtime,
-    publisher: Events,
-) -> JSONResponse:
-    """Station staff file for a consumer who came in person; the case belongs to the consumer's own login (their
-    phone's subject), so they follow it in the app like one they filed themselves. Routed as any complaint, unless
-    `settled_on_spot` says the merchant settled at the station: then it is closed settled at once with that amount
-    recovered, and no one is asked to negotiate."""
-    station_id = _station_of(principal)
-    assert body.complainant is not None, "StationComplaintCreate requires a complainant"
-    filing = complaint_service.Filing(
-        consumer_id=consumer_subject(body.complainant.phone, runtime.settings.subject_key.get_secret_value()),
-        body=ComplaintCreate.model_validate(
-            body.model_dump(exclude={"settled_on_spot"}) | {"channel": Channel.STATION}),
-        idempotency_key=None,
-        cipher=cipher,
-        publisher=publisher,
-        negotiation_periods=negotiation_periods(runtime.settings),
-        filer=Actor(ActorRole.STATION_STAFF, principal.sub),
-        station_id=station_id,
-        settled_on_spot=body.settled_on_spot,
-    )
-    stored = await complaint_service.file_complaint(session, filing)
-    return JSONResponse(stored.body, status_code=stored.status,
-                        headers={"Location": f"{regulator_router.prefix}/{stored.body['id']}"})
-
-
 @hotline_router.post("", status_code=201, response_model=ComplaintRead,
                      summary="File a caller's complaint or report at the 12315 hotline",
                      responses={403: {"description": "The token is not a hotline operator's"},
@@ -188,18 +145,6 @@ async def file_hotline_complaint(
     stored = await complaint_service.file_complaint(session, filing)
     return JSONResponse(stored.body, status_code=stored.status,
                         headers={"Location": f"{regulator_router.prefix}/{stored.body['id']}"})
-
-
-@station_router.get("", response_model=ComplaintList, summary="What my service station filed, newest first")
-async def list_station_complaints(
-    principal: StationStaffPrincipal,
-    session: DbSession,
-    cursor: str | None = None,
-    limit: PageSize = 20,
-) -> ComplaintList:
-    """The cases the caller's station filed, newest first, a page at a time."""
-    return await complaint_service.list_complaints(
-        session, conditions=complaint_service.station_conditions(_station_of(principal)), cursor=cursor, limit=limit)
 
 
 @consumer_router.get("", response_model=ComplaintList, summary="My complaints, newest first")
@@ -354,15 +299,7 @@ async def download_my_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UUID, 
     """The file as uploaded, with its sniffed media type."""
     if await complaint_service.version_of(session, complaint_id=complaint_id, consumer_id=principal.sub) is None:
         raise Problem("not-found", "No such complaint")
-    return await _download(session, cipher, store, complaint_id, evidence_id)
-
-
-async def _download(session: AsyncSession, cipher: PiiCipher, store: FileStore, complaint_id: uuid.UUID,
-                    evidence_id: uuid.UUID) -> Response:
-    row = await evidence_service.of_case_by_id(session, cipher, case_id=complaint_id, evidence_id=evidence_id)
-    return Response(await store.get(row["storage_key"]), media_type=row["media_type"], headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row['filename'])}",
-        "X-Content-Type-Options": "nosniff", "ETag": f'"{row["sha256"]}"'})
+    return await stored_file(session, cipher, store, complaint_id, evidence_id)
 
 
 async def _consumer_view(session: AsyncSession, complaint_id: uuid.UUID, consumer_id: str,
@@ -456,7 +393,7 @@ async def download_region_evidence(complaint_id: uuid.UUID, evidence_id: uuid.UU
                                    session: DbSession, cipher: Cipher, rules: Rules, store: Store) -> Response:
     """An attachment of a case in a region the caller governs."""
     await _regulator_view(session, complaint_id, principal, cipher, rules)
-    return await _download(session, cipher, store, complaint_id, evidence_id)
+    return await stored_file(session, cipher, store, complaint_id, evidence_id)
 
 
 async def _regulator_view(session: AsyncSession, complaint_id: uuid.UUID, principal: Principal,

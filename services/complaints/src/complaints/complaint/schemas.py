@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
@@ -20,7 +21,15 @@ from pydantic import (
 )
 
 from complaints import catalog, identifiers
-from complaints.complaint.enums import ActorRole, CaseStatus, Channel, ComplaintKind, IssueType, RequestType
+from complaints.complaint.enums import (
+    ActorRole,
+    CaseStatus,
+    Channel,
+    ComplaintKind,
+    IdDocument,
+    IssueType,
+    RequestType,
+)
 from complaints.deadline.schemas import DeadlineRead
 from complaints.evidence.schemas import EvidenceRead
 from servicekit import regions
@@ -217,15 +226,57 @@ class ComplaintCreate(RequestBody):
 
 
 class SettledOnSpot(RequestBody):
-    """What the merchant paid or agreed at the station, settling the complaint there and then."""
+    """What the merchant paid or agreed at the station, settling the complaint there and then: `amount_fen` is the
+    money the consumer recovers (0 for a settlement without money, such as an apology or a replacement), `note` what
+    the parties agreed."""
 
     amount_fen: Annotated[StrictInt, Field(ge=0)]
     note: Annotated[Text, StringConstraints(max_length=2000)]
 
 
-class StationComplaintCreate(ComplaintCreate):
-    """A filing by station staff for a walk-in consumer; `channel` is always `station`."""
+# What each identity document's number looks like; the resident ID card's check character is verified as well.
+DOCUMENT_NUMBER_FORMATS: dict[IdDocument, tuple[str, str]] = {
+    IdDocument.RESIDENT_ID_CARD: (identifiers.ID_NUMBER_PATTERN.pattern,
+                                  "18 characters: 17 digits and a check digit or X"),
+    IdDocument.HK_MACAO_PERMIT: (r"^[HM]\d{8}(\d{2})?$", "H or M followed by 8 or 10 digits"),
+    IdDocument.TAIWAN_PERMIT: (r"^\d{8}$", "8 digits"),
+    IdDocument.PASSPORT: (r"^[A-Z0-9]{5,17}$", "5 to 17 letters or digits"),
+    IdDocument.FOREIGN_PERMANENT_RESIDENCE: (r"^([A-Z]{3}\d{12}|9\d{16}[\dX])$",
+                                             "3 letters and 12 digits, or 18 characters starting with 9"),
+}
 
+
+class IdentityCheck(RequestBody):
+    """The identity document station staff saw in the original and compared with the walk-in (Art. 10: a
+    complainant's real identity). `checked` is the staff member's confirmation and must be true."""
+
+    document_type: IdDocument
+    document_number: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=32)]
+    checked: Literal[True]
+
+    @model_validator(mode="after")
+    def _number_fits_the_document(self) -> Self:
+        pattern, expected = DOCUMENT_NUMBER_FORMATS[self.document_type]
+        if not re.match(pattern, self.document_number):
+            raise ValueError(f"document_number: a {self.document_type.value} number is {expected}")
+        if self.document_type is IdDocument.RESIDENT_ID_CARD and not identifiers.is_id_number(self.document_number):
+            raise ValueError("document_number: the check character of this resident ID number is wrong")
+        return self
+
+
+class IdentityRead(BaseModel):
+    """Which document station staff checked the complainant's identity against, and when; the number itself is
+    `complainant.id_number`."""
+
+    document_type: IdDocument
+    checked_at: datetime
+
+
+class StationComplaintCreate(ComplaintCreate):
+    """A filing by station staff for a walk-in consumer; `channel` is always `station`, and the consumer's identity
+    document was checked on the spot (its number goes in `identity`, not in `complainant.id_number`)."""
+
+    identity: IdentityCheck
     settled_on_spot: SettledOnSpot | None = None
 
     @model_validator(mode="after")
@@ -234,6 +285,9 @@ class StationComplaintCreate(ComplaintCreate):
             raise ValueError("only a complaint can be settled on the spot")
         if self.complainant is None:
             raise ValueError("a station files for a consumer it has identified: complainant is required")
+        if self.complainant.id_number is not None:
+            raise ValueError("the checked document's number goes in identity.document_number, "
+                             "not complainant.id_number")
         return self
 
 
@@ -368,6 +422,8 @@ class ComplaintRead(BaseModel):
     region_code: str
     green_channel: bool
     complainant: ComplainantRead | None
+    identity: IdentityRead | None = Field(
+        None, description="The identity document station staff checked on the spot (station filings only)")
     parties: PartiesRead | None = None
     respondent: RespondentRead
     request: RequestRead

@@ -36,6 +36,8 @@ from complaints.complaint.schemas import (
     ComplaintList,
     ComplaintRead,
     ComplaintSummary,
+    IdentityCheck,
+    IdentityRead,
     JointRead,
     PartiesRead,
     PurchaseRead,
@@ -117,6 +119,10 @@ class Filing:
     negotiation_periods: NegotiationPeriods
     filer: Actor | None = None
     station_id: uuid.UUID | None = None
+    # The identity document station staff checked on the spot; its number is sealed like the complainant's ID number.
+    identity: IdentityCheck | None = None
+    # Whose unattached uploads `evidence_ids` name: the consumer's own, unless staff uploaded them at the desk.
+    evidence_owner: str | None = None
     settled_on_spot: SettledOnSpot | None = None
     # A case transferred from 12315 or 12345: "<source>:<ticket>", unique across cases.
     source_ticket: str | None = None
@@ -195,7 +201,8 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
               for case in staged}
     answered = staged[0]
     attachments = await evidence_service.attach(session, filing.cipher, case_id=answered.row["id"],
-                                                consumer_id=filing.consumer_id, evidence_ids=body.evidence_ids,
+                                                consumer_id=filing.evidence_owner or filing.consumer_id,
+                                                evidence_ids=body.evidence_ids,
                                                 shared_ids=body.shared_evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
@@ -270,7 +277,7 @@ def _stage_settled_on_spot(filing: Filing, settled: SettledOnSpot, route: Route,
     status = ensure_allowed(ComplaintStatus.SUBMITTED, ComplaintStatus.CLOSED_SETTLED)
     row = _case_row(filing, route, case_id=complaint_id, kind=ComplaintKind.COMPLAINT, status=status,
                     linked_case_id=None, now=now)
-    row.update(recovered_fen=settled.amount_fen, closed_at=now, routed_at=None)
+    row.update(recovered_fen=settled.amount_fen, closed_at=now, routed_at=None, station_settled_at=now)
     submitter = filing.submitter
     timeline = [
         _submitted_row(filing, complaint_id, now),
@@ -328,6 +335,8 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
     complainant = body.complainant
     cipher = filing.cipher
     is_report = kind is ComplaintKind.REPORT
+    identity = filing.identity
+    id_number = identity.document_number if identity is not None else complainant.id_number if complainant else None
 
     def sealed(field: str, value: str | None) -> bytes | None:
         return cipher.encrypt(value, context=_pii_context(case_id, field)) if value is not None else None
@@ -343,7 +352,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "complainant_name_enc": sealed("name", complainant.name if complainant else None),
         "complainant_phone_enc": sealed("phone", complainant.phone if complainant else None),
         "complainant_address_enc": sealed("address", complainant.address if complainant else None),
-        "complainant_id_number_enc": sealed("id_number", complainant.id_number if complainant else None),
+        "complainant_id_number_enc": sealed("id_number", id_number),
         "phone_index": cipher.blind_index(complainant.phone) if complainant else None,
         "address_index": cipher.blind_index(complainant.address) if complainant and complainant.address else None,
         "parties_enc": sealed("parties", _parties_json(body)),
@@ -368,6 +377,10 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "issue_type": body.issue_type.value,
         "channel": body.channel.value,
         "station_id": filing.station_id,
+        "identity_document": identity.document_type.value if identity is not None else None,
+        "identity_checked_at": now if identity is not None else None,
+        "identity_checked_by": filing.submitter.id if identity is not None else None,
+        "station_settled_at": None,
         # A submission split in two keeps the ticket on the part that answers it.
         "source_ticket": filing.source_ticket if kind is body.kind or kind is ComplaintKind.COMPLAINT else None,
         "mediation_case_id": None,
@@ -496,6 +509,8 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
         linked_case_id=row["linked_case_id"], mediation_case_id=row["mediation_case_id"],
         recovered_fen=row["recovered_fen"], region_code=row["region_code"], green_channel=row["green_channel"],
         complainant=_complainant_of(row, cipher), parties=_parties_of(row, cipher),
+        identity=(IdentityRead(document_type=row["identity_document"], checked_at=row["identity_checked_at"])
+                  if row.get("identity_document") else None),
         respondent=RespondentRead(merchant_id=row["merchant_id"], name=row["respondent_name"],
                                   address=row["respondent_address"], uscc=row["respondent_uscc"],
                                   region_code=row["respondent_region_code"], online=row["online_seller"]),
@@ -550,7 +565,7 @@ async def get_for_consumer(session: AsyncSession, *, complaint_id: uuid.UUID, co
     )).mappings().one_or_none()
     if row is None:
         raise Problem("not-found", "No such complaint")
-    return await _versioned(session, row, cipher)
+    return await versioned(session, row, cipher)
 
 
 async def get_for_regulator(session: AsyncSession, *, complaint_id: uuid.UUID, principal: Principal,
@@ -558,7 +573,7 @@ async def get_for_regulator(session: AsyncSession, *, complaint_id: uuid.UUID, p
     """The case with anti-abuse flags and its parties masked (王*, 138****8000) if the caller governs its region;
     404 otherwise. Full personal data only through a logged reveal with a purpose (access/service.py)."""
     row = await governed_row(session, complaint_id=complaint_id, principal=principal)
-    found = await _versioned(session, row, cipher)
+    found = await versioned(session, row, cipher)
     found.detail.complainant = masked_complainant(found.detail.complainant)
     found.detail.parties = masked_parties(found.detail.parties)
     found.detail.flags = await flags_of(session, row, rules)
@@ -609,7 +624,8 @@ def masked_parties(parties: PartiesRead | None) -> PartiesRead | None:
     return PartiesRead(agent=masked_agent(parties.agent), joint=masked_joint(parties.joint))
 
 
-async def _versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) -> Versioned:
+async def versioned(session: AsyncSession, row: RowMapping, cipher: PiiCipher) -> Versioned:
+    """The case detail as stored (deadlines, timeline, evidence) and its version; no check of who may read it."""
     deadlines = await deadline_service.of_case(session, row["id"])
     timeline = (await session.execute(
         select(event_table).where(event_table.c.complaint_id == row["id"])

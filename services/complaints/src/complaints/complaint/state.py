@@ -52,10 +52,12 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     ComplaintStatus.WITH_MERCHANT: frozenset({ComplaintStatus.PENDING_ACCEPTANCE, ComplaintStatus.CLOSED_SETTLED,
                                               ComplaintStatus.WITHDRAWN}),
     # A regulator may also push a received complaint to the ODR enterprise (back to negotiation), or transfer it to the
-    # competent bureau (Art. 13, 41), where it waits for acceptance again on a new clock.
+    # competent bureau (Art. 13, 41), where it waits for acceptance again on a new clock. The station that filed it
+    # may settle it on the spot while it waits (SETTLEABLE_AT_STATION).
     ComplaintStatus.PENDING_ACCEPTANCE: frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.CLOSED_REFUSED,
                                                    ComplaintStatus.WITH_MERCHANT, ComplaintStatus.WITHDRAWN,
-                                                   ComplaintStatus.PENDING_ACCEPTANCE}),
+                                                   ComplaintStatus.PENDING_ACCEPTANCE,
+                                                   ComplaintStatus.CLOSED_SETTLED}),
     ComplaintStatus.ACCEPTED: frozenset({ComplaintStatus.CLOSED_SETTLED, ComplaintStatus.CLOSED_TERMINATED,
                                          ComplaintStatus.WITHDRAWN}),
     ReportStatus.RECEIVED: frozenset({ReportStatus.VERIFYING, ReportStatus.CASE_OPENED, ReportStatus.NOT_OPENED}),
@@ -66,6 +68,12 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 # A transfer to the competent bureau (Art. 13, 41) is the receiving bureau's pending_acceptance entered again; only a
 # complaint still waiting for the acceptance decision can be transferred (after it, the bureau has taken it on).
 TRANSFERABLE: frozenset[CaseStatus] = frozenset({ComplaintStatus.PENDING_ACCEPTANCE})
+
+# A station settles a walk-in's complaint itself only while no one else is handling it: at filing, or while it waits
+# for the regulator's acceptance decision. Once an ODR enterprise negotiates it or the regulator mediates it, the
+# settlement is theirs to record (mediation's agreement closes the case), so the desk is refused with 409.
+SETTLEABLE_AT_STATION: frozenset[CaseStatus] = frozenset({ComplaintStatus.SUBMITTED,
+                                                          ComplaintStatus.PENDING_ACCEPTANCE})
 
 # What a timeline row says happened, for screens to word in the reader's language; add codes, never rename one.
 TIMELINE_CODES: frozenset[str] = frozenset({
@@ -114,6 +122,14 @@ def ensure_transferable(current: CaseStatus) -> None:
         raise Problem("conflict", f"A case that is {current.value} cannot be transferred",
                       current_status=current.value)
     ensure_allowed(current, ComplaintStatus.PENDING_ACCEPTANCE)
+
+
+def ensure_settleable_at_station(current: CaseStatus) -> None:
+    """Nothing, or a 409 problem when the station may not settle a case in `current` itself."""
+    if current not in SETTLEABLE_AT_STATION:
+        raise Problem("conflict", f"A case that is {current.value} cannot be settled at the station",
+                      current_status=current.value)
+    ensure_allowed(current, ComplaintStatus.CLOSED_SETTLED)
 
 
 @dataclass(frozen=True)

@@ -172,18 +172,21 @@ const PHOTOS_MAX = 9;
 /**
  * Evidence photos: the camera (on a phone) or a file; each is uploaded as soon as it is chosen and shown as a
  * thumbnail from the local file. `ids()` are the uploads to name in `evidence_ids`; `busy()` while one uploads.
+ * Two inputs, because `capture` makes a phone open the camera only, with no way to the album or the files.
  */
 export function evidencePicker({ signal }) {
-  const input = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true,
-    class: "visually-hidden", id: uid("photo") });
+  const camera = h("input", { type: "file", accept: "image/*", capture: "environment",
+    class: "visually-hidden", id: uid("camera") });
+  const input = h("input", { type: "file", accept: "image/*", multiple: true, class: "visually-hidden",
+    id: uid("photo") });
   const list = h("ul", { class: "files" });
   const status = h("div", { role: "status" });
   const uploads = [];
   let uploading = 0;
 
-  input.addEventListener("change", async () => {
-    const files = [...input.files];
-    input.value = "";
+  async function chosen(event) {
+    const files = [...event.target.files];
+    event.target.value = "";
     replace(status);
     for (const file of files) {
       if (uploads.length >= PHOTOS_MAX) {
@@ -217,13 +220,16 @@ export function evidencePicker({ signal }) {
         uploading -= 1;
       }
     }
-  });
+  }
+  camera.addEventListener("change", chosen);
+  input.addEventListener("change", chosen);
 
   return {
     element: h("div", { class: "stack evidence" },
       h("p", { class: "hint", id: `${input.id}-hint` }, t("evidenceHint", { n: PHOTOS_MAX })),
-      input,
-      h("label", { for: input.id, class: "button secondary" }, t("evidenceAdd")),
+      h("div", { class: "row evidence-sources" },
+        h("span", {}, camera, h("label", { for: camera.id, class: "button secondary" }, t("evidenceCamera"))),
+        h("span", {}, input, h("label", { for: input.id, class: "button secondary" }, t("evidenceAdd")))),
       list, status),
     ids: () => uploads.map((entry) => entry.id),
     busy: () => uploading > 0,

@@ -1,0 +1,83 @@
+// Calls to the gateway. Errors come back as RFC 9457 problems whose title the gateway writes in the language we
+// ask for; the screen shows that title (the English `detail` is for developers and logs).
+
+export class ApiError extends Error {
+  constructor(status, title, problem) {
+    super(title)
+    this.status = status
+    this.problem = problem
+  }
+}
+
+/** The calls of one screen: its i18n instance (language and error texts) and its session (token, sign-out). */
+export function createApi(i18n, { session, signOut }) {
+  function headers() {
+    const all = { 'Accept-Language': i18n.global.locale.value, Accept: 'application/json' }
+    if (session.current) all.Authorization = `Bearer ${session.current.token}`
+    return all
+  }
+
+  async function send(method, path, { query, json, form, body, contentType, accept, token } = {}) {
+    const url = new URL(path, window.location.origin)
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
+    }
+    const init = { method, headers: headers() }
+    if (token) init.headers.Authorization = `Bearer ${token}`
+    if (json !== undefined) {
+      init.headers['Content-Type'] = 'application/json'
+      init.body = JSON.stringify(json)
+    } else if (form !== undefined) {
+      init.body = new URLSearchParams(form)
+    } else if (body !== undefined) {
+      init.headers['Content-Type'] = contentType
+      init.body = body
+    }
+    if (accept) init.headers.Accept = accept
+    let response
+    try {
+      response = await fetch(url, init)
+    } catch {
+      throw new ApiError(0, i18n.global.t('errors.network'), null)
+    }
+    if (response.status === 401 && session.current) signOut()
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null)
+      throw new ApiError(response.status,
+        problem?.title ?? i18n.global.t('errors.status', { status: response.status }), problem)
+    }
+    return response
+  }
+
+  return {
+    getJson: async (path, query) => (await send('GET', path, { query })).json(),
+    postJson: async (path, json, query) => (await send('POST', path, { json, query })).json(),
+    putJson: async (path, json, query) => (await send('PUT', path, { json, query })).json(),
+    postForm: async (path, form) => (await send('POST', path, { form })).json(),
+    /** A file as the raw body (evidence, an import's CSV or JSON), answered with JSON. */
+    postFile: async (path, file, { contentType = 'application/octet-stream', query } = {}) => (await send('POST', path, {
+      body: file, contentType, query })).json(),
+    /** A call with another token than the session's: the setup token of a sign-in that owes a password change or a
+     * TOTP enrolment. `null` for 204. */
+    sendWithToken: async (token, method, path, json) => {
+      const response = await send(method, path, { json, token })
+      return response.status === 204 ? null : response.json()
+    },
+    /** A file the API serves only with the token: fetched, then handed to the page as an object URL. */
+    getBlobUrl: async (path) => URL.createObjectURL(await (await send('GET', path)).blob()),
+    /** Saves what a GET answers as a file named by the server (Content-Disposition), else `fallbackName`. */
+    download: async (path, query, fallbackName, accept) => {
+      const response = await send('GET', path, { query, accept })
+      const disposition = response.headers.get('Content-Disposition') ?? ''
+      const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName
+      const url = URL.createObjectURL(await response.blob())
+      const link = document.createElement('a')
+      link.href = url
+      link.download = name
+      link.click()
+      // Revoked a moment later: revoking at once can cancel the download before the browser has read the blob.
+      setTimeout(() => URL.revokeObjectURL(url), 10000)
+      return name
+    },
+  }
+}
