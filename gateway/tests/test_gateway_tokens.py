@@ -43,7 +43,9 @@ async def token_for(gateway: httpx.AsyncClient, **form: str) -> str:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 3600
+    # Enterprises' machine clients sign in again after an hour; people refresh a 15-minute token.
+    assert body["expires_in"] == (3600 if form["grant_type"] == "client_credentials" else 900)
+    assert ("refresh_token" in body) == (form["grant_type"] != "client_credentials")
     assert response.headers["cache-control"] == "no-store"
     token: str = body["access_token"]
     return token

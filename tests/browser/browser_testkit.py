@@ -11,7 +11,8 @@ from playwright.async_api import Page
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-# open_page(path, *, viewport=DESKTOP, locale="zh-CN") -> a page at `path` in a fresh browser context.
+# open_page(path, *, viewport=DESKTOP, locale="zh-CN", storage_state=None) -> a page at `path` in a fresh browser
+# context (or one restored from a saved storage state).
 Opener = Callable[..., Awaitable[Page]]
 # screen(page, name): axe-core on the page as it is, then a screenshot named `name`.
 Screen = Callable[[Page, str], Awaitable[None]]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, StorageState, async_playwright, expect
 
 from browser.browser_testkit import DESKTOP, ComplaintFiler, ConsumerFiler, Opener, Screen
 from odr_runner.credentials import StackSecrets
@@ -142,18 +142,20 @@ class PageProblems:
 @pytest.fixture
 async def open_page(browser: Browser, base_url: str, screenshot_dir: Path,
                     request: pytest.FixtureRequest) -> AsyncIterator[Opener]:
-    """`await open_page("/console/", viewport=DESKTOP)`: a page in a fresh context (nothing stored), in Chinese.
+    """`await open_page("/console/", viewport=DESKTOP)`: a page in a fresh context (nothing stored, unless a
+    `storage_state` saved from another context is given: a browser restarted), in Chinese.
 
     At the end of the test each page is photographed as it was left, and must have broken no CSP rule and
     thrown nothing; HTTP errors the screens handle (a 401 on a wrong password) are not page errors.
     """
     opened: list[tuple[Page, PageProblems]] = []
 
-    async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN") -> Page:
+    async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN",
+                    storage_state: StorageState | None = None) -> Page:
         # `locale` also sets the browser's Accept-Language; a screen's own header (its chosen language) still wins.
         # Reduced motion: screenshots show charts and dialogs finished, not halfway through an animation.
         context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale,
-                                            reduced_motion="reduce")
+                                            reduced_motion="reduce", storage_state=storage_state)
         await context.add_init_script(REPORT_VIOLATIONS)
         page = await context.new_page()
         problems = PageProblems()

@@ -1,7 +1,7 @@
 // Calls to the gateway. Errors come back as RFC 9457 problems whose title the gateway writes in the language we
 // ask for; the screen shows that title (the English `detail` is for developers and logs).
 import { i18n } from './i18n.js'
-import { session, signOut } from './session.js'
+import { activeSession, refresh, signedOutByServer } from './session.js'
 
 export class ApiError extends Error {
   constructor(status, title, problem) {
@@ -11,31 +11,37 @@ export class ApiError extends Error {
   }
 }
 
-function headers(extra = {}) {
-  const all = { 'Accept-Language': i18n.global.locale.value, Accept: 'application/json', ...extra }
-  if (session.current) all.Authorization = `Bearer ${session.current.token}`
+function headers(current) {
+  const all = { 'Accept-Language': i18n.global.locale.value, Accept: 'application/json' }
+  if (current) all.Authorization = `Bearer ${current.token}`
   return all
 }
 
-async function send(method, path, { query, json, form } = {}) {
+async function send(method, path, { query, json } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
   }
-  const init = { method, headers: headers() }
-  if (json !== undefined) {
-    init.headers['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(json)
-  } else if (form !== undefined) {
-    init.body = new URLSearchParams(form)
+  const attempt = async (current) => {
+    const init = { method, headers: headers(current) }
+    if (json !== undefined) {
+      init.headers['Content-Type'] = 'application/json'
+      init.body = JSON.stringify(json)
+    }
+    try {
+      return await fetch(url, init)
+    } catch {
+      throw new ApiError(0, i18n.global.t('errors.network'), null)
+    }
   }
-  let response
-  try {
-    response = await fetch(url, init)
-  } catch {
-    throw new ApiError(0, i18n.global.t('errors.network'), null)
+  const current = await activeSession()
+  let response = await attempt(current)
+  // The token was refused before its time (a restart of the gateway with another key, say): renew it once.
+  if (response.status === 401 && current) {
+    const renewed = await refresh(current.token)
+    if (renewed) response = await attempt(renewed)
+    else signedOutByServer()
   }
-  if (response.status === 401 && session.current) signOut()
   if (!response.ok) {
     const problem = await response.json().catch(() => null)
     throw new ApiError(response.status, problem?.title ?? i18n.global.t('errors.status', { status: response.status }),
@@ -50,10 +56,6 @@ export async function getJson(path, query) {
 
 export async function postJson(path, json, query) {
   return (await send('POST', path, { json, query })).json()
-}
-
-export async function postForm(path, form) {
-  return (await send('POST', path, { form })).json()
 }
 
 /** A file the API serves only with the token: fetched, then handed to the page as an object URL. */

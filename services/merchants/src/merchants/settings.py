@@ -29,6 +29,15 @@ class MerchantsSettings(ServiceSettings):
     credential_overlap_seconds: int = Field(
         default=24 * 3600, description="How long a rotated-out client secret keeps working beside its successor.")
 
+    session_consumer_idle_seconds: int = Field(
+        default=30 * 24 * 3600, description="A consumer's refresh token expires this long after it was issued unused.")
+    session_consumer_lifetime_seconds: int = Field(
+        default=90 * 24 * 3600, description="A consumer signs in again at the latest this long after signing in.")
+    session_staff_idle_seconds: int = Field(
+        default=8 * 3600, description="A staff member's refresh token expires this long after it was issued unused.")
+    session_staff_lifetime_seconds: int = Field(
+        default=24 * 3600, description="A staff member signs in again at the latest this long after signing in.")
+
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,
         description="Addresses or CIDR networks webhooks may reach although they are private, loopback or link-local.",
