@@ -35,6 +35,8 @@ SSE_EVENTS = 3
 SSE_INTERVAL = 0.6
 GATEWAY_TIMEOUT = 1.0
 REFRESH_TTL = 30 * 24 * 3600
+# The stand-in complaints service answers 429 for this number, as if its text-message limit were reached.
+LIMITED_PHONE = "13300133000"
 
 
 @dataclass
@@ -51,6 +53,8 @@ class FakeService:
     detail_reads: int = 0
     # merchants only: refresh tokens (token -> family id, claims, rotated) and the revoked families.
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # complaints only: the sign-in codes the gateway queued.
+    sign_in_codes: list[dict[str, Any]] = field(default_factory=list)
     revoked_families: set[str] = field(default_factory=set)
 
     def change(self, case_id: str) -> None:
@@ -151,6 +155,17 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
                     await asyncio.sleep(0.02)
 
             return StreamingResponse(events(), media_type="text/event-stream")
+
+        @declared.post("/internal/v1/sms/sign-in-codes", status_code=202)
+        async def queue_sign_in_code(payload: dict[str, Any],
+                                     x_internal_token: str = Header(default="")) -> JSONResponse:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            service.sign_in_codes.append(payload)
+            if payload["phone"] == LIMITED_PHONE:
+                return JSONResponse({"type": "/problems/rate-limited", "title": "Too many", "status": 429},
+                                    status_code=429, headers={"Retry-After": "60"})
+            return JSONResponse({"queued": True}, status_code=202)
 
         @declared.get("/v1/public/complaints")
         async def public_complaints(request: Request) -> JSONResponse:

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway import sessions
+from gateway import sessions, sign_in_codes
 from gateway.otp import WINDOW_SECONDS
 from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
@@ -59,7 +59,8 @@ class OtpRequest(BaseModel):
 
 class OtpIssued(BaseModel):
     expires_in: int
-    dev_code: str | None = Field(default=None, description="Only in dev mode, where no SMS is sent")
+    dev_code: str | None = Field(default=None,
+                                 description="Only in dev mode (the development SMS sender delivers nothing)")
 
 
 class TokenIssued(BaseModel):
@@ -129,6 +130,7 @@ async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
     except ValidationError as exc:
         raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from exc
     code = runtime.otp.issue(otp_request.phone)
+    await sign_in_codes.queue(runtime, phone=otp_request.phone, code=code, client_address=client_address(request))
     return OtpIssued(expires_in=WINDOW_SECONDS, dev_code=code if runtime.settings.is_dev else None)
 
 
