@@ -32,6 +32,10 @@ async def claims_of(page: Page, token: str) -> dict[str, Any]:
     return claims
 
 
+def revoked(response: Response) -> bool:
+    return response.url.endswith("/auth/revoke") and response.status == 200
+
+
 def list_loaded(response: Response) -> bool:
     return "/v1/consumer/complaints?" in response.url and response.status == 200
 
@@ -91,7 +95,8 @@ async def test_the_app_stays_signed_in_across_tabs_a_restart_and_a_lapsed_token_
     assert (await stored_session(restarted))["token"] != lapsed
     await screen(restarted, "app-signed-in-after-restart")
 
-    await restarted.get_by_role("button", name="退出").click()
+    async with restarted.expect_response(revoked):
+        await restarted.get_by_role("button", name="退出").click()
     await expect(restarted.get_by_role("heading", name="手机号登录")).to_be_visible()
     assert await restarted.evaluate("localStorage.getItem('odr.session')") is None
     assert not [c for c in await restarted.context.cookies() if c["name"] == "odr_refresh_consumer"]
@@ -138,7 +143,8 @@ async def test_the_console_renews_its_token_silently_signs_in_new_tabs_and_signs
     await expect(second.get_by_role("heading", name="待办案件")).to_be_visible()
     await second.close()
 
-    await page.get_by_role("button", name="退出登录").click()
+    async with page.expect_response(revoked):
+        await page.get_by_role("button", name="退出登录").click()
     await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
     assert not [c for c in await page.context.cookies() if c["name"] == "odr_refresh_regulator"]
     third = await page.context.new_page()
