@@ -265,3 +265,26 @@ async def test_through_the_provider_sent_retried_with_backoff_and_failures_recor
                 assert timedelta(seconds=59) < retried.next_attempt_at - before < timedelta(seconds=70)
         assert (retried.status, retried.last_error) == ("failed", "isv.BUSINESS_LIMIT_CONTROL")
         assert len(provider.received) == 5
+
+
+async def test_sent_and_failed_messages_are_pruned_after_the_retention_period_and_pending_ones_never(
+        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        for phone in ("13600000001", "13600000002", "13600000003"):
+            await notifications.enqueue(session, CIPHER, template=SmsTemplate.SIGN_IN_CODE, params={"code": "1"},
+                                        phone=phone, dedup_key=f"prune-test:{phone}:{uuid.uuid4()}")
+    queued = {CIPHER.decrypt(row.phone_enc, context=f"sms:{row.id}:phone"): row
+              for row in await rows(sessionmaker, status="pending") if row.phone_enc is not None}
+    old = utcnow() - timedelta(days=8)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(SmsOutbox).where(SmsOutbox.id == queued["13600000001"].id)
+                              .values(status="sent", created_at=old))
+        await session.execute(update(SmsOutbox).where(SmsOutbox.id == queued["13600000002"].id)
+                              .values(status="pending", created_at=old))
+        await session.execute(update(SmsOutbox).where(SmsOutbox.id == queued["13600000003"].id)
+                              .values(status="failed", created_at=utcnow() - timedelta(hours=2)))
+    async with sessionmaker() as session, session.begin():
+        await notifications.prune_settled(session, older_than=utcnow() - timedelta(days=7))
+    left = {row.id for row in await rows(sessionmaker)}
+    assert queued["13600000001"].id not in left
+    assert {queued["13600000002"].id, queued["13600000003"].id} <= left

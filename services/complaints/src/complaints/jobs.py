@@ -13,6 +13,7 @@ from complaints.database import inbox, outbox
 from complaints.dependencies import CASE_CHANGES
 from complaints.notifications.jobs import DeadlineNotices, SmsDispatcher
 from complaints.notifications.service import NotifyingOutbox
+from complaints.notifications.service import prune_settled as prune_settled_sms
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.jobs import StatsCompactor
@@ -54,7 +55,9 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     retention = RetentionJob(
         runtime.sessionmaker, outbox=outbox, inbox=inbox, retention=timedelta(hours=settings.event_retention_hours),
         interval=settings.retention_prune_interval,
-        extra=[("idempotency_key", lambda session, now: idempotency.prune(session, now=now))])
+        extra=[("idempotency_key", lambda session, now: idempotency.prune(session, now=now)),
+               ("sms_outbox", lambda session, now: prune_settled_sms(
+                   session, older_than=now - timedelta(hours=settings.event_retention_hours)))])
     jobs: dict[str, BackgroundJob] = {
         "outbox-relay": relay.run,
         f"consumer-{merchant_events.GROUP}": on_merchants.run,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -266,6 +266,22 @@ async def dispatch_one(session: AsyncSession, cipher: PiiCipher, sender: SmsSend
         row.sent_at = utcnow()
         row.last_error = None
         return True
+
+
+PRUNE_BATCH = 1000
+# The limits count the last day of sign-in codes, so no row younger than that is pruned.
+LIMIT_WINDOW = timedelta(days=1)
+
+
+async def prune_settled(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete up to a batch of sent or failed messages queued before `older_than` (a pruning step of the retention
+    job, in its transaction): an encrypted copy of a code or a notification serves nobody once it is out."""
+    doomed = (select(SmsOutbox.id)
+              .where(SmsOutbox.status != SmsStatus.PENDING.value,
+                     SmsOutbox.created_at < min(older_than, utcnow() - LIMIT_WINDOW))
+              .limit(PRUNE_BATCH).with_for_update(skip_locked=True).scalar_subquery())
+    result = await session.execute(delete(SmsOutbox).where(SmsOutbox.id.in_(doomed)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
