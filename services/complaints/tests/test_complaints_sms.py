@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from complaints.cli import read_sms_log
+from complaints.complaint import decisions
 from complaints.consumers.mediation import mediation_handlers
 from complaints.database import outbox
 from complaints.notifications import service as notifications
@@ -23,7 +24,7 @@ from complaints.notifications.models import SmsOutbox
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.calendar import ZONE
-from servicekit.contracts.mediation_v1 import OfferMade
+from servicekit.contracts.mediation_v1 import CaseSettled, OfferMade
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
@@ -288,3 +289,25 @@ async def test_sent_and_failed_messages_are_pruned_after_the_retention_period_an
     left = {row.id for row in await rows(sessionmaker)}
     assert queued["13600000001"].id not in left
     assert {queued["13600000002"].id, queued["13600000003"].id} <= left
+
+
+async def test_a_settlement_from_mediation_closes_the_case_and_texts_its_outcome(
+        client: httpx.AsyncClient, consumer: Consumer, tokens: Tokens, area: Area,
+        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    _, auth = consumer()
+    filed = await file_case(client, auth, area.first)
+    regulator = bearer(tokens.regulator(region=area.first))
+    accepted = await client.post(f"{REGULATOR}/{filed['id']}/accept", headers=regulator)
+    assert accepted.status_code == 200, accepted.text
+    settled = CaseSettled(case_id=uuid.uuid4(), complaint_id=uuid.UUID(filed["id"]), merchant_id=None,
+                          region_code=area.first, at=utcnow(), stage="mediation", agreement_id=uuid.uuid4(),
+                          agreement_hash="0" * 64, amount_fen=29900, fulfil_by=None)
+    publisher = Publisher(outbox=notifications.NotifyingOutbox(outbox, "complaints", CIPHER), source="complaints")
+    async with sessionmaker() as session, session.begin():
+        await decisions.record_settled(session, settled, publisher)
+
+    assert [row.template for row in await rows(sessionmaker, complaint_id=uuid.UUID(filed["id"]))] == [
+        "decision_taken", "case_closed"]
+    await dispatch_all(sessionmaker, DevSmsSender())
+    texts = {entry.text for entry in await read_sms_log_of(sessionmaker)}
+    assert f"您的投诉{filed['case_no']}已办结（已和解），欢迎登录评价。" in texts
