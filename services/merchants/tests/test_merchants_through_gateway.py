@@ -50,6 +50,11 @@ def stand_in_mediation() -> FastAPI:
     async def list_cases() -> dict[str, object]:
         return {"items": [], "next_cursor": None}
 
+    # It stands in for complaints too, which queues the sign-in codes as text messages.
+    @cases.post("/internal/v1/sms/sign-in-codes", status_code=202)
+    async def queue_sign_in_code() -> dict[str, object]:
+        return {"queued": True}
+
     return cases
 
 
