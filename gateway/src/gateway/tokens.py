@@ -73,7 +73,7 @@ class TokenIssued(BaseModel):
 
 
 class TokenRequest(BaseModel):
-    """Fields of the three grants; sent as a form (OAuth 2.0) or as JSON."""
+    """Fields of the four grants; sent as a form (OAuth 2.0) or as JSON."""
 
     grant_type: str = Field(description="otp | password | client_credentials | refresh_token")
     phone: str | None = None
