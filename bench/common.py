@@ -34,10 +34,15 @@ CONSUMER_PHONE_BASE = 13900000000
 
 # The platform's defaults are for people: 30 sign-ins a minute per address. The load generator signs in a pool of
 # consumers from one address, so the bench stack lifts that edge limit (and allows webhooks to reach loopback). The
-# replay enrols its enterprises from one address too: ODR applications (5 at once, then 20 an hour) are lifted alike.
+# replay enrols its enterprises from one address too: ODR applications (5 at once, then 20 an hour) are lifted alike,
+# and so are the text-message limits on sign-in codes (per number and per address).
 BENCH_ENV = {
     "ODR_AUTH_RATE_PER_MINUTE": "1000000",
     "ODR_AUTH_RATE_BURST": "100000",
+    "ODR_SMS_CODE_INTERVAL_SECONDS": "0",
+    "ODR_SMS_CODES_PER_PHONE_PER_HOUR": "1000000",
+    "ODR_SMS_CODES_PER_PHONE_PER_DAY": "1000000",
+    "ODR_SMS_CODES_PER_ADDRESS_PER_HOUR": "1000000",
     "ODR_APPLICATIONS_BURST": "1000",
     "ODR_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
 }

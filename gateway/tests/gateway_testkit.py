@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ STAFF_PASSWORD = "staff-password"
 SSE_EVENTS = 3
 SSE_INTERVAL = 0.6
 GATEWAY_TIMEOUT = 1.0
+REFRESH_TTL = 30 * 24 * 3600
+# The stand-in complaints service answers 429 for this number, as if its text-message limit were reached.
+LIMITED_PHONE = "13300133000"
 
 
 @dataclass
@@ -47,6 +51,11 @@ class FakeService:
     feed: list[tuple[str, str]] = field(default_factory=list)
     feed_connections: int = 0
     detail_reads: int = 0
+    # merchants only: refresh tokens (token -> family id, claims, rotated) and the revoked families.
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # complaints only: the sign-in codes the gateway queued.
+    sign_in_codes: list[dict[str, Any]] = field(default_factory=list)
+    revoked_families: set[str] = field(default_factory=set)
 
     def change(self, case_id: str) -> None:
         """A new version of a followed case, announced on the feed."""
@@ -147,6 +156,17 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
 
             return StreamingResponse(events(), media_type="text/event-stream")
 
+        @declared.post("/internal/v1/sms/sign-in-codes", status_code=202)
+        async def queue_sign_in_code(payload: dict[str, Any],
+                                     x_internal_token: str = Header(default="")) -> JSONResponse:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            service.sign_in_codes.append(payload)
+            if payload["phone"] == LIMITED_PHONE:
+                return JSONResponse({"type": "/problems/rate-limited", "title": "Too many", "status": 429},
+                                    status_code=429, headers={"Retry-After": "60"})
+            return JSONResponse({"queued": True}, status_code=202)
+
         @declared.get("/v1/public/complaints")
         async def public_complaints(request: Request) -> JSONResponse:
             return await echo(request, name)
@@ -199,6 +219,45 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
                                      "region": "632801", "merchant_id": None, "station_id": None,
                                      "client_id": None})
             return JSONResponse({"detail": "bad credentials"}, status_code=401)
+
+        def next_refresh(family: str, claims: dict[str, Any], status: int) -> JSONResponse:
+            token = f"ort_{uuid.uuid4().hex}"
+            service.refresh_tokens[token] = {"family": family, "claims": claims, "rotated": False}
+            return JSONResponse({"family_id": family, "refresh_token": token, "refresh_expires_in": REFRESH_TTL,
+                                 "claims": claims}, status_code=status)
+
+        @declared.post("/internal/v1/sessions")
+        async def start_session(payload: dict[str, Any], x_internal_token: str = Header(default="")) -> JSONResponse:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            if payload["kind"] == "staff":
+                claims = {"sub": payload["subject"], "aud": "regulator", "roles": ["regulator"], "region": "632801"}
+            else:
+                claims = {"sub": payload["subject"], "aud": "consumer", "roles": ["consumer"]}
+            return next_refresh(str(uuid.uuid4()), claims, 201)
+
+        @declared.post("/internal/v1/sessions/refresh")
+        async def refresh_session(payload: dict[str, Any],
+                                  x_internal_token: str = Header(default="")) -> JSONResponse:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            known = service.refresh_tokens.get(payload["refresh_token"])
+            if known is None or known["family"] in service.revoked_families:
+                return JSONResponse({"detail": "not valid"}, status_code=401)
+            if known["rotated"]:
+                service.revoked_families.add(known["family"])
+                return JSONResponse({"detail": "reused"}, status_code=401)
+            known["rotated"] = True
+            return next_refresh(known["family"], known["claims"], 200)
+
+        @declared.post("/internal/v1/sessions/revoke")
+        async def revoke_session(payload: dict[str, Any], x_internal_token: str = Header(default="")) -> Response:
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            known = service.refresh_tokens.get(payload["refresh_token"])
+            if known is not None:
+                service.revoked_families.add(known["family"])
+            return Response(status_code=204)
 
         @declared.get("/internal/v1/principals/{client_id}/active")
         async def client_active(client_id: str, x_internal_token: str = Header(default="")) -> JSONResponse:

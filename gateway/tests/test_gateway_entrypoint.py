@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from gateway_testkit import Upstreams, gateway_settings, in_process_gateway
+from gateway_testkit import INTERNAL_TOKEN, Upstreams, gateway_settings, in_process_gateway
 
 from servicekit.infra import free_port, wait_for_port
 
@@ -31,7 +31,7 @@ def test_in_dev_the_factory_starts_from_the_environment_with_a_generated_key(ups
     port = free_port()
     env = {"ODR_ENVIRONMENT": "dev", "ODR_COMPLAINTS_URL": upstreams.complaints.url,
            "ODR_MERCHANTS_URL": upstreams.merchants.url, "ODR_MEDIATION_URL": upstreams.mediation.url,
-           "ODR_JWT_PRIVATE_KEY": ""}
+           "ODR_JWT_PRIVATE_KEY": "", "ODR_INTERNAL_TOKEN": INTERNAL_TOKEN}
     with gateway_process(env, port) as process:
         wait_for_port("127.0.0.1", port, timeout=15, process=process)
         base = f"http://127.0.0.1:{port}"

@@ -11,6 +11,7 @@ from gateway_testkit import (
     CLIENT_ID,
     CLIENT_SECRET,
     INTERNAL_TOKEN,
+    LIMITED_PHONE,
     MERCHANT_ID,
     STAFF_PASSWORD,
     STAFF_USERNAME,
@@ -43,7 +44,9 @@ async def token_for(gateway: httpx.AsyncClient, **form: str) -> str:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 3600
+    # Enterprises' machine clients sign in again after an hour; people refresh a 15-minute token.
+    assert body["expires_in"] == (3600 if form["grant_type"] == "client_credentials" else 900)
+    assert ("refresh_token" in body) == (form["grant_type"] != "client_credentials")
     assert response.headers["cache-control"] == "no-store"
     token: str = body["access_token"]
     return token
@@ -67,6 +70,23 @@ async def test_otp_sign_in_gives_a_consumer_token_that_the_jwks_verifies(gateway
     proxied = await gateway.get("/v1/consumer/complaints", headers=bearer(token))
     assert proxied.status_code == 200
     assert proxied.json()["service"] == "complaints"
+
+
+async def test_the_code_is_queued_as_a_text_message_at_complaints(gateway: httpx.AsyncClient,
+                                                                  upstreams: Upstreams) -> None:
+    issued = await gateway.post("/auth/otp", json={"phone": "13500135000"})
+    assert issued.status_code == 202
+    queued = upstreams.complaints.sign_in_codes[-1]
+    assert queued == {"phone": "13500135000", "code": issued.json()["dev_code"], "client_address": "127.0.0.1"}
+    limited = await gateway.post("/auth/otp", json={"phone": LIMITED_PHONE})
+    assert assert_problem(limited, 429, "rate-limited")
+    assert limited.headers["retry-after"] == "60"
+
+
+async def test_without_the_complaints_service_no_code_is_issued(upstreams: Upstreams, signing_key: str) -> None:
+    settings = gateway_settings(upstreams, signing_key, complaints_url=f"http://127.0.0.1:{free_port()}")
+    async with in_process_gateway(settings) as gateway:
+        assert_problem(await gateway.post("/auth/otp", json={"phone": PHONE}), 503, "upstream-unavailable")
 
 
 async def test_the_token_endpoint_also_takes_json(gateway: httpx.AsyncClient) -> None:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, StorageState, async_playwright, expect
 
 from browser.browser_testkit import DESKTOP, ComplaintFiler, ConsumerFiler, Opener, Screen
 from odr_runner.credentials import StackSecrets
@@ -42,6 +42,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 # What blocks a person: axe's two highest impacts. Moderate and minor findings are left to review.
 BLOCKING_IMPACTS = {"serious", "critical"}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The same goes for the text-message limits on sign-in codes, per number and per address.
+LENIENT_SMS_LIMITS = {"ODR_SMS_CODE_INTERVAL_SECONDS": "0", "ODR_SMS_CODES_PER_PHONE_PER_HOUR": "1000",
+                      "ODR_SMS_CODES_PER_PHONE_PER_DAY": "1000", "ODR_SMS_CODES_PER_ADDRESS_PER_HOUR": "10000"}
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +81,8 @@ async def platform(
         environment="dev",
         # Every test signs in from this one address, like a whole office behind one NAT: the per-address sign-in
         # limit is raised so that it counts nothing the tests do not mean it to.
-        settings_overrides={"gateway": {"ODR_AUTH_RATE_PER_MINUTE": "6000", "ODR_AUTH_RATE_BURST": "1000"}},
+        settings_overrides={"gateway": {"ODR_AUTH_RATE_PER_MINUTE": "6000", "ODR_AUTH_RATE_BURST": "1000"},
+                            "complaints": LENIENT_SMS_LIMITS},
     )
     async with settled_stack(config) as stack:
         yield stack
@@ -142,18 +146,20 @@ class PageProblems:
 @pytest.fixture
 async def open_page(browser: Browser, base_url: str, screenshot_dir: Path,
                     request: pytest.FixtureRequest) -> AsyncIterator[Opener]:
-    """`await open_page("/console/", viewport=DESKTOP)`: a page in a fresh context (nothing stored), in Chinese.
+    """`await open_page("/console/", viewport=DESKTOP)`: a page in a fresh context (nothing stored, unless a
+    `storage_state` saved from another context is given: a browser restarted), in Chinese.
 
     At the end of the test each page is photographed as it was left, and must have broken no CSP rule and
     thrown nothing; HTTP errors the screens handle (a 401 on a wrong password) are not page errors.
     """
     opened: list[tuple[Page, PageProblems]] = []
 
-    async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN") -> Page:
+    async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN",
+                    storage_state: StorageState | None = None) -> Page:
         # `locale` also sets the browser's Accept-Language; a screen's own header (its chosen language) still wins.
         # Reduced motion: screenshots show charts and dialogs finished, not halfway through an animation.
         context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale,
-                                            reduced_motion="reduce")
+                                            reduced_motion="reduce", storage_state=storage_state)
         await context.add_init_script(REPORT_VIOLATIONS)
         page = await context.new_page()
         problems = PageProblems()

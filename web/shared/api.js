@@ -9,38 +9,46 @@ export class ApiError extends Error {
   }
 }
 
-/** The calls of one screen: its i18n instance (language and error texts) and its session (token, sign-out). */
-export function createApi(i18n, { session, signOut }) {
-  function headers() {
+/** The calls of one screen: its i18n instance (language and error texts) and its session (shared/session.js). */
+export function createApi(i18n, { activeSession, refresh, signedOutByServer }) {
+  function headers(token) {
     const all = { 'Accept-Language': i18n.global.locale.value, Accept: 'application/json' }
-    if (session.current) all.Authorization = `Bearer ${session.current.token}`
+    if (token) all.Authorization = `Bearer ${token}`
     return all
   }
 
+  /** `token` replaces the session's (the setup token of a sign-in that owes a password change, say). */
   async function send(method, path, { query, json, form, body, contentType, accept, token } = {}) {
     const url = new URL(path, window.location.origin)
     for (const [name, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
     }
-    const init = { method, headers: headers() }
-    if (token) init.headers.Authorization = `Bearer ${token}`
-    if (json !== undefined) {
-      init.headers['Content-Type'] = 'application/json'
-      init.body = JSON.stringify(json)
-    } else if (form !== undefined) {
-      init.body = new URLSearchParams(form)
-    } else if (body !== undefined) {
-      init.headers['Content-Type'] = contentType
-      init.body = body
+    const attempt = async (bearer) => {
+      const init = { method, headers: headers(bearer) }
+      if (json !== undefined) {
+        init.headers['Content-Type'] = 'application/json'
+        init.body = JSON.stringify(json)
+      } else if (form !== undefined) {
+        init.body = new URLSearchParams(form)
+      } else if (body !== undefined) {
+        init.headers['Content-Type'] = contentType
+        init.body = body
+      }
+      if (accept) init.headers.Accept = accept
+      try {
+        return await fetch(url, init)
+      } catch {
+        throw new ApiError(0, i18n.global.t('errors.network'), null)
+      }
     }
-    if (accept) init.headers.Accept = accept
-    let response
-    try {
-      response = await fetch(url, init)
-    } catch {
-      throw new ApiError(0, i18n.global.t('errors.network'), null)
+    const current = token ? null : await activeSession()
+    let response = await attempt(token ?? current?.token)
+    // The token was refused before its time (a restart of the gateway with another key, say): renew it once.
+    if (response.status === 401 && current) {
+      const renewed = await refresh(current.token)
+      if (renewed) response = await attempt(renewed.token)
+      else signedOutByServer()
     }
-    if (response.status === 401 && session.current) signOut()
     if (!response.ok) {
       const problem = await response.json().catch(() => null)
       throw new ApiError(response.status,

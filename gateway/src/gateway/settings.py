@@ -34,7 +34,10 @@ class GatewaySettings(ServiceSettings):
         default=SecretStr(DEV_PLACEHOLDER),
         description="HMAC key deriving one-time codes (consumer subjects use `subject_key`).",
     )
-    token_ttl_seconds: int = 3600
+    access_token_ttl_seconds: int = Field(
+        default=900, description="Access tokens of consumers and staff, who refresh them with a refresh token.")
+    client_token_ttl_seconds: int = Field(
+        default=3600, description="Enterprise (client_credentials) tokens; revocation still bites within seconds.")
 
     max_body_bytes: int = MIB
 

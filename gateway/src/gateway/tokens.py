@@ -1,4 +1,5 @@
-"""`/auth/otp`, `/auth/token` (grants otp, password, client_credentials) and the JWKS that verifies the tokens."""
+"""`/auth/otp`, `/auth/token` (grants otp, password, client_credentials, refresh_token), `/auth/revoke` and the JWKS
+that verifies the tokens."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from urllib.parse import parse_qsl
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway import sessions, sign_in_codes
 from gateway.otp import WINDOW_SECONDS
 from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
@@ -46,9 +48,9 @@ router = APIRouter(tags=["auth"], generate_unique_id_function=lambda route: rout
 Runtime = Annotated[GatewayRuntime, Depends(get_runtime)]
 
 
-def oauth_error(error: str, detail: str) -> Problem:
+def oauth_error(error: str, detail: str, *, headers: dict[str, str] | None = None) -> Problem:
     slug, _, _, _ = OAUTH_ERRORS[error]
-    return Problem(slug, detail, error=error)
+    return Problem(slug, detail, headers=headers, error=error)
 
 
 class OtpRequest(BaseModel):
@@ -59,19 +61,23 @@ class OtpRequest(BaseModel):
 
 class OtpIssued(BaseModel):
     expires_in: int
-    dev_code: str | None = Field(default=None, description="Only in dev mode, where no SMS is sent")
+    dev_code: str | None = Field(default=None,
+                                 description="Only in dev mode (the development SMS sender delivers nothing)")
 
 
 class TokenIssued(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
+    refresh_token: str | None = Field(
+        default=None, description="Consumers and staff; absent when the session cookie carries it (X-Session-Cookie)")
+    refresh_expires_in: int | None = None
 
 
 class TokenRequest(BaseModel):
-    """Fields of the three grants; sent as a form (OAuth 2.0) or as JSON."""
+    """Fields of the four grants; sent as a form (OAuth 2.0) or as JSON."""
 
-    grant_type: str = Field(description="otp | password | client_credentials")
+    grant_type: str = Field(description="otp | password | client_credentials | refresh_token")
     phone: str | None = None
     code: str | None = None
     username: str | None = None
@@ -81,6 +87,14 @@ class TokenRequest(BaseModel):
         "answer is 403 mfa-required)"))
     client_id: str | None = None
     client_secret: str | None = None
+    refresh_token: str | None = None
+
+
+class RevokeRequest(BaseModel):
+    """RFC 7009: the refresh token to revoke (an access token is not revocable: it lapses within 15 minutes)."""
+
+    token: str
+    token_type_hint: str | None = None
 
 
 class VerifiedCredentials(BaseModel):
@@ -122,6 +136,7 @@ async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
     except ValidationError as exc:
         raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from exc
     code = runtime.otp.issue(otp_request.phone)
+    await sign_in_codes.queue(runtime, phone=otp_request.phone, code=code, client_address=client_address(request))
     return OtpIssued(expires_in=WINDOW_SECONDS, dev_code=code if runtime.settings.is_dev else None)
 
 
@@ -137,13 +152,19 @@ async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
     }}},
 )
 async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
-    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises).
+    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises),
+    refresh_token (consumers and staff: rotates the refresh token; a reused one revokes its whole session).
 
     A staff account with TOTP answers 403 `mfa-required` until the request carries `totp`; one that must change its
     password or enrol TOTP answers 403 `account-setup-required` with a short `setup_token` for that."""
     fields = await _token_fields(request)
     grant_type = fields.get("grant_type")
-    if grant_type == "otp":
+    cookie_audience = _cookie_audience(request)
+    refreshed: sessions.SessionIssued | None = None
+    if grant_type == "refresh_token":
+        refreshed = await _refresh_grant(request, runtime, fields, cookie_audience)
+        credentials = VerifiedCredentials.model_validate(refreshed.claims.model_dump())
+    elif grant_type == "otp":
         credentials = _otp_grant(runtime, fields)
     elif grant_type == "password":
         username, password = _required(fields, "username", "password")
@@ -166,15 +187,56 @@ async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
     elif not grant_type:
         raise oauth_error("invalid_request", "grant_type is required")
     else:
-        raise oauth_error("unsupported_grant_type", "grant_type must be otp, password or client_credentials")
-    ttl = runtime.settings.token_ttl_seconds
+        raise oauth_error("unsupported_grant_type",
+                          "grant_type must be otp, password, client_credentials or refresh_token")
+    # Enterprises' machine clients sign in again with their credentials instead of refreshing (OAuth practice).
+    if credentials.aud == Audience.MERCHANT:
+        ttl = runtime.settings.client_token_ttl_seconds
+        session = None
+    else:
+        ttl = runtime.settings.access_token_ttl_seconds
+        if cookie_audience is not None and cookie_audience != credentials.aud:
+            raise oauth_error("invalid_request", "X-Session-Cookie names another audience than the sign-in's")
+        session = refreshed or await sessions.start(runtime, audience=credentials.aud, subject=credentials.sub)
     token = runtime.issuer.issue(
         sub=credentials.sub, aud=credentials.aud, roles=credentials.roles, ttl=timedelta(seconds=ttl),
         region=credentials.region, merchant_id=credentials.merchant_id, station_id=credentials.station_id,
         client_id=credentials.client_id,
     )
-    body = TokenIssued(access_token=token, expires_in=ttl).model_dump()
-    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    issued = TokenIssued(access_token=token, expires_in=ttl)
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if session is not None and cookie_audience is not None:
+        headers["Set-Cookie"] = sessions.cookie_header(request, cookie_audience, session.refresh_token,
+                                                       max_age=sessions.cookie_lifetime(cookie_audience, session))
+    elif session is not None:
+        issued.refresh_token = session.refresh_token
+        issued.refresh_expires_in = session.refresh_expires_in
+    return JSONResponse(issued.model_dump(exclude_none=True), headers=headers)
+
+
+@router.post(
+    "/auth/revoke",
+    summary="Revoke a refresh token's session (sign out)",
+    dependencies=RateLimited,
+    responses={200: {"description": "Revoked, or the token was unknown (RFC 7009 answers both alike)"}},
+    openapi_extra={"requestBody": {"required": False, "content": {
+        "application/x-www-form-urlencoded": {"schema": RevokeRequest.model_json_schema()},
+        "application/json": {"schema": RevokeRequest.model_json_schema()},
+    }}},
+)
+async def revoke_token(request: Request, runtime: Runtime) -> Response:
+    """RFC 7009: ends the whole session (every refresh token rotated from the same sign-in) of the given refresh
+    token, or of the session cookie (`X-Session-Cookie`, which is deleted too); always 200 for unknown tokens."""
+    cookie_audience = _cookie_audience(request)
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if cookie_audience is not None:
+        token = sessions.cookie_token(request, cookie_audience)
+        headers["Set-Cookie"] = sessions.cookie_header(request, cookie_audience, "", max_age=0)
+    else:
+        (token,) = _required(await _token_fields(request), "token")
+    if token:
+        await sessions.revoke(runtime, token)
+    return Response(status_code=200, headers=headers)
 
 
 def _setup_required(runtime: GatewayRuntime, credentials: VerifiedCredentials) -> Problem:
@@ -218,6 +280,29 @@ async def _token_fields(request: Request) -> dict[str, str]:
             raise oauth_error("invalid_request", "The body must be a JSON object")
         return {name: value for name, value in parsed.items() if isinstance(value, str)}
     raise oauth_error("invalid_request", "Send application/x-www-form-urlencoded (or application/json)")
+
+
+def _cookie_audience(request: Request) -> Audience | None:
+    try:
+        return sessions.cookie_audience(request)
+    except sessions.CookieModeRefused as exc:
+        raise oauth_error("invalid_request", str(exc)) from exc
+
+
+async def _refresh_grant(request: Request, runtime: GatewayRuntime, fields: dict[str, str],
+                         cookie_audience: Audience | None) -> sessions.SessionIssued:
+    if cookie_audience is None:
+        (refresh_token,) = _required(fields, "refresh_token")
+    else:
+        refresh_token = sessions.cookie_token(request, cookie_audience) or ""
+    rotated = await sessions.rotate(runtime, refresh_token) if refresh_token else sessions.Refused()
+    if isinstance(rotated, sessions.Refused):
+        headers = ({"Set-Cookie": sessions.cookie_header(request, cookie_audience, "", max_age=0)}
+                   if cookie_audience is not None else None)
+        raise oauth_error("invalid_grant", "The refresh token is not valid", headers=headers)
+    if cookie_audience is not None and rotated.claims.aud != cookie_audience:
+        raise oauth_error("invalid_grant", "The refresh token belongs to another audience")
+    return rotated
 
 
 def _required(fields: dict[str, str], *names: str) -> list[str]:

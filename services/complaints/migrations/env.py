@@ -12,6 +12,7 @@ import complaints.deadline.models
 import complaints.enrollment.models
 import complaints.evidence.models
 import complaints.idempotency
+import complaints.notifications.models
 import complaints.stats.models
 import complaints.summary.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)
 from complaints.database import metadata

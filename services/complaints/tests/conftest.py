@@ -46,7 +46,9 @@ def settings(database_url: str, complaints_db: str, kafka_bootstrap: str, token_
     return ComplaintsSettings(database_url=database_url, database_name=complaints_db, kafka_bootstrap=kafka_bootstrap,
                               jwt_public_key=token_issuer.public_key_pem(), environment="test",
                               pii_key=SecretStr(PII_KEY), evidence_dir=tmp_path_factory.mktemp("evidence"),
-                              merchant_negotiation_working_days=NEGOTIATION_WORKING_DAYS)
+                              merchant_negotiation_working_days=NEGOTIATION_WORKING_DAYS,
+                              # The text-message tests drive the dispatcher themselves, with the sender they test.
+                              sms_dispatch_enabled=False)
 
 
 @pytest.fixture(scope="session")

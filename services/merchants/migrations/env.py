@@ -9,6 +9,7 @@ import merchants.credentials.models
 import merchants.enrollment.models
 import merchants.registry.models
 import merchants.scorecards.models
+import merchants.sessions.models
 import merchants.stations.models
 import merchants.summons.models
 import merchants.webhooks.models  # noqa: F401  (every model module, so autogenerate sees the whole schema)

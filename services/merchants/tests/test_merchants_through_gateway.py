@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from merchants_testkit import INTERNAL_TOKEN, ApproveMerchant, eventually
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.main import create_app as create_gateway
 from gateway.routes import ROUTES, Upstream
 from gateway.settings import GatewaySettings
+from merchants.credentials import service as credentials_service
+from merchants.credentials.models import StaffAccount
 from servicekit.auth import generate_private_key_pem
+from servicekit.db import utcnow
 from servicekit.infra import free_port
 from servicekit.testing.plugin import Tokens
 
@@ -42,6 +49,11 @@ def stand_in_mediation() -> FastAPI:
     @cases.get("/v1/merchant/cases")
     async def list_cases() -> dict[str, object]:
         return {"items": [], "next_cursor": None}
+
+    # It stands in for complaints too, which queues the sign-in codes as text messages.
+    @cases.post("/internal/v1/sms/sign-in-codes", status_code=202)
+    async def queue_sign_in_code() -> dict[str, object]:
+        return {"queued": True}
 
     return cases
 
@@ -97,3 +109,53 @@ def test_every_public_endpoint_is_allow_listed_at_the_gateway_and_nothing_else(a
               if path.startswith("/v1/") for method in operations}
     allowed = {(route.method, shape(route.template)) for route in ROUTES if route.service == Upstream.MERCHANTS}
     assert served == allowed
+
+
+async def test_through_the_gateway_a_staff_session_rotates_and_ends_when_the_account_is_disabled(
+        gateway: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    username = f"reg-{secrets.token_hex(4)}"
+    async with sessionmaker() as session:
+        await credentials_service.upsert_staff_account(session, username=username, password="pw-" + username,
+                                                       role="regulator", region_code="632801",
+                                                       display_name="格尔木审核员")
+    signed_in = await gateway.post("/auth/token", data={"grant_type": "password", "username": username,
+                                                        "password": "pw-" + username})
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["expires_in"] == 900
+    refreshed = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                        "refresh_token": signed_in.json()["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    claims = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
+    assert (claims["sub"], claims["aud"], claims["region"], claims["roles"]) == (
+        username, "regulator", "632801", ["regulator"])
+
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(StaffAccount).where(StaffAccount.username == username)
+                              .values(disabled_at=utcnow()))
+    refused = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                      "refresh_token": refreshed.json()["refresh_token"]})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+
+
+async def test_through_the_gateway_a_replayed_consumer_refresh_token_signs_every_copy_out(
+        gateway: httpx.AsyncClient) -> None:
+    phone = "13600136000"
+    code = (await gateway.post("/auth/otp", json={"phone": phone})).json()["dev_code"]
+    first = (await gateway.post("/auth/token", data={"grant_type": "otp", "phone": phone, "code": code})).json()
+    second = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                     "refresh_token": first["refresh_token"]})
+    assert second.status_code == 200, second.text
+    replay = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                     "refresh_token": first["refresh_token"]})
+    assert replay.json()["error"] == "invalid_grant"
+    current = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                      "refresh_token": second.json()["refresh_token"]})
+    assert current.json()["error"] == "invalid_grant"
+
+    code = (await gateway.post("/auth/otp", json={"phone": phone})).json()["dev_code"]
+    again = (await gateway.post("/auth/token", data={"grant_type": "otp", "phone": phone, "code": code})).json()
+    assert (await gateway.post("/auth/revoke", data={"token": again["refresh_token"]})).status_code == 200
+    revoked = await gateway.post("/auth/token", data={"grant_type": "refresh_token",
+                                                      "refresh_token": again["refresh_token"]})
+    assert revoked.json()["error"] == "invalid_grant"

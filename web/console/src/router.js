@@ -1,6 +1,6 @@
 // Hash routes: every screen lives at /console/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
-import { session } from './session.js'
+import { activeSession, session } from './session.js'
 import CaseDetail from './views/CaseDetail.vue'
 import AuditChain from './views/audit/AuditChain.vue'
 import AuditFigures from './views/audit/AuditFigures.vue'
@@ -73,8 +73,9 @@ export const router = createRouter({
   ],
 })
 
-// Signed out: to the form, remembering where the user was going (a deep link survives the sign-in).
-router.beforeEach((to) => {
-  if (!to.meta.public && !session.current) return { path: '/sign-in', query: { next: to.fullPath } }
-  return true
+// Signed out: to the form, remembering where the user was going (a deep link survives the sign-in). A new tab of a
+// browser that holds the session cookie is signed in silently first.
+router.beforeEach(async (to) => {
+  if (to.meta.public || session.current || (await activeSession())) return true
+  return { path: '/sign-in', query: { next: to.fullPath } }
 })

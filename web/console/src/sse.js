@@ -1,5 +1,5 @@
 // Server-sent events over fetch(): EventSource cannot send the Authorization header the gateway requires.
-import { session } from './session.js'
+import { activeSession, refresh } from './session.js'
 
 const MAX_BACKOFF_MS = 30000
 
@@ -10,18 +10,27 @@ const MAX_BACKOFF_MS = 30000
 export function follow(path, { signal, onEvent, onState }) {
   (async () => {
     let backoff = 1000
-    while (!signal.aborted && session.current) {
+    let current = await activeSession()
+    let renewed = false
+    while (!signal.aborted && current) {
       try {
         const response = await fetch(path, {
-          headers: { Accept: 'text/event-stream', Authorization: `Bearer ${session.current.token}` },
+          headers: { Accept: 'text/event-stream', Authorization: `Bearer ${current.token}` },
           cache: 'no-store',
           signal,
         })
+        // The token lapsed while the stream was down: renew it once and reconnect at once.
+        if (response.status === 401 && !renewed) {
+          renewed = true
+          current = await refresh(current.token)
+          continue
+        }
         // Refused outright (gone, not ours, signed out): retrying cannot help.
         if ([401, 403, 404].includes(response.status)) break
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`)
         onState(true)
         backoff = 1000
+        renewed = false
         await readEvents(response.body, onEvent)
       } catch {
         if (signal.aborted) return
@@ -29,6 +38,7 @@ export function follow(path, { signal, onEvent, onState }) {
       onState(false)
       await new Promise((resolve) => setTimeout(resolve, backoff))
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      current = await activeSession()
     }
     onState(false)
   })()

@@ -1,8 +1,7 @@
 // Hash routes: every screen lives at /station/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
 import SignIn from '../../shared/SignIn.vue'
-import { postForm } from './api.js'
-import { session, signIn } from './session.js'
+import { activeSession, session, signIn } from './session.js'
 import CaseDetail from './views/CaseDetail.vue'
 import Cases from './views/Cases.vue'
 import Figures from './views/Figures.vue'
@@ -12,7 +11,7 @@ export const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/', redirect: '/file' },
-    { path: '/sign-in', component: SignIn, props: { postForm, signIn, home: '/file' }, meta: { public: true } },
+    { path: '/sign-in', component: SignIn, props: { signIn, home: '/file' }, meta: { public: true } },
     { path: '/file', component: FileComplaint, meta: { menu: 'file', crumbs: ['menu.file'] } },
     { path: '/cases', component: Cases, meta: { menu: 'cases', crumbs: ['menu.cases'] } },
     { path: '/cases/:id', component: CaseDetail, props: true,
@@ -23,7 +22,7 @@ export const router = createRouter({
 })
 
 // Signed out: to the form, remembering where the user was going (a deep link survives the sign-in).
-router.beforeEach((to) => {
-  if (!to.meta.public && !session.current) return { path: '/sign-in', query: { next: to.fullPath } }
-  return true
+router.beforeEach(async (to) => {
+  if (to.meta.public || session.current || (await activeSession())) return true
+  return { path: '/sign-in', query: { next: to.fullPath } }
 })

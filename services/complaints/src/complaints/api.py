@@ -20,6 +20,7 @@ from complaints.disclosure.router import public_router
 from complaints.disclosure.router import regulator_router as regulator_disclosure_router
 from complaints.evidence.router import consumer_router as consumer_evidence_router
 from complaints.imports.router import regulator_router as regulator_import_router
+from complaints.notifications.router import internal_router as sms_internal_router
 from complaints.regions import public_router as public_regions_router
 from complaints.report.router import regulator_router as regulator_report_router
 from complaints.station.router import station_router
@@ -31,5 +32,5 @@ ROUTERS: list[APIRouter] = [
     consumer_access_router, regulator_access_router,
     consumer_consultation_router, regulator_consultation_router, regulator_import_router,
     regulator_summary_router, regulator_report_router, regulator_stats_router, regulator_disclosure_router,
-    public_router, public_regions_router, internal_router, merchant_router,
+    public_router, public_regions_router, internal_router, sms_internal_router, merchant_router,
 ]

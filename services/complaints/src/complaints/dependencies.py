@@ -10,8 +10,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from complaints.database import outbox
 from complaints.deadline.service import NegotiationPeriods
 from complaints.live import CaseChanges
+from complaints.notifications.service import NotifyingOutbox
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.app import get_runtime
@@ -44,7 +46,8 @@ async def _negotiation_periods(request: Request) -> NegotiationPeriods:
 
 async def _publisher(request: Request) -> Publisher:
     runtime = get_runtime(request)
-    return Publisher(outbox=runtime.outbox, source=runtime.settings.service_name)
+    return Publisher(outbox=NotifyingOutbox(outbox, runtime.settings.service_name, runtime.cipher),
+                     source=runtime.settings.service_name)
 
 
 Events = Annotated[Publisher, Depends(_publisher)]

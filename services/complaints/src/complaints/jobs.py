@@ -11,6 +11,9 @@ from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
 from complaints.dependencies import CASE_CHANGES
+from complaints.notifications.jobs import DeadlineNotices, SmsDispatcher
+from complaints.notifications.service import NotifyingOutbox
+from complaints.notifications.service import prune_settled as prune_settled_sms
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.jobs import StatsCompactor
@@ -23,9 +26,10 @@ from servicekit.retention import RetentionJob
 
 def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
     """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
-    compactor, the consultation sweeper, the listener behind the live streams and the pruner of expired event rows
-    and idempotency keys."""
-    publisher = Publisher(outbox=runtime.outbox, source=settings.service_name)
+    compactor, the consultation sweeper, the listener behind the live streams, the pruner of expired event rows
+    and idempotency keys, and the text-message dispatcher with its scan for negotiation periods about to end."""
+    publisher = Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, runtime.cipher),
+                          source=settings.service_name)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
         group=merchant_events.GROUP,
@@ -51,8 +55,10 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     retention = RetentionJob(
         runtime.sessionmaker, outbox=outbox, inbox=inbox, retention=timedelta(hours=settings.event_retention_hours),
         interval=settings.retention_prune_interval,
-        extra=[("idempotency_key", lambda session, now: idempotency.prune(session, now=now))])
-    return {
+        extra=[("idempotency_key", lambda session, now: idempotency.prune(session, now=now)),
+               ("sms_outbox", lambda session, now: prune_settled_sms(
+                   session, older_than=now - timedelta(hours=settings.event_retention_hours)))])
+    jobs: dict[str, BackgroundJob] = {
         "outbox-relay": relay.run,
         f"consumer-{merchant_events.GROUP}": on_merchants.run,
         f"consumer-{mediation_events.GROUP}": on_mediation.run,
@@ -61,4 +67,8 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
         "stats-compactor": compactor.run,
         "case-changes": runtime.extras[CASE_CHANGES].run,
         "retention-pruner": retention.run,
+        "sms-deadline-notices": DeadlineNotices(runtime.sessionmaker, runtime.cipher, settings).run,
     }
+    if settings.sms_dispatch_enabled:
+        jobs["sms-dispatcher"] = SmsDispatcher(runtime.sessionmaker, runtime.cipher, settings).run
+    return jobs

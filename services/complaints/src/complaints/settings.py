@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from servicekit import regions
 from servicekit.settings import DEV_PLACEHOLDER, ServiceSettings
+from servicekit.sms import SmsTemplate
 
 # The key of the national default negotiation period, and that default.
 NATIONAL = ""
@@ -18,6 +19,14 @@ NATIONAL_NEGOTIATION_WORKING_DAYS = 10
 class EvidenceBackend(StrEnum):
     LOCAL = "local"
     S3 = "s3"
+
+
+class SmsBackend(StrEnum):
+    """Who sends text messages: `dev` records them only (read with `python -m complaints.cli sms-log`); `aliyun` is
+    Alibaba Cloud Short Message Service."""
+
+    DEV = "dev"
+    ALIYUN = "aliyun"
 
 
 class ComplaintsSettings(ServiceSettings):
@@ -50,6 +59,43 @@ class ComplaintsSettings(ServiceSettings):
     # Anti-abuse signal (Art. 17): this many complaints by one person against one business within the window.
     repeat_complaints_threshold: int = 3
     repeat_complaints_window_days: int = 30
+    # Text messages (sign-in codes for the gateway, case notifications), sent from this service's SMS outbox.
+    sms_sender: SmsBackend = SmsBackend.DEV
+    sms_aliyun_access_key_id: str = ""
+    sms_aliyun_access_key_secret: SecretStr = SecretStr("")
+    sms_aliyun_sign_name: str = Field(default="", description="The approved signature, e.g. 12315")
+    sms_aliyun_template_codes: dict[str, str] = Field(
+        default_factory=dict, description="Approved template code per servicekit.sms.SmsTemplate value")
+    sms_aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_timeout_seconds: float = 5.0
+    sms_dispatch_enabled: bool = Field(
+        default=True, description="False leaves sending to other replicas (or to a test that drives the dispatcher)")
+    sms_poll_interval: float = Field(default=1.0, description="Seconds the dispatcher waits when nothing is due")
+    sms_max_attempts: int = Field(default=8, ge=1)
+    sms_backoff_base_seconds: float = 5.0
+    sms_backoff_max_seconds: float = 600.0
+    # Sign-in codes: at most one per number per interval, and so many per number per hour and day and per client
+    # address per hour (the usual limits of Chinese SMS providers, which would refuse more anyway).
+    sms_code_interval_seconds: int = Field(default=60, ge=0)
+    sms_codes_per_phone_per_hour: int = Field(default=5, ge=1)
+    sms_codes_per_phone_per_day: int = Field(default=10, ge=1)
+    sms_codes_per_address_per_hour: int = Field(default=30, ge=1)
+    # The complainant hears this many days before the enterprise's negotiation period ends.
+    sms_deadline_notice_days: int = Field(default=1, ge=0)
+    sms_deadline_scan_interval: float = 600.0
+
+    @model_validator(mode="after")
+    def _aliyun_is_complete(self) -> ComplaintsSettings:
+        if self.sms_sender == SmsBackend.ALIYUN:
+            missing = [name for name, value in (
+                ("ODR_SMS_ALIYUN_ACCESS_KEY_ID", self.sms_aliyun_access_key_id),
+                ("ODR_SMS_ALIYUN_ACCESS_KEY_SECRET", self.sms_aliyun_access_key_secret.get_secret_value()),
+                ("ODR_SMS_ALIYUN_SIGN_NAME", self.sms_aliyun_sign_name)) if not value]
+            missing += [f"ODR_SMS_ALIYUN_TEMPLATE_CODES[{template.value}]" for template in SmsTemplate
+                        if template.value not in self.sms_aliyun_template_codes]
+            if missing:
+                raise ValueError(f"the aliyun SMS sender needs {', '.join(missing)}")
+        return self
 
     @field_validator("merchant_negotiation_working_days")
     @classmethod

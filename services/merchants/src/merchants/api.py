@@ -13,6 +13,7 @@ from merchants.enrollment.router import router as enrollment_router
 from merchants.scorecards.router import merchant_router as scorecard_merchant_router
 from merchants.scorecards.router import public_router as scorecard_public_router
 from merchants.scorecards.router import regulator_router as scorecard_regulator_router
+from merchants.sessions.router import router as sessions_router
 from merchants.staff.router import router as staff_router
 from merchants.stations.router import public_router as stations_public_router
 from merchants.stations.router import regulator_router as stations_regulator_router
@@ -22,6 +23,7 @@ from merchants.webhooks.router import router as webhook_router
 ROUTERS: list[APIRouter] = [
     credentials_router,
     principals_router,
+    sessions_router,
     credentials_merchant_router,
     applications_public_router,
     applications_regulator_router,

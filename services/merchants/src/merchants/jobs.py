@@ -8,6 +8,7 @@ from datetime import timedelta
 from merchants.consumers import case_events
 from merchants.database import inbox, outbox
 from merchants.scorecards.jobs import evaluator
+from merchants.sessions.service import prune_ended as prune_ended_sessions
 from merchants.settings import MerchantsSettings
 from merchants.webhooks.jobs import WebhookDispatcher
 from servicekit.app import BackgroundJob, ServiceRuntime
@@ -26,7 +27,8 @@ def background_jobs(runtime: ServiceRuntime, settings: MerchantsSettings) -> dic
                                       "scorecard-evaluator": evaluator(runtime.sessionmaker, settings)}
     jobs["retention-pruner"] = RetentionJob(runtime.sessionmaker, outbox=outbox, inbox=inbox,
                                             retention=timedelta(hours=settings.event_retention_hours),
-                                            interval=settings.retention_prune_interval).run
+                                            interval=settings.retention_prune_interval,
+                                            extra=[("session families", prune_ended_sessions)]).run
     retry_window = timedelta(seconds=settings.webhook_retry_window_seconds)
     for group, handlers in case_events.handlers(retry_window=retry_window).items():
         consumer = InboxConsumer(group=group, topics=CONSUMER_GROUPS[group], handlers=handlers,

@@ -32,6 +32,14 @@ class MerchantsSettings(ServiceSettings):
     staff_lockout_failures: int = Field(default=5, description="Failed staff sign-ins within the window that lock.")
     staff_lockout_window_seconds: int = Field(default=15 * 60, description="Window in which failures are counted.")
     staff_lockout_seconds: int = Field(default=15 * 60, description="How long a locked staff account stays locked.")
+    session_consumer_idle_seconds: int = Field(
+        default=30 * 24 * 3600, description="A consumer's refresh token expires this long after it was issued unused.")
+    session_consumer_lifetime_seconds: int = Field(
+        default=90 * 24 * 3600, description="A consumer signs in again at the latest this long after signing in.")
+    session_staff_idle_seconds: int = Field(
+        default=8 * 3600, description="A staff member's refresh token expires this long after it was issued unused.")
+    session_staff_lifetime_seconds: int = Field(
+        default=24 * 3600, description="A staff member signs in again at the latest this long after signing in.")
 
     webhook_allowed_networks: list[str] = Field(
         default_factory=list,

@@ -22,12 +22,14 @@ export class ApiError extends Error {
   }
 }
 
-// The session lives in localStorage so that every tab of this origin shares it (a link opened in a new tab stays
-// signed in); it lasts as long as the access token. Staying signed in past that needs refresh tokens.
+// The session: the 15-minute access token (with the phone it was issued for) in localStorage, so every tab of this
+// origin shares it and it survives a browser restart. The refresh token never reaches this code: the gateway keeps it
+// in an HttpOnly, SameSite=Strict cookie scoped to /auth, and a stale access token is exchanged through it. The entry
+// stays (token expired or not) until the person signs out or the gateway refuses the cookie.
 export function session() {
   try {
     const stored = JSON.parse(localStorage.getItem(SESSION_KEY) ?? "null");
-    if (stored && stored.expiresAt > Date.now()) return stored;
+    if (stored && typeof stored.token === "string") return stored;
   } catch {
     // A damaged entry is the same as none.
   }
@@ -35,21 +37,73 @@ export function session() {
   return null;
 }
 
-export function signOut() {
+const COOKIE_HEADERS = { "X-Session-Cookie": "consumer", Accept: "application/json" };
+const EARLY_MS = 30000;
+const REFRESH_LOCK = "odr.session.refresh";
+
+function store(issued, phone) {
+  const stored = { token: issued.access_token, phone, expiresAt: Date.now() + issued.expires_in * 1000 };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(stored));
+  return stored;
+}
+
+function fresh(stored) {
+  return stored.expiresAt - Date.now() > EARLY_MS;
+}
+
+// Tabs take turns: two rotations of one refresh token at once would look like a stolen copy and end the session.
+function exclusively(work) {
+  return navigator.locks ? navigator.locks.request(REFRESH_LOCK, work) : work();
+}
+
+/**
+ * The session with an access token good for a while, renewed through the cookie first when it is about to lapse or
+ * `rejected` (the token a request was just refused with) is still the one in hand. Null once signed out; when the
+ * network fails the stale session is returned and the request fails (and is retried) as any other would.
+ */
+export function activeSession(rejected = null) {
+  const usable = (stored) => fresh(stored) && stored.token !== rejected;
+  const current = session();
+  if (!current || usable(current)) return Promise.resolve(current);
+  return exclusively(async () => {
+    // Another tab (or request) may have renewed it while this one waited.
+    const latest = session();
+    if (!latest || usable(latest)) return latest;
+    let response;
+    try {
+      response = await fetch("/auth/token", { method: "POST", headers: COOKIE_HEADERS, cache: "no-store",
+        credentials: "same-origin", body: new URLSearchParams({ grant_type: "refresh_token" }) });
+    } catch {
+      return latest;
+    }
+    if (!response.ok) {
+      localStorage.removeItem(SESSION_KEY);
+      return null;
+    }
+    return store(await response.json(), latest.phone);
+  });
+}
+
+/** Sign out here and everywhere: the gateway revokes the session (all its refresh tokens) and deletes the cookie. */
+export async function signOut() {
   localStorage.removeItem(SESSION_KEY);
+  await fetch("/auth/revoke", { method: "POST", headers: COOKIE_HEADERS, cache: "no-store",
+    credentials: "same-origin" }).catch(() => null);
 }
 
 const listeners = new Set();
 
-/** `callback()` runs when a request finds the session expired or revoked (401). */
+/** `callback()` runs when a request finds the session expired or revoked (401), or another tab signed out. */
 export function onSignedOut(callback) {
   listeners.add(callback);
 }
 
+window.addEventListener("storage", (event) => {
+  if (event.key === SESSION_KEY && event.newValue === null) for (const callback of listeners) callback();
+});
+
 async function send(method, path, { json, form, file, headers = {}, signal } = {}) {
-  const current = session();
   const requestHeaders = { Accept: "application/json", "Accept-Language": acceptLanguage(), ...headers };
-  if (current) requestHeaders.Authorization = `Bearer ${current.token}`;
   let body;
   if (json !== undefined) {
     requestHeaders["Content-Type"] = "application/json";
@@ -62,13 +116,22 @@ async function send(method, path, { json, form, file, headers = {}, signal } = {
     requestHeaders["Content-Type"] = "application/octet-stream";
     body = file;
   }
-  let response;
-  try {
-    response = await fetch(path, { method, headers: requestHeaders, body, signal, cache: "no-store",
-      credentials: "omit" });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError(0, null);
+  const attempt = async (current) => {
+    const withToken = current ? { ...requestHeaders, Authorization: `Bearer ${current.token}` } : requestHeaders;
+    try {
+      return await fetch(path, { method, headers: withToken, body, signal, cache: "no-store", credentials: "omit" });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new ApiError(0, null);
+    }
+  };
+  const hadSession = session() !== null;
+  let current = await activeSession();
+  let response = await attempt(current);
+  if (response.status === 401 && current) {
+    // Refused before its time (the gateway restarted with another key, say): one renewal, one retry.
+    current = await activeSession(current.token);
+    if (current) response = await attempt(current);
   }
   const text = await response.text().catch(() => "");
   let parsed = null;
@@ -80,8 +143,8 @@ async function send(method, path, { json, form, file, headers = {}, signal } = {
     }
   }
   if (!response.ok) {
-    if (response.status === 401 && current) {
-      signOut();
+    if (response.status === 401 && hadSession) {
+      localStorage.removeItem(SESSION_KEY);
       for (const callback of listeners) callback();
     }
     throw new ApiError(response.status, parsed);
@@ -99,12 +162,20 @@ export function requestCode(phone) {
   return api.post("/auth/otp", { phone });
 }
 
-/** Exchange phone and code for a consumer token, kept in localStorage (shared by this origin's tabs). */
+/** Exchange phone and code for a consumer session: the access token in localStorage, the refresh token in the
+ * gateway's HttpOnly cookie. */
 export async function signIn(phone, code) {
-  const issued = await send("POST", "/auth/token", { form: { grant_type: "otp", phone, code } });
-  const stored = { token: issued.access_token, phone, expiresAt: Date.now() + issued.expires_in * 1000 };
-  localStorage.setItem(SESSION_KEY, JSON.stringify(stored));
-  return stored;
+  let response;
+  try {
+    response = await fetch("/auth/token", { method: "POST", cache: "no-store", credentials: "same-origin",
+      headers: { ...COOKIE_HEADERS, "Accept-Language": acceptLanguage() },
+      body: new URLSearchParams({ grant_type: "otp", phone, code }) });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const parsed = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, parsed);
+  return store(parsed, phone);
 }
 
 /** Upload one evidence file (a photo, say); the answer's `id` goes into the filing's `evidence_ids`. */
@@ -115,7 +186,7 @@ export function uploadEvidence(file, { signal } = {}) {
 
 /** A file the API serves only with the bearer token, as a blob: URL for an <img> or a link (revoke when done). */
 export async function fileUrl(path, { signal } = {}) {
-  const current = session();
+  const current = await activeSession();
   let response;
   try {
     response = await fetch(path, { headers: current ? { Authorization: `Bearer ${current.token}` } : {},

@@ -1,6 +1,6 @@
 // Server-sent events over fetch(): EventSource cannot send the Authorization header the gateway requires.
 
-import { session } from "./api.js";
+import { activeSession } from "./api.js";
 
 const MAX_BACKOFF_MS = 30000;
 
@@ -11,8 +11,9 @@ const MAX_BACKOFF_MS = 30000;
 export function follow(path, { signal, onEvent, onState }) {
   (async () => {
     let backoff = 1000;
+    let rejected = null;
     while (!signal.aborted) {
-      const current = session();
+      const current = await activeSession(rejected);
       if (!current) return;
       try {
         const response = await fetch(path, {
@@ -21,14 +22,21 @@ export function follow(path, { signal, onEvent, onState }) {
           credentials: "omit",
           signal,
         });
-        // Refused outright (gone, not ours, signed out): retrying cannot help.
-        if (response.status === 401 || response.status === 403 || response.status === 404) {
+        // A token the stream was refused with is renewed once, at once; refused again, the session is over.
+        if (response.status === 401) {
+          if (rejected !== null) return;
+          rejected = current.token;
+          continue;
+        }
+        // Refused outright (gone, not ours): retrying cannot help.
+        if (response.status === 403 || response.status === 404) {
           onState?.(false);
           return;
         }
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
         onState?.(true);
         backoff = 1000;
+        rejected = null;
         await readEvents(response.body, onEvent);
       } catch (error) {
         if (signal.aborted) return;

@@ -1,0 +1,1 @@
+"""Text messages to consumers: sign-in codes for the gateway and case notifications, through an outbox of their own."""

@@ -1,0 +1,306 @@
+"""Queueing and sending text messages.
+
+A message is queued in the transaction of the change it reports (`NotifyingOutbox` does it for the complaint events
+that deserve one; the mediation consumer for offers, in its inbox transaction) or of the sign-in code request, so a
+message exists if and only if its cause committed, and `dedup_key` keeps a cause from queueing two. The dispatcher
+takes one due message at a time (`FOR UPDATE SKIP LOCKED`, held while the provider is called), so replicas never
+send the same message; it can only go out twice if the process dies after the provider accepted it and before the
+commit that records it, and then the provider's receipts name it by `OutId` (the message id).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from complaints.complaint.enums import ComplaintStatus
+from complaints.complaint.models import Complaint
+from complaints.deadline.enums import DeadlineKind, DeadlineState
+from complaints.deadline.models import Deadline
+from complaints.notifications.models import SmsOutbox
+from complaints.notifications.state import SmsStatus, can_become
+from complaints.settings import ComplaintsSettings, SmsBackend
+from servicekit.calendar import local_date
+from servicekit.db import new_id, utcnow
+from servicekit.events.envelope import EventEnvelope
+from servicekit.events.outbox import Outbox
+from servicekit.observability import get_logger
+from servicekit.pii import PiiCipher
+from servicekit.problems import Problem
+from servicekit.sms import (
+    AliyunSmsSender,
+    DevSmsSender,
+    SmsMessage,
+    SmsRejected,
+    SmsRetryable,
+    SmsSender,
+    SmsTemplate,
+    render,
+)
+
+CODE_LIFETIME = timedelta(minutes=5)
+DECISIONS = {"complaints.complaint.accepted.v1": "受理", "complaints.complaint.refused.v1": "不予受理"}
+OUTCOMES = {ComplaintStatus.CLOSED_SETTLED.value: "已和解", ComplaintStatus.CLOSED_TERMINATED.value: "调解终止"}
+
+log = get_logger("complaints.notifications")
+
+
+def sender_from_settings(settings: ComplaintsSettings, client: httpx.AsyncClient) -> SmsSender:
+    if settings.sms_sender == SmsBackend.ALIYUN:
+        return AliyunSmsSender(client, access_key_id=settings.sms_aliyun_access_key_id,
+                               access_key_secret=settings.sms_aliyun_access_key_secret.get_secret_value(),
+                               sign_name=settings.sms_aliyun_sign_name,
+                               template_codes=settings.sms_aliyun_template_codes,
+                               endpoint=settings.sms_aliyun_endpoint)
+    return DevSmsSender()
+
+
+def _phone_context(message_id: uuid.UUID) -> str:
+    return f"sms:{message_id}:phone"
+
+
+def _params_context(message_id: uuid.UUID) -> str:
+    return f"sms:{message_id}:params"
+
+
+async def enqueue(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, template: SmsTemplate,
+                  params: dict[str, str], complaint_id: uuid.UUID | None = None, phone: str | None = None,
+                  address: str | None = None, dedup_key: str | None = None,
+                  expires_at: datetime | None = None) -> None:
+    """Stage a message in the caller's transaction (a cause already queued is skipped); never commits."""
+    message_id = new_id()
+    values: dict[str, Any] = {
+        "id": message_id, "template": template.value, "complaint_id": complaint_id, "dedup_key": dedup_key,
+        "params_enc": cipher.encrypt(json.dumps(params, ensure_ascii=False), context=_params_context(message_id)),
+        "expires_at": expires_at,
+    }
+    if phone is not None:
+        values["phone_enc"] = cipher.encrypt(phone, context=_phone_context(message_id))
+        values["phone_index"] = cipher.blind_index(phone)
+    if address is not None:
+        values["address_index"] = cipher.blind_index(f"address:{address}")
+    await db.execute(insert(SmsOutbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+
+def notification_for(event: EventEnvelope) -> tuple[SmsTemplate, dict[str, str]] | None:
+    """The message a complaint event owes the complainant, if any. The case number is read when it is sent: a filing
+    stages its events before it takes its number."""
+    data = event.data
+    if event.type == "complaints.complaint.routed.v1" and data.get("target") == "merchant":
+        return SmsTemplate.ROUTED_TO_ENTERPRISE, {}
+    if event.type in DECISIONS:
+        return SmsTemplate.DECISION_TAKEN, {"decision": DECISIONS[event.type]}
+    # A refusal already had its decision message; a withdrawal was the consumer's own act.
+    if event.type == "complaints.complaint.closed.v1" and data.get("status") in OUTCOMES:
+        return SmsTemplate.CASE_CLOSED, {"outcome": OUTCOMES[data["status"]]}
+    return None
+
+
+class NotifyingOutbox(Outbox):
+    """The complaints outbox: staging an event that owes the complainant a message queues it in the same
+    transaction."""
+
+    def __init__(self, table: Any, service_name: str, cipher: PiiCipher) -> None:
+        super().__init__(table, service_name)
+        self.cipher = cipher
+
+    async def add(self, db: AsyncSession | AsyncConnection, *events: EventEnvelope) -> None:
+        await super().add(db, *events)
+        for event in events:
+            owed = notification_for(event)
+            if owed is not None:
+                template, params = owed
+                await enqueue(db, self.cipher, template=template, params=params,
+                              complaint_id=uuid.UUID(event.subject), dedup_key=f"event:{event.id}")
+
+
+@dataclass(frozen=True)
+class CodeLimits:
+    interval: timedelta
+    per_phone_hour: int
+    per_phone_day: int
+    per_address_hour: int
+
+    @classmethod
+    def of(cls, settings: ComplaintsSettings) -> CodeLimits:
+        return cls(interval=timedelta(seconds=settings.sms_code_interval_seconds),
+                   per_phone_hour=settings.sms_codes_per_phone_per_hour,
+                   per_phone_day=settings.sms_codes_per_phone_per_day,
+                   per_address_hour=settings.sms_codes_per_address_per_hour)
+
+
+async def _sent_since(session: AsyncSession, column: Any, value: bytes, since: datetime) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(SmsOutbox)
+        .where(column == value, SmsOutbox.template == SmsTemplate.SIGN_IN_CODE.value, SmsOutbox.created_at >= since)
+    ) or 0)
+
+
+async def queue_sign_in_code(session: AsyncSession, cipher: PiiCipher, *, phone: str, code: str, address: str,
+                             limits: CodeLimits) -> None:
+    """Use case: queue the gateway's sign-in code, within the per-phone and per-address limits (else 429)."""
+    phone_index = cipher.blind_index(phone)
+    address_index = cipher.blind_index(f"address:{address}")
+    async with session.begin():
+        # Requests for one number take turns, so two at once cannot both slip under a limit.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": "sms:" + phone_index.hex()})
+        now = utcnow()
+        hour, day = now - timedelta(hours=1), now - timedelta(days=1)
+        checks = [
+            (SmsOutbox.phone_index, phone_index, now - limits.interval, 1, limits.interval),
+            (SmsOutbox.phone_index, phone_index, hour, limits.per_phone_hour, timedelta(hours=1)),
+            (SmsOutbox.phone_index, phone_index, day, limits.per_phone_day, timedelta(days=1)),
+            (SmsOutbox.address_index, address_index, hour, limits.per_address_hour, timedelta(hours=1)),
+        ]
+        for column, value, since, allowed, period in checks:
+            if period > timedelta(0) and await _sent_since(session, column, value, since) >= allowed:
+                raise Problem("rate-limited", "Too many sign-in codes for this number or address",
+                              headers={"Retry-After": str(int(period.total_seconds()))})
+        await enqueue(session, cipher, template=SmsTemplate.SIGN_IN_CODE, params={"code": code}, phone=phone,
+                      address=address, expires_at=now + CODE_LIFETIME)
+
+
+async def queue_deadline_notices(session: AsyncSession, cipher: PiiCipher, *, now: datetime, days_before: int) -> int:
+    """Use case: one message per running negotiation clock that ends within `days_before` local days (again if it is
+    extended to a later day); returns how many clocks were looked at."""
+    today = local_date(now)
+    async with session.begin():
+        due = (await session.execute(
+            select(Deadline.id, Deadline.complaint_id, Deadline.due_date)
+            .join(Complaint, Complaint.id == Deadline.complaint_id)
+            .where(Deadline.kind == DeadlineKind.MERCHANT_NEGOTIATION.value,
+                   Deadline.state == DeadlineState.RUNNING.value,
+                   Deadline.due_date >= today, Deadline.due_date <= today + timedelta(days=days_before),
+                   Complaint.status == ComplaintStatus.WITH_MERCHANT.value,
+                   Complaint.complainant_phone_enc.is_not(None))
+        )).all()
+        for deadline_id, complaint_id, due_date in due:
+            await enqueue(session, cipher, template=SmsTemplate.DEADLINE_APPROACHING,
+                          params={"due_date": f"{due_date.month}月{due_date.day}日"}, complaint_id=complaint_id,
+                          dedup_key=f"deadline:{deadline_id}:{due_date.isoformat()}")
+    return len(due)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base: timedelta
+    ceiling: timedelta
+    max_attempts: int
+
+    @classmethod
+    def of(cls, settings: ComplaintsSettings) -> Backoff:
+        return cls(base=timedelta(seconds=settings.sms_backoff_base_seconds),
+                   ceiling=timedelta(seconds=settings.sms_backoff_max_seconds), max_attempts=settings.sms_max_attempts)
+
+    def after(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th failure: doubling from `base`, at most `ceiling`."""
+        doubled: timedelta = self.base * (2 ** (attempts - 1))
+        return min(doubled, self.ceiling)
+
+
+async def _message(session: AsyncSession, cipher: PiiCipher, row: SmsOutbox) -> SmsMessage | None:
+    params: dict[str, str] = json.loads(cipher.decrypt(row.params_enc, context=_params_context(row.id)))
+    if row.phone_enc is not None:
+        phone = cipher.decrypt(row.phone_enc, context=_phone_context(row.id))
+    else:
+        complaint = (await session.execute(
+            select(Complaint.case_no, Complaint.complainant_phone_enc).where(Complaint.id == row.complaint_id)
+        )).one_or_none()
+        if complaint is None or complaint.complainant_phone_enc is None:
+            return None
+        phone = cipher.decrypt(complaint.complainant_phone_enc, context=f"complaint:{row.complaint_id}:phone")
+        params = {**params, "case_no": complaint.case_no}
+    return SmsMessage(phone=phone, template=SmsTemplate(row.template), params=params, out_id=row.id.hex)
+
+
+def _move(row: SmsOutbox, target: SmsStatus) -> None:
+    if not can_become(SmsStatus(row.status), target):
+        raise RuntimeError(f"a {row.status} message cannot become {target}")
+    row.status = target.value
+
+
+async def dispatch_one(session: AsyncSession, cipher: PiiCipher, sender: SmsSender, *, backoff: Backoff) -> bool:
+    """Use case: send the next due message, or record why it cannot be; False when none is due."""
+    async with session.begin():
+        row = (await session.execute(
+            select(SmsOutbox).where(SmsOutbox.status == SmsStatus.PENDING.value, SmsOutbox.next_attempt_at <= utcnow())
+            .order_by(SmsOutbox.next_attempt_at).limit(1).with_for_update(skip_locked=True)
+        )).scalar_one_or_none()
+        if row is None:
+            return False
+        now = utcnow()
+        message = None if row.expires_at is not None and row.expires_at <= now else await _message(session, cipher,
+                                                                                                   row)
+        if message is None:
+            _move(row, SmsStatus.FAILED)
+            row.last_error = "expired" if row.expires_at is not None and row.expires_at <= now else "no_recipient"
+            return True
+        row.attempts += 1
+        row.provider = sender.name
+        try:
+            row.provider_message_id = (await sender.send(message))[:64]
+        except SmsRetryable as exc:
+            row.last_error = exc.code[:120]
+            if row.attempts >= backoff.max_attempts:
+                _move(row, SmsStatus.FAILED)
+                log.warning("text message given up after retries", message_id=str(row.id), error=exc.code)
+            else:
+                _move(row, SmsStatus.PENDING)
+                row.next_attempt_at = now + backoff.after(row.attempts)
+            return True
+        except SmsRejected as exc:
+            _move(row, SmsStatus.FAILED)
+            row.last_error = exc.code[:120]
+            log.warning("text message rejected by the provider", message_id=str(row.id), error=exc.code)
+            return True
+        _move(row, SmsStatus.SENT)
+        row.sent_at = utcnow()
+        row.last_error = None
+        return True
+
+
+PRUNE_BATCH = 1000
+# The limits count the last day of sign-in codes, so no row younger than that is pruned.
+LIMIT_WINDOW = timedelta(days=1)
+
+
+async def prune_settled(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete up to a batch of sent or failed messages queued before `older_than` (a pruning step of the retention
+    job, in its transaction): an encrypted copy of a code or a notification serves nobody once it is out."""
+    doomed = (select(SmsOutbox.id)
+              .where(SmsOutbox.status != SmsStatus.PENDING.value,
+                     SmsOutbox.created_at < min(older_than, utcnow() - LIMIT_WINDOW))
+              .limit(PRUNE_BATCH).with_for_update(skip_locked=True).scalar_subquery())
+    result = await session.execute(delete(SmsOutbox).where(SmsOutbox.id.in_(doomed)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    id: uuid.UUID
+    created_at: datetime
+    status: str
+    phone: str
+    text: str
+
+
+async def recent_messages(session: AsyncSession, cipher: PiiCipher, *, limit: int) -> list[LoggedMessage]:
+    """The latest messages as their recipients read them (the development sender's record), newest first."""
+    rows = (await session.execute(
+        select(SmsOutbox).order_by(SmsOutbox.created_at.desc()).limit(limit))).scalars().all()
+    logged = []
+    for row in rows:
+        message = await _message(session, cipher, row)
+        if message is not None:
+            logged.append(LoggedMessage(id=row.id, created_at=row.created_at, status=row.status, phone=message.phone,
+                                        text=render(message.template, message.params)))
+    return logged
