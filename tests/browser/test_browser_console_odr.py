@@ -184,7 +184,7 @@ async def test_a_regulator_reviews_applications_with_their_licences_and_oversees
     await page.get_by_role("button", name="驳回申请").click()
     dialog = page.get_by_role("dialog", name="驳回入驻申请")
     await dialog.get_by_role("button", name="驳回申请").click()
-    await expect(dialog).to_contain_text("请填写理由")
+    await expect(dialog).to_contain_text("请输入驳回理由")
     await screen(page, "console-odr-reject-dialog")
     await dialog.get_by_label("驳回理由").fill("营业执照经营范围与申报行业不符，请补正后重新申请。")
     await dialog.get_by_role("button", name="驳回申请").click()
