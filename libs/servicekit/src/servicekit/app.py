@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
+from servicekit.dbfailures import install_database_outage_handler
 from servicekit.events.kafka import broker_reachable
 from servicekit.events.outbox import Outbox
 from servicekit.observability import (
@@ -24,7 +25,7 @@ from servicekit.observability import (
     install_request_context,
 )
 from servicekit.pii import PiiCipher
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_handlers, problem_responses
 from servicekit.settings import ServiceSettings
 
 BackgroundJob = Callable[[], Awaitable[None]]
@@ -102,10 +103,12 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   generate_unique_id_function=lambda route: route.name)
     install_problem_handlers(app)
+    install_database_outage_handler(app, settings.database_retry_after_seconds)
     install_request_context(app, settings.service_name)
     app.include_router(health_router(_readiness_checks))
     for router in routers:
-        app.include_router(router)
+        # Any operation may meet a database outage: every one declares its 503.
+        app.include_router(router, responses=problem_responses(503))
     return app
 
 

@@ -51,10 +51,18 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
         settings.sqlalchemy_url,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        # A pooled connection is checked before use, so after a database restart the pool heals by itself.
         pool_pre_ping=True,
+        pool_timeout=settings.database_connect_timeout,
         # A failed statement's error (and so a logged traceback) names no bound values: they can be personal data.
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": settings.service_name, "timezone": "UTC"}},
+        connect_args={
+            "timeout": settings.database_connect_timeout,
+            # The client-side limit catches a server that stopped answering altogether (frozen, partitioned).
+            "command_timeout": settings.database_statement_timeout + 1,
+            "server_settings": {"application_name": settings.service_name, "timezone": "UTC",
+                                "statement_timeout": str(int(settings.database_statement_timeout * 1000))},
+        },
     )
 
 

@@ -35,6 +35,14 @@ class ServiceSettings(BaseSettings):
     )
     database_name: str | None = None
     database_pool_size: int = 10
+    database_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection, or to wait for one from the pool; a request "
+                                       "that cannot get one answers 503 (servicekit.dbfailures).")
+    database_statement_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a statement may run (server-side statement_timeout, and the client "
+                                        "gives up a second later on a server that stopped answering).")
+    database_retry_after_seconds: int = Field(
+        default=5, gt=0, description="Retry-After of the 503 answered while the database is unavailable.")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotence: bool = Field(

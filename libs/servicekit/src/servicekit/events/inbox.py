@@ -1,4 +1,5 @@
-"""Inbox consumer: applies each event once, commits the offset after the database, dead-letters what keeps failing."""
+"""Inbox consumer: applies each event once, commits the offset after the database, dead-letters what its handler keeps
+rejecting (never what failed because of the database)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from servicekit.dbfailures import is_transient_database_failure
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_consumer, make_producer, start_client, stop_client
 from servicekit.events.topics import dlq_topic
@@ -65,6 +66,7 @@ class InboxConsumer:
         inbox: Table,
         settings: ServiceSettings,
         max_attempts: int = 5,
+        max_infrastructure_attempts: int = 12,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
     ) -> None:
@@ -75,6 +77,7 @@ class InboxConsumer:
         self.inbox = inbox
         self.settings = settings
         self.max_attempts = max_attempts
+        self.max_infrastructure_attempts = max_infrastructure_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
@@ -157,14 +160,19 @@ class InboxConsumer:
             try:
                 outcome = await self._apply(envelope, handler)
             except Exception as exc:
-                if attempt < self.max_attempts:
+                # A lock timeout, deadlock, serialization failure or lost connection says nothing about the event:
+                # it gets a budget of its own and, once that is spent, stops the consumer (the supervisor restarts
+                # it from the committed offset) instead of dead-lettering a good event.
+                infrastructure = is_transient_database_failure(exc)
+                budget = self.max_infrastructure_attempts if infrastructure else self.max_attempts
+                if attempt < budget:
                     delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
                     self._log.warning("handler failed; retrying", event_id=str(envelope.id), event_type=envelope.type,
-                                      attempt=attempt, in_seconds=delay, error=repr(exc))
+                                      attempt=attempt, in_seconds=delay, error=repr(exc),
+                                      infrastructure=infrastructure)
                     await asyncio.sleep(delay)
                     continue
-                if _is_infrastructure_failure(exc):
-                    # The event is fine, the database is not: leave the offset alone and let the supervisor retry.
+                if infrastructure:
                     raise
                 return await self._dead_letter(producer, message, exc, attempts=attempt)
             INBOX_EVENTS.labels(self.group, outcome).inc()
@@ -252,9 +260,3 @@ class InboxConsumer:
             self._log.warning("offset commit refused after a rebalance", partitions=sorted(map(str, offsets)),
                               error=repr(exc))
 
-
-def _is_infrastructure_failure(error: BaseException) -> bool:
-    """Failures of the database connection itself, as opposed to failures of the event or its handler."""
-    if isinstance(error, OSError | TimeoutError | InterfaceError | DisconnectionError):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
