@@ -4,6 +4,8 @@ and the gateway as real processes, kept alive by the runner's supervisor exactly
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,11 +37,13 @@ class SupervisedStack:
 
 
 @pytest.fixture(scope="session")
-async def supervised(db_prefix: str, repo_root: Path, tmp_path_factory: pytest.TempPathFactory,
-                     ) -> AsyncIterator[SupervisedStack]:
+async def supervised(db_prefix: str, repo_root: Path) -> AsyncIterator[SupervisedStack]:
+    # Not under pytest's basetemp: other sessions on the machine prune old basetemps, and this one holds a live
+    # PostgreSQL data directory.
+    work_dir = Path(tempfile.mkdtemp(prefix="odr-faults-"))
     config = StackConfig(
         repo_root=repo_root,
-        work_dir=tmp_path_factory.mktemp("fault-stack"),
+        work_dir=work_dir,
         secrets=StackSecrets.generate(),
         ports=Ports.free(),
         database_url=None,
@@ -50,15 +54,18 @@ async def supervised(db_prefix: str, repo_root: Path, tmp_path_factory: pytest.T
         fresh_databases=True,
         environment="dev",
     )
-    async with settled_stack(config) as stack:
-        supervised = SupervisedStack(stack)
-        stop = asyncio.Event()
-        running = asyncio.create_task(supervised.supervisor.run(stop))
-        try:
-            yield supervised
-        finally:
-            stop.set()
-            await running
+    try:
+        async with settled_stack(config) as stack:
+            supervised = SupervisedStack(stack)
+            stop = asyncio.Event()
+            running = asyncio.create_task(supervised.supervisor.run(stop))
+            try:
+                yield supervised
+            finally:
+                stop.set()
+                await running
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

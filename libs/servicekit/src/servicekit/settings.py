@@ -75,6 +75,10 @@ class ServiceSettings(BaseSettings):
     )
     retention_prune_interval: float = Field(default=600.0, gt=0, description="Seconds between retention prunes.")
 
+    shutdown_grace_seconds: float = Field(
+        default=4.0, gt=0, description="On SIGTERM, after the in-flight requests: how long the relay may flush and "
+                                       "the consumers commit before they are cancelled (uvicorn's own grace is 5 s).")
+
     log_level: str = "INFO"
     log_json: bool = True
 

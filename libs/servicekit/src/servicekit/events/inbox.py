@@ -81,6 +81,7 @@ class InboxConsumer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
+        self._stopping = False
 
     async def run(self) -> None:
         """Consume until cancelled; raises when the database or broker stays unreachable (the supervisor restarts)."""
@@ -88,14 +89,20 @@ class InboxConsumer:
         try:
             consumer = await start_client(lambda: make_consumer(self.settings, self.group, self.topics))
             try:
-                while True:
+                while not self._stopping:
                     batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
                     if batches:
                         await self._process_batches(consumer, producer, batches)
+                self._log.info("consumer stopping; offsets committed")
             finally:
                 await stop_client(consumer)
         finally:
             await stop_client(producer)
+
+    def request_stop(self) -> None:
+        """Finish the fetch in hand (its transactions and its offset commit), then return from `run`; leaving the
+        group on the way out hands the partitions to the other members at once."""
+        self._stopping = True
 
     async def _process_batches(
         self,

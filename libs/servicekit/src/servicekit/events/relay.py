@@ -86,6 +86,7 @@ class OutboxRelay:
         self.is_idle = False
         self._lock_key = leader_lock_key(settings.service_name)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._backlog_counted_at = float("-inf")
         self._log = get_logger("servicekit.relay").bind(relay=settings.service_name)
 
@@ -93,7 +94,10 @@ class OutboxRelay:
         """Wait to become the leader, then publish until cancelled; raises RelayError after repeated send failures."""
         async with self.engine.connect() as leader_connection:
             try:
-                await self._become_leader(leader_connection)
+                try:
+                    await self._become_leader(leader_connection)
+                except _StoppedWaiting:
+                    return
                 await self._listen(leader_connection)
                 producer = await start_client(lambda: make_producer(self.settings))
                 try:
@@ -109,6 +113,8 @@ class OutboxRelay:
         lock = select(func.pg_try_advisory_lock(self._lock_key))
         while not (await self._try_lock(connection, lock)):
             await connection.commit()
+            if self._stopping:
+                raise _StoppedWaiting
             await asyncio.sleep(self.poll_interval)
         # The lock is session-level; committing leaves the connection idle so notifications reach it.
         await connection.commit()
@@ -127,9 +133,15 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def request_stop(self) -> None:
+        """Publish what is committed, then return from `run` (the service is shutting down)."""
+        self._stopping = True
+        self._wake.set()
+
     async def _publish_forever(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
         failures = 0
         while True:
+            stopping = self._stopping
             self._wake.clear()
             try:
                 await self._drain(leader_connection, producer)
@@ -141,6 +153,9 @@ class OutboxRelay:
                     raise RelayError(f"publishing failed {failures} times in a row: {exc.error!r}") from exc.error
                 await asyncio.sleep(min(self.backoff_base * 2 ** (failures - 1), self.backoff_max))
                 continue
+            if stopping:
+                self._log.info("outbox flushed; relay stopping")
+                return
             await self._update_backlog(leader_connection)
             self.is_idle = True
             try:
@@ -290,6 +305,10 @@ class _Sent:
     acknowledged: list[int] = field(default_factory=list)
     refused: list[tuple[int, BaseException]] = field(default_factory=list)
     failure: _SendFailed | None = None
+
+
+class _StoppedWaiting(Exception):
+    """Asked to stop while another relay leads: nothing of ours to flush."""
 
 
 class _SendFailed(Exception):
