@@ -33,7 +33,8 @@ async def test_a_failing_service_opens_its_circuit_and_a_trial_closes_it_when_it
         for _ in range(3):
             failed = await gateway.get(MEDIATION_ROUTE, headers=headers)
             assert_problem(failed, 503, "upstream-unavailable")
-            assert "retry-after" not in failed.headers, "the circuit opens only after the third failure"
+            assert failed.headers["retry-after"] == "2"
+            assert "not asked again" not in failed.json()["detail"], "the circuit opens only after the third failure"
 
         mediation, app = fake_service("mediation")
         server = ServerThread(app, port).start()
@@ -41,6 +42,7 @@ async def test_a_failing_service_opens_its_circuit_and_a_trial_closes_it_when_it
             refused = await gateway.get(MEDIATION_ROUTE, headers=headers)
             body = assert_problem(refused, 503, "upstream-unavailable")
             assert body["service"] == "mediation"
+            assert "not asked again" in body["detail"]
             assert 1 <= int(refused.headers["retry-after"]) <= 2
             assert mediation.seen == [], "an open circuit must not ask the service"
             other = await gateway.get("/v1/consumer/complaints/x-1", headers=headers)

@@ -60,13 +60,6 @@ async def test_migrate_creates_and_upgrades_fresh_databases(fault_stack: Stack,
         await fresh.drop_databases()
 
 
-async def test_seed_prints_the_demo_credentials(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    code, output = await odr(fault_stack, capsys, "seed")
-    assert code == 0
-    assert output[0]["regulator"]["username"] == fault_stack.demo_document()["regulator"]["username"]
-    assert len(output[0]["merchants"]) >= 2
-
-
 async def test_topics_create_makes_every_topic(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     code, output = await odr(fault_stack, capsys, "topics", "create")
     assert code == 0
@@ -257,3 +250,11 @@ async def test_retention_prune_deletes_expired_event_rows_only(
             "SELECT count(*) FROM outbox WHERE published_at > now() - interval '1 day'") >= kept
     finally:
         await connection.close()
+
+
+async def test_seed_prints_the_demo_credentials(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """Last in the file: seeding rotates the demo enterprises' credentials, and their earlier tokens with them."""
+    code, output = await odr(fault_stack, capsys, "seed")
+    assert code == 0
+    assert output[0]["regulator"]["username"] == fault_stack.demo_document()["regulator"]["username"]
+    assert len(output[0]["merchants"]) >= 2

@@ -41,6 +41,7 @@ BUFFERED_RESPONSE_LIMIT = 256 * 1024
 DISCARD_BUDGET_BYTES = 16 * 1024 * 1024
 DISCARD_BUDGET_SECONDS = 5.0
 QUOTE_SAFE_PATH = "/:@!$&'()*+,;=~"
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 UPSTREAM_LATENCY = Histogram("odr_gateway_upstream_seconds", "Time to upstream response headers", ["service"])
 UPSTREAM_FAILURES = Counter("odr_gateway_upstream_failures_total", "Upstream exchanges that failed",
@@ -307,7 +308,10 @@ class Proxy:
     def _failure(route: Route, reason: str, slug: str) -> Problem:
         UPSTREAM_FAILURES.labels(route.service.value, reason).inc()
         log.warning("upstream failed", service=route.service.value, reason=reason)
-        return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value)
+        # A service that cannot be reached is being restarted or is failing over: the client may try again soon.
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)} if slug == "upstream-unavailable" else None
+        return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value,
+                       headers=headers)
 
 
 def _passed_on(raw_headers: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:
