@@ -92,7 +92,7 @@ class Supervisor:
         delay = self.policy.backoff(len(record.crashes))
         record.restart_at = now + delay
         code = "" if returncode is None else f" with code {returncode}"
-        self.report(f"{name} exited unexpectedly{code}; restarting it in {delay:.1f} s (see {where})")
+        self.report(f"{name} exited unexpectedly{code}; restarting it in {delay:g} s (see {where})")
 
     async def _restart(self, name: str, record: _ChildRecord) -> None:
         try:
