@@ -4,12 +4,12 @@ real service processes). Item 8's poison event: dead-lettered, the partition mov
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import secrets
 import sys
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -39,25 +39,29 @@ async def odr(stack: Stack, capsys: pytest.CaptureFixture[str], *argv: str) -> t
     return code, lines(capsys)
 
 
-async def test_migrate_creates_and_upgrades_fresh_databases(fault_stack: Stack,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    fresh = Stack(replace(fault_stack.config, database_prefix=f"{fault_stack.config.database_prefix}_m"),
-                  report=lambda message: None)
-    fresh.database_url, fresh.kafka_bootstrap = fault_stack.database_url, fault_stack.kafka_bootstrap
-    try:
-        code, output = await odr(fresh, capsys, "migrate")
-        assert code == 0
-        assert output == [{"migrated": [fresh.config.database_name(service) for service in SERVICES]}]
-        for service in SERVICES:
-            connection = await asyncpg.connect(asyncpg_dsn(fresh.database_url, fresh.config.database_name(service)))
-            try:
-                columns = {row["column_name"] for row in await connection.fetch(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'outbox'")}
-            finally:
-                await connection.close()
-            assert "parked_at" in columns, service
-    finally:
-        await fresh.drop_databases()
+async def test_migrate_brings_a_database_behind_its_head_up_to_it(fault_stack: Stack,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Mediation is taken one migration back (the outbox loses `parked_at`); `odr migrate` brings it to its head."""
+
+    async def outbox_columns() -> set[str]:
+        connection = await asyncpg.connect(asyncpg_dsn(fault_stack.database_url,
+                                                       fault_stack.config.database_name("mediation")))
+        try:
+            return {row["column_name"] for row in await connection.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'outbox'")}
+        finally:
+            await connection.close()
+
+    downgraded = await asyncio.create_subprocess_exec(
+        fault_stack.config.python, "-m", "alembic", "-c", "alembic.ini", "downgrade", "-1",
+        cwd=fault_stack.config.repo_root / "services" / "mediation", env=fault_stack.service_env("mediation"))
+    assert await downgraded.wait() == 0
+    assert "parked_at" not in await outbox_columns()
+
+    code, output = await odr(fault_stack, capsys, "migrate")
+    assert code == 0
+    assert output == [{"migrated": [fault_stack.config.database_name(service) for service in SERVICES]}]
+    assert "parked_at" in await outbox_columns()
 
 
 async def test_topics_create_makes_every_topic(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
