@@ -58,10 +58,24 @@ async def test_migrate_brings_a_database_behind_its_head_up_to_it(fault_stack: S
     assert await downgraded.wait() == 0
     assert "parked_at" not in await outbox_columns()
 
+    connection = await asyncpg.connect(asyncpg_dsn(fault_stack.database_url,
+                                                   fault_stack.config.database_name("merchants")))
+    try:
+        merchants_before = await connection.fetchval("SELECT count(*) FROM merchant")
+    finally:
+        await connection.close()
+
     code, output = await odr(fault_stack, capsys, "migrate")
     assert code == 0
     assert output == [{"migrated": [fault_stack.config.database_name(service) for service in SERVICES]}]
     assert "parked_at" in await outbox_columns()
+    connection = await asyncpg.connect(asyncpg_dsn(fault_stack.database_url,
+                                                   fault_stack.config.database_name("merchants")))
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM merchant") == merchants_before > 0, \
+            "migrate must never drop data"
+    finally:
+        await connection.close()
 
 
 async def test_topics_create_makes_every_topic(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def migrate(stack: Stack, _: argparse.Namespace) -> int:
-    await stack.create_databases()
+    await stack.create_databases(keep_existing=True)
     await stack.migrate()
     emit({"migrated": [stack.config.database_name(service) for service in SERVICES]})
     return 0

@@ -189,13 +189,14 @@ class Stack:
             raise StackError(f"127.0.0.1:{port} is already in use (a previous run still alive?); "
                              f"stop it or set {variable}")
 
-    async def create_databases(self) -> None:
-        """One database per service; dropped first when the configuration asks for fresh ones."""
+    async def create_databases(self, *, keep_existing: bool = False) -> None:
+        """One database per service; dropped first when the configuration asks for fresh ones, unless
+        `keep_existing` (an operator's `odr migrate` never drops data, whatever the stack was started with)."""
         connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 name = self.config.database_name(service)
-                if self.config.fresh_databases:
+                if self.config.fresh_databases and not keep_existing:
                     await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
                 if not exists:

@@ -20,7 +20,7 @@ from servicekit.db import create_engine, create_sessionmaker
 
 async def rebuild_statistics(settings: ComplaintsSettings) -> int:
     """Rebuild in one transaction; returns the number of cases counted."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, long_statements=True)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await rebuild(session)
