@@ -7,7 +7,8 @@ UV_VERSION := 0.13.9
 TOOLS := .odr/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-LOCK_HASH := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('uv.lock','rb').read()).hexdigest()[:16])")
+# Keyed on the lock and every member's pyproject.toml, so a new console script (`odr`) is installed too.
+LOCK_HASH := $(shell $(PYTHON) -c "import glob, hashlib; print(hashlib.sha256(b''.join(open(p,'rb').read() for p in ['uv.lock', *sorted(glob.glob('*/pyproject.toml') + glob.glob('*/*/pyproject.toml'))])).hexdigest()[:16])")
 SYNCED := $(VENV)/.synced-$(LOCK_HASH)
 PYTEST_ARGS ?=
 

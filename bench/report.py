@@ -18,7 +18,7 @@ from bench.common import BENCH_DIR, RESULTS_DIR
 README = BENCH_DIR / "README.md"
 BEGIN = "<!-- results:begin (written by python -m bench.report) -->"
 END = "<!-- results:end -->"
-SCENARIOS = ("intake", "propagation", "stats", "streams", "replay")
+SCENARIOS = ("intake", "propagation", "stats", "streams", "replay", "soak")
 
 
 def latest(scenario: str) -> dict[str, Any] | None:
@@ -168,8 +168,24 @@ def replay_section(result: dict[str, Any]) -> list[str]:
     return [*lines, "", "![replay](results/replay.png)", ""]
 
 
+def soak_section(result: dict[str, Any]) -> list[str]:
+    faults = ", ".join(f"{fault} at {at:.0f} s" for at, fault in result["faults"]) or "none"
+    restarts = ", ".join(f"{name} {count}" for name, count in result["restarts"].items()) or "none"
+    return [
+        "### soak", "", _context(result), "",
+        f"{result['minutes']:g} minutes at {result['rate']:g} filings/s, a fault every {result['fault_every']:g} s "
+        f"({faults}).", "",
+        "| filed | delivered | duplicates | lost | 503 answers (retried) | other errors | restarts | given up |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        f"| {result['filed']:,} | {result['delivered']:,} | {result['duplicates']} | {result['lost']} | "
+        f"{result['answered_503']:,} | {result['other_errors']:,} | {restarts} | "
+        f"{', '.join(result['given_up']) or 'none'} |", "",
+        "![soak](results/soak.png)", "",
+    ]
+
+
 SECTIONS = {"intake": intake_section, "propagation": propagation_section, "stats": stats_section,
-            "streams": streams_section, "replay": replay_section}
+            "streams": streams_section, "replay": replay_section, "soak": soak_section}
 
 
 def render() -> str:

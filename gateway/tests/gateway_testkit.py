@@ -286,8 +286,8 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
 class ServerThread:
     """uvicorn serving one app on a free port from its own thread and event loop."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.port = free_port()
+    def __init__(self, app: ASGIApp, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
                                                     log_level="warning", access_log=False, lifespan="on",
                                                     proxy_headers=False))

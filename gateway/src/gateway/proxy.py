@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from yarl import URL
 
+from gateway.breaker import CircuitBreaker
 from gateway.live import FEED_PATH, FEED_SERVICES, STREAM_PING_SECONDS, CaseFeed, Detail, follow
 from gateway.revocation import ClientStatusCache, merchants_fetch
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
@@ -41,6 +42,7 @@ BUFFERED_RESPONSE_LIMIT = 256 * 1024
 DISCARD_BUDGET_BYTES = 16 * 1024 * 1024
 DISCARD_BUDGET_SECONDS = 5.0
 QUOTE_SAFE_PATH = "/:@!$&'()*+,;=~"
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 UPSTREAM_LATENCY = Histogram("odr_gateway_upstream_seconds", "Time to upstream response headers", ["service"])
 UPSTREAM_FAILURES = Counter("odr_gateway_upstream_failures_total", "Upstream exchanges that failed",
@@ -111,6 +113,9 @@ class Proxy:
         self.feeds = {service: CaseFeed(service.value, self.bases[service] + FEED_PATH,
                                         settings.internal_token.get_secret_value())
                       for service in FEED_SERVICES}
+        self.breakers = {service: CircuitBreaker(service.value, failure_threshold=settings.circuit_failure_threshold,
+                                                 open_seconds=settings.circuit_open_seconds)
+                         for service in Upstream}
         self._feed_tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._stream_session: aiohttp.ClientSession | None = None
@@ -282,21 +287,36 @@ class Proxy:
 
     @contextmanager
     def _upstream_failures(self, route: Route) -> Iterator[None]:
-        """A failed exchange with the service becomes the 503 or 504 problem the client gets."""
+        """A failed exchange with the service becomes the 503 or 504 problem the client gets, and counts against
+        the service's circuit; while the circuit is open the service is not asked at all."""
+        breaker = self.breakers[route.service]
+        retry_after = breaker.refusal()
+        if retry_after is not None:
+            UPSTREAM_FAILURES.labels(route.service.value, "circuit-open").inc()
+            raise Problem("upstream-unavailable", f"The {route.service.value} service is failing; not asked again "
+                          "until the circuit half-opens", service=route.service.value,
+                          headers={"Retry-After": str(retry_after)})
         try:
             yield
         except aiohttp.ConnectionTimeoutError as exc:
+            breaker.failed()
             raise self._failure(route, "connect-timeout", "upstream-unavailable") from exc
         except TimeoutError as exc:
+            breaker.failed()
             raise self._failure(route, "timeout", "upstream-timeout") from exc
         except aiohttp.ClientError as exc:
+            breaker.failed()
             raise self._failure(route, type(exc).__name__, "upstream-unavailable") from exc
+        breaker.succeeded()
 
     @staticmethod
     def _failure(route: Route, reason: str, slug: str) -> Problem:
         UPSTREAM_FAILURES.labels(route.service.value, reason).inc()
         log.warning("upstream failed", service=route.service.value, reason=reason)
-        return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value)
+        # A service that cannot be reached is being restarted or is failing over: the client may try again soon.
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)} if slug == "upstream-unavailable" else None
+        return Problem(slug, f"The {route.service.value} service did not answer", service=route.service.value,
+                       headers=headers)
 
 
 def _passed_on(raw_headers: tuple[tuple[bytes, bytes], ...]) -> list[tuple[bytes, bytes]]:

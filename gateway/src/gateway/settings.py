@@ -50,6 +50,10 @@ class GatewaySettings(ServiceSettings):
         default=4.0, description="Below uvicorn's 5 s idle close, so a pooled connection is never reused as it dies."
     )
     internal_call_timeout: float = 3.0
+    circuit_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failed exchanges with a service that open its circuit.")
+    circuit_open_seconds: float = Field(
+        default=5.0, gt=0, description="How long an open circuit answers 503 before one trial request is let through.")
     client_status_ttl_seconds: float = Field(
         default=3.0, le=5.0,
         description="How long an enterprise client's active status is cached; a revocation bites within this.")

@@ -360,7 +360,7 @@ async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering
     engine = create_engine(nowhere, pool_size=1)
     consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
                              sessionmaker=create_sessionmaker(engine), inbox=inbox, settings=settings,
-                             max_attempts=2, backoff_base=0.05)
+                             max_attempts=2, max_infrastructure_attempts=3, backoff_base=0.05)
     try:
         with pytest.raises(ConnectionRefusedError):
             await asyncio.wait_for(background.start(consumer.run()), 20)
@@ -368,6 +368,42 @@ async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering
         await engine.dispose()
     assert await kafka.committed(names["group"], TopicPartition(names["topic"], 0)) is None
     assert await kafka.end_offset(names["dlq"], 0) == 0
+
+
+async def test_lock_timeouts_beyond_the_handlers_budget_are_retried_never_dead_lettered(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    """A handler's budget is 2 attempts; the lock it needs is held for 4: the event still applies, once."""
+    event_type = f"{names['prefix']}.order.created.v1"
+    event = order_event(event_type)
+    attempts = 0
+    released = asyncio.Event()
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 4:
+            released.set()
+        await session.execute(text("SET LOCAL lock_timeout = '50ms'"))
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE effect IN ACCESS EXCLUSIVE MODE"))
+        await kafka.produce_envelope(event)
+        consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                                 sessionmaker=sessionmaker, inbox=inbox, settings=settings,
+                                 max_attempts=2, backoff_base=0.05, backoff_max=0.1)
+        background.start(consumer.run())
+        await asyncio.wait_for(released.wait(), 20)
+        await holder.rollback()
+
+    async def committed() -> bool:
+        return await kafka.committed(names["group"], TopicPartition(names["topic"], 0)) == 1
+
+    await eventually(committed, within=20)
+    assert await count(engine, effect, effect.c.event_id == event.id) == 1
+    assert await kafka.end_offset(names["dlq"], 0) == 0, "a lock timeout is not the event's fault"
 
 
 async def test_the_consumer_waits_for_a_broker_that_is_not_up_yet(

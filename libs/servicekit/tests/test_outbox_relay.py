@@ -272,3 +272,80 @@ async def test_a_broker_outage_records_the_failure_raises_for_the_supervisor_and
     background.start(OutboxRelay(engine=engine, outbox=outbox, settings=own, poll_interval=0.1).run())
     records = await probe.read_count("outage.order", 1)
     assert event_ids(records) == [during.id]
+
+
+async def test_a_row_the_broker_refuses_for_good_is_parked_and_the_rest_flows(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka: Any, background: Any, eventually: Any,
+) -> None:
+    prefix = kafka.unique("relaypark")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 1})
+    before, after = make_events(f"{prefix}.order.created.v1", keys=1, per_key=2)
+    # Over the producer's 1 MiB request limit: aiokafka refuses it before it reaches the broker, every time.
+    too_large = EventEnvelope(source="/tests", type=f"{prefix}.order.created.v1", subject="order-0",
+                              data={"subject": "order-0", "n": -1, "blob": "x" * 1_100_000})
+    await stage(engine, outbox, [before, too_large, after])
+    parked_before = REGISTRY.get_sample_value("odr_outbox_parked_total", {"service": settings.service_name}) or 0
+    relay = OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=0.1)
+    background.start(relay.run())
+
+    records = await kafka.read_count(topic, 2)
+    assert event_ids(records) == [before.id, after.id]
+
+    async def parked_row() -> Any:
+        async with engine.connect() as connection:
+            return (await connection.execute(select(outbox.table).where(
+                outbox.table.c.id == too_large.id, outbox.table.c.parked_at.is_not(None)))).one_or_none()
+
+    async def is_parked() -> bool:
+        return await parked_row() is not None
+
+    await eventually(is_parked)
+    row = await parked_row()
+    assert row.published_at is None
+    assert "MessageSizeTooLarge" in row.last_error
+    assert REGISTRY.get_sample_value("odr_outbox_parked_total", {"service": settings.service_name}) == \
+        parked_before + 1
+
+    async def gauge_shows_it() -> bool:
+        return REGISTRY.get_sample_value("odr_outbox_parked_rows", {"service": settings.service_name}) == 1
+
+    await eventually(gauge_shows_it)
+    assert await published_count(engine, outbox) == 2
+
+
+async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the_new_leader_publishes(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka: Any, background: Any, eventually: Any,
+) -> None:
+    prefix = kafka.unique("relayfence")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 1})
+    events = make_events(f"{prefix}.order.created.v1", keys=2, per_key=10)
+    await stage(engine, outbox, events)
+    key = leader_lock_key(settings.service_name)
+
+    async with engine.connect() as blocker:
+        # Frozen after sending, before marking (the SHARE lock blocks the UPDATE), the leader loses its session.
+        await blocker.execute(text("LOCK TABLE outbox IN SHARE MODE"))
+        first = background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=5).run())
+        await kafka.read_count(topic, 5)
+        leader_pid = await blocker.scalar(
+            text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": key})
+        assert leader_pid is not None
+        await blocker.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": leader_pid})
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the dead session raises, the relay stops
+            await asyncio.wait_for(first, 10)
+        await blocker.rollback()
+    assert await published_count(engine, outbox) == 0, "a relay without its session marked rows"
+
+    second = OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=5, poll_interval=0.1)
+    background.start(second.run())
+
+    async def all_published() -> bool:
+        return await published_count(engine, outbox) == len(events)
+
+    await eventually(all_published)
+    records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
+    assert_first_deliveries_in_order(records)
+    assert len(records) - len(events) <= 5, "only the frozen batch is sent twice"

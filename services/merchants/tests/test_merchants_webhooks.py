@@ -242,6 +242,43 @@ async def test_many_owed_deliveries_are_sent_concurrently_and_each_once(
     assert ids == sorted(str(envelope.data["complaint_id"]) for envelope in envelopes)
 
 
+async def test_an_endpoint_that_hangs_never_starves_the_other_enterprises_deliveries(
+    client: httpx.AsyncClient, approved_merchant: ApproveMerchant, tokens: Tokens,
+    sessionmaker: async_sessionmaker[AsyncSession], settings: MerchantsSettings,
+) -> None:
+    """More deliveries owed to a hanging endpoint than the worker has slots: another enterprise's still go at once
+    (without the per-endpoint share they would wait for the hanging ones to time out)."""
+    hanging, healthy = await Receiver().start(), await Receiver().start()
+    hanging.delay = 8.0
+    try:
+        endpoints = []
+        for receiver in (hanging, healthy):
+            issued = await approved_merchant()
+            await configure(client, bearer(tokens.merchant(issued.merchant_id, sub=issued.client_id)), receiver.url)
+            endpoints.append(issued.merchant_id)
+        async with sessionmaker() as session, session.begin():
+            for _ in range(settings.webhook_concurrency + 6):
+                assert await webhook_service.record_delivery(session, routed_event(endpoints[0]), retry_window=DAY)
+
+        async def hanging_busy() -> bool:
+            return hanging.in_flight >= settings.webhook_concurrency_per_endpoint
+
+        await eventually(hanging_busy, within=10)
+        owed_at = time.monotonic()
+        for _ in range(3):
+            assert await owe(sessionmaker, routed_event(endpoints[1])) is not None
+
+        async def healthy_served() -> bool:
+            return len(healthy.received) == 3
+
+        await eventually(healthy_served, within=8)
+        assert time.monotonic() - owed_at < 4, "the other enterprise waited for the hanging endpoint"
+        assert hanging.peak_in_flight <= settings.webhook_concurrency_per_endpoint
+    finally:
+        await healthy.stop()
+        await hanging.stop()
+
+
 async def test_only_subscribed_events_of_the_enterprise_are_owed_once(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession], approved_merchant: ApproveMerchant,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from odr_runner.credentials import StackSecrets
 from odr_runner.stack import APPS, GATEWAY, Ports, Stack, StackConfig, StackError
+from odr_runner.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-SUPERVISE_INTERVAL = 0.5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +47,27 @@ def config_from_env(repo_root: Path, environ: Mapping[str, str]) -> StackConfig:
     )
 
 
-def say(message: str) -> None:
-    print(f"[odr] {message}", flush=True)
+class Say:
+    """The runner's voice: each line on the terminal and, time-stamped, in `.odr/logs/runner.log`."""
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+
+    def __call__(self, message: str) -> None:
+        print(f"[odr] {message}", flush=True)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            with self.log_path.open("a") as log:
+                log.write(f"{stamp} {message}\n")
 
 
 async def run(repo_root: Path, environ: Mapping[str, str]) -> int:
     """Bring the stack up, print the banner, supervise; always stop what was started."""
     began = time.monotonic()
-    stack = Stack(config_from_env(repo_root, environ), report=say)
+    config = config_from_env(repo_root, environ)
+    say = Say(config.log_dir / "runner.log")
+    stack = Stack(config, report=say)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -66,7 +79,8 @@ async def run(repo_root: Path, environ: Mapping[str, str]) -> int:
         demo_path = repo_root / ".odr" / "demo.json"
         _write_private(demo_path, json.dumps(stack.demo_document(), ensure_ascii=False, indent=2))
         print(banner(stack, ready_after, demo_path), flush=True)
-        return await supervise(stack, stop_requested)
+        await Supervisor(stack).run(stop_requested)
+        return 0
     except StackError as error:
         say(f"failed: {error}")
         return 1
@@ -89,25 +103,6 @@ async def _start_unless_stopped(stack: Stack, stop_requested: asyncio.Event) -> 
     with contextlib.suppress(asyncio.CancelledError, StackError):
         await starting
     return False
-
-
-async def supervise(stack: Stack, stop_requested: asyncio.Event) -> int:
-    """Until asked to stop: report children that die; restart the whole stack if the embedded broker dies."""
-    while not stop_requested.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_requested.wait(), SUPERVISE_INTERVAL)
-        for exited in stack.unexpected_exits():
-            if exited.name == "tansu":
-                await stack.recover_from_broker_loss()
-                say("recovered: broker, topics and services are back")
-            elif exited.name == "postgres":
-                say(f"PostgreSQL exited unexpectedly with code {exited.returncode}; "
-                    f"see {stack.config.work_dir / 'postgres.log'}")
-                return 1
-            else:
-                say(f"{exited.name} exited unexpectedly with code {exited.returncode}; "
-                    f"see {stack.log_path(exited.name)} (the rest keeps running)")
-    return 0
 
 
 def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:

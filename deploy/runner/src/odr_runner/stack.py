@@ -189,13 +189,14 @@ class Stack:
             raise StackError(f"127.0.0.1:{port} is already in use (a previous run still alive?); "
                              f"stop it or set {variable}")
 
-    async def create_databases(self) -> None:
-        """One database per service; dropped first when the configuration asks for fresh ones."""
+    async def create_databases(self, *, keep_existing: bool = False) -> None:
+        """One database per service; dropped first when the configuration asks for fresh ones, unless
+        `keep_existing` (an operator's `odr migrate` never drops data, whatever the stack was started with)."""
         connection = await asyncpg.connect(asyncpg_dsn(self.database_url, "postgres"))
         try:
             for service in SERVICES:
                 name = self.config.database_name(service)
-                if self.config.fresh_databases:
+                if self.config.fresh_databases and not keep_existing:
                     await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
                 if not exists:
@@ -347,6 +348,36 @@ class Stack:
                 exits.append(Exit(child.name, code))
         return exits
 
+    async def restart(self, name: str) -> None:
+        """Bring one child back after it died: PostgreSQL on its data directory (it replays its WAL), the embedded
+        broker together with every client of it, a service or the gateway on its own."""
+        if name == "postgres":
+            await self.restart_postgres()
+        elif name == "tansu":
+            await self.recover_from_broker_loss()
+        else:
+            self.start_process(name)
+
+    async def restart_postgres(self) -> None:
+        """The embedded server again on the same data and port; crash recovery runs before it accepts connections.
+
+        Until then the services answer 503 and their pools reconnect by themselves (servicekit.db)."""
+        assert self.postgres is not None, "only the embedded PostgreSQL is restarted by the stack"
+        try:
+            self.postgres = await asyncio.to_thread(infra.start_postgres, self.config.work_dir / "pgdata",
+                                                    self.config.embedded_pg_port)
+        except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
+            raise StackError(f"embedded PostgreSQL did not start again ({error}); "
+                             f"see {self.log_of('postgres')}") from error
+
+    def log_of(self, name: str) -> Path:
+        """Where a child's output goes."""
+        if name == "postgres":
+            return self.config.work_dir / "postgres.log"
+        if name == "tansu":
+            return self.config.log_dir / "tansu.log"
+        return self.log_path(name)
+
     async def recover_from_broker_loss(self) -> None:
         """The embedded broker keeps everything in memory: restart it and every client, re-publish what was sent."""
         assert self.broker is not None, "only the embedded broker is restarted by the stack"
@@ -497,4 +528,6 @@ async def settled_stack(config: StackConfig) -> AsyncIterator[Stack]:
         yield stack
     finally:
         stack.stop()
-        await stack.drop_databases()
+        if config.database_url is not None:
+            # An embedded server is gone with its throw-away data directory; a shared one is cleaned up.
+            await stack.drop_databases()

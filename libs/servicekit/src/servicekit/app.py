@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Table, text
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
+from servicekit.dbfailures import install_database_outage_handler
 from servicekit.events.outbox import Outbox
 from servicekit.observability import (
     ReadinessCheck,
@@ -23,7 +24,7 @@ from servicekit.observability import (
     install_request_context,
 )
 from servicekit.pii import PiiCipher
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_handlers, problem_responses
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing
 
@@ -61,6 +62,31 @@ async def supervise(name: str, job: BackgroundJob, *, max_backoff: float = 30.0)
             backoff = min(backoff * 2, max_backoff)
 
 
+@runtime_checkable
+class GracefulJob(Protocol):
+    """A job object that can finish its current unit of work and return when asked (relay, inbox consumer)."""
+
+    def request_stop(self) -> None: ...
+
+
+async def stop_jobs(jobs: dict[str, BackgroundJob], tasks: dict[str, asyncio.Task[None]], *, grace: float) -> None:
+    """Ask the graceful jobs to finish and wait up to `grace` seconds for them; cancel whatever still runs."""
+    graceful = []
+    for name, job in jobs.items():
+        owner = getattr(job, "__self__", None)
+        if isinstance(owner, GracefulJob):
+            owner.request_stop()
+            graceful.append(tasks[name])
+    if graceful:
+        _, late = await asyncio.wait(graceful, timeout=grace)
+        if late:
+            get_logger("servicekit.app").warning("jobs did not finish within the shutdown grace; cancelled",
+                                                 jobs=sorted(task.get_name() for task in late))
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -92,13 +118,13 @@ def create_service_app(
         if on_startup is not None:
             await on_startup(runtime)
         jobs = background(runtime) if background else {}
-        tasks = [asyncio.create_task(supervise(name, job), name=name) for name, job in jobs.items()]
+        tasks = {name: asyncio.create_task(supervise(name, job), name=name) for name, job in jobs.items()}
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # uvicorn comes here after it stopped accepting and its in-flight requests finished: the relay then
+            # publishes what they committed and the consumers commit what they applied, before anything is cut.
+            await stop_jobs(jobs, tasks, grace=settings.shutdown_grace_seconds)
             await engine.dispose()
             if tracing is not None:
                 # Flushes the spans still batched, off the event loop (the exporter's calls block).
@@ -107,10 +133,12 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   generate_unique_id_function=lambda route: route.name, telemetry=FASTAPI_TELEMETRY_OFF)
     install_problem_handlers(app)
+    install_database_outage_handler(app, settings.database_retry_after_seconds)
     install_request_context(app, settings.service_name)
     app.include_router(health_router(_readiness_checks))
     for router in routers:
-        app.include_router(router)
+        # Any operation may meet a database outage: every one declares its 503.
+        app.include_router(router, responses=problem_responses(503))
     return app
 
 

@@ -46,15 +46,28 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(bytes=uuid6.uuid7().bytes)
 
 
-def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,
+                  long_statements: bool = False) -> AsyncEngine:
+    """The service's engine. Statements are bounded by `database_statement_timeout` (a request must answer before the
+    gateway gives up); an operator's batch command (a statistics rebuild, a chain verification) asks for
+    `long_statements` instead."""
+    statement_limits: dict[str, Any] = {} if long_statements else {
+        # The client-side limit catches a server that stopped answering altogether (frozen, partitioned).
+        "command_timeout": settings.database_statement_timeout + 1}
+    server_settings = {"application_name": settings.service_name, "timezone": "UTC"}
+    if not long_statements:
+        server_settings["statement_timeout"] = str(int(settings.database_statement_timeout * 1000))
     return create_async_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        # A pooled connection is checked before use, so after a database restart the pool heals by itself.
         pool_pre_ping=True,
+        pool_timeout=settings.database_connect_timeout,
         # A failed statement's error (and so a logged traceback) names no bound values: they can be personal data.
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": settings.service_name, "timezone": "UTC"}},
+        connect_args={"timeout": settings.database_connect_timeout, **statement_limits,
+                      "server_settings": server_settings},
     )
 
 

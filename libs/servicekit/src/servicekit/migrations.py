@@ -95,3 +95,16 @@ def create_event_retention_indexes() -> None:
 def drop_event_retention_indexes() -> None:
     op.drop_index("ix_inbox_processed_at", table_name="inbox")
     op.drop_index("ix_outbox_published_at", table_name="outbox")
+
+
+def add_outbox_parking() -> None:
+    """`outbox.parked_at`: set by the relay on a row the broker refuses for good (too large, invalid topic), which
+    it then leaves aside so the rest of the outbox flows (`servicekit.events.relay`). Called from one migration of
+    every service."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_parked", "outbox", ["seq"], postgresql_where=sa.text("parked_at IS NOT NULL"))
+
+
+def drop_outbox_parking() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
+    op.drop_column("outbox", "parked_at")

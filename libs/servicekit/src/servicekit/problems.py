@@ -29,6 +29,8 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "unsupported-media-type": (415, "Unsupported media type", "不支持的媒体类型"),
     "rate-limited": (429, "Too many requests", "请求过于频繁"),
     "upstream-unavailable": (503, "A service is unavailable, try again shortly", "服务暂不可用，请稍后重试"),
+    "temporarily-unavailable": (503, "The service is temporarily unavailable, try again shortly",
+                                "服务暂时不可用，请稍后重试"),
     "upstream-timeout": (504, "A service did not answer in time", "服务响应超时"),
     "internal-error": (500, "Internal error", "内部错误"),
     # Staff sign-in (architecture §5, "Tokens"): the password was right, one more step is owed.

@@ -41,6 +41,14 @@ class ServiceSettings(BaseSettings):
                     " replaces any password in `database_url`.",
     )
     database_pool_size: int = 10
+    database_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection, or to wait for one from the pool; a request "
+                                       "that cannot get one answers 503 (servicekit.dbfailures).")
+    database_statement_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a statement may run (server-side statement_timeout, and the client "
+                                        "gives up a second later on a server that stopped answering).")
+    database_retry_after_seconds: int = Field(
+        default=5, gt=0, description="Retry-After of the 503 answered while the database is unavailable.")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_idempotence: bool = Field(
@@ -83,6 +91,9 @@ class ServiceSettings(BaseSettings):
     otel_enabled: bool = Field(default=False, description="Export OpenTelemetry traces (servicekit.tracing).")
     otel_exporter_endpoint: str = Field(default="http://127.0.0.1:4318",
                                         description="OTLP/HTTP endpoint of the collector that receives the traces.")
+    shutdown_grace_seconds: float = Field(
+        default=4.0, gt=0, description="On SIGTERM, after the in-flight requests: how long the relay may flush and "
+                                       "the consumers commit before they are cancelled (uvicorn's own grace is 5 s).")
 
     log_level: str = "INFO"
     log_json: bool = True

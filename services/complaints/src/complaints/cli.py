@@ -25,7 +25,7 @@ from servicekit.pii import PiiCipher
 
 async def rebuild_statistics(settings: ComplaintsSettings) -> int:
     """Rebuild in one transaction; returns the number of cases counted."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, long_statements=True)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             return await rebuild(session)

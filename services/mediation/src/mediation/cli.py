@@ -23,7 +23,7 @@ Prints the result as JSON and exits 0 when the chain holds, 1 when it is broken.
 
 
 async def _verify(region: str) -> chain.Verification:
-    engine = create_engine(MediationSettings(), pool_size=1)
+    engine = create_engine(MediationSettings(), pool_size=1, long_statements=True)
     try:
         async with create_sessionmaker(engine)() as session:
             return await chain.verify(session, region)

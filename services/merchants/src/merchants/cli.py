@@ -2,6 +2,7 @@
 
     python -m merchants.cli seed
     python -m merchants.cli staff-account --username zhang.wei --role regulator --region 632801 --name 张伟 < password
+    python -m merchants.cli rotate-credentials --merchant 0193... [--overlap-hours 24]
 
 Database settings are read from the environment like the service's (``ODR_DATABASE_URL``, ``ODR_DATABASE_NAME``).
 """
@@ -11,22 +12,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
+from datetime import timedelta
 
 import orjson
 
 from merchants import seed as demo
+from merchants.access import service as access_service
 from merchants.credentials import passwords
 from merchants.credentials import service as credentials_service
 from merchants.credentials.models import StaffRole
 from merchants.settings import MerchantsSettings
 from servicekit import regions
 from servicekit.db import create_engine, create_sessionmaker
+from servicekit.problems import Problem
 
 STAFF_ACCOUNT_HELP = """Regulator staff accounts, for the operator who sets up a deployment.
 
 Creates the account, or resets its password and profile. The password is read from standard input (never from the
 command line, where other users of the host could see it). Station staff are created by regulators through
 `POST /v1/regulator/stations/{id}/staff` instead.
+"""
+
+ROTATE_HELP = """An enterprise's API credentials, rotated by the operator (say, after a leak the enterprise reported).
+
+Issues a new client and prints it as one JSON line; the old ones are revoked at once, or keep working for
+--overlap-hours beside the new. Same use case as the enterprise's own `POST /v1/merchant/credentials/rotate`.
 """
 
 
@@ -43,6 +54,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                        choices=[StaffRole.REGULATOR.value, StaffRole.MEDIATOR.value, StaffRole.HOTLINE.value])
     staff.add_argument("--region", required=True, help="GB/T 2260 code of the administration")
     staff.add_argument("--name", required=True, help="display name")
+    rotate = commands.add_parser("rotate-credentials", help="issue an enterprise new API credentials",
+                                 description=ROTATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rotate.add_argument("--merchant", required=True, type=uuid.UUID, help="the enterprise's merchant id")
+    rotate.add_argument("--overlap-hours", type=float, default=0.0,
+                        help="how long the old credentials keep working beside the new (0: revoked at once)")
     arguments = parser.parse_args(argv)
     if arguments.command == "staff-account" and regions.get(arguments.region) is None:
         staff.error(f"unknown region {arguments.region}")
@@ -72,6 +88,29 @@ def staff_account(arguments: argparse.Namespace) -> int:
     return 0
 
 
+async def rotate_credentials(settings: MerchantsSettings, merchant_id: uuid.UUID, overlap: timedelta) -> bytes:
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rotated = await access_service.rotate_api_client(session, merchant_id=merchant_id, overlap=overlap)
+    finally:
+        await engine.dispose()
+    return orjson.dumps({"merchant_id": str(merchant_id), "client_id": rotated.issued.client_id,
+                         "client_secret": rotated.issued.client_secret,
+                         "previous_valid_until": rotated.previous_valid_until})
+
+
+def rotate(arguments: argparse.Namespace) -> int:
+    try:
+        printed = asyncio.run(rotate_credentials(MerchantsSettings(), arguments.merchant,
+                                                 timedelta(hours=arguments.overlap_hours)))
+    except Problem as refused:
+        print(refused.detail or refused.slug, file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(printed + b"\n")
+    return 0
+
+
 def seed_demo() -> int:
     """Seed and print the credentials as one JSON line."""
     result = asyncio.run(demo.seed(demo.SeedSettings()))
@@ -83,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse(argv)
     if arguments.command == "seed":
         return seed_demo()
+    if arguments.command == "rotate-credentials":
+        return rotate(arguments)
     return staff_account(arguments)
 
 

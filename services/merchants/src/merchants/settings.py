@@ -59,6 +59,9 @@ class MerchantsSettings(ServiceSettings):
         default=24 * 3600, description="... provided it has not succeeded for this long either.")
     webhook_batch_size: int = Field(default=50, description="Deliveries claimed per query.")
     webhook_concurrency: int = Field(default=64, description="Deliveries in flight at a time per instance.")
+    webhook_concurrency_per_endpoint: int = Field(
+        default=32, ge=1, description="Of those, at most this many to one enterprise's endpoint, so an endpoint that "
+                                      "hangs holds only its own share and the others' deliveries go on.")
 
     scorecard_window_days: int = Field(default=30, description="Default period of a scorecard, ending today.")
     scorecard_min_cases: int = Field(default=5, description="Fewer cases in the window are not judged.")

@@ -1,4 +1,5 @@
-"""Inbox consumer: applies each event once, commits the offset after the database, dead-letters what keeps failing."""
+"""Inbox consumer: applies each event once, commits the offset after the database, dead-letters what its handler keeps
+rejecting (never what failed because of the database)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from servicekit.dbfailures import is_transient_database_failure
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.kafka import make_consumer, make_producer, start_client, stop_client
 from servicekit.events.topics import dlq_topic
@@ -67,6 +68,7 @@ class InboxConsumer:
         inbox: Table,
         settings: ServiceSettings,
         max_attempts: int = 5,
+        max_infrastructure_attempts: int = 12,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
     ) -> None:
@@ -77,9 +79,11 @@ class InboxConsumer:
         self.inbox = inbox
         self.settings = settings
         self.max_attempts = max_attempts
+        self.max_infrastructure_attempts = max_infrastructure_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
+        self._stopping = False
 
     async def run(self) -> None:
         """Consume until cancelled; raises when the database or broker stays unreachable (the supervisor restarts)."""
@@ -87,14 +91,20 @@ class InboxConsumer:
         try:
             consumer = await start_client(lambda: make_consumer(self.settings, self.group, self.topics))
             try:
-                while True:
+                while not self._stopping:
                     batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
                     if batches:
                         await self._process_batches(consumer, producer, batches)
+                self._log.info("consumer stopping; offsets committed")
             finally:
                 await stop_client(consumer)
         finally:
             await stop_client(producer)
+
+    def request_stop(self) -> None:
+        """Finish the fetch in hand (its transactions and its offset commit), then return from `run`; leaving the
+        group on the way out hands the partitions to the other members at once."""
+        self._stopping = True
 
     async def _process_batches(
         self,
@@ -159,14 +169,19 @@ class InboxConsumer:
             try:
                 outcome = await self._apply(envelope, handler)
             except Exception as exc:
-                if attempt < self.max_attempts:
+                # A lock timeout, deadlock, serialization failure or lost connection says nothing about the event:
+                # it gets a budget of its own and, once that is spent, stops the consumer (the supervisor restarts
+                # it from the committed offset) instead of dead-lettering a good event.
+                infrastructure = is_transient_database_failure(exc)
+                budget = self.max_infrastructure_attempts if infrastructure else self.max_attempts
+                if attempt < budget:
                     delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
                     self._log.warning("handler failed; retrying", event_id=str(envelope.id), event_type=envelope.type,
-                                      attempt=attempt, in_seconds=delay, error=repr(exc))
+                                      attempt=attempt, in_seconds=delay, error=repr(exc),
+                                      infrastructure=infrastructure)
                     await asyncio.sleep(delay)
                     continue
-                if _is_infrastructure_failure(exc):
-                    # The event is fine, the database is not: leave the offset alone and let the supervisor retry.
+                if infrastructure:
                     raise
                 return await self._dead_letter(producer, message, exc, attempts=attempt)
             INBOX_EVENTS.labels(self.group, outcome).inc()
@@ -259,9 +274,3 @@ class InboxConsumer:
             self._log.warning("offset commit refused after a rebalance", partitions=sorted(map(str, offsets)),
                               error=repr(exc))
 
-
-def _is_infrastructure_failure(error: BaseException) -> bool:
-    """Failures of the database connection itself, as opposed to failures of the event or its handler."""
-    if isinstance(error, OSError | TimeoutError | InterfaceError | DisconnectionError):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -1,17 +1,27 @@
-"""Outbox relay: publishes a service's committed outbox rows to Kafka, in `seq` order, one leader per service."""
+"""Outbox relay: publishes a service's committed outbox rows to Kafka, in `seq` order, one leader per service; a row
+the broker refuses for good is parked aside with its error, and the rest flows."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from servicekit.events.kafka import make_producer, start_client, stop_client
@@ -21,6 +31,13 @@ from servicekit.settings import ServiceSettings
 
 OUTBOX_PUBLISHED = Counter("odr_outbox_published_total", "Outbox events published to Kafka", ["service"])
 OUTBOX_BACKLOG = Gauge("odr_outbox_backlog", "Outbox events not yet published (capped count)", ["service"])
+# Alert on any: a parked row is an event its consumers never got (`odr outbox parked`, then fix and replay).
+OUTBOX_PARKED = Gauge("odr_outbox_parked_rows", "Outbox rows the broker refused for good, left aside", ["service"])
+OUTBOX_PARKED_TOTAL = Counter("odr_outbox_parked_total", "Outbox rows parked since the process started", ["service"])
+REFUSED_FOR_GOOD: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError, TopicAuthorizationFailedError,
+    CorruptRecordException,
+)
 
 # Counting beyond this adds nothing to an alert and would scan a huge backlog on every wake-up.
 BACKLOG_COUNT_CAP = 100_000
@@ -40,7 +57,7 @@ def leader_lock_key(service_name: str) -> int:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows in `seq` order and marks them published in the claiming transaction."""
+    """Publishes unpublished outbox rows in `seq` order from the session holding the leader lock, then marks them."""
 
     def __init__(
         self,
@@ -69,6 +86,7 @@ class OutboxRelay:
         self.is_idle = False
         self._lock_key = leader_lock_key(settings.service_name)
         self._wake = asyncio.Event()
+        self._stopping = False
         self._backlog_counted_at = float("-inf")
         self._log = get_logger("servicekit.relay").bind(relay=settings.service_name)
 
@@ -76,7 +94,10 @@ class OutboxRelay:
         """Wait to become the leader, then publish until cancelled; raises RelayError after repeated send failures."""
         async with self.engine.connect() as leader_connection:
             try:
-                await self._become_leader(leader_connection)
+                try:
+                    await self._become_leader(leader_connection)
+                except _StoppedWaiting:
+                    return
                 await self._listen(leader_connection)
                 producer = await start_client(lambda: make_producer(self.settings))
                 try:
@@ -92,6 +113,8 @@ class OutboxRelay:
         lock = select(func.pg_try_advisory_lock(self._lock_key))
         while not (await self._try_lock(connection, lock)):
             await connection.commit()
+            if self._stopping:
+                raise _StoppedWaiting
             await asyncio.sleep(self.poll_interval)
         # The lock is session-level; committing leaves the connection idle so notifications reach it.
         await connection.commit()
@@ -110,21 +133,30 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def request_stop(self) -> None:
+        """Publish what is committed, then return from `run` (the service is shutting down)."""
+        self._stopping = True
+        self._wake.set()
+
     async def _publish_forever(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
         failures = 0
         while True:
+            stopping = self._stopping
             self._wake.clear()
             try:
-                await self._drain(producer)
+                await self._drain(leader_connection, producer)
                 failures = 0
             except _SendFailed as exc:
                 failures += 1
-                await self._record_failure(exc)
+                await self._record_failure(leader_connection, exc)
                 if failures >= self.max_failures:
                     raise RelayError(f"publishing failed {failures} times in a row: {exc.error!r}") from exc.error
                 await asyncio.sleep(min(self.backoff_base * 2 ** (failures - 1), self.backoff_max))
                 continue
-            await self._update_backlog()
+            if stopping:
+                self._log.info("outbox flushed; relay stopping")
+                return
+            await self._update_backlog(leader_connection)
             self.is_idle = True
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -135,35 +167,72 @@ class OutboxRelay:
             finally:
                 self.is_idle = False
 
-    async def _drain(self, producer: AIOKafkaProducer) -> None:
-        while await self._publish_batch(producer) == self.batch_size:
+    async def _drain(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
+        while await self._publish_batch(leader_connection, producer) == self.batch_size:
             pass
 
-    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
-        """Claim, send in order, await every acknowledgement, mark published, commit; a failure rolls back."""
+    async def _publish_batch(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> int:
+        """Read a batch, send it in order, then mark what the broker acknowledged and park what it refused for good.
+
+        Every statement runs on the session that holds the leader lock and the marking re-checks that lock: a relay
+        whose session is gone (so another relay may lead now) can neither read nor mark a batch, and no row lock or
+        transaction is held while the sends wait for their acknowledgements. Rows acknowledged after a failed one are
+        left unmarked and sent again with it, so per aggregate the first deliveries stay in commit order.
+        """
         table = self.table
-        claim = (
+        batch = (
             select(table.c.seq, table.c.topic, table.c.aggregate_id, table.c.headers, table.c.payload)
-            .where(table.c.published_at.is_(None))
+            .where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
             .order_by(table.c.seq)
             .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
         )
-        async with self.engine.begin() as connection:
-            rows = (await connection.execute(claim)).all()
-            if not rows:
-                return 0
-            await self._send_in_order(producer, rows)
-            await connection.execute(
-                update(table).where(table.c.seq.in_([row.seq for row in rows])).values(published_at=func.now())
-            )
-        OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
+        rows = (await leader_connection.execute(batch)).all()
+        await leader_connection.commit()
+        if not rows:
+            return 0
+        sent = await self._send_in_order(producer, rows)
+        if sent.acknowledged or sent.refused:
+            await self._settle(leader_connection, sent)
+        if sent.failure is not None:
+            raise sent.failure
         return len(rows)
 
-    async def _send_in_order(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> None:
+    async def _settle(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
+        """Mark and park in one short transaction, only while this relay still holds the leader lock."""
+        table = self.table
+        async with leader_connection.begin():
+            if not await self._holds_leader_lock(leader_connection):
+                raise RelayError("leadership lost while publishing; the batch is left for the new leader")
+            if sent.acknowledged:
+                await leader_connection.execute(
+                    update(table).where(table.c.seq.in_(sent.acknowledged)).values(published_at=func.now()))
+            for seq, error in sent.refused:
+                await leader_connection.execute(
+                    update(table).where(table.c.seq == seq).values(
+                        parked_at=func.now(), attempts=table.c.attempts + 1,
+                        last_error=repr(error)[:ERROR_TEXT_LIMIT]))
+        OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(sent.acknowledged))
+        for seq, error in sent.refused:
+            OUTBOX_PARKED_TOTAL.labels(self.settings.service_name).inc()
+            self._log.error("outbox row refused by the broker for good; parked (odr outbox parked lists it)",
+                            seq=seq, error=repr(error))
+
+    async def _holds_leader_lock(self, connection: AsyncConnection) -> bool:
+        """The fence: this session still holds the service's advisory lock (bigint keys show as classid/objid)."""
+        unsigned = self._lock_key & 0xFFFF_FFFF_FFFF_FFFF
+        held = await connection.scalar(
+            text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND pid = pg_backend_pid() AND objsubid = 1 AND classid = CAST(:high AS oid) "
+                 "AND objid = CAST(:low AS oid))"),
+            {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF})
+        return bool(held)
+
+    async def _send_in_order(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> _Sent:
+        """Send every row, then await the acknowledgements in order; what was acknowledged before the first failure
+        that is not the row's own fault, which rows were refused for good, and that failure."""
         # Sends are enqueued one after another and awaited in the same order: aiokafka keeps one request in flight
         # per partition, so order per key holds; gathering coroutines instead would let them reorder.
-        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        pending: list[tuple[int, asyncio.Future[Any] | None, BaseException | None]] = []
         for row in rows:
             try:
                 delivery = await producer.send(
@@ -173,38 +242,73 @@ class OutboxRelay:
                     headers=[(name, str(value).encode()) for name, value in row.headers.items()],
                 )
             except Exception as exc:
-                raise _SendFailed([row.seq], exc) from exc
-            pending.append((row.seq, delivery))
-        failed: list[int] = []
-        first_error: BaseException | None = None
-        for seq, delivery in pending:
-            try:
-                await delivery
-            except Exception as exc:
-                failed.append(seq)
-                first_error = first_error or exc
-        if first_error is not None:
-            raise _SendFailed(failed, first_error)
+                pending.append((row.seq, None, exc))
+                if not refused_for_good(exc):
+                    break
+                continue
+            pending.append((row.seq, delivery, None))
+        sent = _Sent()
+        for seq, delivery, error in pending:
+            if delivery is not None:
+                try:
+                    await delivery
+                except Exception as exc:
+                    error = exc
+            if sent.failure is not None:
+                continue  # awaited only so no acknowledgement is left unobserved
+            if error is None:
+                sent.acknowledged.append(seq)
+            elif refused_for_good(error):
+                sent.refused.append((seq, error))
+            else:
+                sent.failure = _SendFailed([seq], error)
+        return sent
 
-    async def _record_failure(self, failure: _SendFailed) -> None:
-        self._log.warning("publishing failed; the claim is rolled back and retried", error=repr(failure.error),
+    async def _record_failure(self, leader_connection: AsyncConnection, failure: _SendFailed) -> None:
+        self._log.warning("publishing failed; the batch is sent again", error=repr(failure.error),
                           rows=len(failure.seqs))
-        async with self.engine.begin() as connection:
-            await connection.execute(
+        async with leader_connection.begin():
+            await leader_connection.execute(
                 update(self.table)
                 .where(self.table.c.seq.in_(failure.seqs))
                 .values(attempts=self.table.c.attempts + 1, last_error=repr(failure.error)[:ERROR_TEXT_LIMIT])
             )
 
-    async def _update_backlog(self) -> None:
+    async def _update_backlog(self, leader_connection: AsyncConnection) -> None:
         counted_at = asyncio.get_running_loop().time()
         if counted_at - self._backlog_counted_at < BACKLOG_REFRESH_SECONDS:
             return
         self._backlog_counted_at = counted_at
-        unpublished = select(self.table.c.seq).where(self.table.c.published_at.is_(None)).limit(BACKLOG_COUNT_CAP)
-        async with self.engine.connect() as connection:
-            backlog = await connection.scalar(select(func.count()).select_from(unpublished.subquery()))
+        table = self.table
+        unpublished = (select(table.c.seq).where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
+                       .limit(BACKLOG_COUNT_CAP))
+        backlog = await leader_connection.scalar(select(func.count()).select_from(unpublished.subquery()))
+        parked = await leader_connection.scalar(
+            select(func.count()).select_from(table).where(table.c.parked_at.is_not(None)))
+        await leader_connection.commit()
         OUTBOX_BACKLOG.labels(self.settings.service_name).set(backlog or 0)
+        OUTBOX_PARKED.labels(self.settings.service_name).set(parked or 0)
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """The broker (or the client, before sending) refuses this record whatever happens: retrying cannot help it,
+    while the records behind it would wait forever. Anything else (connection, timeout, leader election) is the
+    broker's state and is retried."""
+    if isinstance(error, REFUSED_FOR_GOOD):
+        return True
+    # Not a Kafka error at all: the record could not even be built (serialisation of headers or value).
+    return not isinstance(error, KafkaError)
+
+
+@dataclass
+class _Sent:
+    acknowledged: list[int] = field(default_factory=list)
+    refused: list[tuple[int, BaseException]] = field(default_factory=list)
+    failure: _SendFailed | None = None
+
+
+class _StoppedWaiting(Exception):
+    """Asked to stop while another relay leads: nothing of ours to flush."""
 
 
 class _SendFailed(Exception):

@@ -22,10 +22,13 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("published_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text),
+        # Set when the broker refused the row for good; the relay leaves it aside until an operator replays it.
+        Column("parked_at", DateTime(timezone=True)),
         # The relay's claim query reads only unpublished rows in order; published ones stay for re-publication.
         Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
         # Published rows are pruned after the retention period (servicekit.retention).
         Index("ix_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
+        Index("ix_outbox_parked", "seq", postgresql_where=text("parked_at IS NOT NULL")),
     )
 
 

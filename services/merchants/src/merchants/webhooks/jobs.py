@@ -8,7 +8,9 @@ exponential backoff until the delivery's retry window (24 h by default) closes; 
 The worker is woken at once by the NOTIFY of the transaction that owes a delivery (or asks for a redelivery), and
 otherwise sleeps until the earliest pending delivery falls due, at most `webhook_poll_interval` (the fallback that
 also catches leases left by a crashed instance). Up to `webhook_concurrency` deliveries are in flight at a time; a
-slow endpoint holds only its own slots, never a whole round.
+slow endpoint holds only its own slots, never a whole round, and at most `webhook_concurrency_per_endpoint` of them:
+an endpoint that hangs cannot take every slot from the others. Each POST has `webhook_timeout_seconds` in all, however
+slowly the receiver drips its answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 import httpx
 import orjson
 from opentelemetry.trace import SpanKind
-from prometheus_client import Counter
+from prometheus_client import Counter as PrometheusCounter
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -51,8 +54,8 @@ MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
-WEBHOOK_ATTEMPTS = Counter("odr_webhook_attempts_total", "Webhook delivery attempts by what came of them",
-                           ["outcome"])
+WEBHOOK_ATTEMPTS = PrometheusCounter("odr_webhook_attempts_total",
+                                     "Webhook delivery attempts by what came of them", ["outcome"])
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class WebhookDispatcher:
         self.clock = clock
         self.allowed = parse_networks(settings.webhook_allowed_networks)
         self._wake = asyncio.Event()
+        # Deliveries in flight per enterprise, for its share of the concurrency.
+        self._busy: Counter[uuid.UUID] = Counter()
         # Recording outcomes takes database connections; at most half the pool, so a burst of finished deliveries
         # never starves the inbox consumers and the API of theirs.
         self._recording = asyncio.Semaphore(max(1, settings.database_pool_size // 2))
@@ -115,12 +120,13 @@ class WebhookDispatcher:
                     try:
                         if room > 0:
                             wanted = min(room, self.settings.webhook_batch_size)
-                            claimed = await self._claim(wanted)
+                            claimed, full = await self._claim(wanted, busy=self._busy)
                             for item in claimed:
                                 task = asyncio.create_task(self._deliver(http, item))
                                 in_flight.add(task)
-                                task.add_done_callback(self._delivery_done(in_flight))
-                            if len(claimed) == wanted:
+                                self._busy[item.merchant_id] += 1
+                                task.add_done_callback(self._delivery_done(in_flight, item.merchant_id))
+                            if full:
                                 continue  # more may be due
                             idle = await self._seconds_until_due()
                         else:
@@ -151,9 +157,13 @@ class WebhookDispatcher:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    def _delivery_done(self, in_flight: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    def _delivery_done(self, in_flight: set[asyncio.Task[None]],
+                       merchant_id: uuid.UUID) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             in_flight.discard(task)
+            self._busy[merchant_id] -= 1
+            if self._busy[merchant_id] <= 0:
+                del self._busy[merchant_id]
             self._wake.set()  # a slot is free, and a failed attempt may be due again soon
         return done
 
@@ -173,11 +183,16 @@ class WebhookDispatcher:
 
     async def dispatch_once(self, http: httpx.AsyncClient) -> int:
         """Claim what is due, deliver it concurrently, record the outcomes; returns how many were attempted."""
-        claimed = await self._claim(self.settings.webhook_batch_size)
+        claimed, _ = await self._claim(self.settings.webhook_batch_size)
         await asyncio.gather(*(self._deliver(http, item) for item in claimed))
         return len(claimed)
 
-    async def _claim(self, limit: int) -> list[Claimed]:
+    async def _claim(self, limit: int, busy: Mapping[uuid.UUID, int] | None = None) -> tuple[list[Claimed], bool]:
+        """Lease up to `limit` due deliveries, none beyond an endpoint's share given those `busy` in flight; also
+        whether the query came back full (more may be due)."""
+        cap = self.settings.webhook_concurrency_per_endpoint
+        taken: Counter[uuid.UUID] = Counter(busy or {})
+        saturated = [merchant_id for merchant_id, count in taken.items() if count >= cap]
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
         async with self.sessionmaker() as session, session.begin():
@@ -191,11 +206,21 @@ class WebhookDispatcher:
                 .where(WebhookDelivery.status == DeliveryStatus.PENDING.value,
                        WebhookDelivery.next_attempt_at <= now,
                        (WebhookDelivery.locked_until.is_(None)) | (WebhookDelivery.locked_until < now),
-                       WebhookEndpoint.disabled_at.is_(None))
+                       WebhookEndpoint.disabled_at.is_(None),
+                       WebhookDelivery.merchant_id.not_in(saturated))
                 .order_by(WebhookDelivery.next_attempt_at)
                 .limit(limit)
                 .with_for_update(of=WebhookDelivery, skip_locked=True)
             )).all()
+            full = len(rows) == limit
+            # Beyond its share in this batch, an endpoint's rows are left unleased (their lock ends with this
+            # transaction); the next claim excludes that endpoint while it is saturated.
+            kept = []
+            for row in rows:
+                if taken[row.merchant_id] < cap:
+                    taken[row.merchant_id] += 1
+                    kept.append(row)
+            rows = kept
             if rows:
                 await session.execute(update(WebhookDelivery)
                                       .where(WebhookDelivery.id.in_([row.id for row in rows]))
@@ -203,7 +228,7 @@ class WebhookDispatcher:
         return [Claimed(id=row.id, merchant_id=row.merchant_id, url=row.url, secrets=self._secrets(row, now),
                         payload=row.payload, attempts=row.attempts, retry_until=row.retry_until, lease=lease,
                         traceparent=row.traceparent)
-                for row in rows]
+                for row in rows], full
 
     def _secrets(self, row: Any, now: datetime) -> tuple[str, ...]:
         """The current secret, and the previous one while its overlap lasts."""
@@ -249,14 +274,18 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
-            # Checked again at delivery time: the name may resolve elsewhere than when it was saved.
-            addresses = await check_target(item.url, self.allowed)
-            url, host, extensions = pinned(item.url, addresses[0])
-            async with http.stream("POST", url, content=body, headers={**headers, **host},
-                                   extensions=extensions) as response:
-                status_code = response.status_code
+            # httpx's timeout bounds each read; this bounds the whole exchange (a receiver dripping its answer).
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                # Checked again at delivery time: the name may resolve elsewhere than when it was saved.
+                addresses = await check_target(item.url, self.allowed)
+                url, host, extensions = pinned(item.url, addresses[0])
+                async with http.stream("POST", url, content=body, headers={**headers, **host},
+                                       extensions=extensions) as response:
+                    status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"the endpoint answered HTTP {status_code}"
+        except TimeoutError:
+            error = f"no answer within {self.settings.webhook_timeout_seconds:g} s"
         except UnsafeTarget as exc:
             error = f"refused: {exc}"
         except httpx.HTTPError as exc:

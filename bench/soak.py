@@ -1,0 +1,234 @@
+"""Soak: file complaints at a steady rate for a long time while faults are injected on a schedule, and record what
+happened over time (issue 16, item 9). Not part of `make test`.
+
+The platform runs as `make run` runs it: embedded PostgreSQL (so it can be killed), the embedded broker, the three
+services and the gateway, kept alive by the runner's supervisor. Every `--fault-every` seconds the next fault of the
+cycle is injected: mediation SIGKILLed, merchants SIGKILLed, the broker frozen (SIGSTOP) for 5 s, PostgreSQL's
+postmaster SIGKILLed, complaints SIGKILLed. Filings are open loop (a filing is sent on schedule whatever the earlier
+ones are doing); one answered 503 is retried with its Idempotency-Key after its Retry-After, as a client would.
+
+At the end the filed complaints are counted where the enterprise sees them (mediation's cases): filed, delivered,
+lost; duplicates cannot exist there (one case per complaint is a unique key), so the count that matters is lost.
+Per 10-second window: filings answered 201, 503s, other answers, p50 and p95 latency of the 201s.
+
+    .venv/bin/python -m bench.soak                       # 30 minutes at 100 filings/s (the issue's soak)
+    .venv/bin/python -m bench.soak --minutes 3 --rate 5  # what this 2-core machine can carry beside its tenants
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import asyncpg
+import orjson
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import charts
+from bench.common import BENCH_ENV, REPO_ROOT, asyncpg_dsn, consumer_tokens, percentile, record, say
+from odr_runner.credentials import StackSecrets
+from odr_runner.stack import GATEWAY, Ports, Stack, StackConfig, settled_stack
+from odr_runner.supervisor import RestartPolicy, Supervisor
+from servicekit import infra
+
+SCENARIO = "soak"
+WINDOW_SECONDS = 10
+FREEZE_SECONDS = 5.0
+DRAIN_TIMEOUT = 180.0
+CONSUMERS = 50
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FAULTS = ("kill mediation", "kill merchants", "freeze broker", "kill postgres", "kill complaints")
+
+
+@dataclass
+class Window:
+    ok: int = 0
+    unavailable: int = 0
+    other: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Soak:
+    stack: Stack
+    started: float = field(default_factory=time.monotonic)
+    windows: dict[int, Window] = field(default_factory=dict)
+    filed: list[str] = field(default_factory=list)
+    faults: list[tuple[float, str]] = field(default_factory=list)
+
+    def window(self, at: float) -> Window:
+        return self.windows.setdefault(int((at - self.started) // WINDOW_SECONDS), Window())
+
+
+def soak_body(demo: dict[str, Any], phone: str) -> bytes:
+    """A green-channel complaint against demo enterprise A: every one must reach the enterprise's case list."""
+    purchased = (dt.datetime.now(SHANGHAI) - dt.timedelta(days=3)).date().isoformat()
+    return orjson.dumps({
+        "kind": "complaint", "green_channel": True,
+        "complainant": {"name": "王芳", "phone": phone, "address": "青海省格尔木市昆仑中路12号"},
+        "respondent": {"merchant_id": demo["merchants"][0]["merchant_id"]},
+        "request": {"type": "refund", "amount_fen": 9900}, "facts": "购买的枸杞与网页宣传不符，商家拒绝退货。",
+        "purchase": {"date": purchased, "amount_fen": 9900, "order_no": "SOAK"},
+        "sector": "online_shopping", "category": "food.local_specialty", "channel": "app"})
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="filings per second")
+    parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between injected faults")
+    return parser.parse_args(argv)
+
+
+async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, token: str, body: bytes) -> None:
+    """One filing, retried on 503 after its Retry-After with the same Idempotency-Key (each try is counted)."""
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4()),
+               "Content-Type": "application/json"}
+    while True:
+        sent = time.monotonic()
+        try:
+            async with session.post(f"{gateway}/v1/consumer/complaints", data=body, headers=headers) as answer:
+                status = answer.status
+                retry_after = float(answer.headers.get("Retry-After", "1"))
+                payload: Any = await answer.json(content_type=None) if status == 201 else None
+        except (aiohttp.ClientError, TimeoutError):
+            status, retry_after, payload = 0, 1.0, None
+        window = soak.window(sent)
+        if status == 201:
+            window.ok += 1
+            window.latencies.append((time.monotonic() - sent) * 1000)
+            soak.filed.append(str(payload["id"]))
+            return
+        if status == 503:
+            window.unavailable += 1
+        else:
+            window.other += 1
+        await asyncio.sleep(retry_after)
+
+
+async def inject(soak: Soak, fault: str) -> None:
+    stack = soak.stack
+    say(f"fault: {fault}")
+    soak.faults.append((time.monotonic() - soak.started, fault))
+    if fault == "freeze broker":
+        assert stack.broker is not None
+        os.kill(stack.broker.process.pid, signal.SIGSTOP)
+        await asyncio.sleep(FREEZE_SECONDS)
+        os.kill(stack.broker.process.pid, signal.SIGCONT)
+    elif fault == "kill postgres":
+        assert stack.postgres is not None
+        os.kill(stack.postgres.process.pid, signal.SIGKILL)
+    else:
+        os.kill(stack.processes[fault.removeprefix("kill ")].process.pid, signal.SIGKILL)
+
+
+async def delivered(stack: Stack, filed: list[str]) -> int:
+    connection = await asyncpg.connect(asyncpg_dsn(stack, "mediation"))
+    try:
+        return int(await connection.fetchval(
+            "SELECT count(*) FROM mediation_case WHERE complaint_id = ANY($1::uuid[])", filed))
+    finally:
+        await connection.close()
+
+
+async def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    os.environ.update(BENCH_ENV)
+    config = StackConfig(repo_root=REPO_ROOT, work_dir=Path(tempfile.mkdtemp(prefix="odr-soak-")),
+                         secrets=StackSecrets.generate(), ports=Ports.free(), database_url=None, kafka_bootstrap=None,
+                         embedded_pg_port=infra.free_port(), embedded_kafka_port=infra.free_port(),
+                         database_prefix="odr_soak", fresh_databases=True, environment="dev")
+    async with settled_stack(config) as stack, aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30)) as session:
+        supervisor = Supervisor(stack, policy=RestartPolicy(backoff_base=0.5, backoff_max=5.0, give_up_after=20),
+                                report=say)
+        stop = asyncio.Event()
+        supervising = asyncio.create_task(supervisor.run(stop))
+        gateway = stack.url(GATEWAY)
+        demo = stack.demo_document()
+        tokens = await consumer_tokens(session, gateway, CONSUMERS)
+        bodies = [soak_body(demo, phone) for phone, _ in tokens]
+        soak = Soak(stack)
+        duration = arguments.minutes * 60
+        filings: set[asyncio.Task[None]] = set()
+        next_fault = arguments.fault_every
+        fault_number = 0
+        sent = 0
+        while (elapsed := time.monotonic() - soak.started) < duration:
+            due = int(elapsed * arguments.rate)
+            while sent < due:
+                _, token = tokens[sent % len(tokens)]
+                task = asyncio.create_task(file_one(soak, session, gateway, token, bodies[sent % len(tokens)]))
+                filings.add(task)
+                task.add_done_callback(filings.discard)
+                sent += 1
+            if elapsed >= next_fault:
+                asyncio.create_task(inject(soak, FAULTS[fault_number % len(FAULTS)]))  # noqa: RUF006
+                fault_number += 1
+                next_fault += arguments.fault_every
+            await asyncio.sleep(0.01)
+        say(f"{sent} filings sent; waiting for the last answers and for the events to settle")
+        await asyncio.gather(*filings)
+        drain_started = time.monotonic()
+        while (arrived := await delivered(stack, soak.filed)) < len(soak.filed):
+            if time.monotonic() - drain_started > DRAIN_TIMEOUT:
+                break
+            await asyncio.sleep(1)
+        stop.set()
+        await supervising
+    windows = [{"t": index * WINDOW_SECONDS, "ok": window.ok, "unavailable_503": window.unavailable,
+                "other": window.other,
+                "p50_ms": percentile(sorted(window.latencies), 0.5) if window.latencies else None,
+                "p95_ms": percentile(sorted(window.latencies), 0.95) if window.latencies else None}
+               for index, window in sorted(soak.windows.items())]
+    chart(windows, soak.faults)
+    return {"minutes": arguments.minutes, "rate": arguments.rate, "fault_every": arguments.fault_every,
+            "filed": len(soak.filed), "delivered": arrived, "lost": len(soak.filed) - arrived, "duplicates": 0,
+            "answered_503": sum(window.unavailable for window in soak.windows.values()),
+            "other_errors": sum(window.other for window in soak.windows.values()),
+            "restarts": {name: supervisor.restarts(name) for name in sorted(supervisor.records)},
+            "given_up": supervisor.given_up(), "faults": soak.faults, "windows": windows}
+
+
+def chart(windows: list[dict[str, Any]], faults: list[tuple[float, str]]) -> None:
+    def draw(figure: Any) -> None:
+        answers, latency = figure.subplots(2, 1, sharex=True)
+        times = [window["t"] for window in windows]
+        answers.plot(times, [window["ok"] / WINDOW_SECONDS for window in windows], label="201 /s")
+        answers.plot(times, [window["unavailable_503"] / WINDOW_SECONDS for window in windows], label="503 /s")
+        answers.plot(times, [window["other"] / WINDOW_SECONDS for window in windows], label="other /s")
+        latency.plot(times, [window["p50_ms"] for window in windows], label="p50")
+        latency.plot(times, [window["p95_ms"] for window in windows], label="p95")
+        for at, fault in faults:
+            for axis in (answers, latency):
+                axis.axvline(at, color="grey", linewidth=0.7, linestyle=":")
+            answers.annotate(fault, (at, 0), rotation=90, fontsize=7, va="bottom")
+        answers.set(ylabel="answers per second", title="soak: filings under injected faults")
+        answers.legend(fontsize=8)
+        latency.set(xlabel="seconds", ylabel="latency of 201s (ms)", yscale="log")
+        latency.legend(fontsize=8)
+
+    charts.save(SCENARIO, draw, size=(10, 6))
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = record(SCENARIO, asyncio.run(run(parse(argv))))
+    return 0 if result["lost"] == 0 and not result["given_up"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
