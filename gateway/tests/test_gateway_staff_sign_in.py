@@ -4,6 +4,7 @@ a problem without a token, and an account owing setup gets only a short setup to
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -38,6 +39,13 @@ def stand_in_merchants(seen: list[dict[str, Any]]) -> FastAPI:
         if user == "new-user":
             return JSONResponse({**CLAIMS, "sub": user, "setup_required": ["password_change", "totp_enrolment"]})
         return JSONResponse({"type": "/problems/unauthenticated", "status": 401}, status_code=401)
+
+    @app.post("/internal/v1/sessions")
+    async def start_session(payload: dict[str, Any]) -> JSONResponse:
+        # A staff sign-in opens a refresh-token family; its claims are the account's, as merchants would read them.
+        return JSONResponse({"family_id": str(uuid.uuid4()), "refresh_token": f"ort_{uuid.uuid4().hex}",
+                             "refresh_expires_in": 28800, "claims": {**CLAIMS, "sub": payload["subject"]}},
+                            status_code=201)
 
     return app
 

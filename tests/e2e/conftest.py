@@ -34,12 +34,17 @@ E2E_MERCHANTS_SETTINGS = {
     "ODR_WEBHOOK_TIMEOUT_SECONDS": "3",
 }
 
-# Every sign-in of the suite comes from one address, many of them for the demo number.
-E2E_COMPLAINTS_SETTINGS = {
-    "ODR_SMS_CODE_INTERVAL_SECONDS": "0",
-    "ODR_SMS_CODES_PER_PHONE_PER_HOUR": "1000",
-    "ODR_SMS_CODES_PER_PHONE_PER_DAY": "1000",
-    "ODR_SMS_CODES_PER_ADDRESS_PER_HOUR": "10000",
+# Every sign-in of the suite comes from one address (the authorization matrix alone signs in a dozen principals), many
+# of them for the demo number: the per-address and per-number limits would refuse them.
+E2E_SETTINGS = {
+    "merchants": E2E_MERCHANTS_SETTINGS,
+    "complaints": {
+        "ODR_SMS_CODE_INTERVAL_SECONDS": "0",
+        "ODR_SMS_CODES_PER_PHONE_PER_HOUR": "1000",
+        "ODR_SMS_CODES_PER_PHONE_PER_DAY": "1000",
+        "ODR_SMS_CODES_PER_ADDRESS_PER_HOUR": "10000",
+    },
+    GATEWAY: {"ODR_AUTH_RATE_PER_MINUTE": "6000", "ODR_AUTH_RATE_BURST": "1000"},
 }
 
 
@@ -82,8 +87,7 @@ async def e2e_stack(
         environment="dev",
         # Every process exports its traces to the test's collector, as deployments do to theirs. Every sign-in comes
         # from this one address, many for the demo number: the text-message limits on sign-in codes would refuse them.
-        settings_overrides={name: {**tracing, **(E2E_MERCHANTS_SETTINGS if name == "merchants" else {}),
-                                   **(E2E_COMPLAINTS_SETTINGS if name == "complaints" else {})}
+        settings_overrides={name: {**tracing, **E2E_SETTINGS.get(name, {})}
                             for name in ("complaints", "merchants", "mediation", GATEWAY)},
     )
     async with settled_stack(config) as stack:

@@ -101,7 +101,7 @@ async def test_seed_is_idempotent_and_rotates_printed_secrets(
         "grant_type": "password", "username": "station-golmud", "password": PASSWORD})
     assert staff.status_code == 200
     assert staff.json() == {"sub": "station-golmud", "aud": "regulator", "roles": ["station_staff"],
-                            "region": "632801", "station_id": station["station_id"]}
+                            "region": "632801", "station_id": station["station_id"], "setup_required": []}
     listed = await client.get("/v1/public/stations", params={"region": "632801"})
     assert [item["name"] for item in listed.json()["items"]] == [station["name"]]
 

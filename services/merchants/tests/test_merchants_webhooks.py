@@ -105,16 +105,16 @@ async def delivery_row(sessionmaker: async_sessionmaker[AsyncSession], delivery_
                                       {"id": delivery_id})).one()
 
 
+def attempt_samples(outcome: str) -> float:
+    return REGISTRY.get_sample_value("odr_webhook_attempts_total", {"outcome": outcome}) or 0.0
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hook", "http://127.0.0.2/hook",
      "http://[::1]/hook", "http://[::ffff:10.0.0.1]/hook", "ftp://example.com/hook",
      "https://user:pw@example.com/hook", "not a url"],
 )
-
-def attempt_samples(outcome: str) -> float:
-    return REGISTRY.get_sample_value("odr_webhook_attempts_total", {"outcome": outcome}) or 0.0
-
 async def test_non_public_or_malformed_targets_are_refused(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], url: str
 ) -> None:
