@@ -234,6 +234,10 @@ async def test_partitions_are_applied_side_by_side_each_in_its_own_order(
     assert [event_id for event_id in applied if event_id != str(only_b.id)] == [str(first_a.id), str(second_a.id)]
     assert await count(engine, effect, effect.c.event_id.in_([first_a.id, second_a.id, only_b.id])) == 3
     assert await kafka.end_offset(names["dlq"], 0) == 0
+    # Caught up: the lag each partition's gauge shows for the alert is nothing left to read.
+    for partition in ("0", "1"):
+        assert REGISTRY.get_sample_value("odr_consumer_lag", {"group": names["group"], "topic": topic,
+                                                              "partition": partition}) == 0
 
 
 async def test_a_fetch_is_applied_in_one_transaction_and_a_failure_in_it_loses_nothing(

@@ -349,3 +349,29 @@ async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the
     records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
     assert_first_deliveries_in_order(records)
     assert len(records) - len(events) <= 5, "only the frozen batch is sent twice"
+
+
+async def test_the_age_of_the_oldest_unsent_event_is_measured_for_the_alert(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings,
+) -> None:
+    [waiting] = make_events("relayage.order.created.v1", keys=1, per_key=1)
+    await stage(engine, outbox, [waiting])
+    async with engine.begin() as connection:
+        await connection.execute(outbox.table.update().where(outbox.table.c.id == waiting.id)
+                                 .values(created_at=utcnow() - timedelta(seconds=90)))
+    relay = OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=0.1)
+
+    def oldest() -> float:
+        return REGISTRY.get_sample_value("odr_outbox_oldest_unsent_seconds", {"service": settings.service_name}) or 0.0
+
+    async with engine.connect() as connection:
+        await relay._update_backlog(connection)
+    assert oldest() >= 90
+
+    async with engine.begin() as connection:
+        await connection.execute(outbox.table.update().where(outbox.table.c.id == waiting.id)
+                                 .values(published_at=utcnow()))
+    relay._backlog_counted_at = float("-inf")
+    async with engine.connect() as connection:
+        await relay._update_backlog(connection)
+    assert oldest() < 90

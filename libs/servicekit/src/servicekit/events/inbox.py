@@ -11,7 +11,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +40,8 @@ POLL_TIMEOUT_MS = 1_000
 ERROR_TEXT_LIMIT = 2_000
 
 INBOX_EVENTS = Counter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
+CONSUMER_LAG = Gauge("odr_consumer_lag", "Messages of a partition after the last one a group handled",
+                     ["group", "topic", "partition"])
 
 
 class Outcome(StrEnum):
@@ -127,6 +129,15 @@ class InboxConsumer:
         offsets = {partition: offset for partition, task in tasks.items() if (offset := task.result()) is not None}
         if offsets:
             await self._commit(consumer, offsets)
+        self._record_lag(consumer, offsets)
+
+    def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """How far each partition just handled stands behind its end (the high watermark this fetch saw)."""
+        for partition, next_offset in offsets.items():
+            end = consumer.highwater(partition)
+            if end is not None:
+                lag = max(end - next_offset, 0)
+                CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(lag)
 
     async def _process_partition(
         self,

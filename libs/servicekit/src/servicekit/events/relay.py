@@ -24,6 +24,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import Row, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from servicekit.db import utcnow
 from servicekit.events.kafka import make_producer, start_client, stop_client
 from servicekit.events.outbox import Outbox
 from servicekit.observability import get_logger
@@ -31,6 +32,8 @@ from servicekit.settings import ServiceSettings
 
 OUTBOX_PUBLISHED = Counter("odr_outbox_published_total", "Outbox events published to Kafka", ["service"])
 OUTBOX_BACKLOG = Gauge("odr_outbox_backlog", "Outbox events not yet published (capped count)", ["service"])
+OUTBOX_OLDEST_UNSENT = Gauge("odr_outbox_oldest_unsent_seconds",
+                             "Age of the oldest outbox event not yet published (0 when none waits)", ["service"])
 # Alert on any: a parked row is an event its consumers never got (`odr outbox parked`, then fix and replay).
 OUTBOX_PARKED = Gauge("odr_outbox_parked_rows", "Outbox rows the broker refused for good, left aside", ["service"])
 OUTBOX_PARKED_TOTAL = Counter("odr_outbox_parked_total", "Outbox rows parked since the process started", ["service"])
@@ -283,10 +286,15 @@ class OutboxRelay:
         unpublished = (select(table.c.seq).where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
                        .limit(BACKLOG_COUNT_CAP))
         backlog = await leader_connection.scalar(select(func.count()).select_from(unpublished.subquery()))
+        oldest = await leader_connection.scalar(
+            select(table.c.created_at).where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
+            .order_by(table.c.seq).limit(1))
         parked = await leader_connection.scalar(
             select(func.count()).select_from(table).where(table.c.parked_at.is_not(None)))
         await leader_connection.commit()
         OUTBOX_BACKLOG.labels(self.settings.service_name).set(backlog or 0)
+        OUTBOX_OLDEST_UNSENT.labels(self.settings.service_name).set(
+            (utcnow() - oldest).total_seconds() if oldest is not None else 0)
         OUTBOX_PARKED.labels(self.settings.service_name).set(parked or 0)
 
 
