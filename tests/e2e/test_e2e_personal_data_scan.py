@@ -1,9 +1,10 @@
 """Nothing personal at rest in clear (issue 14, item 1): a complaint, a report, an evidence upload and a mediation
 attachment with a personal-looking file name, a message in mediation, an enterprise's offer, a consultation with its
-answer and an ODR application (its contact person and licence file name) go through the gateway carrying unique
-personal data; once every event is applied, every column of every table of every database, every process's log,
-every message of every topic (and dead-letter topic) and the names of the stored files are searched for each value
-and its obvious encodings. Masked forms (139****5678, 王*) are intended and allowed."""
+answer, a summons with its attendees and an ODR application (its contact person and licence file name) go through
+the gateway carrying unique personal data; once every event is applied, every column of every table of every
+database, every process's log, every message of every topic (and dead-letter topic) and the names of the stored
+files are searched for each value and its obvious encodings. Masked forms (139****5678, 王*) are intended and
+allowed."""
 
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     person = _unique_person()
     rng = random.Random(uuid.uuid4().int)
     typed = {"message": _unique_words(rng, "我家在"), "question": _unique_words(rng, "我叫"),
-             "answer": _unique_words(rng, "已登记")}
+             "answer": _unique_words(rng, "已登记"), "attendee": _unique_words(rng, "上官")[:5]}
     filename = f"{person['name']}身份证{person['id_number']}.png"
     # The consumer signs in with the unique phone too: sign-in must leave no trace of it either.
     otp = ok(await gateway.post("/auth/otp", json={"phone": person["phone"]}), 202)
@@ -215,6 +216,12 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     dossier = ok(await gateway.get(f"/v1/regulator/odr-applications/{applied['id']}", headers=regulator))
     assert dossier["contact"] == application["contact"]
     assert dossier["licence"]["filename"] == application["business_licence"]["filename"]
+    summons = ok(await gateway.post(
+        f"/v1/regulator/merchants/{demo['merchants'][0]['merchant_id']}/summons", headers=regulator, json={
+            "held_on": local_date(utcnow()).isoformat(), "findings": "投诉答复超期较多。",
+            "attendees": [{"name": typed["attendee"], "organisation": demo["merchants"][0]["name"]}],
+            "undertakings": ["十个工作日内答复全部投诉"]}), 201)
+    assert summons["attendees"][0]["name"] == typed["attendee"]
     applicant = {"contact_name": application["contact"]["name"], "contact_phone": application["contact"]["phone"],
                  "licence_filename": application["business_licence"]["filename"]}
     pending = await e2e_stack.wait_settled()

@@ -1,17 +1,20 @@
-"""An ODR application's personal data kept encrypted: the applicant's client address, its contact person's name and
-phone and the licence's original file name become `<field>_enc` (AES-GCM with the service's PII key, bound to the
-application and field, `applications.models.sealed_context`); rows already there are encrypted here with
-ODR_PII_KEY. The enrollment audit trail named an applicant by its client address: it names the application instead.
+"""Personal data kept encrypted: an ODR application's client address, its contact person's name and phone and the
+licence's original file name become `<field>_enc` (AES-GCM with the service's PII key, bound to the application and
+field, `applications.models.sealed_context`), and a summons' attendee list (people's names) becomes `attendees_enc`
+(its JSON, bound to the summons); rows already there are encrypted here with ODR_PII_KEY. The enrollment audit trail
+named an applicant by its client address: it names the application instead.
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-05 02:10:00
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from merchants.settings import MerchantsSettings
 from servicekit.pii import PiiCipher
@@ -54,11 +57,25 @@ def upgrade() -> None:
             ORDER BY a.submitted_at DESC LIMIT 1), 'unknown')
         WHERE actor_role = 'applicant'
     """)
+    op.add_column("summons", sa.Column("attendees_enc", sa.LargeBinary(), nullable=True))
+    for summons_id, attendees in bind.execute(sa.text("SELECT id, attendees FROM summons")).all():
+        sealed = cipher.encrypt(json.dumps(attendees, ensure_ascii=False), context=f"summons:{summons_id}:attendees")
+        bind.execute(sa.text("UPDATE summons SET attendees_enc = :sealed WHERE id = :id"),
+                     {"sealed": sealed, "id": summons_id})
+    op.alter_column("summons", "attendees_enc", nullable=False)
+    op.drop_column("summons", "attendees")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     cipher = _cipher()
+    op.add_column("summons", sa.Column("attendees", postgresql.JSONB(), nullable=True))
+    for summons_id, sealed in bind.execute(sa.text("SELECT id, attendees_enc FROM summons")).all():
+        attendees = cipher.decrypt(sealed, context=f"summons:{summons_id}:attendees")
+        bind.execute(sa.text("UPDATE summons SET attendees = CAST(:attendees AS jsonb) WHERE id = :id"),
+                     {"attendees": attendees, "id": summons_id})
+    op.alter_column("summons", "attendees", nullable=False)
+    op.drop_column("summons", "attendees_enc")
     for field, kind in FIELDS.items():
         op.add_column("odr_application", sa.Column(field, kind, nullable=True))
     sealed_columns = ", ".join(f"{field}_enc" for field in FIELDS)
