@@ -77,7 +77,7 @@ async def submit_application(session: AsyncSession, submission: Submission) -> t
     try:
         async with session.begin():
             merchant, enrollment = await enrollment_service.stage_application(
-                session, details=details, actor=applicant(application_id))
+                session, details=details, actor=_applicant(application_id))
             criteria = body.criteria
             application = OdrApplication(
                 id=application_id, merchant_id=merchant.id, enrollment_id=enrollment.id,
@@ -106,20 +106,20 @@ async def submit_application(session: AsyncSession, submission: Submission) -> t
     return application, status_token
 
 
-def applicant(application_id: uuid.UUID) -> Actor:
+def _applicant(application_id: uuid.UUID) -> Actor:
     """The applicant in the enrollment's audit trail, named by its application (which keeps the client address
     encrypted), so the trail holds no address in clear."""
     return Actor(role=APPLICANT, id=str(application_id))
 
 
-def opened(application: OdrApplication, cipher: PiiCipher, field: str) -> str:
+def _opened(application: OdrApplication, cipher: PiiCipher, field: str) -> str:
     """One encrypted field of the application (`<field>_enc`), decrypted."""
     sealed: bytes = getattr(application, f"{field}_enc")
     return cipher.decrypt(sealed, context=sealed_context(application.id, field))
 
 
 def licence_read(application: OdrApplication, cipher: PiiCipher) -> LicenceRead:
-    return LicenceRead(filename=opened(application, cipher, "licence_filename"),
+    return LicenceRead(filename=_opened(application, cipher, "licence_filename"),
                        media_type=application.licence_media_type, size=application.licence_size,
                        sha256=application.licence_sha256)
 
@@ -132,8 +132,8 @@ async def _read(session: AsyncSession, application: OdrApplication, merchant: Me
         operating_address=merchant.operating_address, sector=merchant.sector,
         online_stores=[OnlineStoreRead(platform=store.platform, store_id=store.store_id)
                        for store in await stores_of(session, merchant.id)],
-        contact=Contact(name=opened(application, cipher, "contact_name"),
-                        phone=opened(application, cipher, "contact_phone")),
+        contact=Contact(name=_opened(application, cipher, "contact_name"),
+                        phone=_opened(application, cipher, "contact_phone")),
         undertaking_accepted_at=application.undertaking_accepted_at,
         criteria=Criteria(
             handling_place=application.handling_place, complaint_staff_count=application.complaint_staff_count,
@@ -266,7 +266,7 @@ async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UU
             raise Problem("conflict", "The credentials link has expired; ask your regulator")
         enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
         issued = await enrollment_service.stage_credentials_handover(
-            session, enrollment=enrollment, actor=applicant(application.id))
+            session, enrollment=enrollment, actor=_applicant(application.id))
         application.credentials_retrieved_at = now
     return issued
 
