@@ -1,8 +1,10 @@
 """Nothing personal at rest in clear (issue 14, item 1): a complaint, a report, an evidence upload and a mediation
-attachment with a personal-looking file name, a message in mediation and an enterprise's offer go through the
-gateway carrying unique personal data; once every event is applied, every column of every table of every database,
-every process's log, every message of every topic (and dead-letter topic) and the names of the stored files are
-searched for each value and its obvious encodings. Masked forms (139****5678, 王*) are intended and allowed."""
+attachment with a personal-looking file name, a message in mediation, an enterprise's offer, a consultation with its
+answer, a summons with its attendees and an ODR application (its contact person and licence file name) go through
+the gateway carrying unique personal data; once every event is applied, every column of every table of every
+database, every process's log, every message of every topic (and dead-letter topic) and the names of the stored
+files are searched for each value and its obvious encodings. Masked forms (139****5678, 王*) are intended and
+allowed."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from servicekit.events.topics import all_topics
 
 pytestmark = pytest.mark.e2e
 
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00" + b"\x00" * 64
 _ID_WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))
 
@@ -33,6 +36,36 @@ _ID_WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))
 def _id_number(rng: random.Random) -> str:
     first = f"632801{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
     return first + "10X98765432"[sum(int(d) * w for d, w in zip(first, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _uscc(rng: random.Random) -> str:
+    """A well-formed code (GB 32100-2015, weights 3^i mod 31) of a company in Golmud."""
+    first = "91632801" + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
+    total = sum(USCC_ALPHABET.index(char) * pow(3, position, 31) for position, char in enumerate(first))
+    return first + USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def _unique_words(rng: random.Random, lead: str) -> str:
+    """A phrase no other test writes: what a person typed, to be found nowhere in clear."""
+    return lead + "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(8))
+
+
+def _application(rng: random.Random) -> dict[str, Any]:
+    """An ODR application whose contact person is another unique person."""
+    return {
+        "name": "格尔木盐湖特产商贸有限公司", "uscc": _uscc(rng), "region_code": "632801",
+        "address": "青海省格尔木市江源南路8号", "sector": "retail",
+        "online_stores": [{"platform": "taobao", "store_id": f"scan-{rng.randint(0, 10**9)}"}],
+        "contact": {"name": "欧阳" + "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(2)),
+                    "phone": f"13{rng.randint(3, 9)}{rng.randint(0, 99_999_999):08d}"},
+        "undertaking_accepted": True,
+        "business_licence": {"filename": f"营业执照{rng.randint(10**7, 10**8)}.png",
+                             "content_base64": base64.b64encode(PNG).decode()},
+        "criteria": {"handling_place": "江源南路8号二楼客服部", "complaint_staff_count": 2,
+                     "complaint_phone": "0979-8412345", "networked_computer": True,
+                     "handling_procedures": "收到投诉后二十四小时内联系消费者，七日内提出处理方案，结果登记归档。",
+                     "cooperates_with_regulators": True},
+    }
 
 
 def _unique_person() -> dict[str, str]:
@@ -117,6 +150,9 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     regulator_token: str, database_dsn: Callable[[str], str], eventually: Callable[..., Any],
 ) -> None:
     person = _unique_person()
+    rng = random.Random(uuid.uuid4().int)
+    typed = {"message": _unique_words(rng, "我家在"), "question": _unique_words(rng, "我叫"),
+             "answer": _unique_words(rng, "已登记"), "attendee": _unique_words(rng, "上官")[:5]}
     filename = f"{person['name']}身份证{person['id_number']}.png"
     # The consumer signs in with the unique phone too: sign-in must leave no trace of it either.
     otp = ok(await gateway.post("/auth/otp", json={"phone": person["phone"]}), 202)
@@ -158,7 +194,7 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
                                        files={"file": (filename, PNG, "image/png")}), 201)
     assert attachment["filename"] == filename
     ok(await gateway.post(f"/v1/consumer/cases/{mediation_case}/messages", headers=consumer,
-                          json={"text": "请尽快处理，谢谢。", "attachment_ids": [attachment["id"]]}), 201)
+                          json={"text": typed["message"], "attachment_ids": [attachment["id"]]}), 201)
     fulfil_by = (local_date(utcnow()) + timedelta(days=7)).isoformat()
     ok(await gateway.post(f"/v1/merchant/cases/{mediation_case}/offers", headers=enterprise,
                           json={"type": "refund", "amount_fen": 19900, "fulfil_by": fulfil_by, "note": "同意退款"}),
@@ -168,10 +204,34 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
     full = ok(await gateway.post(f"/v1/regulator/complaints/{filed['id']}/reveal", headers=regulator,
                                  json={"purpose": "contact_party", "note": f"联系{person['name']}核实"}))
     assert full["complainant"]["id_number"] == person["id_number"]
+    detail = ok(await gateway.get(f"/v1/consumer/cases/{mediation_case}", headers=consumer))
+    assert [message["text"] for message in detail["messages"]] == [typed["message"]]
+
+    consultation = ok(await gateway.post("/v1/consumer/consultations", headers=consumer, json={
+        "question": typed["question"], "sector": "online_shopping", "region_code": "632801"}), 201)
+    ok(await gateway.post(f"/v1/regulator/consultations/{consultation['id']}/answer", headers=regulator,
+                          json={"answer": typed["answer"]}))
+    asked = ok(await gateway.get(f"/v1/consumer/consultations/{consultation['id']}", headers=consumer))
+    assert (asked["question"], asked["answer"]) == (typed["question"], typed["answer"])
+
+    application = _application(rng)
+    applied = ok(await gateway.post("/v1/public/odr-applications", json=application), 201)
+    dossier = ok(await gateway.get(f"/v1/regulator/odr-applications/{applied['id']}", headers=regulator))
+    assert dossier["contact"] == application["contact"]
+    assert dossier["licence"]["filename"] == application["business_licence"]["filename"]
+    summons = ok(await gateway.post(
+        f"/v1/regulator/merchants/{demo['merchants'][0]['merchant_id']}/summons", headers=regulator, json={
+            "held_on": local_date(utcnow()).isoformat(), "findings": "投诉答复超期较多。",
+            "attendees": [{"name": typed["attendee"], "organisation": demo["merchants"][0]["name"]}],
+            "undertakings": ["十个工作日内答复全部投诉"]}), 201)
+    assert summons["attendees"][0]["name"] == typed["attendee"]
+    applicant = {"contact_name": application["contact"]["name"], "contact_phone": application["contact"]["phone"],
+                 "licence_filename": application["business_licence"]["filename"]}
     pending = await e2e_stack.wait_settled()
     assert not pending, f"events still in flight: {pending}"
 
-    needles = {field: encodings(value) for field, value in {**person, "filename": filename}.items()}
+    needles = {field: encodings(value) for field, value in
+               {**person, "filename": filename, **typed, **applicant}.items()}
     databases = await _scan_databases(e2e_stack, database_dsn, needles)
     topics = await _scan_topics(e2e_stack.kafka_bootstrap, needles)
     logs = {name: hits(e2e_stack.log_path(name).read_text(errors="replace"), needles) for name in APPS}

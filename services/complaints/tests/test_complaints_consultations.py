@@ -10,7 +10,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from complaints_support import Area, Consumer, bearer, unregistered
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,6 +21,7 @@ from complaints.settings import ComplaintsSettings
 from servicekit.auth import Audience, Role, consumer_subject
 from servicekit.calendar import is_working_day, local_date
 from servicekit.db import utcnow
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 ASK = "/v1/consumer/consultations"
@@ -213,3 +216,32 @@ async def test_consultations_are_counted_in_the_statistics(
     assert consultations(by_kind["groups"]) - consultations(before_by_kind["groups"]) == 5
     assert complaints_only == before_complaints
     assert complaints_only["consultations"] == 0
+
+
+async def test_the_question_and_answer_are_kept_encrypted_and_read_back(
+    client: httpx.AsyncClient, tokens: Tokens, consumer: Consumer, area: Area, settings: ComplaintsSettings,
+    engine: AsyncEngine,
+) -> None:
+    _, auth = consumer()
+    phone = f"139{random.randint(0, 99_999_999):08d}"
+    asked_text = f"我是{area.first}的住户，电话{phone}，买的枸杞发霉了怎么办？"
+    reply_text = f"请联系商家，{phone}的来电已登记。"
+    asked = (await client.post(ASK, json=question(area.first, question=asked_text), headers=auth)).json()
+    regulator = bearer(tokens.regulator(region=area.prefecture))
+    answered = await client.post(f"{STAFF}/{asked['id']}/answer", json={"answer": reply_text}, headers=regulator)
+    assert answered.status_code == 200, answered.text
+    seen = (await client.get(f"{ASK}/{asked['id']}", headers=auth)).json()
+    assert (asked["question"], seen["question"], seen["answer"]) == (asked_text, asked_text, reply_text)
+
+    async with engine.connect() as connection:
+        row = (await connection.execute(text(
+            "SELECT c::text AS whole, question_enc, answer_enc FROM consultation c WHERE id = :id"),
+            {"id": asked["id"]})).one()
+    assert phone not in row.whole
+    assert phone.encode().hex() not in row.whole
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    consultation_id = uuid.UUID(asked["id"])
+    assert cipher.decrypt(row.question_enc, context=f"consultation:{consultation_id}:question") == asked_text
+    assert cipher.decrypt(row.answer_enc, context=f"consultation:{consultation_id}:answer") == reply_text
+    with pytest.raises(InvalidTag):
+        cipher.decrypt(row.answer_enc, context=f"consultation:{consultation_id}:question")

@@ -262,6 +262,13 @@ async def test_a_rating_comes_once_and_only_after_closure(
     assert (await client.get(f"{CONSUMER}/{filed['id']}", headers={**auth, "If-None-Match": etag})).status_code == 200
     kind, payload = (await events_of(engine, filed["id"]))[-1]
     assert (kind, payload["rating"], payload["merchant_id"]) == ("rated.v1", 4, str(merchant_id))
+    async with engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT c::text AS whole, rating_text_enc FROM complaint c "
+                                                "WHERE id = :id"), {"id": filed["id"]})).one()
+    assert "处理及时" not in stored.whole
+    assert "处理及时".encode().hex() not in stored.whole
+    sealed_for = f"complaint:{filed['id']}:rating_text"
+    assert PiiCipher(PII_KEY).decrypt(stored.rating_text_enc, context=sealed_for) == "处理及时"
 
 
 async def test_a_withdrawn_complaint_cannot_be_rated(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 
 import httpx
 import pytest
+from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI
 from mediation_testkit import ApplyEvent, bearer, count_rows, next_sse_event, open_case, outbox_events, serve_http
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mediation.messages.models import body_context
+from mediation.settings import MediationSettings
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 
@@ -94,3 +99,28 @@ async def test_the_stream_delivers_messages_offers_and_changes_from_any_connecti
                         "payload": f'{{"case_id": "{case_id}", "kind": "status", "ref": null}}'})
                 assert await next_sse_event(lines) == ("status", {"case_id": case_id, "kind": "status",
                                                                   "ref": None})
+
+
+async def test_a_message_is_kept_encrypted_and_read_back(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens, settings: MediationSettings
+) -> None:
+    case_id = await open_case(apply_event, sessionmaker, merchant_id=uuid.uuid4(), consumer_id="consumer-sealed")
+    written = f"我住格尔木市昆仑路{secrets.randbelow(900) + 100}号，电话139{secrets.randbelow(10**8):08d}"
+    consumer = bearer(tokens.consumer("consumer-sealed"))
+    posted = await client.post(f"/v1/consumer/cases/{case_id}/messages", json={"text": written}, headers=consumer)
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["text"] == written
+    detail = (await client.get(f"/v1/consumer/cases/{case_id}", headers=consumer)).json()
+    assert [message["text"] for message in detail["messages"]] == [written]
+
+    async with sessionmaker() as session:
+        row = (await session.execute(text("SELECT m::text AS whole, body_enc FROM case_message m WHERE id = :id"),
+                                     {"id": posted.json()["id"]})).one()
+    assert written not in row.whole
+    assert written.encode().hex() not in row.whole
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    message_id = uuid.UUID(posted.json()["id"])
+    assert cipher.decrypt(row.body_enc, context=body_context(message_id)) == written
+    with pytest.raises(InvalidTag):
+        cipher.decrypt(row.body_enc, context=body_context(uuid.uuid4()))

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.exceptions import InvalidTag
 from merchants_testkit import JPEG, PNG, VERIFY, application_body, internal_headers, random_address, random_uscc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from merchants.applications.models import sealed_context
 from merchants.settings import MerchantsSettings
 from servicekit.auth import Audience, Role
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 APPLY = "/v1/public/odr-applications"
@@ -301,3 +306,45 @@ async def test_cursor_pages_do_not_overlap(client: httpx.AsyncClient, tokens: To
     assert len(first["items"]) == 2
     assert not {item["id"] for item in first["items"]} & {item["id"] for item in second["items"]}
     assert_problem(await client.get(REVIEW, params={"cursor": "%%%"}, headers=golmud), 422, "validation-error")
+
+
+async def test_the_applicants_personal_data_is_kept_encrypted_and_read_back(
+    client: httpx.AsyncClient, tokens: Tokens, settings: MerchantsSettings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    contact = {"name": "司马" + secrets.token_hex(3), "phone": f"139{secrets.randbelow(10**8):08d}"}
+    filename = f"营业执照-{contact['name']}.pdf"
+    address = random_address()
+    body = application_body(contact=contact, business_licence={**application_body()["business_licence"],
+                                                               "filename": filename})
+    response = await client.post(APPLY, json=body, headers={"X-Forwarded-For": address})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["licence"]["filename"] == filename
+    regulator = bearer(tokens.regulator("632801"))
+    read = (await client.get(f"{REVIEW}/{created['id']}", headers=regulator)).json()
+    assert read["contact"] == contact
+    assert read["licence"]["filename"] == filename
+    listed = (await client.get(REVIEW, params={"q": body["uscc"]}, headers=regulator)).json()["items"]
+    assert [item["contact"] for item in listed] == [contact]
+    licence = await client.get(f"{REVIEW}/{created['id']}/licence", headers=regulator)
+    assert licence.headers["content-disposition"].endswith("filename*=utf-8''" + quote(filename))
+
+    async with sessionmaker() as session:
+        stored = (await session.execute(text(
+            "SELECT a::text AS application, submitted_from_enc, contact_name_enc, contact_phone_enc "
+            "FROM odr_application a WHERE id = :id"), {"id": created["id"]})).one()
+        trail = (await session.scalars(text(
+            "SELECT e::text FROM enrollment_event e JOIN enrollment n ON n.id = e.enrollment_id "
+            "WHERE n.merchant_id = :id"), {"id": created["merchant_id"]})).all()
+    clear = [contact["name"], contact["phone"], address, filename]
+    for row in [stored.application, *trail]:
+        assert not [value for value in clear if value in row or value.encode().hex() in row], row
+    assert created["id"] in trail[0], "the applicant is named by its application"
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    assert cipher.decrypt(stored.contact_phone_enc, context=sealed_context(uuid.UUID(created["id"]),
+                                                                          "contact_phone")) == contact["phone"]
+    assert cipher.decrypt(stored.submitted_from_enc, context=sealed_context(uuid.UUID(created["id"]),
+                                                                           "submitted_from")) == address
+    with pytest.raises(InvalidTag):
+        cipher.decrypt(stored.contact_name_enc, context=sealed_context(uuid.UUID(created["id"]), "contact_phone"))

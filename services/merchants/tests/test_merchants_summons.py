@@ -3,14 +3,22 @@ enterprise's scorecard; bad input is 422, another region's enterprise 404."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from merchants_testkit import ApproveMerchant
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from merchants.settings import MerchantsSettings
+from merchants.summons.models import attendees_context
 from servicekit.auth import Audience, Role
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 TODAY = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
@@ -94,3 +102,27 @@ async def test_summons_refuse_bad_input_and_foreign_enterprises(
     assert (await client.get("/v1/regulator/summons", params={"region": "999999"}, headers=golmud)
             ).status_code == 422
     assert (await client.get("/v1/regulator/summons", params={"cursor": "%%"}, headers=golmud)).status_code == 422
+
+
+async def test_the_attendees_are_kept_encrypted_and_read_back(
+    client: httpx.AsyncClient, tokens: Tokens, approved_merchant: ApproveMerchant, settings: MerchantsSettings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id = (await approved_merchant()).merchant_id
+    golmud = bearer(tokens.regulator("632801"))
+    attendees = [{"name": "司马" + secrets.token_hex(3), "organisation": "格尔木察尔汗盐湖商贸有限公司", "title": None}]
+    recorded = await client.post(f"/v1/regulator/merchants/{merchant_id}/summons",
+                                 json=summons_body(attendees=attendees), headers=golmud)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["attendees"] == attendees
+    seen = await client.get(f"/v1/regulator/summons/{recorded.json()['id']}", headers=golmud)
+    assert seen.json()["attendees"] == attendees
+
+    async with sessionmaker() as session:
+        row = (await session.execute(text("SELECT s::text AS whole, attendees_enc FROM summons s WHERE id = :id"),
+                                     {"id": recorded.json()["id"]})).one()
+    assert attendees[0]["name"] not in row.whole
+    assert attendees[0]["name"].encode().hex() not in row.whole
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    opened = cipher.decrypt(row.attendees_enc, context=attendees_context(uuid.UUID(recorded.json()["id"])))
+    assert json.loads(opened) == attendees

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enterprise import answer_fields
 from complaints.complaint.enums import ActorRole, ComplaintKind, ComplaintStatus
+from complaints.complaint.models import pii_context
 from complaints.complaint.schemas import IssueTypeIn, RatingIn, RefuseIn, TransferIn, TransferRead
 from complaints.complaint.state import (
     CLOSED_BY_OUTCOME,
@@ -270,7 +271,7 @@ async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: st
 
 
 async def rate(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, body: RatingIn,
-               publisher: Publisher) -> None:
+               publisher: Publisher, cipher: PiiCipher) -> None:
     """A satisfaction rating, once, after the complaint closed with an outcome; 409 before that or the second time."""
     async with session.begin():
         case = await _own_complaint(session, case_id, consumer_id)
@@ -287,7 +288,9 @@ async def rate(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, b
         await annotate(session, case=case, actor=Actor(ActorRole.CONSUMER, consumer_id), at=now,
                        outbox=publisher.outbox, events=events, code="rated", note=f"Rated {body.score}/5",
                        details={"score": body.score},
-                       changes={"rating_score": body.score, "rating_text": body.text, "rated_at": now})
+                       changes={"rating_score": body.score, "rated_at": now, "rating_text_enc": (
+                           cipher.encrypt(body.text, context=pii_context(case_id, "rating_text"))
+                           if body.text is not None else None)})
 
 
 async def _open_case_for(session: AsyncSession, complaint_id: uuid.UUID, event_type: str) -> RowMapping | None:

@@ -136,7 +136,8 @@ class Complaint(Base):
     other_routes: Mapped[str | None] = mapped_column(Text)
     case_opened: Mapped[bool | None]
     rating_score: Mapped[int | None] = mapped_column(SmallInteger)
-    rating_text: Mapped[str | None] = mapped_column(Text)
+    # The consumer's own words on the handling, encrypted (`pii_context`).
+    rating_text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     rated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, server_default="1")
@@ -160,3 +161,12 @@ class ComplaintEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
+
+# The complainant's fields, kept as `complainant_<field>_enc`; other encrypted fields are `<field>_enc`.
+COMPLAINANT_FIELDS = ("name", "phone", "address", "id_number")
+
+
+def pii_context(complaint_id: uuid.UUID, field: str) -> str:
+    """The AES-GCM associated data of a complaint's encrypted field: a ciphertext moved to another row or field
+    fails."""
+    return f"complaint:{complaint_id}:{field}"

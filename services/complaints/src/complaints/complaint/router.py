@@ -288,7 +288,8 @@ async def rate_complaint(complaint_id: uuid.UUID, body: RatingIn, principal: Con
                          cipher: Cipher, publisher: Events) -> ComplaintRead:
     """A satisfaction rating (1-5 and an optional text), once, after closed_settled, closed_terminated or
     closed_refused."""
-    await decisions.rate(session, case_id=complaint_id, consumer_id=principal.sub, body=body, publisher=publisher)
+    await decisions.rate(session, case_id=complaint_id, consumer_id=principal.sub, body=body, publisher=publisher,
+                         cipher=cipher)
     return await _consumer_view(session, complaint_id, principal.sub, cipher)
 
 

@@ -28,7 +28,7 @@ from complaints.complaint.enums import (
     ReportStatus,
 )
 from complaints.complaint.flags import FlagRules, flags_of
-from complaints.complaint.models import Complaint, ComplaintEvent
+from complaints.complaint.models import COMPLAINANT_FIELDS, Complaint, ComplaintEvent, pii_context
 from complaints.complaint.schemas import (
     AgentRead,
     ComplainantRead,
@@ -339,7 +339,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
     id_number = identity.document_number if identity is not None else complainant.id_number if complainant else None
 
     def sealed(field: str, value: str | None) -> bytes | None:
-        return cipher.encrypt(value, context=_pii_context(case_id, field)) if value is not None else None
+        return cipher.encrypt(value, context=pii_context(case_id, field)) if value is not None else None
 
     return {
         "id": case_id,
@@ -397,7 +397,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "other_routes": None,
         "case_opened": None,
         "rating_score": None,
-        "rating_text": None,
+        "rating_text_enc": None,
         "rated_at": None,
         "updated_at": now,
         "version": 1,
@@ -477,13 +477,9 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
     return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
 
 
-def _pii_context(complaint_id: uuid.UUID, field: str) -> str:
-    return f"complaint:{complaint_id}:{field}"
-
-
 def _opened(row: Mapping[Any, Any], cipher: PiiCipher, field: str) -> str | None:
-    sealed = row[f"complainant_{field}_enc"] if field != "parties" else row["parties_enc"]
-    return cipher.decrypt(sealed, context=_pii_context(row["id"], field)) if sealed is not None else None
+    sealed = row[f"complainant_{field}_enc"] if field in COMPLAINANT_FIELDS else row[f"{field}_enc"]
+    return cipher.decrypt(sealed, context=pii_context(row["id"], field)) if sealed is not None else None
 
 
 def _complainant_of(row: Mapping[Any, Any], cipher: PiiCipher) -> ComplainantRead | None:
@@ -527,7 +523,8 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
                              other_routes=row["other_routes"] or "") if row["refusal_ground"] else None),
         report_decision=(ReportDecisionRead(case_opened=row["case_opened"], reason=row["decision_note"] or "")
                          if row["case_opened"] is not None else None),
-        rating=(RatingRead(score=row["rating_score"], text=row["rating_text"], rated_at=row["rated_at"])
+        rating=(RatingRead(score=row["rating_score"], text=_opened(row, cipher, "rating_text"),
+                           rated_at=row["rated_at"])
                 if row["rating_score"] is not None else None),
         filed_at=row["filed_at"], routed_at=row["routed_at"], closed_at=row["closed_at"],
         updated_at=row["updated_at"],

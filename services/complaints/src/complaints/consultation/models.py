@@ -53,7 +53,9 @@ class Consultation(Base):
     consumer_id: Mapped[str] = mapped_column(String(200))
     asker_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     asker_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    question: Mapped[str] = mapped_column(Text)
+    # The question and its answer are kept encrypted like the asker (`service._pii_context`): a question often
+    # tells who is asking and where they live.
+    question_enc: Mapped[bytes] = mapped_column(LargeBinary)
     sector: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))
     station_id: Mapped[uuid.UUID | None]
@@ -64,7 +66,7 @@ class Consultation(Base):
     due_at: Mapped[datetime]
     clock_state: Mapped[str] = mapped_column(String(16))
     breached_at: Mapped[datetime | None]
-    answer: Mapped[str | None] = mapped_column(Text)
+    answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     answered_at: Mapped[datetime | None]
     answered_by: Mapped[str | None] = mapped_column(String(200))
     complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"), unique=True)

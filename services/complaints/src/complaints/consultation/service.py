@@ -127,10 +127,10 @@ async def _file(session: AsyncSession, asking: Asking, cipher: PiiCipher) -> ide
         "status": ConsultationStatus.OPEN.value, "region_code": asking.region_code, "consumer_id": asking.consumer_id,
         "asker_name_enc": sealed("name", asking.asker.name if asking.asker else None),
         "asker_phone_enc": sealed("phone", asking.asker.phone if asking.asker else None),
-        "question": asking.question, "sector": asking.sector, "channel": asking.channel.value,
+        "question_enc": sealed("question", asking.question), "sector": asking.sector, "channel": asking.channel.value,
         "station_id": asking.station_id, "filed_by_role": asking.filer.role.value, "filed_by": asking.filer.id,
         "filed_at": now, "due_date": due_date, "due_at": end_of_day(due_date),
-        "clock_state": ClockState.RUNNING.value, "breached_at": None, "answer": None, "answered_at": None,
+        "clock_state": ClockState.RUNNING.value, "breached_at": None, "answer_enc": None, "answered_at": None,
         "answered_by": None, "complaint_id": None, "updated_at": now, "version": 1,
     }
     details: dict[str, Any] = {"channel": asking.channel.value}
@@ -162,6 +162,15 @@ def _working_days(row: Mapping[Any, Any]) -> int:
     return count
 
 
+def _opened(row: Mapping[Any, Any], cipher: PiiCipher, field: str) -> str | None:
+    sealed: bytes | None = row[f"{field}_enc"]
+    return cipher.decrypt(sealed, context=_pii_context(row["id"], field)) if sealed is not None else None
+
+
+def _question_of(row: Mapping[Any, Any], cipher: PiiCipher) -> str:
+    return cipher.decrypt(row["question_enc"], context=_pii_context(row["id"], "question"))
+
+
 def _detail(row: Mapping[Any, Any], timeline: Sequence[Mapping[Any, Any]], cipher: PiiCipher, *,
             working_days: int | None = None, with_asker: bool) -> ConsultationRead:
     asker = None
@@ -171,7 +180,8 @@ def _detail(row: Mapping[Any, Any], timeline: Sequence[Mapping[Any, Any]], ciphe
             phone=cipher.decrypt(row["asker_phone_enc"], context=_pii_context(row["id"], "phone")))
     return ConsultationRead(
         id=row["id"], case_no=row["case_no"], status=row["status"], region_code=row["region_code"],
-        sector=row["sector"], channel=row["channel"], question=row["question"], answer=row["answer"],
+        sector=row["sector"], channel=row["channel"], question=_question_of(row, cipher),
+        answer=_opened(row, cipher, "answer"),
         answered_at=row["answered_at"], filed_at=row["filed_at"],
         clock=ClockRead(working_days=working_days if working_days is not None else _working_days(row),
                         due_date=row["due_date"], state=row["clock_state"], breached_at=row["breached_at"]),
@@ -250,7 +260,8 @@ async def answer(session: AsyncSession, *, consultation_id: uuid.UUID, principal
         clock_state = ClockState.BREACHED.value if late else ClockState.MET.value
         changed = (await session.execute(
             update(consultation_table).where(consultation_table.c.id == consultation_id)
-            .values(status=ConsultationStatus.ANSWERED.value, answer=body.answer, answered_at=now,
+            .values(status=ConsultationStatus.ANSWERED.value, answered_at=now,
+                    answer_enc=cipher.encrypt(body.answer, context=_pii_context(consultation_id, "answer")),
                     answered_by=principal.sub, clock_state=clock_state, updated_at=now,
                     breached_at=row["breached_at"] or (now if late else None),
                     version=consultation_table.c.version + 1)
@@ -299,7 +310,7 @@ async def file_complaint(session: AsyncSession, *, consultation_id: uuid.UUID, c
     channel = Channel(found["channel"])
     complaint = ComplaintCreate.model_validate({
         **body.model_dump(exclude={"facts"}),
-        "kind": ComplaintKind.COMPLAINT, "facts": body.facts or found["question"], "sector": found["sector"],
+        "kind": ComplaintKind.COMPLAINT, "facts": body.facts or _question_of(found, cipher), "sector": found["sector"],
         "channel": channel,
     })
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base
@@ -25,7 +25,9 @@ class CaseMessage(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("mediation_case.id"), index=True)
     author_role: Mapped[str] = mapped_column(String(16))
     author_id: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
+    # What the participant wrote, encrypted (`body_context`): a consumer's message often names, locates or
+    # identifies them.
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
     posted_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
@@ -58,6 +60,15 @@ class CaseAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200), unique=True)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+def body_context(message_id: uuid.UUID) -> str:
+    """AES-GCM associated data of a message's text."""
+    return f"case_message:{message_id}:body"
+
+
+def body_of(message: CaseMessage, cipher: PiiCipher) -> str:
+    return cipher.decrypt(message.body_enc, context=body_context(message.id))
 
 
 def filename_context(attachment_id: uuid.UUID) -> str:

@@ -53,7 +53,7 @@ DOWNLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
 async def _post(case_id: uuid.UUID, body: MessageCreate, principal: Principal, session: AsyncSession,
                 outbox: Outbox, cipher: PiiCipher) -> MessageRead:
     message, attached = await messages_service.post_message(
-        session, outbox=outbox, case_id=case_id, principal=principal, text=body.text,
+        session, outbox=outbox, cipher=cipher, case_id=case_id, principal=principal, text=body.text,
         attachment_ids=body.attachment_ids, now=utcnow())
     return message_read(message, attached, cipher)
 

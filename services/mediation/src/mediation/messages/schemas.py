@@ -14,6 +14,7 @@ from mediation.messages.models import (
     CaseAttachment,
     CaseMessage,
     ReadMarker,
+    body_of,
     filename_of,
 )
 from servicekit.pii import PiiCipher
@@ -67,7 +68,7 @@ def attachment_read(attachment: CaseAttachment, cipher: PiiCipher) -> Attachment
 
 
 def message_read(message: CaseMessage, attachments: Sequence[CaseAttachment], cipher: PiiCipher) -> MessageRead:
-    return MessageRead(id=message.id, author_role=message.author_role, text=message.body,
+    return MessageRead(id=message.id, author_role=message.author_role, text=body_of(message, cipher),
                        attachments=[attachment_read(attachment, cipher) for attachment in attachments],
                        posted_at=message.posted_at)
 

@@ -13,23 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mediation.cases import trail
 from mediation.cases.access import load_case_for
 from mediation.messages import attachments
-from mediation.messages.models import CaseAttachment, CaseMessage, ReadMarker
+from mediation.messages.models import CaseAttachment, CaseMessage, ReadMarker, body_context
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.contracts.mediation_v1 import MessagePosted
 from servicekit.db import new_id
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 
-async def post_message(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
-                       text: str, attachment_ids: Sequence[uuid.UUID], now: datetime
+async def post_message(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       principal: Principal, text: str, attachment_ids: Sequence[uuid.UUID], now: datetime
                        ) -> tuple[CaseMessage, list[CaseAttachment]]:
     """A participant writes to the case, with its own uploads attached; the other participants see it live."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal)
-        message = CaseMessage(id=new_id(), case_id=case.id, author_role=actor.role, author_id=actor.id, body=text,
-                              posted_at=now)
+        message_id = new_id()
+        message = CaseMessage(id=message_id, case_id=case.id, author_role=actor.role, author_id=actor.id,
+                              body_enc=cipher.encrypt(text, context=body_context(message_id)), posted_at=now)
         session.add(message)
         await session.flush()
         attached = await attachments.claim_for_message(session, case_id=case.id, author=actor,

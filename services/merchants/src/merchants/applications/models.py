@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchants.database import Base
@@ -39,9 +51,11 @@ class OdrApplication(Base):
     enrollment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enrollment.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
-    submitted_from: Mapped[str] = mapped_column(String(64))
-    contact_name: Mapped[str] = mapped_column(String(100))
-    contact_phone: Mapped[str] = mapped_column(String(32))
+    # The applicant's client address and its contact person, and the licence's original file name (which may name
+    # a sole proprietor): AES-GCM with the service's PII key, each bound to this row and field (`sealed_context`).
+    submitted_from_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
     # The 及时处理消费投诉承诺书: when the applicant accepted it (the request must accept it explicitly).
     undertaking_accepted_at: Mapped[datetime]
     # Enrollment criteria ("four haves and one sound system").
@@ -52,7 +66,7 @@ class OdrApplication(Base):
     handling_procedures: Mapped[str] = mapped_column(Text)
     cooperates_with_regulators: Mapped[bool] = mapped_column(Boolean)
     licence_path: Mapped[str] = mapped_column(Text)
-    licence_filename: Mapped[str] = mapped_column(String(255))
+    licence_filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
     licence_media_type: Mapped[str] = mapped_column(String(64))
     licence_size: Mapped[int] = mapped_column(BigInteger)
     licence_sha256: Mapped[str] = mapped_column(String(64))
@@ -65,3 +79,8 @@ class OdrApplication(Base):
     retrieval_token_hash: Mapped[str | None] = mapped_column(String(64))
     credentials_expire_at: Mapped[datetime | None]
     credentials_retrieved_at: Mapped[datetime | None]
+
+
+def sealed_context(application_id: uuid.UUID, field: str) -> str:
+    """The AES-GCM associated data of an application's personal field: a ciphertext moved to another row fails."""
+    return f"odr_application:{application_id}:{field}"

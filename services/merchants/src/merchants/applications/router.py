@@ -19,12 +19,11 @@ from merchants.applications.schemas import (
     ApplicationRead,
     Credentials,
     CredentialsRetrieval,
-    LicenceRead,
     OptionalNote,
 )
 from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.problems import problem_responses
 from servicekit.ratelimit import TokenBuckets, forwarded_client_address
@@ -51,16 +50,15 @@ async def limit_applications(request: Request, runtime: Runtime, settings: Setti
                                413: {"description": "The business licence is larger than 5 MB"},
                                415: {"description": "The business licence is not a PDF, JPEG or PNG file"},
                                429: {"description": "Too many applications from this address"}})
-async def apply(body: ApplicationCreate, request: Request, session: DbSession, settings: Settings) -> JSONResponse:
+async def apply(body: ApplicationCreate, request: Request, session: DbSession, settings: Settings,
+                cipher: Cipher) -> JSONResponse:
     """File an application with its business licence (base64) and the enrollment criteria."""
     application, status_token = await application_service.submit_application(session, application_service.Submission(
         body=body, client_address=forwarded_client_address(request), licence_dir=settings.licence_dir,
-        licence_max_bytes=settings.licence_max_bytes))
+        licence_max_bytes=settings.licence_max_bytes, cipher=cipher))
     created = ApplicationCreated(
         id=application.id, status=application.status, merchant_id=application.merchant_id,
-        licence=LicenceRead(filename=application.licence_filename, media_type=application.licence_media_type,
-                            size=application.licence_size, sha256=application.licence_sha256),
-        status_token=status_token)
+        licence=application_service.licence_read(application, cipher), status_token=status_token)
     return JSONResponse(created.model_dump(mode="json"), status_code=201,
                         headers={"Location": f"{public_router.prefix}/{application.id}/status",
                                  "Cache-Control": "no-store"})
@@ -80,13 +78,12 @@ async def applicant_status(application_id: uuid.UUID, session: DbSession,
 @public_router.post("/{application_id}/credentials", response_model=Credentials,
                     summary="Fetch the enterprise's first API credentials, once",
                     responses=problem_responses(404, 409, 422))
-async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval, request: Request,
+async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval,
                                session: DbSession) -> JSONResponse:
     """The one-time link of an approved application: its `retrieval_token` gives the client_id and client_secret,
     shown in this answer only; 409 once used or expired."""
     issued = await application_service.retrieve_credentials(
-        session, application_id=application_id, retrieval_token=body.retrieval_token,
-        client_address=forwarded_client_address(request))
+        session, application_id=application_id, retrieval_token=body.retrieval_token)
     credentials = Credentials(merchant_id=issued.merchant_id, client_id=issued.client_id,
                               client_secret=issued.client_secret)
     return JSONResponse(credentials.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
@@ -97,6 +94,7 @@ async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetri
 async def list_applications(
     principal: Regulator,
     session: DbSession,
+    cipher: Cipher,
     status: ApplicationStatus | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="Part of the name, or the start of the credit code")] = None,
@@ -105,46 +103,52 @@ async def list_applications(
 ) -> ApplicationList:
     """Oldest first, so the review queue is worked in order."""
     return await application_service.list_applications(session, principal=principal, status=status, search=q,
-                                                       cursor=cursor, limit=limit)
+                                                       cursor=cursor, limit=limit, cipher=cipher)
 
 
 @regulator_router.get("/{application_id}", response_model=ApplicationRead, summary="One application",
                       responses=problem_responses(401, 403, 404, 422))
-async def get_application(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> ApplicationRead:
+async def get_application(application_id: uuid.UUID, principal: Regulator, session: DbSession,
+                          cipher: Cipher) -> ApplicationRead:
     """The dossier, criteria and licence metadata."""
-    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal,
+                                                        cipher=cipher)
     return read
 
 
 @regulator_router.get("/{application_id}/licence", summary="The uploaded business licence",
                       response_class=FileResponse, responses=problem_responses(401, 403, 404, 422))
-async def get_licence(application_id: uuid.UUID, principal: Regulator, session: DbSession) -> FileResponse:
+async def get_licence(application_id: uuid.UUID, principal: Regulator, session: DbSession,
+                      cipher: Cipher) -> FileResponse:
     """The file as uploaded, with its sniffed content type."""
-    application, _ = await application_service.get_application(session, application_id=application_id,
-                                                               principal=principal)
+    application, read = await application_service.get_application(session, application_id=application_id,
+                                                                  principal=principal, cipher=cipher)
     return FileResponse(application.licence_path, media_type=application.licence_media_type,
-                        filename=application.licence_filename)
+                        filename=read.licence.filename)
 
 
 @regulator_router.post("/{application_id}/approve", response_model=ApplicationRead, summary="Approve an application",
                        responses=problem_responses(401, 403, 404, 409, 422))
 async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSession, runtime: Runtime,
-                  settings: Settings, body: OptionalNote | None = None) -> ApplicationRead:
+                  settings: Settings, cipher: Cipher, body: OptionalNote | None = None) -> ApplicationRead:
     """Approve: the enterprise is enrolled and announced. Its API credentials are not in this answer: the applicant
     fetches them through the one-time link in its own status view (`credentials_expire_at` says until when)."""
     await application_service.approve_application(
         session, outbox=runtime.outbox, application_id=application_id, principal=principal,
         reason=body.reason if body else None,
         credentials_ttl=timedelta(seconds=settings.credentials_link_ttl_seconds))
-    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal,
+                                                        cipher=cipher)
     return read
 
 
 @regulator_router.post("/{application_id}/reject", response_model=ApplicationRead, summary="Reject an application",
                        responses=problem_responses(401, 403, 404, 409, 422))
-async def reject(application_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession) -> ApplicationRead:
+async def reject(application_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession,
+                 cipher: Cipher) -> ApplicationRead:
     """Reject with a reason; the enterprise may apply again."""
     await application_service.reject_application(session, application_id=application_id, principal=principal,
                                                  reason=body.reason)
-    _, read = await application_service.get_application(session, application_id=application_id, principal=principal)
+    _, read = await application_service.get_application(session, application_id=application_id, principal=principal,
+                                                        cipher=cipher)
     return read

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.applications import access
 from merchants.applications.licence import decode_licence, discard, store_licence
-from merchants.applications.models import ApplicationStatus, OdrApplication
+from merchants.applications.models import ApplicationStatus, OdrApplication, sealed_context
 from merchants.applications.schemas import (
     ApplicantStatus,
     ApplicationCreate,
@@ -35,6 +35,7 @@ from servicekit.auth import Principal
 from servicekit.db import new_id, utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.pagination import decode_cursor, page_of
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 APPLICANT = "applicant"
@@ -46,6 +47,7 @@ class Submission:
     client_address: str
     licence_dir: Path
     licence_max_bytes: int
+    cipher: PiiCipher
 
 
 def _details(body: ApplicationCreate) -> MerchantDetails:
@@ -67,21 +69,28 @@ async def submit_application(session: AsyncSession, submission: Submission) -> t
     content = decode_licence(body.business_licence.content_base64, max_bytes=submission.licence_max_bytes)
     application_id = new_id()
     status_token = access.new_token()
+
+    def sealed(value: str, field: str) -> bytes:
+        return submission.cipher.encrypt(value, context=sealed_context(application_id, field))
+
     licence = await store_licence(content, directory=submission.licence_dir, application_id=application_id)
     try:
         async with session.begin():
             merchant, enrollment = await enrollment_service.stage_application(
-                session, details=details, actor=Actor(role=APPLICANT, id=submission.client_address))
+                session, details=details, actor=_applicant(application_id))
             criteria = body.criteria
             application = OdrApplication(
                 id=application_id, merchant_id=merchant.id, enrollment_id=enrollment.id,
-                status=ApplicationStatus.PENDING.value, submitted_from=submission.client_address,
-                contact_name=body.contact.name, contact_phone=body.contact.phone,
+                status=ApplicationStatus.PENDING.value,
+                submitted_from_enc=sealed(submission.client_address, "submitted_from"),
+                contact_name_enc=sealed(body.contact.name, "contact_name"),
+                contact_phone_enc=sealed(body.contact.phone, "contact_phone"),
                 undertaking_accepted_at=utcnow(), handling_place=criteria.handling_place,
                 complaint_staff_count=criteria.complaint_staff_count, complaint_phone=criteria.complaint_phone,
                 networked_computer=criteria.networked_computer, handling_procedures=criteria.handling_procedures,
                 cooperates_with_regulators=criteria.cooperates_with_regulators, licence_path=str(licence.path),
-                licence_filename=body.business_licence.filename, licence_media_type=licence.media_type,
+                licence_filename_enc=sealed(body.business_licence.filename, "licence_filename"),
+                licence_media_type=licence.media_type,
                 licence_size=licence.size, licence_sha256=licence.sha256,
                 status_token_hash=access.digest(status_token),
             )
@@ -97,22 +106,41 @@ async def submit_application(session: AsyncSession, submission: Submission) -> t
     return application, status_token
 
 
-async def _read(session: AsyncSession, application: OdrApplication, merchant: Merchant) -> ApplicationRead:
+def _applicant(application_id: uuid.UUID) -> Actor:
+    """The applicant in the enrollment's audit trail, named by its application (which keeps the client address
+    encrypted), so the trail holds no address in clear."""
+    return Actor(role=APPLICANT, id=str(application_id))
+
+
+def _opened(application: OdrApplication, cipher: PiiCipher, field: str) -> str:
+    """One encrypted field of the application (`<field>_enc`), decrypted."""
+    sealed: bytes = getattr(application, f"{field}_enc")
+    return cipher.decrypt(sealed, context=sealed_context(application.id, field))
+
+
+def licence_read(application: OdrApplication, cipher: PiiCipher) -> LicenceRead:
+    return LicenceRead(filename=_opened(application, cipher, "licence_filename"),
+                       media_type=application.licence_media_type, size=application.licence_size,
+                       sha256=application.licence_sha256)
+
+
+async def _read(session: AsyncSession, application: OdrApplication, merchant: Merchant,
+                cipher: PiiCipher) -> ApplicationRead:
     return ApplicationRead(
         id=application.id, status=application.status, merchant_id=merchant.id, name=merchant.name,
         uscc=merchant.uscc, region_code=merchant.region_code, address=merchant.address,
         operating_address=merchant.operating_address, sector=merchant.sector,
         online_stores=[OnlineStoreRead(platform=store.platform, store_id=store.store_id)
                        for store in await stores_of(session, merchant.id)],
-        contact=Contact(name=application.contact_name, phone=application.contact_phone),
+        contact=Contact(name=_opened(application, cipher, "contact_name"),
+                        phone=_opened(application, cipher, "contact_phone")),
         undertaking_accepted_at=application.undertaking_accepted_at,
         criteria=Criteria(
             handling_place=application.handling_place, complaint_staff_count=application.complaint_staff_count,
             complaint_phone=application.complaint_phone, networked_computer=application.networked_computer,
             handling_procedures=application.handling_procedures,
             cooperates_with_regulators=application.cooperates_with_regulators),
-        licence=LicenceRead(filename=application.licence_filename, media_type=application.licence_media_type,
-                            size=application.licence_size, sha256=application.licence_sha256),
+        licence=licence_read(application, cipher),
         submitted_at=application.submitted_at, decided_at=application.decided_at,
         decided_by=application.decided_by, decision_reason=application.decision_reason,
         credentials_expire_at=application.credentials_expire_at,
@@ -121,7 +149,8 @@ async def _read(session: AsyncSession, application: OdrApplication, merchant: Me
 
 
 async def list_applications(session: AsyncSession, *, principal: Principal, status: ApplicationStatus | None,
-                            search: str | None, cursor: str | None, limit: int) -> ApplicationList:
+                            search: str | None, cursor: str | None, limit: int,
+                            cipher: PiiCipher) -> ApplicationList:
     """Applications of merchants in the regions the regulator governs, oldest first; `search` matches a part of the
     name or the start of the unified social credit code."""
     if not principal.region:
@@ -137,12 +166,12 @@ async def list_applications(session: AsyncSession, *, principal: Principal, stat
     if cursor is not None:
         query = query.where(OdrApplication.id > decode_cursor(cursor))
     page, next_cursor = page_of((await session.execute(query)).all(), limit, lambda row: row[0].id)
-    items = [await _read(session, application, merchant) for application, merchant in page]
+    items = [await _read(session, application, merchant, cipher) for application, merchant in page]
     return ApplicationList(items=items, next_cursor=next_cursor)
 
 
-async def get_application(session: AsyncSession, *, application_id: uuid.UUID,
-                          principal: Principal) -> tuple[OdrApplication, ApplicationRead]:
+async def get_application(session: AsyncSession, *, application_id: uuid.UUID, principal: Principal,
+                          cipher: PiiCipher) -> tuple[OdrApplication, ApplicationRead]:
     """One application of the regulator's regions, or 404."""
     row = (await session.execute(
         select(OdrApplication, Merchant).join(Merchant, Merchant.id == OdrApplication.merchant_id)
@@ -150,7 +179,7 @@ async def get_application(session: AsyncSession, *, application_id: uuid.UUID,
     )).one_or_none()
     if row is None or not principal.governs(row[1].region_code):
         raise Problem("not-found", "No such application in the regions you govern")
-    return row[0], await _read(session, row[0], row[1])
+    return row[0], await _read(session, row[0], row[1], cipher)
 
 
 async def _pending_for_decision(session: AsyncSession, application_id: uuid.UUID,
@@ -222,8 +251,8 @@ async def applicant_status(session: AsyncSession, *, application_id: uuid.UUID, 
                                decision_reason=application.decision_reason, credentials=link)
 
 
-async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID, retrieval_token: str,
-                               client_address: str) -> IssuedClient:
+async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID,
+                               retrieval_token: str) -> IssuedClient:
     """Use case: the one-time link, used: issue the enterprise's first API client and show its secret this once.
 
     404 for a wrong token; 409 once used, after it expired, or when the enterprise is no longer approved.
@@ -237,7 +266,7 @@ async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UU
             raise Problem("conflict", "The credentials link has expired; ask your regulator")
         enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
         issued = await enrollment_service.stage_credentials_handover(
-            session, enrollment=enrollment, actor=Actor(role=APPLICANT, id=client_address))
+            session, enrollment=enrollment, actor=_applicant(application.id))
         application.credentials_retrieved_at = now
     return issued
 

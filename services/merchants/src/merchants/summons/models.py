@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,8 +28,9 @@ class Summons(Base):
     # The enterprise's region when the meeting was recorded: who may list it.
     region_code: Mapped[str] = mapped_column(String(6))
     held_on: Mapped[date]
-    # [{"name", "organisation", "title"}], regulator's and enterprise's people alike.
-    attendees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # [{"name", "organisation", "title"}], regulator's and enterprise's people alike: JSON, encrypted with the
+    # service's PII key (`attendees_context`), since it names people.
+    attendees_enc: Mapped[bytes] = mapped_column(LargeBinary)
     findings: Mapped[str] = mapped_column(Text)
     undertakings: Mapped[list[str]] = mapped_column(JSONB)
     # The complaints it was about (case numbers TS-...), when the regulator names them.
@@ -38,3 +38,8 @@ class Summons(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_region: Mapped[str] = mapped_column(String(6))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+def attendees_context(summons_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a summons' attendee list."""
+    return f"summons:{summons_id}:attendees"

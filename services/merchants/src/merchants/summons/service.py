@@ -6,57 +6,65 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.registry.models import Merchant
-from merchants.summons.models import Summons
+from merchants.summons.models import Summons, attendees_context
 from merchants.summons.schemas import Attendee, SummonsCreate, SummonsList, SummonsRead
 from servicekit import regions
 from servicekit.auth import Principal
+from servicekit.db import new_id
 from servicekit.pagination import decode_cursor, page_of
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 
-def summons_read(summons: Summons, merchant_name: str) -> SummonsRead:
+def summons_read(summons: Summons, merchant_name: str, cipher: PiiCipher) -> SummonsRead:
     """The record as regulators and the enterprise see it."""
     return SummonsRead(
         id=summons.id, merchant_id=summons.merchant_id, merchant_name=merchant_name, region_code=summons.region_code,
-        held_on=summons.held_on, attendees=[Attendee.model_validate(item) for item in summons.attendees],
+        held_on=summons.held_on, attendees=TypeAdapter(list[Attendee]).validate_json(
+            cipher.decrypt(summons.attendees_enc, context=attendees_context(summons.id))),
         findings=summons.findings, undertakings=summons.undertakings, case_nos=summons.case_nos,
         recorded_by=summons.recorded_by, recorded_at=summons.recorded_at)
 
 
 async def record(session: AsyncSession, *, merchant_id: uuid.UUID, body: SummonsCreate,
-                 principal: Principal) -> SummonsRead:
+                 principal: Principal, cipher: PiiCipher) -> SummonsRead:
     """Use case: record a summons of an enterprise of a region the regulator governs (else 404), in one transaction
     (the row is its own audit record: who recorded it, from which region, when)."""
     async with session.begin():
         merchant = await session.get(Merchant, merchant_id)
         if merchant is None or not principal.governs(merchant.region_code):
             raise Problem("not-found", "No such enterprise in the regions you govern")
+        summons_id = new_id()
+        attendees = TypeAdapter(list[Attendee]).dump_json(body.attendees).decode()
         summons = Summons(
-            merchant_id=merchant.id, region_code=merchant.region_code, held_on=body.held_on,
-            attendees=[attendee.model_dump() for attendee in body.attendees], findings=body.findings,
+            id=summons_id, merchant_id=merchant.id, region_code=merchant.region_code, held_on=body.held_on,
+            attendees_enc=cipher.encrypt(attendees, context=attendees_context(summons_id)), findings=body.findings,
             undertakings=list(body.undertakings), case_nos=list(body.case_nos), recorded_by=principal.sub,
             recorded_region=principal.region or "")
         session.add(summons)
         await session.flush()
         await session.refresh(summons)
-        return summons_read(summons, merchant.name)
+        return summons_read(summons, merchant.name, cipher)
 
 
-async def get(session: AsyncSession, *, summons_id: uuid.UUID, principal: Principal) -> SummonsRead:
+async def get(session: AsyncSession, *, summons_id: uuid.UUID, principal: Principal,
+              cipher: PiiCipher) -> SummonsRead:
     """One summons of the regions the regulator governs, or 404."""
     row = (await session.execute(select(Summons, Merchant.name).join(Merchant, Merchant.id == Summons.merchant_id)
                                  .where(Summons.id == summons_id))).one_or_none()
     if row is None or not principal.governs(row[0].region_code):
         raise Problem("not-found", "No such summons in the regions you govern")
-    return summons_read(row[0], row[1])
+    return summons_read(row[0], row[1], cipher)
 
 
 async def list_for_regulator(session: AsyncSession, *, principal: Principal, region: str | None,
-                             merchant_id: uuid.UUID | None, cursor: str | None, limit: int) -> SummonsList:
+                             merchant_id: uuid.UUID | None, cursor: str | None, limit: int,
+                             cipher: PiiCipher) -> SummonsList:
     """Summons of enterprises in `region` (default: the regulator's own) and below, newest recorded first; 404 for a
     region the regulator does not govern."""
     area = region or principal.region or ""
@@ -74,7 +82,7 @@ async def list_for_regulator(session: AsyncSession, *, principal: Principal, reg
         query = query.where(Summons.id < decode_cursor(cursor))
     rows = (await session.execute(query)).all()
     page, next_cursor = page_of(rows, limit, lambda row: row[0].id)
-    return SummonsList(items=[summons_read(summons, name) for summons, name in page], next_cursor=next_cursor)
+    return SummonsList(items=[summons_read(summons, name, cipher) for summons, name in page], next_cursor=next_cursor)
 
 
 async def of_enterprises(session: AsyncSession, merchant_ids: Sequence[uuid.UUID], *, start: date,
