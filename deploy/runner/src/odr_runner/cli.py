@@ -119,7 +119,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         f"ODR platform ready in {ready_after:.1f} s",
         f"  gateway      {stack.url(GATEWAY)}   API docs: {stack.url(GATEWAY)}/docs",
         *(f"  {name:<12} {stack.url(name)}" for name in APPS if name != GATEWAY),
-        f"  consumer app {stack.url(GATEWAY)}/app/   regulator console {stack.url(GATEWAY)}/console/",
+        f"  consumer app {stack.url(GATEWAY)}/app/   regulator console {stack.url(GATEWAY)}/console/   "
+        f"enterprise portal {stack.url(GATEWAY)}/portal/",
         "",
         f"Demo credentials (also in {demo_path}):",
         f"  consumer phone  {demo['consumer_phone']}  (POST /auth/otp; in dev mode the code comes back as dev_code)",
@@ -128,7 +129,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         *(f"  also regulator  {other.get('username')} / {other.get('password')}  (region {other.get('region')})"
           for other in demo.get("regulators", []) if other.get("username") != regulator.get("username")),
         *(f"  enterprise      {merchant.get('name')}: merchant_id={merchant.get('merchant_id')} "
-          f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}"
+          f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}\n"
+          f"                  portal {merchant.get('portal_username')} / {merchant.get('portal_password')}"
           for merchant in demo["merchants"]),
         "",
         f"Logs in {stack.config.log_dir}. Ctrl-C stops everything.",

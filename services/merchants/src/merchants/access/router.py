@@ -14,14 +14,17 @@ from merchants.access.schemas import (
     ClientStatus,
     CredentialsVerify,
     EnterpriseClaims,
+    PortalUserClaims,
+    PortalUserStatus,
     RotatedCredentials,
     StaffClaims,
 )
 from merchants.credentials import service as credentials_service
-from merchants.dependencies import Enterprise, Settings
+from merchants.dependencies import EnterpriseManager, Settings
+from merchants.portal import service as portal_service
 from servicekit.auth import Role, require_internal
 from servicekit.dependencies import DbSession
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/internal/v1/credentials", tags=["internal"], dependencies=[Depends(require_internal)])
 principals_router = APIRouter(prefix="/internal/v1/principals", tags=["internal"],
@@ -32,7 +35,8 @@ INVALID_GRANT = "The credentials are not valid"
 
 
 @router.post("/verify", summary="Check a client_credentials or password grant and return the token claims")
-async def verify_credentials(body: CredentialsVerify, session: DbSession) -> EnterpriseClaims | StaffClaims:
+async def verify_credentials(body: CredentialsVerify,
+                             session: DbSession) -> EnterpriseClaims | PortalUserClaims | StaffClaims:
     """200 with the claims when the grant is good; one indistinguishable 401 for every failure."""
     if isinstance(body, ClientCredentialsGrant):
         enterprise = await access_service.verify_client_credentials(
@@ -45,6 +49,13 @@ async def verify_credentials(body: CredentialsVerify, session: DbSession) -> Ent
     staff = await credentials_service.verify_staff_password(session, username=body.username, password=body.password)
     if staff is None:
         raise Problem("unauthenticated", INVALID_GRANT)
+    if staff.merchant_id is not None:
+        # A portal user signs in only while the enterprise is approved; `enterprise` lets the token reach every
+        # merchant endpoint an API client reaches, the portal role says what the person may do besides.
+        if not await portal_service.portal_user_is_active(session, username=staff.username):
+            raise Problem("unauthenticated", INVALID_GRANT)
+        return PortalUserClaims(sub=staff.username, roles=[Role.ENTERPRISE.value, staff.role],
+                                merchant_id=staff.merchant_id, region=staff.region_code)
     return StaffClaims(sub=staff.username, roles=[staff.role], region=staff.region_code, station_id=staff.station_id)
 
 
@@ -57,9 +68,19 @@ async def client_active(client_id: Annotated[str, Path(max_length=64)], session:
                         headers={"Cache-Control": "no-store"})
 
 
+@principals_router.get("/portal-users/{username}/active", response_model=PortalUserStatus,
+                       summary="Whether a portal user's tokens may still be honoured")
+async def portal_user_active(username: Annotated[str, Path(max_length=64)], session: DbSession) -> JSONResponse:
+    """False once the account is disabled or reset or its enterprise is no longer approved (unknown: false)."""
+    active = await portal_service.portal_user_is_active(session, username=username)
+    return JSONResponse(PortalUserStatus(username=username, active=active).model_dump(),
+                        headers={"Cache-Control": "no-store"})
+
+
 @merchant_router.post("/rotate", status_code=201, response_model=RotatedCredentials,
-                      summary="Issue a new client secret; the current one keeps working for an overlap window")
-async def rotate(principal: Enterprise, session: DbSession, settings: Settings) -> JSONResponse:
+                      summary="Issue a new client secret; the current one keeps working for an overlap window",
+                      responses=problem_responses(403, 409))
+async def rotate(principal: EnterpriseManager, session: DbSession, settings: Settings) -> JSONResponse:
     """The new client_id and client_secret (shown once); the replaced clients expire after the overlap window."""
     rotated = await access_service.rotate_api_client(
         session, merchant_id=principal.merchant_id, overlap=timedelta(seconds=settings.credential_overlap_seconds))

@@ -21,6 +21,7 @@ from merchants.applications.schemas import (
     CredentialsRetrieval,
     LicenceRead,
     OptionalNote,
+    PortalActivation,
 )
 from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
@@ -81,14 +82,20 @@ async def applicant_status(application_id: uuid.UUID, session: DbSession,
                     summary="Fetch the enterprise's first API credentials, once",
                     responses=problem_responses(404, 409, 422))
 async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval, request: Request,
-                               session: DbSession) -> JSONResponse:
+                               session: DbSession, settings: Settings) -> JSONResponse:
     """The one-time link of an approved application: its `retrieval_token` gives the client_id and client_secret,
-    shown in this answer only; 409 once used or expired."""
-    issued = await application_service.retrieve_credentials(
+    and the first portal admin's username and activation code, shown in this answer only; 409 once used or
+    expired."""
+    handed = await application_service.retrieve_credentials(
         session, application_id=application_id, retrieval_token=body.retrieval_token,
-        client_address=forwarded_client_address(request))
-    credentials = Credentials(merchant_id=issued.merchant_id, client_id=issued.client_id,
-                              client_secret=issued.client_secret)
+        client_address=forwarded_client_address(request),
+        activation_ttl=timedelta(seconds=settings.portal_activation_ttl_seconds))
+    admin = handed.portal_admin
+    credentials = Credentials(
+        merchant_id=handed.client.merchant_id, client_id=handed.client.client_id,
+        client_secret=handed.client.client_secret,
+        portal_admin=PortalActivation(username=admin.account.username, activation_code=admin.code,
+                                      activation_expires_at=admin.expires_at) if admin else None)
     return JSONResponse(credentials.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 

@@ -33,6 +33,7 @@ class StaffIdentity:
     role: str
     region_code: str
     station_id: uuid.UUID | None
+    merchant_id: uuid.UUID | None
 
 
 async def issue_api_client(session: AsyncSession, *, merchant_id: uuid.UUID) -> IssuedClient:
@@ -67,12 +68,13 @@ async def verify_staff_password(session: AsyncSession, *, username: str, passwor
     if account is None or not matches or account.disabled_at is not None:
         return None
     return StaffIdentity(username=account.username, role=account.role, region_code=account.region_code,
-                         station_id=account.station_id)
+                         station_id=account.station_id, merchant_id=account.merchant_id)
 
 
 async def upsert_staff_account(session: AsyncSession, *, username: str, password: str, role: str,
                                region_code: str, display_name: str,
-                               station_id: uuid.UUID | None = None) -> StaffAccount:
+                               station_id: uuid.UUID | None = None,
+                               merchant_id: uuid.UUID | None = None) -> StaffAccount:
     """Use case: create the account, or reset its password and profile if it exists."""
     password_hash = await hash_secret_async(password)
     async with session.begin():
@@ -87,5 +89,8 @@ async def upsert_staff_account(session: AsyncSession, *, username: str, password
         account.region_code = region_code
         account.display_name = display_name
         account.station_id = station_id
+        account.merchant_id = merchant_id
+        account.activation_code_hash = None
+        account.activation_expires_at = None
         account.disabled_at = None
     return account
