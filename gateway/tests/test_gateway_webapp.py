@@ -215,10 +215,11 @@ async def test_a_missing_asset_is_a_404_problem_and_paths_cannot_climb_out(
     assert "mount_webapp" not in climbing.text
 
 
-async def test_the_console_is_the_built_page_under_the_policy_of_the_built_screens(
-        webapp_gateway: httpx.AsyncClient) -> None:
-    assert (BUILT_DIR / "console" / "index.html").exists(), "the screens are not built: run `make web`"
-    response = await webapp_gateway.get("/console/")
+@pytest.mark.parametrize("screen", ["console", "portal"])
+async def test_each_built_screen_is_its_page_under_the_policy_of_the_built_screens(
+        webapp_gateway: httpx.AsyncClient, screen: str) -> None:
+    assert (BUILT_DIR / screen / "index.html").exists(), "the screens are not built: run `make web`"
+    response = await webapp_gateway.get(f"/{screen}/")
 
     assert response.status_code == 200
     assert '<html lang="zh-CN">' in response.text
@@ -234,15 +235,17 @@ async def test_the_console_is_the_built_page_under_the_policy_of_the_built_scree
     assert page.inline_scripts == 0
     assert page.inline_styles == 0
     for reference in page.urls:
-        asset = await webapp_gateway.get(urljoin(ORIGIN + "/console/", reference))
+        asset = await webapp_gateway.get(urljoin(ORIGIN + f"/{screen}/", reference))
         assert asset.status_code == 200, reference
         assert reference.startswith("/web/assets/")
         assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert asset.headers["content-security-policy"] == response.headers["content-security-policy"]
 
 
-async def test_console_without_the_slash_redirects_to_the_page(webapp_gateway: httpx.AsyncClient) -> None:
-    response = await webapp_gateway.get("/console")
+@pytest.mark.parametrize("screen", ["console", "portal"])
+async def test_a_built_screen_without_the_slash_redirects_to_its_page(webapp_gateway: httpx.AsyncClient,
+                                                                      screen: str) -> None:
+    response = await webapp_gateway.get(f"/{screen}")
 
     assert response.status_code == 308
-    assert response.headers["location"] == "/console/"
+    assert response.headers["location"] == f"/{screen}/"

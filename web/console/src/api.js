@@ -1,63 +1,7 @@
-// Calls to the gateway. Errors come back as RFC 9457 problems whose title the gateway writes in the language we
-// ask for; the screen shows that title (the English `detail` is for developers and logs).
+// The console's calls to the gateway (web/shared/api.js): its session's token, its language.
+import { createApi } from '@shared/api.js'
 import { i18n } from './i18n.js'
 import { session, signOut } from './session.js'
 
-export class ApiError extends Error {
-  constructor(status, title, problem) {
-    super(title)
-    this.status = status
-    this.problem = problem
-  }
-}
-
-function headers(extra = {}) {
-  const all = { 'Accept-Language': i18n.global.locale.value, Accept: 'application/json', ...extra }
-  if (session.current) all.Authorization = `Bearer ${session.current.token}`
-  return all
-}
-
-async function send(method, path, { query, json, form } = {}) {
-  const url = new URL(path, window.location.origin)
-  for (const [name, value] of Object.entries(query ?? {})) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
-  }
-  const init = { method, headers: headers() }
-  if (json !== undefined) {
-    init.headers['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(json)
-  } else if (form !== undefined) {
-    init.body = new URLSearchParams(form)
-  }
-  let response
-  try {
-    response = await fetch(url, init)
-  } catch {
-    throw new ApiError(0, i18n.global.t('errors.network'), null)
-  }
-  if (response.status === 401 && session.current) signOut()
-  if (!response.ok) {
-    const problem = await response.json().catch(() => null)
-    throw new ApiError(response.status, problem?.title ?? i18n.global.t('errors.status', { status: response.status }),
-      problem)
-  }
-  return response
-}
-
-export async function getJson(path, query) {
-  return (await send('GET', path, { query })).json()
-}
-
-export async function postJson(path, json, query) {
-  return (await send('POST', path, { json, query })).json()
-}
-
-export async function postForm(path, form) {
-  return (await send('POST', path, { form })).json()
-}
-
-/** A file the API serves only with the token: fetched, then handed to the page as an object URL. */
-export async function getBlobUrl(path) {
-  const blob = await (await send('GET', path)).blob()
-  return URL.createObjectURL(blob)
-}
+export { ApiError } from '@shared/api.js'
+export const { getJson, postJson, postForm, getBlobUrl } = createApi({ i18n, session, signOut })

@@ -1,5 +1,5 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
-import { createI18n } from 'vue-i18n'
+import { createScreenI18n } from '@shared/i18n.js'
 
 const grounds16 = {
   1: '投诉事项不属于市场监督管理部门职责，或者本行政机关不具有处理权限',
@@ -218,19 +218,4 @@ const en = {
     closed: 'Closed', mediationSuccess: 'Mediation success rate' },
 }
 
-const saved = localStorage.getItem('odr.console.locale')
-
-export const i18n = createI18n({
-  legacy: false,
-  locale: saved === 'en' ? 'en' : 'zh-CN',
-  fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zh, en },
-})
-
-export function setLocale(locale) {
-  i18n.global.locale.value = locale
-  localStorage.setItem('odr.console.locale', locale)
-  document.documentElement.lang = locale
-}
-
-document.documentElement.lang = i18n.global.locale.value
+export const { i18n, setLocale } = createScreenI18n({ 'zh-CN': zh, en }, 'odr.console.locale')

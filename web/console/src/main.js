@@ -1,5 +1,5 @@
 import 'element-plus/dist/index.css'
-import './console.css'
+import '@shared/theme.css'
 import ElementPlus from 'element-plus'
 import { createApp } from 'vue'
 import App from './App.vue'

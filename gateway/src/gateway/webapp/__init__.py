@@ -1,5 +1,6 @@
 """The screens: the consumer web app (static ES modules at /app/, no build step) and the built screens of web/
-(the regulator console at /console/, its shared chunks at /web/), each with a strict Content-Security-Policy."""
+(the regulator console at /console/, the enterprise portal at /portal/, their shared chunks at /web/), each with a
+strict Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 BUILT_DIR = Path(__file__).parent / "dist"
 BUILT_ASSETS_PATH = "/web"
 CONSOLE_PATH = "/console"
+PORTAL_PATH = "/portal"
 
 # Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow.
 # Photos are shown from blob: URLs of this origin: evidence fetched with the bearer token, and the ones being uploaded.
@@ -101,6 +103,11 @@ def mount_webapp(app: FastAPI) -> None:
     async def console_root() -> RedirectResponse:
         return RedirectResponse(CONSOLE_PATH + "/", status_code=308)
 
+    @app.get(PORTAL_PATH, include_in_schema=False)
+    async def portal_root() -> RedirectResponse:
+        return RedirectResponse(PORTAL_PATH + "/", status_code=308)
+
     # check_dir=False: the gateway starts, and its API works, before the screens are built.
     app.mount(CONSOLE_PATH, BuiltFiles(directory=BUILT_DIR / "console", html=True, check_dir=False), name="console")
+    app.mount(PORTAL_PATH, BuiltFiles(directory=BUILT_DIR / "portal", html=True, check_dir=False), name="portal")
     app.mount(BUILT_ASSETS_PATH, BuiltFiles(directory=BUILT_DIR, check_dir=False), name="built")
