@@ -100,8 +100,7 @@ async def test_an_enterprise_answers_with_an_offer_the_consumer_sees_it_live_acc
     settled = consumer.get_by_text(re.compile(r"已在协商中和解，商家向您支付 ¥299.00"))
     await expect(settled).to_be_visible(timeout=20_000)
     await portal.get_by_role("menuitem", name="待处理案件").click()
-    await portal.get_by_label("案件状态").click()
-    await portal.get_by_role("option", name="已和解").click()
+    await portal.get_by_role("radiogroup", name="案件状态").get_by_text("已和解").click()
     await expect(portal.get_by_role("link", name=filed["case_no"], exact=True)).to_be_visible()
 
 
