@@ -88,11 +88,12 @@ async def test_an_enterprise_answers_with_an_offer_the_consumer_sees_it_live_acc
     await expect(consumer.get_by_role("heading", name="和解协议")).to_be_visible()
 
     # The portal learns of it from the case stream: the case is closed there too, with the agreement to fulfil.
-    await expect(portal.get_by_text("案件已结束（已和解），无需再处理。")).to_be_visible()
+    await expect(portal.get_by_text("已达成和解：请按协议履行，并提交履行凭证。")).to_be_visible()
     await expect(portal.get_by_role("heading", name=re.compile("和解协议"))).to_be_visible()
     await portal.get_by_label("凭证编号").fill("RF2026120500777")
     await portal.get_by_role("button", name="提交履行凭证").click()
     await expect(portal.get_by_role("cell", name="RF2026120500777")).to_be_visible()
+    await expect(portal.get_by_text("已提交凭证，待消费者确认")).to_be_visible()
     await expect(consumer.get_by_text("凭证号 RF2026120500777")).to_be_visible()
     await screen(portal, "portal-case-settled")
 
@@ -162,7 +163,8 @@ async def test_every_portal_screen_of_the_admin_in_chinese_and_english(
 
     await page.get_by_role("menuitem", name="处理评价").click()
     await expect(page.get_by_text("收到投诉")).to_be_visible()
-    await expect(page.get_by_text("当前没有预警").or_(page.get_by_text("预警").first)).to_be_visible()
+    await expect(page.get_by_role("heading", name="预警与处理")).to_be_visible()
+    await expect(page.get_by_text("当前没有预警")).to_be_visible()
     await screen(page, "portal-scorecard")
 
     await page.get_by_role("menuitem", name="消息推送").click()
