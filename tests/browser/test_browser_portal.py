@@ -11,7 +11,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from browser.browser_testkit import Opener, Screen
-from browser.test_browser_consumer_app import PHONES, consumer_session, eventually, file_by_api, signed_in
+from browser.test_browser_consumer_app import PHONES, consumer_session, eventually, file_by_api, png, signed_in
 
 # The second demo enterprise: the consumer app's tests negotiate with the first.
 ENTERPRISE = 1
@@ -30,12 +30,21 @@ async def sign_in(open_page: Opener, username: str, password: str, screen: Scree
     return page
 
 
-async def open_case(api: httpx.AsyncClient, demo: dict[str, Any], facts: str) -> tuple[dict[str, Any], str, dict]:
-    """A green-channel complaint against the enterprise, once its negotiation case is open: (filing, case id,
-    the consumer's session)."""
+async def open_case(api: httpx.AsyncClient, demo: dict[str, Any], facts: str, *,
+                    photo: bool = False) -> tuple[dict[str, Any], str, dict]:
+    """A green-channel complaint against the enterprise (with a photo of the goods as evidence if asked), once its
+    negotiation case is open: (filing, case id, the consumer's session)."""
     session = await consumer_session(api, next(PHONES))
+    evidence_ids = []
+    if photo:
+        uploaded = await api.post("/v1/consumer/evidence", params={"filename": "cracked-bracelet.png"}, content=png(),
+                                  headers={"Authorization": f"Bearer {session['token']}",
+                                           "Content-Type": "application/octet-stream"})
+        assert uploaded.status_code == 201, uploaded.text
+        evidence_ids.append(uploaded.json()["id"])
     filed = await file_by_api(api, session, respondent={"merchant_id": demo["merchants"][ENTERPRISE]["merchant_id"]},
-                              green_channel=True, facts=facts,
+                              green_channel=True, facts=facts, evidence_ids=evidence_ids,
+                              shared_evidence_ids=evidence_ids,
                               purchase={"date": "2026-11-20", "amount_fen": 29900, "order_no": "YH2026112000777"})
 
     async def case_id() -> Any:
@@ -63,7 +72,7 @@ async def test_an_admin_signs_in_with_enter_and_lands_on_open_cases_with_case_nu
 
 async def test_an_enterprise_answers_with_an_offer_the_consumer_sees_it_live_accepts_and_both_screens_close(
         open_page: Opener, screen: Screen, api: httpx.AsyncClient, demo: dict[str, Any]) -> None:
-    filed, case, session = await open_case(api, demo, "买的昆仑玉手镯有裂纹，要求退款。")
+    filed, case, session = await open_case(api, demo, "买的昆仑玉手镯有裂纹，要求退款。", photo=True)
     consumer, _ = await signed_in(open_page, api, f"#/cases/{case}", phone=session["phone"])
     await expect(consumer.get_by_text("● 实时更新中")).to_be_visible()
 
@@ -74,6 +83,13 @@ async def test_an_enterprise_answers_with_an_offer_the_consumer_sees_it_live_acc
     await expect(portal.get_by_text("YH2026112000777")).to_be_visible()
     await expect(portal.get_by_text("实时更新已连接")).to_be_visible()
     await screen(portal, "portal-case")
+    # The consumer's shared photo (named by its upload id: original names stay with the complaint, encrypted).
+    await portal.get_by_role("row", name=re.compile(r"消费者 image.png")).get_by_role("button", name="查看").click()
+    photo = portal.get_by_role("dialog").get_by_role("img", name=re.compile(r"png$"))
+    await expect(photo).to_have_attribute("src", re.compile("^blob:"))
+    await screen(portal, "portal-evidence")
+    await portal.keyboard.press("Escape")
+    await expect(portal.get_by_role("dialog")).to_have_count(0)
 
     await portal.get_by_label("金额（元）").fill("299")
     await portal.get_by_label("说明", exact=True).fill("全额退款，三日内到账")
