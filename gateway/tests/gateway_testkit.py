@@ -31,6 +31,8 @@ CLIENT_ID = "cli_demo"
 CLIENT_SECRET = "demo-secret"
 STAFF_USERNAME = "reg-golmud"
 STAFF_PASSWORD = "staff-password"
+PORTAL_USERNAME = "kunlun-admin"
+PORTAL_PASSWORD = "portal-password1"
 SSE_EVENTS = 3
 SSE_INTERVAL = 0.6
 GATEWAY_TIMEOUT = 1.0
@@ -218,6 +220,12 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
                 return JSONResponse({"sub": STAFF_USERNAME, "aud": "regulator", "roles": ["regulator"],
                                      "region": "632801", "merchant_id": None, "station_id": None,
                                      "client_id": None})
+            if grant == "password" and (payload.get("username"), payload.get("password")) == (
+                PORTAL_USERNAME, PORTAL_PASSWORD
+            ):
+                return JSONResponse({"sub": PORTAL_USERNAME, "aud": "merchant",
+                                     "roles": ["enterprise", "enterprise_admin"], "region": "632801",
+                                     "merchant_id": MERCHANT_ID})
             return JSONResponse({"detail": "bad credentials"}, status_code=401)
 
         def next_refresh(family: str, claims: dict[str, Any], status: int) -> JSONResponse:
@@ -264,6 +272,14 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
             if x_internal_token != INTERNAL_TOKEN:
                 return JSONResponse({"detail": "internal only"}, status_code=403)
             return JSONResponse({"client_id": client_id, "active": client_id == CLIENT_ID})
+
+        @declared.get("/internal/v1/principals/portal-users/{username}/active")
+        async def portal_user_active(username: str, x_internal_token: str = Header(default="")) -> JSONResponse:
+            service.seen.append({"path": "portal-user-active", "query": "", "payload": username,
+                                 "token": x_internal_token})
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            return JSONResponse({"username": username, "active": username == PORTAL_USERNAME})
 
         @declared.post("/v1/public/odr-applications", status_code=201)
         async def apply(draft: Draft, request: Request) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""A revoked or suspended enterprise client's token stops working within 5 s, through the cached status check."""
+"""A revoked or suspended enterprise client's token, or a disabled portal user's, stops working within 5 s, through
+the cached status check."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ class MerchantsStandIn:
             if self.failing:
                 return JSONResponse({"detail": "boom"}, status_code=500)
             return JSONResponse({"client_id": client_id, "active": client_id in self.active})
+
+        @app.get("/internal/v1/principals/portal-users/{username}/active")
+        async def portal_user_active(username: str, x_internal_token: str = Header(default="")) -> JSONResponse:
+            self.checks.append(f"portal:{username}")
+            if x_internal_token != INTERNAL_TOKEN:
+                return JSONResponse({"detail": "internal only"}, status_code=403)
+            return JSONResponse({"username": username, "active": f"portal:{username}" in self.active})
 
         return app
 
@@ -95,6 +103,30 @@ async def test_a_revoked_clients_token_gets_401_within_5_seconds(
         assert response.status_code == 401
         assert response.json()["type"] == "/problems/unauthenticated"
         assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+async def test_a_disabled_portal_users_token_gets_401_within_5_seconds_and_an_api_client_is_unaffected(
+    upstreams: Upstreams, signing_key: str, gateway_issuer: TokenIssuer,
+    merchants: tuple[MerchantsStandIn, ServerThread],
+) -> None:
+    stand_in, server = merchants
+    stand_in.active.update({"portal:kunlun-agent", "odr_beside_the_agent"})
+    agent = bearer(gateway_issuer.issue(sub="kunlun-agent", aud=Audience.MERCHANT,
+                                        roles=[Role.ENTERPRISE, Role.ENTERPRISE_AGENT], merchant_id=MERCHANT_ID,
+                                        region="632801"))
+    api_client = enterprise_token(gateway_issuer, "odr_beside_the_agent")
+    async with in_process_gateway(settings_with(upstreams, signing_key, server.url)) as gateway:
+        assert (await gateway.get("/v1/merchant/cases", headers=agent)).status_code == 200
+        assert "portal:kunlun-agent" in stand_in.checks
+
+        stand_in.active.discard("portal:kunlun-agent")
+        disabled_at = time.monotonic()
+        while (response := await gateway.get("/v1/merchant/cases", headers=agent)).status_code == 200:
+            assert time.monotonic() - disabled_at < 5.0, "the disabled user's token still works after 5 s"
+            await asyncio.sleep(0.1)
+        assert response.status_code == 401
+        assert response.json()["type"] == "/problems/unauthenticated"
+        assert (await gateway.get("/v1/merchant/cases", headers=api_client)).status_code == 200
 
 
 async def test_tokens_of_other_audiences_are_not_checked_and_a_failed_check_is_503(

@@ -13,6 +13,8 @@ from gateway_testkit import (
     INTERNAL_TOKEN,
     LIMITED_PHONE,
     MERCHANT_ID,
+    PORTAL_PASSWORD,
+    PORTAL_USERNAME,
     STAFF_PASSWORD,
     STAFF_USERNAME,
     SUBJECT_KEY,
@@ -149,6 +151,21 @@ async def test_the_password_grant_gives_a_staff_token(gateway: httpx.AsyncClient
     assert (claims["sub"], claims["region"], claims["roles"]) == (STAFF_USERNAME, "632801", ["regulator"])
     stats = await gateway.get("/v1/regulator/stats", headers=bearer(token))
     assert stats.json()["service"] == "complaints"
+
+
+async def test_the_password_grant_gives_a_portal_user_an_enterprise_token_checked_by_username(
+    gateway: httpx.AsyncClient, upstreams: Upstreams
+) -> None:
+    token = await token_for(gateway, grant_type="password", username=PORTAL_USERNAME, password=PORTAL_PASSWORD)
+    claims = await verified_claims(gateway, token, "merchant")
+    assert (claims["sub"], claims["merchant_id"], claims["roles"]) == (
+        PORTAL_USERNAME, MERCHANT_ID, ["enterprise", "enterprise_admin"])
+    assert "client_id" not in claims
+    cases = await gateway.get("/v1/merchant/cases", headers=bearer(token))
+    assert cases.status_code == 200, cases.text
+    assert cases.json()["service"] == "mediation"
+    assert any(entry["path"] == "portal-user-active" and entry["payload"] == PORTAL_USERNAME
+               for entry in upstreams.merchants.seen), "the gateway asked whether the person is still active"
 
 
 async def test_bad_grants_are_oauth_problems(gateway: httpx.AsyncClient) -> None:

@@ -215,7 +215,7 @@ async def test_a_missing_asset_is_a_404_problem_and_paths_cannot_climb_out(
     assert "mount_webapp" not in climbing.text
 
 
-@pytest.mark.parametrize("screen", ["console", "station"])
+@pytest.mark.parametrize("screen", ["console", "station", "portal"])
 async def test_each_built_screen_is_its_page_under_the_policy_of_the_built_screens(
         webapp_gateway: httpx.AsyncClient, screen: str) -> None:
     assert (BUILT_DIR / screen / "index.html").exists(), "the screens are not built: run `make web`"
@@ -244,7 +244,7 @@ async def test_each_built_screen_is_its_page_under_the_policy_of_the_built_scree
         assert asset.headers["content-security-policy"] == response.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize("screen", ["console", "station"])
+@pytest.mark.parametrize("screen", ["console", "station", "portal"])
 async def test_a_built_screen_without_the_slash_redirects_to_the_page(webapp_gateway: httpx.AsyncClient,
                                                                       screen: str) -> None:
     response = await webapp_gateway.get(f"/{screen}")

@@ -31,7 +31,8 @@ export function createApi(i18n, { activeSession, refresh, signedOutByServer }) {
       } else if (form !== undefined) {
         init.body = new URLSearchParams(form)
       } else if (body !== undefined) {
-        init.headers['Content-Type'] = contentType
+        // A FormData body gets its multipart Content-Type, with the boundary, from the browser.
+        if (contentType) init.headers['Content-Type'] = contentType
         init.body = body
       }
       if (accept) init.headers.Accept = accept
@@ -65,6 +66,8 @@ export function createApi(i18n, { activeSession, refresh, signedOutByServer }) {
     /** A file as the raw body (evidence, an import's CSV or JSON), answered with JSON. */
     postFile: async (path, file, { contentType = 'application/octet-stream', query } = {}) => (await send('POST', path, {
       body: file, contentType, query })).json(),
+    /** A multipart form (file uploads). */
+    postMultipart: async (path, formData) => (await send('POST', path, { body: formData })).json(),
     /** A call with another token than the session's: the setup token of a sign-in that owes a password change or a
      * TOTP enrolment. `null` for 204. */
     sendWithToken: async (token, method, path, json) => {

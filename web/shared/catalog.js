@@ -78,3 +78,7 @@ export function nameIn(table, code, locale) {
   if (!names) return code ?? '—'
   return locale === 'en' ? names[1] : names[0]
 }
+
+export function sectorName(code, locale) {
+  return nameIn(SECTORS, code, locale)
+}

@@ -16,7 +16,7 @@ from yarl import URL
 
 from gateway.breaker import CircuitBreaker
 from gateway.live import FEED_PATH, FEED_SERVICES, STREAM_PING_SECONDS, CaseFeed, Detail, follow
-from gateway.revocation import ClientStatusCache, merchants_fetch
+from gateway.revocation import ClientStatusCache, merchants_fetch, status_path
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
 from servicekit.auth import TokenVerifier, bearer_token
@@ -173,9 +173,11 @@ class Proxy:
             principal = self.verifier.verify(bearer_token(request))
             if principal.aud != route.audience:
                 raise Problem("forbidden", f"This endpoint is for the {route.audience} audience")
-            # Enterprise tokens outlive a suspension or revocation; the client's status is re-checked every few seconds.
-            if principal.client_id is not None and not await self.clients.is_active(principal.client_id):
-                raise Problem("unauthenticated", "The client's credentials are revoked or suspended",
+            # Enterprise tokens outlive a suspension, a revocation or a disabled portal account; the principal's
+            # status is re-checked every few seconds.
+            path = status_path(principal)
+            if path is not None and not await self.clients.is_active(path):
+                raise Problem("unauthenticated", "The credentials are revoked, disabled or suspended",
                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if route.live_event is not None:
             return await self._follow(request, route, route.live_event)

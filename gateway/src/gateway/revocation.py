@@ -1,9 +1,11 @@
-"""Whether an enterprise client's tokens may still be used: asked of merchants, each answer kept a few seconds.
+"""Whether an enterprise principal's tokens may still be used: asked of merchants, each answer kept a few seconds.
 
-Tokens live an hour, but a suspension or revocation must bite within 5 s, so every enterprise request
-checks its client against merchants (`GET /internal/v1/principals/{client_id}/active`), cached per client
-for `ttl` seconds. When merchants cannot answer, the request fails (503) rather than trusting a client
-that may have been revoked.
+Tokens live an hour, but a suspension or revocation must bite within 5 s, so every enterprise request checks its
+principal against merchants, cached per principal for `ttl` seconds: an API client by its client id
+(`GET /internal/v1/principals/{client_id}/active`), a person signed in to the enterprise portal by their username
+(`GET /internal/v1/principals/portal-users/{username}/active`, false once the account is disabled or reset or the
+enterprise is no longer approved). When merchants cannot answer, the request fails (503) rather than trusting a
+principal that may have been revoked.
 """
 
 from __future__ import annotations
@@ -15,17 +17,31 @@ from urllib.parse import quote
 
 import aiohttp
 
+from servicekit.auth import Audience, Principal
 from servicekit.observability import get_logger
 from servicekit.problems import Problem
 
 ACTIVE_PATH = "/internal/v1/principals/{client_id}/active"
+PORTAL_USER_ACTIVE_PATH = "/internal/v1/principals/portal-users/{username}/active"
 
 Fetch = Callable[[str], Awaitable[bool]]
 log = get_logger("gateway.revocation")
 
 
+def status_path(principal: Principal) -> str | None:
+    """The merchants path answering whether this enterprise principal is still active (None: nothing to check)."""
+    if principal.aud != Audience.MERCHANT:
+        return None
+    if principal.client_id is not None:
+        return ACTIVE_PATH.format(client_id=quote(principal.client_id, safe=""))
+    if principal.is_portal_user:
+        return PORTAL_USER_ACTIVE_PATH.format(username=quote(principal.sub, safe=""))
+    return None
+
+
 class ClientStatusCache:
-    """Remembers each client's active flag for `ttl` seconds; concurrent misses for one client share one fetch."""
+    """Remembers each principal's active flag for `ttl` seconds, keyed by its status path; concurrent misses for one
+    principal share one fetch."""
 
     def __init__(self, fetch: Fetch, *, ttl: float, clock: Callable[[], float] = time.monotonic,
                  max_entries: int = 50_000) -> None:
@@ -68,8 +84,8 @@ def merchants_fetch(session: Callable[[], aiohttp.ClientSession], base_url: str,
     """A fetch asking the merchants service over the gateway's pooled session."""
     client_timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def fetch(client_id: str) -> bool:
-        url = base_url + ACTIVE_PATH.format(client_id=quote(client_id, safe=""))
+    async def fetch(path: str) -> bool:
+        url = base_url + path
         try:
             async with session().get(url, headers={"X-Internal-Token": internal_token},
                                      timeout=client_timeout) as answer:

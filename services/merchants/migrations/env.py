@@ -7,6 +7,7 @@ from alembic import context
 import merchants.applications.models
 import merchants.credentials.models
 import merchants.enrollment.models
+import merchants.portal.models
 import merchants.registry.models
 import merchants.scorecards.models
 import merchants.sessions.models

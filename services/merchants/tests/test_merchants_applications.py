@@ -107,7 +107,7 @@ async def test_approval_announces_the_enterprise_and_the_applicant_fetches_its_c
     assert retrieved.status_code == 200, retrieved.text
     assert retrieved.headers["cache-control"] == "no-store"
     issued = retrieved.json()
-    assert set(issued) == {"merchant_id", "client_id", "client_secret"}
+    assert set(issued) == {"merchant_id", "client_id", "client_secret", "portal_admin"}
     assert issued["merchant_id"] == created["merchant_id"]
     grant = {"grant_type": "client_credentials", "client_id": issued["client_id"],
              "client_secret": issued["client_secret"]}

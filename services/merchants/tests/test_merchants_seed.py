@@ -83,6 +83,16 @@ async def test_seed_is_idempotent_and_rotates_printed_secrets(
         assert fresh.json()["merchant_id"] == new["merchant_id"]
         assert fresh.json()["region"] == "632801"
 
+    assert [(merchant["portal_username"], merchant["portal_password"]) for merchant in second["merchants"]] == [
+        ("kunlun-admin", PASSWORD), ("yanhu-admin", PASSWORD)]
+    for merchant in second["merchants"]:
+        portal = await client.post(VERIFY, headers=internal_headers(), json={
+            "grant_type": "password", "username": merchant["portal_username"], "password": PASSWORD})
+        assert portal.status_code == 200
+        assert portal.json() == {"sub": merchant["portal_username"], "aud": "merchant",
+                                 "roles": ["enterprise", "enterprise_admin"], "merchant_id": merchant["merchant_id"],
+                                 "region": "632801"}
+
     regulator = await client.post(VERIFY, headers=internal_headers(), json={
         "grant_type": "password", "username": "reg-golmud", "password": PASSWORD})
     assert regulator.status_code == 200

@@ -116,6 +116,7 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         *(f"  {name:<12} {stack.url(name)}" for name in APPS if name != GATEWAY),
         f"  consumer app {stack.url(GATEWAY)}/app/   regulator console {stack.url(GATEWAY)}/console/   "
         f"station desk {stack.url(GATEWAY)}/station/",
+        f"enterprise portal {stack.url(GATEWAY)}/portal/",
         "",
         f"Demo credentials (also in {demo_path}):",
         f"  consumer phone  {demo['consumer_phone']}  (POST /auth/otp; in dev mode the code comes back as dev_code)",
@@ -126,7 +127,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         *(f"  staff admin     {admin['username']} / {admin['password']}  (region {admin['region']}; 人员管理)"
           for admin in [demo.get("staff_admin") or {}] if admin.get("username")),
         *(f"  enterprise      {merchant.get('name')}: merchant_id={merchant.get('merchant_id')} "
-          f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}"
+          f"client_id={merchant.get('client_id')} client_secret={merchant.get('client_secret')}\n"
+          f"                  portal {merchant.get('portal_username')} / {merchant.get('portal_password')}"
           for merchant in demo["merchants"]),
         *(f"  station staff   {station.get('username')} / {station.get('password')}  ({station.get('name')})"
           for station in demo.get("stations", [])),

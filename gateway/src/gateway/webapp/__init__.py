@@ -1,6 +1,6 @@
 """The screens: the consumer web app (static ES modules at /app/, no build step) and the built screens of web/
-(the regulator console at /console/, the station desk at /station/, their shared chunks at /web/), each with a strict
-Content-Security-Policy."""
+(the regulator console at /console/, the station desk at /station/, the enterprise portal at /portal/, their shared
+chunks at /web/), each with a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ BUILT_DIR = Path(__file__).parent / "dist"
 BUILT_ASSETS_PATH = "/web"
 CONSOLE_PATH = "/console"
 STATION_PATH = "/station"
+PORTAL_PATH = "/portal"
 # Each built screen: where it is served, and its folder in BUILT_DIR.
-BUILT_SCREENS = {CONSOLE_PATH: "console", STATION_PATH: "station"}
+BUILT_SCREENS = {CONSOLE_PATH: "console", STATION_PATH: "station", PORTAL_PATH: "portal"}
 
 # Everything comes from this origin; no inline script or style, and DOM sinks only take what Trusted Types allow.
 # Photos are shown from blob: URLs of this origin: evidence fetched with the bearer token, and the ones being uploaded.

@@ -36,6 +36,10 @@ class Audience(StrEnum):
 class Role(StrEnum):
     CONSUMER = "consumer"
     ENTERPRISE = "enterprise"
+    # People of an ODR enterprise signed in to the portal: their tokens also carry `enterprise`, so they reach every
+    # merchant endpoint an API client does; the admin alone manages colleagues, webhooks and credentials.
+    ENTERPRISE_ADMIN = "enterprise_admin"
+    ENTERPRISE_AGENT = "enterprise_agent"
     REGULATOR = "regulator"
     MEDIATOR = "mediator"
     STATION_STAFF = "station_staff"
@@ -45,6 +49,9 @@ class Role(StrEnum):
     # The only role of a short setup token: a staff member who must change the password or enrol TOTP before
     # signing in; no business endpoint accepts it.
     ACCOUNT_SETUP = "account_setup"
+
+
+PORTAL_ROLES = frozenset({Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_AGENT})
 
 
 class Principal(BaseModel):
@@ -59,6 +66,11 @@ class Principal(BaseModel):
     merchant_id: uuid.UUID | None = None
     station_id: uuid.UUID | None = None
     client_id: str | None = None
+
+    @property
+    def is_portal_user(self) -> bool:
+        """A person signed in to the enterprise portal (an API client's token names its client instead)."""
+        return bool(self.roles & PORTAL_ROLES)
 
     def governs(self, region_code: str) -> bool:
         """Staff act on their own region and every region below it (GB/T 2260 code prefixes)."""

@@ -10,6 +10,8 @@ from merchants.access.router import router as credentials_router
 from merchants.applications.router import public_router as applications_public_router
 from merchants.applications.router import regulator_router as applications_regulator_router
 from merchants.enrollment.router import router as enrollment_router
+from merchants.portal.router import merchant_router as portal_merchant_router
+from merchants.portal.router import public_router as portal_public_router
 from merchants.scorecards.router import merchant_router as scorecard_merchant_router
 from merchants.scorecards.router import public_router as scorecard_public_router
 from merchants.scorecards.router import regulator_router as scorecard_regulator_router
@@ -35,5 +37,7 @@ ROUTERS: list[APIRouter] = [
     stations_regulator_router,
     stations_public_router,
     summons_router,
+    portal_merchant_router,
+    portal_public_router,
     staff_router,
 ]

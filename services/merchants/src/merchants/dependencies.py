@@ -37,5 +37,20 @@ async def _enterprise(principal: Annotated[Principal, Depends(require(Audience.M
 
 
 Enterprise = Annotated[EnterpriseCaller, Depends(_enterprise)]
+
+
+async def _enterprise_manager(caller: Enterprise, principal: Annotated[Principal, Depends(
+        require(Audience.MERCHANT, Role.ENTERPRISE))]) -> EnterpriseCaller:
+    # An API client acts for the whole enterprise; among its people only the admin changes how it is connected.
+    if principal.is_portal_user and Role.ENTERPRISE_ADMIN not in principal.roles:
+        raise Problem("forbidden", "Only the enterprise's portal admin may do this")
+    return caller
+
+
+# Webhook settings and credential rotation: an API client, or a portal user holding `enterprise_admin`.
+EnterpriseManager = Annotated[EnterpriseCaller, Depends(_enterprise_manager)]
+# A person signed in to the enterprise portal (any portal role), and its admin alone.
+PortalUser = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_AGENT))]
+PortalAdmin = Annotated[Principal, Depends(require(Audience.MERCHANT, Role.ENTERPRISE_ADMIN))]
 # Mediators and station staff share the regulator audience; reviewing enterprises is for regulators alone.
 Regulator = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR))]

@@ -8,6 +8,10 @@ approval emits ``merchants.enrollment.approved.v1`` once per merchant, through t
 consumer-rights service station in Golmud, hosted by the first of them, with one station staff account,
 ``station-golmud``, sharing the regulators' password (the station desk at /station/).
 
+Each demo merchant also gets one enterprise portal admin (``kunlun-admin``, ``yanhu-admin``) who signs in at
+``/portal/`` directly with the demo password: unlike a real enterprise's first admin, who chooses a password with a
+one-time activation code, a demo account must work at once.
+
 Running it again duplicates nothing. Client secrets are stored hashed and cannot be printed again,
 so every run rotates: the demo merchants' live API clients are revoked and a new client is issued
 and printed. The regulators' password is reset to the one in the environment. Database settings are
@@ -54,6 +58,8 @@ DEMO_MERCHANTS = (
     MerchantDetails(name="格尔木盐湖特产电子商务有限公司", uscc="91632801MA7KY8D595", region_code=GOLMUD,
                     address="青海省格尔木市柴达木路16号", sector="online_shopping"),
 )
+# The portal admin of each demo merchant, in the order above, and the name it shows.
+DEMO_PORTAL_ADMINS = (("kunlun-admin", "昆仑商贸客服主管"), ("yanhu-admin", "盐湖特产客服主管"))
 
 STATION_USERNAME = "station-golmud"
 DEMO_STATION = StationCreate(name="格尔木市昆仑中路消费维权服务站", host_name=DEMO_MERCHANTS[0].name,
@@ -66,8 +72,10 @@ class SeedSettings(MerchantsSettings):
     demo_regulator_password: SecretStr
 
 
-async def seed_merchant(session: AsyncSession, outbox: Outbox, details: MerchantDetails) -> dict[str, str]:
-    """Make `details` an approved ODR enterprise and return a freshly issued client for it."""
+async def seed_merchant(session: AsyncSession, outbox: Outbox, details: MerchantDetails, *,
+                        portal_admin: tuple[str, str], portal_password: str) -> dict[str, str]:
+    """Make `details` an approved ODR enterprise with a portal admin (password `portal_password`) and return a freshly
+    issued client for it."""
     async with session.begin():
         merchant = await registry_service.find_by_uscc(session, details.uscc)
         enrollment = await enrollment_service.enrollment_of_merchant(session, merchant.id) if merchant else None
@@ -82,8 +90,12 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
         issued = (await access_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
     else:
         raise RuntimeError(f"demo merchant {details.uscc} is {enrollment.status}, not approved")
+    username, display_name = portal_admin
+    await credentials_service.upsert_staff_account(
+        session, username=username, password=portal_password, role=StaffRole.ENTERPRISE_ADMIN.value,
+        region_code=details.region_code, display_name=display_name, merchant_id=issued.merchant_id)
     return {"merchant_id": str(issued.merchant_id), "name": details.name, "client_id": issued.client_id,
-            "client_secret": issued.client_secret}
+            "client_secret": issued.client_secret, "portal_username": username, "portal_password": portal_password}
 
 
 async def seed_station(session: AsyncSession, password: str) -> dict[str, str]:
@@ -121,7 +133,8 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
             await credentials_service.upsert_staff_account(
                 session, username=admin_username, password=password, role=StaffRole.REGULATOR.value,
                 region_code=admin_region, display_name=admin_office, staff_admin=True)
-            merchants = [await seed_merchant(session, outbox, details) for details in DEMO_MERCHANTS]
+            merchants = [await seed_merchant(session, outbox, details, portal_admin=admin, portal_password=password)
+                         for details, admin in zip(DEMO_MERCHANTS, DEMO_PORTAL_ADMINS, strict=True)]
             stations = [await seed_station(session, password)]
     finally:
         await engine.dispose()

@@ -26,6 +26,8 @@ class MerchantsSettings(ServiceSettings):
     credentials_link_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
         description="How long after approval the applicant's one-time credentials link can be used.")
+    portal_activation_ttl_seconds: int = Field(
+        default=72 * 3600, description="How long an enterprise portal account's one-time activation code works.")
     credential_overlap_seconds: int = Field(
         default=24 * 3600, description="How long a rotated-out client secret keeps working beside its successor.")
 

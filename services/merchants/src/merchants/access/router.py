@@ -14,11 +14,14 @@ from merchants.access.schemas import (
     ClientStatus,
     CredentialsVerify,
     EnterpriseClaims,
+    PortalUserClaims,
+    PortalUserStatus,
     RotatedCredentials,
     StaffClaims,
 )
 from merchants.credentials import service as credentials_service
-from merchants.dependencies import Enterprise, Settings
+from merchants.dependencies import EnterpriseManager, Settings
+from merchants.portal import service as portal_service
 from servicekit.auth import Role, require_internal
 from servicekit.dependencies import Cipher, DbSession
 from servicekit.problems import Problem, problem_responses
@@ -34,7 +37,7 @@ INVALID_GRANT = "The credentials are not valid"
 @router.post("/verify", summary="Check a client_credentials or password grant and return the token claims",
              responses=problem_responses(401, 403, 422))
 async def verify_credentials(body: CredentialsVerify, session: DbSession, settings: Settings,
-                             cipher: Cipher) -> EnterpriseClaims | StaffClaims:
+                             cipher: Cipher) -> EnterpriseClaims | PortalUserClaims | StaffClaims:
     """200 with the claims when the grant is good; one indistinguishable 401 for every failure (unknown, wrong,
     disabled or locked: architecture §5); 403 `mfa-required` when the password was right and the account's TOTP
     code is missing."""
@@ -56,6 +59,13 @@ async def verify_credentials(body: CredentialsVerify, session: DbSession, settin
         raise Problem("unauthenticated", INVALID_GRANT) from None
     except credentials_service.SecondFactorRequired:
         raise Problem("mfa-required", "Repeat the request with the authenticator's code as `totp`") from None
+    if staff.merchant_id is not None:
+        # A portal user signs in only while the enterprise is approved; `enterprise` lets the token reach every
+        # merchant endpoint an API client reaches, the portal role says what the person may do besides.
+        if not await portal_service.portal_user_is_active(session, username=staff.username):
+            raise Problem("unauthenticated", INVALID_GRANT)
+        return PortalUserClaims(sub=staff.username, roles=[Role.ENTERPRISE.value, staff.role],
+                                merchant_id=staff.merchant_id, region=staff.region_code)
     roles = [staff.role, *([Role.STAFF_ADMIN.value] if staff.staff_admin else [])]
     return StaffClaims(sub=staff.username, roles=roles, region=staff.region_code, station_id=staff.station_id,
                        setup_required=[step.value for step in staff.setup_required])
@@ -70,9 +80,19 @@ async def client_active(client_id: Annotated[str, Path(max_length=64)], session:
                         headers={"Cache-Control": "no-store"})
 
 
+@principals_router.get("/portal-users/{username}/active", response_model=PortalUserStatus,
+                       summary="Whether a portal user's tokens may still be honoured")
+async def portal_user_active(username: Annotated[str, Path(max_length=64)], session: DbSession) -> JSONResponse:
+    """False once the account is disabled or reset or its enterprise is no longer approved (unknown: false)."""
+    active = await portal_service.portal_user_is_active(session, username=username)
+    return JSONResponse(PortalUserStatus(username=username, active=active).model_dump(),
+                        headers={"Cache-Control": "no-store"})
+
+
 @merchant_router.post("/rotate", status_code=201, response_model=RotatedCredentials,
-                      summary="Issue a new client secret; the current one keeps working for an overlap window")
-async def rotate(principal: Enterprise, session: DbSession, settings: Settings) -> JSONResponse:
+                      summary="Issue a new client secret; the current one keeps working for an overlap window",
+                      responses=problem_responses(403, 409))
+async def rotate(principal: EnterpriseManager, session: DbSession, settings: Settings) -> JSONResponse:
     """The new client_id and client_secret (shown once); the replaced clients expire after the overlap window."""
     rotated = await access_service.rotate_api_client(
         session, merchant_id=principal.merchant_id, overlap=timedelta(seconds=settings.credential_overlap_seconds))

@@ -40,6 +40,16 @@ class EnterpriseClaims(BaseModel):
     region: str
 
 
+class PortalUserClaims(BaseModel):
+    """Claims for a person of an ODR enterprise signed in to the portal (audience merchant, no client)."""
+
+    sub: str
+    aud: Literal["merchant"] = "merchant"
+    roles: list[str]
+    merchant_id: uuid.UUID
+    region: str
+
+
 class StaffClaims(BaseModel):
     """Claims for a staff token (audience regulator)."""
 
@@ -59,6 +69,13 @@ class RotatedCredentials(BaseModel):
     client_id: str
     client_secret: str
     previous_valid_until: datetime | None
+
+
+class PortalUserStatus(BaseModel):
+    """Whether tokens issued to a portal user may still be honoured; the gateway caches this for a few seconds."""
+
+    username: str
+    active: bool
 
 
 class ClientStatus(BaseModel):

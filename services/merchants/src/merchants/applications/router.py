@@ -20,6 +20,7 @@ from merchants.applications.schemas import (
     Credentials,
     CredentialsRetrieval,
     OptionalNote,
+    PortalActivation,
 )
 from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
@@ -79,13 +80,19 @@ async def applicant_status(application_id: uuid.UUID, session: DbSession,
                     summary="Fetch the enterprise's first API credentials, once",
                     responses=problem_responses(404, 409, 422))
 async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval,
-                               session: DbSession) -> JSONResponse:
+                               session: DbSession, settings: Settings) -> JSONResponse:
     """The one-time link of an approved application: its `retrieval_token` gives the client_id and client_secret,
-    shown in this answer only; 409 once used or expired."""
-    issued = await application_service.retrieve_credentials(
-        session, application_id=application_id, retrieval_token=body.retrieval_token)
-    credentials = Credentials(merchant_id=issued.merchant_id, client_id=issued.client_id,
-                              client_secret=issued.client_secret)
+    and the first portal admin's username and activation code, shown in this answer only; 409 once used or
+    expired."""
+    handed = await application_service.retrieve_credentials(
+        session, application_id=application_id, retrieval_token=body.retrieval_token,
+        activation_ttl=timedelta(seconds=settings.portal_activation_ttl_seconds))
+    admin = handed.portal_admin
+    credentials = Credentials(
+        merchant_id=handed.client.merchant_id, client_id=handed.client.client_id,
+        client_secret=handed.client.client_secret,
+        portal_admin=PortalActivation(username=admin.account.username, activation_code=admin.code,
+                                      activation_expires_at=admin.expires_at) if admin else None)
     return JSONResponse(credentials.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
@@ -134,7 +141,7 @@ async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSe
     """Approve: the enterprise is enrolled and announced. Its API credentials are not in this answer: the applicant
     fetches them through the one-time link in its own status view (`credentials_expire_at` says until when)."""
     await application_service.approve_application(
-        session, outbox=runtime.outbox, application_id=application_id, principal=principal,
+        session, cipher, outbox=runtime.outbox, application_id=application_id, principal=principal,
         reason=body.reason if body else None,
         credentials_ttl=timedelta(seconds=settings.credentials_link_ttl_seconds))
     _, read = await application_service.get_application(session, application_id=application_id, principal=principal,

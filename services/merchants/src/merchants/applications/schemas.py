@@ -149,9 +149,20 @@ class CredentialsRetrieval(Strict):
     retrieval_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+class PortalActivation(BaseModel):
+    """The first portal admin (the application's contact): sign in at /portal/ with the username and this one-time
+    code, and choose a password there."""
+
+    username: str
+    activation_code: str
+    activation_expires_at: datetime
+
+
 class Credentials(BaseModel):
-    """The enterprise's first credentials: the secret is shown here once and stored only hashed."""
+    """The enterprise's first credentials: the secret (and the portal activation code) shown here once and stored
+    only hashed."""
 
     merchant_id: uuid.UUID
     client_id: str
     client_secret: str
+    portal_admin: PortalActivation | None = None

@@ -28,6 +28,8 @@ from merchants.applications.schemas import (
 from merchants.credentials.service import IssuedClient
 from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.service import Actor
+from merchants.portal import service as portal_service
+from merchants.portal.service import IssuedActivation
 from merchants.registry.models import Merchant
 from merchants.registry.service import MerchantDetails, OnlineStore, stores_of, valid_region, valid_uscc
 from servicekit import regions
@@ -204,10 +206,12 @@ def _decide(application: OdrApplication, status: ApplicationStatus, actor: Actor
     application.decision_reason = reason
 
 
-async def approve_application(session: AsyncSession, *, outbox: Outbox, application_id: uuid.UUID,
-                              principal: Principal, reason: str | None, credentials_ttl: timedelta) -> OdrApplication:
-    """Use case: approve the application and its enrollment, announced by event. No credentials are issued here:
-    the applicant fetches them through its one-time link (`retrieve_credentials`) within `credentials_ttl`."""
+async def approve_application(session: AsyncSession, cipher: PiiCipher, *, outbox: Outbox,
+                              application_id: uuid.UUID, principal: Principal, reason: str | None,
+                              credentials_ttl: timedelta) -> OdrApplication:
+    """Use case: approve the application and its enrollment, announced by event; the application's contact becomes
+    the enterprise's first portal admin. No credentials are issued here: the applicant fetches them (and the admin's
+    activation code) through its one-time link (`retrieve_credentials`) within `credentials_ttl`."""
     actor = Actor(role="regulator", id=principal.sub)
     async with session.begin():
         application = await _pending_for_decision(session, application_id, principal)
@@ -216,6 +220,8 @@ async def approve_application(session: AsyncSession, *, outbox: Outbox, applicat
                                                 actor=actor, reason=reason, issue_client=False)
         _decide(application, ApplicationStatus.APPROVED, actor, reason)
         application.credentials_expire_at = utcnow() + credentials_ttl
+        await portal_service.stage_first_admin(session, cipher, merchant=merchant,
+                                               display_name=_opened(application, cipher, "contact_name"))
     return application
 
 
@@ -251,9 +257,19 @@ async def applicant_status(session: AsyncSession, *, application_id: uuid.UUID, 
                                decision_reason=application.decision_reason, credentials=link)
 
 
-async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID,
-                               retrieval_token: str) -> IssuedClient:
-    """Use case: the one-time link, used: issue the enterprise's first API client and show its secret this once.
+@dataclass(frozen=True)
+class HandedOver:
+    """What the one-time link gives: the first API client, and the first portal admin's activation code (None when
+    the admin has already chosen a password)."""
+
+    client: IssuedClient
+    portal_admin: IssuedActivation | None
+
+
+async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID, retrieval_token: str,
+                               activation_ttl: timedelta) -> HandedOver:
+    """Use case: the one-time link, used: issue the enterprise's first API client and the first portal admin's
+    activation code, and show the secret and the code this once.
 
     404 for a wrong token; 409 once used, after it expired, or when the enterprise is no longer approved.
     """
@@ -267,8 +283,10 @@ async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UU
         enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
         issued = await enrollment_service.stage_credentials_handover(
             session, enrollment=enrollment, actor=_applicant(application.id))
+        admin = await portal_service.stage_first_admin_activation(session, merchant_id=application.merchant_id,
+                                                                  ttl=activation_ttl)
         application.credentials_retrieved_at = now
-    return issued
+    return HandedOver(client=issued, portal_admin=admin)
 
 
 async def reject_application(session: AsyncSession, *, application_id: uuid.UUID, principal: Principal,

@@ -21,9 +21,14 @@ class StaffRole(StrEnum):
     STATION_STAFF = "station_staff"
     # A 12315 hotline operator: files complaints for callers (channel `hotline`).
     HOTLINE = "hotline"
+    # People of an ODR enterprise using the portal (accounts carrying `merchant_id`): the admin manages colleagues.
+    ENTERPRISE_ADMIN = "enterprise_admin"
+    ENTERPRISE_AGENT = "enterprise_agent"
 
 
+PORTAL_ROLES = frozenset({StaffRole.ENTERPRISE_ADMIN, StaffRole.ENTERPRISE_AGENT})
 ROLE_VALUES = ", ".join(f"'{role.value}'" for role in StaffRole)
+PORTAL_ROLE_VALUES = ", ".join(f"'{role.value}'" for role in sorted(PORTAL_ROLES))
 
 
 class ApiClient(Base):
@@ -42,14 +47,21 @@ class ApiClient(Base):
 
 
 class StaffAccount(Base):
-    """A regulator, mediator, hotline operator or service-station account for the password grant."""
+    """A regulator, mediator, hotline operator, service-station or enterprise portal account for the password grant.
+
+    Portal accounts belong to one enterprise (`merchant_id`). They start without a password: whoever holds the
+    one-time activation code (kept only as a scrypt hash, until `activation_expires_at`) chooses it.
+    """
 
     __tablename__ = "staff_account"
-    __table_args__ = (CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),)
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),
+        CheckConstraint(f"(merchant_id IS NOT NULL) = (role IN ({PORTAL_ROLE_VALUES}))", name="portal_merchant"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     region_code: Mapped[str] = mapped_column(String(6))
     station_id: Mapped[uuid.UUID | None]
@@ -73,6 +85,9 @@ class StaffAccount(Base):
     failed_attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     failure_window_started_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+    merchant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("merchant.id"), index=True)
+    activation_code_hash: Mapped[str | None] = mapped_column(String(255))
+    activation_expires_at: Mapped[datetime | None]
 
 
 class StaffRegionPolicy(Base):

@@ -48,6 +48,8 @@ class StaffIdentity:
     station_id: uuid.UUID | None
     staff_admin: bool = False
     setup_required: tuple[SetupStep, ...] = ()
+    # Set for a person of an ODR enterprise (the portal's users): their tokens are the enterprise's.
+    merchant_id: uuid.UUID | None = None
 
 
 async def issue_api_client(session: AsyncSession, *, merchant_id: uuid.UUID) -> IssuedClient:
@@ -182,6 +184,7 @@ async def sign_in_staff(session: AsyncSession, cipher: PiiCipher, *, username: s
             clear_failures(account)
             identity = StaffIdentity(username=account.username, role=account.role, region_code=account.region_code,
                                      station_id=account.station_id, staff_admin=account.staff_admin,
+                                     merchant_id=account.merchant_id,
                                      setup_required=tuple(await setup_steps(session, account)))
     if refusal is not None or identity is None:
         raise (refusal or SignInRefused)()
@@ -190,7 +193,8 @@ async def sign_in_staff(session: AsyncSession, cipher: PiiCipher, *, username: s
 
 async def upsert_staff_account(session: AsyncSession, *, username: str, password: str, role: str,
                                region_code: str, display_name: str,
-                               station_id: uuid.UUID | None = None, staff_admin: bool = False) -> StaffAccount:
+                               station_id: uuid.UUID | None = None, staff_admin: bool = False,
+                               merchant_id: uuid.UUID | None = None) -> StaffAccount:
     """Use case: create the account, or reset its password and profile if it exists."""
     password_hash = await hash_secret_async(password)
     async with session.begin():
@@ -206,6 +210,9 @@ async def upsert_staff_account(session: AsyncSession, *, username: str, password
         account.display_name = display_name
         account.station_id = station_id
         account.staff_admin = staff_admin
+        account.merchant_id = merchant_id
+        account.activation_code_hash = None
+        account.activation_expires_at = None
         account.disabled_at = None
         account.must_change_password = False
         clear_failures(account)

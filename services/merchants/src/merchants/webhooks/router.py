@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from merchants.dependencies import Enterprise, Settings
+from merchants.dependencies import Enterprise, EnterpriseManager, Settings
 from merchants.webhooks import service as webhook_service
 from merchants.webhooks.models import DeliveryStatus
 from merchants.webhooks.schemas import (
@@ -26,8 +26,9 @@ from servicekit.pagination import PageSize
 router = APIRouter(prefix="/v1/merchant/webhook", tags=["merchant: webhook"])
 
 @router.put("", response_model=WebhookSaved, summary="Set the webhook endpoint, its secret and event types",
-            responses={422: {"description": "Invalid URL (including non-public addresses), secret or event type"}})
-async def configure(body: WebhookConfig, principal: Enterprise, session: DbSession, cipher: Cipher,
+            responses={403: {"description": "A portal user who is not the enterprise's admin"},
+                       422: {"description": "Invalid URL (including non-public addresses), secret or event type"}})
+async def configure(body: WebhookConfig, principal: EnterpriseManager, session: DbSession, cipher: Cipher,
                     settings: Settings) -> JSONResponse:
     """Save the endpoint (re-enabling it if it was disabled); the answer carries the signing secret once."""
     saved = await webhook_service.configure_webhook(
@@ -58,8 +59,9 @@ async def delivery(delivery_id: uuid.UUID, principal: Enterprise, session: DbSes
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryRead,
-             summary="Send a delivery again now")
-async def redeliver(delivery_id: uuid.UUID, principal: Enterprise, session: DbSession,
+             summary="Send a delivery again now",
+             responses={403: {"description": "A portal user who is not the enterprise's admin"}})
+async def redeliver(delivery_id: uuid.UUID, principal: EnterpriseManager, session: DbSession,
                     settings: Settings) -> DeliveryRead:
     """Queue the delivery at once, with a fresh retry window (also for delivered or given-up ones)."""
     return await webhook_service.redeliver(

@@ -1,0 +1,215 @@
+"""The enterprise portal at /portal/: the staff of an ODR enterprise answer their cases in a real browser
+(1440x900), beside the consumer's app on a phone."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+from playwright.async_api import Page, expect
+
+from browser.browser_testkit import Opener, Screen
+from browser.test_browser_consumer_app import PHONES, consumer_session, eventually, file_by_api, png, signed_in
+
+# The second demo enterprise: the consumer app's tests negotiate with the first.
+ENTERPRISE = 1
+AGENT_PASSWORD = "Yanhu2026service"
+
+
+async def sign_in(open_page: Opener, username: str, password: str, screen: Screen | None = None) -> Page:
+    """Opens the portal, which asks for the account, and signs in by pressing Enter in the password."""
+    page = await open_page("/portal/")
+    await expect(page.get_by_role("heading", name="企业用户登录")).to_be_visible()
+    if screen is not None:
+        await screen(page, "portal-sign-in")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码", exact=True).fill(password)
+    await page.get_by_label("密码", exact=True).press("Enter")
+    return page
+
+
+async def open_case(api: httpx.AsyncClient, demo: dict[str, Any], facts: str, *,
+                    photo: bool = False) -> tuple[dict[str, Any], str, dict]:
+    """A green-channel complaint against the enterprise (with a photo of the goods as evidence if asked), once its
+    negotiation case is open: (filing, case id, the consumer's session)."""
+    session = await consumer_session(api, next(PHONES))
+    evidence_ids = []
+    if photo:
+        uploaded = await api.post("/v1/consumer/evidence", params={"filename": "cracked-bracelet.png"}, content=png(),
+                                  headers={"Authorization": f"Bearer {session['token']}",
+                                           "Content-Type": "application/octet-stream"})
+        assert uploaded.status_code == 201, uploaded.text
+        evidence_ids.append(uploaded.json()["id"])
+    filed = await file_by_api(api, session, respondent={"merchant_id": demo["merchants"][ENTERPRISE]["merchant_id"]},
+                              green_channel=True, facts=facts, evidence_ids=evidence_ids,
+                              shared_evidence_ids=evidence_ids,
+                              purchase={"date": "2026-11-20", "amount_fen": 29900, "order_no": "YH2026112000777"})
+
+    async def case_id() -> Any:
+        detail = (await api.get(f"/v1/consumer/complaints/{filed['id']}",
+                                headers={"Authorization": f"Bearer {session['token']}"})).json()
+        return detail["mediation_case_id"]
+
+    return filed, await eventually(case_id, what="the negotiation case"), session
+
+
+async def test_an_admin_signs_in_with_enter_and_lands_on_open_cases_with_case_numbers_as_text(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, demo: dict[str, Any]) -> None:
+    filed, _, _ = await open_case(api, demo, "盐湖特产礼盒缺少两袋，商家迟迟不补发。")
+    merchant = demo["merchants"][ENTERPRISE]
+    page = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"], screen)
+
+    await expect(page.get_by_role("heading", name="待处理案件")).to_be_visible()
+    assert page.url.endswith("#/cases")
+    case_link = page.get_by_role("link", name=filed["case_no"], exact=True)
+    await expect(case_link).to_be_visible()
+    assert await case_link.inner_text() == filed["case_no"], "the case number is text, not an image"
+    await expect(page.get_by_text(re.compile(r"还剩 \d+ 个工作日")).first).to_be_visible()
+    await screen(page, "portal-cases")
+
+
+async def test_an_enterprise_answers_with_an_offer_the_consumer_sees_it_live_accepts_and_both_screens_close(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, demo: dict[str, Any]) -> None:
+    filed, case, session = await open_case(api, demo, "买的昆仑玉手镯有裂纹，要求退款。", photo=True)
+    consumer, _ = await signed_in(open_page, api, f"#/cases/{case}", phone=session["phone"])
+    await expect(consumer.get_by_text("● 实时更新中")).to_be_visible()
+
+    merchant = demo["merchants"][ENTERPRISE]
+    portal = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await portal.get_by_role("link", name=filed["case_no"], exact=True).click()
+    await expect(portal.get_by_text("买的昆仑玉手镯有裂纹，要求退款。")).to_be_visible()
+    await expect(portal.get_by_text("YH2026112000777")).to_be_visible()
+    await expect(portal.get_by_text("实时更新已连接")).to_be_visible()
+    await screen(portal, "portal-case")
+    # The consumer's shared photo (named by its upload id: original names stay with the complaint, encrypted).
+    await portal.get_by_role("row", name=re.compile(r"消费者 image.png")).get_by_role("button", name="查看").click()
+    photo = portal.get_by_role("dialog").get_by_role("img", name=re.compile(r"png$"))
+    await expect(photo).to_have_attribute("src", re.compile("^blob:"))
+    await screen(portal, "portal-evidence")
+    await portal.keyboard.press("Escape")
+    await expect(portal.get_by_role("dialog")).to_have_count(0)
+
+    await portal.get_by_label("金额（元）").fill("299")
+    await portal.get_by_label("说明", exact=True).fill("全额退款，三日内到账")
+    async with portal.expect_response(lambda answer: answer.url.endswith("/offers")) as offered:
+        await portal.get_by_role("button", name="提出和解方案").click()
+    assert (await offered.value).status == 201, await (await offered.value).text()
+    await expect(portal.get_by_text("已有待答复的方案，撤回后才能提出新方案")).to_be_visible()
+
+    # The consumer's app shows the offer without a reload, and the consumer accepts it.
+    await expect(consumer.get_by_text("退款 ¥299.00")).to_be_visible()
+    await consumer.get_by_role("button", name="接受").click()
+    await consumer.get_by_role("button", name="确认接受").click()
+    await expect(consumer.get_by_role("heading", name="和解协议")).to_be_visible()
+
+    # The portal learns of it from the case stream: the case is closed there too, with the agreement to fulfil.
+    await expect(portal.get_by_text("已达成和解：请按协议履行，并提交履行凭证。")).to_be_visible()
+    await expect(portal.get_by_role("heading", name=re.compile("和解协议"))).to_be_visible()
+    await portal.get_by_label("凭证编号").fill("RF2026120500777")
+    await portal.get_by_role("button", name="提交履行凭证").click()
+    await expect(portal.get_by_role("cell", name="RF2026120500777")).to_be_visible()
+    await expect(portal.get_by_text("已提交凭证，待消费者确认")).to_be_visible()
+    await expect(consumer.get_by_text("凭证号 RF2026120500777")).to_be_visible()
+    await screen(portal, "portal-case-settled")
+
+    await consumer.goto(f"/app/#/complaints/{filed['id']}")
+    settled = consumer.get_by_text(re.compile(r"已在协商中和解，商家向您支付 ¥299.00"))
+    await expect(settled).to_be_visible(timeout=20_000)
+    await portal.get_by_role("menuitem", name="待处理案件").click()
+    await portal.get_by_role("radiogroup", name="案件状态").get_by_text("已和解").click()
+    await expect(portal.get_by_role("link", name=filed["case_no"], exact=True)).to_be_visible()
+
+
+async def test_the_admin_adds_an_agent_who_activates_and_is_refused_admin_actions(
+        open_page: Opener, screen: Screen, demo: dict[str, Any]) -> None:
+    merchant = demo["merchants"][ENTERPRISE]
+    admin = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await admin.get_by_role("menuitem", name="账号管理").click()
+    await admin.get_by_label("用户名").fill("yanhu-agent01")
+    await admin.get_by_label("姓名").fill("客服小李")
+    await admin.get_by_role("button", name="添加同事").click()
+    code = (await admin.locator(".once code").inner_text()).strip()
+    assert re.fullmatch(r"[2-9A-Z]{4}(-[2-9A-Z]{4}){3}", code), code
+    await expect(admin.get_by_role("cell", name="待激活")).to_be_visible()
+    await screen(admin, "portal-colleagues")
+
+    agent = await open_page("/portal/")
+    await agent.get_by_role("button", name="首次登录？使用激活码设置密码").click()
+    await expect(agent.get_by_role("heading", name="首次登录：设置密码")).to_be_visible()
+    await agent.get_by_label("用户名").fill("yanhu-agent01")
+    await agent.get_by_label("激活码").fill(code)
+    await agent.get_by_label("新密码", exact=True).fill(AGENT_PASSWORD)
+    await agent.get_by_label("确认新密码").fill(AGENT_PASSWORD)
+    await screen(agent, "portal-activation")
+    await agent.get_by_label("确认新密码").press("Enter")
+    await expect(agent.get_by_role("heading", name="待处理案件")).to_be_visible()
+    await expect(agent.get_by_text("yanhu-agent01（客服人员）")).to_be_visible()
+    await expect(agent.get_by_role("menuitem", name="账号管理")).to_have_count(0)
+
+    await agent.get_by_role("menuitem", name="消息推送").click()
+    await expect(agent.get_by_text("仅企业管理员可以修改推送设置和重新推送。")).to_be_visible()
+    await expect(agent.get_by_role("button", name="保存设置")).to_have_count(0)
+    # The API itself refuses the agent, whatever a screen offers.
+    refused = await agent.evaluate("""async () => {
+      const { token } = JSON.parse(sessionStorage.getItem('odr.portal.session'))
+      const answer = await fetch('/v1/merchant/webhook', { method: 'PUT', headers: {
+        Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ url: 'https://1.1.1.1/odr/webhook' }) })
+      const rotate = await fetch('/v1/merchant/credentials/rotate', { method: 'POST',
+        headers: { Authorization: `Bearer ${token}` } })
+      return [answer.status, rotate.status]
+    }""")
+    assert refused == [403, 403]
+
+    # Disabled by the admin, the agent's token stops working within seconds: the portal signs them out.
+    await admin.reload()
+    await admin.get_by_role("row", name=re.compile("yanhu-agent01")).get_by_role("button", name="停用").click()
+    await admin.get_by_role("dialog").get_by_role("button", name="停用").click()
+    await expect(admin.get_by_role("cell", name="已停用")).to_be_visible()
+    await agent.get_by_role("menuitem", name="待处理案件").click()
+    signed_out = agent.get_by_role("heading", name="企业用户登录")
+    disabled_at = time.monotonic()
+    while not await signed_out.is_visible():
+        # The gateway may answer from its few-second cache of the account's status until it asks again.
+        assert time.monotonic() - disabled_at < 15, "the disabled agent still works after 15 s"
+        await agent.reload()
+        await agent.wait_for_timeout(500)
+
+
+async def test_every_portal_screen_of_the_admin_in_chinese_and_english(
+        open_page: Opener, screen: Screen, demo: dict[str, Any]) -> None:
+    merchant = demo["merchants"][ENTERPRISE]
+    page = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await expect(page.get_by_role("heading", name="待处理案件")).to_be_visible()
+
+    await page.get_by_role("menuitem", name="处理评价").click()
+    await expect(page.get_by_text("收到投诉")).to_be_visible()
+    await expect(page.get_by_role("heading", name="预警与处理")).to_be_visible()
+    await expect(page.get_by_text("当前没有预警")).to_be_visible()
+    await screen(page, "portal-scorecard")
+
+    await page.get_by_role("menuitem", name="消息推送").click()
+    await page.get_by_label("接收地址（HTTPS）").fill("https://1.1.1.1/odr/webhook")
+    await page.get_by_role("button", name="保存设置").click()
+    await expect(page.locator(".once code")).to_have_text(re.compile(r"^whsec_"))
+    await expect(page.get_by_text("正常推送")).to_be_visible()
+    await screen(page, "portal-webhook")
+
+    await page.get_by_role("menuitem", name="接口凭据").click()
+    await page.get_by_role("button", name="轮换接口密钥").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确定").click()
+    await expect(page.locator(".once code").first).to_have_text(re.compile(r"^odr_"))
+    await screen(page, "portal-credentials")
+
+    await page.get_by_role("menuitem", name="入驻申请").click()
+    await expect(page.get_by_text(merchant["name"])).to_be_visible()
+    await expect(page.get_by_text("已入驻")).to_be_visible()
+    await screen(page, "portal-application")
+
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="ODR application")).to_be_visible()
+    await page.get_by_role("menuitem", name="Open cases").click()
+    await expect(page.get_by_role("heading", name="Open cases")).to_be_visible()
+    await screen(page, "portal-cases-en")
