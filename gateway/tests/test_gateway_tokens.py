@@ -41,14 +41,16 @@ async def verified_claims(gateway: httpx.AsyncClient, token: str, audience: str)
     return claims
 
 
-async def token_for(gateway: httpx.AsyncClient, **form: str) -> str:
+async def token_for(gateway: httpx.AsyncClient, *, enterprise: bool = False, **form: str) -> str:
     response = await gateway.post("/auth/token", data=form)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    # Enterprises' machine clients sign in again after an hour; people refresh a 15-minute token.
-    assert body["expires_in"] == (3600 if form["grant_type"] == "client_credentials" else 900)
-    assert ("refresh_token" in body) == (form["grant_type"] != "client_credentials")
+    # An enterprise's tokens (its machine clients', and its people's in the portal) last an hour and are not
+    # refreshed; consumers and staff refresh a 15-minute token.
+    enterprise = enterprise or form["grant_type"] == "client_credentials"
+    assert body["expires_in"] == (3600 if enterprise else 900)
+    assert ("refresh_token" in body) == (not enterprise)
     assert response.headers["cache-control"] == "no-store"
     token: str = body["access_token"]
     return token
@@ -156,7 +158,8 @@ async def test_the_password_grant_gives_a_staff_token(gateway: httpx.AsyncClient
 async def test_the_password_grant_gives_a_portal_user_an_enterprise_token_checked_by_username(
     gateway: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:
-    token = await token_for(gateway, grant_type="password", username=PORTAL_USERNAME, password=PORTAL_PASSWORD)
+    token = await token_for(gateway, enterprise=True, grant_type="password", username=PORTAL_USERNAME,
+                            password=PORTAL_PASSWORD)
     claims = await verified_claims(gateway, token, "merchant")
     assert (claims["sub"], claims["merchant_id"], claims["roles"]) == (
         PORTAL_USERNAME, MERCHANT_ID, ["enterprise", "enterprise_admin"])

@@ -21,6 +21,7 @@ from merchants.stations.router import public_router as stations_public_router
 from merchants.stations.router import regulator_router as stations_regulator_router
 from merchants.summons.router import router as summons_router
 from merchants.webhooks.router import router as webhook_router
+from merchants.workbench.router import router as workbench_router
 
 ROUTERS: list[APIRouter] = [
     credentials_router,
@@ -37,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     stations_regulator_router,
     stations_public_router,
     summons_router,
+    workbench_router,
     portal_merchant_router,
     portal_public_router,
     staff_router,

@@ -8,13 +8,12 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from merchants.dependencies import PortalAdmin, PortalUser, Settings
+from merchants.dependencies import PortalAdmin, Settings
 from merchants.portal import service as portal_service
 from merchants.portal.schemas import (
     Activated,
     Activation,
     ActivationIssued,
-    PortalMe,
     PortalUserCreate,
     PortalUserList,
     PortalUserRead,
@@ -57,13 +56,6 @@ async def activate(body: Activation, session: DbSession) -> Activated:
     account = await portal_service.activate(session, username=body.username, code=body.activation_code,
                                             password=body.password)
     return Activated(username=account.username, status=status_of(account))
-
-
-@merchant_router.get("/me", response_model=PortalMe, summary="The signed-in portal user and the enterprise",
-                     responses=problem_responses(403, 404))
-async def me(principal: PortalUser, session: DbSession) -> PortalMe:
-    """Who is signed in, with which role, for which enterprise, and the status of its ODR application."""
-    return await portal_service.me(session, principal=principal)
 
 
 @merchant_router.get("", response_model=PortalUserList, summary="The enterprise's portal accounts (admin)",

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchants.applications.models import OdrApplication
 from merchants.credentials.hashing import hash_secret_async, verify_secret_async
 from merchants.credentials.models import PORTAL_ROLES, StaffAccount, StaffRole
 from merchants.credentials.service import display_name_context
@@ -24,9 +23,6 @@ from merchants.enrollment.models import Enrollment
 from merchants.enrollment.state import EnrollmentStatus
 from merchants.portal.models import PortalUserEvent
 from merchants.portal.schemas import (
-    ApplicationSummary,
-    EnterpriseRead,
-    PortalMe,
     PortalUserCreate,
     PortalUserRead,
 )
@@ -189,7 +185,7 @@ async def list_users(session: AsyncSession, *, merchant_id: uuid.UUID) -> list[P
 async def add_user(session: AsyncSession, *, principal: Principal, body: PortalUserCreate,
                    ttl: timedelta) -> IssuedActivation:
     """Use case: the admin adds a colleague, who signs in first with the activation code returned here once."""
-    merchant_id = _merchant_of(principal)
+    merchant_id = merchant_of(principal)
     async with session.begin():
         taken = await session.scalar(select(StaffAccount.id).where(StaffAccount.username == body.username))
         if taken is not None:
@@ -209,7 +205,7 @@ async def add_user(session: AsyncSession, *, principal: Principal, body: PortalU
 async def _colleague(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> StaffAccount:
     """A colleague's account, locked; 404 for another enterprise's; 409 for the admin's own."""
     account = (await session.execute(
-        select(StaffAccount).where(StaffAccount.id == account_id, StaffAccount.merchant_id == _merchant_of(principal))
+        select(StaffAccount).where(StaffAccount.id == account_id, StaffAccount.merchant_id == merchant_of(principal))
         .with_for_update()
     )).scalar_one_or_none()
     if account is None:
@@ -242,37 +238,6 @@ async def reset_user(session: AsyncSession, *, principal: Principal, account_id:
     return issued
 
 
-async def me(session: AsyncSession, *, principal: Principal) -> PortalMe:
-    """The signed-in portal user with the enterprise's enrollment and its latest ODR application."""
-    merchant_id = _merchant_of(principal)
-    async with session.begin():
-        account = (await session.execute(
-            select(StaffAccount).where(StaffAccount.username == principal.sub, StaffAccount.merchant_id == merchant_id)
-        )).scalar_one_or_none()
-        row = (await session.execute(
-            select(Merchant, Enrollment).outerjoin(Enrollment, Enrollment.merchant_id == Merchant.id)
-            .where(Merchant.id == merchant_id)
-        )).one_or_none()
-        if account is None or row is None:
-            raise Problem("not-found", "No such portal account")
-        merchant, enrollment = row
-        application = (await session.execute(
-            select(OdrApplication).where(OdrApplication.merchant_id == merchant_id)
-            .order_by(OdrApplication.submitted_at.desc()).limit(1)
-        )).scalar_one_or_none()
-        return PortalMe(
-            username=account.username, display_name=account.display_name, role=account.role,
-            enterprise=EnterpriseRead(
-                merchant_id=merchant.id, name=merchant.name, uscc=merchant.uscc, region_code=merchant.region_code,
-                enrollment_status=enrollment.status if enrollment else "none",
-                approved_at=enrollment.approved_at if enrollment else None,
-                suspended_at=enrollment.suspended_at if enrollment else None),
-            application=ApplicationSummary(
-                id=application.id, status=application.status, submitted_at=application.submitted_at,
-                decided_at=application.decided_at, decision_reason=application.decision_reason)
-            if application else None)
-
-
 async def portal_user_is_active(session: AsyncSession, *, username: str) -> bool:
     """True while a portal user's tokens may be honoured: the account is enabled and has a password, and its
     enterprise is approved (suspension or revocation stops every colleague at once)."""
@@ -285,7 +250,7 @@ async def portal_user_is_active(session: AsyncSession, *, username: str) -> bool
             and row.status == EnrollmentStatus.APPROVED)
 
 
-def _merchant_of(principal: Principal) -> uuid.UUID:
+def merchant_of(principal: Principal) -> uuid.UUID:
     if principal.merchant_id is None:
         raise Problem("forbidden", "The token names no enterprise")
     return principal.merchant_id
