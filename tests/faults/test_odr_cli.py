@@ -39,9 +39,14 @@ async def odr(stack: Stack, capsys: pytest.CaptureFixture[str], *argv: str) -> t
     return code, lines(capsys)
 
 
+# The revision just before each service's outbox parking migration.
+BEFORE_PARKING = {"mediation": "0006"}
+
+
 async def test_migrate_brings_a_database_behind_its_head_up_to_it(fault_stack: Stack,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """Mediation is taken one migration back (the outbox loses `parked_at`); `odr migrate` brings it to its head."""
+    """Mediation is taken back to before the outbox's parking (it loses `parked_at`); `odr migrate` brings it to its
+    head."""
 
     async def outbox_columns() -> set[str]:
         connection = await asyncpg.connect(asyncpg_dsn(fault_stack.database_url,
@@ -53,7 +58,7 @@ async def test_migrate_brings_a_database_behind_its_head_up_to_it(fault_stack: S
             await connection.close()
 
     downgraded = await asyncio.create_subprocess_exec(
-        fault_stack.config.python, "-m", "alembic", "-c", "alembic.ini", "downgrade", "-1",
+        fault_stack.config.python, "-m", "alembic", "-c", "alembic.ini", "downgrade", BEFORE_PARKING["mediation"],
         cwd=fault_stack.config.repo_root / "services" / "mediation", env=fault_stack.service_env("mediation"))
     assert await downgraded.wait() == 0
     assert "parked_at" not in await outbox_columns()

@@ -157,7 +157,8 @@ class RequestContextMiddleware:
 
         # The span is named by its route once routing has found it (a path would name every case separately).
         with span_from(incoming_traceparent.decode("latin-1") if incoming_traceparent else None, method,
-                       kind=SpanKind.SERVER, attributes={"http.request.method": method}) as span:
+                       kind=SpanKind.SERVER,
+                       attributes={"http.request.method": method, "odr.request_id": request_id}) as span:
             try:
                 await self.app(scope, receive, send_with_ids)
             finally:
