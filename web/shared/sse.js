@@ -2,24 +2,34 @@
 const MAX_BACKOFF_MS = 30000
 
 /**
- * Follows the event stream at `path` with the token of `session` until `signal` aborts, reconnecting with backoff;
- * `onEvent(name)` gets the name of each event, `onState(connected)` the state of the link.
+ * Follows the event stream at `path` with the screen's session until `signal` aborts, reconnecting with backoff;
+ * `onEvent(name)` gets the name of each event, `onState(connected)` the state of the link. `activeSession()` gives
+ * the session with a token good for now, `refresh(stale)` a renewed one or null (shared/session.js).
  */
-export function follow(path, { session, signal, onEvent, onState }) {
+export function follow(path, { activeSession, refresh, signal, onEvent, onState }) {
   (async () => {
     let backoff = 1000
-    while (!signal.aborted && session.current) {
+    let current = await activeSession()
+    let renewed = false
+    while (!signal.aborted && current) {
       try {
         const response = await fetch(path, {
-          headers: { Accept: 'text/event-stream', Authorization: `Bearer ${session.current.token}` },
+          headers: { Accept: 'text/event-stream', Authorization: `Bearer ${current.token}` },
           cache: 'no-store',
           signal,
         })
+        // The token lapsed while the stream was down: renew it once and reconnect at once.
+        if (response.status === 401 && !renewed) {
+          renewed = true
+          current = await refresh(current.token)
+          continue
+        }
         // Refused outright (gone, not ours, signed out): retrying cannot help.
         if ([401, 403, 404].includes(response.status)) break
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`)
         onState(true)
         backoff = 1000
+        renewed = false
         await readEvents(response.body, onEvent)
       } catch {
         if (signal.aborted) return
@@ -27,10 +37,12 @@ export function follow(path, { session, signal, onEvent, onState }) {
       onState(false)
       await new Promise((resolve) => setTimeout(resolve, backoff))
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      current = await activeSession()
     }
     onState(false)
   })()
 }
+
 async function readEvents(body, onEvent) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ''

@@ -1,5 +1,5 @@
 // Sector names in the console's current language.
-import { nameIn, SECTORS } from '../../shared/catalog.js'
+import { nameIn, SECTORS } from '@shared/catalog.js'
 import { i18n } from './i18n.js'
 
 export function sectorName(code) {

@@ -1,6 +1,6 @@
 import 'element-plus/dist/index.css'
-import '../../shared/look.css'
-import '../../shared/trusted-types.js'
+import '@shared/look.css'
+import '@shared/trusted-types.js'
 import './console.css'
 import ElementPlus from 'element-plus'
 import { createApp } from 'vue'

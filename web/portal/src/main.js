@@ -1,5 +1,5 @@
 import 'element-plus/dist/index.css'
-import '@shared/theme.css'
+import '@shared/look.css'
 import './portal.css'
 import ElementPlus from 'element-plus'
 import { createApp } from 'vue'

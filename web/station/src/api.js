@@ -1,5 +1,5 @@
 // The desk's calls to the gateway (shared/api.js), in its language and with its session.
-import { createApi } from '../../shared/api.js'
+import { createApi } from '@shared/api.js'
 import { i18n } from './i18n.js'
 import { activeSession, refresh, signedOutByServer } from './session.js'
 

@@ -1,6 +1,6 @@
 // Hash routes: every screen lives at /station/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
-import SignIn from '../../shared/SignIn.vue'
+import SignIn from '@shared/SignIn.vue'
 import { activeSession, session, signIn } from './session.js'
 import CaseDetail from './views/CaseDetail.vue'
 import Cases from './views/Cases.vue'
