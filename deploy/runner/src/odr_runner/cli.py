@@ -114,9 +114,8 @@ def banner(stack: Stack, ready_after: float, demo_path: Path) -> str:
         f"ODR platform ready in {ready_after:.1f} s",
         f"  gateway      {stack.url(GATEWAY)}   API docs: {stack.url(GATEWAY)}/docs",
         *(f"  {name:<12} {stack.url(name)}" for name in APPS if name != GATEWAY),
-        f"  consumer app {stack.url(GATEWAY)}/app/   regulator console {stack.url(GATEWAY)}/console/   "
-        f"station desk {stack.url(GATEWAY)}/station/",
-        f"enterprise portal {stack.url(GATEWAY)}/portal/",
+        f"  consumer app {stack.url(GATEWAY)}/app/   regulator console {stack.url(GATEWAY)}/console/",
+        f"  station desk {stack.url(GATEWAY)}/station/   enterprise portal {stack.url(GATEWAY)}/portal/",
         "",
         f"Demo credentials (also in {demo_path}):",
         f"  consumer phone  {demo['consumer_phone']}  (POST /auth/otp; in dev mode the code comes back as dev_code)",
