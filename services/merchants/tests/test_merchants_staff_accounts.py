@@ -181,12 +181,13 @@ async def test_failures_count_only_within_the_window_and_a_success_clears_them(
 # --- TOTP through the gateway ---
 
 
-async def enrol(gateway: httpx.AsyncClient, token: str) -> str:
+async def enrol(gateway: httpx.AsyncClient, token: str, at: float | None = None) -> str:
+    """Enrols and confirms with the code of the step holding `at` (now by default)."""
     started = await gateway.post(f"{STAFF}/me/totp", headers=bearer(token))
     assert started.status_code == 201, started.text
     secret: str = started.json()["secret"]
     confirmed = await gateway.post(f"{STAFF}/me/totp/confirm", headers=bearer(token),
-                                   json={"code": rfc6238(secret, time.time())})
+                                   json={"code": rfc6238(secret, time.time() if at is None else at)})
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["totp_enabled"] is True
     return secret
@@ -201,7 +202,9 @@ async def test_once_enrolled_the_password_grant_needs_the_code_and_a_code_is_nev
     token = signed_in.json()["access_token"]
     wrong_first = await gateway.post(f"{STAFF}/me/totp/confirm", headers=bearer(token), json={"code": "123456"})
     assert wrong_first.status_code == 409
-    secret = await enrol(gateway, token)
+    # The confirming code's step is fixed up front: a step boundary crossed mid-test must not make "spent" a new code.
+    confirmed_at = time.time()
+    secret = await enrol(gateway, token, at=confirmed_at)
     assert (await gateway.post(f"{STAFF}/me/totp", headers=bearer(token))).status_code == 409
     async with sessionmaker() as session:
         stored = await session.scalar(text("SELECT totp_secret_enc FROM staff_account WHERE username = :u"),
@@ -215,7 +218,7 @@ async def test_once_enrolled_the_password_grant_needs_the_code_and_a_code_is_nev
     assert without.json()["type"] == "/problems/mfa-required"
     assert "access_token" not in without.json()
     # The code just used to confirm is spent; the next step's code (one step of drift is allowed) works once.
-    spent = await password_grant(gateway, username, GOOD_PASSWORD, rfc6238(secret, time.time()))
+    spent = await password_grant(gateway, username, GOOD_PASSWORD, rfc6238(secret, confirmed_at))
     assert spent.status_code == 400
     assert spent.json()["error"] == "invalid_grant"
     following = rfc6238(secret, time.time() + 30)
