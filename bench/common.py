@@ -29,7 +29,8 @@ RESULTS_DIR = BENCH_DIR / "results"
 # Committed with the repository (data/cfpb/README.md: provenance, row count, checksum).
 CFPB_CSV = cfpb.CFPB_CSV
 SYSTEM_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DATABASE_PREFIX = "odr_bench"
+# Two runs on one server at once (two checkouts) each need their own: ODR_BENCH_DATABASE_PREFIX tells them apart.
+DATABASE_PREFIX = os.environ.get("ODR_BENCH_DATABASE_PREFIX", "odr_bench")
 CONSUMER_PHONE_BASE = 13900000000
 
 # The platform's defaults are for people: 30 sign-ins a minute per address. The load generator signs in a pool of
