@@ -240,6 +240,9 @@ def fake_service(name: str) -> tuple[FakeService, FastAPI]:
                 return JSONResponse({"detail": "internal only"}, status_code=403)
             if payload["kind"] == "staff":
                 claims = {"sub": payload["subject"], "aud": "regulator", "roles": ["regulator"], "region": "632801"}
+            elif payload["kind"] == "merchant_portal":
+                claims = {"sub": payload["subject"], "aud": "merchant", "roles": ["enterprise", "enterprise_admin"],
+                          "region": "632801", "merchant_id": MERCHANT_ID}
             else:
                 claims = {"sub": payload["subject"], "aud": "consumer", "roles": ["consumer"]}
             return next_refresh(str(uuid.uuid4()), claims, 201)

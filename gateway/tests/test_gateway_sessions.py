@@ -5,7 +5,13 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 
 import httpx
+import jwt
 from gateway_testkit import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MERCHANT_ID,
+    PORTAL_PASSWORD,
+    PORTAL_USERNAME,
     REFRESH_TTL,
     STAFF_PASSWORD,
     STAFF_USERNAME,
@@ -19,6 +25,7 @@ from gateway_testkit import (
 PHONE = "13700137000"
 CONSUMER_COOKIE = {"X-Session-Cookie": "consumer"}
 STAFF_COOKIE = {"X-Session-Cookie": "regulator"}
+PORTAL_COOKIE = {"X-Session-Cookie": "merchant"}
 
 
 async def otp_sign_in(gateway: httpx.AsyncClient, *, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -108,8 +115,68 @@ async def test_a_staff_cookie_ends_with_the_browser_and_names_its_audience(gatew
                                                       "password": STAFF_PASSWORD}, headers=CONSUMER_COOKIE)
     assert_problem(crossed, 400, "invalid-request")
     nameless = await gateway.post("/auth/token", data={"grant_type": "refresh_token"},
-                                  headers={"X-Session-Cookie": "merchant"})
+                                  headers={"X-Session-Cookie": "enterprise"})
     assert_problem(nameless, 400, "invalid-request")
+
+
+async def test_a_portal_user_refreshes_from_a_merchant_cookie_and_signing_out_ends_the_family(
+        gateway: httpx.AsyncClient, upstreams: Upstreams) -> None:
+    signed_in = await gateway.post("/auth/token", data={"grant_type": "password", "username": PORTAL_USERNAME,
+                                                        "password": PORTAL_PASSWORD}, headers=PORTAL_COOKIE)
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["expires_in"] == 900
+    assert "refresh_token" not in signed_in.json()
+    cookie = set_cookie(signed_in)["odr_refresh_merchant"]
+    assert cookie.value.startswith("ort_")
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"], cookie["max-age"]) == (True, "Strict", "/auth", "")
+    # The staff cookie cannot carry an enterprise's session, nor the enterprise cookie a staff member's.
+    crossed = await gateway.post("/auth/token", data={"grant_type": "password", "username": PORTAL_USERNAME,
+                                                      "password": PORTAL_PASSWORD}, headers=STAFF_COOKIE)
+    assert_problem(crossed, 400, "invalid-request")
+    staff_in_portal = await gateway.post("/auth/token", data={"grant_type": "password", "username": STAFF_USERNAME,
+                                                              "password": STAFF_PASSWORD}, headers=PORTAL_COOKIE)
+    assert_problem(staff_in_portal, 400, "invalid-request")
+
+    refreshed = await gateway.post("/auth/token", data={"grant_type": "refresh_token"}, headers=PORTAL_COOKIE)
+    assert refreshed.status_code == 200, refreshed.text
+    token = refreshed.json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["aud"], claims["sub"], claims["merchant_id"], claims["roles"]) == (
+        "merchant", PORTAL_USERNAME, MERCHANT_ID, ["enterprise", "enterprise_admin"])
+    assert claims["exp"] - claims["iat"] == 900
+    cases = await gateway.get("/v1/merchant/cases", headers=bearer(token))
+    assert cases.status_code == 200, cases.text
+
+    # The first cookie, presented again after its rotation, revokes the family: the current one fails too.
+    rotated = set_cookie(refreshed)["odr_refresh_merchant"].value
+    gateway.cookies.clear()
+    gateway.cookies.set("odr_refresh_merchant", cookie.value, path="/auth")
+    reused = await gateway.post("/auth/token", data={"grant_type": "refresh_token"}, headers=PORTAL_COOKIE)
+    assert_problem(reused, 400, "invalid-grant")
+    gateway.cookies.clear()
+    gateway.cookies.set("odr_refresh_merchant", rotated, path="/auth")
+    after_reuse = await gateway.post("/auth/token", data={"grant_type": "refresh_token"}, headers=PORTAL_COOKIE)
+    assert_problem(after_reuse, 400, "invalid-grant")
+
+    again = await gateway.post("/auth/token", data={"grant_type": "password", "username": PORTAL_USERNAME,
+                                                    "password": PORTAL_PASSWORD}, headers=PORTAL_COOKIE)
+    current = set_cookie(again)["odr_refresh_merchant"].value
+    signed_out = await gateway.post("/auth/revoke", headers=PORTAL_COOKIE)
+    assert signed_out.status_code == 200
+    assert set_cookie(signed_out)["odr_refresh_merchant"]["max-age"] == "0"
+    gateway.cookies.clear()
+    gateway.cookies.set("odr_refresh_merchant", current, path="/auth")
+    refused = await gateway.post("/auth/token", data={"grant_type": "refresh_token"}, headers=PORTAL_COOKIE)
+    assert_problem(refused, 400, "invalid-grant")
+
+
+async def test_machine_clients_keep_hour_long_tokens_without_a_session(gateway: httpx.AsyncClient) -> None:
+    issued = await gateway.post("/auth/token", data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                                     "client_secret": CLIENT_SECRET}, headers=PORTAL_COOKIE)
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["expires_in"] == 3600
+    assert "refresh_token" not in issued.json()
+    assert "set-cookie" not in issued.headers
 
 
 async def test_the_cookie_is_never_used_for_a_cross_site_request(gateway: httpx.AsyncClient) -> None:

@@ -46,8 +46,8 @@ async def token_for(gateway: httpx.AsyncClient, *, enterprise: bool = False, **f
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    # An enterprise's tokens (its machine clients', and its people's in the portal) last an hour and are not
-    # refreshed; consumers and staff refresh a 15-minute token.
+    # An enterprise's machine clients' tokens last an hour and are not refreshed; consumers, staff and the portal's
+    # people refresh a 15-minute token.
     enterprise = enterprise or form["grant_type"] == "client_credentials"
     assert body["expires_in"] == (3600 if enterprise else 900)
     assert ("refresh_token" in body) == (not enterprise)
@@ -158,8 +158,7 @@ async def test_the_password_grant_gives_a_staff_token(gateway: httpx.AsyncClient
 async def test_the_password_grant_gives_a_portal_user_an_enterprise_token_checked_by_username(
     gateway: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:
-    token = await token_for(gateway, enterprise=True, grant_type="password", username=PORTAL_USERNAME,
-                            password=PORTAL_PASSWORD)
+    token = await token_for(gateway, grant_type="password", username=PORTAL_USERNAME, password=PORTAL_PASSWORD)
     claims = await verified_claims(gateway, token, "merchant")
     assert (claims["sub"], claims["merchant_id"], claims["roles"]) == (
         PORTAL_USERNAME, MERCHANT_ID, ["enterprise", "enterprise_admin"])

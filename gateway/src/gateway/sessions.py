@@ -1,9 +1,11 @@
 """Refresh-token sessions, kept by the merchants service (the gateway has no database), and the browser's cookie.
 
-The gateway opens a family at each consumer or staff sign-in (`POST /internal/v1/sessions`), exchanges a refresh token
-for the next one and the claims of a new access token (`…/refresh`), and ends a family (`…/revoke`).
+The gateway opens a family at each consumer, staff or portal-user sign-in (`POST /internal/v1/sessions`), exchanges
+a refresh token for the next one and the claims of a new access token (`…/refresh`), and ends a family
+(`…/revoke`).
 
-**Where a browser keeps the refresh token.** A screen served by this gateway (the consumer app, the console) asks for
+**Where a browser keeps the refresh token.** A screen served by this gateway (the consumer app, the console, the
+station desk, the enterprise portal) asks for
 cookie delivery with the header `X-Session-Cookie: <audience>`. The refresh token then never reaches JavaScript: it
 travels in an HttpOnly cookie `odr_refresh_<audience>`, `SameSite=Strict`, `Path=/auth` (sent to the token and
 revoke endpoints only, never with API calls), `Secure` when the request came over TLS; the page keeps only the
@@ -37,8 +39,9 @@ from servicekit.problems import Problem
 SESSIONS_PATH = "/internal/v1/sessions"
 COOKIE_HEADER = "x-session-cookie"
 COOKIE_PATH = "/auth"
-COOKIE_AUDIENCES = (Audience.CONSUMER, Audience.REGULATOR)
-SESSION_KINDS = {Audience.CONSUMER: "consumer", Audience.REGULATOR: "staff"}
+COOKIE_AUDIENCES = (Audience.CONSUMER, Audience.REGULATOR, Audience.MERCHANT)
+# `merchant` sessions are the portal's people only: an enterprise's machine clients sign in again instead.
+SESSION_KINDS = {Audience.CONSUMER: "consumer", Audience.REGULATOR: "staff", Audience.MERCHANT: "merchant_portal"}
 
 log = get_logger("gateway.sessions")
 
@@ -49,6 +52,7 @@ class SessionClaims(BaseModel):
     roles: list[str]
     region: str | None = None
     station_id: uuid.UUID | None = None
+    merchant_id: uuid.UUID | None = None
 
 
 class SessionIssued(BaseModel):
@@ -70,7 +74,7 @@ def cookie_audience(request: Request) -> Audience | None:
     if named is None:
         return None
     if named not in {audience.value for audience in COOKIE_AUDIENCES}:
-        raise CookieModeRefused("X-Session-Cookie must be consumer or regulator")
+        raise CookieModeRefused("X-Session-Cookie must be consumer, regulator or merchant")
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise CookieModeRefused("The session cookie is not used for cross-site requests")
     return Audience(named)
@@ -111,7 +115,7 @@ class Refused:
 
 
 async def start(runtime: GatewayRuntime, *, audience: Audience, subject: str) -> SessionIssued:
-    """Open a family for a verified consumer or staff sign-in."""
+    """Open a family for a verified consumer, staff or portal-user sign-in."""
     answer = await _call(runtime, SESSIONS_PATH, {"kind": SESSION_KINDS[audience], "subject": subject})
     if answer.status_code == 401:
         raise Problem("unauthenticated", "This account may not sign in")

@@ -70,7 +70,8 @@ class TokenIssued(BaseModel):
     token_type: str = "Bearer"
     expires_in: int
     refresh_token: str | None = Field(
-        default=None, description="Consumers and staff; absent when the session cookie carries it (X-Session-Cookie)")
+        default=None, description=("Consumers, staff and portal users; absent when the session cookie carries it "
+                                   "(X-Session-Cookie) and for client_credentials"))
     refresh_expires_in: int | None = None
 
 
@@ -152,8 +153,9 @@ async def request_otp(request: Request, runtime: Runtime) -> OtpIssued:
     }}},
 )
 async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
-    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff), client_credentials (enterprises),
-    refresh_token (consumers and staff: rotates the refresh token; a reused one revokes its whole session).
+    """OAuth 2.0 token endpoint: grant_type otp (consumers), password (staff and enterprise portal users),
+    client_credentials (enterprises' machine clients: an hour, no refresh token), refresh_token (consumers, staff and
+    portal users: rotates the refresh token; a reused one revokes its whole session).
 
     A staff account with TOTP answers 403 `mfa-required` until the request carries `totp`; one that must change its
     password or enrol TOTP answers 403 `account-setup-required` with a short `setup_token` for that."""
@@ -189,8 +191,9 @@ async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
     else:
         raise oauth_error("unsupported_grant_type",
                           "grant_type must be otp, password, client_credentials or refresh_token")
-    # Enterprises' machine clients sign in again with their credentials instead of refreshing (OAuth practice).
-    if credentials.aud == Audience.MERCHANT:
+    # Enterprises' machine clients sign in again with their credentials instead of refreshing (OAuth practice); the
+    # portal's people (password grant, no client id) get a session like staff.
+    if credentials.aud == Audience.MERCHANT and credentials.client_id is not None:
         ttl = runtime.settings.client_token_ttl_seconds
         session = None
     else:

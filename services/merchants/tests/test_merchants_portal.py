@@ -199,3 +199,36 @@ async def test_a_suspended_enterprise_stops_every_portal_user(client: httpx.Asyn
     assert not await is_active(client, admin_name)
     assert_problem(await sign_in(client, admin_name, PASSWORD), 401, "unauthenticated")
     assert not await is_active(client, "reg-nobody")
+
+
+async def test_a_portal_users_session_refreshes_with_the_enterprises_claims_until_it_is_suspended(
+        client: httpx.AsyncClient, tokens: Tokens) -> None:
+    _, handed = await approved_application(client, tokens)
+    admin_name = handed["portal_admin"]["username"]
+    assert (await activate(client, admin_name, handed["portal_admin"]["activation_code"])).status_code == 200
+    sessions = "/internal/v1/sessions"
+    # A portal user is not a staff member: the staff kind refuses the username, the portal kind takes it.
+    as_staff = await client.post(sessions, json={"kind": "staff", "subject": admin_name}, headers=internal_headers())
+    assert_problem(as_staff, 401, "unauthenticated")
+    started = await client.post(sessions, json={"kind": "merchant_portal", "subject": admin_name},
+                                headers=internal_headers())
+    assert started.status_code == 201, started.text
+    claims = {"sub": admin_name, "aud": "merchant", "roles": ["enterprise", "enterprise_admin"],
+              "region": started.json()["claims"]["region"], "station_id": None, "merchant_id": handed["merchant_id"]}
+    assert started.json()["claims"] == claims
+    assert started.json()["refresh_expires_in"] == 8 * 3600
+
+    rotated = await client.post(f"{sessions}/refresh", json={"refresh_token": started.json()["refresh_token"]},
+                                headers=internal_headers())
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["claims"] == claims
+
+    suspended = await client.post(f"/v1/regulator/merchants/{handed['merchant_id']}/suspend",
+                                  json={"reason": "逾期未处理投诉过多"}, headers=bearer(tokens.regulator("632801")))
+    assert suspended.status_code == 200, suspended.text
+    refused = await client.post(f"{sessions}/refresh", json={"refresh_token": rotated.json()["refresh_token"]},
+                                headers=internal_headers())
+    assert refused.status_code == 401
+    staff_as_portal = await client.post(sessions, json={"kind": "merchant_portal", "subject": "nobody-at-all"},
+                                        headers=internal_headers())
+    assert staff_as_portal.status_code == 401

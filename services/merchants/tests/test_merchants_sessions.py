@@ -61,7 +61,7 @@ async def test_a_consumer_refresh_token_rotates_within_its_family(client: httpx.
     assert first["refresh_token"].startswith("ort_")
     assert first["refresh_expires_in"] == 30 * DAY
     assert first["claims"] == {"sub": subject, "aud": "consumer", "roles": ["consumer"], "region": None,
-                               "station_id": None}
+                               "station_id": None, "merchant_id": None}
 
     second = await refresh(client, first["refresh_token"])
     assert second.status_code == 200, second.text
@@ -134,7 +134,11 @@ async def test_a_staff_session_carries_the_account_and_ends_when_it_is_disabled(
     first = await start(client, "staff", username)
     assert first["refresh_expires_in"] == 8 * 3600
     assert first["claims"] == {"sub": username, "aud": "regulator", "roles": ["regulator"], "region": "632801",
-                               "station_id": None}
+                               "station_id": None, "merchant_id": None}
+    # A staff member is not an enterprise's person: their username opens no portal session.
+    as_portal = await client.post(SESSIONS, json={"kind": "merchant_portal", "subject": username},
+                                  headers=internal_headers())
+    assert as_portal.status_code == 401
     # A change to the account shows in the next access token.
     async with sessionmaker() as session, session.begin():
         await session.execute(update(StaffAccount).where(StaffAccount.username == username)

@@ -19,7 +19,8 @@ class SessionStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SessionKind
-    subject: str = Field(min_length=1, max_length=64, description="Consumer pseudonym (c_…) or staff username")
+    subject: str = Field(min_length=1, max_length=64,
+                         description="Consumer pseudonym (c_…), or the username of a staff member or portal user")
 
 
 class RefreshTokenPresented(BaseModel):
@@ -32,10 +33,11 @@ class SessionClaims(BaseModel):
     """What the next access token says, read afresh at each refresh (a staff member's role or region may change)."""
 
     sub: str
-    aud: Literal["consumer", "regulator"]
+    aud: Literal["consumer", "regulator", "merchant"]
     roles: list[str]
     region: str | None = None
     station_id: uuid.UUID | None = None
+    merchant_id: uuid.UUID | None = Field(default=None, description="A portal user's enterprise")
 
 
 class SessionIssued(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.credentials.models import StaffAccount
+from merchants.portal.service import portal_user_is_active
 from merchants.sessions.models import RefreshToken, SessionFamily
 from merchants.sessions.schemas import SessionClaims, SessionIssued
 from merchants.sessions.state import (
@@ -28,6 +29,7 @@ from merchants.sessions.state import (
     token_can_become,
 )
 from merchants.settings import MerchantsSettings
+from servicekit.auth import Role
 from servicekit.db import utcnow
 from servicekit.observability import get_logger
 from servicekit.problems import Problem
@@ -47,11 +49,14 @@ class SessionPolicy:
 
 
 def policies(settings: MerchantsSettings) -> dict[SessionKind, SessionPolicy]:
+    staff = SessionPolicy(idle=timedelta(seconds=settings.session_staff_idle_seconds),
+                          lifetime=timedelta(seconds=settings.session_staff_lifetime_seconds))
     return {
         SessionKind.CONSUMER: SessionPolicy(idle=timedelta(seconds=settings.session_consumer_idle_seconds),
                                             lifetime=timedelta(seconds=settings.session_consumer_lifetime_seconds)),
-        SessionKind.STAFF: SessionPolicy(idle=timedelta(seconds=settings.session_staff_idle_seconds),
-                                         lifetime=timedelta(seconds=settings.session_staff_lifetime_seconds)),
+        SessionKind.STAFF: staff,
+        # Portal people sign in through the staff sign-in, on an office computer like staff: the same workday.
+        SessionKind.MERCHANT_PORTAL: staff,
     }
 
 
@@ -76,6 +81,16 @@ async def _claims(session: AsyncSession, kind: SessionKind, subject: str) -> Ses
     )).scalar_one_or_none()
     if account is None or account.disabled_at is not None:
         return None
+    if (account.merchant_id is not None) != (kind == SessionKind.MERCHANT_PORTAL):
+        # A staff family never turns into an enterprise's, nor the other way round.
+        return None
+    if kind == SessionKind.MERCHANT_PORTAL:
+        # The enterprise's claims, as the password grant gives them; a suspended or revoked enterprise (or a reset
+        # account) stops refreshing at once.
+        if not await portal_user_is_active(session, username=account.username):
+            return None
+        return SessionClaims(sub=account.username, aud="merchant", roles=[Role.ENTERPRISE.value, account.role],
+                             region=account.region_code, merchant_id=account.merchant_id)
     return SessionClaims(sub=account.username, aud="regulator", roles=[account.role], region=account.region_code,
                          station_id=account.station_id)
 

@@ -11,10 +11,12 @@ from enum import StrEnum
 
 
 class SessionKind(StrEnum):
-    """Whose session: a consumer (subject: the pseudonym of the phone) or a staff account (subject: its username)."""
+    """Whose session: a consumer (subject: the pseudonym of the phone), a staff account or a person of an ODR
+    enterprise signed in to the portal (subject: the account's username)."""
 
     CONSUMER = "consumer"
     STAFF = "staff"
+    MERCHANT_PORTAL = "merchant_portal"
 
 
 class FamilyState(StrEnum):
