@@ -1,17 +1,21 @@
 """The enterprise portal at /portal/: the staff of an ODR enterprise answer their cases in a real browser
-(1440x900), beside the consumer's app on a phone."""
+(1440x900), beside the consumer's app on a phone; their session outlives its access token (refreshed from the
+gateway's `merchant` cookie) until they sign out."""
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Response, expect
 
 from browser.browser_testkit import Opener, Screen
 from browser.test_browser_consumer_app import PHONES, consumer_session, eventually, file_by_api, png, signed_in
+from odr_runner.stack import Stack
+from servicekit.auth import Audience, Role, TokenIssuer
 
 # The second demo enterprise: the consumer app's tests negotiate with the first.
 ENTERPRISE = 1
@@ -213,3 +217,72 @@ async def test_every_portal_screen_of_the_admin_in_chinese_and_english(
     await page.get_by_role("menuitem", name="Open cases").click()
     await expect(page.get_by_role("heading", name="Open cases")).to_be_visible()
     await screen(page, "portal-cases-en")
+
+
+def cases_loaded(response: Response) -> bool:
+    return "/v1/merchant/cases" in response.url and response.status == 200
+
+
+def revoked(response: Response) -> bool:
+    return response.url.endswith("/auth/revoke") and response.status == 200
+
+
+async def stored_session(page: Page) -> dict[str, Any]:
+    stored: dict[str, Any] = await page.evaluate("JSON.parse(sessionStorage.getItem('odr.portal.session'))")
+    return stored
+
+
+async def test_a_portal_session_outlives_its_access_token_until_signing_out_revokes_it(
+        open_page: Opener, platform: Stack, demo: dict[str, Any]) -> None:
+    merchant = demo["merchants"][ENTERPRISE]
+    page = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await expect(page.get_by_role("heading", name="待处理案件")).to_be_visible()
+
+    # A 15-minute access token in the tab; the refresh token only in an HttpOnly session cookie for /auth.
+    stored = await stored_session(page)
+    assert stored["expiresAt"] - time.time() * 1000 <= 15 * 60 * 1000
+    assert "odr_refresh" not in await page.evaluate("document.cookie")
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "odr_refresh_merchant")
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"], cookie["expires"]) == (True, "Strict", "/auth", -1)
+
+    # The access token lapsed (signed with the platform's key, expired a minute ago): renewed before the first call.
+    claims: dict[str, Any] = await page.evaluate(
+        "(t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))", stored["token"])
+    assert (claims["aud"], claims["merchant_id"]) == ("merchant", merchant["merchant_id"])
+    issuer = TokenIssuer(platform.config.secrets.jwt_private_key, "odr-gateway")
+    lapsed = issuer.issue(sub=claims["sub"], aud=Audience.MERCHANT, roles=[Role(role) for role in claims["roles"]],
+                          ttl=timedelta(minutes=-1), region=claims.get("region"), merchant_id=claims["merchant_id"])
+    await page.evaluate("(s) => sessionStorage.setItem('odr.portal.session', JSON.stringify(s))",
+                        {**stored, "token": lapsed, "expiresAt": int(time.time() * 1000) - 60_000})
+    async with page.expect_response(cases_loaded):
+        await page.reload()
+    await expect(page.get_by_role("heading", name="待处理案件")).to_be_visible()
+    renewed = await stored_session(page)
+    assert renewed["token"] not in (lapsed, stored["token"])
+    assert renewed["expiresAt"] > time.time() * 1000 + 14 * 60 * 1000
+
+    # The gateway refuses a token the portal still thought good: renewed on the 401, the call made again.
+    await page.evaluate("(s) => sessionStorage.setItem('odr.portal.session', JSON.stringify(s))",
+                        {**renewed, "token": lapsed})
+    async with page.expect_response(cases_loaded):
+        await page.reload()
+    assert (await stored_session(page))["token"] not in (lapsed, renewed["token"])
+
+    # A new tab signs in silently from the cookie.
+    second = await page.context.new_page()
+    async with second.expect_response(cases_loaded):
+        await second.goto("/portal/#/cases")
+    await expect(second.get_by_role("heading", name="待处理案件")).to_be_visible()
+    await second.close()
+
+    saved = await page.context.storage_state()
+    async with page.expect_response(revoked):
+        await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("heading", name="企业用户登录")).to_be_visible()
+    assert not [c for c in await page.context.cookies() if c["name"] == "odr_refresh_merchant"]
+    # A copy of the cookie taken before signing out is worth nothing: the gateway revoked the family.
+    stolen = await open_page("/portal/#/sign-in", storage_state=saved)
+    status = await stolen.evaluate("""() => fetch('/auth/token', {method: 'POST', credentials: 'same-origin',
+        headers: {'X-Session-Cookie': 'merchant'}, body: new URLSearchParams({grant_type: 'refresh_token'})})
+        .then((answer) => answer.status)""")
+    assert status == 400

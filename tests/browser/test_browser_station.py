@@ -1,19 +1,47 @@
 """The station desk at /station/: station staff file a walk-in consumer's complaint (identity checked on the spot),
-settle it on the spot, and see the station's figures change, in a real browser (1440x900, then a tablet)."""
+settle it on the spot, and see the station's figures change, in a real browser (1440x900, then a tablet); and the
+staff sign-in's steps at the desk: an account with an authenticator gives its code, one with a temporary password
+chooses its own (issue 14)."""
 
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from playwright.async_api import Page, expect
 
 from browser.browser_testkit import TABLET, Opener, Screen
 from browser.conftest import SHANGHAI, png
+from browser.test_browser_staff import authenticator_code
 
 WALK_IN_PHONE = "13907091234"
 RESIDENT_ID = "632801199003071235"
+STAFF_PASSWORD = "Qaidam-desk-2026"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def password_token(api: httpx.AsyncClient, username: str, password: str) -> str:
+    answer = await api.post("/auth/token", data={"grant_type": "password", "username": username,
+                                                 "password": password})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+async def new_station_account(api: httpx.AsyncClient, regulator_token: str, demo: dict[str, Any]) -> str:
+    """A station staff account of the demo station, created by the Golmud regulator: its username."""
+    username = f"desk-{secrets.token_hex(4)}"
+    created = await api.post(f"/v1/regulator/stations/{demo['stations'][0]['station_id']}/staff",
+                             json={"username": username, "password": STAFF_PASSWORD, "display_name": "才让卓玛"},
+                             headers=bearer(regulator_token))
+    assert created.status_code == 201, created.text
+    return username
 
 
 async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen) -> Page:
@@ -142,3 +170,81 @@ async def test_station_staff_file_a_walk_in_complaint_settle_it_on_the_spot_and_
     await page.get_by_role("menuitem", name="本站案件").click()
     await expect(page.get_by_role("row").filter(has_text=case_no)).to_be_visible()
     await screen(page, "station-cases-tablet")
+
+
+async def test_a_station_account_with_an_authenticator_signs_in_at_the_desk_with_its_code(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, regulator_token: str,
+        demo: dict[str, Any]) -> None:
+    username = await new_station_account(api, regulator_token, demo)
+    own = bearer(await password_token(api, username, STAFF_PASSWORD))
+    enrolment = await api.post("/v1/regulator/staff/me/totp", headers=own)
+    assert enrolment.status_code == 201, enrolment.text
+    secret = enrolment.json()["secret"]
+    confirmed_at = time.time()
+    confirmed = await api.post("/v1/regulator/staff/me/totp/confirm", headers=own,
+                               json={"code": authenticator_code(secret, confirmed_at)})
+    assert confirmed.status_code in (200, 204), confirmed.text
+
+    page = await open_page("/station/")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码", exact=True).fill(STAFF_PASSWORD)
+    await page.get_by_label("密码", exact=True).press("Enter")
+    await expect(page.get_by_role("heading", name="双因素认证")).to_be_visible()
+    # The step's one field has the focus: the code is typed straight away.
+    await expect(page.get_by_label("动态验证码")).to_be_focused()
+    await page.get_by_role("button", name="验证并登录").click()
+    await expect(page.get_by_role("alert").filter(has_text="请输入 6 位数字验证码")).to_be_visible()
+    await screen(page, "station-sign-in-code")
+    # The confirming code's step is spent; the sign-in takes the next one (one step of drift is accepted).
+    await page.get_by_label("动态验证码").fill(authenticator_code(secret, confirmed_at + 30))
+    await page.get_by_label("动态验证码").press("Enter")
+    await expect(page.get_by_role("heading", name="登记来访消费者投诉")).to_be_visible()
+    await expect(page.get_by_text(f"当前用户：{username}")).to_be_visible()
+
+
+async def test_a_station_account_with_a_temporary_password_is_made_to_choose_its_own_in_english(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, regulator_token: str,
+        demo: dict[str, Any]) -> None:
+    username = await new_station_account(api, regulator_token, demo)
+    admin = demo["staff_admin"]
+    administrator = bearer(await password_token(api, admin["username"], admin["password"]))
+    account_id = None
+    cursor = None
+    while account_id is None:
+        listed = await api.get("/v1/regulator/staff", headers=administrator,
+                               params={"region": demo["stations"][0]["region"], "limit": 100,
+                                       **({"cursor": cursor} if cursor else {})})
+        assert listed.status_code == 200, listed.text
+        account_id = next((item["id"] for item in listed.json()["items"] if item["username"] == username), None)
+        cursor = listed.json()["next_cursor"]
+        assert account_id is not None or cursor is not None, f"{username} is not among the staff accounts"
+    reset = await api.post(f"/v1/regulator/staff/{account_id}/reset", headers=administrator)
+    assert reset.status_code == 200, reset.text
+    temporary = reset.json()["temporary_password"]
+
+    page = await open_page("/station/")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="Station staff sign-in")).to_be_visible()
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.get_by_role("alert").filter(has_text="Enter the Username")).to_be_visible()
+    await screen(page, "station-sign-in-errors-en")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password", exact=True).fill(temporary)
+    await page.get_by_label("Password", exact=True).press("Enter")
+    heading = page.get_by_role("heading", name="Change your password")
+    await expect(heading).to_be_visible()
+    await expect(heading).to_be_focused()
+    await page.get_by_label("New password", exact=True).fill("short")
+    await page.get_by_label("New password again").fill("short")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Shorter than 12 characters")
+    await screen(page, "station-sign-in-password-change-en")
+    await page.get_by_label("New password", exact=True).fill(STAFF_PASSWORD + "!")
+    await page.get_by_label("New password again").fill(STAFF_PASSWORD + "!")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("heading", name="File a walk-in consumer's complaint")).to_be_visible()
+    # The temporary password is spent; the new one is the account's.
+    refused = await api.post("/auth/token", data={"grant_type": "password", "username": username,
+                                                  "password": temporary})
+    assert refused.status_code == 400, refused.text
+    await password_token(api, username, STAFF_PASSWORD + "!")

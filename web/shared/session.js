@@ -1,4 +1,5 @@
-// A signed-in staff member (console, station desk): the short access token and what its claims say. The refresh
+// A signed-in staff member (console, station desk) or enterprise portal user: the short access token and what its
+// claims say. The refresh
 // token never reaches this code: the gateway keeps it in an HttpOnly, SameSite=Strict cookie scoped to /auth, a
 // session cookie that the browser drops when it closes (a shared office or service-desk computer signs out with it).
 // The access token is kept in sessionStorage under each screen's own key, so a reload keeps the tab signed in; a new
@@ -16,16 +17,15 @@ function claimsOf(token) {
 
 /**
  * The session of the screen whose token lives under `key`: {session, signIn, signOut, activeSession, refresh,
- * signedOutByServer}. `audience` names the gateway's refresh cookie; null for the enterprise portal, whose tokens
- * (an enterprise's, like its API clients') last an hour and are not refreshed. `i18n` gives the answers' language.
+ * signedOutByServer}. `audience` names the gateway's refresh cookie (`regulator` for staff, `merchant` for the
+ * portal's people); `i18n` gives the answers' language.
  */
-export function createSession(key, { audience = null, i18n }) {
+export function createSession(key, { audience, i18n }) {
   // Set while this browser holds a session cookie, so a tab opened signed out only asks the gateway when it may
   // succeed.
   const hintKey = `${key}.signedIn`
   const lock = `${key}.refresh`
-  const cookieHeaders = audience ? { 'X-Session-Cookie': audience, Accept: 'application/json' }
-    : { Accept: 'application/json' }
+  const cookieHeaders = { 'X-Session-Cookie': audience, Accept: 'application/json' }
 
   function restore() {
     try {
@@ -45,7 +45,6 @@ export function createSession(key, { audience = null, i18n }) {
       merchantId: claims.merchant_id ?? null, roles: claims.roles ?? [], expiresAt: claims.exp * 1000 }
     sessionStorage.setItem(key, JSON.stringify(session.current))
     clearTimeout(renewal)
-    if (!audience) return
     localStorage.setItem(hintKey, '1')
     renewal = setTimeout(() => refresh(token), Math.max(session.current.expiresAt - Date.now() - EARLY_MS, 0))
   }
@@ -81,10 +80,6 @@ export function createSession(key, { audience = null, i18n }) {
   /** A new access token from the cookie, unless the one in hand is no longer `stale` (another call renewed it). The
    * session ends when the gateway refuses (revoked, expired, account disabled); a network failure keeps it. */
   function refresh(stale = session.current?.token) {
-    if (!audience) {
-      forget()
-      return Promise.resolve(null)
-    }
     return exclusively(async () => {
       if (session.current && session.current.token !== stale && session.current.expiresAt - Date.now() > EARLY_MS) {
         return session.current
@@ -108,7 +103,6 @@ export function createSession(key, { audience = null, i18n }) {
   /** The current session with a token good for at least a minute, renewed first if needed; null when signed out. */
   async function activeSession() {
     if (session.current && session.current.expiresAt - Date.now() > EARLY_MS) return session.current
-    if (!audience) return session.current
     if (!session.current && !localStorage.getItem(hintKey)) return null
     return refresh(session.current?.token)
   }
@@ -116,7 +110,6 @@ export function createSession(key, { audience = null, i18n }) {
   /** Ends the session everywhere: the gateway revokes the refresh token's family and deletes the cookie. */
   async function signOut() {
     forget()
-    if (!audience) return
     await fetch('/auth/revoke', { method: 'POST', headers: cookieHeaders, credentials: 'same-origin',
       cache: 'no-store' }).catch(() => null)
   }

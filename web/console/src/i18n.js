@@ -1,5 +1,6 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
 import { createI18n } from 'vue-i18n'
+import { signInEn, signInZh } from '@shared/signInMessages.js'
 import * as outcomeAudit from './messages/audit.js'
 import { en as odrEn, zh as odrZh } from './views/odr/messages.js'
 import { staffEn, staffZh } from './views/staff/messages.js'
@@ -230,8 +231,8 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, ...staffZh, ...work.zh, odr: odrZh },
-              en: { ...en, ...outcomeAudit.en, ...staffEn, ...work.en, odr: odrEn } },
+  messages: { 'zh-CN': { ...zh, ...outcomeAudit.zh, ...staffZh, ...signInZh, ...work.zh, odr: odrZh },
+              en: { ...en, ...outcomeAudit.en, ...staffEn, ...signInEn, ...work.en, odr: odrEn } },
 })
 
 export function setLocale(locale) {

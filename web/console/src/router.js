@@ -1,6 +1,8 @@
 // Hash routes: every screen lives at /console/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
-import { activeSession, session } from './session.js'
+import SignIn from '@shared/SignIn.vue'
+import { sendWithToken } from './api.js'
+import { activeSession, session, signIn } from './session.js'
 import CaseDetail from './views/CaseDetail.vue'
 import AuditChain from './views/audit/AuditChain.vue'
 import AuditFigures from './views/audit/AuditFigures.vue'
@@ -12,7 +14,6 @@ import Dashboard from './views/Dashboard.vue'
 import Imports from './views/Imports.vue'
 import Mediation from './views/Mediation.vue'
 import Queue from './views/Queue.vue'
-import SignIn from './views/SignIn.vue'
 import Summary from './views/Summary.vue'
 import MyAccount from './views/staff/MyAccount.vue'
 import Staff from './views/staff/Staff.vue'
@@ -43,7 +44,8 @@ export const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/', redirect: '/queue' },
-    { path: '/sign-in', component: SignIn, meta: { public: true } },
+    { path: '/sign-in', component: SignIn, props: { signIn, home: '/queue', send: sendWithToken },
+      meta: { public: true } },
     { path: '/queue', component: Queue, meta: { menu: 'queue', crumbs: ['menu.queue'] } },
     { path: '/cases/:id', component: CaseDetail, props: true,
       meta: { menu: 'queue', crumbs: ['menu.queue', 'detail.title'] } },

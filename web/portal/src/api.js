@@ -4,5 +4,5 @@ import { i18n } from './i18n.js'
 import { activeSession, refresh, signedOutByServer } from './session.js'
 
 export { ApiError } from '@shared/api.js'
-export const { getJson, postJson, putJson, postForm, postMultipart, getBlobUrl } =
+export const { getJson, postJson, putJson, postForm, postMultipart, getBlobUrl, sendWithToken } =
   createApi(i18n, { activeSession, refresh, signedOutByServer })

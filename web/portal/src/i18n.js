@@ -1,5 +1,6 @@
 // Chinese first, English on request (web/shared/i18n.js); every string the portal shows, in both languages.
 import { createScreenI18n } from '@shared/i18n.js'
+import { signInEn, signInZh } from '@shared/signInMessages.js'
 
 const zh = {
   app: { name: '在线消费纠纷解决（ODR）企业工作台', short: '企业工作台', language: 'English', signOut: '退出登录',
@@ -15,7 +16,7 @@ const zh = {
     passwordRule: '至少 10 位，须同时包含字母和数字，且不得包含用户名', mismatch: '两次输入的密码不一致',
     activated: '密码已设置' },
   errors: { network: '无法连接服务器，请检查网络后重试', status: '请求失败（{status}）', notFound: '未找到该案件' },
-  common: { all: '全部', search: '查询', reset: '重置', cancel: '取消', confirm: '确定', none: '无',
+  common: { all: '全部', search: '查询', reset: '重置', cancel: '取消', confirm: '确定', none: '无', colon: '：',
     more: '加载更多', view: '查看', download: '下载', submit: '提交', actions: '操作', save: '保存', refresh: '刷新',
     close: '关闭', copyHint: '请立即妥善保存，关闭后将无法再次查看。', yes: '是', no: '否' },
   caseStatus: { negotiating: '协商中', mediating: '调解中', suspended: '已中止', settled: '已和解', failed: '协商未果',
@@ -105,7 +106,7 @@ const en = {
     mismatch: 'The two passwords differ', activated: 'Password set' },
   errors: { network: 'Cannot reach the server; check the network and try again', status: 'Request failed ({status})',
     notFound: 'No such case' },
-  common: { all: 'All', search: 'Search', reset: 'Reset', cancel: 'Cancel', confirm: 'OK', none: 'None',
+  common: { all: 'All', search: 'Search', reset: 'Reset', cancel: 'Cancel', confirm: 'OK', none: 'None', colon: ': ',
     more: 'Load more', view: 'View', download: 'Download', submit: 'Submit', actions: 'Actions', save: 'Save',
     refresh: 'Refresh', close: 'Close', copyHint: 'Keep it safe now: it cannot be shown again once closed.',
     yes: 'Yes', no: 'No' },
@@ -191,4 +192,5 @@ const en = {
     state: { pending_activation: 'Awaiting activation', active: 'Active', disabled: 'Disabled' } },
 }
 
-export const { i18n, setLocale } = createScreenI18n({ 'zh-CN': zh, en }, 'odr.portal.locale')
+export const { i18n, setLocale } = createScreenI18n({ 'zh-CN': { ...zh, ...signInZh }, en: { ...en, ...signInEn } },
+  'odr.portal.locale')

@@ -3,6 +3,7 @@ import { createApi } from '@shared/api.js'
 import { i18n } from './i18n.js'
 import { activeSession, refresh, signedOutByServer } from './session.js'
 
-export const { getJson, postJson, postForm, postFile, getBlobUrl } = createApi(i18n, { activeSession, refresh, signedOutByServer })
+export const { getJson, postJson, postForm, postFile, getBlobUrl, sendWithToken } =
+  createApi(i18n, { activeSession, refresh, signedOutByServer })
 
 export const STATION = '/v1/regulator/station-complaints'

@@ -1,5 +1,6 @@
 // Chinese first, English on request; the choice is kept in localStorage and set on <html lang>.
 import { createI18n } from 'vue-i18n'
+import { signInEn, signInZh } from '@shared/signInMessages.js'
 
 const zh = {
   app: { name: '消费维权服务站工作台', short: '服务站工作台', language: 'English', signOut: '退出登录',
@@ -132,7 +133,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: saved === 'en' ? 'en' : 'zh-CN',
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zh, en },
+  messages: { 'zh-CN': { ...zh, ...signInZh }, en: { ...en, ...signInEn } },
 })
 
 export function setLocale(locale) {

@@ -1,6 +1,7 @@
 // Hash routes: every screen lives at /station/ itself, so a reload or a shared link needs nothing from the server.
 import { createRouter, createWebHashHistory } from 'vue-router'
 import SignIn from '@shared/SignIn.vue'
+import { sendWithToken } from './api.js'
 import { activeSession, session, signIn } from './session.js'
 import CaseDetail from './views/CaseDetail.vue'
 import Cases from './views/Cases.vue'
@@ -11,7 +12,8 @@ export const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/', redirect: '/file' },
-    { path: '/sign-in', component: SignIn, props: { signIn, home: '/file' }, meta: { public: true } },
+    { path: '/sign-in', component: SignIn, props: { signIn, home: '/file', send: sendWithToken },
+      meta: { public: true } },
     { path: '/file', component: FileComplaint, meta: { menu: 'file', crumbs: ['menu.file'] } },
     { path: '/cases', component: Cases, meta: { menu: 'cases', crumbs: ['menu.cases'] } },
     { path: '/cases/:id', component: CaseDetail, props: true,
