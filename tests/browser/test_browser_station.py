@@ -195,6 +195,12 @@ async def test_a_station_account_with_an_authenticator_signs_in_at_the_desk_with
     await page.get_by_role("button", name="验证并登录").click()
     await expect(page.get_by_role("alert").filter(has_text="请输入 6 位数字验证码")).to_be_visible()
     await screen(page, "station-sign-in-code")
+    # Switched to English on the way, the step says everything again in English, the refusal too.
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    await expect(page.get_by_role("alert").filter(has_text="Enter the 6-digit code")).to_be_visible()
+    await screen(page, "station-sign-in-code-en")
+    await page.get_by_role("button", name="中文").click()
     # The confirming code's step is spent; the sign-in takes the next one (one step of drift is accepted).
     await page.get_by_label("动态验证码").fill(authenticator_code(secret, confirmed_at + 30))
     await page.get_by_label("动态验证码").press("Enter")
