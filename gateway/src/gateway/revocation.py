@@ -1,11 +1,11 @@
 """Whether an enterprise principal's tokens may still be used: asked of merchants, each answer kept a few seconds.
 
-Tokens live an hour, but a suspension or revocation must bite within 5 s, so every enterprise request checks its
-principal against merchants, cached per principal for `ttl` seconds: an API client by its client id
-(`GET /internal/v1/principals/{client_id}/active`), a person signed in to the enterprise portal by their username
-(`GET /internal/v1/principals/portal-users/{username}/active`, false once the account is disabled or reset or the
-enterprise is no longer approved). When merchants cannot answer, the request fails (503) rather than trusting a
-principal that may have been revoked.
+A client's tokens live an hour (a portal user's 15 minutes), but a suspension or revocation must bite within 5 s,
+so every enterprise request checks its principal against merchants, cached per principal for `ttl` seconds: an API
+client by its client id (`GET /internal/v1/principals/{client_id}/active`), a person signed in to the enterprise
+portal by their username (`GET /internal/v1/principals/portal-users/{username}/active`, false once the account is
+disabled or reset or the enterprise is no longer approved). When merchants cannot answer, the request fails (503)
+rather than trusting a principal that may have been revoked.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ class GatewaySettings(ServiceSettings):
         description="HMAC key deriving one-time codes (consumer subjects use `subject_key`).",
     )
     access_token_ttl_seconds: int = Field(
-        default=900, description="Access tokens of consumers and staff, who refresh them with a refresh token.")
+        default=900,
+        description="Access tokens of consumers, staff and portal users, who refresh them with a refresh token.")
     client_token_ttl_seconds: int = Field(
         default=3600, description="Enterprise (client_credentials) tokens; revocation still bites within seconds.")
 
