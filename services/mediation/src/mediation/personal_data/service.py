@@ -2,7 +2,8 @@
 `personal_data_erased.v1` once a closed case is past its retention period.
 
 Erasure empties mediation's copies of the complainant (name, masked phone), the facts, the order number and the
-shared evidence list, the text of every message the consumer wrote and the names and files of what they uploaded;
+shared evidence list, the text of every message the consumer wrote, their notes on fulfilment proofs and the names
+and files of what they uploaded;
 the case row, its clocks, offers, agreement and every coded column stay, so the outcome audit's figures do not move.
 The hash chain stays verifiable because nothing it covers is personal: an entry holds ids, codes, amounts and
 instants, and an agreement's content hash covers its terms, consents (by token subject) and mediation record, none
@@ -16,8 +17,10 @@ import uuid
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mediation.agreements.models import SettlementAgreement
 from mediation.casefile.service import case_detail
 from mediation.cases.models import MediationCase, complainant_name_context
+from mediation.fulfilment.models import FulfilmentProof
 from mediation.messages.models import CaseAttachment, CaseMessage, body_context
 from mediation.personal_data.schemas import MediationPersonalData
 from servicekit.db import utcnow
@@ -55,6 +58,9 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
     for message_id in messages:
         await session.execute(update(CaseMessage).where(CaseMessage.id == message_id)
                               .values(body_enc=cipher.encrypt("", context=body_context(message_id))))
+    # Only the consumer answers a fulfilment proof, so every answer note is theirs.
+    await session.execute(update(FulfilmentProof).where(FulfilmentProof.agreement_id.in_(
+        select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note=None))
     uploads = (await session.execute(
         delete(CaseAttachment).where(CaseAttachment.case_id == case.id, CaseAttachment.uploader_role == CONSUMER_ROLE)
         .returning(CaseAttachment.storage_key))).scalars().all()
