@@ -325,10 +325,10 @@ async def messages_of_cases(session: AsyncSession, cipher: PiiCipher,
     found = []
     for row in rows:
         message = await _message(session, cipher, row)
-        if message is not None:
-            found.append(CaseTextMessage(complaint_id=row.complaint_id, created_at=row.created_at, sent_at=row.sent_at,
-                                     status=row.status, template=row.template,
-                                     text=render(message.template, message.params)))
+        if message is not None and row.complaint_id is not None:
+            found.append(CaseTextMessage(complaint_id=row.complaint_id, created_at=row.created_at,
+                                         sent_at=row.sent_at, status=row.status, template=row.template,
+                                         text=render(message.template, message.params)))
     return found
 
 

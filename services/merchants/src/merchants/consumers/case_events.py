@@ -34,8 +34,9 @@ def handlers(*, retry_window: timedelta) -> dict[str, dict[str, Handler]]:
         erased = complaints_v1.PersonalDataErased.model_validate(envelope.data)
         await webhook_service.erase_complaint_payloads(session, erased.complaint_id)
 
+    on_complaints: dict[str, Handler] = {contract.event_type: on_case_event for contract in complaints_v1.CONTRACTS}
+    on_complaints[complaints_v1.PersonalDataErased.event_type] = on_personal_data_erased
     return {
-        ON_COMPLAINTS: {contract.event_type: on_case_event for contract in complaints_v1.CONTRACTS}
-        | {complaints_v1.PersonalDataErased.event_type: on_personal_data_erased},
+        ON_COMPLAINTS: on_complaints,
         ON_MEDIATION: {contract.event_type: on_case_event for contract in mediation_v1.CONTRACTS},
     }
