@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import struct
 import time
+import uuid
 import zlib
 from typing import Any
 
+import asyncpg
 import httpx
 from playwright.async_api import Page, Route, expect
 
 from browser.browser_testkit import PHONE, Opener, Screen
+from odr_runner.stack import Stack
+from servicekit.db import asyncpg_dsn
 
 # Each test signs in with its own number, so one test's cases never show in another's list.
 PHONES = iter(f"139{n:08d}" for n in range(10_000_001, 10_000_100))
@@ -365,3 +370,49 @@ async def test_the_app_installs_an_offline_shell(open_page: Opener) -> None:
     assert manifest["icons"]
     assert any(url.endswith("/app/js/main.js") for url in cached)
     assert not any("/v1/" in url or "/auth/" in url for url in cached)
+
+
+async def test_my_personal_data_downloads_and_a_closed_case_s_is_erased_once_its_retention_has_passed(
+        open_page: Opener, api: httpx.AsyncClient, platform: Stack, screen: Screen) -> None:
+    session = await consumer_session(api, next(PHONES))
+    filed = await file_by_api(api, session, complainant={"name": "欧阳娜娜", "phone": session["phone"]})
+    page, _ = await signed_in(open_page, api, "#/complaints", phone=session["phone"])
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="下载我的数据").click()
+    download = await download_info.value
+    assert download.suggested_filename.startswith("personal-data-")
+    exported = json.loads((await download.path()).read_text())
+    assert [case["complainant"]["name"] for case in exported["complaints"]["complaints"]] == ["欧阳娜娜"]
+    await expect(page.get_by_text("已下载您的数据。")).to_be_visible()
+
+    await page.goto(f"/app/#/complaints/{filed['id']}")
+    erasure = page.locator("section.erasure")
+    await expect(erasure.get_by_text("案件尚未办结，处理案件仍需要这些信息，暂不能删除。")).to_be_visible()
+    await expect(erasure.get_by_role("button")).to_have_count(0)
+    withdrawn = await api.post(f"/v1/consumer/complaints/{filed['id']}/withdraw", headers=bearer(session))
+    assert withdrawn.status_code == 200, withdrawn.text
+    await page.reload()
+    await erasure.get_by_role("button", name="删除本案个人信息").click()
+    await expect(erasure.get_by_text(re.compile("删除后无法恢复"))).to_be_visible()
+    await erasure.get_by_role("button", name="确定删除").click()
+    await expect(erasure.get_by_text(re.compile(r"仍在保存期内，\d{4}-\d{2}-\d{2} 起才能删除"))).to_be_visible()
+    await screen(page, "app-erasure-in-retention")
+
+    # The years of the retention period pass.
+    connection = await asyncpg.connect(asyncpg_dsn(platform.database_url, platform.config.database_name("complaints")))
+    try:
+        await connection.execute("UPDATE complaint SET closed_at = closed_at - interval '4000 days' WHERE id = $1",
+                                 uuid.UUID(filed["id"]))
+    finally:
+        await connection.close()
+    await erasure.get_by_role("button", name="确定删除").click()
+
+    await expect(page.get_by_text("本案的个人信息已删除。")).to_be_visible()
+    await expect(erasure.get_by_text(re.compile("个人信息已于 .* 删除"))).to_be_visible()
+    await expect(page.locator(".timeline").get_by_text("保存期届满，个人信息已删除")).to_be_visible()
+    await expect(page.get_by_text("买的枸杞发霉了")).to_have_count(0)
+    await screen(page, "app-erasure-done")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_text(re.compile("The personal data of this case was erased on"))).to_be_visible()
+    await screen(page, "app-erasure-done-en")

@@ -275,6 +275,32 @@ async def test_retention_prune_deletes_expired_event_rows_only(
         await connection.close()
 
 
+async def test_retention_prune_erases_the_personal_data_of_closed_cases_past_their_retention(
+        fault_stack: Stack, capsys: pytest.CaptureFixture[str], client: httpx.AsyncClient,
+        consumer_headers: dict[str, str], file_complaint: FileComplaint) -> None:
+    facts = f"retention prune {uuid.uuid4().hex}"
+    complaint_id = await file_complaint(facts)
+    withdrawn = await client.post(f"/v1/consumer/complaints/{complaint_id}/withdraw", headers=consumer_headers)
+    assert withdrawn.status_code == 200, withdrawn.text
+    connection = await asyncpg.connect(asyncpg_dsn(fault_stack.database_url,
+                                                   fault_stack.config.database_name("complaints")))
+    try:
+        await connection.execute("UPDATE complaint SET closed_at = closed_at - interval '4000 days' WHERE id = $1",
+                                 uuid.UUID(complaint_id))
+
+        code, output = await odr(fault_stack, capsys, "retention", "prune", "--service", "complaints")
+
+        assert code == 0
+        assert [line["service"] for line in output] == ["complaints", "complaints"]
+        assert output[1]["personal_data_erased"] >= 1
+        row = await connection.fetchrow("SELECT facts, complainant_name_enc, personal_data_erased_at FROM complaint "
+                                        "WHERE id = $1", uuid.UUID(complaint_id))
+        assert (row["facts"], row["complainant_name_enc"]) == ("", None)
+        assert row["personal_data_erased_at"] is not None
+    finally:
+        await connection.close()
+
+
 async def test_seed_prints_the_demo_credentials(fault_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     """Last in the file: seeding rotates the demo enterprises' credentials, and their earlier tokens with them."""
     code, output = await odr(fault_stack, capsys, "seed")

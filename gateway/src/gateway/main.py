@@ -18,6 +18,7 @@ from gateway import tokens
 from gateway.edge import EdgeMiddleware
 from gateway.openapi import MergedOpenApi
 from gateway.otp import WINDOW_SECONDS, OtpCodes
+from gateway.personal_data import router as personal_data_router
 from gateway.proxy import Proxy
 from gateway.routes import ROUTES, RouteTable
 from gateway.runtime import GatewayRuntime, get_runtime
@@ -97,6 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                        internal_token=settings.internal_token.get_secret_value())
     app.include_router(health_router(_upstream_readiness))
     app.include_router(tokens.router)
+    app.include_router(personal_data_router)
     _add_docs(app)
     mount_webapp(app)
     # Last: whatever the gateway does not answer itself is looked up in the allow-list.
@@ -136,7 +138,8 @@ def _add_docs(app: FastAPI) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         if not gateway_spec:
-            gateway_spec.update(get_openapi(title=app.title, version="1.0.0", routes=tokens.router.routes))
+            gateway_spec.update(get_openapi(title=app.title, version="1.0.0",
+                                            routes=[*tokens.router.routes, *personal_data_router.routes]))
         runtime = get_runtime(request)
         return JSONResponse(await runtime.openapi.document(runtime.internal_client, gateway_spec))
 

@@ -141,6 +141,11 @@ def merge(parts: list[tuple[str, dict[str, Any], Selector]], *, title: str) -> d
     }
 
 
+def _gateway_selector(method: str, path: str) -> tuple[str, bool]:
+    """The gateway's own operations: token endpoints, and consumer operations it composes from the services."""
+    return ("consumer", True) if path.startswith("/v1/consumer/") else ("auth", False)
+
+
 class MergedOpenApi:
     """Fetches each service's spec (short timeout, cached), keeping the last good copy when a service is down."""
 
@@ -164,7 +169,7 @@ class MergedOpenApi:
                 retry_in = self.settings.openapi_cache_seconds if spec is not None else FAILED_FETCH_RETRY_SECONDS
                 self._next_fetch[service] = now + retry_in
         parts: list[tuple[str, dict[str, Any], Selector]] = [
-            ("gateway", gateway_spec, lambda method, path: ("auth", False)),
+            ("gateway", gateway_spec, _gateway_selector),
         ]
         parts.extend(
             (service.value, self._cached[service], upstream_selector(service, self.table.routes))

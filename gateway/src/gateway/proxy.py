@@ -184,6 +184,15 @@ class Proxy:
         body = await read_body(request, route.max_body_bytes or self.settings.max_body_bytes)
         return await self._forward(request, route, body)
 
+    async def read_as_caller(self, request: Request, route: Route) -> Detail:
+        """GET `route`'s path from its service with the caller's own headers (the service checks the token again and
+        decides what the caller may read), through the service's circuit like any forwarded request."""
+        target = URL(self.bases[route.service] + quote(route.template, safe=QUOTE_SAFE_PATH), encoded=True)
+        headers = [(name, value) for name, value in self._upstream_headers(request) if name != "accept"]
+        headers.append(("Accept", "application/json"))
+        with self._upstream_failures(route):
+            return await self._read_detail(route, target, headers, None)
+
     async def _follow(self, request: Request, route: Route, event: str) -> Response:
         """A live case stream served from the service's case-change feed (`gateway.live`): the detail is read with
         the client's own headers, so the service decides who may follow what; a refusal is answered as it came."""

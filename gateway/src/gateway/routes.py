@@ -56,6 +56,7 @@ ROUTES: list[Route] = [
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/withdraw", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/rating", COMPLAINTS),
     Route(CONSUMER, "GET", "/v1/consumer/complaints/{id}/access-log", COMPLAINTS),
+    Route(CONSUMER, "POST", "/v1/consumer/complaints/{id}/personal-data/erasure", COMPLAINTS),
     Route(CONSUMER, "POST", "/v1/consumer/reports", COMPLAINTS),
     # An attachment travels as the raw body; the complaints service refuses more than 5 MB itself.
     Route(CONSUMER, "POST", "/v1/consumer/evidence", COMPLAINTS, max_body_bytes=6 * 1024 * 1024),
@@ -113,6 +114,7 @@ ROUTES: list[Route] = [
     Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/issue-type", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/complaints/{id}/reveal", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/complaints/{id}/access-log", COMPLAINTS),
+    Route(REGULATOR, "GET", "/v1/regulator/personal-data-reads", COMPLAINTS),
     Route(REGULATOR, "GET", "/v1/regulator/complaints/{id}/evidence/{evidence_id}", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/verification", COMPLAINTS),
     Route(REGULATOR, "POST", "/v1/regulator/reports/{id}/decision", COMPLAINTS),

@@ -22,6 +22,7 @@ from servicekit.events.inbox import Handler
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.testing.infra import migrated_database, own_broker, running_app
+from servicekit.uploads import LocalDiskStore
 
 PII_KEY = "mediation-test-pii-key"
 
@@ -67,7 +68,8 @@ def outbox(settings: MediationSettings) -> Outbox:
 
 @pytest.fixture(scope="session")
 def handlers(settings: MediationSettings, outbox: Outbox) -> dict[str, Handler]:
-    return complaint_handlers(outbox=outbox, cipher=PiiCipher(PII_KEY), settings=settings)
+    return complaint_handlers(outbox=outbox, cipher=PiiCipher(PII_KEY), settings=settings,
+                              attachments=LocalDiskStore(settings.attachment_dir))
 
 
 

@@ -12,7 +12,8 @@ ODR_KAFKA_BOOTSTRAP) names.
     odr audit verify --region R              verify a region's outcome chain (mediation)
     odr keys rotate --merchant ID            new API credentials for an enterprise (merchants)
     odr staff create --username ... < pw     a regulator staff account (merchants)
-    odr retention prune [--service S]        delete published outbox rows and inbox rows past the retention period
+    odr retention prune [--service S]        delete published outbox rows and inbox rows past the retention period,
+                                             and erase the personal data of closed cases past theirs (complaints)
 
 Commands that belong to one service run that service's own command line (`python -m mediation.cli`, `merchants.cli`)
 with the service's settings; the rest use servicekit directly. Local secrets come from `.odr/secrets.json`.
@@ -112,7 +113,8 @@ def parser() -> argparse.ArgumentParser:
     create.set_defaults(run=create_staff)
 
     retention = commands.add_parser("retention", help="event tables").add_subparsers(dest="action", required=True)
-    prune = retention.add_parser("prune", help="delete what is older than the retention period, now")
+    prune = retention.add_parser("prune", help="delete what is older than the retention period, and erase the "
+                                 "personal data of closed cases past theirs, now")
     prune.add_argument("--service", choices=SERVICES, action="append")
     prune.set_defaults(run=prune_event_tables)
     return top
@@ -291,6 +293,9 @@ async def prune_event_tables(stack: Stack, arguments: argparse.Namespace) -> int
         finally:
             await engine.dispose()
         emit({"service": service, "retention_hours": hours, **deleted})
+    if "complaints" in (arguments.service or SERVICES):
+        # The erasure carries itself to mediation and merchants by its event, so only complaints runs it.
+        return await _delegate(stack, "complaints", ["erase-expired"])
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from complaints.access.router import audit_router as regulator_reads_router
 from complaints.access.router import consumer_router as consumer_access_router
 from complaints.access.router import regulator_router as regulator_access_router
 from complaints.complaint.router import (
@@ -21,6 +22,7 @@ from complaints.disclosure.router import regulator_router as regulator_disclosur
 from complaints.evidence.router import consumer_router as consumer_evidence_router
 from complaints.imports.router import regulator_router as regulator_import_router
 from complaints.notifications.router import internal_router as sms_internal_router
+from complaints.personal_data.router import consumer_router as consumer_personal_data_router
 from complaints.regions import public_router as public_regions_router
 from complaints.report.router import regulator_router as regulator_report_router
 from complaints.station.router import station_router
@@ -29,7 +31,7 @@ from complaints.summary.router import regulator_router as regulator_summary_rout
 
 ROUTERS: list[APIRouter] = [
     consumer_router, reports_router, consumer_evidence_router, regulator_router, station_router, hotline_router,
-    consumer_access_router, regulator_access_router,
+    consumer_access_router, regulator_access_router, regulator_reads_router, consumer_personal_data_router,
     consumer_consultation_router, regulator_consultation_router, regulator_import_router,
     regulator_summary_router, regulator_report_router, regulator_stats_router, regulator_disclosure_router,
     public_router, public_regions_router, internal_router, sms_internal_router, merchant_router,

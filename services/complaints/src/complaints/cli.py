@@ -8,15 +8,25 @@ Filings and transitions wait while it runs.
 
 sms-log: the latest text messages, decrypted, as their recipients read them: what the development sender (the
 default, `ODR_SMS_SENDER=dev`) "sent". It needs the service's PII key, as the service does.
+
+erase-expired: erase now the personal data of every closed case past its retention period
+(`ODR_PERSONAL_DATA_RETENTION_DAYS`), as the service's erasure job does every hour; prints one JSON line with the
+number of cases erased. `odr retention prune` runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+from datetime import timedelta
 
-from complaints.notifications.service import LoggedMessage, recent_messages
+from complaints.database import outbox
+from complaints.evidence.storage import evidence_store
+from complaints.notifications.service import LoggedMessage, NotifyingOutbox, recent_messages
+from complaints.personal_data.service import erase_expired
+from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.service import rebuild
 from servicekit.db import create_engine, create_sessionmaker
@@ -53,6 +63,27 @@ def _sms_log(arguments: argparse.Namespace) -> None:
         print(f"{message.created_at:%Y-%m-%d %H:%M:%S} {message.status:<7} {message.phone} {message.text}")
 
 
+async def erase_expired_personal_data(settings: ComplaintsSettings) -> int:
+    """One pass of the erasure job; returns the number of cases erased."""
+    engine = create_engine(settings)
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    try:
+        return await erase_expired(
+            create_sessionmaker(engine), cipher=cipher, store=evidence_store(settings),
+            publisher=Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, cipher),
+                                source=settings.service_name),
+            retention=timedelta(days=settings.personal_data_retention_days))
+    finally:
+        await engine.dispose()
+
+
+def _erase_expired(_arguments: argparse.Namespace) -> None:
+    settings = ComplaintsSettings()
+    erased = asyncio.run(erase_expired_personal_data(settings))
+    print(json.dumps({"service": settings.service_name, "personal_data_erased": erased,
+                      "retention_days": settings.personal_data_retention_days}))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command it names."""
     parser = argparse.ArgumentParser(prog="python -m complaints.cli", description=__doc__,
@@ -63,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     sms_log = commands.add_parser("sms-log", help="print the latest text messages as their recipients read them")
     sms_log.add_argument("--limit", type=int, default=20)
     sms_log.set_defaults(run=_sms_log)
+    erase = commands.add_parser("erase-expired",
+                                help="erase the personal data of closed cases past their retention period, now")
+    erase.set_defaults(run=_erase_expired)
     arguments = parser.parse_args(argv)
     arguments.run(arguments)
 

@@ -10,10 +10,11 @@ from complaints.consultation.jobs import ConsultationSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
-from complaints.dependencies import CASE_CHANGES
+from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE
 from complaints.notifications.jobs import DeadlineNotices, SmsDispatcher
 from complaints.notifications.service import NotifyingOutbox
 from complaints.notifications.service import prune_settled as prune_settled_sms
+from complaints.personal_data.jobs import PersonalDataEraser
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.jobs import StatsCompactor
@@ -27,7 +28,8 @@ from servicekit.retention import RetentionJob
 def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> dict[str, BackgroundJob]:
     """The outbox relay, the consumers of merchants' and mediation's events, the deadline sweeper, the statistics
     compactor, the consultation sweeper, the listener behind the live streams, the pruner of expired event rows
-    and idempotency keys, and the text-message dispatcher with its scan for negotiation periods about to end."""
+    and idempotency keys, the text-message dispatcher with its scan for negotiation periods about to end, and the
+    eraser of personal data past its retention period."""
     publisher = Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, runtime.cipher),
                           source=settings.service_name)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
@@ -68,6 +70,10 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
         "case-changes": runtime.extras[CASE_CHANGES].run,
         "retention-pruner": retention.run,
         "sms-deadline-notices": DeadlineNotices(runtime.sessionmaker, runtime.cipher, settings).run,
+        "personal-data-eraser": PersonalDataEraser(
+            runtime.sessionmaker, publisher=publisher, cipher=runtime.cipher, store=runtime.extras[EVIDENCE_STORE],
+            retention=timedelta(days=settings.personal_data_retention_days),
+            interval=settings.personal_data_erasure_interval).run,
     }
     if settings.sms_dispatch_enabled:
         jobs["sms-dispatcher"] = SmsDispatcher(runtime.sessionmaker, runtime.cipher, settings).run

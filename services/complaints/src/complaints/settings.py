@@ -56,6 +56,12 @@ class ComplaintsSettings(ServiceSettings):
     # Working days the bureau has to answer a consultation (咨询). Order 121 leaves consultations out (Art. 44), so no
     # statute sets it: the default is the bureau's 7-working-day period for its first answer on a complaint (Art. 15).
     consultation_answer_working_days: int = Field(default=7, ge=1, le=60)
+    # How long a closed case keeps its personal data before it may be erased, at the consumer's request or by the
+    # erasure job (PIPL Art. 47; personal_data/service.py), counted from its closure: the bureau's case-file keeping
+    # period. The anonymised case stays for the statistics.
+    personal_data_retention_days: int = Field(default=3 * 365, ge=0)
+    # How often the erasure job looks for closed cases past that period (seconds).
+    personal_data_erasure_interval: float = Field(default=3600.0, gt=0)
     # Anti-abuse signal (Art. 17): this many complaints by one person against one business within the window.
     repeat_complaints_threshold: int = 3
     repeat_complaints_window_days: int = 30

@@ -11,9 +11,10 @@ from mediation.fulfilment.router import router as fulfilment_router
 from mediation.messages.router import router as messages_router
 from mediation.negotiation.router import router as negotiation_router
 from mediation.outcomes.router import router as outcomes_router
+from mediation.personal_data.router import router as personal_data_router
 from mediation.regulator.router import router as regulator_router
 
 ROUTERS: list[APIRouter] = [
     cases_router, casefile_router, negotiation_router, messages_router, fulfilment_router, regulator_router,
-    audit_router, outcomes_router,
+    audit_router, outcomes_router, personal_data_router,
 ]

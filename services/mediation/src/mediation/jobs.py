@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mediation.consumers.complaints import GROUP as COMPLAINTS_GROUP
 from mediation.consumers.complaints import complaint_handlers
 from mediation.database import inbox, outbox
-from mediation.dependencies import CASE_FEED
+from mediation.dependencies import ATTACHMENT_STORE, CASE_FEED
 from mediation.fulfilment.service import flag_unconfirmed
 from mediation.negotiation.service import expire_negotiations
 from mediation.outcomes.jobs import run_outcome_signals
@@ -58,7 +58,8 @@ def background_jobs(runtime: ServiceRuntime, settings: MediationSettings) -> dic
     on_complaints = InboxConsumer(
         group=COMPLAINTS_GROUP,
         topics=CONSUMER_GROUPS[COMPLAINTS_GROUP],
-        handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.cipher, settings=settings),
+        handlers=complaint_handlers(outbox=runtime.outbox, cipher=runtime.cipher, settings=settings,
+                                    attachments=runtime.extras[ATTACHMENT_STORE]),
         sessionmaker=runtime.sessionmaker,
         inbox=inbox,
         settings=settings,

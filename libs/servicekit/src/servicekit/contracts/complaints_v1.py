@@ -220,6 +220,20 @@ class ComplaintRated(EventContract):
     rated_at: datetime
 
 
+class PersonalDataErased(EventContract):
+    """The personal data of a closed case was erased after its retention period (PIPL Art. 47), at the consumer's
+    request or by the retention job: every service erases its copies of the parties and of what the consumer wrote
+    and keeps the anonymised case, so every statistic stays the same. Carries nothing personal itself."""
+
+    event_type: ClassVar[str] = "complaints.complaint.personal_data_erased.v1"
+    aggregate_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    region_code: str
+    merchant_id: uuid.UUID | None
+    erased_at: datetime
+
+
 class DeadlineBreached(EventContract):
     """A statutory clock of the complaint passed its due date unmet."""
 
@@ -264,6 +278,7 @@ CONTRACTS: tuple[type[EventContract], ...] = (
     ComplaintWithdrawn,
     ComplaintClosed,
     ComplaintRated,
+    PersonalDataErased,
     DeadlineBreached,
     ReportStatusChanged,
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from complaints.access import service as access_service
-from complaints.access.schemas import AccessList, ConsumerAccessList, RevealIn, RevealRead
+from complaints.access.schemas import AccessList, ConsumerAccessList, RegionAccessList, RevealIn, RevealRead
 from servicekit.auth import Audience, ConsumerPrincipal, Principal, RegulatorPrincipal, Role, require
 from servicekit.dependencies import Cipher, DbSession
 from servicekit.pagination import PageSize
@@ -16,6 +16,7 @@ from servicekit.problems import problem_responses
 
 regulator_router = APIRouter(prefix="/v1/regulator/complaints", tags=["regulator: personal data"])
 consumer_router = APIRouter(prefix="/v1/consumer/complaints", tags=["consumer: complaints"])
+audit_router = APIRouter(prefix="/v1/regulator/personal-data-reads", tags=["regulator: personal data"])
 
 # Auditing staff reads is a supervisor's work: a regulator of the region, not a mediator.
 SupervisorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR))]
@@ -54,3 +55,15 @@ async def read_my_access_log(complaint_id: uuid.UUID, principal: ConsumerPrincip
     (its region), the fields and the purpose, never who in person (PIPL Art. 45)."""
     return await access_service.log_for_consumer(session, complaint_id=complaint_id, consumer_id=principal.sub,
                                                  cursor=cursor, limit=limit)
+
+
+@audit_router.get("", response_model=RegionAccessList, summary="Staff reads of personal data in a region (supervisor)",
+                  responses=problem_responses(401, 403, 404, 422))
+async def read_region_access_log(region: Annotated[str, Query(pattern=r"^\d{6}$")], principal: SupervisorPrincipal,
+                                 session: DbSession, cipher: Cipher, cursor: str | None = None,
+                                 limit: PageSize = 50) -> RegionAccessList:
+    """Every reveal and logged full read of a case of the region (and the regions below it), oldest first: the staff
+    member's subject, role and region, when, which case, which fields and the stated purpose with its note. For
+    regulators only (a mediator answers 403); 404 for a region the caller does not govern."""
+    return await access_service.log_of_region(session, region=region, principal=principal, cipher=cipher,
+                                              cursor=cursor, limit=limit)

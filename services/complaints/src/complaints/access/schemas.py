@@ -51,6 +51,18 @@ class AccessList(BaseModel):
     next_cursor: str | None
 
 
+class RegionAccessRead(AccessRead):
+    """One staff read in a region's audit: the reveal and the case it was of."""
+
+    complaint_id: uuid.UUID
+    case_no: str
+
+
+class RegionAccessList(BaseModel):
+    items: list[RegionAccessRead]
+    next_cursor: str | None
+
+
 class ConsumerAccessRead(BaseModel):
     """One reveal as the consumer sees it: the role and the bureau (its region), never the staff member."""
 
@@ -65,3 +77,9 @@ class ConsumerAccessRead(BaseModel):
 class ConsumerAccessList(BaseModel):
     items: list[ConsumerAccessRead]
     next_cursor: str | None
+
+
+class ConsumerCaseAccessRead(ConsumerAccessRead):
+    """One read of the consumer's personal data in their data export: the reveal and the case it was of."""
+
+    complaint_id: uuid.UUID

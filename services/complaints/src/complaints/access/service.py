@@ -16,6 +16,9 @@ from complaints.access.schemas import (
     AccessRead,
     ConsumerAccessList,
     ConsumerAccessRead,
+    ConsumerCaseAccessRead,
+    RegionAccessList,
+    RegionAccessRead,
     RevealIn,
     RevealRead,
 )
@@ -127,6 +130,39 @@ async def log_for_consumer(session: AsyncSession, *, complaint_id: uuid.UUID, co
     return ConsumerAccessList(items=[ConsumerAccessRead(
         at=entry["at"], role=entry["actor_role"], region_code=entry["actor_region"],
         region_name=_region_name(entry["actor_region"]), fields=entry["fields"], purpose=entry["purpose"],
+    ) for entry in page], next_cursor=next_cursor)
+
+
+async def log_of_cases(session: AsyncSession, *, complaint_ids: Sequence[uuid.UUID]) -> list[ConsumerCaseAccessRead]:
+    """Every read of these cases' personal data as their consumer sees it, oldest first (their data export)."""
+    rows = (await session.execute(select(pii_access_table).where(pii_access_table.c.complaint_id.in_(complaint_ids))
+                                  .order_by(pii_access_table.c.id))).mappings().all()
+    return [ConsumerCaseAccessRead(
+        complaint_id=entry["complaint_id"], at=entry["at"], role=entry["actor_role"],
+        region_code=entry["actor_region"], region_name=_region_name(entry["actor_region"]), fields=entry["fields"],
+        purpose=entry["purpose"]) for entry in rows]
+
+
+async def log_of_region(session: AsyncSession, *, region: str, principal: Principal, cipher: PiiCipher,
+                        cursor: str | None, limit: int) -> RegionAccessList:
+    """Every staff read of personal data on the cases of a region the supervisor governs, oldest first: who, when,
+    which case, which fields and why; 404 for a region the caller does not govern."""
+    if not principal.governs(region):
+        raise Problem("not-found", "No such region among those you govern")
+    cases = complaint_service.complaint_table
+    statement = (select(pii_access_table, cases.c.case_no)
+                 .join(cases, cases.c.id == pii_access_table.c.complaint_id)
+                 .where(cases.c.region_code.startswith(regions.prefix(region), autoescape=True)))
+    if cursor is not None:
+        statement = statement.where(pii_access_table.c.id > decode_cursor(cursor))
+    rows = (await session.execute(statement.order_by(pii_access_table.c.id).limit(limit + 1))).mappings().all()
+    page, next_cursor = page_of(rows, limit, lambda row: row["id"])
+    return RegionAccessList(items=[RegionAccessRead(
+        id=entry["id"], complaint_id=entry["complaint_id"], case_no=entry["case_no"], at=entry["at"],
+        actor_sub=entry["actor_sub"], actor_role=entry["actor_role"], actor_region=entry["actor_region"],
+        fields=entry["fields"], purpose=entry["purpose"],
+        note=(cipher.decrypt(entry["note_enc"], context=_note_context(entry["id"]))
+              if entry["note_enc"] is not None else None),
     ) for entry in page], next_cursor=next_cursor)
 
 

@@ -66,6 +66,9 @@ class Complaint(Base):
         Index("ix_complaint_queue_due", "queue_due_at", "id", postgresql_where=text("queue_due_at IS NOT NULL")),
         Index("uq_complaint_source_ticket", "source_ticket", unique=True,
               postgresql_where=text("source_ticket IS NOT NULL")),
+        # The retention job's scan for closed cases whose personal data is still kept (migration 0018).
+        Index("ix_complaint_erasable", "closed_at",
+              postgresql_where=text("closed_at IS NOT NULL AND personal_data_erased_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -139,6 +142,9 @@ class Complaint(Base):
     # The consumer's own words on the handling, encrypted (`pii_context`).
     rating_text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     rated_at: Mapped[datetime | None]
+    # Set when the personal data was erased after the retention period (personal_data/service.py): the parties,
+    # the facts, the order number, the rating text and the evidence are gone; every coded column stays.
+    personal_data_erased_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 

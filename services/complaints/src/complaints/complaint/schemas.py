@@ -445,6 +445,7 @@ class ComplaintRead(BaseModel):
     filed_at: datetime
     routed_at: datetime | None
     closed_at: datetime | None
+    personal_data_erased_at: datetime | None = None
     updated_at: datetime
 
 

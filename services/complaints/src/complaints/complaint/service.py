@@ -527,7 +527,7 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
                            rated_at=row["rated_at"])
                 if row["rating_score"] is not None else None),
         filed_at=row["filed_at"], routed_at=row["routed_at"], closed_at=row["closed_at"],
-        updated_at=row["updated_at"],
+        personal_data_erased_at=row.get("personal_data_erased_at"), updated_at=row["updated_at"],
     )
 
 

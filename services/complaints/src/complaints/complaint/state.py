@@ -81,7 +81,7 @@ TIMELINE_CODES: frozenset[str] = frozenset({
     "refused", "withdrawn", "rated", "mediation_opened", "negotiation_failed", "settled", "terminated",
     "verification_started", "report_case_opened", "report_not_opened", "verification_extended",
     "verification_paused", "verification_resumed", "transferred", "issue_type_corrected",
-    "filed_from_consultation", "imported",
+    "filed_from_consultation", "imported", "personal_data_erased",
 })
 # The details a screen may show beside the code (the rest are ids for the audit trail).
 TIMELINE_PARAMS: frozenset[str] = frozenset({

@@ -334,3 +334,23 @@ async def file_complaint(session: AsyncSession, *, consultation_id: uuid.UUID, c
         within=link,
     )
     return await complaint_service.file_complaint(session, filing)
+
+
+async def all_for_consumer(session: AsyncSession, *, consumer_id: str, cipher: PiiCipher) -> list[ConsultationRead]:
+    """Every consultation of the consumer in full, with the asker a staff filing recorded: their data export."""
+    rows = (await session.execute(select(consultation_table).where(*consumer_conditions(consumer_id))
+                                  .order_by(consultation_table.c.id))).mappings().all()
+    return [_detail(row, await _timeline(session, row["id"]), cipher, with_asker=True) for row in rows]
+
+
+async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, cipher: PiiCipher) -> None:
+    """Erase the asker, the question and the answer of the consultation a complaint was filed from (there is at
+    most one), in the caller's transaction; its coded columns and clock stay for the statistics. The question
+    becomes an empty text, sealed like any other, as every reader expects one."""
+    consultation_id = await session.scalar(select(consultation_table.c.id)
+                                           .where(consultation_table.c.complaint_id == complaint_id))
+    if consultation_id is None:
+        return
+    await session.execute(consultation_table.update().where(consultation_table.c.id == consultation_id).values(
+        asker_name_enc=None, asker_phone_enc=None, answer_enc=None,
+        question_enc=cipher.encrypt("", context=_pii_context(consultation_id, "question"))))

@@ -121,3 +121,19 @@ async def of_case_by_id(session: AsyncSession, cipher: PiiCipher, *, case_id: uu
     if row is None:
         raise Problem("not-found", "No such attachment on this case")
     return opened(row, cipher)
+
+
+async def uploaded_by(session: AsyncSession, cipher: PiiCipher, consumer_id: str) -> list[dict[str, Any]]:
+    """Metadata of every attachment the consumer uploaded, attached to a case or not, in upload order."""
+    rows = (await session.execute(
+        select(evidence_table).where(evidence_table.c.consumer_id == consumer_id).order_by(evidence_table.c.id)
+    )).mappings().all()
+    return [opened(row, cipher) for row in rows]
+
+
+async def erase_of_case(session: AsyncSession, case_id: uuid.UUID) -> list[str]:
+    """Delete a case's attachment rows (their sealed names with them) in the caller's transaction; returns the
+    storage keys of the files, which the caller deletes once the transaction has committed."""
+    deleted = await session.execute(evidence_table.delete().where(evidence_table.c.complaint_id == case_id)
+                                    .returning(evidence_table.c.storage_key))
+    return list(deleted.scalars().all())

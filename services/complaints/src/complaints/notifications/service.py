@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -304,3 +305,34 @@ async def recent_messages(session: AsyncSession, cipher: PiiCipher, *, limit: in
             logged.append(LoggedMessage(id=row.id, created_at=row.created_at, status=row.status, phone=message.phone,
                                         text=render(message.template, message.params)))
     return logged
+
+
+@dataclass(frozen=True)
+class CaseTextMessage:
+    complaint_id: uuid.UUID
+    created_at: datetime
+    sent_at: datetime | None
+    status: str
+    template: str
+    text: str
+
+
+async def messages_of_cases(session: AsyncSession, cipher: PiiCipher,
+                            complaint_ids: Sequence[uuid.UUID]) -> list[CaseTextMessage]:
+    """The text messages about these cases, as their recipient read them, oldest first (a data export)."""
+    rows = (await session.execute(select(SmsOutbox).where(SmsOutbox.complaint_id.in_(complaint_ids))
+                                  .order_by(SmsOutbox.created_at, SmsOutbox.id))).scalars().all()
+    found = []
+    for row in rows:
+        message = await _message(session, cipher, row)
+        if message is not None and row.complaint_id is not None:
+            found.append(CaseTextMessage(complaint_id=row.complaint_id, created_at=row.created_at,
+                                         sent_at=row.sent_at, status=row.status, template=row.template,
+                                         text=render(message.template, message.params)))
+    return found
+
+
+async def erase_of_case(session: AsyncSession, complaint_id: uuid.UUID) -> None:
+    """Delete a case's text messages, sent or not, in the caller's transaction: a message owed to a person whose
+    data is erased has no one to go to."""
+    await session.execute(delete(SmsOutbox).where(SmsOutbox.complaint_id == complaint_id))

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases import service as cases_service
 from mediation.outcomes import signals
+from mediation.personal_data import service as personal_data_service
 from mediation.regulator import service as regulator_service
 from mediation.settings import MediationSettings
 from servicekit.contracts.complaints_v1 import (
@@ -14,17 +15,20 @@ from servicekit.contracts.complaints_v1 import (
     ComplaintRated,
     ComplaintRouted,
     ComplaintWithdrawn,
+    PersonalDataErased,
     RouteTarget,
 )
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
+from servicekit.uploads import FileStore
 
 GROUP = "mediation.on-complaints"
 
 
-def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings) -> dict[str, Handler]:
+def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings,
+                       attachments: FileStore) -> dict[str, Handler]:
     """Event type -> handler; each runs in the consumer's transaction and never commits."""
 
     async def on_complaint_routed(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -63,8 +67,14 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         await signals.record_rating(session, complaint_id=rated.complaint_id, rating=rated.rating,
                                     rated_at=rated.rated_at)
 
+    async def on_personal_data_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
+        erased = PersonalDataErased.model_validate(envelope.data)
+        await personal_data_service.erase_of_complaint(session, complaint_id=erased.complaint_id, cipher=cipher,
+                                                       store=attachments)
+
     return {
         ComplaintFiled.event_type: on_complaint_filed,
+        PersonalDataErased.event_type: on_personal_data_erased,
         ComplaintRated.event_type: on_complaint_rated,
         ComplaintRouted.event_type: on_complaint_routed,
         ComplaintAccepted.event_type: on_complaint_accepted,

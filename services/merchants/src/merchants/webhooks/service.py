@@ -191,3 +191,26 @@ async def redeliver(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_i
         await session.execute(_NOTIFY_DUE)
         await session.refresh(delivery)
         return _delivery_read(delivery)
+
+
+# What a case's deliveries carried of its people (routed.v1 and accepted.v1), and what each becomes on erasure: the
+# payload keeps its shape, so a redelivery still parses at the enterprise.
+ERASED_PAYLOAD_FIELDS: dict[str, Any] = {
+    "facts": "", "order_no": None, "evidence": [], "complainant": {"name": "", "phone_masked": ""},
+}
+
+
+async def erase_complaint_payloads(session: AsyncSession, complaint_id: uuid.UUID) -> int:
+    """Inbox step of `personal_data_erased.v1`: empty the personal fields of every delivery about the complaint,
+    delivered or not; returns how many payloads changed (none the second time)."""
+    deliveries = (await session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.payload)
+        .where(WebhookDelivery.payload["data"]["complaint_id"].astext == str(complaint_id)))).all()
+    changed = 0
+    for delivery_id, payload in deliveries:
+        data = {name: ERASED_PAYLOAD_FIELDS.get(name, value) for name, value in payload["data"].items()}
+        if data != payload["data"]:
+            await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                                  .values(payload={**payload, "data": data}))
+            changed += 1
+    return changed

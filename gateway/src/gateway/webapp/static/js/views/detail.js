@@ -1,15 +1,17 @@
-// One complaint: status, deadlines, timeline, live updates; withdraw (with a confirm step) and rating after closure.
+// One complaint: status, deadlines, timeline, live updates; withdraw (with a confirm step), rating after closure, and
+// erasure of its personal data once it is closed and past its retention period (PIPL Art. 47).
 
 import { api } from "../api.js";
 import { busyButton, field, h, notice, replace, uid } from "../dom.js";
 import { categoryName, label, lang, sectorName, t } from "../i18n.js";
-import { dateTime, money } from "../format.js";
+import { dateOnly, dateTime, money } from "../format.js";
 import { follow } from "../sse.js";
 import { badge, deadlineList, errorNotice, problemText, showFieldErrors, timelineText } from "./common.js";
 import { fileList } from "./files.js";
 
 const WITHDRAWABLE = new Set(["submitted", "with_merchant", "pending_acceptance", "accepted"]);
 const RATEABLE = new Set(["closed_settled", "closed_terminated", "closed_refused"]);
+const FINAL = new Set([...RATEABLE, "withdrawn", "case_opened", "not_opened"]);
 
 export function renderDetail({ root, signal, message }, id) {
   const path = `/v1/consumer/complaints/${encodeURIComponent(id)}`;
@@ -27,7 +29,7 @@ export function renderDetail({ root, signal, message }, id) {
   function render(detail) {
     replace(info, ...summaryCards(detail, path, signal));
     // Actions keep what the person is typing unless something they depend on changed.
-    const actionKey = `${detail.status}|${detail.rating ? 1 : 0}`;
+    const actionKey = `${detail.status}|${detail.rating ? 1 : 0}|${detail.personal_data_erased_at ? 1 : 0}`;
     if (actionKey !== actionsFor) {
       actionsFor = actionKey;
       replace(actions, ...actionCards(detail, path, render, flash));
@@ -148,10 +150,52 @@ function actionCards(detail, path, render, flash) {
         `${"★".repeat(detail.rating.score)}${"☆".repeat(5 - detail.rating.score)} `),
       t("yourRating", { n: detail.rating.score })),
       detail.rating.text ? h("p", { class: "meta" }, detail.rating.text) : null));
-  } else if (RATEABLE.has(detail.status)) {
+  } else if (RATEABLE.has(detail.status) && !detail.personal_data_erased_at) {
     cards.push(ratingCard(path, render, flash));
   }
+  cards.push(erasureCard(detail, path, render, flash));
   return cards;
+}
+
+/** Erase this case's personal data: refused while it is open (said at once), confirmed before it is asked for, and
+ * the service's reason shown when it refuses (still within the retention period, from which day). */
+function erasureCard(detail, path, render, flash) {
+  const card = (...content) => h("section", { class: "card stack erasure", "aria-labelledby": "erase-title" },
+    h("h3", { id: "erase-title" }, t("eraseTitle")), ...content);
+  if (detail.personal_data_erased_at) {
+    return card(h("p", {}, t("erasedAt", { at: dateTime(detail.personal_data_erased_at) })));
+  }
+  if (!FINAL.has(detail.status)) return card(h("p", { class: "meta" }, t("eraseIntro")), h("p", {}, t("eraseRefusedOpen")));
+  const slot = h("div", { class: "stack" });
+  const start = h("button", { type: "button", class: "danger-outline wide" }, t("eraseStart"));
+  start.addEventListener("click", () => {
+    const status = h("div");
+    const yes = busyButton({ class: "danger" }, t("eraseYes"), t("sending"), async () => {
+      try {
+        await api.post(`${path}/personal-data/erasure`, {});
+        render(await api.get(path));
+        announce(flash, t("erased"));
+      } catch (error) {
+        replace(status, notice("error", erasureRefusal(error)));
+      }
+    });
+    const no = h("button", { type: "button", class: "secondary", onclick: () => replace(slot, start) }, t("cancel"));
+    replace(slot, h("div", { class: "confirm", role: "group", "aria-label": t("eraseTitle") },
+      h("p", {}, t("eraseConfirm")), status, h("div", { class: "buttons" }, yes, no)));
+    yes.focus();
+  });
+  replace(slot, start);
+  return card(h("p", { class: "meta" }, t("eraseIntro")), slot);
+}
+
+function erasureRefusal(error) {
+  const problem = error.problem ?? {};
+  if (error.status === 409 && problem.reason === "in_retention") {
+    return t("eraseRefusedRetention", { date: dateOnly(problem.erasable_from) });
+  }
+  if (error.status === 409 && problem.reason === "case_open") return t("eraseRefusedOpen");
+  if (error.status === 409 && problem.reason === "already_erased") return t("eraseRefusedDone");
+  return problemText(error);
 }
 
 function withdrawCard(path, render, flash) {
