@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from mediation_testkit import ApplyEvent
+from mediation_testkit import PII_KEY, ApplyEvent
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,8 +22,6 @@ from servicekit.events.inbox import Handler
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.testing.infra import migrated_database, own_broker, running_app
-
-PII_KEY = "mediation-test-pii-key"
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ from servicekit.contracts.complaints_v1 import (
     ComplaintTransferred,
     ComplaintWithdrawn,
     RouteTarget,
+    SealedFacts,
 )
 from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
 from servicekit.db import utcnow
@@ -86,6 +87,12 @@ def _complainant(case: RowMapping, cipher: PiiCipher) -> ComplainantForMerchant:
     return ComplainantForMerchant.sealed(cipher, complaint_id=case["id"], name=name, phone=phone)
 
 
+def _sealed_facts(case: RowMapping, cipher: PiiCipher) -> str:
+    """The case's facts, opened from its row and sealed for the event that hands the complaint on."""
+    facts = cipher.decrypt(case["facts_enc"], context=pii_context(case["id"], "facts"))
+    return SealedFacts.seal_facts(cipher, complaint_id=case["id"], facts=facts)
+
+
 def _closed(row: RowMapping, publisher: Publisher) -> EventEnvelope:
     return ComplaintClosed(
         complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
@@ -107,8 +114,9 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
                 complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
                 merchant_id=row["merchant_id"], respondent_name=row["respondent_name"],
                 consumer_id=row["consumer_id"], complainant=_complainant(row, cipher),
-                request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
-                accepted_by=principal.sub, accepted_at=now, **answer_fields(row, shared),
+                request_type=row["request_type"], request_amount_fen=row["request_amount_fen"],
+                facts_sealed=_sealed_facts(row, cipher), accepted_by=principal.sub, accepted_at=now,
+                **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.ACCEPTED,
@@ -164,8 +172,8 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                 complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.MERCHANT,
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
-                request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=negotiation_due,
-                routed_at=now, **answer_fields(row, shared),
+                request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
+                due_date=negotiation_due, routed_at=now, **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,
@@ -331,7 +339,8 @@ async def record_negotiation_failed(session: AsyncSession, event: NegotiationFai
             complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.REGULATOR,
             merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
             complainant=_complainant(row, cipher), request_type=row["request_type"],
-            request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=review_due, routed_at=now,
+            request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
+            due_date=review_due, routed_at=now,
         ).envelope(source=publisher.source)]
 
     await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE, actor=SYSTEM, at=now,

@@ -96,7 +96,8 @@ class Complaint(Base):
     online_seller: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     request_type: Mapped[str] = mapped_column(String(16))
     request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
-    facts: Mapped[str] = mapped_column(Text)
+    # The consumer's account, sealed like the complainant's fields ("complaint:<id>:facts").
+    facts_enc: Mapped[bytes] = mapped_column(LargeBinary)
     purchase_date: Mapped[date | None] = mapped_column(Date)
     purchase_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     purchase_order_no: Mapped[str | None] = mapped_column(String(100))

@@ -61,7 +61,8 @@ class MediationCase(Base):
     complainant_phone_masked: Mapped[str] = mapped_column(String(32))
     request_type: Mapped[str] = mapped_column(String(32))
     request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
-    facts: Mapped[str] = mapped_column(Text)
+    # AES-GCM ciphertext like the name, bound to "mediation_case:<id>:facts" (facts_context).
+    facts_enc: Mapped[bytes] = mapped_column(LargeBinary)
     due_date: Mapped[date | None]
     opened_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     closed_at: Mapped[datetime | None]
@@ -104,6 +105,11 @@ class CaseEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+def facts_context(case_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a case's facts."""
+    return f"mediation_case:{case_id}:facts"
 
 
 def complainant_name_context(case_id: uuid.UUID) -> str:

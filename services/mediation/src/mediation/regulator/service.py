@@ -14,7 +14,7 @@ from mediation.audit import chain
 from mediation.cases import service as cases_service
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case_for
-from mediation.cases.models import MediationCase, complainant_name_context
+from mediation.cases.models import MediationCase, complainant_name_context, facts_context
 from mediation.cases.state import FINAL, CaseStatus, Stage, transition
 from mediation.negotiation import service as negotiation_service
 from mediation.negotiation.models import Offer, OfferStatus, Party
@@ -75,7 +75,10 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
             complainant_name=cipher.encrypt(accepted.complainant.full_name(cipher, complaint_id=accepted.complaint_id),
                                             context=complainant_name_context(case_id)),
             complainant_phone_masked=accepted.complainant.phone_masked, request_type=accepted.request_type,
-            request_amount_fen=accepted.request_amount_fen, facts=accepted.facts, opened_at=accepted.accepted_at,
+            request_amount_fen=accepted.request_amount_fen,
+            facts_enc=cipher.encrypt(accepted.facts_text(cipher, complaint_id=accepted.complaint_id),
+                                     context=facts_context(case_id)),
+            opened_at=accepted.accepted_at,
             version=1, **cases_service.answer_columns(accepted),
         ).on_conflict_do_nothing(index_elements=[MediationCase.complaint_id]).returning(MediationCase.id))
         if inserted.first() is None:

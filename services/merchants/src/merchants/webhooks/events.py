@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
+from servicekit.pii import PiiCipher, open_from_event
 
 # Reports (举报) are the regulator's business: telling the business about them could warn it before a check. So are
 # the regulator's reviews of outcomes (a referral for enforcement among them); their counts reach the scorecard.
@@ -34,10 +36,23 @@ def subscribed(event_types: list[str], event_type: str) -> bool:
 
 
 def webhook_body(envelope: EventEnvelope) -> dict[str, Any]:
-    """The Standard Webhooks payload: type, timestamp and the event's data, less the sealed personal fields (the
-    enterprise cannot open them, and its case read gives it what negotiation needs)."""
+    """The Standard Webhooks payload as the delivery keeps it: type, timestamp and the event's data, less the sealed
+    name (the enterprise's case read gives it what negotiation needs). The facts stay sealed at rest; `sent_body`
+    opens them when the body is sent or shown to the enterprise."""
     data = dict(envelope.data)
     complainant = data.get("complainant")
     if isinstance(complainant, dict):
         data["complainant"] = {name: value for name, value in complainant.items() if name != "name_sealed"}
     return {"type": envelope.type, "timestamp": envelope.time.isoformat(), "data": data}
+
+
+def sent_body(payload: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
+    """The body as the enterprise receives and reads it: the complaint's facts in clear (the respondent has the right
+    to read the complaint), opened from the seal the stored delivery keeps."""
+    data = payload.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("facts_sealed"), str):
+        return payload
+    facts = open_from_event(cipher, data["facts_sealed"],
+                            context=complaints_v1.SealedFacts.facts_context(uuid.UUID(str(data["complaint_id"]))))
+    opened = {name: value for name, value in data.items() if name != "facts_sealed"} | {"facts": facts}
+    return payload | {"data": opened}
