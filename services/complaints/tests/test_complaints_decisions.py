@@ -25,7 +25,7 @@ from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
 REGULATOR = "/v1/regulator/complaints"
-PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=PiiCipher(PII_KEY))
 
 
 async def events_of(engine: AsyncEngine, case_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -1,12 +1,15 @@
-"""A complaint's facts kept encrypted: `complaint.facts` becomes `facts_enc` (AES-GCM with the service's PII key,
-bound to "complaint:<id>:facts"); rows already there are encrypted here with ODR_PII_KEY, and the downgrade decrypts
-them back.
+"""What people wrote kept encrypted (AES-GCM with the service's PII key, bound to "<table>:<id>:<field>"): a
+complaint's facts and its decision note (`complaint.facts_enc`, `complaint.decision_note_enc`), a clock's extension
+reason (`deadline.extension_reason_enc`), and the timeline's note (`complaint_event.note_enc`) with the details a
+person wrote ("text", "reason") moved out of `details` into one sealed JSON document (`complaint_event.written_enc`).
+Rows already there are encrypted here with ODR_PII_KEY, and the downgrade decrypts them back.
 
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-05 03:40:00
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -21,7 +24,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # table -> its encrypted fields, each with whether it is required
-FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {"complaint": (("facts", True),)}
+FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "complaint": (("facts", True), ("decision_note", False)),
+    "deadline": (("extension_reason", False),),
+    "complaint_event": (("note", False),),
+}
+# complaint_event.details keys that hold what a person wrote (complaint.state.WRITTEN_PARAMS)
+WRITTEN_PARAMS = ("reason", "text")
 
 
 def _cipher() -> PiiCipher:
@@ -42,11 +51,33 @@ def upgrade() -> None:
             if required:
                 op.alter_column(table, f"{field}_enc", nullable=False)
             op.drop_column(table, field)
+    _seal_written_details(bind, cipher)
+
+
+def _seal_written_details(bind: sa.Connection, cipher: PiiCipher) -> None:
+    op.add_column("complaint_event", sa.Column("written_enc", sa.LargeBinary(), nullable=True))
+    rows = bind.execute(sa.text("SELECT id, details FROM complaint_event WHERE jsonb_exists_any(details, :keys)"),
+                        {"keys": list(WRITTEN_PARAMS)}).all()
+    for row_id, details in rows:
+        written = {key: details.pop(key) for key in WRITTEN_PARAMS if key in details}
+        sealed = cipher.encrypt(json.dumps(written, ensure_ascii=False), context=f"complaint_event:{row_id}:written")
+        bind.execute(sa.text("UPDATE complaint_event SET written_enc = :sealed, details = CAST(:details AS jsonb) "
+                             "WHERE id = :id"), {"sealed": sealed, "details": json.dumps(details), "id": row_id})
+
+
+def _open_written_details(bind: sa.Connection, cipher: PiiCipher) -> None:
+    rows = bind.execute(sa.text("SELECT id, details, written_enc FROM complaint_event WHERE written_enc IS NOT NULL"))
+    for row_id, details, sealed in rows.all():
+        written = json.loads(cipher.decrypt(sealed, context=f"complaint_event:{row_id}:written"))
+        bind.execute(sa.text("UPDATE complaint_event SET details = CAST(:details AS jsonb) WHERE id = :id"),
+                     {"details": json.dumps({**(details or {}), **written}), "id": row_id})
+    op.drop_column("complaint_event", "written_enc")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     cipher = _cipher()
+    _open_written_details(bind, cipher)
     for table, fields in FIELDS.items():
         for field, required in fields:
             op.add_column(table, sa.Column(field, sa.Text(), nullable=True))

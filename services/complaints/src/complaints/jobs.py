@@ -29,7 +29,7 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     compactor, the consultation sweeper, the listener behind the live streams, the pruner of expired event rows
     and idempotency keys, and the text-message dispatcher with its scan for negotiation periods about to end."""
     publisher = Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, runtime.cipher),
-                          source=settings.service_name)
+                          source=settings.service_name, cipher=runtime.cipher)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
         group=merchant_events.GROUP,
