@@ -377,11 +377,12 @@ async def record_terminated(session: AsyncSession, event: CaseTerminated, publis
     if case is None:
         return
     now = utcnow()
+    note = event.note_text(publisher.cipher)
     await transition(session, case=case, target=ComplaintStatus.CLOSED_TERMINATED,
                      actor=Actor(ActorRole.MEDIATOR), at=now, publisher=publisher,
                      events=lambda row: [_closed(row, publisher)],
                      code="terminated", note=f"Mediation terminated (Art. 23 ground {event.ground})" + (
-                         f": {event.note}" if event.note else ""),
-                     details={"case_id": str(event.case_id), "ground": event.ground, "text": event.note},
+                         f": {note}" if note else ""),
+                     details={"case_id": str(event.case_id), "ground": event.ground, "text": note},
                      changes={"closed_at": now})
     await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED)

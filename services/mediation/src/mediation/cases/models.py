@@ -16,7 +16,6 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
-    Text,
     func,
     text,
 )
@@ -70,7 +69,8 @@ class MediationCase(Base):
     stage: Mapped[str] = mapped_column(String(16), server_default=Stage.NEGOTIATION.value)
     failure_reason: Mapped[str | None] = mapped_column(String(32))
     termination_ground: Mapped[int | None] = mapped_column(SmallInteger)
-    termination_note: Mapped[str | None] = mapped_column(Text)
+    # Sealed, bound to "mediation_case:<id>:termination_note".
+    termination_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Regulator mediation (Order 121 Art. 19-23): its 60-day clock, pauses and mediator.
     accepted_at: Mapped[datetime | None]
     mediation_due_date: Mapped[date | None]
@@ -105,6 +105,13 @@ class CaseEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # What a person wrote (trail.WRITTEN_KEYS), sealed as one JSON document ("case_event:<id>:written").
+    written_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+def termination_note_context(case_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a case's termination note."""
+    return f"mediation_case:{case_id}:termination_note"
 
 
 def facts_context(case_id: uuid.UUID) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from servicekit.contracts import complaints_v1, mediation_v1
@@ -46,13 +47,32 @@ def webhook_body(envelope: EventEnvelope) -> dict[str, Any]:
     return {"type": envelope.type, "timestamp": envelope.time.isoformat(), "data": data}
 
 
+def _by(field: str, context: Callable[[uuid.UUID], str]) -> Callable[[dict[str, Any]], str]:
+    return lambda data: context(uuid.UUID(str(data[field])))
+
+
+# Sealed fields the enterprise reads in clear, per event type: (sealed field, clear field, the seal's context).
+OPENED_FOR_ENTERPRISE: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
+    complaints_v1.ComplaintRouted.event_type: (
+        "facts_sealed", "facts", _by("complaint_id", complaints_v1.SealedFacts.facts_context)),
+    complaints_v1.ComplaintAccepted.event_type: (
+        "facts_sealed", "facts", _by("complaint_id", complaints_v1.SealedFacts.facts_context)),
+    mediation_v1.CaseTerminated.event_type: (
+        "note_sealed", "note", _by("case_id", mediation_v1.CaseTerminated.note_context)),
+    mediation_v1.FulfilmentRecorded.event_type: (
+        "reference_sealed", "reference", _by("case_id", mediation_v1.FulfilmentRecorded.reference_context)),
+}
+
+
 def sent_body(payload: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
-    """The body as the enterprise receives and reads it: the complaint's facts in clear (the respondent has the right
-    to read the complaint), opened from the seal the stored delivery keeps."""
+    """The body as the enterprise receives and reads it: what the stored delivery keeps sealed (the complaint's
+    facts, which the respondent has the right to read; the mediator's termination note; its own proof's
+    reference) opened."""
     data = payload.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("facts_sealed"), str):
+    opening = OPENED_FOR_ENTERPRISE.get(str(payload.get("type")))
+    if opening is None or not isinstance(data, dict) or not isinstance(data.get(opening[0]), str):
         return payload
-    facts = open_from_event(cipher, data["facts_sealed"],
-                            context=complaints_v1.SealedFacts.facts_context(uuid.UUID(str(data["complaint_id"]))))
-    opened = {name: value for name, value in data.items() if name != "facts_sealed"} | {"facts": facts}
+    sealed_field, clear_field, context = opening
+    clear = open_from_event(cipher, data[sealed_field], context=context(data))
+    opened = {name: value for name, value in data.items() if name != sealed_field} | {clear_field: clear}
     return payload | {"data": opened}
