@@ -1,7 +1,8 @@
 """What regulators write kept encrypted (AES-GCM with the service's PII key, bound to "<table>:<id>:<field>"): a
 summons' findings and undertakings (`summons.findings_enc`, `summons.undertakings_enc`, the list as one JSON
-document) and a scorecard flag's resolution note (`scorecard_flag.resolution_note_enc`). Rows already there are
-encrypted here with ODR_PII_KEY, and the downgrade decrypts them back.
+document), a scorecard flag's resolution note (`scorecard_flag.resolution_note_enc`), the enrollment trail's reasons
+(`enrollment_event.reason_enc`) and an application's decision reason (`odr_application.decision_reason_enc`). Rows
+already there are encrypted here with ODR_PII_KEY, and the downgrade decrypts them back.
 
 Revision ID: 0019
 Revises: 0018
@@ -27,6 +28,8 @@ depends_on: str | Sequence[str] | None = None
 FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "summons": (("findings", True), ("undertakings", True)),
     "scorecard_flag": (("resolution_note", False),),
+    "enrollment_event": (("reason", False),),
+    "odr_application": (("decision_reason", False),),
 }
 # Fields kept as JSON (a list), sealed as its JSON text
 JSON_FIELDS = {("summons", "undertakings")}

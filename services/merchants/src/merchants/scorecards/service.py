@@ -301,7 +301,7 @@ async def confirm_proposal(session: AsyncSession, *, outbox: Outbox, proposal_id
         proposal = await _open_proposal(session, proposal_id, principal)
         await enrollment_service.stage_status_change(
             session, outbox=outbox, merchant_id=proposal.merchant_id, action=EnrollmentAction.SUSPEND,
-            actor=Actor(role="regulator", id=principal.sub), reason=reason, may_act=principal.governs)
+            actor=Actor(role="regulator", id=principal.sub), reason=reason, may_act=principal.governs, cipher=cipher)
         _resolve(proposal, FlagResolution.CONFIRMED, by=principal.sub, note=reason, at=now, cipher=cipher)
     return proposal
 
