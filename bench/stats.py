@@ -47,6 +47,7 @@ from bench.common import (
     say,
     stable_hash,
 )
+from servicekit.pii import PiiCipher
 
 SCENARIO = "stats"
 PROVINCE = "630000"
@@ -56,9 +57,10 @@ REPORT_SHARE = 0.04
 HISTORY_DAYS = 730
 OPEN_WITHIN_DAYS = 30
 UTC = dt.UTC
+FACTS = "CFPB-derived case for the statistics benchmark"
 COMPLAINT_COLUMNS = (
     "id", "case_no", "kind", "status", "region_code", "consumer_id", "green_channel", "merchant_id", "respondent_name",
-    "request_type", "request_amount_fen", "facts", "sector", "category", "channel", "recovered_fen", "filed_at",
+    "request_type", "request_amount_fen", "facts_enc", "sector", "category", "channel", "recovered_fen", "filed_at",
     "routed_at", "accepted_at", "decided_at", "refusal_ground", "closed_at", "updated_at",
 )
 DEADLINE_COLUMNS = ("id", "complaint_id", "kind", "due_date", "state", "due_at", "started_at", "met_at", "breached_at")
@@ -121,9 +123,10 @@ class Source:
         )
 
 
-def generate(source: Source, start: int, count: int, now: dt.datetime,
-             rng: np.random.Generator) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """`count` complaint rows (numbered from `start`) and one clock row each."""
+def generate(source: Source, start: int, count: int, now: dt.datetime, rng: np.random.Generator,
+             cipher: PiiCipher) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """`count` complaint rows (numbered from `start`) and one clock row each; the facts sealed as the service seals
+    them (its PII key, bound to the case), so the cases read back like filed ones."""
     rows = rng.integers(0, len(source.merchant), count)
     ages = rng.random(count) * HISTORY_DAYS
     old_and_open = (ages > OPEN_WITHIN_DAYS) & np.array([source.response[row] == "In progress" for row in rows])
@@ -177,8 +180,8 @@ def generate(source: Source, start: int, count: int, now: dt.datetime,
         complaints.append((
             case_id, f"{prefix}{filed:%Y%m%d}{number:09d}", kind, status, source.county[row] if not green else "632801",
             f"c_bench{number % 50_000:06d}", green, merchant, source.respondent[row], "refund", amount,
-            "CFPB-derived case for the statistics benchmark", "finance", source.category[row], source.channel[row],
-            recovered, filed, routed, accepted, decided_at, refusal, closed, closed or filed,
+            cipher.encrypt(FACTS, context=f"complaint:{case_id}:facts"), "finance", source.category[row],
+            source.channel[row], recovered, filed, routed, accepted, decided_at, refusal, closed, closed or filed,
         ))
         due = (filed + dt.timedelta(days=9)).date()
         due_at = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), UTC) - dt.timedelta(hours=8)
@@ -205,7 +208,8 @@ async def secondary_indexes(connection: asyncpg.Connection) -> list[tuple[str, s
     return [(row["indexname"], row["indexdef"]) for row in rows]
 
 
-async def copy_batches(dsn: str, source: Source, firsts: list[int], end: int, now: dt.datetime) -> None:
+async def copy_batches(dsn: str, source: Source, firsts: list[int], end: int, now: dt.datetime,
+                       cipher: PiiCipher) -> None:
     """COPY the batches of cases starting at `firsts` (up to `end`) on one connection with the triggers off; each
     batch's random numbers come from a generator seeded with its first number, so the cases do not depend on how the
     batches are shared out."""
@@ -214,7 +218,8 @@ async def copy_batches(dsn: str, source: Source, firsts: list[int], end: int, no
         await connection.execute("SET session_replication_role = replica")
         for batch_start in firsts:
             count = min(BATCH, end - batch_start)
-            complaints, clocks = generate(source, batch_start, count, now, np.random.default_rng([SEED, batch_start]))
+            complaints, clocks = generate(source, batch_start, count, now, np.random.default_rng([SEED, batch_start]),
+                                          cipher)
             async with connection.transaction():
                 await connection.copy_records_to_table("complaint", records=complaints, columns=COMPLAINT_COLUMNS)
                 await connection.copy_records_to_table("deadline", records=clocks, columns=DEADLINE_COLUMNS)
@@ -222,12 +227,13 @@ async def copy_batches(dsn: str, source: Source, firsts: list[int], end: int, no
         await connection.close()
 
 
-def copy_batches_in_process(dsn: str, demo: dict[str, Any], firsts: list[int], end: int, now: dt.datetime) -> None:
+def copy_batches_in_process(dsn: str, demo: dict[str, Any], firsts: list[int], end: int, now: dt.datetime,
+                            pii_key: str) -> None:
     """`copy_batches` in a worker process (generating the rows is Python work: one process per core)."""
-    asyncio.run(copy_batches(dsn, Source.load(demo), firsts, end, now))
+    asyncio.run(copy_batches(dsn, Source.load(demo), firsts, end, now, PiiCipher(pii_key)))
 
 
-async def load(dsn: str, demo: dict[str, Any], start: int, end: int, workers: int) -> float:
+async def load(dsn: str, demo: dict[str, Any], start: int, end: int, workers: int, pii_key: str) -> float:
     """COPY cases start..end-1, the fast way a bulk load may take: triggers off (the statistics triggers and the
     foreign-key checks; the rows are generated consistent), `workers` processes each copying a share of the batches,
     the secondary indexes dropped during the COPY and built again after it; returns seconds taken. The statistics
@@ -243,7 +249,7 @@ async def load(dsn: str, demo: dict[str, Any], start: int, end: int, workers: in
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             await asyncio.gather(*(loop.run_in_executor(pool, copy_batches_in_process, dsn, demo,
-                                                        batches[index::workers], end, now)
+                                                        batches[index::workers], end, now, pii_key)
                                    for index in range(workers) if batches[index::workers]))
         say(f"copied {end - start:,} cases ({time.monotonic() - began:.0f} s)")
         await connection.execute("SET maintenance_work_mem = '512MB'")
@@ -388,7 +394,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         url = f"{stack.url('gateway')}/v1/regulator/stats"
         loaded = 0
         for size in sizes:
-            seconds = await load(dsn, demo, loaded, size, arguments.workers)
+            seconds = await load(dsn, demo, loaded, size, arguments.workers, stack.config.secrets.pii_key)
             say(f"{size:,} cases in the database (+{size - loaded:,} in {seconds:.0f} s); rebuilding the statistics")
             loaded = size
             rebuild_seconds = await rebuild(dsn)

@@ -167,9 +167,9 @@ async def test_a_consultation_becomes_a_complaint_without_retyping_once(
     assert linked["timeline"][-1]["note"] == "Filed as a complaint"
     async with engine.connect() as connection:
         filed_from = (await connection.execute(text(
-            "SELECT count(*) FROM complaint WHERE facts = :facts AND consumer_id = "
+            "SELECT count(*) FROM complaint WHERE id = :complaint AND consumer_id = "
             "(SELECT consumer_id FROM consultation WHERE id = :id)"),
-            {"facts": asked["question"], "id": asked["id"]})).scalar_one()
+            {"complaint": complaint["id"], "id": asked["id"]})).scalar_one()
         details = (await connection.execute(text(
             "SELECT details FROM complaint_event WHERE complaint_id = :id AND status = 'submitted'"),
             {"id": complaint["id"]})).scalar_one()

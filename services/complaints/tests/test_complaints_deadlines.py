@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from complaints_support import Area, Consumer, bearer, file_case
+from complaints_support import PII_KEY, Area, Consumer, bearer, file_case
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,11 +25,12 @@ from complaints.publisher import Publisher
 from complaints.report import service as report_service
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
-PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=PiiCipher(PII_KEY))
 STAFF = Actor(ActorRole.REGULATOR, "reg-test")
 
 

@@ -16,7 +16,7 @@ from complaints.complaint import decisions
 from complaints.database import outbox
 from complaints.publisher import Publisher
 from servicekit.calendar import add_working_days, local_date
-from servicekit.contracts.complaints_v1 import ComplainantForMerchant
+from servicekit.contracts.complaints_v1 import ComplainantForMerchant, ComplaintAccepted
 from servicekit.contracts.mediation_v1 import CaseSettled
 from servicekit.contracts.merchants_v1 import EnrollmentSuspended
 from servicekit.events.outbox import Outbox
@@ -25,7 +25,7 @@ from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
 REGULATOR = "/v1/regulator/complaints"
-PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=PiiCipher(PII_KEY))
 
 
 async def events_of(engine: AsyncEngine, case_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -67,6 +67,11 @@ async def test_the_regulator_accepts_and_mediation_is_told(
     complainant = ComplainantForMerchant.model_validate(accepted["complainant"])
     assert (complainant.name, complainant.phone_masked) == ("王*", "138****8000")
     assert complainant.full_name(PiiCipher(PII_KEY), complaint_id=uuid.UUID(filed["id"])) == "王芳"
+    # The facts travel only sealed, bound to the complaint; mediation opens them with the shared key.
+    assert accepted["facts"] is None
+    assert filed["facts"] not in str(accepted)
+    assert ComplaintAccepted.model_validate(accepted).facts_text(
+        PiiCipher(PII_KEY), complaint_id=uuid.UUID(filed["id"])) == filed["facts"]
     again = await client.post(f"{REGULATOR}/{filed['id']}/accept", headers=bearer(tokens.regulator(region=region)))
     assert again.status_code == 409
     assert len(await events_of(engine, filed["id"])) == 3
@@ -94,6 +99,16 @@ async def test_a_refusal_gives_the_consumer_the_ground_and_the_other_routes(
     assert [kind for kind, _ in events][-2:] == ["refused.v1", "closed.v1"]
     assert events[-2][1]["ground"] == 4
     assert events[-1][1]["status"] == "closed_refused"
+    # The note reads back in clear on the timeline and rests nowhere in clear: not on the case, not on the timeline.
+    assert any(entry["params"].get("text") == "超过三年" for entry in mine["timeline"])
+    async with engine.connect() as connection:
+        stored = (await connection.execute(text(
+            "SELECT (SELECT c::text FROM complaint c WHERE c.id = :id) || "
+            "(SELECT string_agg(e::text, ' ') FROM complaint_event e WHERE e.complaint_id = :id)"),
+            {"id": uuid.UUID(filed["id"])})).scalar_one()
+    assert "超过三年" not in stored
+    assert "超过三年".encode().hex() not in stored
+    assert filed["facts"] not in stored
 
 
 @pytest.mark.parametrize("body", [{"ground": 8, "note": "x"}, {"ground": 0, "note": "x"}, {"ground": 1},

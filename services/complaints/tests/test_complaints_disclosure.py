@@ -19,7 +19,7 @@ from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
-PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=PiiCipher(PII_KEY))
 
 
 async def test_the_same_phone_across_complainants_is_flagged_never_refused(

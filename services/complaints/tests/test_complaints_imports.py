@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import orjson
-from complaints_support import Area, bearer
+from complaints_support import PII_KEY, Area, bearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from complaints.imports.schemas import COLUMNS
 from servicekit.auth import Audience, Role
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 IMPORTS = "/v1/regulator/imports"
@@ -46,14 +47,16 @@ def as_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> by
 async def cases_of(engine: AsyncEngine, prefix: str) -> list[dict[str, Any]]:
     async with engine.connect() as connection:
         rows = await connection.execute(text(
-            "SELECT c.source_ticket, c.channel, c.status, c.region_code, c.facts, "
+            "SELECT c.id, c.source_ticket, c.channel, c.status, c.region_code, c.facts_enc, "
             "(SELECT count(*) FROM deadline d WHERE d.complaint_id = c.id) AS clocks, "
             "(SELECT count(*) FROM complaint_event e WHERE e.complaint_id = c.id) AS entries, "
             "(SELECT count(*) FROM outbox o WHERE o.aggregate_id = c.id::text) AS events, "
             "(SELECT e.details->>'code' FROM complaint_event e WHERE e.complaint_id = c.id ORDER BY e.at, e.id"
             " LIMIT 1) AS submitted_code "
             "FROM complaint c WHERE c.source_ticket LIKE :prefix ORDER BY c.source_ticket"), {"prefix": prefix + "%"})
-        return [dict(row) for row in rows.mappings()]
+        cipher = PiiCipher(PII_KEY)
+        return [{**row, "facts": cipher.decrypt(row["facts_enc"], context=f"complaint:{row['id']}:facts")}
+                for row in rows.mappings()]
 
 
 async def test_an_export_is_filed_row_by_row_with_refusals_and_a_reimport_files_nothing_twice(

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from complaints_support import Area, Consumer, Seed, bearer, file_case
+from complaints_support import PII_KEY, Area, Consumer, Seed, bearer, file_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,7 +34,8 @@ Deliver = Callable[[EventContract], Awaitable[None]]
 
 def deliverer(sessionmaker: async_sessionmaker[AsyncSession], settings: ComplaintsSettings) -> Deliver:
     """Apply an event with the group's handler in one transaction, as the inbox consumer does."""
-    handlers = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"),
+    handlers = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints",
+                                                      cipher=PiiCipher(PII_KEY)),
                                   cipher=PiiCipher(settings.pii_key.get_secret_value()))
 
     async def deliver(event: EventContract) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from complaints_support import Area, Consumer, Count, Seed, bearer, complaint_body, file_case, unregistered
+from complaints_support import PII_KEY, Area, Consumer, Count, Seed, bearer, complaint_body, file_case, unregistered
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,6 +18,7 @@ from complaints.database import outbox
 from complaints.publisher import Publisher
 from servicekit.calendar import add_working_days, end_of_day, local_date
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 CONSUMER = "/v1/consumer/complaints"
@@ -213,7 +214,8 @@ async def test_a_report_clock_breach_names_no_enterprise(
     due = date.fromisoformat(report["deadlines"][0]["due_date"])
 
     await sweep_breaches(sessionmaker, now=end_of_day(due) + timedelta(seconds=1),
-                         publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"))
+                         publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints",
+                                             cipher=PiiCipher(PII_KEY)))
 
     [breach] = [payload for event_type, payload in await outbox_payloads(engine, report["id"])
                 if event_type.endswith("deadline_breached.v1")]

@@ -172,7 +172,8 @@ async def test_an_enterprise_offer_is_texted_once_however_often_the_event_comes(
         sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     _, auth = consumer()
     filed = await file_case(client, auth, area.first)
-    handler = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"),
+    handler = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints",
+                                                     cipher=PiiCipher(PII_KEY)),
                                  cipher=CIPHER)[OfferMade.event_type]
 
     def offer(made_by: str) -> OfferMade:
@@ -302,7 +303,8 @@ async def test_a_settlement_from_mediation_closes_the_case_and_texts_its_outcome
     settled = CaseSettled(case_id=uuid.uuid4(), complaint_id=uuid.UUID(filed["id"]), merchant_id=None,
                           region_code=area.first, at=utcnow(), stage="mediation", agreement_id=uuid.uuid4(),
                           agreement_hash="0" * 64, amount_fen=29900, fulfil_by=None)
-    publisher = Publisher(outbox=notifications.NotifyingOutbox(outbox, "complaints", CIPHER), source="complaints")
+    publisher = Publisher(outbox=notifications.NotifyingOutbox(outbox, "complaints", CIPHER), source="complaints",
+                          cipher=PiiCipher(PII_KEY))
     async with sessionmaker() as session, session.begin():
         await decisions.record_settled(session, settled, publisher)
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from cfpb_replay import Expected, Outcome, Record, county_of_state, enrolled_companies, expected_cases, load
-from complaints_support import Area, Consumer, Seed, bearer
+from complaints_support import PII_KEY, Area, Consumer, Seed, bearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,7 +45,7 @@ from servicekit.testing.plugin import Tokens
 ROWS = 2000
 CONSULTATIONS = 60
 STATS = "/v1/regulator/stats"
-PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+PUBLISHER = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=PiiCipher(PII_KEY))
 COUNTED = [f.name for f in fields(Expected) if f.name not in ("region", "kind", "channel", "merchant", "issue_type")]
 
 

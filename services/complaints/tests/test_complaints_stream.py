@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
-from complaints_support import Area, Consumer, bearer, file_case
+from complaints_support import PII_KEY, Area, Consumer, bearer, file_case
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,6 +22,7 @@ from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.calendar import ZONE
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
 
 TIMEOUT = 30.0
@@ -129,7 +130,8 @@ async def test_a_change_committed_by_another_connection_reaches_the_stream(
         await stream.next_event()
         after = datetime.combine(date.fromisoformat(due) + timedelta(days=2), time(), tzinfo=ZONE)
         await sweep_breaches(sessionmaker, now=after,
-                             publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"))
+                             publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints",
+                                                 cipher=PiiCipher(PII_KEY)))
         event = await stream.next_event()
 
     assert [(d["kind"], d["state"]) for d in event["data"]["deadlines"]] == [("initial_review", "breached")]

@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from complaints_support import Area, Consumer, Seed, bearer, checked_identity, complaint_body, file_case, unregistered
+from complaints_support import (
+    PII_KEY,
+    Area,
+    Consumer,
+    Seed,
+    bearer,
+    checked_identity,
+    complaint_body,
+    file_case,
+    unregistered,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -176,7 +186,8 @@ async def test_the_period_reports_audit_figures_are_the_reviews_mediation_publis
     client: httpx.AsyncClient, tokens: Tokens, area: Area, engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession], settings: ComplaintsSettings,
 ) -> None:
-    handlers = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints"),
+    handlers = mediation_handlers(publisher=Publisher(outbox=Outbox(outbox, "complaints"), source="complaints",
+                                                      cipher=PiiCipher(PII_KEY)),
                                   cipher=PiiCipher(settings.pii_key.get_secret_value()))
 
     async def deliver(reviewed: CaseReviewed, *, event_id: uuid.UUID | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from mediation_testkit import ApplyEvent
+from mediation_testkit import PII_KEY, ApplyEvent
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,8 +23,6 @@ from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.testing.infra import migrated_database, own_broker, running_app
 from servicekit.uploads import LocalDiskStore
-
-PII_KEY = "mediation-test-pii-key"
 
 
 @pytest.fixture(scope="session")

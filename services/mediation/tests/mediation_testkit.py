@@ -26,8 +26,11 @@ from servicekit.contracts.complaints_v1 import (
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.infra import free_port
+from servicekit.pii import PiiCipher
 
 DUE_DATE = date(2030, 12, 11)
+PII_KEY = "mediation-test-pii-key"
+FACTS = "购买的枸杞与网页宣传不符"
 
 ApplyEvent = Callable[[EventEnvelope], Awaitable[None]]
 
@@ -47,7 +50,7 @@ def routed_event(*, merchant_id: uuid.UUID, consumer_id: str = "consumer-1",
         complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"),
         request_type="refund",
         request_amount_fen=29900,
-        facts="购买的枸杞与网页宣传不符",
+        facts_sealed=ComplaintRouted.seal_facts(PiiCipher(PII_KEY), complaint_id=complaint_id, facts=FACTS),
         due_date=due_date,
         routed_at=utcnow(),
     ).envelope(source="complaints", correlationid=f"corr-{complaint_id}")
@@ -60,7 +63,9 @@ def accepted_event(*, complaint_id: uuid.UUID, merchant_id: uuid.UUID | None, ac
         complaint_id=complaint_id, case_no=f"TS-{region_code}-20261128-{complaint_id.int % 1_000_000:06d}",
         region_code=region_code, merchant_id=merchant_id, respondent_name="格尔木某特产店", consumer_id=consumer_id,
         complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
-        request_amount_fen=29900, facts="购买的枸杞与网页宣传不符", accepted_by="reg-golmud", accepted_at=accepted_at,
+        request_amount_fen=29900,
+        facts_sealed=ComplaintAccepted.seal_facts(PiiCipher(PII_KEY), complaint_id=complaint_id, facts=FACTS),
+        accepted_by="reg-golmud", accepted_at=accepted_at,
     ).envelope(source="complaints", correlationid=f"corr-{complaint_id}")
 
 

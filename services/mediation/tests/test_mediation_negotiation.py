@@ -84,7 +84,17 @@ async def test_offer_then_accept_settles_with_an_agreement_both_consents_and_its
                                     "at": row.enterprise_consent_at.isoformat()}},
         "document_no": None, "mediator_id": None,
     }
+    # The hash covers the terms as agreed, note in clear; the rows keep the note only sealed.
     assert agreement["content_hash"] == sha256_hex(canonical_json(content))
+    async with sessionmaker() as session:
+        stored = (await session.execute(text(
+            "SELECT (SELECT string_agg(o::text, ' ') FROM offer o WHERE o.case_id = :id) || "
+            "(SELECT string_agg(a::text, ' ') FROM settlement_agreement a WHERE a.case_id = :id) || "
+            "(SELECT string_agg(e::text, ' ') FROM case_event e WHERE e.case_id = :id)"),
+            {"id": uuid.UUID(parties.case_id)})).scalar_one()
+    assert "note_sealed" in stored
+    assert REFUND["note"] not in stored
+    assert REFUND["note"].encode().hex() not in stored
 
     events = await outbox_events(sessionmaker, parties.case_id)
     assert [event_type for event_type, _ in events] == [

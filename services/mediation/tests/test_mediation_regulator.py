@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mediation_testkit import ApplyEvent, accepted_event, bearer, open_case, outbox_events, withdrawn_event
+from mediation_testkit import PII_KEY, ApplyEvent, accepted_event, bearer, open_case, outbox_events, withdrawn_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,8 +18,11 @@ from servicekit.auth import Audience, Principal, Role
 from servicekit.calendar import add_calendar_days, add_working_days, local_date, working_days_after
 from servicekit.db import utcnow
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.testing.plugin import Tokens
+
+CIPHER = PiiCipher(PII_KEY)
 
 REGULATOR = "reg-golmud"
 
@@ -145,15 +148,17 @@ async def test_appraisal_time_is_excluded_from_the_clock(
     principal = Principal(sub=REGULATOR, aud=Audience.REGULATOR, roles=frozenset({Role.REGULATOR}), region="632801")
     paused_at = accepted_at + timedelta(days=3)
     async with sessionmaker() as session:
-        await regulator_service.pause_for_appraisal(session, outbox=outbox, case_id=uuid.UUID(case_id),
+        await regulator_service.pause_for_appraisal(session, outbox=outbox, cipher=CIPHER, case_id=uuid.UUID(case_id),
                                                     principal=principal, note="送检", now=paused_at)
     async with sessionmaker() as session:
         with pytest.raises(Problem, match="already paused"):
-            await regulator_service.pause_for_appraisal(session, outbox=outbox, case_id=uuid.UUID(case_id),
+            await regulator_service.pause_for_appraisal(session, outbox=outbox, cipher=CIPHER,
+                                                        case_id=uuid.UUID(case_id),
                                                         principal=principal, note=None, now=paused_at)
     async with sessionmaker() as session:
         case = await regulator_service.resume_after_appraisal(
-            session, outbox=outbox, settings=settings, case_id=uuid.UUID(case_id), principal=principal, note=None,
+            session, outbox=outbox, cipher=CIPHER, settings=settings, case_id=uuid.UUID(case_id), principal=principal,
+                note=None,
             now=paused_at + timedelta(days=12))
     assert case.paused_days == 12
     assert case.mediation_due_date == add_calendar_days(local_date(accepted_at), 60 + 12)
@@ -276,12 +281,12 @@ async def test_mediation_past_its_period_terminates_on_ground_5_unless_paused(
                               {"at": accepted_at + timedelta(days=10), "id": uuid.UUID(paused)})
     due = add_calendar_days(date(2020, 1, 2), 60)
     last_day = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
-    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, settings=settings,
+    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, cipher=CIPHER, settings=settings,
                                                      now=last_day) == 0
     day_after = last_day + timedelta(days=1)
-    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, settings=settings,
+    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, cipher=CIPHER, settings=settings,
                                                      now=day_after) == 1
-    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, settings=settings,
+    assert await regulator_service.expire_mediations(sessionmaker, outbox=outbox, cipher=CIPHER, settings=settings,
                                                      now=day_after) == 0
     async with sessionmaker() as session:
         rows = dict((await session.execute(text(

@@ -26,6 +26,7 @@ from merchants.settings import MerchantsSettings
 from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.testing.infra import migrated_database, own_broker, running_app
 
 
@@ -86,14 +87,16 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def approved_merchant(sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> ApproveMerchant:
+def approved_merchant(sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox,
+                      settings: MerchantsSettings) -> ApproveMerchant:
     """Factory: register a new merchant, approve it, return its first client."""
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
 
     async def make() -> IssuedClient:
         async with sessionmaker() as session:
             enrollment = await enrollment_service.apply_for_enrollment(session, details=merchant_details(),
-                                                                       actor=REVIEWER)
+                                                                       actor=REVIEWER, cipher=cipher)
             return await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
-                                                               actor=REVIEWER)
+                                                               actor=REVIEWER, cipher=cipher)
 
     return make

@@ -16,8 +16,12 @@ from merchants.enrollment.state import FINAL, MOVES, EnrollmentAction, Enrollmen
 from merchants.settings import MerchantsSettings
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.testing.infra import topic_reader
+
+# The tests' settings keep the default PII key.
+CIPHER = PiiCipher(MerchantsSettings().pii_key.get_secret_value())
 
 
 async def test_approval_commits_state_audit_client_and_outbox_event(
@@ -25,13 +29,14 @@ async def test_approval_commits_state_audit_client_and_outbox_event(
 ) -> None:
     details = merchant_details("格尔木审核测试有限公司")
     async with sessionmaker() as session:
-        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER,
+                                                                   cipher=CIPHER)
         issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
-                                                             actor=REVIEWER, reason="criteria met")
+                                                             actor=REVIEWER, cipher=CIPHER, reason="criteria met")
     async with sessionmaker() as session:
         status = await session.scalar(text("SELECT status FROM enrollment WHERE id = :id"), {"id": enrollment.id})
         audit = (await session.execute(text(
-            "SELECT from_status, to_status, actor_role, actor_id, reason FROM enrollment_event "
+            "SELECT id, from_status, to_status, actor_role, actor_id, reason_enc FROM enrollment_event "
             "WHERE enrollment_id = :id ORDER BY at"), {"id": enrollment.id})).all()
         clients = await session.scalar(text("SELECT count(*) FROM api_client WHERE merchant_id = :id"),
                                        {"id": issued.merchant_id})
@@ -39,7 +44,8 @@ async def test_approval_commits_state_audit_client_and_outbox_event(
             "SELECT topic, aggregate_id, event_type, payload, headers FROM outbox WHERE aggregate_id = :id"),
             {"id": str(issued.merchant_id)})).all()
     assert status == "approved"
-    assert [tuple(row) for row in audit] == [
+    assert [(*row[1:5], CIPHER.decrypt(row.reason_enc, context=f"enrollment_event:{row.id}:reason"))
+            for row in audit] == [
         (None, "pending", "regulator", "reg-test", "application received"),
         ("pending", "approved", "regulator", "reg-test", "criteria met"),
     ]
@@ -58,13 +64,13 @@ async def test_approving_twice_is_a_conflict_and_writes_nothing(
 ) -> None:
     async with sessionmaker() as session:
         enrollment = await enrollment_service.apply_for_enrollment(session, details=merchant_details(),
-                                                                   actor=REVIEWER)
+                                                                   actor=REVIEWER, cipher=CIPHER)
         merchant_id = enrollment.merchant_id
         await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
-                                                    actor=REVIEWER)
+                                                    actor=REVIEWER, cipher=CIPHER)
         with pytest.raises(Problem) as refused:
             await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
-                                                        actor=REVIEWER)
+                                                        actor=REVIEWER, cipher=CIPHER)
     assert refused.value.status == 409
     async with sessionmaker() as session:
         clients = await session.scalar(text("SELECT count(*) FROM api_client WHERE merchant_id = :id"),
@@ -78,16 +84,16 @@ async def test_unknown_enrollment_is_404(sessionmaker: async_sessionmaker[AsyncS
     async with sessionmaker() as session:
         with pytest.raises(Problem) as missing:
             await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=uuid.uuid4(),
-                                                        actor=REVIEWER)
+                                                        actor=REVIEWER, cipher=CIPHER)
     assert missing.value.status == 404
 
 
 async def test_duplicate_registration_is_a_conflict(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     details = merchant_details()
     async with sessionmaker() as session:
-        await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+        await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER, cipher=CIPHER)
         with pytest.raises(Problem) as duplicate:
-            await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER)
+            await enrollment_service.apply_for_enrollment(session, details=details, actor=REVIEWER, cipher=CIPHER)
     assert duplicate.value.status == 409
 
 
@@ -97,7 +103,7 @@ async def test_invalid_uscc_is_a_validation_problem(sessionmaker: async_sessionm
                                                                                     else "1")})
     async with sessionmaker() as session:
         with pytest.raises(Problem) as invalid:
-            await enrollment_service.apply_for_enrollment(session, details=broken, actor=REVIEWER)
+            await enrollment_service.apply_for_enrollment(session, details=broken, actor=REVIEWER, cipher=CIPHER)
     assert invalid.value.status == 422
     assert invalid.value.errors is not None
     assert invalid.value.errors[0]["field"] == "uscc"

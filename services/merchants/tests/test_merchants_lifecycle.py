@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -9,7 +10,13 @@ from merchants_testkit import VERIFY, ApproveMerchant, internal_headers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from merchants.settings import MerchantsSettings
+from servicekit.contracts.merchants_v1 import EnrollmentStatusChanged
+from servicekit.pii import PiiCipher, open_from_event
 from servicekit.testing.plugin import Tokens
+
+# The tests' settings keep the default PII key.
+CIPHER = PiiCipher(MerchantsSettings().pii_key.get_secret_value())
 
 MERCHANTS = "/v1/regulator/merchants"
 ROTATE = "/v1/merchant/credentials/rotate"
@@ -31,12 +38,16 @@ async def active(client: httpx.AsyncClient, client_id: str) -> bool:
     return value
 
 
-async def outbox_types(sessionmaker: async_sessionmaker[AsyncSession], merchant_id: object) -> list[tuple[Any, ...]]:
+async def outbox_types(sessionmaker: async_sessionmaker[AsyncSession], merchant_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """(event type, reason) of the enterprise's events; the reason travels only sealed."""
     async with sessionmaker() as session:
         rows = (await session.execute(text(
-            "SELECT event_type, payload->>'reason' FROM outbox WHERE aggregate_id = :id ORDER BY id"),
+            "SELECT event_type, payload FROM outbox WHERE aggregate_id = :id ORDER BY id"),
             {"id": str(merchant_id)})).all()
-    return [tuple(row) for row in rows]
+    context = EnrollmentStatusChanged.reason_context(merchant_id)
+    assert all(payload.get("reason") is None for _, payload in rows)
+    return [(event_type, open_from_event(CIPHER, payload["reason_sealed"], context=context)
+             if payload.get("reason_sealed") else None) for event_type, payload in rows]
 
 
 async def test_suspend_reinstate_revoke_follow_the_table_and_announce_each_move(

@@ -104,25 +104,27 @@ async def test_summons_refuse_bad_input_and_foreign_enterprises(
     assert (await client.get("/v1/regulator/summons", params={"cursor": "%%"}, headers=golmud)).status_code == 422
 
 
-async def test_the_attendees_are_kept_encrypted_and_read_back(
+async def test_the_attendees_findings_and_undertakings_are_kept_encrypted_and_read_back(
     client: httpx.AsyncClient, tokens: Tokens, approved_merchant: ApproveMerchant, settings: MerchantsSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     merchant_id = (await approved_merchant()).merchant_id
     golmud = bearer(tokens.regulator("632801"))
     attendees = [{"name": "司马" + secrets.token_hex(3), "organisation": "格尔木察尔汗盐湖商贸有限公司", "title": None}]
-    recorded = await client.post(f"/v1/regulator/merchants/{merchant_id}/summons",
-                                 json=summons_body(attendees=attendees), headers=golmud)
+    findings, undertaking = f"约谈发现{secrets.token_hex(4)}", f"承诺{secrets.token_hex(4)}"
+    recorded = await client.post(f"/v1/regulator/merchants/{merchant_id}/summons", headers=golmud,
+                                 json=summons_body(attendees=attendees, findings=findings, undertakings=[undertaking]))
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["attendees"] == attendees
-    seen = await client.get(f"/v1/regulator/summons/{recorded.json()['id']}", headers=golmud)
-    assert seen.json()["attendees"] == attendees
+    seen = (await client.get(f"/v1/regulator/summons/{recorded.json()['id']}", headers=golmud)).json()
+    assert (seen["attendees"], seen["findings"], seen["undertakings"]) == (attendees, findings, [undertaking])
 
     async with sessionmaker() as session:
         row = (await session.execute(text("SELECT s::text AS whole, attendees_enc FROM summons s WHERE id = :id"),
                                      {"id": recorded.json()["id"]})).one()
-    assert attendees[0]["name"] not in row.whole
-    assert attendees[0]["name"].encode().hex() not in row.whole
+    for written in (attendees[0]["name"], findings, undertaking):
+        assert written not in row.whole
+        assert written.encode().hex() not in row.whole
     cipher = PiiCipher(settings.pii_key.get_secret_value())
     opened = cipher.decrypt(row.attendees_enc, context=attendees_context(uuid.UUID(recorded.json()["id"])))
     assert json.loads(opened) == attendees

@@ -56,13 +56,21 @@ def expected_signature(secret: str, headers: dict[str, str], body: bytes) -> str
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+FACTS = "购买的枸杞与网页宣传不符"
+
+
 def routed_event(merchant_id: uuid.UUID, **overrides: Any) -> EventEnvelope:
+    """A routed event as the complaints service publishes it: the facts sealed with the shared PII key (the tests'
+    settings keep the default key)."""
+    complaint_id = uuid.uuid4()
+    cipher = PiiCipher(MerchantsSettings().pii_key.get_secret_value())
     fields: dict[str, Any] = {
-        "complaint_id": uuid.uuid4(), "case_no": "TS-632801-20261128-000001", "target": RouteTarget.MERCHANT,
+        "complaint_id": complaint_id, "case_no": "TS-632801-20261128-000001", "target": RouteTarget.MERCHANT,
         "merchant_id": merchant_id, "region_code": "632801", "consumer_id": "consumer-1",
         "complainant": ComplainantForMerchant(name="王芳", phone_masked="138****8000"), "request_type": "refund",
-        "request_amount_fen": 29900, "facts": "购买的枸杞与网页宣传不符", "due_date": None,
-        "routed_at": datetime.now(UTC)}
+        "request_amount_fen": 29900,
+        "facts_sealed": ComplaintRouted.seal_facts(cipher, complaint_id=complaint_id, facts=FACTS),
+        "due_date": None, "routed_at": datetime.now(UTC)}
     return ComplaintRouted(**{**fields, **overrides}).envelope(source="complaints")
 
 
@@ -154,7 +162,7 @@ async def test_configuration_returns_the_secret_once_and_validates_it(
 
 async def test_an_event_reaches_the_receiver_signed_through_kafka(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
-    settings: MerchantsSettings,
+    settings: MerchantsSettings, sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     merchant_id, headers = enterprise
     saved = await configure(client, headers, receiver.url)
@@ -181,6 +189,14 @@ async def test_an_event_reaches_the_receiver_signed_through_kafka(
     assert payload["type"] == "complaints.complaint.routed.v1"
     assert payload["data"]["complaint_id"] == envelope.data["complaint_id"]
     assert payload["data"]["complainant"] == {"name": "王芳", "phone_masked": "138****8000"}
+    # The respondent reads the facts in clear; the delivery kept for retries holds them only sealed.
+    assert payload["data"]["facts"] == FACTS
+    assert "facts_sealed" not in payload["data"]
+    async with sessionmaker() as session:
+        stored = (await session.execute(text("SELECT payload FROM webhook_delivery WHERE event_id = :id"),
+                                        {"id": envelope.id})).scalars().all()
+    assert stored
+    assert FACTS not in orjson.dumps(stored).decode()
 
     async def logged() -> bool:
         items = (await client.get(DELIVERIES, headers=headers)).json()["items"]
@@ -190,6 +206,8 @@ async def test_an_event_reaches_the_receiver_signed_through_kafka(
     log = (await client.get(DELIVERIES, headers=headers)).json()
     assert [(item["id"], item["event_id"], item["status"], item["attempts"]) for item in log["items"]] == [
         (message.headers["webhook-id"], str(envelope.id), "delivered", 1)]
+    detail = (await client.get(f"{DELIVERIES}/{message.headers['webhook-id']}", headers=headers)).json()
+    assert detail["payload"] == payload  # the body it sent, facts opened
 
 
 async def test_an_owed_delivery_is_sent_at_once_not_at_the_next_poll(

@@ -47,7 +47,7 @@ async def _negotiation_periods(request: Request) -> NegotiationPeriods:
 async def _publisher(request: Request) -> Publisher:
     runtime = get_runtime(request)
     return Publisher(outbox=NotifyingOutbox(outbox, runtime.settings.service_name, runtime.cipher),
-                     source=runtime.settings.service_name)
+                     source=runtime.settings.service_name, cipher=runtime.cipher)
 
 
 Events = Annotated[Publisher, Depends(_publisher)]

@@ -31,7 +31,7 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     and idempotency keys, the text-message dispatcher with its scan for negotiation periods about to end, and the
     eraser of personal data past its retention period."""
     publisher = Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, runtime.cipher),
-                          source=settings.service_name)
+                          source=settings.service_name, cipher=runtime.cipher)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
         group=merchant_events.GROUP,

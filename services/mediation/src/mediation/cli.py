@@ -15,6 +15,7 @@ import sys
 from mediation.audit import chain
 from mediation.settings import MediationSettings
 from servicekit.db import create_engine, create_sessionmaker
+from servicekit.pii import PiiCipher
 
 VERIFY_HELP = """Offline verification of a region's outcome chain.
 
@@ -23,10 +24,11 @@ Prints the result as JSON and exits 0 when the chain holds, 1 when it is broken.
 
 
 async def _verify(region: str) -> chain.Verification:
-    engine = create_engine(MediationSettings(), pool_size=1, long_statements=True)
+    settings = MediationSettings()
+    engine = create_engine(settings, pool_size=1, long_statements=True)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await chain.verify(session, region)
+            return await chain.verify(session, region, PiiCipher(settings.pii_key.get_secret_value()))
     finally:
         await engine.dispose()
 

@@ -26,27 +26,29 @@ from servicekit.events.outbox import Outbox
 from servicekit.events.relay import OutboxRelay
 from servicekit.events.topics import CONSUMER_GROUPS
 from servicekit.observability import get_logger
+from servicekit.pii import PiiCipher
 from servicekit.retention import RetentionJob
 
 Clock = Callable[[], datetime]
 
 
-async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox,
+async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox, cipher: PiiCipher,
                      settings: MediationSettings, now: datetime) -> dict[str, int]:
     """One pass of every deadline sweeper at `now`; counts of what each changed. Each claims due rows with
     FOR UPDATE SKIP LOCKED and is safe to run again."""
     fulfilment = await flag_unconfirmed(sessionmaker, outbox=outbox, now=now, days=settings.fulfilment_confirm_days)
     return {"negotiations_expired": await expire_negotiations(sessionmaker, outbox=outbox, now=now),
-            "mediations_expired": await expire_mediations(sessionmaker, outbox=outbox, settings=settings, now=now),
+            "mediations_expired": await expire_mediations(sessionmaker, outbox=outbox, cipher=cipher, settings=settings,
+                                                          now=now),
             **fulfilment}
 
 
-async def run_sweepers(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox,
+async def run_sweepers(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox, cipher: PiiCipher,
                        settings: MediationSettings, clock: Clock = utcnow) -> None:
     """Sweep every `sweep_interval_seconds` until cancelled."""
     log = get_logger("mediation.sweepers")
     while True:
-        changed = await sweep_once(sessionmaker, outbox=outbox, settings=settings, now=clock())
+        changed = await sweep_once(sessionmaker, outbox=outbox, cipher=cipher, settings=settings, now=clock())
         if any(changed.values()):
             log.info("deadlines swept", **changed)
         await asyncio.sleep(settings.sweep_interval_seconds)
@@ -64,7 +66,8 @@ def background_jobs(runtime: ServiceRuntime, settings: MediationSettings) -> dic
         inbox=inbox,
         settings=settings,
     )
-    sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, settings=settings)
+    sweepers = partial(run_sweepers, runtime.sessionmaker, outbox=runtime.outbox, cipher=runtime.cipher,
+                       settings=settings)
     outcome_signals = partial(run_outcome_signals, runtime.sessionmaker,
                               interval_seconds=settings.outcome_signal_interval_seconds)
     retention = RetentionJob(runtime.sessionmaker, outbox=outbox, inbox=inbox,

@@ -39,6 +39,7 @@ from merchants.stations.models import Station
 from merchants.stations.schemas import StationCreate
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
@@ -72,7 +73,7 @@ class SeedSettings(MerchantsSettings):
     demo_regulator_password: SecretStr
 
 
-async def seed_merchant(session: AsyncSession, outbox: Outbox, details: MerchantDetails, *,
+async def seed_merchant(session: AsyncSession, outbox: Outbox, cipher: PiiCipher, details: MerchantDetails, *,
                         portal_admin: tuple[str, str], portal_password: str) -> dict[str, str]:
     """Make `details` an approved ODR enterprise with a portal admin (password `portal_password`) and return a freshly
     issued client for it."""
@@ -80,12 +81,13 @@ async def seed_merchant(session: AsyncSession, outbox: Outbox, details: Merchant
         merchant = await registry_service.find_by_uscc(session, details.uscc)
         enrollment = await enrollment_service.enrollment_of_merchant(session, merchant.id) if merchant else None
     if merchant is None:
-        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=SEED_ACTOR)
+        enrollment = await enrollment_service.apply_for_enrollment(session, details=details, actor=SEED_ACTOR,
+                                                                   cipher=cipher)
     elif enrollment is None:
         raise RuntimeError(f"demo merchant {details.uscc} is registered without an enrollment")
     if enrollment.status == EnrollmentStatus.PENDING:
         issued = await enrollment_service.approve_enrollment(session, outbox=outbox, enrollment_id=enrollment.id,
-                                                             actor=SEED_ACTOR, reason="demo enterprise")
+                                                             actor=SEED_ACTOR, cipher=cipher, reason="demo enterprise")
     elif enrollment.status == EnrollmentStatus.APPROVED:
         issued = (await access_service.rotate_api_client(session, merchant_id=enrollment.merchant_id)).issued
     else:
@@ -122,6 +124,7 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
     engine = create_engine(settings, pool_size=1)
     sessionmaker = create_sessionmaker(engine)
     outbox = Outbox(outbox_table, settings.service_name)
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
     password = settings.demo_regulator_password.get_secret_value()
     try:
         async with sessionmaker() as session:
@@ -133,7 +136,8 @@ async def seed(settings: SeedSettings) -> dict[str, Any]:
             await credentials_service.upsert_staff_account(
                 session, username=admin_username, password=password, role=StaffRole.REGULATOR.value,
                 region_code=admin_region, display_name=admin_office, staff_admin=True)
-            merchants = [await seed_merchant(session, outbox, details, portal_admin=admin, portal_password=password)
+            merchants = [await seed_merchant(session, outbox, cipher, details, portal_admin=admin,
+                                             portal_password=password)
                          for details, admin in zip(DEMO_MERCHANTS, DEMO_PORTAL_ADMINS, strict=True)]
             stations = [await seed_station(session, password)]
     finally:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.events.envelope import EventEnvelope
 from servicekit.observability import current_causation_id, current_correlation_id
 from servicekit.tracing import current_traceparent
+
+# A personal value an event carries sealed (servicekit.pii.seal_for_event): AES-256-GCM with the PII key the services
+# share (ODR_PII_KEY), base64, bound to a context the contract names (topic, aggregate id and field). Topics, outboxes,
+# inboxes and copies of the payload hold only the ciphertext; the services that need the value open it.
+SealedText = Annotated[str, Field(
+    description="AES-256-GCM sealed with the shared PII key, base64 (nonce, ciphertext and tag).",
+    json_schema_extra={"contentEncoding": "base64", "x-sealed": True})]
 
 
 class EventContract(BaseModel):

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from servicekit.contracts.base import EventContract
+from servicekit.contracts.base import EventContract, SealedText
 from servicekit.pii import PiiCipher, mask_name, mask_phone, open_from_event, seal_for_event
 
 
@@ -48,6 +48,35 @@ class ComplainantForMerchant(BaseModel):
         return open_from_event(cipher, self.name_sealed, context=self.seal_context(complaint_id))
 
 
+class SealedFacts(BaseModel):
+    """The consumer's account of the facts, for the events that hand a complaint to whoever answers it (routed,
+    accepted). It is free text about a person, so it travels only sealed (`facts_sealed`, bound to the complaint and
+    the field); readers open it with `facts_text`. Producers before the seal sent it in clear in `facts`."""
+
+    facts: str | None = Field(default=None, description="Only in events published before the seal: the facts in clear.")
+    facts_sealed: SealedText | None = None
+
+    @model_validator(mode="after")
+    def _carries_facts(self) -> SealedFacts:
+        if self.facts is None and self.facts_sealed is None:
+            raise ValueError("the event carries neither facts_sealed nor facts")
+        return self
+
+    @staticmethod
+    def facts_context(complaint_id: uuid.UUID) -> str:
+        return f"complaints.complaint:{complaint_id}:facts"
+
+    @classmethod
+    def seal_facts(cls, cipher: PiiCipher, *, complaint_id: uuid.UUID, facts: str) -> str:
+        return seal_for_event(cipher, facts, context=cls.facts_context(complaint_id))
+
+    def facts_text(self, cipher: PiiCipher, *, complaint_id: uuid.UUID) -> str:
+        if self.facts_sealed is None:
+            assert self.facts is not None, "validated: one of the two is set"
+            return self.facts
+        return open_from_event(cipher, self.facts_sealed, context=self.facts_context(complaint_id))
+
+
 class EvidenceForMerchant(BaseModel):
     """An attachment the consumer chose to share with the enterprise. The enterprise downloads it from
     `GET /v1/merchant/complaints/{complaint_id}/evidence/{id}` with its own token; no one else's token opens it."""
@@ -80,7 +109,7 @@ class ComplaintFiled(EventContract):
     issue_type: str | None = None
 
 
-class ComplaintRouted(EventContract):
+class ComplaintRouted(SealedFacts, EventContract):
     event_type: ClassVar[str] = "complaints.complaint.routed.v1"
     aggregate_field: ClassVar[str] = "complaint_id"
 
@@ -93,7 +122,6 @@ class ComplaintRouted(EventContract):
     complainant: ComplainantForMerchant
     request_type: str
     request_amount_fen: int | None
-    facts: str
     due_date: date | None
     routed_at: datetime
     # What the enterprise needs to answer (issue 13; optional, so events published before them still validate).
@@ -106,7 +134,7 @@ class ComplaintRouted(EventContract):
     evidence: list[EvidenceForMerchant] = Field(default_factory=list)
 
 
-class ComplaintAccepted(EventContract):
+class ComplaintAccepted(SealedFacts, EventContract):
     """The regulator accepted the complaint for mediation (Art. 15); mediation opens a regulator mediation case."""
 
     event_type: ClassVar[str] = "complaints.complaint.accepted.v1"
@@ -121,7 +149,6 @@ class ComplaintAccepted(EventContract):
     complainant: ComplainantForMerchant
     request_type: str
     request_amount_fen: int | None
-    facts: str
     accepted_by: str
     accepted_at: datetime
     # What the enterprise needs to answer (issue 13; optional, so events published before them still validate).

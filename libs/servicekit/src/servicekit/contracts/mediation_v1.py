@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from servicekit.contracts.base import EventContract
+from servicekit.contracts.base import EventContract, SealedText
+from servicekit.pii import PiiCipher, open_from_event, seal_for_event
 
 
 class CaseOpened(EventContract):
@@ -88,21 +89,49 @@ class NegotiationFailed(CaseEvent):
 
 
 class CaseTerminated(CaseEvent):
-    """Regulator mediation ended without agreement, with an Art. 23 ground (1..8)."""
+    """Regulator mediation ended without agreement, with an Art. 23 ground (1..8). The mediator's note travels
+    sealed (`note_sealed`, the shared PII key, bound to the case); producers before the seal sent it in `note`."""
 
     event_type: ClassVar[str] = "mediation.case.terminated.v1"
 
     ground: int
-    note: str | None
+    note: str | None = Field(default=None, description="Only in events published before the seal: the note in clear.")
     notice_due: date | None = None
+    note_sealed: SealedText | None = None
+
+    @staticmethod
+    def note_context(case_id: uuid.UUID) -> str:
+        return f"mediation.case:{case_id}:note"
+
+    @classmethod
+    def seal_note(cls, cipher: PiiCipher, *, case_id: uuid.UUID, note: str) -> str:
+        return seal_for_event(cipher, note, context=cls.note_context(case_id))
+
+    def note_text(self, cipher: PiiCipher) -> str | None:
+        if self.note_sealed is None:
+            return self.note
+        return open_from_event(cipher, self.note_sealed, context=self.note_context(self.case_id))
 
 
 class FulfilmentRecorded(CaseEvent):
+    """The enterprise recorded proof of fulfilment; its reference (a refund's transaction id, a parcel's number)
+    travels sealed (`reference_sealed`, bound to the case); producers before the seal sent it in `reference`."""
+
     event_type: ClassVar[str] = "mediation.case.fulfilment_recorded.v1"
 
     agreement_id: uuid.UUID
     proof_kind: str
-    reference: str
+    reference: str | None = Field(
+        default=None, description="Only in events published before the seal: the reference in clear.")
+    reference_sealed: SealedText | None = None
+
+    @staticmethod
+    def reference_context(case_id: uuid.UUID) -> str:
+        return f"mediation.case:{case_id}:reference"
+
+    @classmethod
+    def seal_reference(cls, cipher: PiiCipher, *, case_id: uuid.UUID, reference: str) -> str:
+        return seal_for_event(cipher, reference, context=cls.reference_context(case_id))
 
 
 class FulfilmentConfirmed(CaseEvent):

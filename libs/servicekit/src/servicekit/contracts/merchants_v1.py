@@ -6,7 +6,10 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from servicekit.contracts.base import EventContract
+from pydantic import Field
+
+from servicekit.contracts.base import EventContract, SealedText
+from servicekit.pii import PiiCipher, seal_for_event
 
 
 class EnrollmentApproved(EventContract):
@@ -27,8 +30,19 @@ class EnrollmentStatusChanged(EventContract):
     aggregate_field: ClassVar[str] = "merchant_id"
 
     merchant_id: uuid.UUID
-    reason: str
+    reason: str | None = Field(default=None,
+                               description="Only in events published before the seal: the reason in clear.")
     changed_at: datetime
+    # The regulator's reason, sealed with the shared PII key (it may name the people it concerns).
+    reason_sealed: SealedText | None = None
+
+    @staticmethod
+    def reason_context(merchant_id: uuid.UUID) -> str:
+        return f"merchants.enrollment:{merchant_id}:reason"
+
+    @classmethod
+    def seal_reason(cls, cipher: PiiCipher, *, merchant_id: uuid.UUID, reason: str) -> str:
+        return seal_for_event(cipher, reason, context=cls.reason_context(merchant_id))
 
 
 class EnrollmentSuspended(EnrollmentStatusChanged):

@@ -46,6 +46,7 @@ from servicekit.contracts.complaints_v1 import (
     ComplaintTransferred,
     ComplaintWithdrawn,
     RouteTarget,
+    SealedFacts,
 )
 from servicekit.contracts.mediation_v1 import CaseOpened, CaseSettled, CaseTerminated, NegotiationFailed
 from servicekit.db import utcnow
@@ -86,6 +87,12 @@ def _complainant(case: RowMapping, cipher: PiiCipher) -> ComplainantForMerchant:
     return ComplainantForMerchant.sealed(cipher, complaint_id=case["id"], name=name, phone=phone)
 
 
+def _sealed_facts(case: RowMapping, cipher: PiiCipher) -> str:
+    """The case's facts, opened from its row and sealed for the event that hands the complaint on."""
+    facts = cipher.decrypt(case["facts_enc"], context=pii_context(case["id"], "facts"))
+    return SealedFacts.seal_facts(cipher, complaint_id=case["id"], facts=facts)
+
+
 def _closed(row: RowMapping, publisher: Publisher) -> EventEnvelope:
     return ComplaintClosed(
         complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
@@ -107,12 +114,13 @@ async def accept(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
                 complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
                 merchant_id=row["merchant_id"], respondent_name=row["respondent_name"],
                 consumer_id=row["consumer_id"], complainant=_complainant(row, cipher),
-                request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
-                accepted_by=principal.sub, accepted_at=now, **answer_fields(row, shared),
+                request_type=row["request_type"], request_amount_fen=row["request_amount_fen"],
+                facts_sealed=_sealed_facts(row, cipher), accepted_by=principal.sub, accepted_at=now,
+                **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.ACCEPTED,
-                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, publisher=publisher,
                          events=events, code="accepted", note="Accepted by the market regulator for mediation",
                          changes={"accepted_at": now, "decided_at": now, "decided_by": principal.sub})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET,
@@ -133,11 +141,13 @@ async def refuse(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
             return [refused.envelope(source=publisher.source), _closed(row, publisher)]
 
         await transition(session, case=case, target=ComplaintStatus.CLOSED_REFUSED,
-                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, publisher=publisher,
                          events=events, code="refused", note=f"Refused (Art. 16 ground {body.ground}): {body.note}",
                          details={"ground": body.ground, "text": body.note},
-                         changes={"decided_at": now, "decided_by": principal.sub, "decision_note": body.note,
-                                  "refusal_ground": body.ground, "other_routes": OTHER_ROUTES, "closed_at": now})
+                         changes={"decided_at": now, "decided_by": principal.sub, "refusal_ground": body.ground,
+                                  "other_routes": OTHER_ROUTES, "closed_at": now,
+                                  "decision_note_enc": publisher.cipher.encrypt(
+                                      body.note, context=pii_context(case_id, "decision_note"))})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET)
 
 
@@ -164,12 +174,12 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                 complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.MERCHANT,
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
-                request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=negotiation_due,
-                routed_at=now, **answer_fields(row, shared),
+                request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
+                due_date=negotiation_due, routed_at=now, **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,
-                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, publisher=publisher,
                          events=events, code="sent_to_enterprise",
                          note=f"Sent by the regulator to the ODR enterprise {merchant.name}",
                          details={"merchant_id": str(merchant_id), "merchant_name": merchant.name},
@@ -212,7 +222,7 @@ async def transfer(session: AsyncSession, *, case_id: uuid.UUID, principal: Prin
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.ENDED,
                                           kinds=[DeadlineKind.INITIAL_REVIEW])
         moved = await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE,
-                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=now, publisher=publisher,
                          events=events, code="transferred",
                          note=f"Transferred from region {from_region} to the market regulator of {receiving_name} "
                               f"({body.to_region}): {body.reason}",
@@ -246,7 +256,7 @@ async def correct_issue_type(session: AsyncSession, *, case_id: uuid.UUID, princ
 
         note = f"Issue type corrected from {previous} to {body.issue_type.value}"
         await annotate(session, case=case, actor=Actor(ActorRole.REGULATOR, principal.sub), at=now,
-                       outbox=publisher.outbox, events=events, code="issue_type_corrected",
+                       publisher=publisher, events=events, code="issue_type_corrected",
                        note=note + (f": {body.note}" if body.note else ""),
                        details={"from": previous, "to": body.issue_type.value},
                        changes={"issue_type": body.issue_type.value})
@@ -264,7 +274,7 @@ async def withdraw(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: st
             return [withdrawn.envelope(source=publisher.source), _closed(row, publisher)]
 
         await transition(session, case=case, target=ComplaintStatus.WITHDRAWN,
-                         actor=Actor(ActorRole.CONSUMER, consumer_id), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.CONSUMER, consumer_id), at=now, publisher=publisher,
                          events=events, code="withdrawn", note="Withdrawn by the consumer",
                          changes={"withdrawn_at": now, "closed_at": now})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.ENDED)
@@ -286,7 +296,7 @@ async def rate(session: AsyncSession, *, case_id: uuid.UUID, consumer_id: str, b
                                    rated_at=now).envelope(source=publisher.source)]
 
         await annotate(session, case=case, actor=Actor(ActorRole.CONSUMER, consumer_id), at=now,
-                       outbox=publisher.outbox, events=events, code="rated", note=f"Rated {body.score}/5",
+                       publisher=publisher, events=events, code="rated", note=f"Rated {body.score}/5",
                        details={"score": body.score},
                        changes={"rating_score": body.score, "rated_at": now, "rating_text_enc": (
                            cipher.encrypt(body.text, context=pii_context(case_id, "rating_text"))
@@ -310,7 +320,7 @@ async def record_case_opened(session: AsyncSession, event: CaseOpened, publisher
     case = await lock(session, event.complaint_id)
     if case is None or case["mediation_case_id"] == event.case_id:
         return
-    await annotate(session, case=case, actor=SYSTEM, at=event.opened_at, outbox=publisher.outbox,
+    await annotate(session, case=case, actor=SYSTEM, at=event.opened_at, publisher=publisher,
                    code="mediation_opened", note=f"Mediation case opened ({event.status})",
                    details={"case_id": str(event.case_id), "case_status": event.status},
                    changes={"mediation_case_id": event.case_id})
@@ -331,11 +341,12 @@ async def record_negotiation_failed(session: AsyncSession, event: NegotiationFai
             complaint_id=row["id"], case_no=row["case_no"], target=RouteTarget.REGULATOR,
             merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
             complainant=_complainant(row, cipher), request_type=row["request_type"],
-            request_amount_fen=row["request_amount_fen"], facts=row["facts"], due_date=review_due, routed_at=now,
+            request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
+            due_date=review_due, routed_at=now,
         ).envelope(source=publisher.source)]
 
     await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE, actor=SYSTEM, at=now,
-                     outbox=publisher.outbox, events=events,
+                     publisher=publisher, events=events,
                      code="negotiation_failed",
                      note=f"Negotiation with the enterprise failed ({event.reason}); sent to the regulator",
                      details={"case_id": str(event.case_id), "reason": event.reason}, changes={"routed_at": now})
@@ -351,7 +362,7 @@ async def record_settled(session: AsyncSession, event: CaseSettled, publisher: P
         return
     now = utcnow()
     await transition(session, case=case, target=ComplaintStatus.CLOSED_SETTLED, actor=SYSTEM, at=now,
-                     outbox=publisher.outbox, events=lambda row: [_closed(row, publisher)],
+                     publisher=publisher, events=lambda row: [_closed(row, publisher)],
                      code="settled",
                      note=f"Settled in {event.stage}: {event.amount_fen / 100:.2f} yuan to the consumer",
                      details={"case_id": str(event.case_id), "amount_fen": event.amount_fen, "stage": event.stage},
@@ -366,11 +377,12 @@ async def record_terminated(session: AsyncSession, event: CaseTerminated, publis
     if case is None:
         return
     now = utcnow()
+    note = event.note_text(publisher.cipher)
     await transition(session, case=case, target=ComplaintStatus.CLOSED_TERMINATED,
-                     actor=Actor(ActorRole.MEDIATOR), at=now, outbox=publisher.outbox,
+                     actor=Actor(ActorRole.MEDIATOR), at=now, publisher=publisher,
                      events=lambda row: [_closed(row, publisher)],
                      code="terminated", note=f"Mediation terminated (Art. 23 ground {event.ground})" + (
-                         f": {event.note}" if event.note else ""),
-                     details={"case_id": str(event.case_id), "ground": event.ground, "text": event.note},
+                         f": {note}" if note else ""),
+                     details={"case_id": str(event.case_id), "ground": event.ground, "text": note},
                      changes={"closed_at": now})
     await deadline_service.close_open(session, case_id=case["id"], at=now, state=DeadlineState.ENDED)

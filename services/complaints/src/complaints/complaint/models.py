@@ -99,7 +99,8 @@ class Complaint(Base):
     online_seller: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     request_type: Mapped[str] = mapped_column(String(16))
     request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
-    facts: Mapped[str] = mapped_column(Text)
+    # The consumer's account, sealed like the complainant's fields ("complaint:<id>:facts").
+    facts_enc: Mapped[bytes] = mapped_column(LargeBinary)
     purchase_date: Mapped[date | None] = mapped_column(Date)
     purchase_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     purchase_order_no: Mapped[str | None] = mapped_column(String(100))
@@ -134,7 +135,8 @@ class Complaint(Base):
     # The regulator's decision: acceptance, refusal or routing of a complaint; opening a case or not for a report.
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    # Sealed (`pii_context`): the refusal note or the report decision's reason, as the regulator wrote it.
+    decision_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     refusal_ground: Mapped[int | None] = mapped_column(SmallInteger)
     other_routes: Mapped[str | None] = mapped_column(Text)
     case_opened: Mapped[bool | None]
@@ -164,7 +166,10 @@ class ComplaintEvent(Base):
     status: Mapped[str] = mapped_column(String(32))
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str | None] = mapped_column(String(200))
-    note: Mapped[str | None] = mapped_column(Text)
+    # Sealed, bound to "complaint_event:<id>:<field>" (state.timeline_row): the note quotes what staff wrote, and
+    # `written_enc` holds the details a person wrote (state.WRITTEN_PARAMS) as one JSON document.
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    written_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 

@@ -54,8 +54,9 @@ from complaints.complaint.state import (
     TIMELINE_PARAMS,
     Actor,
     ensure_allowed,
+    opened_timeline,
     status_of,
-    timeline_details,
+    timeline_row,
 )
 from complaints.deadline import service as deadline_service
 from complaints.deadline.enums import TICKING, DeadlineKind, DeadlineState
@@ -261,7 +262,7 @@ def _stage_complaint(filing: Filing, route: Route, complaint_id: uuid.UUID, repo
                     linked_case_id=report_id, now=now)
     timeline = [
         _submitted_row(filing, complaint_id, now),
-        _timeline_row(complaint_id, now, status, ActorRole.SYSTEM, None,
+        _timeline_row(filing.cipher, complaint_id, now, status, ActorRole.SYSTEM, None,
                       "sent_to_enterprise" if route.target is RouteTarget.MERCHANT else "sent_to_regulator",
                       _routing_note(route),
                       {"target": route.target.value, "region_code": route.region_code,
@@ -281,7 +282,7 @@ def _stage_settled_on_spot(filing: Filing, settled: SettledOnSpot, route: Route,
     submitter = filing.submitter
     timeline = [
         _submitted_row(filing, complaint_id, now),
-        _timeline_row(complaint_id, now, status, submitter.role, submitter.id, "settled_at_station",
+        _timeline_row(filing.cipher, complaint_id, now, status, submitter.role, submitter.id, "settled_at_station",
                       f"Settled at the station: {settled.note}",
                       {"amount_fen": settled.amount_fen, "station_id": str(filing.station_id), "text": settled.note}),
     ]
@@ -295,8 +296,8 @@ def _submitted_row(filing: Filing, case_id: uuid.UUID, at: datetime) -> dict[str
         details["station_id"] = str(filing.station_id)
     if filing.submitted_details:
         details.update(filing.submitted_details)
-    return _timeline_row(case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id, filing.submitted_code,
-                         None, details)
+    return _timeline_row(filing.cipher, case_id, at, ComplaintStatus.SUBMITTED, submitter.role, submitter.id,
+                         filing.submitted_code, None, details)
 
 
 def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_id: uuid.UUID | None,
@@ -310,8 +311,8 @@ def _stage_report(filing: Filing, route: Route, report_id: uuid.UUID, complaint_
         details.update(filing.submitted_details)
     # A report filed alone carries where it came from, like a complaint's "submitted" entry.
     code = "split_from_complaint" if complaint_id else filing.submitted_code
-    timeline = [_timeline_row(report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None, code, note,
-                              details)]
+    timeline = [_timeline_row(filing.cipher, report_id, now, ReportStatus.RECEIVED, filing.submitter.role, None,
+                              code, note, details)]
     return _Staged(row=row, timeline=timeline, prefix=case_numbers.REPORT_PREFIX)
 
 
@@ -323,10 +324,10 @@ def _parties_json(body: ComplaintCreate) -> str | None:
     return parties.model_dump_json()
 
 
-def _timeline_row(case_id: uuid.UUID, at: datetime, status: CaseStatus, role: ActorRole, actor_id: str | None,
-                  code: str, note: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
-    return {"id": new_id(), "complaint_id": case_id, "at": at, "status": status.value, "actor_role": role.value,
-            "actor_id": actor_id, "note": note, "details": timeline_details(code, details)}
+def _timeline_row(cipher: PiiCipher, case_id: uuid.UUID, at: datetime, status: CaseStatus, role: ActorRole,
+                  actor_id: str | None, code: str, note: str | None, details: dict[str, Any] | None) -> dict[str, Any]:
+    return timeline_row(cipher, case_id=case_id, at=at, status=status.value, role=role, actor_id=actor_id, code=code,
+                        note=note, details=details)
 
 
 def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: ComplaintKind, status: CaseStatus,
@@ -368,7 +369,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "respondent_region_code": route.respondent_region_code,
         "request_type": body.request.type.value,
         "request_amount_fen": body.request.amount_fen,
-        "facts": body.facts,
+        "facts_enc": sealed("facts", body.facts),
         "purchase_date": body.purchase.date if body.purchase else None,
         "purchase_amount_fen": body.purchase.amount_fen if body.purchase else None,
         "purchase_order_no": body.purchase.order_no if body.purchase else None,
@@ -392,7 +393,7 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "withdrawn_at": None,
         "decided_at": None,
         "decided_by": None,
-        "decision_note": None,
+        "decision_note_enc": None,
         "refusal_ground": None,
         "other_routes": None,
         "case_opened": None,
@@ -471,7 +472,8 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
         complainant=ComplainantForMerchant.sealed(filing.cipher, complaint_id=row["id"],
                                                   name=filing.body.complainant.name,
                                                   phone=filing.body.complainant.phone),
-        request_type=row["request_type"], request_amount_fen=row["request_amount_fen"], facts=row["facts"],
+        request_type=row["request_type"], request_amount_fen=row["request_amount_fen"],
+        facts_sealed=ComplaintRouted.seal_facts(filing.cipher, complaint_id=row["id"], facts=filing.body.facts),
         due_date=due_date, routed_at=row["routed_at"], **answer_fields(row, attachments),
     )
     return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
@@ -513,15 +515,17 @@ def _detail(row: Mapping[Any, Any], cipher: PiiCipher, deadlines: Sequence[Mappi
         request=RequestRead(type=row["request_type"], amount_fen=row["request_amount_fen"]),
         purchase=(PurchaseRead(date=row["purchase_date"], amount_fen=row["purchase_amount_fen"],
                                order_no=row["purchase_order_no"]) if row["purchase_date"] else None),
-        facts=row["facts"], sector=row["sector"], category=row["category"], issue_type=row["issue_type"],
+        facts=cipher.decrypt(row["facts_enc"], context=pii_context(row["id"], "facts")),
+        sector=row["sector"], category=row["category"], issue_type=row["issue_type"],
         channel=row["channel"], transferred_from=row.get("transferred_from"),
         deadlines=[_deadline(d, today=local_date(utcnow())) for d in deadlines],
-        timeline=[_timeline_entry(e) for e in timeline],
+        timeline=[_timeline_entry(e, cipher) for e in timeline],
         evidence=[EvidenceRead.model_validate(dict(a)) for a in attachments],
         disclosure_consent=row["disclosure_consent"],
-        refusal=(RefusalRead(ground=row["refusal_ground"], note=row["decision_note"] or "",
+        refusal=(RefusalRead(ground=row["refusal_ground"], note=_opened(row, cipher, "decision_note") or "",
                              other_routes=row["other_routes"] or "") if row["refusal_ground"] else None),
-        report_decision=(ReportDecisionRead(case_opened=row["case_opened"], reason=row["decision_note"] or "")
+        report_decision=(ReportDecisionRead(case_opened=row["case_opened"],
+                                            reason=_opened(row, cipher, "decision_note") or "")
                          if row["case_opened"] is not None else None),
         rating=(RatingRead(score=row["rating_score"], text=_opened(row, cipher, "rating_text"),
                            rated_at=row["rated_at"])
@@ -537,9 +541,9 @@ def _deadline(row: Mapping[Any, Any], *, today: date) -> DeadlineRead:
                         working_days_left=working_days_after(today, row["due_date"]) if ticking else None)
 
 
-def _timeline_entry(row: Mapping[Any, Any]) -> TimelineEntry:
-    details = row["details"] or {}
-    return TimelineEntry(at=row["at"], status=row["status"], actor_role=row["actor_role"], note=row["note"],
+def _timeline_entry(row: Mapping[Any, Any], cipher: PiiCipher) -> TimelineEntry:
+    note, details = opened_timeline(row, cipher)
+    return TimelineEntry(at=row["at"], status=row["status"], actor_role=row["actor_role"], note=note,
                          code=details.get("code"),
                          params={key: value for key, value in details.items()
                                  if key in TIMELINE_PARAMS and value is not None})

@@ -5,6 +5,7 @@ Complaints and reports share the case table; their statuses are disjoint, so one
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ from complaints.complaint.enums import (
 )
 from complaints.complaint.models import Complaint, ComplaintEvent
 from complaints.deadline.enums import DeadlineKind
+from complaints.publisher import Publisher
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 EventsOf = Callable[[RowMapping], Sequence[EventEnvelope]]
@@ -88,6 +90,8 @@ TIMELINE_PARAMS: frozenset[str] = frozenset({
     "ground", "amount_fen", "stage", "case_status", "reason", "due_date", "score", "text", "merchant_name",
     "from_region", "to_region", "from", "to", "consultation_case_no", "source", "ticket_no",
 })
+# The details that hold what a person wrote (a refusal note, a reason): sealed with the note in `written_enc`.
+WRITTEN_PARAMS: frozenset[str] = frozenset({"text", "reason"})
 
 # The clock a status starts when a case enters it.
 DEADLINE_ON_ENTRY: dict[CaseStatus, DeadlineKind] = {
@@ -101,6 +105,35 @@ def timeline_details(code: str, details: Mapping[str, Any] | None) -> dict[str, 
     """The details of a timeline row: its stable `code` (TIMELINE_CODES) beside the values its wording needs."""
     assert code in TIMELINE_CODES, f"unknown timeline code {code}"
     return {**(details or {}), "code": code}
+
+
+def timeline_row(cipher: PiiCipher, *, case_id: uuid.UUID, at: datetime, status: str,
+                 role: ActorRole, actor_id: str | None, code: str, note: str | None,
+                 details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A timeline row ready to insert. The note (it quotes what staff wrote) is sealed as `note_enc`, the details a
+    person wrote (WRITTEN_PARAMS) as one JSON document `written_enc`; the code and the other details stay in clear
+    for the trail's queries. Associated data "complaint_event:<id>:<field>"."""
+    row_id = new_id()
+    clear = timeline_details(code, details)
+    written = {key: clear.pop(key) for key in sorted(WRITTEN_PARAMS & clear.keys())}
+
+    def sealed(field: str, value: str | None) -> bytes | None:
+        return cipher.encrypt(value, context=f"complaint_event:{row_id}:{field}") if value is not None else None
+
+    return {"id": row_id, "complaint_id": case_id, "at": at, "status": status,
+            "actor_role": role.value, "actor_id": actor_id, "note_enc": sealed("note", note),
+            "written_enc": sealed("written", json.dumps(written, ensure_ascii=False) if written else None),
+            "details": clear}
+
+
+def opened_timeline(row: Mapping[str, Any], cipher: PiiCipher) -> tuple[str | None, dict[str, Any]]:
+    """The note and the whole details of a timeline row, the sealed parts opened."""
+    def opened(field: str) -> str | None:
+        sealed = row[f"{field}_enc"]
+        return cipher.decrypt(sealed, context=f"complaint_event:{row['id']}:{field}") if sealed is not None else None
+
+    written = opened("written")
+    return opened("note"), {**(row["details"] or {}), **(json.loads(written) if written else {})}
 
 
 def status_of(value: str) -> CaseStatus:
@@ -157,7 +190,7 @@ async def transition(
     target: CaseStatus,
     actor: Actor,
     at: datetime,
-    outbox: Outbox,
+    publisher: Publisher,
     events: EventsOf,
     code: str,
     note: str | None = None,
@@ -177,11 +210,10 @@ async def transition(
         .values(status=target.value, updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
         .returning(*complaint_table.c)
     )).mappings().one()
-    await session.execute(event_table.insert().values(
-        id=new_id(), complaint_id=case["id"], at=at, status=target.value, actor_role=actor.role.value,
-        actor_id=actor.id, note=note, details=timeline_details(code, details),
-    ))
-    await outbox.add(session, *events(updated))
+    await session.execute(event_table.insert().values(timeline_row(
+        publisher.cipher, case_id=case["id"], at=at, status=target.value, role=actor.role, actor_id=actor.id, code=code,
+        note=note, details=details)))
+    await publisher.outbox.add(session, *events(updated))
     return updated
 
 
@@ -191,7 +223,7 @@ async def annotate(
     case: RowMapping,
     actor: Actor,
     at: datetime,
-    outbox: Outbox,
+    publisher: Publisher,
     code: str,
     note: str,
     events: EventsOf = lambda _: (),
@@ -208,9 +240,8 @@ async def annotate(
         .values(updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
         .returning(*complaint_table.c)
     )).mappings().one()
-    await session.execute(event_table.insert().values(
-        id=new_id(), complaint_id=case["id"], at=at, status=case["status"], actor_role=actor.role.value,
-        actor_id=actor.id, note=note, details=timeline_details(code, details),
-    ))
-    await outbox.add(session, *events(updated))
+    await session.execute(event_table.insert().values(timeline_row(
+        publisher.cipher, case_id=case["id"], at=at, status=case["status"], role=actor.role, actor_id=actor.id,
+        code=code, note=note, details=details)))
+    await publisher.outbox.add(session, *events(updated))
     return updated

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.database import Base, one_of
@@ -41,4 +41,5 @@ class Deadline(Base):
     ended_at: Mapped[datetime | None]
     extended_days: Mapped[int] = mapped_column(Integer, server_default="0")
     extension_approved_by: Mapped[str | None] = mapped_column(String(200))
-    extension_reason: Mapped[str | None] = mapped_column(Text)
+    # Sealed, bound to "deadline:<id>:extension_reason".
+    extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)

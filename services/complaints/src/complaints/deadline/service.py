@@ -21,6 +21,7 @@ from complaints.deadline.models import Deadline
 from servicekit import regions
 from servicekit.calendar import add_working_days, end_of_day, is_working_day, local_date
 from servicekit.db import new_id
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 deadline_table: Table = Deadline.__table__  # type: ignore[assignment]
@@ -76,7 +77,7 @@ async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind
         "id": new_id(), "complaint_id": case_id, "kind": kind.value, "due_date": due_date,
         "state": DeadlineState.RUNNING.value, "due_at": end_of_day(due_date), "started_at": at, "met_at": None,
         "breached_at": None, "paused_at": None, "ended_at": None, "extended_days": 0,
-        "extension_approved_by": None, "extension_reason": None,
+        "extension_approved_by": None, "extension_reason_enc": None,
     }
     await session.execute(deadline_table.insert().values(row))
     return row
@@ -129,8 +130,9 @@ async def resume(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKin
 
 
 async def extend(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, working_days: int,
-                 approved_by: str, reason: str) -> date:
-    """Add `working_days` to a ticking clock once, on approval; 409 if it was extended before or is not ticking."""
+                 approved_by: str, reason: str, cipher: PiiCipher) -> date:
+    """Add `working_days` to a ticking clock once, on approval; 409 if it was extended before or is not ticking.
+    The reason is kept sealed ("deadline:<id>:extension_reason")."""
     clock = await _open_clock(session, case_id, kind)
     if clock["extended_days"]:
         raise Problem("conflict", f"The {kind.value} clock was already extended")
@@ -139,7 +141,8 @@ async def extend(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKin
     due_date = add_working_days(clock["due_date"], working_days)
     await session.execute(deadline_table.update().where(deadline_table.c.id == clock["id"]).values(
         state=DeadlineState.EXTENDED.value, due_date=due_date, due_at=end_of_day(due_date),
-        extended_days=working_days, extension_approved_by=approved_by, extension_reason=reason))
+        extended_days=working_days, extension_approved_by=approved_by,
+        extension_reason_enc=cipher.encrypt(reason, context=f"deadline:{clock['id']}:extension_reason")))
     return due_date
 
 

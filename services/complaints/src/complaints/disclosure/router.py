@@ -73,6 +73,7 @@ async def export_cases(
                    responses={200: {"content": {"text/csv": {}}}})
 async def list_public_complaints(
     runtime: Runtime,
+    cipher: Cipher,
     merchant_id: uuid.UUID | None = None,
     region: RegionQuery = None,
     sector: Annotated[str | None, Query(max_length=64)] = None,
@@ -90,7 +91,7 @@ async def list_public_complaints(
                          sector=sector, period=_period(period_from, period_to))
     async with runtime.sessionmaker() as session:
         items = await disclosure_service.public_page(
-            session, scope=scope, after=decode_cursor(cursor) if cursor else None, limit=limit + 1)
+            session, cipher, scope=scope, after=decode_cursor(cursor) if cursor else None, limit=limit + 1)
     page, next_cursor = page_of(items, limit, lambda item: item["id"])
     if format == "csv":
         return Response(disclosure_service.public_csv(page), media_type="text/csv; charset=utf-8",

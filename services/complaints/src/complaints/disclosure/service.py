@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, RowMapping, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enums import CaseStatus, ComplaintKind, ComplaintStatus
-from complaints.complaint.models import Complaint
+from complaints.complaint.models import Complaint, pii_context
 from complaints.deadline.enums import DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
 from servicekit.calendar import end_of_day, local_date
@@ -97,7 +97,7 @@ class PublicFilter:
     period: Period
 
 
-async def public_page(session: AsyncSession, *, scope: PublicFilter, after: uuid.UUID | None,
+async def public_page(session: AsyncSession, cipher: PiiCipher, *, scope: PublicFilter, after: uuid.UUID | None,
                       limit: int) -> Sequence[dict[str, Any]]:
     """Closed complaints, newest first, de-identified: no complainant data; facts only with the consumer's consent."""
     c = complaint_table.c
@@ -109,7 +109,7 @@ async def public_page(session: AsyncSession, *, scope: PublicFilter, after: uuid
     )
     statement = select(
         c.id, c.case_no, c.merchant_id, c.respondent_name, c.region_code, c.sector, c.category, c.request_type,
-        c.status, c.recovered_fen, c.filed_at, c.closed_at, c.disclosure_consent, c.facts,
+        c.status, c.recovered_fen, c.filed_at, c.closed_at, c.disclosure_consent, c.facts_enc,
         merchant_clock.label("answered_in_time"),
     ).where(c.kind == ComplaintKind.COMPLAINT.value, c.status.in_([status.value for status in DISCLOSED]),
             *scope.period.conditions())
@@ -129,7 +129,8 @@ async def public_page(session: AsyncSession, *, scope: PublicFilter, after: uuid
             "category": row["category"], "request_type": row["request_type"], "outcome": row["status"],
             "recovered_fen": row["recovered_fen"], "filed_on": local_date(row["filed_at"]),
             "closed_on": local_date(row["closed_at"]), "answered_in_time": row["answered_in_time"],
-            "facts": row["facts"] if row["disclosure_consent"] else None,
+            "facts": (cipher.decrypt(row["facts_enc"], context=pii_context(row["id"], "facts"))
+                      if row["disclosure_consent"] else None),
         }
         for row in rows
     ]

@@ -14,6 +14,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enums import ActorRole, ComplaintKind, ReportStatus
+from complaints.complaint.models import pii_context
 from complaints.complaint.state import Actor, EventsOf, annotate, lock, transition
 from complaints.deadline import service as deadline_service
 from complaints.deadline.enums import DeadlineKind, DeadlineState
@@ -51,7 +52,7 @@ async def start_verification(session: AsyncSession, *, case_id: uuid.UUID, princ
     async with session.begin():
         case = await _governed_report(session, case_id, principal)
         await transition(session, case=case, target=ReportStatus.VERIFYING,
-                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=utcnow(), outbox=publisher.outbox,
+                         actor=Actor(ActorRole.REGULATOR, principal.sub), at=utcnow(), publisher=publisher,
                          events=_status_changed(publisher), code="verification_started",
                          note="Verification started")
 
@@ -64,12 +65,13 @@ async def decide(session: AsyncSession, *, case_id: uuid.UUID, principal: Princi
         now = utcnow()
         target = ReportStatus.CASE_OPENED if body.case_opened else ReportStatus.NOT_OPENED
         await transition(session, case=case, target=target, actor=Actor(ActorRole.REGULATOR, principal.sub), at=now,
-                         outbox=publisher.outbox, events=_status_changed(publisher),
+                         publisher=publisher, events=_status_changed(publisher),
                          code="report_case_opened" if body.case_opened else "report_not_opened",
                          note=("Case opened: " if body.case_opened else "No case opened: ") + body.reason,
                          details={"text": body.reason},
-                         changes={"case_opened": body.case_opened, "decision_note": body.reason, "decided_at": now,
-                                  "decided_by": principal.sub, "closed_at": now})
+                         changes={"case_opened": body.case_opened, "decided_at": now, "decided_by": principal.sub,
+                                  "closed_at": now, "decision_note_enc": publisher.cipher.encrypt(
+                                      body.reason, context=pii_context(case_id, "decision_note"))})
         await deadline_service.close_open(session, case_id=case_id, at=now, state=DeadlineState.MET)
 
 
@@ -81,9 +83,9 @@ async def extend_clock(session: AsyncSession, *, case_id: uuid.UUID, principal: 
         due_date = await deadline_service.extend(
             session, case_id=case_id, kind=DeadlineKind.REPORT_VERIFICATION,
             working_days=deadline_service.REPORT_EXTENSION_WORKING_DAYS, approved_by=body.approved_by,
-            reason=body.reason)
+            reason=body.reason, cipher=publisher.cipher)
         await annotate(session, case=case, actor=Actor(ActorRole.REGULATOR, principal.sub), at=utcnow(),
-                       outbox=publisher.outbox, code="verification_extended",
+                       publisher=publisher, code="verification_extended",
                        note=f"Verification extended to {due_date:%Y-%m-%d}, approved by {body.approved_by}",
                        details={"due_date": due_date.isoformat(), "reason": body.reason})
 
@@ -94,7 +96,7 @@ async def pause_clock(session: AsyncSession, *, case_id: uuid.UUID, actor: Actor
     async with session.begin():
         case = await _report(session, case_id)
         await deadline_service.pause(session, case_id=case_id, kind=DeadlineKind.REPORT_VERIFICATION, at=at)
-        await annotate(session, case=case, actor=actor, at=at, outbox=publisher.outbox,
+        await annotate(session, case=case, actor=actor, at=at, publisher=publisher,
                        code="verification_paused", note=f"Verification clock paused: {reason}",
                        details={"reason": reason})
 
@@ -106,7 +108,7 @@ async def resume_clock(session: AsyncSession, *, case_id: uuid.UUID, actor: Acto
         case = await _report(session, case_id)
         due_date = await deadline_service.resume(session, case_id=case_id, kind=DeadlineKind.REPORT_VERIFICATION,
                                                  at=at)
-        await annotate(session, case=case, actor=actor, at=at, outbox=publisher.outbox,
+        await annotate(session, case=case, actor=actor, at=at, publisher=publisher,
                        code="verification_resumed", note=f"Verification clock resumed; due {due_date:%Y-%m-%d}",
                        details={"due_date": due_date.isoformat()})
     return due_date

@@ -79,7 +79,7 @@ async def settle_on_the_spot(session: AsyncSession, *, complaint_id: uuid.UUID, 
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.CLOSED_SETTLED,
-                         actor=Actor(ActorRole.STATION_STAFF, principal.sub), at=now, outbox=publisher.outbox,
+                         actor=Actor(ActorRole.STATION_STAFF, principal.sub), at=now, publisher=publisher,
                          events=events, code="settled_at_station", note=f"Settled at the station: {body.note}",
                          details={"amount_fen": body.amount_fen, "station_id": str(station_id), "text": body.note},
                          changes={"recovered_fen": body.amount_fen, "closed_at": now, "station_settled_at": now})

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from mediation.agreements.models import SettlementAgreement
+from mediation.agreements.service import agreement_terms
+from servicekit.pii import PiiCipher
 
 
 class ConsentRead(BaseModel):
@@ -30,10 +32,10 @@ class AgreementRead(BaseModel):
     created_at: datetime
 
 
-def agreement_read(agreement: SettlementAgreement) -> AgreementRead:
+def agreement_read(agreement: SettlementAgreement, cipher: PiiCipher) -> AgreementRead:
     return AgreementRead(
-        id=agreement.id, stage=agreement.stage, terms=agreement.terms, amount_fen=agreement.amount_fen,
-        fulfil_by=agreement.fulfil_by,
+        id=agreement.id, stage=agreement.stage, terms=agreement_terms(agreement, cipher),
+        amount_fen=agreement.amount_fen, fulfil_by=agreement.fulfil_by,
         consumer_consent=ConsentRead(by=agreement.consumer_consent_by, at=agreement.consumer_consent_at),
         enterprise_consent=ConsentRead(by=agreement.enterprise_consent_by, at=agreement.enterprise_consent_at),
         document_no=agreement.document_no, mediator_id=agreement.mediator_id, content_hash=agreement.content_hash,

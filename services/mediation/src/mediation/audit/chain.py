@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +20,41 @@ from mediation.audit.models import AuditChainHead, AuditEntry, AuditReview
 from mediation.canonical import canonical_json, sha256_hex
 from mediation.cases.models import MediationCase
 from servicekit.db import new_id
+from servicekit.pii import PiiCipher
 
 GENESIS_HASH = "0" * 64
 REVIEWED = "reviewed"
 VERIFY_BATCH = 1_000
+# Entry details that hold what a person wrote (a proof's reference, a reviewer's note): the stored entry keeps them
+# sealed (`details["sealed"]`, base64 AES-GCM of their JSON, bound to "audit_entry:<id>:details"); the hash covers the
+# entry with them in clear (`opened_entry`), so entries written before the seal still verify.
+WRITTEN_KEYS = ("note", "reference")
+
+
+def _details_context(entry_id: uuid.UUID) -> str:
+    return f"audit_entry:{entry_id}:details"
+
+
+def sealed_entry(entry: dict[str, Any], entry_id: uuid.UUID, cipher: PiiCipher | None) -> dict[str, Any]:
+    """The entry as stored: its written details sealed."""
+    details = dict(entry.get("details") or {})
+    written = {key: details.pop(key) for key in WRITTEN_KEYS if details.get(key) is not None}
+    if not written:
+        return entry
+    if cipher is None:
+        raise ValueError(f"audit entry {entry.get('kind')} carries written text but no cipher to seal it with")
+    sealed = cipher.encrypt(json.dumps(written, ensure_ascii=False), context=_details_context(entry_id))
+    return entry | {"details": details | {"sealed": base64.b64encode(sealed).decode()}}
+
+
+def opened_entry(entry: dict[str, Any], entry_id: uuid.UUID, cipher: PiiCipher) -> dict[str, Any]:
+    """The canonical entry the hash covers: the sealed details opened back into place."""
+    details = dict(entry.get("details") or {})
+    sealed = details.pop("sealed", None)
+    if sealed is None:
+        return entry
+    written = json.loads(cipher.decrypt(base64.b64decode(sealed), context=_details_context(entry_id)))
+    return entry | {"details": details | written}
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
@@ -30,8 +63,9 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
 
 
 async def append(session: AsyncSession, *, region_code: str, case_id: uuid.UUID, kind: str, at: datetime,
-                 details: dict[str, Any]) -> AuditEntry:
-    """Append one entry to the region's chain; the head row lock serializes concurrent appends of a region."""
+                 details: dict[str, Any], cipher: PiiCipher | None = None) -> AuditEntry:
+    """Append one entry to the region's chain; the head row lock serializes concurrent appends of a region. Details
+    a person wrote (WRITTEN_KEYS) are sealed with `cipher`, which a caller passing any must give."""
     await session.execute(insert(AuditChainHead).values(region_code=region_code, seq=0, hash=GENESIS_HASH)
                           .on_conflict_do_nothing(index_elements=[AuditChainHead.region_code]))
     head = (await session.execute(
@@ -41,8 +75,9 @@ async def append(session: AsyncSession, *, region_code: str, case_id: uuid.UUID,
     entry = {"region_code": region_code, "seq": seq, "case_id": str(case_id), "kind": kind,
              "at": at.isoformat(), "details": details}
     digest = entry_hash(head.hash, entry)
-    row = AuditEntry(id=new_id(), region_code=region_code, seq=seq, case_id=case_id, kind=kind, entry=entry,
-                     prev_hash=head.hash, hash=digest)
+    entry_id = new_id()
+    row = AuditEntry(id=entry_id, region_code=region_code, seq=seq, case_id=case_id, kind=kind,
+                     entry=sealed_entry(entry, entry_id, cipher), prev_hash=head.hash, hash=digest)
     session.add(row)
     await session.execute(update(AuditChainHead).where(AuditChainHead.region_code == region_code)
                           .values(seq=seq, hash=digest))
@@ -57,8 +92,9 @@ class Verification:
     first_broken: dict[str, Any] | None
 
 
-async def verify(db: AsyncSession, region_code: str) -> Verification:
-    """Recompute the region's chain in seq order; name the first entry whose links or hash do not hold."""
+async def verify(db: AsyncSession, region_code: str, cipher: PiiCipher) -> Verification:
+    """Recompute the region's chain in seq order; name the first entry whose links or hash do not hold. The cipher
+    opens the sealed parts of what the hashes cover (an agreement's note)."""
     expected_prev, expected_seq, count, last_seq = GENESIS_HASH, 1, 0, None
     while True:
         query = (select(AuditEntry.id, AuditEntry.seq, AuditEntry.case_id, AuditEntry.kind, AuditEntry.entry,
@@ -69,10 +105,11 @@ async def verify(db: AsyncSession, region_code: str) -> Verification:
         rows = (await db.execute(query)).all()
         if not rows:
             break
-        agreements = await _agreement_hashes(db, rows)
+        agreements = await _agreement_hashes(db, rows, cipher)
         reviews = await _review_outcomes(db, rows)
         for row in rows:
-            problem = (_broken_link(row, expected_prev, expected_seq, region_code) or _outcome_changed(row, agreements)
+            problem = (_broken_link(row, expected_prev, expected_seq, region_code, cipher)
+                       or _outcome_changed(row, agreements)
                        or _review_changed(row, reviews))
             if problem is not None:
                 return Verification(ok=False, entries=count, first_broken={
@@ -89,7 +126,7 @@ async def verify(db: AsyncSession, region_code: str) -> Verification:
     return Verification(ok=True, entries=count, first_broken=None)
 
 
-async def _agreement_hashes(db: AsyncSession, rows: Sequence[Any]) -> dict[str, tuple[str, int]]:
+async def _agreement_hashes(db: AsyncSession, rows: Sequence[Any], cipher: PiiCipher) -> dict[str, tuple[str, int]]:
     """Agreement id -> (content hash recomputed from its row now, amount) for the agreements these entries name."""
     ids = {row.entry.get("details", {}).get("agreement_id") for row in rows} - {None}
     if not ids:
@@ -97,7 +134,8 @@ async def _agreement_hashes(db: AsyncSession, rows: Sequence[Any]) -> dict[str, 
     found = (await db.execute(select(SettlementAgreement, MediationCase)
                               .join(MediationCase, MediationCase.id == SettlementAgreement.case_id)
                               .where(SettlementAgreement.id.in_([uuid.UUID(value) for value in ids])))).all()
-    return {str(agreement.id): (agreement_hash(agreement, case), agreement.amount_fen) for agreement, case in found}
+    return {str(agreement.id): (agreement_hash(agreement, case, cipher), agreement.amount_fen)
+            for agreement, case in found}
 
 
 async def _review_outcomes(db: AsyncSession, rows: Sequence[Any]) -> dict[str, str | None]:
@@ -133,13 +171,13 @@ def _outcome_changed(row: Any, agreements: dict[str, tuple[str, int]]) -> str | 
     return None
 
 
-def _broken_link(row: Any, expected_prev: str, expected_seq: int, region_code: str) -> str | None:
+def _broken_link(row: Any, expected_prev: str, expected_seq: int, region_code: str, cipher: PiiCipher) -> str | None:
     if row.seq != expected_seq:
         return "missing"
     if row.prev_hash != expected_prev:
         return "prev_hash"
     if row.entry.get("seq") != row.seq or row.entry.get("region_code") != region_code:
         return "entry"
-    if entry_hash(row.prev_hash, row.entry) != row.hash:
+    if entry_hash(row.prev_hash, opened_entry(row.entry, row.id, cipher)) != row.hash:
         return "hash"
     return None

@@ -8,12 +8,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 
 
 class AuditChainHead(Base):
@@ -56,7 +67,8 @@ class CaseReview(Base):
     sampled_by: Mapped[str] = mapped_column(String(200))
     method: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(Text)
+    # The reviewer's note, sealed ("<table>:<id>:note", `review_note_context`).
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
 
@@ -90,7 +102,21 @@ class AuditReview(Base):
     # The Art. 26 sample that put the case in the queue, if it was drawn.
     sample_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("case_review.id"))
     outcome: Mapped[str | None] = mapped_column(String(40))
-    note: Mapped[str | None] = mapped_column(Text)
+    # The reviewer's note, sealed ("<table>:<id>:note", `review_note_context`).
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+def review_note_context(table: str, review_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a review's note (table: case_review or audit_review)."""
+    return f"{table}:{review_id}:note"
+
+
+def sealed_review_note(cipher: PiiCipher, table: str, review_id: uuid.UUID, note: str | None) -> bytes | None:
+    return cipher.encrypt(note, context=review_note_context(table, review_id)) if note is not None else None
+
+
+def opened_review_note(cipher: PiiCipher, table: str, review_id: uuid.UUID, sealed: bytes | None) -> str | None:
+    return cipher.decrypt(sealed, context=review_note_context(table, review_id)) if sealed is not None else None

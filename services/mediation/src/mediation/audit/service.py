@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mediation.audit.models import AuditReview, CaseReview
+from mediation.audit.models import AuditReview, CaseReview, sealed_review_note
 from mediation.audit.schemas import ReviewResultCreate
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
@@ -19,6 +19,7 @@ from mediation.cases.state import FINAL
 from servicekit import regions
 from servicekit.auth import Principal
 from servicekit.db import new_id
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 
@@ -54,7 +55,7 @@ async def sample_closed_cases(session: AsyncSession, *, principal: Principal, re
         return reviews
 
 
-async def record_result(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID,
+async def record_result(session: AsyncSession, cipher: PiiCipher, *, principal: Principal, review_id: uuid.UUID,
                         result: ReviewResultCreate, now: datetime) -> CaseReview:
     """Record how the check or call went; 409 if it was already recorded."""
     async with session.begin():
@@ -64,7 +65,8 @@ async def record_result(session: AsyncSession, *, principal: Principal, review_i
             raise Problem("not-found", "No such review")
         if review.reviewed_at is not None:
             raise Problem("conflict", "The review result was already recorded")
-        review.method, review.outcome, review.note = result.method.value, result.outcome.value, result.note
+        review.method, review.outcome = result.method.value, result.outcome.value
+        review.note_enc = sealed_review_note(cipher, "case_review", review.id, result.note)
         review.reviewed_at, review.reviewed_by = now, principal.sub
         case = await load_case(session, review.case_id)
         await trail.record(session, case, kind="reviewed", actor=Actor("regulator", principal.sub), at=now, details={

@@ -39,9 +39,9 @@ async def case_detail(session: AsyncSession, case: MediationCase, cipher: PiiCip
         failure_reason=case.failure_reason,
         termination_ground=case.termination_ground,
         mediator=mediator,
-        offers=[offer_read(offer) for offer in await negotiation_service.offers_of(session, case.id)],
-        agreement=agreement_read(agreement) if agreement else None,
-        fulfilment_proofs=[proof_read(proof, agreement) for proof in await fulfilment_service.proofs_of(
+        offers=[offer_read(offer, cipher) for offer in await negotiation_service.offers_of(session, case.id)],
+        agreement=agreement_read(agreement, cipher) if agreement else None,
+        fulfilment_proofs=[proof_read(proof, agreement, cipher) for proof in await fulfilment_service.proofs_of(
             session, agreement.id)] if agreement else [],
         messages=[message_read(message, by_message.get(message.id, []), cipher) for message in messages],
         attachments=[attachment_read(attachment, cipher) for attachment in case_attachments],

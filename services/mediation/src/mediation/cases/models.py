@@ -16,7 +16,6 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
-    Text,
     func,
     text,
 )
@@ -61,7 +60,8 @@ class MediationCase(Base):
     complainant_phone_masked: Mapped[str] = mapped_column(String(32))
     request_type: Mapped[str] = mapped_column(String(32))
     request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
-    facts: Mapped[str] = mapped_column(Text)
+    # AES-GCM ciphertext like the name, bound to "mediation_case:<id>:facts" (facts_context).
+    facts_enc: Mapped[bytes] = mapped_column(LargeBinary)
     due_date: Mapped[date | None]
     opened_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     closed_at: Mapped[datetime | None]
@@ -69,7 +69,8 @@ class MediationCase(Base):
     stage: Mapped[str] = mapped_column(String(16), server_default=Stage.NEGOTIATION.value)
     failure_reason: Mapped[str | None] = mapped_column(String(32))
     termination_ground: Mapped[int | None] = mapped_column(SmallInteger)
-    termination_note: Mapped[str | None] = mapped_column(Text)
+    # Sealed, bound to "mediation_case:<id>:termination_note".
+    termination_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Regulator mediation (Order 121 Art. 19-23): its 60-day clock, pauses and mediator.
     accepted_at: Mapped[datetime | None]
     mediation_due_date: Mapped[date | None]
@@ -104,6 +105,18 @@ class CaseEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # What a person wrote (trail.WRITTEN_KEYS), sealed as one JSON document ("case_event:<id>:written").
+    written_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+def termination_note_context(case_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a case's termination note."""
+    return f"mediation_case:{case_id}:termination_note"
+
+
+def facts_context(case_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of a case's facts."""
+    return f"mediation_case:{case_id}:facts"
 
 
 def complainant_name_context(case_id: uuid.UUID) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases import trail
 from mediation.cases.access import load_case_for
-from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context
+from mediation.cases.models import CaseEvent, MediationCase, complainant_name_context, facts_context
 from mediation.cases.schemas import (
     CasePurchaseRead,
     CaseRead,
@@ -81,7 +81,8 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
             complainant_phone_masked=routed.complainant.phone_masked,
             request_type=routed.request_type,
             request_amount_fen=routed.request_amount_fen,
-            facts=routed.facts,
+            facts_enc=cipher.encrypt(routed.facts_text(cipher, complaint_id=routed.complaint_id),
+                                     context=facts_context(case_id)),
             due_date=routed.due_date,
             opened_at=opened_at,
             version=1,
@@ -191,7 +192,7 @@ def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
             phone_masked=case.complainant_phone_masked,
         ),
         request=CaseRequestRead(type=case.request_type, amount_fen=case.request_amount_fen),
-        facts=case.facts,
+        facts=cipher.decrypt(case.facts_enc, context=facts_context(case.id)),
         purchase=CasePurchaseRead(order_no=case.order_no, date=case.purchase_date,
                                   amount_fen=case.purchase_amount_fen)
         if case.order_no or case.purchase_date or case.purchase_amount_fen is not None else None,

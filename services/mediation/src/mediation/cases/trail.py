@@ -16,17 +16,31 @@ from mediation.cases.models import CaseEvent, MediationCase
 from mediation.settings import EVENT_SOURCE
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
+from servicekit.pii import PiiCipher
 
 FEED_CHANNEL = "mediation_case_feed"
+# Detail keys of the trail that hold what a person wrote.
+WRITTEN_KEYS = ("note", "reference")
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 async def record(session: AsyncSession, case: MediationCase, *, kind: str, actor: Actor, at: datetime,
-                 details: dict[str, Any] | None = None) -> None:
-    """Append the audit row of a change to the case, in the caller's transaction."""
+                 details: dict[str, Any] | None = None, cipher: PiiCipher | None = None) -> None:
+    """Append the audit row of a change to the case, in the caller's transaction. The details a person wrote
+    (WRITTEN_KEYS: a note, a proof's reference) are kept only sealed, as one JSON document in `written_enc`
+    ("case_event:<id>:written"); a caller passing any must pass the cipher."""
+    row_id = new_id()
+    clear = dict(details or {})
+    written = {key: clear.pop(key) for key in WRITTEN_KEYS if clear.get(key) is not None}
+    clear = {key: value for key, value in clear.items() if key not in WRITTEN_KEYS}
+    sealed = None
+    if written:
+        if cipher is None:
+            raise ValueError(f"case event {kind} carries written text but no cipher to seal it with")
+        sealed = cipher.encrypt(json.dumps(written, ensure_ascii=False), context=f"case_event:{row_id}:written")
     await session.execute(insert(CaseEvent).values(
-        id=new_id(), case_id=case.id, at=at, kind=kind, actor_role=actor.role, actor_id=actor.id,
-        details=details or {}))
+        id=row_id, case_id=case.id, at=at, kind=kind, actor_role=actor.role, actor_id=actor.id,
+        details=clear, written_enc=sealed))
 
 
 def event_fields(case: MediationCase, at: datetime) -> dict[str, Any]:

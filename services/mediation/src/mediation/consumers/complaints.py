@@ -51,7 +51,7 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
             await signals.on_case_opened(session, case_id=case_id, at=accepted.accepted_at)
 
     async def on_complaint_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await regulator_service.close_on_withdrawal(session, outbox=outbox, settings=settings,
+        await regulator_service.close_on_withdrawal(session, outbox=outbox, cipher=cipher, settings=settings,
                                                     withdrawn=ComplaintWithdrawn.model_validate(envelope.data),
                                                     cause=envelope)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, func
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base
@@ -38,10 +38,16 @@ class FulfilmentProof(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     agreement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_agreement.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(200))
-    note: Mapped[str | None] = mapped_column(Text)
+    # What the parties wrote, sealed ("fulfilment_proof:<id>:<field>", `proof_context`).
+    reference_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     recorded_by: Mapped[str] = mapped_column(String(200))
     answer: Mapped[str | None] = mapped_column(String(16))
-    answer_note: Mapped[str | None] = mapped_column(Text)
+    answer_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     answered_at: Mapped[datetime | None]
+
+
+def proof_context(proof_id: uuid.UUID, field: str) -> str:
+    """The AES-GCM associated data of a proof's sealed fields (reference, note, answer_note)."""
+    return f"fulfilment_proof:{proof_id}:{field}"

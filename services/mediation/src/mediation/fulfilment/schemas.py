@@ -8,7 +8,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediation.agreements.models import SettlementAgreement
-from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind
+from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, ProofKind, proof_context
+from servicekit.pii import PiiCipher
 
 
 class ProofCreate(BaseModel):
@@ -37,8 +38,11 @@ class ProofRead(BaseModel):
     fulfilment_status: str
 
 
-def proof_read(proof: FulfilmentProof, agreement: SettlementAgreement) -> ProofRead:
-    return ProofRead(id=proof.id, agreement_id=agreement.id, kind=ProofKind(proof.kind), reference=proof.reference,
-                     note=proof.note, recorded_at=proof.recorded_at,
+def proof_read(proof: FulfilmentProof, agreement: SettlementAgreement, cipher: PiiCipher) -> ProofRead:
+    note = (cipher.decrypt(proof.note_enc, context=proof_context(proof.id, "note"))
+            if proof.note_enc is not None else None)
+    return ProofRead(id=proof.id, agreement_id=agreement.id, kind=ProofKind(proof.kind),
+                     reference=cipher.decrypt(proof.reference_enc, context=proof_context(proof.id, "reference")),
+                     note=note, recorded_at=proof.recorded_at,
                      answer=ProofAnswer(proof.answer) if proof.answer else None, answered_at=proof.answered_at,
                      fulfilment_status=agreement.fulfilment_status)

@@ -13,7 +13,7 @@ from mediation.audit import chain
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case, load_case_for
 from mediation.cases.models import MediationCase
-from mediation.fulfilment.models import FulfilmentProof, ProofAnswer
+from mediation.fulfilment.models import FulfilmentProof, ProofAnswer, proof_context
 from mediation.fulfilment.schemas import ProofCreate
 from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
@@ -22,6 +22,7 @@ from servicekit.calendar import end_of_day
 from servicekit.contracts.mediation_v1 import FulfilmentConfirmed, FulfilmentOverdue, FulfilmentRecorded
 from servicekit.db import new_id
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 BATCH = 100
@@ -41,8 +42,9 @@ def _require(actor: Actor, role: str) -> None:
         raise Problem("forbidden", f"Only the {role} may do this")
 
 
-async def record_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
-                       proof: ProofCreate, now: datetime) -> tuple[FulfilmentProof, SettlementAgreement]:
+async def record_proof(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       principal: Principal, proof: ProofCreate,
+                       now: datetime) -> tuple[FulfilmentProof, SettlementAgreement]:
     """The enterprise records proof; 409 once the consumer has confirmed fulfilment."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
@@ -50,21 +52,27 @@ async def record_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
         agreement = await _agreement_for_update(session, case)
         if agreement.fulfilment_status == FulfilmentStatus.CONFIRMED.value:
             raise Problem("conflict", "Fulfilment was already confirmed")
-        row = FulfilmentProof(id=new_id(), agreement_id=agreement.id, kind=proof.kind.value,
-                              reference=proof.reference, note=proof.note, recorded_at=now, recorded_by=actor.id)
+        proof_id = new_id()
+        row = FulfilmentProof(
+            id=proof_id, agreement_id=agreement.id, kind=proof.kind.value,
+            reference_enc=cipher.encrypt(proof.reference, context=proof_context(proof_id, "reference")),
+            note_enc=cipher.encrypt(proof.note, context=proof_context(proof_id, "note")) if proof.note else None,
+            recorded_at=now, recorded_by=actor.id)
         session.add(row)
         agreement.fulfilment_status = FulfilmentStatus.RECORDED.value
         await session.flush()
         await trail.record(session, case, kind="fulfilment_recorded", actor=actor, at=now, details={
-            "proof_id": str(row.id), "kind": proof.kind.value, "reference": proof.reference})
+            "proof_id": str(row.id), "kind": proof.kind.value, "reference": proof.reference}, cipher=cipher)
         await outbox.add(session, FulfilmentRecorded(
             **trail.event_fields(case, now), agreement_id=agreement.id, proof_kind=proof.kind.value,
-            reference=proof.reference).envelope(source=EVENT_SOURCE))
+            reference_sealed=FulfilmentRecorded.seal_reference(cipher, case_id=case.id, reference=proof.reference),
+        ).envelope(source=EVENT_SOURCE))
         await trail.notify(session, case.id, "fulfilment", row.id)
         return row, agreement
 
 
-async def answer_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, proof_id: uuid.UUID,
+async def answer_proof(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       proof_id: uuid.UUID,
                        principal: Principal, answer: ProofAnswer, note: str | None,
                        now: datetime) -> tuple[FulfilmentProof, SettlementAgreement]:
     """The consumer confirms (fulfilled: an outcome on the audit chain) or disputes the latest proof."""
@@ -77,12 +85,14 @@ async def answer_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
             raise Problem("not-found", "No such proof of fulfilment")
         if proof.answer is not None or agreement.fulfilment_status != FulfilmentStatus.RECORDED.value:
             raise Problem("conflict", "This proof was already answered")
-        proof.answer, proof.answer_note, proof.answered_at = answer.value, note, now
+        proof.answer, proof.answered_at = answer.value, now
+        proof.answer_note_enc = (cipher.encrypt(note, context=proof_context(proof.id, "answer_note"))
+                                 if note is not None else None)
         confirmed = answer is ProofAnswer.CONFIRMED
         agreement.fulfilment_status = (FulfilmentStatus.CONFIRMED if confirmed else FulfilmentStatus.DISPUTED).value
         await session.flush()
         await trail.record(session, case, kind=f"fulfilment_{answer.value}", actor=actor, at=now,
-                           details={"proof_id": str(proof.id), "note": note})
+                           details={"proof_id": str(proof.id), "note": note}, cipher=cipher)
         await outbox.add(session, FulfilmentConfirmed(
             **trail.event_fields(case, now), agreement_id=agreement.id, confirmed=confirmed,
         ).envelope(source=EVENT_SOURCE))
@@ -90,10 +100,11 @@ async def answer_proof(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
             await chain.append(session, region_code=case.region_code, case_id=case.id, kind="fulfilled", at=now,
                                details={"complaint_id": str(case.complaint_id), "agreement_id": str(agreement.id),
                                         "agreement_hash": agreement.content_hash, "proof_kind": proof.kind,
-                                        "reference": proof.reference})
+                                        "reference": cipher.decrypt(proof.reference_enc,
+                                                                    context=proof_context(proof.id, "reference"))},
+                               cipher=cipher)
         else:
-            await signals.on_fulfilment_disputed(session, case=case, agreement=agreement, proof_id=proof.id,
-                                                 note=note, at=now)
+            await signals.on_fulfilment_disputed(session, case=case, agreement=agreement, proof_id=proof.id, at=now)
         await trail.notify(session, case.id, "fulfilment", proof.id)
         return proof, agreement
 

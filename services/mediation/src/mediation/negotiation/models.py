@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediation.database import Base, sql_values
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 
 MAX_AMOUNT_FEN = 10**10
 
@@ -63,9 +64,23 @@ class Offer(Base):
     offer_type: Mapped[str] = mapped_column(String(16))
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     fulfil_by: Mapped[date | None]
-    note: Mapped[str | None] = mapped_column(Text)
+    # What its maker wrote, sealed ("offer:<id>:note").
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16))
     counter_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offer.id"))
     made_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     answered_at: Mapped[datetime | None]
     answered_by_id: Mapped[str | None] = mapped_column(String(200))
+
+
+def offer_note_context(offer_id: uuid.UUID) -> str:
+    """The AES-GCM associated data of an offer's note."""
+    return f"offer:{offer_id}:note"
+
+
+def sealed_offer_note(cipher: PiiCipher, offer_id: uuid.UUID, note: str | None) -> bytes | None:
+    return cipher.encrypt(note, context=offer_note_context(offer_id)) if note is not None else None
+
+
+def opened_offer_note(cipher: PiiCipher, offer: Offer) -> str | None:
+    return cipher.decrypt(offer.note_enc, context=offer_note_context(offer.id)) if offer.note_enc is not None else None

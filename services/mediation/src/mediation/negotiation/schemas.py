@@ -9,7 +9,8 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mediation.agreements.schemas import AgreementRead
-from mediation.negotiation.models import MAX_AMOUNT_FEN, Offer, OfferStatus, OfferType
+from mediation.negotiation.models import MAX_AMOUNT_FEN, Offer, OfferStatus, OfferType, opened_offer_note
+from servicekit.pii import PiiCipher
 
 AmountFen = Annotated[int, Field(ge=0, le=MAX_AMOUNT_FEN, description="Integer fen (分), CNY; 0..10^10.")]
 # Money changes hands in these; an apology carries no amount at all.
@@ -82,8 +83,8 @@ class OfferAnswer(BaseModel):
     agreement: AgreementRead | None = None
 
 
-def offer_read(offer: Offer) -> OfferRead:
+def offer_read(offer: Offer, cipher: PiiCipher) -> OfferRead:
     return OfferRead(id=offer.id, status=OfferStatus(offer.status), made_by=offer.made_by,
                      type=OfferType(offer.offer_type), amount_fen=offer.amount_fen, fulfil_by=offer.fulfil_by,
-                     note=offer.note, counter_to=offer.counter_to, made_at=offer.made_at,
+                     note=opened_offer_note(cipher, offer), counter_to=offer.counter_to, made_at=offer.made_at,
                      answered_at=offer.answered_at)

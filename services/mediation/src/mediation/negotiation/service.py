@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mediation.agreements.models import SettlementAgreement
-from mediation.agreements.service import agreement_hash
+from mediation.agreements.service import agreement_hash, sealed_terms
 from mediation.audit import chain
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case_for
 from mediation.cases.models import MediationCase
 from mediation.cases.state import CaseStatus, Stage, require_open_for_offers, transition
-from mediation.negotiation.models import Offer, OfferStatus, Party
+from mediation.negotiation.models import Offer, OfferStatus, Party, opened_offer_note, sealed_offer_note
 from mediation.negotiation.schemas import OfferReject, OfferTerms
 from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
@@ -29,6 +29,7 @@ from servicekit.contracts.mediation_v1 import CaseSettled, NegotiationFailed, Of
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 BATCH = 100
@@ -67,10 +68,13 @@ async def _offer_of(session: AsyncSession, case: MediationCase, offer_id: uuid.U
     return offer
 
 
-async def _put_on_table(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, party: Party,
-                        terms: OfferTerms, at: datetime, counter_to: uuid.UUID | None = None) -> Offer:
-    offer = Offer(id=new_id(), case_id=case.id, made_by=party.value, made_by_id=actor.id, offer_type=terms.type.value,
-                  amount_fen=terms.amount_fen, fulfil_by=terms.fulfil_by, note=terms.note,
+async def _put_on_table(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase,
+                        actor: Actor, party: Party, terms: OfferTerms, at: datetime,
+                        counter_to: uuid.UUID | None = None) -> Offer:
+    offer_id = new_id()
+    offer = Offer(id=offer_id, case_id=case.id, made_by=party.value, made_by_id=actor.id, offer_type=terms.type.value,
+                  amount_fen=terms.amount_fen, fulfil_by=terms.fulfil_by,
+                  note_enc=sealed_offer_note(cipher, offer_id, terms.note),
                   status=OfferStatus.OPEN.value, counter_to=counter_to, made_at=at)
     session.add(offer)
     await session.flush()
@@ -85,20 +89,21 @@ async def _put_on_table(session: AsyncSession, *, outbox: Outbox, case: Mediatio
     return offer
 
 
-async def _answer(session: AsyncSession, *, outbox: Outbox, case: MediationCase, offer: Offer, actor: Actor,
-                  status: OfferStatus, at: datetime, note: str | None = None) -> None:
+async def _answer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase, offer: Offer,
+                  actor: Actor, status: OfferStatus, at: datetime, note: str | None = None) -> None:
     offer.status = status.value
     offer.answered_at = at
     offer.answered_by_id = actor.id
     await session.flush()
     await trail.record(session, case, kind=f"offer_{status.value}", actor=actor, at=at,
-                       details={"offer_id": str(offer.id), "note": note})
+                       details={"offer_id": str(offer.id), "note": note}, cipher=cipher)
     await outbox.add(session, OfferAnswered(**trail.event_fields(case, at), offer_id=offer.id, answer=status.value,
                                             answered_by=actor.role).envelope(source=EVENT_SOURCE))
     await trail.notify(session, case.id, "offer", offer.id)
 
 
-async def make_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+async def make_offer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                     principal: Principal,
                      terms: OfferTerms, now: datetime) -> Offer:
     """The enterprise puts an offer on the table; an open counter of the consumer's is superseded by it."""
     _check_fulfil_by(terms, local_date(now))
@@ -110,13 +115,15 @@ async def make_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUI
         if current is not None:
             if current.made_by == Party.ENTERPRISE.value:
                 raise Problem("conflict", "An offer is already open; withdraw it first", open_offer_id=str(current.id))
-            await _answer(session, outbox=outbox, case=case, offer=current, actor=actor,
+            await _answer(session, outbox=outbox, cipher=cipher, case=case, offer=current, actor=actor,
                           status=OfferStatus.SUPERSEDED, at=now)
-        return await _put_on_table(session, outbox=outbox, case=case, actor=actor, party=Party.ENTERPRISE,
+        return await _put_on_table(session, outbox=outbox, cipher=cipher, case=case, actor=actor,
+                                   party=Party.ENTERPRISE,
                                    terms=terms, at=now)
 
 
-async def withdraw_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+async def withdraw_offer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                         offer_id: uuid.UUID,
                          principal: Principal, now: datetime) -> Answer:
     """The enterprise takes back its open offer (409 once it was answered)."""
     async with session.begin():
@@ -125,12 +132,14 @@ async def withdraw_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid
         offer = await _offer_of(session, case, offer_id)
         if offer.made_by != Party.ENTERPRISE.value:
             raise Problem("conflict", "Only the enterprise's own offers can be withdrawn")
-        await _answer(session, outbox=outbox, case=case, offer=offer, actor=actor, status=OfferStatus.WITHDRAWN,
+        await _answer(session, outbox=outbox, cipher=cipher, case=case, offer=offer, actor=actor,
+                      status=OfferStatus.WITHDRAWN,
                       at=now)
         return Answer(case=case, offer=offer)
 
 
-async def accept_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+async def accept_offer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       offer_id: uuid.UUID,
                        principal: Principal, now: datetime) -> Answer:
     """The other side accepts the open offer: the consumer an enterprise offer, the enterprise a counter."""
     async with session.begin():
@@ -143,12 +152,13 @@ async def accept_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
         made = (offer.made_by_id, offer.made_at)
         accepted = (actor.id, now)
         consumer, enterprise = (accepted, made) if actor.role == "consumer" else (made, accepted)
-        agreement = await settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
+        agreement = await settle(session, outbox=outbox, cipher=cipher, case=case, offer=offer, actor=actor,
                                  consumer_consent=consumer, enterprise_consent=enterprise, at=now)
         return Answer(case=case, offer=offer, agreement=agreement)
 
 
-async def reject_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, offer_id: uuid.UUID,
+async def reject_offer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       offer_id: uuid.UUID,
                        principal: Principal, body: OfferReject, now: datetime) -> Answer:
     """The consumer rejects an offer, optionally countering it or asking for the regulator (negotiation fails)."""
     if body.counter is not None:
@@ -162,25 +172,29 @@ async def reject_offer(session: AsyncSession, *, outbox: Outbox, case_id: uuid.U
             raise Problem("conflict", "An offer is rejected by the other party")
         if body.escalate and case.stage != Stage.NEGOTIATION.value:
             raise Problem("conflict", "The case is already with the regulator")
-        await _answer(session, outbox=outbox, case=case, offer=offer, actor=actor, status=OfferStatus.REJECTED,
+        await _answer(session, outbox=outbox, cipher=cipher, case=case, offer=offer, actor=actor,
+                      status=OfferStatus.REJECTED,
                       at=now, note=body.note)
         counter = None
         if body.counter is not None:
-            counter = await _put_on_table(session, outbox=outbox, case=case, actor=actor, party=Party.CONSUMER,
+            counter = await _put_on_table(session, outbox=outbox, cipher=cipher, case=case, actor=actor,
+                                          party=Party.CONSUMER,
                                           terms=body.counter, at=now, counter_to=offer.id)
         if body.escalate:
-            await fail_negotiation(session, outbox=outbox, case=case, actor=actor,
+            await fail_negotiation(session, outbox=outbox, cipher=cipher, case=case, actor=actor,
                                    reason="consumer_escalated", at=now, note=body.note)
         return Answer(case=case, offer=offer, counter=counter)
 
 
-async def decline_case(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+async def decline_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                       principal: Principal,
                        note: str | None, now: datetime) -> MediationCase:
     """The enterprise will not settle: negotiation fails and the complaint goes to the regulator."""
     async with session.begin():
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
         _require(actor, "enterprise")
-        await fail_negotiation(session, outbox=outbox, case=case, actor=actor, reason="enterprise_declined",
+        await fail_negotiation(session, outbox=outbox, cipher=cipher, case=case, actor=actor,
+                               reason="enterprise_declined",
                                at=now, note=note)
         return case
 
@@ -195,22 +209,23 @@ async def lapse_open_offer(session: AsyncSession, case: MediationCase, at: datet
 
 
 async def fail_negotiation(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor,
-                           reason: str, at: datetime, note: str | None = None,
+                           reason: str, at: datetime, note: str | None = None, cipher: PiiCipher | None = None,
                            cause: EventEnvelope | None = None) -> None:
     """Negotiation ended without agreement (declined, escalated, deadline passed): on to regulator intake."""
     case.status = transition(CaseStatus(case.status), CaseStatus.FAILED).value
     case.failure_reason = reason
     await lapse_open_offer(session, case, at)
     await trail.record(session, case, kind="negotiation_failed", actor=actor, at=at,
-                       details={"reason": reason, "note": note})
+                       details={"reason": reason, "note": note}, cipher=cipher)
     await outbox.add(session, trail.envelope(NegotiationFailed(**trail.event_fields(case, at), reason=reason), cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="negotiation_failed", at=at,
                        details={"complaint_id": str(case.complaint_id), "reason": reason, "actor": actor.role})
     await trail.notify(session, case.id, "status")
 
 
-async def settle(session: AsyncSession, *, outbox: Outbox, case: MediationCase, offer: Offer, actor: Actor,
-                 consumer_consent: tuple[str, datetime], enterprise_consent: tuple[str, datetime], at: datetime,
+async def settle(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase, offer: Offer,
+                 actor: Actor, consumer_consent: tuple[str, datetime], enterprise_consent: tuple[str, datetime],
+                 at: datetime,
                  document_no: str | None = None) -> SettlementAgreement:
     """Turn the accepted offer into the case's settlement agreement and close the case as settled."""
     case.status = transition(CaseStatus(case.status), CaseStatus.SETTLED).value
@@ -218,17 +233,20 @@ async def settle(session: AsyncSession, *, outbox: Outbox, case: MediationCase, 
     offer.status = OfferStatus.ACCEPTED.value
     offer.answered_at = at
     offer.answered_by_id = actor.id
+    agreement_id = new_id()
     agreement = SettlementAgreement(
-        id=new_id(), case_id=case.id, offer_id=offer.id, stage=case.stage,
-        terms={"offer_type": offer.offer_type, "amount_fen": offer.amount_fen,
-               "fulfil_by": offer.fulfil_by.isoformat() if offer.fulfil_by else None, "note": offer.note},
+        id=agreement_id, case_id=case.id, offer_id=offer.id, stage=case.stage,
+        terms=sealed_terms(cipher, agreement_id, {
+            "offer_type": offer.offer_type, "amount_fen": offer.amount_fen,
+            "fulfil_by": offer.fulfil_by.isoformat() if offer.fulfil_by else None,
+            "note": opened_offer_note(cipher, offer)}),
         amount_fen=offer.amount_fen or 0, fulfil_by=offer.fulfil_by,
         consumer_consent_by=consumer_consent[0], consumer_consent_at=consumer_consent[1],
         enterprise_consent_by=enterprise_consent[0], enterprise_consent_at=enterprise_consent[1],
         document_no=document_no, mediator_id=case.mediator_id if case.stage == Stage.MEDIATION.value else None,
         content_hash="", created_at=at,
     )
-    agreement.content_hash = agreement_hash(agreement, case)
+    agreement.content_hash = agreement_hash(agreement, case, cipher)
     session.add(agreement)
     await session.flush()
     await trail.record(session, case, kind="settled", actor=actor, at=at,

@@ -25,7 +25,7 @@ from mediation.outcomes.schemas import (
 )
 from servicekit.auth import RegulatorPrincipal
 from servicekit.db import utcnow
-from servicekit.dependencies import DbSession
+from servicekit.dependencies import Cipher, DbSession
 from servicekit.pagination import decode_cursor, encode_cursor
 from servicekit.problems import CATALOG, PROBLEM_CONTENT_TYPE
 
@@ -103,7 +103,7 @@ async def put_thresholds(region: Region, body: ThresholdValues, principal: Regul
 
 @router.get("/queue", summary="The review queue: cases with signals and cases drawn by the Art. 26 sample",
             responses=problems())
-async def list_queue(region: Region, principal: RegulatorPrincipal, session: DbSession,
+async def list_queue(region: Region, principal: RegulatorPrincipal, session: DbSession, cipher: Cipher,
                      state: QueueState | None = None,
                      signal: Annotated[SignalKind | None, Query(description="Only items raised by this signal")] = None,
                      sampled: Annotated[bool | None, Query(description="Only items the Art. 26 sample drew (true) "
@@ -111,22 +111,25 @@ async def list_queue(region: Region, principal: RegulatorPrincipal, session: DbS
                      cursor: Cursor = None, limit: Limit = 50) -> ReviewItemList:
     """One open item per case; newest first."""
     page = await outcomes_service.list_queue(session, principal=principal, region=region, state=state,
-                                             signal=signal, sampled=sampled, before_id=_cursor(cursor), limit=limit)
+                                             signal=signal, sampled=sampled, before_id=_cursor(cursor), limit=limit,
+                                             cipher=cipher)
     return ReviewItemList(items=page.items, next_cursor=_next(page.last_id))
 
 
 @router.get("/queue/{review_id}", summary="One item of the review queue", responses=problems(404))
-async def get_review(review_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession) -> ReviewItemRead:
-    return await outcomes_service.get_review(session, principal=principal, review_id=review_id)
+async def get_review(review_id: uuid.UUID, principal: RegulatorPrincipal, session: DbSession,
+                     cipher: Cipher) -> ReviewItemRead:
+    return await outcomes_service.get_review(session, principal=principal, review_id=review_id, cipher=cipher)
 
 
 @router.post("/queue/{review_id}/outcome", summary="Record the review's outcome (appended to the audit chain)",
              responses=problems(404, 409))
 async def record_outcome(review_id: uuid.UUID, body: ReviewOutcomeCreate, principal: RegulatorPrincipal,
-                         session: DbSession, outbox: OutboxDep) -> ReviewItemRead:
+                         session: DbSession, outbox: OutboxDep, cipher: Cipher) -> ReviewItemRead:
     """409 once an outcome was recorded; a later signal on the case opens a new item."""
-    return await outcomes_service.record_outcome(session, outbox=outbox, principal=principal, review_id=review_id,
-                                                 outcome=body.outcome, note=body.note, now=utcnow())
+    return await outcomes_service.record_outcome(session, outbox=outbox, cipher=cipher, principal=principal,
+                                                 review_id=review_id, outcome=body.outcome, note=body.note,
+                                                 now=utcnow())
 
 
 @router.get("/figures", summary="Cases reviewed, outcomes and signals of a period, in total and per enterprise",

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import chain
-from mediation.audit.models import AuditReview, CaseReview, ReviewOutcome
+from mediation.audit.models import (
+    AuditReview,
+    CaseReview,
+    ReviewOutcome,
+    opened_review_note,
+    sealed_review_note,
+)
 from mediation.cases import trail
 from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
@@ -40,6 +46,7 @@ from servicekit.auth import Principal, Role
 from servicekit.calendar import end_of_day, local_date
 from servicekit.contracts.mediation_v1 import CaseReviewed
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 NOT_FOUND = "No such review"
@@ -211,7 +218,8 @@ async def set_thresholds(session: AsyncSession, *, principal: Principal, region:
 # The review queue
 
 
-async def _items(session: AsyncSession, reviews: list[tuple[AuditReview, str, uuid.UUID]]) -> list[ReviewItemRead]:
+async def _items(session: AsyncSession, reviews: list[tuple[AuditReview, str, uuid.UUID]],
+                 cipher: PiiCipher) -> list[ReviewItemRead]:
     kinds: dict[uuid.UUID, list[SignalKind]] = defaultdict(list)
     if reviews:
         for review_id, kind in (await session.execute(
@@ -224,7 +232,8 @@ async def _items(session: AsyncSession, reviews: list[tuple[AuditReview, str, uu
         id=review.id, case_id=review.case_id, case_no=case_no, complaint_id=complaint_id,
         region_code=review.region_code, merchant_id=review.merchant_id, queued_at=review.queued_at,
         sampled=review.sample_id is not None, sample_id=review.sample_id, signals=kinds.get(review.id, []),
-        outcome=ReviewOutcome(review.outcome) if review.outcome else None, note=review.note,
+        outcome=ReviewOutcome(review.outcome) if review.outcome else None,
+        note=opened_review_note(cipher, "audit_review", review.id, review.note_enc),
         reviewed_at=review.reviewed_at, reviewed_by=review.reviewed_by, chain_seq=review.chain_seq)
         for review, case_no, complaint_id in reviews]
 
@@ -236,7 +245,7 @@ def _with_case() -> Select[AuditReview, str, uuid.UUID]:
 
 async def list_queue(session: AsyncSession, *, principal: Principal, region: str, state: QueueState | None,
                      signal: SignalKind | None, sampled: bool | None, before_id: uuid.UUID | None,
-                     limit: int) -> Page:
+                     limit: int, cipher: PiiCipher) -> Page:
     """Review items of the region and below, newest first: open ones, reviewed ones, or both; those raised by one
     signal; those drawn by the Art. 26 sample (or not)."""
     require_auditor(principal, region)
@@ -253,23 +262,25 @@ async def list_queue(session: AsyncSession, *, principal: Principal, region: str
     if before_id is not None:
         query = query.where(AuditReview.id < before_id)
     rows, last_id = await _page(session, query, AuditReview.id, limit)
-    return Page(items=await _items(session, rows), last_id=last_id)
+    return Page(items=await _items(session, rows, cipher), last_id=last_id)
 
 
-async def get_review(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID) -> ReviewItemRead:
+async def get_review(session: AsyncSession, *, principal: Principal, review_id: uuid.UUID,
+                     cipher: PiiCipher) -> ReviewItemRead:
     row = (await session.execute(_with_case().where(AuditReview.id == review_id))).one_or_none()
     if row is None or not principal.governs(row[0].region_code):
         raise Problem("not-found", NOT_FOUND)
     require_auditor(principal, row[0].region_code)
-    return (await _items(session, [row]))[0]
+    return (await _items(session, [row], cipher))[0]
 
 
 # Art. 26 sample results, for a sample the reviewer's outcome also answers.
 _SAMPLE_RESULT = {ReviewOutcome.CONFIRMED: "satisfactory"}
 
 
-async def record_outcome(session: AsyncSession, *, outbox: Outbox, principal: Principal, review_id: uuid.UUID,
-                         outcome: ReviewOutcome, note: str | None, now: datetime) -> ReviewItemRead:
+async def record_outcome(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, principal: Principal,
+                         review_id: uuid.UUID, outcome: ReviewOutcome, note: str | None,
+                         now: datetime) -> ReviewItemRead:
     """Record the reviewer's outcome, append it to the region's audit chain and tell the enterprise's scorecard
     (`mediation.case.reviewed.v1`); 409 once recorded."""
     async with session.begin():
@@ -287,15 +298,17 @@ async def record_outcome(session: AsyncSession, *, outbox: Outbox, principal: Pr
                                    details={"complaint_id": str(case.complaint_id), "review_id": str(review.id),
                                             "outcome": outcome.value, "signals": kinds,
                                             "sampled": review.sample_id is not None, "note": note,
-                                            "reviewer": principal.sub})
-        review.outcome, review.note, review.reviewed_at, review.reviewed_by = outcome.value, note, now, principal.sub
+                                            "reviewer": principal.sub}, cipher=cipher)
+        review.outcome, review.reviewed_at, review.reviewed_by = outcome.value, now, principal.sub
+        review.note_enc = sealed_review_note(cipher, "audit_review", review.id, note)
         review.chain_seq = entry.seq
         if review.sample_id is not None:
             sample = await session.get(CaseReview, review.sample_id, with_for_update=True)
             if sample is not None and sample.reviewed_at is None:
                 sample.method = "follow_up_call" if outcome is ReviewOutcome.CONSUMER_CALLED_BACK else "spot_check"
                 sample.outcome = _SAMPLE_RESULT.get(outcome, "issues_found")
-                sample.note, sample.reviewed_at, sample.reviewed_by = note, now, principal.sub
+                sample.reviewed_at, sample.reviewed_by = now, principal.sub
+                sample.note_enc = sealed_review_note(cipher, "case_review", sample.id, note)
         await trail.record(session, case, kind="audit_reviewed", actor=Actor("regulator", principal.sub), at=now,
                            details={"review_id": str(review.id), "outcome": outcome.value, "signals": kinds,
                                     "chain_seq": entry.seq})
@@ -304,7 +317,7 @@ async def record_outcome(session: AsyncSession, *, outbox: Outbox, principal: Pr
             finding=outcome is not ReviewOutcome.CONFIRMED, signals=kinds, sampled=review.sample_id is not None,
         ).envelope(source=EVENT_SOURCE))
         await session.flush()
-    return await get_review(session, principal=principal, review_id=review_id)
+    return await get_review(session, principal=principal, review_id=review_id, cipher=cipher)
 
 
 # Figures per period

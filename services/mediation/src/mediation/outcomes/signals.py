@@ -57,10 +57,10 @@ async def on_settled(session: AsyncSession, *, case: MediationCase, agreement: S
 
 
 async def on_fulfilment_disputed(session: AsyncSession, *, case: MediationCase, agreement: SettlementAgreement,
-                                 proof_id: uuid.UUID, note: str | None, at: datetime) -> None:
-    """fulfilment_disputed: the consumer disputed a proof of fulfilment."""
+                                 proof_id: uuid.UUID, at: datetime) -> None:
+    """fulfilment_disputed: the consumer disputed a proof of fulfilment (why, the proof's sealed answer note says)."""
     await raise_signal(session, case, SignalKind.FULFILMENT_DISPUTED, at=at, detail={
-        "agreement_id": str(agreement.id), "proof_id": str(proof_id), "note": note})
+        "agreement_id": str(agreement.id), "proof_id": str(proof_id)})
 
 
 # What the case trail records when the enterprise writes to the consumer or puts an offer on the table.

@@ -14,10 +14,15 @@ from mediation.audit import chain
 from mediation.cases import service as cases_service
 from mediation.cases import trail
 from mediation.cases.access import SYSTEM, Actor, load_case_for
-from mediation.cases.models import MediationCase, complainant_name_context
+from mediation.cases.models import (
+    MediationCase,
+    complainant_name_context,
+    facts_context,
+    termination_note_context,
+)
 from mediation.cases.state import FINAL, CaseStatus, Stage, transition
 from mediation.negotiation import service as negotiation_service
-from mediation.negotiation.models import Offer, OfferStatus, Party
+from mediation.negotiation.models import Offer, OfferStatus, Party, sealed_offer_note
 from mediation.outcomes import signals
 from mediation.regulator.models import PartyNotification
 from mediation.regulator.schemas import (
@@ -75,7 +80,10 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
             complainant_name=cipher.encrypt(accepted.complainant.full_name(cipher, complaint_id=accepted.complaint_id),
                                             context=complainant_name_context(case_id)),
             complainant_phone_masked=accepted.complainant.phone_masked, request_type=accepted.request_type,
-            request_amount_fen=accepted.request_amount_fen, facts=accepted.facts, opened_at=accepted.accepted_at,
+            request_amount_fen=accepted.request_amount_fen,
+            facts_enc=cipher.encrypt(accepted.facts_text(cipher, complaint_id=accepted.complaint_id),
+                                     context=facts_context(case_id)),
+            opened_at=accepted.accepted_at,
             version=1, **cases_service.answer_columns(accepted),
         ).on_conflict_do_nothing(index_elements=[MediationCase.complaint_id]).returning(MediationCase.id))
         if inserted.first() is None:
@@ -102,13 +110,13 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
     return case.id
 
 
-async def close_on_withdrawal(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings,
+async def close_on_withdrawal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings,
                               withdrawn: ComplaintWithdrawn, cause: EventEnvelope) -> bool:
     """The consumer withdrew the complaint: any open case ends on ground 1; True if one did."""
     case = await _case_of_complaint(session, withdrawn.complaint_id)
     if case is None or CaseStatus(case.status) in FINAL:
         return False
-    await terminate(session, outbox=outbox, case=case, actor=CONSUMER_GROUP_ACTOR,
+    await terminate(session, outbox=outbox, cipher=cipher, case=case, actor=CONSUMER_GROUP_ACTOR,
                     ground=WITHDRAWAL_GROUND, note="complaint withdrawn", at=withdrawn.withdrawn_at,
                     notice_working_days=settings.termination_notice_working_days, cause=cause)
     return True
@@ -158,16 +166,18 @@ async def assign_mediator(session: AsyncSession, *, outbox: Outbox, case_id: uui
         return case
 
 
-async def _stop_clock(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, cause: str,
-                      at: datetime, details: dict[str, object]) -> None:
+async def _stop_clock(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase,
+                      actor: Actor, cause: str, at: datetime, details: dict[str, object]) -> None:
     case.paused_at = at
-    await trail.record(session, case, kind=f"clock_paused_{cause}", actor=actor, at=at, details=details)
+    await trail.record(session, case, kind=f"clock_paused_{cause}", actor=actor, at=at, details=details,
+                       cipher=cipher)
     await outbox.add(session, MediationClockPaused(**trail.event_fields(case, at), cause=cause)
                      .envelope(source=EVENT_SOURCE))
 
 
-async def _restart_clock(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings, case: MediationCase,
-                         actor: Actor, cause: str, at: datetime, details: dict[str, object]) -> None:
+async def _restart_clock(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings,
+                         case: MediationCase, actor: Actor, cause: str, at: datetime,
+                         details: dict[str, object]) -> None:
     assert case.paused_at is not None
     assert case.accepted_at is not None
     # Calendar days the clock stood still are excluded from the 60 (Art. 22).
@@ -176,13 +186,15 @@ async def _restart_clock(session: AsyncSession, *, outbox: Outbox, settings: Med
     case.mediation_due_date = mediation_due_date(case.accepted_at, days=settings.mediation_days,
                                                  paused_days=case.paused_days)
     await trail.record(session, case, kind=f"clock_resumed_{cause}", actor=actor, at=at, details={
-        **details, "paused_days": case.paused_days, "mediation_due_date": case.mediation_due_date.isoformat()})
+        **details, "paused_days": case.paused_days, "mediation_due_date": case.mediation_due_date.isoformat()},
+        cipher=cipher)
     await outbox.add(session, MediationClockResumed(**trail.event_fields(case, at), cause=cause,
                                                     mediation_due_date=case.mediation_due_date)
                      .envelope(source=EVENT_SOURCE))
 
 
-async def pause_for_appraisal(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+async def pause_for_appraisal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                              principal: Principal,
                               note: str | None, now: datetime) -> MediationCase:
     """Testing or appraisal begins: its time does not count toward the 60 days."""
     async with session.begin():
@@ -191,12 +203,13 @@ async def pause_for_appraisal(session: AsyncSession, *, outbox: Outbox, case_id:
         _require_mediating(case, CaseStatus.MEDIATING)
         if case.paused_at is not None:
             raise Problem("conflict", "The mediation clock is already paused")
-        await _stop_clock(session, outbox=outbox, case=case, actor=actor, cause="appraisal", at=now,
+        await _stop_clock(session, outbox=outbox, cipher=cipher, case=case, actor=actor, cause="appraisal", at=now,
                           details={"note": note})
         return case
 
 
-async def resume_after_appraisal(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings,
+async def resume_after_appraisal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
+                                 settings: MediationSettings,
                                  case_id: uuid.UUID, principal: Principal, note: str | None,
                                  now: datetime) -> MediationCase:
     """Appraisal is over: the clock runs again and its due date moves by the days it stood still."""
@@ -206,12 +219,14 @@ async def resume_after_appraisal(session: AsyncSession, *, outbox: Outbox, setti
         _require_mediating(case, CaseStatus.MEDIATING)
         if case.paused_at is None:
             raise Problem("conflict", "The mediation clock is not paused")
-        await _restart_clock(session, outbox=outbox, settings=settings, case=case, actor=actor, cause="appraisal",
+        await _restart_clock(session, outbox=outbox, cipher=cipher, settings=settings, case=case, actor=actor,
+                             cause="appraisal",
                              at=now, details={"note": note})
         return case
 
 
-async def request_recusal(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID, principal: Principal,
+async def request_recusal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
+                          principal: Principal,
                           request: RecusalRequest, now: datetime) -> MediationCase:
     """A party asks the mediator to step aside: mediation is suspended (Art. 21) and its clock stops."""
     async with session.begin():
@@ -221,13 +236,15 @@ async def request_recusal(session: AsyncSession, *, outbox: Outbox, case_id: uui
         if case.paused_at is not None:
             raise Problem("conflict", "Resume the appraisal pause before suspending for recusal")
         case.status = transition(CaseStatus(case.status), CaseStatus.SUSPENDED).value
-        await _stop_clock(session, outbox=outbox, case=case, actor=actor, cause="recusal", at=now, details={
+        await _stop_clock(session, outbox=outbox, cipher=cipher, case=case, actor=actor, cause="recusal", at=now,
+                          details={
             "requested_by": request.requested_by.value, "mediator_id": case.mediator_id, "note": request.note})
         await trail.notify(session, case.id, "status")
         return case
 
 
-async def decide_recusal(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings, case_id: uuid.UUID,
+async def decide_recusal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings,
+                         case_id: uuid.UUID,
                          principal: Principal, decision: RecusalDecision, now: datetime) -> MediationCase:
     """Staff decide the recusal: mediation resumes; an upheld request removes the mediator."""
     _require_staff(principal)
@@ -239,14 +256,15 @@ async def decide_recusal(session: AsyncSession, *, outbox: Outbox, settings: Med
         if decision.upheld:
             case.mediator_kind = case.mediator_id = case.mediator_region = None
             case.delegated = False
-        await _restart_clock(session, outbox=outbox, settings=settings, case=case, actor=actor, cause="recusal",
+        await _restart_clock(session, outbox=outbox, cipher=cipher, settings=settings, case=case, actor=actor,
+                             cause="recusal",
                              at=now, details={"upheld": decision.upheld, "removed_mediator": removed,
                                               "note": decision.note})
         await trail.notify(session, case.id, "status")
         return case
 
 
-async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, case_id: uuid.UUID,
+async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
                                      principal: Principal, body: MediationAgreementCreate,
                                      now: datetime) -> SettlementAgreement:
     """The mediator records the agreement both parties signed (the mediation document): the case settles."""
@@ -260,35 +278,40 @@ async def record_mediation_agreement(session: AsyncSession, *, outbox: Outbox, c
         _require_mediating(case, CaseStatus.MEDIATING)
         await negotiation_service.lapse_open_offer(session, case, now)
         await session.flush()
-        offer = Offer(id=new_id(), case_id=case.id, made_by=Party.MEDIATOR.value, made_by_id=actor.id,
+        offer_id = new_id()
+        offer = Offer(id=offer_id, case_id=case.id, made_by=Party.MEDIATOR.value, made_by_id=actor.id,
                       offer_type=body.type.value, amount_fen=body.amount_fen, fulfil_by=body.fulfil_by,
-                      note=body.note, status=OfferStatus.OPEN.value, made_at=now)
+                      note_enc=sealed_offer_note(cipher, offer_id, body.note), status=OfferStatus.OPEN.value,
+                      made_at=now)
         session.add(offer)
         await session.flush()
         enterprise = str(case.merchant_id) if case.merchant_id else "respondent"
-        return await negotiation_service.settle(session, outbox=outbox, case=case, offer=offer, actor=actor,
+        return await negotiation_service.settle(session, outbox=outbox, cipher=cipher, case=case, offer=offer,
+                                                actor=actor,
                                                 consumer_consent=(case.consumer_id, body.consumer_consent_at),
                                                 enterprise_consent=(enterprise, body.enterprise_consent_at), at=now,
                                                 document_no=body.document_no)
 
 
-async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCase, actor: Actor, ground: int,
-                    note: str | None, at: datetime, notice_working_days: int,
+async def terminate(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase, actor: Actor,
+                    ground: int, note: str | None, at: datetime, notice_working_days: int,
                     cause: EventEnvelope | None = None) -> date:
     """End the case without agreement on an Art. 23 ground; both parties are owed a notice within N working days."""
     case.status = transition(CaseStatus(case.status), CaseStatus.TERMINATED).value
     case.termination_ground = ground
-    case.termination_note = note
+    case.termination_note_enc = (cipher.encrypt(note, context=termination_note_context(case.id))
+                                 if note is not None else None)
     case.closed_at = at
     await negotiation_service.lapse_open_offer(session, case, at)
     notice_due = add_working_days(local_date(at), notice_working_days)
     session.add_all([PartyNotification(id=new_id(), case_id=case.id, party=party, kind="termination",
                                        due_date=notice_due, created_at=at) for party in ("consumer", "enterprise")])
     await trail.record(session, case, kind="terminated", actor=actor, at=at,
-                       details={"ground": ground, "note": note, "notice_due": notice_due.isoformat()})
-    await outbox.add(session, trail.envelope(CaseTerminated(**trail.event_fields(case, at), ground=ground, note=note,
-                                                            notice_due=notice_due),
-                                             cause))
+                       details={"ground": ground, "note": note, "notice_due": notice_due.isoformat()}, cipher=cipher)
+    await outbox.add(session, trail.envelope(CaseTerminated(
+        **trail.event_fields(case, at), ground=ground, notice_due=notice_due,
+        note_sealed=CaseTerminated.seal_note(cipher, case_id=case.id, note=note) if note is not None else None),
+        cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
     await signals.on_terminated(session, case=case, ground=ground, at=at)
@@ -296,7 +319,7 @@ async def terminate(session: AsyncSession, *, outbox: Outbox, case: MediationCas
     return notice_due
 
 
-async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, settings: MediationSettings,
+async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, settings: MediationSettings,
                               case_id: uuid.UUID, principal: Principal, ground: int, note: str | None,
                               now: datetime) -> tuple[MediationCase, date]:
     """End mediation on an Art. 23 ground; both parties are owed a notice within 7 working days."""
@@ -304,13 +327,13 @@ async def terminate_mediation(session: AsyncSession, *, outbox: Outbox, settings
         case, actor = await load_case_for(session, case_id, principal, for_update=True)
         _require_mediator_or_staff(actor)
         _require_mediating(case, CaseStatus.MEDIATING, CaseStatus.SUSPENDED)
-        notice_due = await terminate(session, outbox=outbox, case=case, actor=actor, ground=ground,
+        notice_due = await terminate(session, outbox=outbox, cipher=cipher, case=case, actor=actor, ground=ground,
                                      note=note, at=now,
                                      notice_working_days=settings.termination_notice_working_days)
         return case, notice_due
 
 
-async def expire_mediations(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox,
+async def expire_mediations(sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox, cipher: PiiCipher,
                             settings: MediationSettings, now: datetime) -> int:
     """Terminate mediations past their 60th counted day without agreement (ground 5); paused clocks wait."""
     today, expired = local_date(now), 0
@@ -322,7 +345,7 @@ async def expire_mediations(sessionmaker: async_sessionmaker[AsyncSession], *, o
                        MediationCase.mediation_due_date < today)
                 .order_by(MediationCase.id).limit(BATCH).with_for_update(skip_locked=True))).scalars())
             for case in cases:
-                await terminate(session, outbox=outbox, case=case, actor=SYSTEM, ground=TIME_CAP_GROUND,
+                await terminate(session, outbox=outbox, cipher=cipher, case=case, actor=SYSTEM, ground=TIME_CAP_GROUND,
                                 note="no agreement within the mediation period", at=now,
                                 notice_working_days=settings.termination_notice_working_days)
         expired += len(cases)

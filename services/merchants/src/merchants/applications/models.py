@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from merchants.database import Base
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 
 
 class ApplicationStatus(StrEnum):
@@ -72,7 +73,8 @@ class OdrApplication(Base):
     licence_sha256: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
-    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The regulator's reason, sealed (`sealed_context`, field "decision_reason").
+    decision_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The applicant's way back (applications.access): SHA-256 of the status token handed out on applying, and of
     # the one-time credentials token derived from it once approved. Null on applications filed before them.
     status_token_hash: Mapped[str | None] = mapped_column(String(64))
@@ -84,3 +86,9 @@ class OdrApplication(Base):
 def sealed_context(application_id: uuid.UUID, field: str) -> str:
     """The AES-GCM associated data of an application's personal field: a ciphertext moved to another row fails."""
     return f"odr_application:{application_id}:{field}"
+
+
+def opened_decision_reason(application: OdrApplication, cipher: PiiCipher) -> str | None:
+    """The regulator's reason for its decision, opened (None before a decision or when none was given)."""
+    sealed = application.decision_reason_enc
+    return cipher.decrypt(sealed, context=sealed_context(application.id, "decision_reason")) if sealed else None

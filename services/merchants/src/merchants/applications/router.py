@@ -67,11 +67,11 @@ async def apply(body: ApplicationCreate, request: Request, session: DbSession, s
 
 @public_router.get("/{application_id}/status", response_model=ApplicantStatus, summary="My application's status",
                    responses=problem_responses(404, 422))
-async def applicant_status(application_id: uuid.UUID, session: DbSession,
+async def applicant_status(application_id: uuid.UUID, session: DbSession, cipher: Cipher,
                            x_application_token: Annotated[str, Header(min_length=1, max_length=200)]) -> JSONResponse:
     """For the applicant, with the `status_token` it received on applying (header `X-Application-Token`); no account
     needed. Once approved, `credentials` holds the one-time link to the enterprise's API credentials."""
-    status = await application_service.applicant_status(session, application_id=application_id,
+    status = await application_service.applicant_status(session, cipher, application_id=application_id,
                                                         status_token=x_application_token)
     return JSONResponse(status.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
@@ -80,12 +80,12 @@ async def applicant_status(application_id: uuid.UUID, session: DbSession,
                     summary="Fetch the enterprise's first API credentials, once",
                     responses=problem_responses(404, 409, 422))
 async def retrieve_credentials(application_id: uuid.UUID, body: CredentialsRetrieval,
-                               session: DbSession, settings: Settings) -> JSONResponse:
+                               session: DbSession, settings: Settings, cipher: Cipher) -> JSONResponse:
     """The one-time link of an approved application: its `retrieval_token` gives the client_id and client_secret,
     and the first portal admin's username and activation code, shown in this answer only; 409 once used or
     expired."""
     handed = await application_service.retrieve_credentials(
-        session, application_id=application_id, retrieval_token=body.retrieval_token,
+        session, cipher, application_id=application_id, retrieval_token=body.retrieval_token,
         activation_ttl=timedelta(seconds=settings.portal_activation_ttl_seconds))
     admin = handed.portal_admin
     credentials = Credentials(
@@ -154,7 +154,7 @@ async def approve(application_id: uuid.UUID, principal: Regulator, session: DbSe
 async def reject(application_id: uuid.UUID, body: Reason, principal: Regulator, session: DbSession,
                  cipher: Cipher) -> ApplicationRead:
     """Reject with a reason; the enterprise may apply again."""
-    await application_service.reject_application(session, application_id=application_id, principal=principal,
+    await application_service.reject_application(session, cipher, application_id=application_id, principal=principal,
                                                  reason=body.reason)
     _, read = await application_service.get_application(session, application_id=application_id, principal=principal,
                                                         cipher=cipher)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.applications import access
 from merchants.applications.licence import decode_licence, discard, store_licence
-from merchants.applications.models import ApplicationStatus, OdrApplication, sealed_context
+from merchants.applications.models import ApplicationStatus, OdrApplication, opened_decision_reason, sealed_context
 from merchants.applications.schemas import (
     ApplicantStatus,
     ApplicationCreate,
@@ -79,7 +79,7 @@ async def submit_application(session: AsyncSession, submission: Submission) -> t
     try:
         async with session.begin():
             merchant, enrollment = await enrollment_service.stage_application(
-                session, details=details, actor=_applicant(application_id))
+                session, details=details, actor=_applicant(application_id), cipher=submission.cipher)
             criteria = body.criteria
             application = OdrApplication(
                 id=application_id, merchant_id=merchant.id, enrollment_id=enrollment.id,
@@ -144,7 +144,7 @@ async def _read(session: AsyncSession, application: OdrApplication, merchant: Me
             cooperates_with_regulators=application.cooperates_with_regulators),
         licence=licence_read(application, cipher),
         submitted_at=application.submitted_at, decided_at=application.decided_at,
-        decided_by=application.decided_by, decision_reason=application.decision_reason,
+        decided_by=application.decided_by, decision_reason=opened_decision_reason(application, cipher),
         credentials_expire_at=application.credentials_expire_at,
         credentials_retrieved_at=application.credentials_retrieved_at,
     )
@@ -199,11 +199,13 @@ async def _pending_for_decision(session: AsyncSession, application_id: uuid.UUID
     return application
 
 
-def _decide(application: OdrApplication, status: ApplicationStatus, actor: Actor, reason: str | None) -> None:
+def _decide(application: OdrApplication, status: ApplicationStatus, actor: Actor, reason: str | None,
+            cipher: PiiCipher) -> None:
     application.status = status.value
     application.decided_at = utcnow()
     application.decided_by = actor.id
-    application.decision_reason = reason
+    application.decision_reason_enc = (
+        cipher.encrypt(reason, context=sealed_context(application.id, "decision_reason")) if reason else None)
 
 
 async def approve_application(session: AsyncSession, cipher: PiiCipher, *, outbox: Outbox,
@@ -217,8 +219,8 @@ async def approve_application(session: AsyncSession, cipher: PiiCipher, *, outbo
         application = await _pending_for_decision(session, application_id, principal)
         enrollment, merchant = await enrollment_service.locked_enrollment(session, application.enrollment_id)
         await enrollment_service.stage_approval(session, outbox=outbox, enrollment=enrollment, merchant=merchant,
-                                                actor=actor, reason=reason, issue_client=False)
-        _decide(application, ApplicationStatus.APPROVED, actor, reason)
+                                                actor=actor, reason=reason, cipher=cipher, issue_client=False)
+        _decide(application, ApplicationStatus.APPROVED, actor, reason, cipher)
         application.credentials_expire_at = utcnow() + credentials_ttl
         await portal_service.stage_first_admin(session, cipher, merchant=merchant,
                                                display_name=_opened(application, cipher, "contact_name"))
@@ -236,7 +238,8 @@ async def _applicants_own(session: AsyncSession, application_id: uuid.UUID, toke
     return application
 
 
-async def applicant_status(session: AsyncSession, *, application_id: uuid.UUID, status_token: str) -> ApplicantStatus:
+async def applicant_status(session: AsyncSession, cipher: PiiCipher, *, application_id: uuid.UUID,
+                           status_token: str) -> ApplicantStatus:
     """Use case: the applicant reads its application; once approved, with the one-time credentials link (whose
     token's hash is kept the first time it is shown)."""
     async with session.begin():
@@ -254,7 +257,7 @@ async def applicant_status(session: AsyncSession, *, application_id: uuid.UUID, 
                                    retrieved_at=application.credentials_retrieved_at)
         return ApplicantStatus(id=application.id, status=application.status, merchant_id=application.merchant_id,
                                submitted_at=application.submitted_at, decided_at=application.decided_at,
-                               decision_reason=application.decision_reason, credentials=link)
+                               decision_reason=opened_decision_reason(application, cipher), credentials=link)
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,8 @@ class HandedOver:
     portal_admin: IssuedActivation | None
 
 
-async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UUID, retrieval_token: str,
-                               activation_ttl: timedelta) -> HandedOver:
+async def retrieve_credentials(session: AsyncSession, cipher: PiiCipher, *, application_id: uuid.UUID,
+                               retrieval_token: str, activation_ttl: timedelta) -> HandedOver:
     """Use case: the one-time link, used: issue the enterprise's first API client and the first portal admin's
     activation code, and show the secret and the code this once.
 
@@ -282,20 +285,20 @@ async def retrieve_credentials(session: AsyncSession, *, application_id: uuid.UU
             raise Problem("conflict", "The credentials link has expired; ask your regulator")
         enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
         issued = await enrollment_service.stage_credentials_handover(
-            session, enrollment=enrollment, actor=_applicant(application.id))
+            session, enrollment=enrollment, actor=_applicant(application.id), cipher=cipher)
         admin = await portal_service.stage_first_admin_activation(session, merchant_id=application.merchant_id,
                                                                   ttl=activation_ttl)
         application.credentials_retrieved_at = now
     return HandedOver(client=issued, portal_admin=admin)
 
 
-async def reject_application(session: AsyncSession, *, application_id: uuid.UUID, principal: Principal,
-                             reason: str) -> OdrApplication:
+async def reject_application(session: AsyncSession, cipher: PiiCipher, *, application_id: uuid.UUID,
+                             principal: Principal, reason: str) -> OdrApplication:
     """Use case: reject the application with a reason; the enterprise may apply again."""
     actor = Actor(role="regulator", id=principal.sub)
     async with session.begin():
         application = await _pending_for_decision(session, application_id, principal)
         enrollment, _ = await enrollment_service.locked_enrollment(session, application.enrollment_id)
-        enrollment_service.stage_rejection(session, enrollment=enrollment, actor=actor, reason=reason)
-        _decide(application, ApplicationStatus.REJECTED, actor, reason)
+        enrollment_service.stage_rejection(session, enrollment=enrollment, actor=actor, reason=reason, cipher=cipher)
+        _decide(application, ApplicationStatus.REJECTED, actor, reason, cipher)
     return application

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, func
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchants.database import Base
 from merchants.enrollment.state import EnrollmentStatus
 from servicekit.db import new_id, utcnow
+from servicekit.pii import PiiCipher
 
 STATUS_VALUES = ", ".join(f"'{status.value}'" for status in EnrollmentStatus)
 
@@ -46,4 +47,17 @@ class EnrollmentEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor_role: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str | None] = mapped_column(Text)
+    # Why, sealed ("enrollment_event:<id>:reason"): a regulator's reason may name the people it concerns.
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+def _reason_context(event_id: uuid.UUID) -> str:
+    return f"enrollment_event:{event_id}:reason"
+
+
+def sealed_reason(cipher: PiiCipher, event_id: uuid.UUID, reason: str | None) -> bytes | None:
+    return cipher.encrypt(reason, context=_reason_context(event_id)) if reason is not None else None
+
+
+def opened_reason(cipher: PiiCipher, event: EnrollmentEvent) -> str | None:
+    return cipher.decrypt(event.reason_enc, context=_reason_context(event.id)) if event.reason_enc is not None else None

@@ -12,7 +12,7 @@ from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.schemas import EnrollmentRead, EnterpriseList, Reason
 from merchants.enrollment.service import Actor
 from merchants.enrollment.state import EnrollmentAction, EnrollmentStatus
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
 from servicekit.problems import problem_responses
 
@@ -23,7 +23,8 @@ async def _act(action: EnrollmentAction, merchant_id: uuid.UUID, body: Reason, p
                session: DbSession, runtime: Runtime) -> EnrollmentRead:
     enrollment = await enrollment_service.change_status(
         session, outbox=runtime.outbox, merchant_id=merchant_id, action=action,
-        actor=Actor(role="regulator", id=principal.sub), reason=body.reason, may_act=principal.governs)
+        actor=Actor(role="regulator", id=principal.sub), reason=body.reason, may_act=principal.governs,
+        cipher=runtime.cipher)
     return EnrollmentRead(merchant_id=enrollment.merchant_id, status=enrollment.status)
 
 
@@ -32,6 +33,7 @@ async def _act(action: EnrollmentAction, merchant_id: uuid.UUID, body: Reason, p
 async def list_enterprises(
     principal: Regulator,
     session: DbSession,
+    cipher: Cipher,
     status: Literal["approved", "suspended", "revoked"] | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200,
                                    description="Part of the name, or the start of the credit code")] = None,
@@ -42,7 +44,7 @@ async def list_enterprises(
     (when, by whom, why); pending and rejected applicants are under `/v1/regulator/odr-applications`."""
     return await enrollment_service.list_enterprises(
         session, principal=principal, status=EnrollmentStatus(status) if status else None, search=q,
-        cursor=cursor, limit=limit)
+        cursor=cursor, limit=limit, cipher=cipher)
 
 
 @router.post("/{merchant_id}/suspend", response_model=EnrollmentRead, summary="Suspend an ODR enterprise",

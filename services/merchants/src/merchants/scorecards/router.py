@@ -29,7 +29,7 @@ from merchants.scorecards.schemas import (
 from merchants.scorecards.service import Period, local_today
 from servicekit import regions
 from servicekit.db import utcnow
-from servicekit.dependencies import DbSession, Runtime
+from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize, decode_cursor, page_of
 from servicekit.problems import Problem, problem_responses
 
@@ -57,11 +57,11 @@ def _region_condition(code: str) -> ColumnElement[bool]:
 
 
 @merchant_router.get("", response_model=Scorecard, summary="The calling enterprise's scorecard")
-async def my_scorecard(principal: Enterprise, session: DbSession, settings: Settings, start: FromDate = None,
-                       end: ToDate = None) -> Scorecard:
+async def my_scorecard(principal: Enterprise, session: DbSession, settings: Settings, cipher: Cipher,
+                       start: FromDate = None, end: ToDate = None) -> Scorecard:
     """Cases routed to it in the period and how they went, with any open warning."""
     cards = await scorecard_service.scorecards(session, period=_period(start, end, settings),
-                                               where=[Merchant.id == principal.merchant_id])
+                                               where=[Merchant.id == principal.merchant_id], cipher=cipher)
     if not cards:
         raise Problem("not-found", "The enterprise is not enrolled")
     return cards[0]
@@ -79,14 +79,15 @@ async def report_orders(month: Annotated[str, Path(pattern=r"^[1-9]\d{3}-(0[1-9]
 
 
 @regulator_router.get("/scorecards", response_model=ScorecardList, summary="Scorecards of my regions' enterprises")
-async def region_scorecards(principal: Regulator, session: DbSession, settings: Settings, start: FromDate = None,
-                            end: ToDate = None, cursor: str | None = None, limit: PageSize = 50) -> ScorecardList:
+async def region_scorecards(principal: Regulator, session: DbSession, settings: Settings, cipher: Cipher,
+                            start: FromDate = None, end: ToDate = None, cursor: str | None = None,
+                            limit: PageSize = 50) -> ScorecardList:
     """Every approved or suspended ODR enterprise in the regions the regulator governs."""
     where = [_region_condition(principal.region or "")]
     if cursor:
         where.append(Merchant.id > decode_cursor(cursor))
     cards = await scorecard_service.scorecards(session, period=_period(start, end, settings), where=where,
-                                               limit=limit + 1)
+                                               cipher=cipher, limit=limit + 1)
     page, next_cursor = page_of(cards, limit, lambda card: card.merchant_id)
     return ScorecardList(items=list(page), next_cursor=next_cursor)
 
@@ -94,7 +95,8 @@ async def region_scorecards(principal: Regulator, session: DbSession, settings: 
 @regulator_router.get("/suspension-proposals", response_model=list[ProposalRead],
                       summary="Suspension proposals from scorecards, awaiting my decision",
                       responses=problem_responses(401, 403, 422))
-async def proposals(principal: Regulator, session: DbSession, include_resolved: bool = False) -> list[ProposalRead]:
+async def proposals(principal: Regulator, session: DbSession, cipher: Cipher,
+                    include_resolved: bool = False) -> list[ProposalRead]:
     """Open proposals (and decided ones with include_resolved) for enterprises of my regions, with their names."""
     query = (select(ScorecardFlag, Merchant.name, Merchant.region_code)
              .join(Merchant, Merchant.id == ScorecardFlag.merchant_id)
@@ -102,29 +104,31 @@ async def proposals(principal: Regulator, session: DbSession, include_resolved: 
                     _region_condition(principal.region or "")).order_by(ScorecardFlag.raised_at))
     if not include_resolved:
         query = query.where(ScorecardFlag.resolved_at.is_(None))
-    return [ProposalRead(**scorecard_service.flag_read(flag).model_dump(), merchant_name=name, region_code=region)
-            for flag, name, region in (await session.execute(query)).all()]
+    return [ProposalRead(**scorecard_service.flag_read(flag, cipher).model_dump(), merchant_name=name,
+                         region_code=region) for flag, name, region in (await session.execute(query)).all()]
 
 
 @regulator_router.post("/suspension-proposals/{proposal_id}/confirm", response_model=FlagRead,
                        summary="Confirm: the enterprise is suspended",
                        responses=problem_responses(401, 403, 404, 409, 422))
 async def confirm(proposal_id: uuid.UUID, body: Decision, principal: Regulator, session: DbSession,
-                  runtime: Runtime) -> FlagRead:
+                  runtime: Runtime, cipher: Cipher) -> FlagRead:
     """Suspends the enterprise (merchants.enrollment.suspended.v1) and closes the proposal."""
     flag = await scorecard_service.confirm_proposal(session, outbox=runtime.outbox, proposal_id=proposal_id,
-                                                    principal=principal, reason=body.reason, now=utcnow())
-    return scorecard_service.flag_read(flag)
+                                                    principal=principal, reason=body.reason, now=utcnow(),
+                                                    cipher=cipher)
+    return scorecard_service.flag_read(flag, cipher)
 
 
 @regulator_router.post("/suspension-proposals/{proposal_id}/dismiss", response_model=FlagRead,
                        summary="Dismiss: the enterprise stays approved",
                        responses=problem_responses(401, 403, 404, 409, 422))
-async def dismiss(proposal_id: uuid.UUID, body: Decision, principal: Regulator, session: DbSession) -> FlagRead:
+async def dismiss(proposal_id: uuid.UUID, body: Decision, principal: Regulator, session: DbSession,
+                  cipher: Cipher) -> FlagRead:
     """Closes the proposal with the reason."""
     flag = await scorecard_service.dismiss_proposal(session, proposal_id=proposal_id, principal=principal,
-                                                    reason=body.reason, now=utcnow())
-    return scorecard_service.flag_read(flag)
+                                                    reason=body.reason, now=utcnow(), cipher=cipher)
+    return scorecard_service.flag_read(flag, cipher)
 
 
 @public_router.get("", response_model=PublicEnterpriseList, summary="ODR enterprises and their scorecards")
@@ -140,7 +144,7 @@ async def public_enterprises(session: DbSession, settings: Settings, region: str
     if cursor:
         where.append(Merchant.id > decode_cursor(cursor))
     cards = await scorecard_service.scorecards(session, period=_period(None, None, settings), where=where,
-                                               with_flags=False, limit=limit + 1)
+                                               limit=limit + 1)
     page, next_cursor = page_of(cards, limit, lambda card: card.merchant_id)
     details = {row.id: row for row in (await session.execute(
         select(Merchant.id, Merchant.uscc, Merchant.sector).where(Merchant.id.in_([card.merchant_id

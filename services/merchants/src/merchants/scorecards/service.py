@@ -25,6 +25,7 @@ from servicekit.auth import Principal
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -154,10 +155,10 @@ def _aggregates(period: Period) -> Select[Any]:
 
 
 async def scorecards(session: AsyncSession, *, period: Period, where: list[ColumnElement[bool]],
-                     with_flags: bool = True, limit: int | None = None) -> list[Scorecard]:
-    """Scorecards of the enrolled enterprises matching `where` (conditions on Merchant / Enrollment), by id; with
-    `with_flags` (the enterprise's and the regulators' views, not the public list) also their open flags and the
-    summons held in the period."""
+                     cipher: PiiCipher | None = None, limit: int | None = None) -> list[Scorecard]:
+    """Scorecards of the enrolled enterprises matching `where` (conditions on Merchant / Enrollment), by id; with a
+    `cipher` (the enterprise's and the regulators' views, not the public list nor the thresholds' evaluation) also
+    their open flags and the summons held in the period, their sealed text opened with it."""
     enterprises = (await session.execute(
         select(Merchant.id, Merchant.name, Merchant.region_code, Enrollment.status)
         .join(Enrollment, Enrollment.merchant_id == Merchant.id)
@@ -173,11 +174,11 @@ async def scorecards(session: AsyncSession, *, period: Period, where: list[Colum
     orders = await _orders(session, ids, period)
     flags: dict[uuid.UUID, list[FlagRead]] = {}
     summons = await summons_service.of_enterprises(session, ids, start=period.start, end=period.end) \
-        if with_flags else {}
-    if with_flags:
+        if cipher is not None else {}
+    if cipher is not None:
         for flag in (await session.scalars(select(ScorecardFlag).where(
                 ScorecardFlag.merchant_id.in_(ids), ScorecardFlag.resolved_at.is_(None)))).all():
-            flags.setdefault(flag.merchant_id, []).append(flag_read(flag))
+            flags.setdefault(flag.merchant_id, []).append(flag_read(flag, cipher))
     cards = []
     for enterprise in enterprises:
         total = totals.get(enterprise.id)
@@ -204,17 +205,25 @@ async def scorecards(session: AsyncSession, *, period: Period, where: list[Colum
             cases_reviewed=total.reviewed if total else 0,
             review_findings=int(total.review_findings) if total else 0,
             open_flags=flags.get(enterprise.id, []),
-            summons=[SummonsSummary(id=item.id, held_on=item.held_on, findings=item.findings,
-                                    undertakings=item.undertakings) for item in summons.get(enterprise.id, [])],
+            summons=[SummonsSummary(id=item.id, held_on=item.held_on,
+                                    findings=summons_service.findings_of(item, cipher),
+                                    undertakings=summons_service.undertakings_of(item, cipher))
+                     for item in summons.get(enterprise.id, []) if cipher is not None],
         ))
     return cards
 
 
-def flag_read(flag: ScorecardFlag) -> FlagRead:
+def flag_read(flag: ScorecardFlag, cipher: PiiCipher) -> FlagRead:
     """The flag as shown to enterprises and regulators."""
+    note = (cipher.decrypt(flag.resolution_note_enc, context=_resolution_note_context(flag.id))
+            if flag.resolution_note_enc is not None else None)
     return FlagRead(id=flag.id, merchant_id=flag.merchant_id, level=flag.level, reasons=flag.reasons,
                     raised_at=flag.raised_at, resolved_at=flag.resolved_at, resolution=flag.resolution,
-                    resolution_note=flag.resolution_note)
+                    resolution_note=note)
+
+
+def _resolution_note_context(flag_id: uuid.UUID) -> str:
+    return f"scorecard_flag:{flag_id}:resolution_note"
 
 
 def shortfalls(card: Scorecard, settings: MerchantsSettings) -> list[str]:
@@ -240,8 +249,7 @@ async def evaluate(session: AsyncSession, *, settings: MerchantsSettings, now: d
     period = Period.ending(local_today(now), settings.scorecard_window_days)
     raised: list[ScorecardFlag] = []
     async with session.begin():
-        cards = await scorecards(session, period=period, where=[Enrollment.status == EnrollmentStatus.APPROVED],
-                                 with_flags=False)
+        cards = await scorecards(session, period=period, where=[Enrollment.status == EnrollmentStatus.APPROVED])
         open_flags = {(flag.merchant_id, flag.level): flag for flag in (await session.scalars(
             select(ScorecardFlag).where(ScorecardFlag.resolved_at.is_(None)).with_for_update())).all()}
         for card in cards:
@@ -250,7 +258,7 @@ async def evaluate(session: AsyncSession, *, settings: MerchantsSettings, now: d
             if not reasons:
                 if warning is not None:
                     _resolve(warning, FlagResolution.RECOVERED, by="system", note="back within the thresholds",
-                             at=now)
+                             at=now, cipher=PiiCipher(settings.pii_key.get_secret_value()))
                 continue
             snapshot = card.model_dump(mode="json", exclude={"open_flags"})
             if warning is None:
@@ -265,11 +273,12 @@ async def evaluate(session: AsyncSession, *, settings: MerchantsSettings, now: d
     return raised
 
 
-def _resolve(flag: ScorecardFlag, resolution: FlagResolution, *, by: str, note: str, at: datetime) -> None:
+def _resolve(flag: ScorecardFlag, resolution: FlagResolution, *, by: str, note: str, at: datetime,
+             cipher: PiiCipher) -> None:
     flag.resolved_at = at
     flag.resolution = resolution.value
     flag.resolved_by = by
-    flag.resolution_note = note
+    flag.resolution_note_enc = cipher.encrypt(note, context=_resolution_note_context(flag.id))
 
 
 async def _open_proposal(session: AsyncSession, proposal_id: uuid.UUID, principal: Principal) -> ScorecardFlag:
@@ -286,21 +295,21 @@ async def _open_proposal(session: AsyncSession, proposal_id: uuid.UUID, principa
 
 
 async def confirm_proposal(session: AsyncSession, *, outbox: Outbox, proposal_id: uuid.UUID, principal: Principal,
-                           reason: str, now: datetime) -> ScorecardFlag:
+                           reason: str, now: datetime, cipher: PiiCipher) -> ScorecardFlag:
     """Use case: the regulator confirms: the enterprise is suspended (and announced) with the flag closed."""
     async with session.begin():
         proposal = await _open_proposal(session, proposal_id, principal)
         await enrollment_service.stage_status_change(
             session, outbox=outbox, merchant_id=proposal.merchant_id, action=EnrollmentAction.SUSPEND,
-            actor=Actor(role="regulator", id=principal.sub), reason=reason, may_act=principal.governs)
-        _resolve(proposal, FlagResolution.CONFIRMED, by=principal.sub, note=reason, at=now)
+            actor=Actor(role="regulator", id=principal.sub), reason=reason, may_act=principal.governs, cipher=cipher)
+        _resolve(proposal, FlagResolution.CONFIRMED, by=principal.sub, note=reason, at=now, cipher=cipher)
     return proposal
 
 
 async def dismiss_proposal(session: AsyncSession, *, proposal_id: uuid.UUID, principal: Principal, reason: str,
-                           now: datetime) -> ScorecardFlag:
+                           now: datetime, cipher: PiiCipher) -> ScorecardFlag:
     """Use case: the regulator dismisses the proposal; the enterprise stays approved."""
     async with session.begin():
         proposal = await _open_proposal(session, proposal_id, principal)
-        _resolve(proposal, FlagResolution.DISMISSED, by=principal.sub, note=reason, at=now)
+        _resolve(proposal, FlagResolution.DISMISSED, by=principal.sub, note=reason, at=now, cipher=cipher)
     return proposal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,8 +31,10 @@ class Summons(Base):
     # [{"name", "organisation", "title"}], regulator's and enterprise's people alike: JSON, encrypted with the
     # service's PII key (`attendees_context`), since it names people.
     attendees_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    findings: Mapped[str] = mapped_column(Text)
-    undertakings: Mapped[list[str]] = mapped_column(JSONB)
+    # What the regulator wrote, sealed the same way ("summons:<id>:findings"; the undertakings as one JSON list,
+    # "summons:<id>:undertakings"): it can name the people met and the consumers' cases.
+    findings_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    undertakings_enc: Mapped[bytes] = mapped_column(LargeBinary)
     # The complaints it was about (case numbers TS-...), when the regulator names them.
     case_nos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     recorded_by: Mapped[str] = mapped_column(String(200))
@@ -43,3 +45,8 @@ class Summons(Base):
 def attendees_context(summons_id: uuid.UUID) -> str:
     """The AES-GCM associated data of a summons' attendee list."""
     return f"summons:{summons_id}:attendees"
+
+
+def summons_context(summons_id: uuid.UUID, field: str) -> str:
+    """The AES-GCM associated data of a summons' other sealed fields (findings, undertakings)."""
+    return f"summons:{summons_id}:{field}"

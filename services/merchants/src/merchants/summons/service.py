@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.registry.models import Merchant
-from merchants.summons.models import Summons, attendees_context
+from merchants.summons.models import Summons, attendees_context, summons_context
 from merchants.summons.schemas import Attendee, SummonsCreate, SummonsList, SummonsRead
 from servicekit import regions
 from servicekit.auth import Principal
@@ -27,8 +27,17 @@ def summons_read(summons: Summons, merchant_name: str, cipher: PiiCipher) -> Sum
         id=summons.id, merchant_id=summons.merchant_id, merchant_name=merchant_name, region_code=summons.region_code,
         held_on=summons.held_on, attendees=TypeAdapter(list[Attendee]).validate_json(
             cipher.decrypt(summons.attendees_enc, context=attendees_context(summons.id))),
-        findings=summons.findings, undertakings=summons.undertakings, case_nos=summons.case_nos,
-        recorded_by=summons.recorded_by, recorded_at=summons.recorded_at)
+        findings=findings_of(summons, cipher), undertakings=undertakings_of(summons, cipher),
+        case_nos=summons.case_nos, recorded_by=summons.recorded_by, recorded_at=summons.recorded_at)
+
+
+def findings_of(summons: Summons, cipher: PiiCipher) -> str:
+    return cipher.decrypt(summons.findings_enc, context=summons_context(summons.id, "findings"))
+
+
+def undertakings_of(summons: Summons, cipher: PiiCipher) -> list[str]:
+    return TypeAdapter(list[str]).validate_json(
+        cipher.decrypt(summons.undertakings_enc, context=summons_context(summons.id, "undertakings")))
 
 
 async def record(session: AsyncSession, *, merchant_id: uuid.UUID, body: SummonsCreate,
@@ -43,8 +52,11 @@ async def record(session: AsyncSession, *, merchant_id: uuid.UUID, body: Summons
         attendees = TypeAdapter(list[Attendee]).dump_json(body.attendees).decode()
         summons = Summons(
             id=summons_id, merchant_id=merchant.id, region_code=merchant.region_code, held_on=body.held_on,
-            attendees_enc=cipher.encrypt(attendees, context=attendees_context(summons_id)), findings=body.findings,
-            undertakings=list(body.undertakings), case_nos=list(body.case_nos), recorded_by=principal.sub,
+            attendees_enc=cipher.encrypt(attendees, context=attendees_context(summons_id)),
+            findings_enc=cipher.encrypt(body.findings, context=summons_context(summons_id, "findings")),
+            undertakings_enc=cipher.encrypt(TypeAdapter(list[str]).dump_json(list(body.undertakings)).decode(),
+                                            context=summons_context(summons_id, "undertakings")),
+            case_nos=list(body.case_nos), recorded_by=principal.sub,
             recorded_region=principal.region or "")
         session.add(summons)
         await session.flush()

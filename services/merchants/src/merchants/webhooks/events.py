@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
+from servicekit.pii import PiiCipher, open_from_event
 
 # Reports (举报) are the regulator's business: telling the business about them could warn it before a check. So are
 # the regulator's reviews of outcomes (a referral for enforcement among them); their counts reach the scorecard.
@@ -34,10 +37,42 @@ def subscribed(event_types: list[str], event_type: str) -> bool:
 
 
 def webhook_body(envelope: EventEnvelope) -> dict[str, Any]:
-    """The Standard Webhooks payload: type, timestamp and the event's data, less the sealed personal fields (the
-    enterprise cannot open them, and its case read gives it what negotiation needs)."""
+    """The Standard Webhooks payload as the delivery keeps it: type, timestamp and the event's data, less the sealed
+    name (the enterprise's case read gives it what negotiation needs). The facts stay sealed at rest; `sent_body`
+    opens them when the body is sent or shown to the enterprise."""
     data = dict(envelope.data)
     complainant = data.get("complainant")
     if isinstance(complainant, dict):
         data["complainant"] = {name: value for name, value in complainant.items() if name != "name_sealed"}
     return {"type": envelope.type, "timestamp": envelope.time.isoformat(), "data": data}
+
+
+def _by(field: str, context: Callable[[uuid.UUID], str]) -> Callable[[dict[str, Any]], str]:
+    return lambda data: context(uuid.UUID(str(data[field])))
+
+
+# Sealed fields the enterprise reads in clear, per event type: (sealed field, clear field, the seal's context).
+OPENED_FOR_ENTERPRISE: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
+    complaints_v1.ComplaintRouted.event_type: (
+        "facts_sealed", "facts", _by("complaint_id", complaints_v1.SealedFacts.facts_context)),
+    complaints_v1.ComplaintAccepted.event_type: (
+        "facts_sealed", "facts", _by("complaint_id", complaints_v1.SealedFacts.facts_context)),
+    mediation_v1.CaseTerminated.event_type: (
+        "note_sealed", "note", _by("case_id", mediation_v1.CaseTerminated.note_context)),
+    mediation_v1.FulfilmentRecorded.event_type: (
+        "reference_sealed", "reference", _by("case_id", mediation_v1.FulfilmentRecorded.reference_context)),
+}
+
+
+def sent_body(payload: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
+    """The body as the enterprise receives and reads it: what the stored delivery keeps sealed (the complaint's
+    facts, which the respondent has the right to read; the mediator's termination note; its own proof's
+    reference) opened."""
+    data = payload.get("data")
+    opening = OPENED_FOR_ENTERPRISE.get(str(payload.get("type")))
+    if opening is None or not isinstance(data, dict) or not isinstance(data.get(opening[0]), str):
+        return payload
+    sealed_field, clear_field, context = opening
+    clear = open_from_event(cipher, data[sealed_field], context=context(data))
+    opened = {name: value for name, value in data.items() if name != sealed_field} | {clear_field: clear}
+    return payload | {"data": opened}

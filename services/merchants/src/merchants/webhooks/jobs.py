@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import EVENT_SOURCE, MerchantsSettings
+from merchants.webhooks.events import sent_body
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, secret_context
 from merchants.webhooks.signing import signature
@@ -261,7 +262,7 @@ class WebhookDispatcher:
     async def _post_once(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
         message_id = str(item.id)
         timestamp = int(self.clock().timestamp())
-        body = orjson.dumps(item.payload)
+        body = orjson.dumps(sent_body(item.payload, self.cipher))
         headers = {
             "Content-Type": "application/json",
             "webhook-id": message_id,

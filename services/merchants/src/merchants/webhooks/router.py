@@ -53,9 +53,10 @@ async def deliveries(principal: Enterprise, session: DbSession, status: Delivery
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, summary="One delivery and its attempts")
-async def delivery(delivery_id: uuid.UUID, principal: Enterprise, session: DbSession) -> DeliveryDetail:
+async def delivery(delivery_id: uuid.UUID, principal: Enterprise, session: DbSession, cipher: Cipher) -> DeliveryDetail:
     """The body it sends and how every attempt went."""
-    return await webhook_service.get_delivery(session, merchant_id=principal.merchant_id, delivery_id=delivery_id)
+    return await webhook_service.get_delivery(session, cipher, merchant_id=principal.merchant_id,
+                                              delivery_id=delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryRead,

@@ -10,7 +10,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchants.webhooks.events import ALL, WEBHOOK_EVENT_TYPES, concerns_enterprise, subscribed, webhook_body
+from merchants.webhooks.events import (
+    ALL,
+    WEBHOOK_EVENT_TYPES,
+    concerns_enterprise,
+    sent_body,
+    subscribed,
+    webhook_body,
+)
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from merchants.webhooks.schemas import (
     AttemptRead,
@@ -152,7 +159,8 @@ async def list_deliveries(session: AsyncSession, *, merchant_id: uuid.UUID, stat
     return DeliveryList(items=[_delivery_read(delivery) for delivery in page], next_cursor=next_cursor)
 
 
-async def get_delivery(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryDetail:
+async def get_delivery(session: AsyncSession, cipher: PiiCipher, *, merchant_id: uuid.UUID,
+                       delivery_id: uuid.UUID) -> DeliveryDetail:
     """One of the enterprise's deliveries with its attempts, or 404."""
     delivery = (await session.execute(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.merchant_id == merchant_id)
@@ -162,7 +170,7 @@ async def get_delivery(session: AsyncSession, *, merchant_id: uuid.UUID, deliver
     attempts = (await session.scalars(
         select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.at))).all()
     return DeliveryDetail(
-        **_delivery_read(delivery).model_dump(), payload=delivery.payload,
+        **_delivery_read(delivery).model_dump(), payload=sent_body(delivery.payload, cipher),
         attempt_log=[AttemptRead(at=attempt.at, status_code=attempt.status_code, error=attempt.error,
                                  duration_ms=attempt.duration_ms) for attempt in attempts])
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from merchants.applications.models import OdrApplication
+from merchants.applications.models import OdrApplication, opened_decision_reason
 from merchants.credentials.models import StaffAccount
 from merchants.enrollment.models import Enrollment
 from merchants.portal.schemas import ApplicationSummary, EnterpriseRead, PortalMe
 from merchants.portal.service import merchant_of
 from merchants.registry.models import Merchant
 from servicekit.auth import Principal
+from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 
 
-async def me(session: AsyncSession, *, principal: Principal) -> PortalMe:
+async def me(session: AsyncSession, cipher: PiiCipher, *, principal: Principal) -> PortalMe:
     """The signed-in portal user with the enterprise's enrollment and its latest ODR application."""
     merchant_id = merchant_of(principal)
     async with session.begin():
@@ -42,5 +43,5 @@ async def me(session: AsyncSession, *, principal: Principal) -> PortalMe:
                 suspended_at=enrollment.suspended_at if enrollment else None),
             application=ApplicationSummary(
                 id=application.id, status=application.status, submitted_at=application.submitted_at,
-                decided_at=application.decided_at, decision_reason=application.decision_reason)
+                decided_at=application.decided_at, decision_reason=opened_decision_reason(application, cipher))
             if application else None)
