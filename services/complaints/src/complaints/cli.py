@@ -71,7 +71,7 @@ async def erase_expired_personal_data(settings: ComplaintsSettings) -> int:
         return await erase_expired(
             create_sessionmaker(engine), cipher=cipher, store=evidence_store(settings),
             publisher=Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, cipher),
-                                source=settings.service_name),
+                                source=settings.service_name, cipher=cipher),
             retention=timedelta(days=settings.personal_data_retention_days))
     finally:
         await engine.dispose()

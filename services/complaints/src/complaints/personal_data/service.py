@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from complaints.access import service as access_service
 from complaints.complaint import service as complaint_service
 from complaints.complaint.enums import ActorRole
+from complaints.complaint.models import pii_context
 from complaints.complaint.state import FINAL, Actor, annotate, complaint_table, lock
 from complaints.consultation import service as consultation_service
 from complaints.database import outbox as outbox_table
@@ -41,16 +42,16 @@ from servicekit.uploads import FileStore
 
 log = get_logger("complaints.personal_data")
 
-# The case's columns that hold personal data, and what each becomes; `facts` is required, so it becomes empty.
+# The case's columns that hold personal data, and what each becomes (the required facts: sealed empty, per case).
 ERASED_COLUMNS: dict[str, Any] = {
     "complainant_name_enc": None, "complainant_phone_enc": None, "complainant_address_enc": None,
     "complainant_id_number_enc": None, "phone_index": None, "address_index": None, "parties_enc": None,
-    "facts": "", "purchase_order_no": None, "rating_text_enc": None,
+    "purchase_order_no": None, "rating_text_enc": None,
 }
 # What the events of this service carried of the people of a case (routed.v1, accepted.v1), and what each becomes
 # in the outbox rows still kept: the shape stays valid, so a re-publication after a broker restart still parses.
 ERASED_EVENT_FIELDS: dict[str, Any] = {
-    "facts": "", "order_no": None, "evidence": [],
+    "facts": "", "facts_sealed": None, "order_no": None, "evidence": [],
     "complainant": {"name": "", "phone_masked": "", "name_sealed": None},
 }
 ERASURE_BATCH = 100
@@ -136,9 +137,10 @@ async def _erase(session: AsyncSession, *, case: RowMapping, actor: Actor, at: d
         return [PersonalDataErased(complaint_id=row["id"], region_code=row["region_code"],
                                    merchant_id=row["merchant_id"], erased_at=at).envelope(source=publisher.source)]
 
-    erased = await annotate(session, case=case, actor=actor, at=at, outbox=publisher.outbox, events=events,
+    emptied_facts = cipher.encrypt("", context=pii_context(case["id"], "facts"))
+    erased = await annotate(session, case=case, actor=actor, at=at, publisher=publisher, events=events,
                             code="personal_data_erased", note="Personal data erased after the retention period",
-                            changes={**ERASED_COLUMNS, "personal_data_erased_at": at})
+                            changes={**ERASED_COLUMNS, "facts_enc": emptied_facts, "personal_data_erased_at": at})
     return erased, storage_keys
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.casefile.service import case_detail
-from mediation.cases.models import MediationCase, complainant_name_context
+from mediation.cases.models import MediationCase, complainant_name_context, facts_context
 from mediation.fulfilment.models import FulfilmentProof
 from mediation.messages.models import CaseAttachment, CaseMessage, body_context
 from mediation.personal_data.schemas import MediationPersonalData
@@ -50,7 +50,7 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
         return False
     case.complainant_name = cipher.encrypt("", context=complainant_name_context(case.id))
     case.complainant_phone_masked = ""
-    case.facts = ""
+    case.facts_enc = cipher.encrypt("", context=facts_context(case.id))
     case.order_no = None
     case.shared_evidence = []
     messages = (await session.execute(select(CaseMessage.id).where(
@@ -60,7 +60,7 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
                               .values(body_enc=cipher.encrypt("", context=body_context(message_id))))
     # Only the consumer answers a fulfilment proof, so every answer note is theirs.
     await session.execute(update(FulfilmentProof).where(FulfilmentProof.agreement_id.in_(
-        select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note=None))
+        select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note_enc=None))
     uploads = (await session.execute(
         delete(CaseAttachment).where(CaseAttachment.case_id == case.id, CaseAttachment.uploader_role == CONSUMER_ROLE)
         .returning(CaseAttachment.storage_key))).scalars().all()

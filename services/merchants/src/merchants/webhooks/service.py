@@ -204,7 +204,8 @@ async def redeliver(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_i
 # What a case's deliveries carried of its people (routed.v1 and accepted.v1), and what each becomes on erasure: the
 # payload keeps its shape, so a redelivery still parses at the enterprise.
 ERASED_PAYLOAD_FIELDS: dict[str, Any] = {
-    "facts": "", "order_no": None, "evidence": [], "complainant": {"name": "", "phone_masked": ""},
+    "facts": "", "facts_sealed": None, "order_no": None, "evidence": [],
+    "complainant": {"name": "", "phone_masked": ""},
 }
 
 

@@ -4,8 +4,8 @@ reason (`deadline.extension_reason_enc`), and the timeline's note (`complaint_ev
 person wrote ("text", "reason") moved out of `details` into one sealed JSON document (`complaint_event.written_enc`).
 Rows already there are encrypted here with ODR_PII_KEY, and the downgrade decrypts them back.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-05 03:40:00
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 from complaints.settings import ComplaintsSettings
 from servicekit.pii import PiiCipher
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

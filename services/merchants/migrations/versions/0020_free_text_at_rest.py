@@ -4,8 +4,8 @@ document), a scorecard flag's resolution note (`scorecard_flag.resolution_note_e
 (`enrollment_event.reason_enc`) and an application's decision reason (`odr_application.decision_reason_enc`). Rows
 already there are encrypted here with ODR_PII_KEY, and the downgrade decrypts them back.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05 03:40:00
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from merchants.settings import MerchantsSettings
 from servicekit.pii import PiiCipher
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
