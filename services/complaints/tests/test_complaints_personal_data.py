@@ -129,9 +129,12 @@ async def test_erasure_keeps_every_figure_of_the_statistics_equal_and_leaves_no_
     stored_files = _stored_files(settings)
     before = await _stats(client, regulator, own_area.prefecture)
     assert before[0]["received"] == 3
-    # The control: the facts and the order numbers are kept in clear, so the search must find them now.
+    # The controls: the order numbers are kept in clear, so the search must find them now; the facts rest sealed,
+    # so the consumer's own read must open them now.
     assert {hit.split(": ", 1)[1] for hit in await _rows_mentioning(engine, personal)} >= {
-        secret[field] for secret in secrets for field in ("facts", "order_no")}
+        secret["order_no"] for secret in secrets}
+    for case, secret in zip((refused, withdrawn), secrets, strict=True):
+        assert (await client.get(f"{CONSUMER}/{case['id']}", headers=auth)).json()["facts"] == secret["facts"]
 
     for case in (refused, withdrawn):
         erased = await client.post(f"{CONSUMER}/{case['id']}/personal-data/erasure", headers=auth)
@@ -151,11 +154,12 @@ async def test_erasure_keeps_every_figure_of_the_statistics_equal_and_leaves_no_
         events = (await connection.execute(text(
             "SELECT payload FROM outbox WHERE event_type = 'complaints.complaint.personal_data_erased.v1' "
             "AND aggregate_id IN (:a, :b)"), {"a": refused["id"], "b": withdrawn["id"]})).scalars().all()
-        kept_row = (await connection.execute(text("SELECT complainant_name_enc, facts FROM complaint WHERE id = :id"),
-                                             {"id": uuid.UUID(kept["id"])})).one()
+        kept_row = (await connection.execute(
+            text("SELECT complainant_name_enc, facts_enc FROM complaint WHERE id = :id"),
+            {"id": uuid.UUID(kept["id"])})).one()
     assert len(events) == 2
     assert kept_row.complainant_name_enc is not None
-    assert kept_row.facts
+    assert kept_row.facts_enc
     # The reveal stays in the access log: who read the data, and when, is the bureau's record, not the person's data.
     log = (await client.get(f"{CONSUMER}/{refused['id']}/access-log", headers=auth)).json()["items"]
     assert [entry["purpose"] for entry in log] == ["contact_party"]
@@ -244,7 +248,7 @@ async def test_the_erasure_job_erases_closed_cases_past_their_retention_only(
         assert (await client.post(f"{CONSUMER}/{case['id']}/withdraw", headers=auth)).status_code == 200
     await _close_long_ago(engine, expired["id"], settings)
     runtime: ServiceRuntime = app.state.runtime
-    publisher = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints")
+    publisher = Publisher(outbox=Outbox(outbox, "complaints"), source="complaints", cipher=runtime.cipher)
 
     erased = await erase_expired(sessionmaker, publisher=publisher, cipher=runtime.cipher,
                                  store=runtime.extras[EVIDENCE_STORE],
