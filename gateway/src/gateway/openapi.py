@@ -106,7 +106,9 @@ def _clashes(needed: set[tuple[str, str]], source: dict[str, Any], merged: dict[
         changed = False
         for kind, name in needed - renamed.keys():
             existing = merged.get(kind, {}).get(name)
-            if existing is not None and existing != _rewrite_refs(source.get(kind, {}).get(name), renamed):
+            # A reference the service's spec does not define is one the gateway added (the Problem schema).
+            own = source.get(kind, {}).get(name)
+            if existing is not None and own is not None and existing != _rewrite_refs(own, renamed):
                 renamed[(kind, name)] = f"{service}_{name}"
                 changed = True
     return renamed
