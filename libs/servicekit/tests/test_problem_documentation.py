@@ -42,7 +42,7 @@ def documented_app() -> FastAPI:
     async def add_note(thing_id: uuid.UUID, body: Draft, principal: ConsumerPrincipal) -> Principal:
         return principal
 
-    @router.get("/public")
+    @router.get("/public", responses={410: {"description": "Gone for good"}})
     async def public_things() -> list[str]:
         return []
 
@@ -66,7 +66,7 @@ def test_each_operation_declares_what_its_shape_and_dependencies_can_answer() ->
     assert set(listed) == {"200", "401", "403", "422", "503"}
     noted = statuses(document, "/v1/consumer/things/{thing_id}/notes", "post")
     assert set(noted) == {"201", "400", "401", "403", "404", "409", "422", "429", "503"}
-    assert set(statuses(document, "/v1/consumer/things/public", "get")) == {"200", "503"}
+    assert set(statuses(document, "/v1/consumer/things/public", "get")) == {"200", "410", "503"}
     assert set(statuses(document, "/v1/consumer/things/internal", "get")) == {"200", "403", "503"}
 
 
@@ -81,6 +81,9 @@ def test_problems_are_problem_documents_and_fastapi_validation_bodies_are_gone()
     # A route's own description of a status stays; only the body is the problem's.
     assert noted["422"]["description"] == "The note is empty"
     assert statuses(document, "/v1/consumer/things", "get")["422"]["content"].keys() == {PROBLEM_CONTENT_TYPE}
+    gone = statuses(document, "/v1/consumer/things/public", "get")["410"]
+    assert gone["description"] == "Gone for good"
+    assert gone["content"].keys() == {PROBLEM_CONTENT_TYPE}
     schemas = document["components"]["schemas"]
     assert {"type", "title", "status"} <= set(schemas["Problem"]["required"])
     assert "HTTPValidationError" not in schemas

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
@@ -214,10 +215,25 @@ def add_problem_responses(operation: dict[str, Any], statuses: Iterable[int]) ->
             declared["content"] = problem_response_object(status)["content"]
 
 
-def schema_routes(routes: Iterable[BaseRoute]) -> list[RouteContext]:
-    """The API routes the OpenAPI document lists, as mounted (included routers' prefixes applied)."""
-    return [context for context in iter_route_contexts(list(routes))
-            if isinstance(context.original_route, APIRoute) and context.include_in_schema]
+@dataclass(frozen=True)
+class DocumentedRoute:
+    """An API route the OpenAPI document lists, as mounted (included routers' prefixes applied)."""
+
+    path: str
+    methods: frozenset[str]
+    name: str
+    dependant: Dependant | None
+
+
+def schema_routes(routes: Iterable[BaseRoute]) -> list[DocumentedRoute]:
+    documented = []
+    for context in iter_route_contexts(list(routes)):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.include_in_schema:
+            documented.append(DocumentedRoute(path=context.path_format or route.path_format,
+                                              methods=frozenset(context.methods or route.methods or ()),
+                                              name=context.name or route.name, dependant=context.dependant))
+    return documented
 
 
 def _dependency_statuses(dependant: Dependant) -> set[int]:
@@ -236,14 +252,17 @@ def declare_problem_responses(document: dict[str, Any], routes: Iterable[BaseRou
     dependencies raise (a token check: 401 and 403), each as application/problem+json with the shared schema."""
     paths: dict[str, dict[str, Any]] = document.get("paths", {})
     for route in schema_routes(routes):
-        item = paths.get(route.path_format)
+        item = paths.get(route.path)
         if item is None:
             continue
         raised = _dependency_statuses(route.dependant) if route.dependant is not None else set()
         for method in route.methods:
             operation = item.get(method.lower())
             if operation is not None:
-                add_problem_responses(operation, raised | shape_statuses(route.path_format, method.lower(), operation))
+                # A route naming an error status in its own words gets the problem body for it too.
+                described = {int(status) for status in operation.get("responses", {}) if status[0] in "45"}
+                add_problem_responses(operation,
+                                      raised | described | shape_statuses(route.path, method.lower(), operation))
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     schemas[PROBLEM_SCHEMA_NAME] = PROBLEM_SCHEMA
     if '"#/components/schemas/HTTPValidationError"' not in json.dumps(paths):
