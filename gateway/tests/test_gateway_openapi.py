@@ -5,8 +5,9 @@ from typing import Any
 import httpx
 
 from gateway.openapi import merge, upstream_selector
-from gateway.routes import Route, Upstream
+from gateway.routes import PUBLIC, Route, Upstream
 from servicekit.auth import Audience
+from servicekit.problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA
 
 
 def all_refs(node: Any) -> list[str]:
@@ -90,9 +91,31 @@ def test_clashing_component_names_are_kept_apart() -> None:
         title="t",
     )
     schemas = document["components"]["schemas"]
-    assert set(schemas) == {"Item", "Inner", "mediation_Item", "mediation_Inner"}
+    assert set(schemas) == {"Item", "Inner", "mediation_Item", "mediation_Inner", "Problem"}
     case = document["paths"]["/v1/merchant/cases/{case_id}"]["get"]
-    assert all_refs(case) == ["#/components/schemas/mediation_Item"]
+    assert set(all_refs(case)) == {"#/components/schemas/mediation_Item", "#/components/schemas/Problem"}
     assert all_refs(schemas["mediation_Item"]) == ["#/components/schemas/mediation_Inner"]
     assert schemas["mediation_Inner"]["properties"] == {"b": {"type": "integer"}}
     assert case["operationId"] == "mediation_read"
+
+
+def test_operations_declare_what_the_gateway_itself_answers() -> None:
+    spec = {"paths": {
+        "/v1/public/regions": {"get": {"operationId": "regions", "responses": {"200": {"description": "ok"}}}},
+        "/v1/consumer/complaints/{complaint_id}/withdraw": {"post": {
+            "operationId": "withdraw", "requestBody": {"content": {"application/json": {"schema": {}}}},
+            "responses": {"200": {"description": "ok"}, "409": {"description": "Not withdrawable now"}}}},
+    }}
+    routes = [Route(PUBLIC, "GET", "/v1/public/regions", Upstream.COMPLAINTS),
+              Route(Audience.CONSUMER, "POST", "/v1/consumer/complaints/{id}/withdraw", Upstream.COMPLAINTS)]
+    document = merge([("complaints", spec, upstream_selector(Upstream.COMPLAINTS, routes))], title="t")
+
+    public = document["paths"]["/v1/public/regions"]["get"]["responses"]
+    assert set(public) == {"200", "503", "504"}
+    withdraw = document["paths"]["/v1/consumer/complaints/{complaint_id}/withdraw"]["post"]["responses"]
+    assert set(withdraw) == {"200", "400", "401", "403", "404", "409", "413", "503", "504"}
+    assert withdraw["409"]["description"] == "Not withdrawable now"
+    problem = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for status in ("401", "403", "404", "413", "503", "504"):
+        assert withdraw[status]["content"] == problem, status
+    assert document["components"]["schemas"]["Problem"] == PROBLEM_SCHEMA

@@ -32,7 +32,7 @@ from servicekit.observability import (
     health_router,
     install_request_context,
 )
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import declare_problem_responses, install_problem_handlers
 from servicekit.ratelimit import TokenBuckets
 from servicekit.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing
 
@@ -138,8 +138,9 @@ def _add_docs(app: FastAPI) -> None:
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:
         if not gateway_spec:
-            gateway_spec.update(get_openapi(title=app.title, version="1.0.0",
-                                            routes=[*tokens.router.routes, *personal_data_router.routes]))
+            gateway_routes = [*tokens.router.routes, *personal_data_router.routes]
+            gateway_spec.update(declare_problem_responses(
+                get_openapi(title=app.title, version="1.0.0", routes=gateway_routes), gateway_routes))
         runtime = get_runtime(request)
         return JSONResponse(await runtime.openapi.document(runtime.internal_client, gateway_spec))
 

@@ -14,6 +14,7 @@ import httpx
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
 from servicekit.observability import get_logger
+from servicekit.problems import PROBLEM_SCHEMA, PROBLEM_SCHEMA_NAME, add_problem_responses
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 OPENAPI_FETCH_TIMEOUT = 2.0
@@ -50,6 +51,20 @@ def upstream_selector(service: Upstream, routes: list[Route]) -> Selector:
         return str(route.audience), route.audience != PUBLIC
 
     return select
+
+
+def edge_statuses(path: str, operation: dict[str, Any], *, secured: bool) -> set[int]:
+    """What the gateway itself may answer for a proxied operation: no token or a bad one (401), another audience's
+    token (403), a path id it refuses to forward (404), a body over its limit (413) or with a malformed length
+    (400), the service unreachable (503) or too slow (504)."""
+    statuses = {503, 504}
+    if secured:
+        statuses |= {401, 403}
+    if "{" in path:
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {400, 413}
+    return statuses
 
 
 def _refs(node: Any) -> set[tuple[str, str]]:
@@ -91,7 +106,9 @@ def _clashes(needed: set[tuple[str, str]], source: dict[str, Any], merged: dict[
         changed = False
         for kind, name in needed - renamed.keys():
             existing = merged.get(kind, {}).get(name)
-            if existing is not None and existing != _rewrite_refs(source.get(kind, {}).get(name), renamed):
+            # A reference the service's spec does not define is one the gateway added (the Problem schema).
+            own = source.get(kind, {}).get(name)
+            if existing is not None and own is not None and existing != _rewrite_refs(own, renamed):
                 renamed[(kind, name)] = f"{service}_{name}"
                 changed = True
     return renamed
@@ -113,6 +130,7 @@ def merge(parts: list[tuple[str, dict[str, Any], Selector]], *, title: str) -> d
                 operation["operationId"] = f"{service}_{operation.get('operationId', method + path)}"
                 if secured:
                     operation["security"] = [{"bearer": []}]
+                add_problem_responses(operation, edge_statuses(path, operation, secured=secured))
                 kept.setdefault(path, {})[method] = operation
             if path in kept and "parameters" in item:
                 kept[path]["parameters"] = copy.deepcopy(item["parameters"])
@@ -132,6 +150,8 @@ def merge(parts: list[tuple[str, dict[str, Any], Selector]], *, title: str) -> d
         for path, methods in _rewrite_refs(kept, renamed).items():
             paths.setdefault(path, {}).update(methods)
     components.setdefault("securitySchemes", {}).update(BEARER_SCHEME)
+    # The problems the gateway itself declares refer to the shared schema, whether or not a service spec brought it.
+    components.setdefault("schemas", {}).setdefault(PROBLEM_SCHEMA_NAME, PROBLEM_SCHEMA)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1.0.0"},

@@ -24,7 +24,7 @@ from gateway.proxy import client_address, read_body
 from gateway.runtime import GatewayRuntime, get_runtime
 from servicekit.auth import Audience, Role, consumer_subject
 from servicekit.observability import get_logger
-from servicekit.problems import CATALOG, Problem, problem_responses
+from servicekit.problems import CATALOG, Problem, problem_responses, raises
 
 PHONE_PATTERN = r"^1[3-9]\d{9}$"
 AUTH_BODY_LIMIT = 16 * 1024
@@ -111,6 +111,7 @@ class VerifiedCredentials(BaseModel):
     setup_required: list[str] = Field(default_factory=list)
 
 
+@raises(429)
 def limit_auth_requests(request: Request, runtime: Runtime) -> None:
     """Dependency: per-address token bucket over every /auth endpoint."""
     runtime.auth_limits.take_or_refuse(client_address(request), "Too many sign-in requests from this address")
@@ -221,6 +222,8 @@ async def issue_token(request: Request, runtime: Runtime) -> JSONResponse:
     "/auth/revoke",
     summary="Revoke a refresh token's session (sign out)",
     dependencies=RateLimited,
+    # The answer has no body: the document must not promise a JSON one.
+    response_class=Response,
     responses={200: {"description": "Revoked, or the token was unknown (RFC 7009 answers both alike)"}},
     openapi_extra={"requestBody": {"required": False, "content": {
         "application/x-www-form-urlencoded": {"schema": RevokeRequest.model_json_schema()},

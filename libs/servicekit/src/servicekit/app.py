@@ -24,7 +24,7 @@ from servicekit.observability import (
     install_request_context,
 )
 from servicekit.pii import PiiCipher
-from servicekit.problems import install_problem_handlers, problem_responses
+from servicekit.problems import install_problem_documentation, install_problem_handlers, schema_routes
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing
 
@@ -133,13 +133,23 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   generate_unique_id_function=lambda route: route.name, telemetry=FASTAPI_TELEMETRY_OFF)
     install_problem_handlers(app)
+    install_problem_documentation(app)
     install_database_outage_handler(app, settings.database_retry_after_seconds)
     install_request_context(app, settings.service_name)
     app.include_router(health_router(_readiness_checks))
     for router in routers:
-        # Any operation may meet a database outage: every one declares its 503.
-        app.include_router(router, responses=problem_responses(503))
+        app.include_router(router)
+    _refuse_duplicate_operation_ids(app)
     return app
+
+
+def _refuse_duplicate_operation_ids(app: FastAPI) -> None:
+    """Operation ids are the handlers' names (clients generated from the document name their methods after them):
+    two handlers of one name would make two operations of one id."""
+    names = [route.name for route in schema_routes(app.routes)]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"operation ids must be unique; handlers named alike: {duplicates}")
 
 
 def _readiness_checks(request: Request) -> dict[str, ReadinessCheck]:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from servicekit import regions
 from servicekit.db import utcnow
-from servicekit.problems import Problem
+from servicekit.problems import Problem, raises
 
 ALGORITHM = "ES256"
 # How long a verified token is trusted before its signature is checked again (never past its `exp`).
@@ -210,6 +210,7 @@ def bearer_token(request: Request) -> str:
 def require(audience: Audience, *roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """Dependency: a verified principal of this audience holding one of `roles` (any role if none given)."""
 
+    @raises(401, 403)
     async def dependency(request: Request) -> Principal:
         verifier: TokenVerifier = request.app.state.token_verifier
         principal = verifier.verify(bearer_token(request))
@@ -231,6 +232,7 @@ RegulatorPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Ro
 BureauPrincipal = Annotated[Principal, Depends(require(Audience.REGULATOR, Role.REGULATOR))]
 
 
+@raises(403)
 async def require_internal(request: Request) -> None:
     """Dependency for /internal endpoints: only callers holding the shared internal token."""
     settings = request.app.state.runtime.settings

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from servicekit.observability import get_logger
 
@@ -135,11 +141,146 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, Problem("internal-error"))
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` declaring each status as an application/problem+json document with its catalogue title."""
-    problem_schema = {"type": "object", "required": ["type", "title", "status"], "properties": {
+PROBLEM_SCHEMA_NAME = "Problem"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status"],
+    "description": "An RFC 9457 problem document; extensions (`service`, ...) may accompany the members below.",
+    "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}}}
-    return {status: {"description": CATALOG[_STATUS_TO_SLUG[status]][1],
-                     "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_schema}}}
-            for status in statuses}
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}, "code": {"type": "string"}}}},
+    },
+}
+_PROBLEM_REF = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}
+# FastAPI's own 422 body, which the problem handlers never send: replaced wherever FastAPI declared it.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+MUTATING_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+DependencyT = TypeVar("DependencyT", bound=Callable[..., Any])
+_RAISED_BY_DEPENDENCY: dict[Callable[..., Any], frozenset[int]] = {}
+
+
+def raises(*statuses: int) -> Callable[[DependencyT], DependencyT]:
+    """Marks a dependency as answering these problem statuses; every operation using it declares them."""
+
+    def mark(dependency: DependencyT) -> DependencyT:
+        _RAISED_BY_DEPENDENCY[dependency] = frozenset(statuses)
+        return dependency
+
+    return mark
+
+
+def problem_response_object(status: int) -> dict[str, Any]:
+    """The OpenAPI response declaring `status` as a problem document, described by its catalogue title."""
+    slug = _STATUS_TO_SLUG.get(status)
+    description = CATALOG[slug][1] if slug else f"Problem {status}"
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": dict(_PROBLEM_REF)}}}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring each status as an application/problem+json document with its catalogue title.
+
+    For statuses particular to an operation (a 404 on a path without ids, a 429); the ones every operation of its
+    shape can return are declared for it by `declare_problem_responses`.
+    """
+    return {status: problem_response_object(status) for status in statuses}
+
+
+def shape_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The problem statuses an operation's shape implies: any operation may meet an outage (503); ids in the path
+    may name nothing (404); parameters or a body may be invalid (422); a body may not parse (400); a change may
+    meet a state or a uniqueness rule that refuses it (409)."""
+    statuses = {503}
+    if "{" in path:
+        statuses.add(404)
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses.add(400)
+    if method in MUTATING_METHODS:
+        statuses.add(409)
+    return statuses
+
+
+def add_problem_responses(operation: dict[str, Any], statuses: Iterable[int]) -> None:
+    """Declares each status as a problem document; a status the operation already describes keeps its description
+    and gets the problem body (FastAPI's validation body is replaced: the handlers answer those as problems)."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in sorted(statuses):
+        declared = responses.get(str(status))
+        if declared is None:
+            responses[str(status)] = problem_response_object(status)
+        elif PROBLEM_CONTENT_TYPE not in declared.get("content", {}):
+            declared["content"] = problem_response_object(status)["content"]
+
+
+@dataclass(frozen=True)
+class DocumentedRoute:
+    """An API route the OpenAPI document lists, as mounted (included routers' prefixes applied)."""
+
+    path: str
+    methods: frozenset[str]
+    name: str
+    dependant: Dependant | None
+
+
+def schema_routes(routes: Iterable[BaseRoute]) -> list[DocumentedRoute]:
+    documented = []
+    for context in iter_route_contexts(list(routes)):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.include_in_schema:
+            documented.append(DocumentedRoute(path=context.path_format or route.path_format,
+                                              methods=frozenset(context.methods or route.methods or ()),
+                                              name=context.name or route.name, dependant=context.dependant))
+    return documented
+
+
+def _dependency_statuses(dependant: Dependant) -> set[int]:
+    statuses: set[int] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if current.call is not None:
+            statuses |= _RAISED_BY_DEPENDENCY.get(current.call, frozenset())
+        pending.extend(current.dependencies)
+    return statuses
+
+
+def declare_problem_responses(document: dict[str, Any], routes: Iterable[BaseRoute]) -> dict[str, Any]:
+    """Every operation of `document` declares the problems it can answer: those its shape implies and those its
+    dependencies raise (a token check: 401 and 403), each as application/problem+json with the shared schema."""
+    paths: dict[str, dict[str, Any]] = document.get("paths", {})
+    for route in schema_routes(routes):
+        item = paths.get(route.path)
+        if item is None:
+            continue
+        raised = _dependency_statuses(route.dependant) if route.dependant is not None else set()
+        for method in route.methods:
+            operation = item.get(method.lower())
+            if operation is not None:
+                # A route naming an error status in its own words gets the problem body for it too.
+                described = {int(status) for status in operation.get("responses", {}) if status[0] in "45"}
+                add_problem_responses(operation,
+                                      raised | described | shape_statuses(route.path, method.lower(), operation))
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas[PROBLEM_SCHEMA_NAME] = PROBLEM_SCHEMA
+    if '"#/components/schemas/HTTPValidationError"' not in json.dumps(paths):
+        for name in _FASTAPI_VALIDATION_SCHEMAS:
+            schemas.pop(name, None)
+    return document
+
+
+def install_problem_documentation(app: FastAPI) -> None:
+    """The app's OpenAPI document declares every operation's problem responses (`declare_problem_responses`)."""
+
+    declared: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI builds the document again when routes were added since; each new build is declared once.
+        document = FastAPI.openapi(app)
+        if not declared or declared[0] is not document:
+            declared[:] = [declare_problem_responses(document, app.routes)]
+        return declared[0]
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -26,7 +26,7 @@ from merchants.dependencies import Regulator, Settings
 from merchants.enrollment.schemas import Reason
 from servicekit.dependencies import Cipher, DbSession, Runtime
 from servicekit.pagination import PageSize
-from servicekit.problems import problem_responses
+from servicekit.problems import problem_responses, raises
 from servicekit.ratelimit import TokenBuckets, forwarded_client_address
 
 public_router = APIRouter(prefix="/v1/public/odr-applications", tags=["public: ODR applications"])
@@ -35,6 +35,7 @@ regulator_router = APIRouter(prefix="/v1/regulator/odr-applications", tags=["reg
 APPLICATION_LIMITS = "application_limits"
 
 
+@raises(429)
 async def limit_applications(request: Request, runtime: Runtime, settings: Settings) -> None:
     """Dependency: a token bucket per client address, taken before the body is even validated."""
     buckets = runtime.extras.get(APPLICATION_LIMITS)

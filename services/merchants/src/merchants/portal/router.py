@@ -21,7 +21,7 @@ from merchants.portal.schemas import (
 from merchants.portal.service import IssuedActivation, read_of
 from merchants.portal.state import status_of
 from servicekit.dependencies import DbSession, Runtime
-from servicekit.problems import problem_responses
+from servicekit.problems import problem_responses, raises
 from servicekit.ratelimit import TokenBuckets, forwarded_client_address
 
 merchant_router = APIRouter(prefix="/v1/merchant/portal-users", tags=["merchant: portal accounts"])
@@ -33,6 +33,7 @@ ACTIVATIONS_PER_MINUTE = 10.0
 ACTIVATION_BURST = 10
 
 
+@raises(429)
 async def limit_activations(request: Request, runtime: Runtime) -> None:
     """Dependency: a token bucket per client address, taken before the body is even validated."""
     buckets = runtime.extras.get(ACTIVATION_LIMITS)

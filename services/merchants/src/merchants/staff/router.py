@@ -50,7 +50,7 @@ def lockout_rules(settings: Settings) -> LockoutRules:
 # /staff/me… before /staff/{account_id}: "me" is not an id.
 @router.get("/staff/me", response_model=MyAccount, summary="My staff account and what is left to set up",
             responses=problem_responses(401, 403))
-async def me(principal: StaffMember, session: DbSession) -> MyAccount:
+async def my_staff_account(principal: StaffMember, session: DbSession) -> MyAccount:
     """`setup_required` lists `password_change` and `totp_enrolment` while they are owed."""
     return await staff_service.my_account(session, principal=principal)
 

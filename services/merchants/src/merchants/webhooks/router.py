@@ -38,7 +38,8 @@ async def configure(body: WebhookConfig, principal: EnterpriseManager, session: 
     return JSONResponse(saved.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
-@router.get("", response_model=WebhookRead, summary="The webhook endpoint (without its secret)")
+@router.get("", response_model=WebhookRead, summary="The webhook endpoint (without its secret)",
+            responses={404: {"description": "No webhook is set yet"}})
 async def read(principal: Enterprise, session: DbSession) -> WebhookRead:
     """Whether it is enabled and, if it was disabled for failing, when and why."""
     return await webhook_service.get_webhook(session, merchant_id=principal.merchant_id)
