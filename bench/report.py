@@ -175,10 +175,11 @@ def soak_section(result: dict[str, Any]) -> list[str]:
         "### soak", "", _context(result), "",
         f"{result['minutes']:g} minutes at {result['rate']:g} filings/s, a fault every {result['fault_every']:g} s "
         f"({faults}).", "",
-        "| filed | delivered | duplicates | lost | 503 answers (retried) | other errors | restarts | given up |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| filed | delivered | duplicates | lost | abandoned | 503 answers (retried) | other errors | restarts "
+        "| given up |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         f"| {result['filed']:,} | {result['delivered']:,} | {result['duplicates']} | {result['lost']} | "
-        f"{result['answered_503']:,} | {result['other_errors']:,} | {restarts} | "
+        f"{result.get('abandoned', 0)} | {result['answered_503']:,} | {result['other_errors']:,} | {restarts} | "
         f"{', '.join(result['given_up']) or 'none'} |", "",
         "![soak](results/soak.png)", "",
     ]

@@ -5,7 +5,10 @@ The platform runs as `make run` runs it: embedded PostgreSQL (so it can be kille
 services and the gateway, kept alive by the runner's supervisor. Every `--fault-every` seconds the next fault of the
 cycle is injected: mediation SIGKILLed, merchants SIGKILLed, the broker frozen (SIGSTOP) for 5 s, PostgreSQL's
 postmaster SIGKILLed, complaints SIGKILLed. Filings are open loop (a filing is sent on schedule whatever the earlier
-ones are doing); one answered 503 is retried with its Idempotency-Key after its Retry-After, as a client would.
+ones are doing); one answered 503 is retried with its Idempotency-Key after its Retry-After, as a client would, for
+at most `FILING_PATIENCE` seconds (then it counts as abandoned, so a platform that never recovers ends the run
+instead of hanging it). Access tokens last 15 minutes, less than a soak: every consumer signs in again every
+`--sign-in-every` seconds, and a filing always sends its consumer's current token.
 
 At the end the filed complaints are counted where the enterprise sees them (mediation's cases): filed, delivered,
 lost; duplicates cannot exist there (one case per complaint is a unique key), so the count that matters is lost.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,7 @@ SCENARIO = "soak"
 WINDOW_SECONDS = 10
 FREEZE_SECONDS = 5.0
 DRAIN_TIMEOUT = 180.0
+FILING_PATIENCE = 300.0
 CONSUMERS = 50
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FAULTS = ("kill mediation", "kill merchants", "freeze broker", "kill postgres", "kill complaints")
@@ -68,7 +74,11 @@ class Soak:
     started: float = field(default_factory=time.monotonic)
     windows: dict[int, Window] = field(default_factory=dict)
     filed: list[str] = field(default_factory=list)
+    abandoned: int = 0
+    # Answers other than 201 and 503 by status (0: no answer, the connection failed or the 30 s timeout ran out).
+    other_statuses: Counter[int] = field(default_factory=Counter)
     faults: list[tuple[float, str]] = field(default_factory=list)
+    sign_in_failures: int = 0
 
     def window(self, at: float) -> Window:
         return self.windows.setdefault(int((at - self.started) // WINDOW_SECONDS), Window())
@@ -92,15 +102,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=100.0, help="filings per second")
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between injected faults")
+    parser.add_argument("--sign-in-every", type=float, default=300.0,
+                        help="seconds between the consumers' fresh sign-ins (access tokens last 900 s)")
     return parser.parse_args(argv)
 
 
-async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, token: str, body: bytes) -> None:
-    """One filing, retried on 503 after its Retry-After with the same Idempotency-Key (each try is counted)."""
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4()),
-               "Content-Type": "application/json"}
+async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, tokens: list[tuple[str, str]],
+                   consumer: int, body: bytes) -> None:
+    """One filing, retried on 503 after its Retry-After with the same Idempotency-Key (each try is counted), with the
+    consumer's current token at each try; abandoned after `FILING_PATIENCE` seconds."""
+    idempotency_key = str(uuid.uuid4())
+    patience_ends = time.monotonic() + FILING_PATIENCE
     while True:
         sent = time.monotonic()
+        headers = {"Authorization": f"Bearer {tokens[consumer][1]}", "Idempotency-Key": idempotency_key,
+                   "Content-Type": "application/json"}
         try:
             async with session.post(f"{gateway}/v1/consumer/complaints", data=body, headers=headers) as answer:
                 status = answer.status
@@ -118,7 +134,30 @@ async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, tok
             window.unavailable += 1
         else:
             window.other += 1
+            soak.other_statuses[status] += 1
+        if time.monotonic() + retry_after > patience_ends:
+            soak.abandoned += 1
+            return
         await asyncio.sleep(retry_after)
+
+
+async def keep_signed_in(soak: Soak, session: aiohttp.ClientSession, gateway: str, tokens: list[tuple[str, str]],
+                         every: float, stop: asyncio.Event) -> None:
+    """Replace every consumer's token with a fresh one every `every` seconds; a round that fails (a fault may be on)
+    is tried again after a few seconds, the old tokens serving meanwhile."""
+    wait = every
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        if stop.is_set():
+            return
+        try:
+            tokens[:] = await consumer_tokens(session, gateway, len(tokens))
+            wait = every
+        except (RuntimeError, aiohttp.ClientError, TimeoutError) as error:
+            soak.sign_in_failures += 1
+            say(f"signing the consumers in again failed ({error!r}); trying again in 5 s")
+            wait = 5.0
 
 
 async def inject(soak: Soak, fault: str) -> None:
@@ -163,6 +202,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         tokens = await consumer_tokens(session, gateway, CONSUMERS)
         bodies = [soak_body(demo, phone) for phone, _ in tokens]
         soak = Soak(stack)
+        signing_in = asyncio.create_task(keep_signed_in(soak, session, gateway, tokens, arguments.sign_in_every, stop))
         duration = arguments.minutes * 60
         filings: set[asyncio.Task[None]] = set()
         next_fault = arguments.fault_every
@@ -171,8 +211,8 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         while (elapsed := time.monotonic() - soak.started) < duration:
             due = int(elapsed * arguments.rate)
             while sent < due:
-                _, token = tokens[sent % len(tokens)]
-                task = asyncio.create_task(file_one(soak, session, gateway, token, bodies[sent % len(tokens)]))
+                consumer = sent % len(tokens)
+                task = asyncio.create_task(file_one(soak, session, gateway, tokens, consumer, bodies[consumer]))
                 filings.add(task)
                 task.add_done_callback(filings.discard)
                 sent += 1
@@ -189,7 +229,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 break
             await asyncio.sleep(1)
         stop.set()
-        await supervising
+        await asyncio.gather(supervising, signing_in)
     windows = [{"t": index * WINDOW_SECONDS, "ok": window.ok, "unavailable_503": window.unavailable,
                 "other": window.other,
                 "p50_ms": percentile(sorted(window.latencies), 0.5) if window.latencies else None,
@@ -198,8 +238,10 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
     chart(windows, soak.faults)
     return {"minutes": arguments.minutes, "rate": arguments.rate, "fault_every": arguments.fault_every,
             "filed": len(soak.filed), "delivered": arrived, "lost": len(soak.filed) - arrived, "duplicates": 0,
+            "abandoned": soak.abandoned, "sign_in_failures": soak.sign_in_failures,
             "answered_503": sum(window.unavailable for window in soak.windows.values()),
             "other_errors": sum(window.other for window in soak.windows.values()),
+            "other_statuses": {str(status): count for status, count in sorted(soak.other_statuses.items())},
             "restarts": {name: supervisor.restarts(name) for name in sorted(supervisor.records)},
             "given_up": supervisor.given_up(), "faults": soak.faults, "windows": windows}
 
@@ -227,7 +269,7 @@ def chart(windows: list[dict[str, Any]], faults: list[tuple[float, str]]) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     result = record(SCENARIO, asyncio.run(run(parse(argv))))
-    return 0 if result["lost"] == 0 and not result["given_up"] else 1
+    return 0 if result["lost"] == 0 and result["abandoned"] == 0 and not result["given_up"] else 1
 
 
 if __name__ == "__main__":
