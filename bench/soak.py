@@ -5,10 +5,11 @@ The platform runs as `make run` runs it: embedded PostgreSQL (so it can be kille
 services and the gateway, kept alive by the runner's supervisor. Every `--fault-every` seconds the next fault of the
 cycle is injected: mediation SIGKILLed, merchants SIGKILLed, the broker frozen (SIGSTOP) for 5 s, PostgreSQL's
 postmaster SIGKILLed, complaints SIGKILLed. Filings are open loop (a filing is sent on schedule whatever the earlier
-ones are doing); one answered 503 is retried with its Idempotency-Key after its Retry-After, as a client would, for
-at most `FILING_PATIENCE` seconds (then it counts as abandoned, so a platform that never recovers ends the run
-instead of hanging it). Access tokens last 15 minutes, less than a soak: every consumer signs in again every
-`--sign-in-every` seconds, and a filing always sends its consumer's current token.
+ones are doing); one not answered 201 is retried with its Idempotency-Key after its Retry-After or an exponential
+backoff with jitter, whichever is longer, as a well-behaved client would, for at most `FILING_PATIENCE` seconds (then
+it counts as abandoned, so a platform that never recovers ends the run instead of hanging it). Access tokens last
+15 minutes, less than a soak: every consumer signs in again every `--sign-in-every` seconds, and a filing always
+sends its consumer's current token.
 
 At the end the filed complaints are counted where the enterprise sees them (mediation's cases): filed, delivered,
 lost; duplicates cannot exist there (one case per complaint is a unique key), so the count that matters is lost.
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -69,6 +71,10 @@ FILING_PATIENCE = 300.0
 # The generator must not be where filings queue: at 100/s, 10 s of latency during a fault is 1,000 requests in flight
 # (aiohttp's default of 100 connections held them client-side until its 30 s timeout, counted as no answer).
 CONNECTIONS = 2000
+# Retry-After is the least a client waits; backing off beyond it keeps the thousands of filings a fault held up from
+# coming back all together every second (without it the platform spent minutes after each fault answering retries).
+RETRY_BACKOFF_FIRST = 0.5
+RETRY_BACKOFF_CAP = 30.0
 CONSUMERS = 50
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FAULTS = ("kill mediation", "kill merchants", "freeze broker", "kill postgres", "kill complaints")
@@ -99,15 +105,15 @@ class Soak:
         return self.windows.setdefault(int((at - self.started) // WINDOW_SECONDS), Window())
 
 
-def private_mib(pid: int) -> float:
-    """RssAnon of the process and all its descendants, in MiB (0 for a process that is gone)."""
+def private_mib(pid: int, *, with_children: bool = True) -> float:
+    """RssAnon of the process (and all its descendants), in MiB (0 for a process that is gone)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 # The parent is the second field after the parenthesised command name.
                 parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-    tree, frontier = {pid}, [pid]
+    tree, frontier = {pid}, [pid] if with_children else []
     while frontier:
         children = [child for child, parent in parents.items() if parent == frontier[-1]]
         frontier.pop()
@@ -127,9 +133,10 @@ def sample_memory(soak: Soak) -> None:
     for name, child in (("postgres", stack.postgres), ("tansu", stack.broker)):
         if child is not None:
             pids[name] = child.process.pid
-    pids["load generator"] = os.getpid()
-    soak.memory[int((time.monotonic() - soak.started) // WINDOW_SECONDS)] = {
-        name: private_mib(pid) for name, pid in sorted(pids.items())}
+    sample = {name: private_mib(pid) for name, pid in sorted(pids.items())}
+    # The platform's processes are the generator's children: it is measured alone.
+    sample["load generator"] = private_mib(os.getpid(), with_children=False)
+    soak.memory[int((time.monotonic() - soak.started) // WINDOW_SECONDS)] = sample
 
 
 async def watch_memory(soak: Soak, stop: asyncio.Event) -> None:
@@ -168,7 +175,9 @@ async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, tok
     consumer's current token at each try; abandoned after `FILING_PATIENCE` seconds."""
     idempotency_key = str(uuid.uuid4())
     patience_ends = time.monotonic() + FILING_PATIENCE
+    tries = 0
     while True:
+        tries += 1
         sent = time.monotonic()
         headers = {"Authorization": f"Bearer {tokens[consumer][1]}", "Idempotency-Key": idempotency_key,
                    "Content-Type": "application/json"}
@@ -190,10 +199,12 @@ async def file_one(soak: Soak, session: aiohttp.ClientSession, gateway: str, tok
         else:
             window.other += 1
             soak.other_statuses[status] += 1
-        if time.monotonic() + retry_after > patience_ends:
+        backoff = min(RETRY_BACKOFF_CAP, RETRY_BACKOFF_FIRST * 2 ** (tries - 1)) * random.uniform(1.0, 1.5)
+        delay = max(retry_after, backoff)
+        if time.monotonic() + delay > patience_ends:
             soak.abandoned += 1
             return
-        await asyncio.sleep(retry_after)
+        await asyncio.sleep(delay)
 
 
 async def first_sign_in(session: aiohttp.ClientSession, gateway: str) -> list[tuple[str, str]]:
