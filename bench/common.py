@@ -112,23 +112,25 @@ def asyncpg_dsn(stack: Any, service: str) -> str:
 
 async def consumer_tokens(session: aiohttp.ClientSession, gateway: str, count: int) -> list[tuple[str, str]]:
     """[(phone, access token)] for `count` consumers, each signed in by /auth/otp then /auth/token (dev codes)."""
-
-    async def sign_in(phone: str) -> tuple[str, str]:
-        async with session.post(f"{gateway}/auth/otp", json={"phone": phone}) as answer:
-            if answer.status != 202:
-                raise RuntimeError(f"/auth/otp answered {answer.status}: {await answer.text()}")
-            code = (await answer.json())["dev_code"]
-        form = {"grant_type": "otp", "phone": phone, "code": code}
-        async with session.post(f"{gateway}/auth/token", data=form) as answer:
-            if answer.status != 200:
-                raise RuntimeError(f"/auth/token answered {answer.status}: {await answer.text()}")
-            return phone, str((await answer.json())["access_token"])
-
     phones = [str(CONSUMER_PHONE_BASE + index) for index in range(count)]
     tokens: list[tuple[str, str]] = []
     for start in range(0, count, 50):
-        tokens += await asyncio.gather(*(sign_in(phone) for phone in phones[start:start + 50]))
+        tokens += await asyncio.gather(*(sign_in_consumer(session, gateway, phone)
+                                         for phone in phones[start:start + 50]))
     return tokens
+
+
+async def sign_in_consumer(session: aiohttp.ClientSession, gateway: str, phone: str) -> tuple[str, str]:
+    """(phone, access token) of one consumer; RuntimeError when the platform refuses."""
+    async with session.post(f"{gateway}/auth/otp", json={"phone": phone}) as answer:
+        if answer.status != 202:
+            raise RuntimeError(f"/auth/otp answered {answer.status}: {await answer.text()}")
+        code = (await answer.json())["dev_code"]
+    form = {"grant_type": "otp", "phone": phone, "code": code}
+    async with session.post(f"{gateway}/auth/token", data=form) as answer:
+        if answer.status != 200:
+            raise RuntimeError(f"/auth/token answered {answer.status}: {await answer.text()}")
+        return phone, str((await answer.json())["access_token"])
 
 
 async def merchant_token(session: aiohttp.ClientSession, gateway: str, merchant: dict[str, Any]) -> str:

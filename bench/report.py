@@ -175,13 +175,32 @@ def soak_section(result: dict[str, Any]) -> list[str]:
         "### soak", "", _context(result), "",
         f"{result['minutes']:g} minutes at {result['rate']:g} filings/s, a fault every {result['fault_every']:g} s "
         f"({faults}).", "",
-        "| filed | delivered | duplicates | lost | 503 answers (retried) | other errors | restarts | given up |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| filed | delivered | duplicates | lost | abandoned | 503 answers (retried) | other errors | restarts "
+        "| given up |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         f"| {result['filed']:,} | {result['delivered']:,} | {result['duplicates']} | {result['lost']} | "
-        f"{result['answered_503']:,} | {result['other_errors']:,} | {restarts} | "
+        f"{result.get('abandoned', 0)} | {result['answered_503']:,} | {result['other_errors']:,} | {restarts} | "
         f"{', '.join(result['given_up']) or 'none'} |", "",
+        *_soak_details(result),
         "![soak](results/soak.png)", "",
     ]
+
+
+def _soak_details(result: dict[str, Any]) -> list[str]:
+    """Other answers by status and each process's private memory, first sample, last sample and peak (MiB)."""
+    lines = []
+    if others := result.get("other_statuses"):
+        lines += ["Other answers by status (0: none within 30 s): "
+                  + ", ".join(f"{status}: {count:,}" for status, count in others.items()) + ".", ""]
+    if memory := result.get("memory_mib"):
+        lines += ["| private memory (MiB) | first | last | peak |", "| --- | ---: | ---: | ---: |",
+                  *(f"| {name} | {_mib(m['first'])} | {_mib(m['last'])} | {_mib(m['peak'])} |"
+                    for name, m in memory.items()), ""]
+    return lines
+
+
+def _mib(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
 
 
 SECTIONS = {"intake": intake_section, "propagation": propagation_section, "stats": stats_section,

@@ -8,7 +8,7 @@ import os
 import signal
 
 from faults.conftest import CaseIds, FileComplaint, SupervisedStack
-from faults.faultkit import counts, json_line, wait_until
+from faults.faultkit import all_listed, counts, json_line, wait_until
 from odr_runner.stack import Stack
 
 
@@ -17,7 +17,7 @@ async def test_killed_services_and_postgres_are_restarted_and_nothing_filed_is_l
     merchant_case_complaint_ids: CaseIds,
 ) -> None:
     before = [await file_complaint(f"崩溃前的投诉 {number}") for number in range(3)]
-    await wait_until(lambda: _all_listed(merchant_case_complaint_ids, before), within=20,
+    await wait_until(lambda: all_listed(merchant_case_complaint_ids, before), within=20,
                      what="the enterprise listing the complaints filed before the crash")
 
     assert fault_stack.postgres is not None
@@ -29,7 +29,7 @@ async def test_killed_services_and_postgres_are_restarted_and_nothing_filed_is_l
     during = [await file_complaint(f"故障期间的投诉 {number}", statuses=statuses) for number in range(10)]
 
     filed = before + during
-    listed = await wait_until(lambda: _all_listed(merchant_case_complaint_ids, filed), within=45,
+    listed = await wait_until(lambda: all_listed(merchant_case_complaint_ids, filed), within=45,
                               what="every filed complaint reaching the enterprise")
     report = counts(filed, listed)
     print(json_line({**report, "answered_503": statuses.count(503)}))
@@ -40,7 +40,3 @@ async def test_killed_services_and_postgres_are_restarted_and_nothing_filed_is_l
         assert any(message.startswith(f"{name} exited unexpectedly") for message in supervised.messages)
     assert supervised.supervisor.given_up() == []
 
-
-async def _all_listed(listing: CaseIds, filed: list[str]) -> list[str] | None:
-    listed: list[str] = await listing()
-    return listed if set(filed) <= set(listed) else None
