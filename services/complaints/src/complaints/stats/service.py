@@ -423,7 +423,7 @@ def _into_cubes(by_day: CTE, *, add: bool) -> list[CTE]:
     return statements
 
 
-def _counting(source: FromClause, writes: list[CTE]) -> Select[tuple[int]]:
+def _counting(source: FromClause, writes: list[CTE]) -> Select[int]:
     """One statement that counts `source` and performs `writes` (CTEs run to completion even if unread)."""
     statement = select(func.count()).select_from(source)
     for write in writes:
@@ -447,7 +447,7 @@ async def fold(session: AsyncSession) -> int:
     return int((await session.execute(_FOLD)).scalar_one())
 
 
-def _fold_statement() -> Select[tuple[int]]:
+def _fold_statement() -> Select[int]:
     moved = stats_delta.delete().returning(*stats_delta.c).cte("moved")
     by_day = _by_day(moved, moved.c.day, "by_day")
     return _counting(moved, _into_cubes(by_day, add=True))
