@@ -83,6 +83,21 @@ async def test_a_terminated_backend_is_unavailability(engine: AsyncEngine) -> No
     assert is_database_unavailable(lost.value)
 
 
+async def test_the_pool_heals_after_the_database_drops_its_connections(engine: AsyncEngine) -> None:
+    """Pooled connections are not pinged before use: after a restart one request answers 503 and the pool, knowing
+    its connections are dead, opens new ones for the next."""
+    async with engine.connect() as killer:
+        async with engine.connect() as first, engine.connect() as second:
+            pooled = [await connection.scalar(text("SELECT pg_backend_pid()")) for connection in (first, second)]
+        await killer.scalar(text("SELECT count(pg_terminate_backend(pid)) FROM unnest(CAST(:pids AS int[])) AS pid"),
+                            {"pids": pooled})
+    transport = httpx.ASGITransport(app=app_on(engine), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        answers = [(await client.get("/select")).status_code for _ in range(3)]
+    assert answers[-2:] == [200, 200], answers
+    assert set(answers) <= {200, 503}, answers
+
+
 async def test_a_lock_timeout_is_transient_but_not_unavailability(engine: AsyncEngine) -> None:
     async with engine.connect() as holder, engine.connect() as waiter:
         await holder.execute(text("LOCK TABLE effect IN ACCESS EXCLUSIVE MODE"))

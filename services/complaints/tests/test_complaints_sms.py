@@ -54,7 +54,7 @@ async def rows(sessionmaker: async_sessionmaker[AsyncSession], **where: object) 
 async def dispatch_all(sessionmaker: async_sessionmaker[AsyncSession], sender: object) -> None:
     while True:
         async with sessionmaker() as session:
-            if not await notifications.dispatch_one(session, CIPHER, sender, backoff=BACKOFF):  # type: ignore[arg-type]
+            if not await notifications.dispatch_due(session, CIPHER, sender, backoff=BACKOFF):  # type: ignore[arg-type]
                 return
 
 

@@ -25,6 +25,13 @@ def _year(year: int) -> tuple[frozenset[date], frozenset[date]]:
     return days_off, weekend_workdays
 
 
+def preload(today: date) -> None:
+    """Build the calendars of `today`'s year and the next now (at a service's start-up) rather than in the first
+    requests that count a period: the holidays package takes a good fraction of a second per year."""
+    _year(today.year)
+    _year(today.year + 1)
+
+
 def is_working_day(day: date) -> bool:
     """True on Monday-Friday that is not a public holiday or swapped day off, and on a weekend day worked."""
     days_off, weekend_workdays = _year(day.year)
@@ -41,6 +48,7 @@ def next_working_day(day: date) -> date:
     return candidate
 
 
+@lru_cache(maxsize=4096)
 def add_working_days(start: date, n: int) -> date:
     """The last day of a period of `n` working days starting on `start` (the start day itself is not counted)."""
     if n < 0:

@@ -1,11 +1,12 @@
 """The service's metadata (every table its migrations create, including the outbox and inbox), the declarative base
-and the CHECK constraint the models share."""
+and the constraints the models share."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, ForeignKey
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.db import TimezoneAware, new_metadata
@@ -26,3 +27,9 @@ def one_of(column: str, *enums: type[StrEnum], name: str | None = None) -> Check
     """CHECK that `column` holds one of the enums' values."""
     allowed = ", ".join(f"'{member.value}'" for values in enums for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def case_reference(**options: Any) -> ForeignKey:
+    """A foreign key to the case (complaint.id), checked at commit: a filing writes the rows that point at its case
+    before the case row itself (see `complaint.case_numbers.insert_numbered`)."""
+    return ForeignKey("complaint.id", deferrable=True, initially="DEFERRED", **options)

@@ -16,12 +16,13 @@ from complaints.live import CaseChanges
 from complaints.notifications.service import NotifyingOutbox
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
-from servicekit.app import get_runtime
+from servicekit.app import ServiceRuntime, get_runtime
 from servicekit.settings import ServiceSettings
 from servicekit.uploads import FileStore
 
 EVIDENCE_STORE = "evidence_store"
 CASE_CHANGES = "case_changes"
+PUBLISHER = "publisher"
 
 
 async def _store(request: Request) -> FileStore:
@@ -44,10 +45,19 @@ async def _negotiation_periods(request: Request) -> NegotiationPeriods:
     return negotiation_periods(get_runtime(request).settings)
 
 
+def publisher_of(runtime: ServiceRuntime) -> Publisher:
+    """The service's event publisher, built once per runtime: it holds nothing of a request."""
+    publisher = runtime.extras.get(PUBLISHER)
+    if publisher is None:
+        publisher = runtime.extras[PUBLISHER] = Publisher(
+            outbox=NotifyingOutbox(outbox, runtime.settings.service_name, runtime.cipher),
+            source=runtime.settings.service_name, cipher=runtime.cipher)
+    assert isinstance(publisher, Publisher)
+    return publisher
+
+
 async def _publisher(request: Request) -> Publisher:
-    runtime = get_runtime(request)
-    return Publisher(outbox=NotifyingOutbox(outbox, runtime.settings.service_name, runtime.cipher),
-                     source=runtime.settings.service_name, cipher=runtime.cipher)
+    return publisher_of(get_runtime(request))
 
 
 Events = Annotated[Publisher, Depends(_publisher)]

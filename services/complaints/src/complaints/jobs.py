@@ -10,12 +10,10 @@ from complaints.consultation.jobs import ConsultationSweeper
 from complaints.consumers import mediation as mediation_events
 from complaints.consumers import merchants as merchant_events
 from complaints.database import inbox, outbox
-from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE
+from complaints.dependencies import CASE_CHANGES, EVIDENCE_STORE, publisher_of
 from complaints.notifications.jobs import DeadlineNotices, SmsDispatcher
-from complaints.notifications.service import NotifyingOutbox
 from complaints.notifications.service import prune_settled as prune_settled_sms
 from complaints.personal_data.jobs import PersonalDataEraser
-from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from complaints.stats.jobs import StatsCompactor
 from servicekit.app import BackgroundJob, ServiceRuntime
@@ -30,8 +28,7 @@ def background_jobs(runtime: ServiceRuntime, settings: ComplaintsSettings) -> di
     compactor, the consultation sweeper, the listener behind the live streams, the pruner of expired event rows
     and idempotency keys, the text-message dispatcher with its scan for negotiation periods about to end, and the
     eraser of personal data past its retention period."""
-    publisher = Publisher(outbox=NotifyingOutbox(outbox, settings.service_name, runtime.cipher),
-                          source=settings.service_name, cipher=runtime.cipher)
+    publisher = publisher_of(runtime)
     relay = OutboxRelay(engine=runtime.engine, outbox=runtime.outbox, settings=runtime.settings)
     on_merchants = InboxConsumer(
         group=merchant_events.GROUP,

@@ -13,7 +13,10 @@ from complaints.evidence.storage import evidence_store
 from complaints.jobs import background_jobs
 from complaints.live import CaseChanges
 from complaints.settings import ComplaintsSettings
+from servicekit import calendar
 from servicekit.app import ServiceRuntime, create_service_app
+from servicekit.calendar import local_date
+from servicekit.db import utcnow
 
 DESCRIPTION = """Intake, jurisdiction, routing, regulator decisions, statutory deadlines and timeline of consumer
 complaints (投诉) and reports (举报) under SAMR Order 121.
@@ -33,6 +36,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     async def on_startup(runtime: ServiceRuntime) -> None:
         runtime.extras[EVIDENCE_STORE] = evidence_store(settings)
         runtime.extras[CASE_CHANGES] = CaseChanges(runtime.engine)
+        calendar.preload(local_date(utcnow()))
 
     return create_service_app(
         settings=settings,

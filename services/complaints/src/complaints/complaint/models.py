@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -32,7 +31,7 @@ from complaints.complaint.enums import (
     ReportStatus,
     RequestType,
 )
-from complaints.database import Base, one_of
+from complaints.database import Base, case_reference, one_of
 
 
 class Complaint(Base):
@@ -161,7 +160,7 @@ class ComplaintEvent(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaint.id"))
+    complaint_id: Mapped[uuid.UUID] = mapped_column(case_reference())
     at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(32))
     actor_role: Mapped[str] = mapped_column(String(16))

@@ -130,7 +130,8 @@ class Filing:
     # Added to the timeline's "submitted" entry (where the case came from), and that entry's code (TIMELINE_CODES).
     submitted_details: Mapping[str, Any] | None = None
     submitted_code: str = "filed"
-    # Run in the filing's transaction once the case row is written (given it): a failure files nothing.
+    # Run in the filing's transaction, given the case row before it is written (foreign keys to it are checked at
+    # commit): a failure files nothing.
     within: Callable[[AsyncSession, Mapping[str, Any]], Awaitable[None]] | None = None
 
     @property
@@ -170,7 +171,7 @@ def _in_field_order(response: idempotency.StoredResponse) -> idempotency.StoredR
 @dataclass
 class _Staged:
     """The case row and timeline rows of one new case, before they are written; the row's case number is
-    provisional until `case_numbers.take_number`."""
+    provisional until `case_numbers.insert_numbered` writes the row with its number."""
 
     row: dict[str, Any]
     timeline: list[dict[str, Any]]
@@ -194,7 +195,8 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         staged.append(_stage_complaint(filing, route, complaint_id, report_id, now))
     if report_id is not None:
         staged.append(_stage_report(filing, route, report_id, complaint_id, now))
-    await session.execute(complaint_table.insert(), [case.row for case in staged])
+    # The case rows themselves come last, with their numbers (see case_numbers): what points at them is checked at
+    # commit.
     await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
     if filing.within is not None:
         await filing.within(session, staged[0].row)
@@ -222,9 +224,9 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         case_id = case.row["id"]
         answer_key = (filing.consumer_id, filing.idempotency_key) \
             if case is answered and filing.idempotency_key is not None else None
-        case_no = await case_numbers.take_number(
-            session, case_id=case_id, prefix=case.prefix, region_code=case.row["region_code"], day=day,
-            event_ids=[event.id for event in events[case_id]], answer_key=answer_key)
+        case_no = await case_numbers.insert_numbered(
+            session, row=case.row, prefix=case.prefix, day=day, event_ids=[event.id for event in events[case_id]],
+            answer_key=answer_key)
         if case is answered:
             response.body["case_no"] = case_no
     return response

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.complaint.enums import ActorRole, Channel
-from complaints.database import Base, one_of
+from complaints.database import Base, case_reference, one_of
 
 
 class ConsultationStatus(StrEnum):
@@ -69,7 +69,7 @@ class Consultation(Base):
     answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     answered_at: Mapped[datetime | None]
     answered_by: Mapped[str | None] = mapped_column(String(200))
-    complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"), unique=True)
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(case_reference(), unique=True)
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, func, text
+from sqlalchemy import Date, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base, one_of
+from complaints.database import Base, case_reference, one_of
 from complaints.deadline.enums import DeadlineKind, DeadlineState
 
 
@@ -29,7 +29,7 @@ class Deadline(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaint.id"))
+    complaint_id: Mapped[uuid.UUID] = mapped_column(case_reference())
     kind: Mapped[str] = mapped_column(String(32))
     due_date: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(16))

@@ -79,7 +79,7 @@ async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind
         "breached_at": None, "paused_at": None, "ended_at": None, "extended_days": 0,
         "extension_approved_by": None, "extension_reason_enc": None,
     }
-    await session.execute(deadline_table.insert().values(row))
+    await session.execute(deadline_table.insert(), row)
     return row
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base
+from complaints.database import Base, case_reference
 
 
 class Evidence(Base):
@@ -22,7 +22,7 @@ class Evidence(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     consumer_id: Mapped[str] = mapped_column(String(200), index=True)
-    complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id"))
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(case_reference())
     # The consumer's original file name, encrypted (`service.filename_context`); the stored file is named by the id.
     filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
     media_type: Mapped[str] = mapped_column(String(100))

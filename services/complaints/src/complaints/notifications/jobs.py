@@ -17,7 +17,7 @@ log = get_logger("complaints.notifications")
 
 
 class SmsDispatcher:
-    """Sends due messages one at a time; any number of replicas may run it (SKIP LOCKED)."""
+    """Sends due messages in batches; any number of replicas may run it (SKIP LOCKED)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], cipher: PiiCipher,
                  settings: ComplaintsSettings) -> None:
@@ -34,8 +34,8 @@ class SmsDispatcher:
             sender = notifications.sender_from_settings(self.settings, client)
             while True:
                 async with self.sessionmaker() as session:
-                    sent = await notifications.dispatch_one(session, self.cipher, sender, backoff=backoff)
-                if not sent:
+                    handled = await notifications.dispatch_due(session, self.cipher, sender, backoff=backoff)
+                if not handled:
                     await asyncio.sleep(self.settings.sms_poll_interval)
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, func, text
+from sqlalchemy import CheckConstraint, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base
+from complaints.database import Base, case_reference
 from complaints.notifications.state import STATUS_VALUES
 from servicekit.db import new_id, utcnow
 from servicekit.sms import SmsTemplate
@@ -33,7 +33,7 @@ class SmsOutbox(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     template: Mapped[str] = mapped_column(String(40))
-    complaint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("complaint.id", ondelete="CASCADE"))
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(case_reference(ondelete="CASCADE"))
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     params_enc: Mapped[bytes] = mapped_column(LargeBinary)
     phone_index: Mapped[bytes | None] = mapped_column(LargeBinary)

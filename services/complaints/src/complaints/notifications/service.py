@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Row, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -72,6 +72,10 @@ def _params_context(message_id: uuid.UUID) -> str:
     return f"sms:{message_id}:params"
 
 
+# Built once and given its values as parameters: a filing that owes a message enqueues it on the hot path.
+_ENQUEUE = insert(SmsOutbox).on_conflict_do_nothing(index_elements=["dedup_key"])
+
+
 async def enqueue(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, template: SmsTemplate,
                   params: dict[str, str], complaint_id: uuid.UUID | None = None, phone: str | None = None,
                   address: str | None = None, dedup_key: str | None = None,
@@ -88,7 +92,7 @@ async def enqueue(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, temp
         values["phone_index"] = cipher.blind_index(phone)
     if address is not None:
         values["address_index"] = cipher.blind_index(f"address:{address}")
-    await db.execute(insert(SmsOutbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+    await db.execute(_ENQUEUE, values)
 
 
 def notification_for(event: EventEnvelope) -> tuple[SmsTemplate, dict[str, str]] | None:
@@ -208,19 +212,32 @@ class Backoff:
         return min(doubled, self.ceiling)
 
 
-async def _message(session: AsyncSession, cipher: PiiCipher, row: SmsOutbox) -> SmsMessage | None:
+# A case's id, number and sealed complainant phone.
+CaseRecipient = Row[uuid.UUID, str, bytes | None]
+
+
+def _message(cipher: PiiCipher, row: SmsOutbox, case: CaseRecipient | None) -> SmsMessage | None:
+    """The text of `row`; a message about a case goes to its complainant's phone (`case`: the case's number and
+    sealed phone) and names its number as it is when sent."""
     params: dict[str, str] = json.loads(cipher.decrypt(row.params_enc, context=_params_context(row.id)))
     if row.phone_enc is not None:
         phone = cipher.decrypt(row.phone_enc, context=_phone_context(row.id))
     else:
-        complaint = (await session.execute(
-            select(Complaint.case_no, Complaint.complainant_phone_enc).where(Complaint.id == row.complaint_id)
-        )).one_or_none()
-        if complaint is None or complaint.complainant_phone_enc is None:
+        if case is None or case.complainant_phone_enc is None:
             return None
-        phone = cipher.decrypt(complaint.complainant_phone_enc, context=f"complaint:{row.complaint_id}:phone")
-        params = {**params, "case_no": complaint.case_no}
+        phone = cipher.decrypt(case.complainant_phone_enc, context=f"complaint:{row.complaint_id}:phone")
+        params = {**params, "case_no": case.case_no}
     return SmsMessage(phone=phone, template=SmsTemplate(row.template), params=params, out_id=row.id.hex)
+
+
+async def _cases_of(session: AsyncSession, rows: Sequence[SmsOutbox]) -> dict[uuid.UUID, CaseRecipient]:
+    """The number and sealed phone of every case the messages without a phone of their own are about, by id."""
+    case_ids = {row.complaint_id for row in rows if row.phone_enc is None and row.complaint_id is not None}
+    if not case_ids:
+        return {}
+    return {case.id: case for case in (await session.execute(
+        select(Complaint.id, Complaint.case_no, Complaint.complainant_phone_enc).where(Complaint.id.in_(case_ids))
+    )).all()}
 
 
 def _move(row: SmsOutbox, target: SmsStatus) -> None:
@@ -229,44 +246,64 @@ def _move(row: SmsOutbox, target: SmsStatus) -> None:
     row.status = target.value
 
 
-async def dispatch_one(session: AsyncSession, cipher: PiiCipher, sender: SmsSender, *, backoff: Backoff) -> bool:
-    """Use case: send the next due message, or record why it cannot be; False when none is due."""
+# Messages claimed and sent per transaction: a filing routed to an enterprise owes one, so under load they come
+# in numbers, and one transaction (claim, case lookup, updates, commit) per message cost more than the sending.
+DISPATCH_BATCH = 20
+
+
+async def dispatch_due(session: AsyncSession, cipher: PiiCipher, sender: SmsSender, *, backoff: Backoff,
+                       limit: int = DISPATCH_BATCH) -> int:
+    """Use case: send up to `limit` due messages, earliest due first, recording each one's outcome; returns how
+    many were handled (0: none is due). One transaction claims them (SKIP LOCKED: replicas take other ones) and
+    records every outcome; an error no sender declares counts as a retryable failure of that message only, so a
+    message sent earlier in the batch is never sent twice."""
     async with session.begin():
-        row = (await session.execute(
+        due = (await session.execute(
             select(SmsOutbox).where(SmsOutbox.status == SmsStatus.PENDING.value, SmsOutbox.next_attempt_at <= utcnow())
-            .order_by(SmsOutbox.next_attempt_at).limit(1).with_for_update(skip_locked=True)
-        )).scalar_one_or_none()
-        if row is None:
-            return False
+            .order_by(SmsOutbox.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+        )).scalars().all()
+        if not due:
+            return 0
+        cases = await _cases_of(session, due)
         now = utcnow()
-        message = None if row.expires_at is not None and row.expires_at <= now else await _message(session, cipher,
-                                                                                                   row)
-        if message is None:
-            _move(row, SmsStatus.FAILED)
-            row.last_error = "expired" if row.expires_at is not None and row.expires_at <= now else "no_recipient"
-            return True
-        row.attempts += 1
-        row.provider = sender.name
-        try:
-            row.provider_message_id = (await sender.send(message))[:64]
-        except SmsRetryable as exc:
-            row.last_error = exc.code[:120]
-            if row.attempts >= backoff.max_attempts:
+        for row in due:
+            expired = row.expires_at is not None and row.expires_at <= now
+            message = None if expired else _message(cipher, row,
+                                                    cases.get(row.complaint_id) if row.complaint_id else None)
+            if message is None:
                 _move(row, SmsStatus.FAILED)
-                log.warning("text message given up after retries", message_id=str(row.id), error=exc.code)
-            else:
-                _move(row, SmsStatus.PENDING)
-                row.next_attempt_at = now + backoff.after(row.attempts)
-            return True
-        except SmsRejected as exc:
+                row.last_error = "expired" if expired else "no_recipient"
+                continue
+            await _send(row, message, sender, backoff=backoff, now=now)
+        return len(due)
+
+
+async def _send(row: SmsOutbox, message: SmsMessage, sender: SmsSender, *, backoff: Backoff, now: datetime) -> None:
+    row.attempts += 1
+    row.provider = sender.name
+    try:
+        row.provider_message_id = (await sender.send(message))[:64]
+    except SmsRejected as exc:
+        _move(row, SmsStatus.FAILED)
+        row.last_error = exc.code[:120]
+        log.warning("text message rejected by the provider", message_id=str(row.id), error=exc.code)
+        return
+    # Any other error too (see dispatch_due): the batch's other outcomes must still be recorded.
+    except Exception as exc:
+        code = exc.code if isinstance(exc, SmsRetryable) else f"error:{type(exc).__name__}"
+        if not isinstance(exc, SmsRetryable):
+            log.exception("text message sender failed unexpectedly", message_id=str(row.id))
+        row.last_error = code[:120]
+        if row.attempts >= backoff.max_attempts:
             _move(row, SmsStatus.FAILED)
-            row.last_error = exc.code[:120]
-            log.warning("text message rejected by the provider", message_id=str(row.id), error=exc.code)
-            return True
-        _move(row, SmsStatus.SENT)
-        row.sent_at = utcnow()
-        row.last_error = None
-        return True
+            log.warning("text message given up after retries", message_id=str(row.id), error=code)
+        else:
+            _move(row, SmsStatus.PENDING)
+            row.next_attempt_at = now + backoff.after(row.attempts)
+        return
+    _move(row, SmsStatus.SENT)
+    row.sent_at = utcnow()
+    row.last_error = None
 
 
 PRUNE_BATCH = 1000
@@ -298,9 +335,10 @@ async def recent_messages(session: AsyncSession, cipher: PiiCipher, *, limit: in
     """The latest messages as their recipients read them (the development sender's record), newest first."""
     rows = (await session.execute(
         select(SmsOutbox).order_by(SmsOutbox.created_at.desc()).limit(limit))).scalars().all()
+    cases = await _cases_of(session, rows)
     logged = []
     for row in rows:
-        message = await _message(session, cipher, row)
+        message = _message(cipher, row, cases.get(row.complaint_id) if row.complaint_id else None)
         if message is not None:
             logged.append(LoggedMessage(id=row.id, created_at=row.created_at, status=row.status, phone=message.phone,
                                         text=render(message.template, message.params)))
