@@ -360,9 +360,10 @@ async def messages_of_cases(session: AsyncSession, cipher: PiiCipher,
     """The text messages about these cases, as their recipient read them, oldest first (a data export)."""
     rows = (await session.execute(select(SmsOutbox).where(SmsOutbox.complaint_id.in_(complaint_ids))
                                   .order_by(SmsOutbox.created_at, SmsOutbox.id))).scalars().all()
+    cases = await _cases_of(session, rows)
     found = []
     for row in rows:
-        message = await _message(session, cipher, row)
+        message = _message(cipher, row, cases.get(row.complaint_id) if row.complaint_id else None)
         if message is not None and row.complaint_id is not None:
             found.append(CaseTextMessage(complaint_id=row.complaint_id, created_at=row.created_at,
                                          sent_at=row.sent_at, status=row.status, template=row.template,
