@@ -93,6 +93,11 @@ def configure_logging(service_name: str, *, level: str = "INFO", json_logs: bool
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # A uvicorn started with its own log config gives its loggers handlers of their own that bypass the root's
+    # redaction; every line must pass through it.
+    for server_logger in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(server_logger).handlers = []
+        logging.getLogger(server_logger).propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
