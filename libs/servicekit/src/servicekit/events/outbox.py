@@ -14,6 +14,9 @@ class Outbox:
     def __init__(self, table: Table, service_name: str) -> None:
         self.table = table
         self.notify_channel = f"outbox_{service_name}".replace("-", "_")
+        # The parameters are passed beside the statement, so it compiles once (a multi-row VALUES would compile
+        # per call: its JSON values cannot be cached); several rows still go in one INSERT (insertmanyvalues).
+        self._insert = insert(table).returning(func.pg_notify(self.notify_channel, ""))
 
     def rows(self, *events: EventEnvelope) -> list[dict[str, object]]:
         return [
@@ -34,5 +37,4 @@ class Outbox:
             return
         # The rows and the relay's wake-up in one statement (one round trip): NOTIFY is delivered on commit only,
         # and the repeated ones of a transaction (one per row here) fold into one.
-        await db.execute(insert(self.table).values(self.rows(*events))
-                         .returning(func.pg_notify(self.notify_channel, "")))
+        await db.execute(self._insert, self.rows(*events))
