@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, bindparam, literal, select
+from sqlalchemy import Insert, Table, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,7 +63,7 @@ def _open_case_statement() -> Insert:
     """The case and the first row of its trail in one statement, both only if the complaint has no case yet (its
     unique complaint_id makes a redelivered event harmless even if the inbox were bypassed); returns the case id
     when it opened. Built once, executed with parameters: building it per event cost more than running it."""
-    cases, events = MediationCase.__table__, CaseEvent.__table__
+    cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
     opened = (
         insert(cases)
         .values({name: bindparam(name, type_=cases.c[name].type) for name in _OPENING_COLUMNS})

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -108,7 +108,7 @@ async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datet
             "threshold_days": limits.refile_days})
 
 
-def _latest_closed_before() -> Select[tuple[uuid.UUID, str, uuid.UUID, datetime, datetime]]:
+def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
     """The same consumer's latest case against the same enterprise that was over when this case's complaint was
     filed (its filing time from complaints' `filed` event, else the case's opening), with that filing time: one
     statement whatever the outcome, since nearly every opening finds none."""
@@ -130,7 +130,7 @@ def _latest_closed_before() -> Select[tuple[uuid.UUID, str, uuid.UUID, datetime,
 LATEST_CLOSED_BEFORE = _latest_closed_before()
 
 
-_profiles = ComplaintProfile.__table__
+_profiles = cast(Table, ComplaintProfile.__table__)
 # Built once, executed with parameters: building the upsert per event cost more than running it.
 _RECORD_FILED = (
     insert(_profiles)
