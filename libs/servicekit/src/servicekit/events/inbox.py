@@ -90,11 +90,14 @@ class InboxConsumer:
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
         self._stopping = False
-        # One statement shape whatever the fetch's size, so it is prepared once per connection.
+        # One statement shape whatever the fetch's size, so it is prepared once per connection; it also sets the
+        # batch's lock timeout for the rest of the transaction (set_config(..., true) is SET LOCAL), a round trip less.
         self._record_many = text(
+            "WITH limited AS (SELECT set_config('lock_timeout', :lock_timeout, true)) "
             f"INSERT INTO {inbox.fullname} (consumer_group, event_id, event_type) "
             "SELECT :group, fetched.event_id, fetched.event_type "
-            "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS varchar[])) AS fetched(event_id, event_type) "
+            "FROM limited, unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS varchar[])) "
+            "AS fetched(event_id, event_type) "
             "ON CONFLICT DO NOTHING RETURNING event_id"
         )
 
@@ -248,8 +251,7 @@ class InboxConsumer:
                     # region's audit-chain head); a fetch of several cases' events takes them in arrival order, and
                     # may cross a request's. Giving up on a lock long before PostgreSQL's deadlock check (1 s) makes
                     # this transaction, never the request, the one that yields; its events are then applied one by
-                    # one.
-                    await session.execute(text(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT_MS}ms'"))
+                    # one. The insert of the fetch's inbox rows sets that limit for the transaction (SET LOCAL).
                     new = await self._record_in_inbox(session, [envelope for envelope, _ in handled])
                     for envelope, handler in handled:
                         if envelope.id not in new:
@@ -270,6 +272,7 @@ class InboxConsumer:
         """Insert the inbox rows of `envelopes` in one statement; the ids that were new (the others are duplicates)."""
         inserted = await session.execute(self._record_many, {
             "group": self.group,
+            "lock_timeout": f"{BATCH_LOCK_TIMEOUT_MS}ms",
             "event_ids": [envelope.id for envelope in envelopes],
             "event_types": [envelope.type for envelope in envelopes],
         })
