@@ -228,8 +228,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _settle(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
-        """Mark and park, only while this relay still holds the leader lock (the session's statements are the
-        fence: a session that lost the lock is a dead session, and a dead session runs nothing)."""
+        """Mark and park, only while this relay still holds the leader lock: the marking statement checks the lock
+        itself (no BEGIN, no separate check), and parking, which is rare, follows a check of its own."""
         table = self.table
         if sent.acknowledged:
             held = await leader_connection.scalar(self._mark_published, {"seqs": sent.acknowledged,
