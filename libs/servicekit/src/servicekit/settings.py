@@ -54,7 +54,10 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = Field(
         default=False, description="Idempotent producer; Tansu does not support it, real Kafka does."
     )
-    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100, gt=0, description="How long the broker holds an empty fetch. Tansu answers a fetch at the end of "
+                                       "this wait, so it bounds how long a new event sits there; every consumer sends "
+                                       "one fetch per wait while idle, which is most of an idle broker's CPU.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="SASL_SSL with SCRAM-SHA-512 on a Strimzi cluster's authenticated listener.",
     )

@@ -4,6 +4,8 @@ rejecting (never what failed because of the database)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
@@ -11,7 +13,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter as MetricCounter
+from prometheus_client import Gauge
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,7 +42,7 @@ BATCH_LOCK_TIMEOUT_MS = 200
 POLL_TIMEOUT_MS = 1_000
 ERROR_TEXT_LIMIT = 2_000
 
-INBOX_EVENTS = Counter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
+INBOX_EVENTS = MetricCounter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
 CONSUMER_LAG = Gauge("odr_consumer_lag", "Messages of a partition after the last one a group handled",
                      ["group", "topic", "partition"])
 
@@ -54,10 +57,11 @@ class Outcome(StrEnum):
 class InboxConsumer:
     """Consumes `topics` as `group`: each event's inbox row and handler in a transaction, then the offset commit.
 
-    The partitions of one fetch are handled concurrently, and the messages a fetch brings for one partition are
-    applied in one transaction (one commit, one WAL flush, instead of one per event). When anything in that
-    transaction fails it is rolled back whole and the messages are taken one transaction each, with retries and the
-    dead-letter topic, exactly as if they had come alone.
+    The messages of one fetch, all its partitions, are applied in one transaction: one multi-row inbox insert
+    (which drops the events already applied), each new event's handler in partition order, one commit and one offset
+    commit, where one event at a time would cost a transaction each. When anything in that transaction fails it is
+    rolled back whole and the partitions are taken side by side, each message in a transaction of its own, with
+    retries and the dead-letter topic, exactly as if they had come alone.
     """
 
     def __init__(
@@ -86,6 +90,16 @@ class InboxConsumer:
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
         self._stopping = False
+        # One statement shape whatever the fetch's size, so it is prepared once per connection; it also sets the
+        # batch's lock timeout for the rest of the transaction (set_config(..., true) is SET LOCAL), a round trip less.
+        self._record_many = text(
+            "WITH limited AS (SELECT set_config('lock_timeout', :lock_timeout, true)) "
+            f"INSERT INTO {inbox.fullname} (consumer_group, event_id, event_type) "
+            "SELECT :group, fetched.event_id, fetched.event_type "
+            "FROM limited, unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS varchar[])) "
+            "AS fetched(event_id, event_type) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        )
 
     async def run(self) -> None:
         """Consume until cancelled; raises when the database or broker stays unreachable (the supervisor restarts)."""
@@ -114,10 +128,31 @@ class InboxConsumer:
         producer: AIOKafkaProducer,
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        """Partitions side by side (each in its own order), then one offset commit for all of them.
+        """The whole fetch in one transaction, then one offset commit; when that transaction fails, its partitions
+        side by side, each event in a transaction of its own (retries, dead-letter topic), then the offset commit.
 
-        Events of one key share a partition, so order per key holds; a failure cancels the other partitions' work,
-        whose committed transactions are replayed after the restart and dropped by the inbox as duplicates.
+        Events of one key share a partition, so order per key holds either way.
+        """
+        assigned = consumer.assignment()
+        batches = {partition: messages for partition, messages in batches.items() if partition in assigned}
+        if sum(map(len, batches.values())) > 1 and await self._apply_together(batches):
+            offsets = {partition: int(messages[-1].offset) + 1 for partition, messages in batches.items()}
+        else:
+            offsets = await self._process_one_by_one(consumer, producer, batches)
+        if offsets:
+            await self._commit(consumer, offsets)
+        self._record_lag(consumer, offsets)
+
+    async def _process_one_by_one(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> dict[TopicPartition, int]:
+        """Partitions side by side, each in its own order; the offsets to commit after them.
+
+        A failure cancels the other partitions' work, whose committed transactions are replayed after the restart
+        and dropped by the inbox as duplicates.
         """
         try:
             async with asyncio.TaskGroup() as group:
@@ -126,10 +161,7 @@ class InboxConsumer:
         except ExceptionGroup as failed:
             # The supervisor (and its log) should see the failure itself, as with one partition at a time.
             raise failed.exceptions[0] from failed
-        offsets = {partition: offset for partition, task in tasks.items() if (offset := task.result()) is not None}
-        if offsets:
-            await self._commit(consumer, offsets)
-        self._record_lag(consumer, offsets)
+        return {partition: offset for partition, task in tasks.items() if (offset := task.result()) is not None}
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """How far each partition just handled stands behind its end (the high watermark this fetch saw)."""
@@ -147,10 +179,6 @@ class InboxConsumer:
         messages: list[ConsumerRecord[bytes, bytes]],
     ) -> int | None:
         """Handle the messages strictly one after another; the offset to commit after them, if any is left to."""
-        if partition not in consumer.assignment():
-            return None
-        if len(messages) > 1 and await self._apply_together(messages):
-            return int(messages[-1].offset) + 1
         # The offset is committed only for messages whose transaction has committed (or that were dead-lettered).
         next_offset: int | None = None
         for message in messages:
@@ -198,28 +226,57 @@ class InboxConsumer:
             INBOX_EVENTS.labels(self.group, outcome).inc()
             return outcome
 
-    async def _apply_together(self, messages: list[ConsumerRecord[bytes, bytes]]) -> bool:
-        """Every message in one transaction, in order; False (and nothing written) when any of them fails."""
-        outcomes: list[Outcome] = []
+    async def _apply_together(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> bool:
+        """Every message of the fetch in one transaction, each partition in its order: one multi-row inbox insert
+        drops the events already applied, then each new event's handler. False (and nothing written) when any of
+        it fails."""
         try:
-            envelopes = [EventEnvelope.from_kafka(message.headers, message.value or b"") for message in messages]
-            async with self.sessionmaker() as session, session.begin():
-                # A use case takes its locks in the platform's order (its case, then shared rows such as a region's
-                # audit-chain head); a fetch of several cases' events takes them in arrival order, and may cross a
-                # request's. Giving up on a lock long before PostgreSQL's deadlock check (1 s) makes this
-                # transaction, never the request, the one that yields; its events are then applied one by one.
-                await session.execute(text(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT_MS}ms'"))
-                for envelope in envelopes:
-                    handler = self.handlers.get(envelope.type)
-                    outcomes.append(Outcome.SKIPPED if handler is None
-                                    else await self._apply_in(session, envelope, handler))
+            envelopes = [EventEnvelope.from_kafka(message.headers, message.value or b"")
+                         for messages in batches.values() for message in messages]
         except Exception as exc:
-            self._log.info("batch rolled back; applying its events one by one", events=len(messages),
-                           error=repr(exc))
+            self._log.info("unreadable message in the fetch; applying its events one by one", error=repr(exc))
             return False
-        for outcome in outcomes:
-            INBOX_EVENTS.labels(self.group, outcome).inc()
+        outcomes: Counter[Outcome] = Counter()
+        handled: list[tuple[EventEnvelope, Handler]] = []
+        for envelope in envelopes:
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                outcomes[Outcome.SKIPPED] += 1
+            else:
+                handled.append((envelope, handler))
+        if handled:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    # A use case takes its locks in the platform's order (its case, then shared rows such as a
+                    # region's audit-chain head); a fetch of several cases' events takes them in arrival order, and
+                    # may cross a request's. Giving up on a lock long before PostgreSQL's deadlock check (1 s) makes
+                    # this transaction, never the request, the one that yields; its events are then applied one by
+                    # one. The insert of the fetch's inbox rows sets that limit for the transaction (SET LOCAL).
+                    new = await self._record_in_inbox(session, [envelope for envelope, _ in handled])
+                    for envelope, handler in handled:
+                        if envelope.id not in new:
+                            outcomes[Outcome.DUPLICATE] += 1
+                            continue
+                        new.discard(envelope.id)  # the same event twice in one fetch is applied once
+                        await self._handle(session, envelope, handler)
+                        outcomes[Outcome.APPLIED] += 1
+            except Exception as exc:
+                self._log.info("batch rolled back; applying its events one by one", events=len(envelopes),
+                               error=repr(exc))
+                return False
+        for outcome, events in outcomes.items():
+            INBOX_EVENTS.labels(self.group, outcome).inc(events)
         return True
+
+    async def _record_in_inbox(self, session: AsyncSession, envelopes: list[EventEnvelope]) -> set[uuid.UUID]:
+        """Insert the inbox rows of `envelopes` in one statement; the ids that were new (the others are duplicates)."""
+        inserted = await session.execute(self._record_many, {
+            "group": self.group,
+            "lock_timeout": f"{BATCH_LOCK_TIMEOUT_MS}ms",
+            "event_ids": [envelope.id for envelope in envelopes],
+            "event_types": [envelope.type for envelope in envelopes],
+        })
+        return set(inserted.scalars())
 
     async def _apply(self, envelope: EventEnvelope, handler: Handler) -> Outcome:
         """The event in a transaction of its own."""
@@ -234,6 +291,13 @@ class InboxConsumer:
             .on_conflict_do_nothing()
             .returning(self.inbox.c.event_id)
         )
+        if (await session.execute(record)).first() is None:
+            return Outcome.DUPLICATE
+        await self._handle(session, envelope, handler)
+        return Outcome.APPLIED
+
+    async def _handle(self, session: AsyncSession, envelope: EventEnvelope, handler: Handler) -> None:
+        """Run the handler in the caller's transaction, in the event's correlation and trace."""
         correlation = correlation_id_var.set(envelope.correlationid or str(envelope.id))
         causation = causation_id_var.set(str(envelope.id))
         try:
@@ -243,12 +307,8 @@ class InboxConsumer:
             ), span_from(envelope.traceparent, f"consume {envelope.type}", kind=SpanKind.CONSUMER, attributes={
                 "messaging.system": "kafka", "messaging.destination.name": envelope.topic,
                 "messaging.consumer.group.name": self.group, "messaging.message.id": str(envelope.id),
-            }) as span:
-                if (await session.execute(record)).first() is None:
-                    span.set_attribute("odr.inbox.outcome", Outcome.DUPLICATE.value)
-                    return Outcome.DUPLICATE
+            }):
                 await handler(session, envelope)
-                return Outcome.APPLIED
         finally:
             correlation_id_var.reset(correlation)
             causation_id_var.reset(causation)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, func, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from servicekit.events.envelope import EventEnvelope
@@ -14,7 +14,9 @@ class Outbox:
     def __init__(self, table: Table, service_name: str) -> None:
         self.table = table
         self.notify_channel = f"outbox_{service_name}".replace("-", "_")
-        self._notify = text(f"SELECT pg_notify('{self.notify_channel}', '')")
+        # The parameters are passed beside the statement, so it compiles once (a multi-row VALUES would compile
+        # per call: its JSON values cannot be cached); several rows still go in one INSERT (insertmanyvalues).
+        self._insert = insert(table).returning(func.pg_notify(self.notify_channel, ""))
 
     def rows(self, *events: EventEnvelope) -> list[dict[str, object]]:
         return [
@@ -33,6 +35,6 @@ class Outbox:
         """Stage events in the caller's transaction; never commits (the use case does)."""
         if not events:
             return
-        await db.execute(self.table.insert(), self.rows(*events))
-        # NOTIFY is delivered on commit only, and repeated ones in a transaction fold into one.
-        await db.execute(self._notify)
+        # The rows and the relay's wake-up in one statement (one round trip): NOTIFY is delivered on commit only,
+        # and the repeated ones of a transaction (one per row here) fold into one.
+        await db.execute(self._insert, self.rows(*events))

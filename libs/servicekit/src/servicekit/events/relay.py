@@ -47,6 +47,9 @@ BACKLOG_COUNT_CAP = 100_000
 # The backlog gauge is refreshed at most this often: a count per wake-up would cost a query per filing under load.
 BACKLOG_REFRESH_SECONDS = 1.0
 ERROR_TEXT_LIMIT = 2_000
+# The fence: this session still holds the service's advisory lock (bigint keys show as classid/objid).
+_HOLDS_LOCK = ("EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
+               "AND objsubid = 1 AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid))")
 
 
 class RelayError(RuntimeError):
@@ -70,6 +73,7 @@ class OutboxRelay:
         settings: ServiceSettings,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        linger: float = 0.02,
         max_failures: int = 5,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
@@ -80,6 +84,7 @@ class OutboxRelay:
         self.settings = settings
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.linger = linger
         self.max_failures = max_failures
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -88,6 +93,27 @@ class OutboxRelay:
         self.leadership_attempts = 0
         self.is_idle = False
         self._lock_key = leader_lock_key(settings.service_name)
+        table = self.table
+        unpublished = (table.c.published_at.is_(None), table.c.parked_at.is_(None))
+        self._claim = (select(table.c.seq, table.c.topic, table.c.aggregate_id, table.c.headers, table.c.payload)
+                       .where(*unpublished).order_by(table.c.seq).limit(batch_size))
+        # The fence and the marking in one statement (one round trip): rows are marked only while this session holds
+        # the leader lock, and the answer says whether it did. A data-modifying WITH runs whether or not it is read.
+        self._mark_published = text(
+            f"WITH fence AS (SELECT {_HOLDS_LOCK} AS held), "
+            f"marked AS (UPDATE {table.fullname} SET published_at = now() "
+            "WHERE seq = ANY(CAST(:seqs AS bigint[])) AND (SELECT held FROM fence)) "
+            "SELECT held FROM fence")
+        self._holds_lock = text(f"SELECT {_HOLDS_LOCK}")
+        unsigned = self._lock_key & 0xFFFF_FFFF_FFFF_FFFF
+        self._lock_parts = {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF}
+        # The alert gauges in one round trip.
+        self._backlog = select(
+            select(func.count()).select_from(select(table.c.seq).where(*unpublished).limit(BACKLOG_COUNT_CAP)
+                                             .subquery()).scalar_subquery(),
+            select(table.c.created_at).where(*unpublished).order_by(table.c.seq).limit(1).scalar_subquery(),
+            select(func.count()).select_from(table).where(table.c.parked_at.is_not(None)).scalar_subquery(),
+        )
         self._wake = asyncio.Event()
         self._stopping = False
         self._backlog_counted_at = float("-inf")
@@ -96,6 +122,9 @@ class OutboxRelay:
     async def run(self) -> None:
         """Wait to become the leader, then publish until cancelled; raises RelayError after repeated send failures."""
         async with self.engine.connect() as leader_connection:
+            # Each statement of the leader's session commits on its own (no BEGIN and COMMIT round trips); between
+            # statements the session is idle, so notifications reach it.
+            await leader_connection.execution_options(isolation_level="AUTOCOMMIT")
             try:
                 try:
                     await self._become_leader(leader_connection)
@@ -167,8 +196,13 @@ class OutboxRelay:
                 # A dead leader connection means the lock is gone too: stop, so leadership is contested afresh.
                 await leader_connection.exec_driver_sql("SELECT 1")
                 await leader_connection.commit()
+                continue
             finally:
                 self.is_idle = False
+            if self.linger and not self._stopping:
+                # Woken by a commit: let the ones right behind it commit too, so a burst is claimed, sent (one
+                # produce request) and marked once, and reaches each consumer as one fetch, not event by event.
+                await asyncio.sleep(self.linger)
 
     async def _drain(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
         while await self._publish_batch(leader_connection, producer) == self.batch_size:
@@ -182,14 +216,7 @@ class OutboxRelay:
         transaction is held while the sends wait for their acknowledgements. Rows acknowledged after a failed one are
         left unmarked and sent again with it, so per aggregate the first deliveries stay in commit order.
         """
-        table = self.table
-        batch = (
-            select(table.c.seq, table.c.topic, table.c.aggregate_id, table.c.headers, table.c.payload)
-            .where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
-            .order_by(table.c.seq)
-            .limit(self.batch_size)
-        )
-        rows = (await leader_connection.execute(batch)).all()
+        rows = (await leader_connection.execute(self._claim)).all()
         await leader_connection.commit()
         if not rows:
             return 0
@@ -201,34 +228,27 @@ class OutboxRelay:
         return len(rows)
 
     async def _settle(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
-        """Mark and park in one short transaction, only while this relay still holds the leader lock."""
+        """Mark and park, only while this relay still holds the leader lock: the marking statement checks the lock
+        itself (no BEGIN, no separate check), and parking, which is rare, follows a check of its own."""
         table = self.table
-        async with leader_connection.begin():
-            if not await self._holds_leader_lock(leader_connection):
-                raise RelayError("leadership lost while publishing; the batch is left for the new leader")
-            if sent.acknowledged:
-                await leader_connection.execute(
-                    update(table).where(table.c.seq.in_(sent.acknowledged)).values(published_at=func.now()))
-            for seq, error in sent.refused:
-                await leader_connection.execute(
-                    update(table).where(table.c.seq == seq).values(
-                        parked_at=func.now(), attempts=table.c.attempts + 1,
-                        last_error=repr(error)[:ERROR_TEXT_LIMIT]))
+        if sent.acknowledged:
+            held = await leader_connection.scalar(self._mark_published, {"seqs": sent.acknowledged,
+                                                                          **self._lock_parts})
+        else:
+            held = await leader_connection.scalar(self._holds_lock, self._lock_parts)
+        await leader_connection.commit()
+        if not held:
+            raise RelayError("leadership lost while publishing; the batch is left for the new leader")
+        for seq, error in sent.refused:
+            await leader_connection.execute(
+                update(table).where(table.c.seq == seq).values(
+                    parked_at=func.now(), attempts=table.c.attempts + 1, last_error=repr(error)[:ERROR_TEXT_LIMIT]))
+        await leader_connection.commit()
         OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(sent.acknowledged))
         for seq, error in sent.refused:
             OUTBOX_PARKED_TOTAL.labels(self.settings.service_name).inc()
             self._log.error("outbox row refused by the broker for good; parked (odr outbox parked lists it)",
                             seq=seq, error=repr(error))
-
-    async def _holds_leader_lock(self, connection: AsyncConnection) -> bool:
-        """The fence: this session still holds the service's advisory lock (bigint keys show as classid/objid)."""
-        unsigned = self._lock_key & 0xFFFF_FFFF_FFFF_FFFF
-        held = await connection.scalar(
-            text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                 "AND pid = pg_backend_pid() AND objsubid = 1 AND classid = CAST(:high AS oid) "
-                 "AND objid = CAST(:low AS oid))"),
-            {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF})
-        return bool(held)
 
     async def _send_in_order(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> _Sent:
         """Send every row, then await the acknowledgements in order; what was acknowledged before the first failure
@@ -270,27 +290,19 @@ class OutboxRelay:
     async def _record_failure(self, leader_connection: AsyncConnection, failure: _SendFailed) -> None:
         self._log.warning("publishing failed; the batch is sent again", error=repr(failure.error),
                           rows=len(failure.seqs))
-        async with leader_connection.begin():
-            await leader_connection.execute(
-                update(self.table)
-                .where(self.table.c.seq.in_(failure.seqs))
-                .values(attempts=self.table.c.attempts + 1, last_error=repr(failure.error)[:ERROR_TEXT_LIMIT])
-            )
+        await leader_connection.execute(
+            update(self.table)
+            .where(self.table.c.seq.in_(failure.seqs))
+            .values(attempts=self.table.c.attempts + 1, last_error=repr(failure.error)[:ERROR_TEXT_LIMIT])
+        )
+        await leader_connection.commit()
 
     async def _update_backlog(self, leader_connection: AsyncConnection) -> None:
         counted_at = asyncio.get_running_loop().time()
         if counted_at - self._backlog_counted_at < BACKLOG_REFRESH_SECONDS:
             return
         self._backlog_counted_at = counted_at
-        table = self.table
-        unpublished = (select(table.c.seq).where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
-                       .limit(BACKLOG_COUNT_CAP))
-        backlog = await leader_connection.scalar(select(func.count()).select_from(unpublished.subquery()))
-        oldest = await leader_connection.scalar(
-            select(table.c.created_at).where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
-            .order_by(table.c.seq).limit(1))
-        parked = await leader_connection.scalar(
-            select(func.count()).select_from(table).where(table.c.parked_at.is_not(None)))
+        backlog, oldest, parked = (await leader_connection.execute(self._backlog)).one()
         await leader_connection.commit()
         OUTBOX_BACKLOG.labels(self.settings.service_name).set(backlog or 0)
         OUTBOX_OLDEST_UNSENT.labels(self.settings.service_name).set(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import service as audit_service
@@ -91,19 +92,12 @@ async def on_terminated(session: AsyncSession, *, case: MediationCase, ground: i
 
 async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datetime) -> None:
     """refiled_after_close: the consumer's latest earlier case against the same enterprise closed shortly before."""
-    case = await session.get(MediationCase, case_id)
-    if case is None or case.merchant_id is None:
-        return
-    filed_at = await session.scalar(select(ComplaintProfile.filed_at).where(
-        ComplaintProfile.complaint_id == case.complaint_id)) or case.opened_at
-    earlier = (await session.execute(
-        select(MediationCase.id, MediationCase.case_no, MediationCase.complaint_id, MediationCase.closed_at)
-        .where(MediationCase.consumer_id == case.consumer_id, MediationCase.merchant_id == case.merchant_id,
-               MediationCase.id != case.id, MediationCase.status.in_([status.value for status in FINAL]),
-               MediationCase.closed_at <= filed_at)
-        .order_by(MediationCase.closed_at.desc()).limit(1))).one_or_none()
+    earlier = (await session.execute(LATEST_CLOSED_BEFORE, {"case_id": case_id})).one_or_none()
     if earlier is None:
         return
+    case = await session.get(MediationCase, case_id)
+    assert case is not None
+    filed_at: datetime = earlier.filed_at
     limits = (await thresholds.resolve(session, case.region_code)).values
     if rules.within_days(earlier.closed_at, filed_at, limits.refile_days):
         await raise_signal(session, case, SignalKind.REFILED_AFTER_CLOSE, at=at, detail={
@@ -114,11 +108,41 @@ async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datet
             "threshold_days": limits.refile_days})
 
 
+def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+    """The same consumer's latest case against the same enterprise that was over when this case's complaint was
+    filed (its filing time from complaints' `filed` event, else the case's opening), with that filing time: one
+    statement whatever the outcome, since nearly every opening finds none."""
+    opened, earlier = aliased(MediationCase), aliased(MediationCase)
+    filed_at = func.coalesce(
+        select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == opened.complaint_id)
+        .scalar_subquery(), opened.opened_at)
+    return (
+        select(earlier.id, earlier.case_no, earlier.complaint_id, earlier.closed_at, filed_at.label("filed_at"))
+        .join_from(opened, earlier, and_(earlier.consumer_id == opened.consumer_id,
+                                         earlier.merchant_id == opened.merchant_id, earlier.id != opened.id))
+        .where(opened.id == bindparam("case_id"), earlier.status.in_([status.value for status in FINAL]),
+               earlier.closed_at <= filed_at)
+        .order_by(earlier.closed_at.desc()).limit(1)
+    )
+
+
+# Built once: aliased entities make building and keying the statement cost more than running it.
+LATEST_CLOSED_BEFORE = _latest_closed_before()
+
+
+_profiles = cast(Table, ComplaintProfile.__table__)
+# Built once, executed with parameters: building the upsert per event cost more than running it.
+_RECORD_FILED = (
+    insert(_profiles)
+    .values(complaint_id=bindparam("complaint_id"), sector=bindparam("sector"), filed_at=bindparam("filed_at"))
+    .on_conflict_do_update(index_elements=[_profiles.c.complaint_id],
+                           set_={"sector": bindparam("sector"), "filed_at": bindparam("filed_at")})
+)
+
+
 async def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime) -> None:
     """Keep the complaint's sector and filing time (from complaints' `filed` event)."""
-    await session.execute(insert(ComplaintProfile).values(complaint_id=complaint_id, sector=sector, filed_at=filed_at)
-                          .on_conflict_do_update(index_elements=[ComplaintProfile.complaint_id],
-                                                 set_={"sector": sector, "filed_at": filed_at}))
+    await session.execute(_RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at})
 
 
 async def record_rating(session: AsyncSession, *, complaint_id: uuid.UUID, rating: int, rated_at: datetime) -> None:
