@@ -2,7 +2,9 @@
 scorecard facts.
 
 Each handler runs in the inbox consumer's transaction, so the delivery row and the facts commit together
-with the inbox row: an event is owed to its enterprise, and counted, exactly once.
+with the inbox row: an event is owed to its enterprise, and counted, exactly once. The consumer may run several
+events' handlers in one transaction; each handler's statements stand on their own (conditional inserts), so that
+changes nothing. Event types neither step can use get no handler, so the consumer skips them without a transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.scorecards import service as scorecard_service
 from merchants.webhooks import service as webhook_service
+from merchants.webhooks.events import WEBHOOK_EVENT_TYPES
+from merchants.webhooks.subscriptions import EndpointSubscriptions
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
@@ -21,14 +25,17 @@ ON_COMPLAINTS = "merchants.on-complaints"
 ON_MEDIATION = "merchants.on-mediation"
 
 
-def handlers(*, retry_window: timedelta) -> dict[str, dict[str, Handler]]:
-    """Handlers per consumer group: every case event type of the other services."""
+def handlers(*, retry_window: timedelta,
+             subscriptions: EndpointSubscriptions | None = None) -> dict[str, dict[str, Handler]]:
+    """Handlers per consumer group: every case event type a webhook or a scorecard can use."""
 
     async def on_case_event(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await webhook_service.record_delivery(session, envelope, retry_window=retry_window)
+        await webhook_service.record_delivery(session, envelope, retry_window=retry_window,
+                                              subscriptions=subscriptions)
         await scorecard_service.record_facts(session, envelope)
 
+    used = WEBHOOK_EVENT_TYPES | scorecard_service.FACT_EVENT_TYPES
     return {
-        ON_COMPLAINTS: {contract.event_type: on_case_event for contract in complaints_v1.CONTRACTS},
-        ON_MEDIATION: {contract.event_type: on_case_event for contract in mediation_v1.CONTRACTS},
+        group: {contract.event_type: on_case_event for contract in contracts if contract.event_type in used}
+        for group, contracts in ((ON_COMPLAINTS, complaints_v1.CONTRACTS), (ON_MEDIATION, mediation_v1.CONTRACTS))
     }

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, extract, func, or_, select
+from sqlalchemy import ColumnElement, Select, extract, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,23 +78,35 @@ def _facts_of(envelope: EventEnvelope) -> dict[str, Any] | None:
 
 # Columns an event adds to (each review counts once; the inbox drops redeliveries) instead of setting.
 COUNTED = frozenset({"reviews", "review_findings"})
+# The event types `_facts_of` may take something from.
+FACT_EVENT_TYPES = frozenset({
+    complaints_v1.ComplaintRouted.event_type, complaints_v1.DeadlineBreached.event_type,
+    complaints_v1.ComplaintClosed.event_type, complaints_v1.ComplaintRated.event_type,
+    mediation_v1.CaseSettled.event_type, mediation_v1.FulfilmentConfirmed.event_type,
+    mediation_v1.CaseReviewed.event_type})
 
 
 async def record_facts(session: AsyncSession, envelope: EventEnvelope) -> bool:
-    """Inbox step: fold the event into its complaint's facts (events may arrive in any order); True if recorded."""
+    """Inbox step: fold the event into its complaint's facts (events may arrive in any order); True if recorded.
+
+    One statement: the row is written only for an enterprise of this registry (the insert selects it).
+    """
     merchant = envelope.data.get("merchant_id")
     facts = _facts_of(envelope) if merchant else None
     if facts is None:
         return False
     merchant_id = uuid.UUID(str(merchant))
-    if await session.scalar(select(Merchant.id).where(Merchant.id == merchant_id)) is None:
-        return False  # not an enterprise of this registry
     complaint_id = uuid.UUID(str(envelope.data["complaint_id"]))
-    await session.execute(
-        insert(CaseFacts).values(complaint_id=complaint_id, merchant_id=merchant_id, **facts)
+    columns = CaseFacts.__table__.c
+    row = select(literal(complaint_id, columns.complaint_id.type).label("complaint_id"), Merchant.id,
+                 *(literal(value, columns[name].type).label(name) for name, value in facts.items())
+                 ).where(Merchant.id == merchant_id)
+    recorded = await session.execute(
+        insert(CaseFacts).from_select(["complaint_id", "merchant_id", *facts], row)
         .on_conflict_do_update(index_elements=[CaseFacts.complaint_id], set_={
-            name: getattr(CaseFacts, name) + value if name in COUNTED else value for name, value in facts.items()}))
-    return True
+            name: getattr(CaseFacts, name) + value if name in COUNTED else value for name, value in facts.items()})
+        .returning(CaseFacts.complaint_id))
+    return recorded.first() is not None
 
 
 def _month_days(month: date) -> int:

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, String, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.webhooks.events import ALL, WEBHOOK_EVENT_TYPES, concerns_enterprise, subscribed, webhook_body
@@ -23,7 +23,8 @@ from merchants.webhooks.schemas import (
 )
 from merchants.webhooks.signing import InvalidSecret, generate_secret, secret_key
 from merchants.webhooks.ssrf import IPNetwork, UnsafeTarget, check_target
-from servicekit.db import utcnow
+from merchants.webhooks.subscriptions import NOTIFY_ENDPOINT_CHANGED, EndpointSubscriptions
+from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher
@@ -91,6 +92,8 @@ async def configure_webhook(session: AsyncSession, *, merchant_id: uuid.UUID, co
         statement = insert(WebhookEndpoint).values(merchant_id=merchant_id, created_at=now, **values)
         await session.execute(statement.on_conflict_do_update(index_elements=[WebhookEndpoint.merchant_id],
                                                               set_=values))
+        # Consumers that remember which events the endpoint takes forget it when this commits.
+        await session.execute(NOTIFY_ENDPOINT_CHANGED, {"merchant_id": str(merchant_id)})
         endpoint = await session.get(WebhookEndpoint, merchant_id, populate_existing=True)
         assert endpoint is not None
         return WebhookSaved(**_read(endpoint).model_dump(), secret=secret)
@@ -104,30 +107,41 @@ async def get_webhook(session: AsyncSession, *, merchant_id: uuid.UUID) -> Webho
     return _read(endpoint)
 
 
-async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta) -> bool:
-    """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded."""
+def _owed(envelope: EventEnvelope, merchant_id: uuid.UUID, retry_window: timedelta) -> Select[Any]:
+    """One statement: the delivery row, if the enterprise's enabled endpoint takes the event and it is not owed yet,
+    and then the NOTIFY that wakes the delivery worker (a row when both happened)."""
+    now = utcnow()
+    columns = WebhookDelivery.__table__.c
+    values: dict[str, Any] = {
+        "id": new_id(), "event_id": envelope.id, "event_type": envelope.type, "payload": webhook_body(envelope),
+        "status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
+        "retry_until": now + retry_window, "created_at": now, "traceparent": current_traceparent()}
+    row = select(WebhookEndpoint.merchant_id,
+                 *(literal(value, columns[name].type).label(name) for name, value in values.items())).where(
+        WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.disabled_at.is_(None),
+        WebhookEndpoint.event_types.overlap(array([ALL, envelope.type], type_=String(128))))
+    inserted = (insert(WebhookDelivery).from_select(["merchant_id", *values], row)
+                .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
+                .returning(WebhookDelivery.id).cte("owed"))
+    return select(func.pg_notify(DELIVERIES_DUE_CHANNEL, "")).select_from(inserted)
+
+
+async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta,
+                          subscriptions: EndpointSubscriptions | None = None) -> bool:
+    """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded.
+
+    With `subscriptions`, an event no endpoint takes costs no statement; otherwise (and whenever one may take it)
+    a single statement checks the endpoint, inserts the delivery and wakes the worker. Safe to repeat in one
+    transaction: the event is owed once, and PostgreSQL sends one NOTIFY per transaction and channel.
+    """
     if not concerns_enterprise(envelope):
         return False
     merchant_id = uuid.UUID(str(envelope.data["merchant_id"]))
-    event_types = await session.scalar(
-        select(WebhookEndpoint.event_types)
-        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.disabled_at.is_(None)))
-    if event_types is None or not subscribed(event_types, envelope.type):
-        return False
-    now = utcnow()
-    result = await session.execute(
-        insert(WebhookDelivery)
-        .values(merchant_id=merchant_id, event_id=envelope.id, event_type=envelope.type,
-                payload=webhook_body(envelope), status=DeliveryStatus.PENDING.value, attempts=0,
-                next_attempt_at=now, retry_until=now + retry_window, created_at=now,
-                traceparent=current_traceparent())
-        .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
-        .returning(WebhookDelivery.id)
-    )
-    if result.first() is None:
-        return False
-    await session.execute(_NOTIFY_DUE)
-    return True
+    if subscriptions is not None:
+        event_types = await subscriptions.event_types(session, merchant_id)
+        if event_types is None or not subscribed(event_types, envelope.type):
+            return False
+    return (await session.execute(_owed(envelope, merchant_id, retry_window))).first() is not None
 
 
 def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
