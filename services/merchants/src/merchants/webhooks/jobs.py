@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from merchants.settings import EVENT_SOURCE, MerchantsSettings
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, secret_context
+from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, delivery_table, secret_context
 from merchants.webhooks.signing import signature
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, parse_networks, pinned
 from servicekit.contracts.merchants_v1 import WebhookDisabled
@@ -54,8 +54,7 @@ MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
 
 log = get_logger("merchants.webhooks")
-# Core tables, for statements executed once per row of a batch (the ORM would not take them as such).
-delivery_table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+# A Core table, for a statement executed once per row of a batch (the ORM would not take it as such).
 attempt_table: Table = WebhookAttempt.__table__  # type: ignore[assignment]
 WEBHOOK_ATTEMPTS = PrometheusCounter("odr_webhook_attempts_total",
                                      "Webhook delivery attempts by what came of them", ["outcome"])

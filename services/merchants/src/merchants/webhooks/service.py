@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, func, literal, select, text, update
+from sqlalchemy import Select, String, Table, bindparam, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from servicekit.tracing import current_traceparent
 
 # The delivery worker LISTENs here; a NOTIFY is delivered on commit only, so it never sees a row not yet visible.
 DELIVERIES_DUE_CHANNEL = "webhook_deliveries_due"
+delivery_table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 _NOTIFY_DUE = text(f"SELECT pg_notify('{DELIVERIES_DUE_CHANNEL}', '')")
 
 
@@ -107,23 +108,27 @@ async def get_webhook(session: AsyncSession, *, merchant_id: uuid.UUID) -> Webho
     return _read(endpoint)
 
 
-def _owed(envelope: EventEnvelope, merchant_id: uuid.UUID, retry_window: timedelta) -> Select[Any]:
+def _owing() -> Select[Any]:
     """One statement: the delivery row, if the enterprise's enabled endpoint takes the event and it is not owed yet,
-    and then the NOTIFY that wakes the delivery worker (a row when both happened)."""
-    now = utcnow()
-    columns = WebhookDelivery.__table__.c
-    values: dict[str, Any] = {
-        "id": new_id(), "event_id": envelope.id, "event_type": envelope.type, "payload": webhook_body(envelope),
-        "status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
-        "retry_until": now + retry_window, "created_at": now, "traceparent": current_traceparent()}
-    row = select(WebhookEndpoint.merchant_id,
-                 *(literal(value, columns[name].type).label(name) for name, value in values.items())).where(
-        WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.disabled_at.is_(None),
-        WebhookEndpoint.event_types.overlap(array([ALL, envelope.type], type_=String(128))))
-    inserted = (insert(WebhookDelivery).from_select(["merchant_id", *values], row)
-                .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
-                .returning(WebhookDelivery.id).cte("owed"))
+    and then the NOTIFY that wakes the delivery worker (a row when both happened). Built once, run with parameters."""
+    columns = delivery_table.c
+    row = select(
+        WebhookEndpoint.merchant_id,
+        *(bindparam(name, type_=columns[name].type).label(name) for name in _OWING_PARAMETERS),
+        literal(DeliveryStatus.PENDING.value, columns.status.type).label("status"),
+        literal(0, columns.attempts.type).label("attempts"),
+    ).where(WebhookEndpoint.merchant_id == bindparam("merchant_id"), WebhookEndpoint.disabled_at.is_(None),
+            WebhookEndpoint.event_types.overlap(array([ALL, bindparam("wanted", type_=String(128))])))
+    # On the table, not the mapped class: the ORM would take a statement run with parameters for a bulk insert.
+    inserted = (insert(delivery_table).from_select(["merchant_id", *_OWING_PARAMETERS, "status", "attempts"], row)
+                .on_conflict_do_nothing(index_elements=[columns.merchant_id, columns.event_id])
+                .returning(columns.id).cte("owed"))
     return select(func.pg_notify(DELIVERIES_DUE_CHANNEL, "")).select_from(inserted)
+
+
+_OWING_PARAMETERS = ("id", "event_id", "event_type", "payload", "next_attempt_at", "retry_until", "created_at",
+                     "traceparent")
+_OWE = _owing()
 
 
 async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta,
@@ -141,7 +146,12 @@ async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, ret
         event_types = await subscriptions.event_types(session, merchant_id)
         if event_types is None or not subscribed(event_types, envelope.type):
             return False
-    return (await session.execute(_owed(envelope, merchant_id, retry_window))).first() is not None
+    now = utcnow()
+    owed = await session.execute(_OWE, {
+        "merchant_id": merchant_id, "wanted": envelope.type, "id": new_id(), "event_id": envelope.id,
+        "event_type": envelope.type, "payload": webhook_body(envelope), "next_attempt_at": now,
+        "retry_until": now + retry_window, "created_at": now, "traceparent": current_traceparent()})
+    return owed.first() is not None
 
 
 def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
