@@ -277,6 +277,23 @@ async def test_an_endpoint_remembered_as_taking_an_event_is_checked_again_when_t
                                                              subscriptions=subscriptions)
 
 
+async def test_deliveries_one_after_another_share_one_connection(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    for sent in range(1, 5):
+        assert await owe(sessionmaker, routed_event(merchant_id)) is not None
+
+        async def arrived(count: int = sent) -> bool:
+            return len(receiver.received) == count
+
+        await eventually(arrived, within=10)
+    # An answer left unread would have closed its connection: a new handshake for every delivery.
+    assert len(receiver.peers) == 1
+
+
 async def test_many_owed_deliveries_are_sent_concurrently_and_each_once(
     client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],

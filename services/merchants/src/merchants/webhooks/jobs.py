@@ -52,6 +52,8 @@ JITTER = 0.1
 # Floor of an idle wait: a due delivery another instance holds for a moment is not polled for in a tight loop.
 MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
+# Bytes of an endpoint's answer read (and discarded) so its connection can be kept; a longer answer closes it.
+DRAINED_ANSWER_LIMIT = 64 * 1024
 
 log = get_logger("merchants.webhooks")
 # A Core table, for a statement executed once per row of a batch (the ORM would not take it as such).
@@ -83,6 +85,16 @@ class Outcome:
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection goes back to the pool for the endpoint's next delivery
+    (one left mid-answer is closed: a new TCP, and TLS, handshake each time); a long one is dropped unread."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > DRAINED_ANSWER_LIMIT:
+            return
 
 
 class WebhookDispatcher:
@@ -354,6 +366,7 @@ class WebhookDispatcher:
                 async with http.stream("POST", url, content=body, headers={**headers, **host},
                                        extensions=extensions) as response:
                     status_code = response.status_code
+                    await _drain(response)
             if not 200 <= status_code < 300:
                 error = f"the endpoint answered HTTP {status_code}"
         except TimeoutError:
