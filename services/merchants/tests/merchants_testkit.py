@@ -94,6 +94,8 @@ class Receiver:
         self.delay = 0.0  # seconds each answer takes, as a slow enterprise's would
         self.in_flight = 0
         self.peak_in_flight = 0
+        # The client ends of the connections the deliveries came over.
+        self.peers: set[tuple[str, int]] = set()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -105,6 +107,8 @@ class Receiver:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             self.received.append(Received(headers=dict(request.headers), body=await request.read()))
+            if request.transport is not None:
+                self.peers.add(request.transport.get_extra_info("peername"))
             await asyncio.sleep(self.delay)
         finally:
             self.in_flight -= 1

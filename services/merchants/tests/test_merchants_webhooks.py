@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -9,6 +10,7 @@ import ipaddress
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from merchants.webhooks import service as webhook_service
 from merchants.webhooks.events import WEBHOOK_EVENT_TYPES, concerns_enterprise, webhook_body
 from merchants.webhooks.jobs import WebhookDispatcher
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, pinned
+from merchants.webhooks.subscriptions import EndpointSubscriptions
 from odr_client import WebhookVerificationError, verify_webhook
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
@@ -226,6 +229,87 @@ async def test_an_owed_delivery_is_sent_at_once_not_at_the_next_poll(
 
         await eventually(arrived, within=10, interval=0.005)
         assert time.monotonic() - owed_at < WEBHOOK_POLL_INTERVAL / 4
+
+
+@asynccontextmanager
+async def listening_record(engine: AsyncEngine) -> AsyncIterator[EndpointSubscriptions]:
+    """A consumer's record of endpoints, listening; remembered for an hour, so only a NOTIFY can refresh it."""
+    record = EndpointSubscriptions(ttl=3600)
+    listener = asyncio.create_task(record.listen(engine))
+
+    async def listening() -> bool:
+        return record.listening
+
+    try:
+        await eventually(listening, within=10)
+        yield record
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+
+async def test_a_remembered_subscription_is_forgotten_when_the_endpoint_is_saved(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine,
+) -> None:
+    merchant_id, headers = enterprise
+    async with listening_record(engine) as subscriptions:
+        await owed_after_saves(client, headers, receiver, sessionmaker, subscriptions, merchant_id)
+
+
+async def owed_after_saves(client: httpx.AsyncClient, headers: dict[str, str], receiver: Receiver,
+                           sessionmaker: async_sessionmaker[AsyncSession], subscriptions: EndpointSubscriptions,
+                           merchant_id: uuid.UUID) -> None:
+    async def owed_with_record(envelope: EventEnvelope) -> bool:
+        async with sessionmaker() as session, session.begin():
+            return await webhook_service.record_delivery(session, envelope, retry_window=DAY,
+                                                         subscriptions=subscriptions)
+
+    assert not await owed_with_record(routed_event(merchant_id))  # no endpoint yet: remembered as such
+    await configure(client, headers, receiver.url, events=[ComplaintFiled.event_type])
+
+    async def routed_owed() -> bool:
+        return await owed_with_record(routed_event(merchant_id))
+
+    assert not await routed_owed()  # the endpoint takes only filings
+    await configure(client, headers, receiver.url, events=[ComplaintRouted.event_type])
+    await eventually(routed_owed, within=5)  # forgotten at once, although remembered for an hour
+
+
+async def test_an_endpoint_remembered_as_taking_an_event_is_checked_again_when_the_event_comes(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine,
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    # Listening only from now on, so the NOTIFY of that save cannot make the record forget what it learns next.
+    async with listening_record(engine) as subscriptions, sessionmaker() as session:
+        async with session.begin():
+            assert await subscriptions.event_types(session, merchant_id) == {"*"}
+            # Disabled behind the record's back (no NOTIFY): the record still says "wanted".
+            await session.execute(text("UPDATE webhook_endpoint SET disabled_at = now() WHERE merchant_id = :id"),
+                                  {"id": merchant_id})
+        async with session.begin():
+            assert await subscriptions.event_types(session, merchant_id) == {"*"}
+            assert not await webhook_service.record_delivery(session, routed_event(merchant_id), retry_window=DAY,
+                                                             subscriptions=subscriptions)
+
+
+async def test_deliveries_one_after_another_share_one_connection(
+    client: httpx.AsyncClient, enterprise: tuple[uuid.UUID, dict[str, str]], receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    merchant_id, headers = enterprise
+    await configure(client, headers, receiver.url)
+    for sent in range(1, 5):
+        assert await owe(sessionmaker, routed_event(merchant_id)) is not None
+
+        async def arrived(count: int = sent) -> bool:
+            return len(receiver.received) == count
+
+        await eventually(arrived, within=10)
+    # An answer left unread would have closed its connection: a new handshake for every delivery.
+    assert len(receiver.peers) == 1
 
 
 async def test_many_owed_deliveries_are_sent_concurrently_and_each_once(

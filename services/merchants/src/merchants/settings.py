@@ -59,6 +59,9 @@ class MerchantsSettings(ServiceSettings):
         default=50, description="Consecutive failed attempts after which an endpoint is disabled ...")
     webhook_disable_after_seconds: float = Field(
         default=24 * 3600, description="... provided it has not succeeded for this long either.")
+    webhook_subscriptions_ttl_seconds: float = Field(
+        default=30.0, gt=0, description="How long the case-event consumers remember which events an enterprise's "
+                                        "endpoint takes; saving the endpoint makes them forget it at once (NOTIFY).")
     webhook_batch_size: int = Field(default=50, description="Deliveries claimed per query.")
     webhook_concurrency: int = Field(default=64, description="Deliveries in flight at a time per instance.")
     webhook_concurrency_per_endpoint: int = Field(

@@ -2,8 +2,10 @@
 scorecard facts.
 
 Each handler runs in the inbox consumer's transaction, so the delivery row and the facts commit together
-with the inbox row: an event is owed to its enterprise, and counted, exactly once. `personal_data_erased.v1`
-also empties the personal fields of the deliveries about its complaint.
+with the inbox row: an event is owed to its enterprise, and counted, exactly once. The consumer may run several
+events' handlers in one transaction; each handler's statements stand on their own (conditional inserts), so that
+changes nothing. Event types neither step can use get no handler, so the consumer skips them without a transaction.
+`personal_data_erased.v1` also empties the personal fields of the deliveries about its complaint.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.scorecards import service as scorecard_service
 from merchants.webhooks import service as webhook_service
+from merchants.webhooks.events import WEBHOOK_EVENT_TYPES
+from merchants.webhooks.subscriptions import EndpointSubscriptions
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import Handler
@@ -22,11 +26,13 @@ ON_COMPLAINTS = "merchants.on-complaints"
 ON_MEDIATION = "merchants.on-mediation"
 
 
-def handlers(*, retry_window: timedelta) -> dict[str, dict[str, Handler]]:
-    """Handlers per consumer group: every case event type of the other services."""
+def handlers(*, retry_window: timedelta,
+             subscriptions: EndpointSubscriptions | None = None) -> dict[str, dict[str, Handler]]:
+    """Handlers per consumer group: every case event type a webhook or a scorecard can use."""
 
     async def on_case_event(session: AsyncSession, envelope: EventEnvelope) -> None:
-        await webhook_service.record_delivery(session, envelope, retry_window=retry_window)
+        await webhook_service.record_delivery(session, envelope, retry_window=retry_window,
+                                              subscriptions=subscriptions)
         await scorecard_service.record_facts(session, envelope)
 
     async def on_personal_data_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
@@ -34,9 +40,10 @@ def handlers(*, retry_window: timedelta) -> dict[str, dict[str, Handler]]:
         erased = complaints_v1.PersonalDataErased.model_validate(envelope.data)
         await webhook_service.erase_complaint_payloads(session, erased.complaint_id)
 
-    on_complaints: dict[str, Handler] = {contract.event_type: on_case_event for contract in complaints_v1.CONTRACTS}
-    on_complaints[complaints_v1.PersonalDataErased.event_type] = on_personal_data_erased
-    return {
-        ON_COMPLAINTS: on_complaints,
-        ON_MEDIATION: {contract.event_type: on_case_event for contract in mediation_v1.CONTRACTS},
+    used = WEBHOOK_EVENT_TYPES | scorecard_service.FACT_EVENT_TYPES
+    chosen = {
+        group: {contract.event_type: on_case_event for contract in contracts if contract.event_type in used}
+        for group, contracts in ((ON_COMPLAINTS, complaints_v1.CONTRACTS), (ON_MEDIATION, mediation_v1.CONTRACTS))
     }
+    chosen[ON_COMPLAINTS][complaints_v1.PersonalDataErased.event_type] = on_personal_data_erased
+    return chosen

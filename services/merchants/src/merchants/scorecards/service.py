@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, extract, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, extract, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.models import Enrollment
@@ -77,25 +79,45 @@ def _facts_of(envelope: EventEnvelope) -> dict[str, Any] | None:
     return None
 
 
+case_facts_table: Table = CaseFacts.__table__  # type: ignore[assignment]
 # Columns an event adds to (each review counts once; the inbox drops redeliveries) instead of setting.
 COUNTED = frozenset({"reviews", "review_findings"})
+# The event types `_facts_of` may take something from.
+FACT_EVENT_TYPES = frozenset({
+    complaints_v1.ComplaintRouted.event_type, complaints_v1.DeadlineBreached.event_type,
+    complaints_v1.ComplaintClosed.event_type, complaints_v1.ComplaintRated.event_type,
+    mediation_v1.CaseSettled.event_type, mediation_v1.FulfilmentConfirmed.event_type,
+    mediation_v1.CaseReviewed.event_type})
 
 
 async def record_facts(session: AsyncSession, envelope: EventEnvelope) -> bool:
-    """Inbox step: fold the event into its complaint's facts (events may arrive in any order); True if recorded."""
+    """Inbox step: fold the event into its complaint's facts (events may arrive in any order); True if recorded.
+
+    One statement: the row is written only for an enterprise of this registry (the insert selects it).
+    """
     merchant = envelope.data.get("merchant_id")
     facts = _facts_of(envelope) if merchant else None
     if facts is None:
         return False
-    merchant_id = uuid.UUID(str(merchant))
-    if await session.scalar(select(Merchant.id).where(Merchant.id == merchant_id)) is None:
-        return False  # not an enterprise of this registry
-    complaint_id = uuid.UUID(str(envelope.data["complaint_id"]))
-    await session.execute(
-        insert(CaseFacts).values(complaint_id=complaint_id, merchant_id=merchant_id, **facts)
-        .on_conflict_do_update(index_elements=[CaseFacts.complaint_id], set_={
-            name: getattr(CaseFacts, name) + value if name in COUNTED else value for name, value in facts.items()}))
-    return True
+    recorded = await session.execute(_folding(tuple(facts)), {
+        "merchant_id": uuid.UUID(str(merchant)), "complaint_id": uuid.UUID(str(envelope.data["complaint_id"])),
+        **facts})
+    return recorded.first() is not None
+
+
+@functools.cache
+def _folding(names: tuple[str, ...]) -> ReturningInsert[tuple[uuid.UUID]]:
+    """The upsert of these fact columns, for an enterprise of this registry only (the insert selects it); built once
+    per set of columns, run with parameters."""
+    columns = case_facts_table.c
+    row = select(bindparam("complaint_id", type_=columns.complaint_id.type).label("complaint_id"), Merchant.id,
+                 *(bindparam(name, type_=columns[name].type).label(name) for name in names)
+                 ).where(Merchant.id == bindparam("merchant_id"))
+    # On the table, not the mapped class: the ORM would take a statement run with parameters for a bulk insert.
+    statement = insert(case_facts_table).from_select(["complaint_id", "merchant_id", *names], row)
+    return statement.on_conflict_do_update(index_elements=[columns.complaint_id], set_={
+        name: columns[name] + statement.excluded[name] if name in COUNTED else statement.excluded[name]
+        for name in names}).returning(columns.complaint_id)
 
 
 def _month_days(month: date) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from servicekit.contracts import complaints_v1, mediation_v1
@@ -31,7 +31,7 @@ def concerns_enterprise(envelope: EventEnvelope) -> bool:
     return envelope.data.get("kind") != "report"
 
 
-def subscribed(event_types: list[str], event_type: str) -> bool:
+def subscribed(event_types: Collection[str], event_type: str) -> bool:
     """True when an endpoint's event list covers `event_type`."""
     return ALL in event_types or event_type in event_types
 

@@ -30,18 +30,18 @@ import httpx
 import orjson
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter as PrometheusCounter
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from merchants.settings import EVENT_SOURCE, MerchantsSettings
 from merchants.webhooks.events import sent_body
 from merchants.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, secret_context
+from merchants.webhooks.service import DELIVERIES_DUE_CHANNEL, delivery_table, secret_context
 from merchants.webhooks.signing import signature
 from merchants.webhooks.ssrf import UnsafeTarget, check_target, parse_networks, pinned
 from servicekit.contracts.merchants_v1 import WebhookDisabled
-from servicekit.db import utcnow
+from servicekit.db import new_id, utcnow
 from servicekit.events.outbox import Outbox
 from servicekit.observability import get_logger
 from servicekit.pii import PiiCipher
@@ -53,8 +53,12 @@ JITTER = 0.1
 # Floor of an idle wait: a due delivery another instance holds for a moment is not polled for in a tight loop.
 MIN_IDLE_SECONDS = 0.05
 CLAIM_BACKOFF_SECONDS = 0.2
+# Bytes of an endpoint's answer read (and discarded) so its connection can be kept; a longer answer closes it.
+DRAINED_ANSWER_LIMIT = 64 * 1024
 
 log = get_logger("merchants.webhooks")
+# A Core table, for a statement executed once per row of a batch (the ORM would not take it as such).
+attempt_table: Table = WebhookAttempt.__table__  # type: ignore[assignment]
 WEBHOOK_ATTEMPTS = PrometheusCounter("odr_webhook_attempts_total",
                                      "Webhook delivery attempts by what came of them", ["outcome"])
 
@@ -84,6 +88,16 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+async def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection goes back to the pool for the endpoint's next delivery
+    (one left mid-answer is closed: a new TCP, and TLS, handshake each time); a long one is dropped unread."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > DRAINED_ANSWER_LIMIT:
+            return
+
+
 class WebhookDispatcher:
     """Runs until cancelled; `dispatch_once` is one claim-and-deliver round (tests call it directly)."""
 
@@ -102,6 +116,9 @@ class WebhookDispatcher:
         # Recording outcomes takes database connections; at most half the pool, so a burst of finished deliveries
         # never starves the inbox consumers and the API of theirs.
         self._recording = asyncio.Semaphore(max(1, settings.database_pool_size // 2))
+        # Successes waiting to be recorded together, and the task writing them (one at a time).
+        self._delivered: list[tuple[Claimed, Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def client(self) -> httpx.AsyncClient:
         """The outbound client: no redirects (a redirect could lead anywhere), no proxies from the environment."""
@@ -129,7 +146,9 @@ class WebhookDispatcher:
                                 task.add_done_callback(self._delivery_done(in_flight, item.merchant_id))
                             if full:
                                 continue  # more may be due
-                            idle = await self._seconds_until_due()
+                            # A delivery in flight wakes the loop when it ends, and claiming then finds whatever
+                            # fell due meanwhile: the earliest due time matters only when nothing is in flight.
+                            idle = self.settings.webhook_poll_interval if in_flight else await self._seconds_until_due()
                         else:
                             idle = self.settings.webhook_poll_interval  # a finishing delivery wakes us
                         failures = 0
@@ -145,6 +164,9 @@ class WebhookDispatcher:
                 for task in in_flight:
                     task.cancel()
                 await asyncio.gather(*in_flight, return_exceptions=True)
+                if self._recorder is not None:
+                    # Successes already POSTed are recorded, or their deliveries would be sent again.
+                    await asyncio.gather(self._recorder, return_exceptions=True)
                 # Closing the connection (not returning it to the pool) ends the LISTEN for sure.
                 await listener.invalidate()
 
@@ -243,11 +265,73 @@ class WebhookDispatcher:
     async def _deliver(self, http: httpx.AsyncClient, item: Claimed) -> None:
         outcome = await self._post(http, item)
         try:
-            async with self._recording:
-                await self._record(item, outcome)
+            if outcome.delivered:
+                await self._record_delivered(item, outcome)
+            else:
+                async with self._recording:
+                    await self._record(item, outcome)
         except Exception:
             # The lease runs out and the delivery is tried again; receivers deduplicate on webhook-id.
             log.exception("could not record a webhook attempt", delivery_id=str(item.id))
+
+    async def _record_delivered(self, item: Claimed, outcome: Outcome) -> None:
+        """Join the next batch of successes to record; returns once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._delivered.append((item, outcome, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_delivered_batches())
+        await done
+
+    async def _record_delivered_batches(self) -> None:
+        """Record the successes that finished while the previous batch was being written, one transaction each."""
+        while self._delivered:
+            batch, self._delivered = self._delivered, []
+            try:
+                async with self._recording:
+                    await self._record_successes([(item, outcome) for item, outcome, _ in batch])
+            except Exception:
+                # One bad row must not cost the others their record: each on its own, as a lone success would be.
+                log.warning("recording a batch of webhook successes failed; recording them one by one",
+                            deliveries=len(batch), exc_info=True)
+                for item, outcome, done in batch:
+                    try:
+                        async with self._recording:
+                            await self._record(item, outcome)
+                    except Exception as exc:
+                        if not done.done():  # its delivery task may have been cancelled meanwhile
+                            done.set_exception(exc)
+                    else:
+                        if not done.done():
+                            done.set_result(None)
+                continue
+            WEBHOOK_ATTEMPTS.labels("delivered").inc(len(batch))
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _record_successes(self, batch: list[tuple[Claimed, Outcome]]) -> None:
+        """Three statements for the whole batch: the attempts, the deliveries, their endpoints' success."""
+        now = self.clock()
+        deliveries = delivery_table
+        ours = deliveries.c.locked_until == bindparam("lease")
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(insert(attempt_table), [
+                {"id": new_id(), "delivery_id": item.id, "at": outcome.started_at, "status_code": outcome.status_code,
+                 "error": None, "duration_ms": outcome.duration_ms} for item, outcome in batch])
+            # As in `_record_attempt`: the outcome decides the state only while our lease holds.
+            await session.execute(
+                update(deliveries).where(deliveries.c.id == bindparam("delivery_id")).values(
+                    attempts=deliveries.c.attempts + 1, last_attempt_at=bindparam("started_at"),
+                    last_status_code=bindparam("status_code"), last_error=None,
+                    status=case((ours, DeliveryStatus.DELIVERED.value), else_=deliveries.c.status),
+                    delivered_at=case((ours, now), else_=deliveries.c.delivered_at),
+                    locked_until=case((ours, None), else_=deliveries.c.locked_until)),
+                [{"delivery_id": item.id, "lease": item.lease, "started_at": outcome.started_at,
+                  "status_code": outcome.status_code} for item, outcome in batch])
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.merchant_id.in_(sorted({item.merchant_id for item, _ in batch})))
+                .values(consecutive_failures=0, failing_since=None, last_success_at=now))
 
     async def _post(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
         with span_from(item.traceparent, "webhook deliver", kind=SpanKind.CLIENT,
@@ -283,6 +367,7 @@ class WebhookDispatcher:
                 async with http.stream("POST", url, content=body, headers={**headers, **host},
                                        extensions=extensions) as response:
                     status_code = response.status_code
+                    await _drain(response)
             if not 200 <= status_code < 300:
                 error = f"the endpoint answered HTTP {status_code}"
         except TimeoutError:

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, String, Table, bindparam, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchants.webhooks.events import (
@@ -30,7 +30,8 @@ from merchants.webhooks.schemas import (
 )
 from merchants.webhooks.signing import InvalidSecret, generate_secret, secret_key
 from merchants.webhooks.ssrf import IPNetwork, UnsafeTarget, check_target
-from servicekit.db import utcnow
+from merchants.webhooks.subscriptions import NOTIFY_ENDPOINT_CHANGED, EndpointSubscriptions
+from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher
@@ -39,6 +40,7 @@ from servicekit.tracing import current_traceparent
 
 # The delivery worker LISTENs here; a NOTIFY is delivered on commit only, so it never sees a row not yet visible.
 DELIVERIES_DUE_CHANNEL = "webhook_deliveries_due"
+delivery_table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 _NOTIFY_DUE = text(f"SELECT pg_notify('{DELIVERIES_DUE_CHANNEL}', '')")
 
 
@@ -98,6 +100,8 @@ async def configure_webhook(session: AsyncSession, *, merchant_id: uuid.UUID, co
         statement = insert(WebhookEndpoint).values(merchant_id=merchant_id, created_at=now, **values)
         await session.execute(statement.on_conflict_do_update(index_elements=[WebhookEndpoint.merchant_id],
                                                               set_=values))
+        # Consumers that remember which events the endpoint takes forget it when this commits.
+        await session.execute(NOTIFY_ENDPOINT_CHANGED, {"merchant_id": str(merchant_id)})
         endpoint = await session.get(WebhookEndpoint, merchant_id, populate_existing=True)
         assert endpoint is not None
         return WebhookSaved(**_read(endpoint).model_dump(), secret=secret)
@@ -111,30 +115,50 @@ async def get_webhook(session: AsyncSession, *, merchant_id: uuid.UUID) -> Webho
     return _read(endpoint)
 
 
-async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta) -> bool:
-    """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded."""
+def _owing() -> Select[Any]:
+    """One statement: the delivery row, if the enterprise's enabled endpoint takes the event and it is not owed yet,
+    and then the NOTIFY that wakes the delivery worker (a row when both happened). Built once, run with parameters."""
+    columns = delivery_table.c
+    row = select(
+        WebhookEndpoint.merchant_id,
+        *(bindparam(name, type_=columns[name].type).label(name) for name in _OWING_PARAMETERS),
+        literal(DeliveryStatus.PENDING.value, columns.status.type).label("status"),
+        literal(0, columns.attempts.type).label("attempts"),
+    ).where(WebhookEndpoint.merchant_id == bindparam("merchant_id"), WebhookEndpoint.disabled_at.is_(None),
+            WebhookEndpoint.event_types.overlap(array([ALL, bindparam("wanted", type_=String(128))])))
+    # On the table, not the mapped class: the ORM would take a statement run with parameters for a bulk insert.
+    inserted = (insert(delivery_table).from_select(["merchant_id", *_OWING_PARAMETERS, "status", "attempts"], row)
+                .on_conflict_do_nothing(index_elements=[columns.merchant_id, columns.event_id])
+                .returning(columns.id).cte("owed"))
+    return select(func.pg_notify(DELIVERIES_DUE_CHANNEL, "")).select_from(inserted)
+
+
+_OWING_PARAMETERS = ("id", "event_id", "event_type", "payload", "next_attempt_at", "retry_until", "created_at",
+                     "traceparent")
+_OWE = _owing()
+
+
+async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, retry_window: timedelta,
+                          subscriptions: EndpointSubscriptions | None = None) -> bool:
+    """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded.
+
+    With `subscriptions`, an event no endpoint takes costs no statement; otherwise (and whenever one may take it)
+    a single statement checks the endpoint, inserts the delivery and wakes the worker. Safe to repeat in one
+    transaction: the event is owed once, and PostgreSQL sends one NOTIFY per transaction and channel.
+    """
     if not concerns_enterprise(envelope):
         return False
     merchant_id = uuid.UUID(str(envelope.data["merchant_id"]))
-    event_types = await session.scalar(
-        select(WebhookEndpoint.event_types)
-        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.disabled_at.is_(None)))
-    if event_types is None or not subscribed(event_types, envelope.type):
-        return False
+    if subscriptions is not None:
+        event_types = await subscriptions.event_types(session, merchant_id)
+        if event_types is None or not subscribed(event_types, envelope.type):
+            return False
     now = utcnow()
-    result = await session.execute(
-        insert(WebhookDelivery)
-        .values(merchant_id=merchant_id, event_id=envelope.id, event_type=envelope.type,
-                payload=webhook_body(envelope), status=DeliveryStatus.PENDING.value, attempts=0,
-                next_attempt_at=now, retry_until=now + retry_window, created_at=now,
-                traceparent=current_traceparent())
-        .on_conflict_do_nothing(index_elements=[WebhookDelivery.merchant_id, WebhookDelivery.event_id])
-        .returning(WebhookDelivery.id)
-    )
-    if result.first() is None:
-        return False
-    await session.execute(_NOTIFY_DUE)
-    return True
+    owed = await session.execute(_OWE, {
+        "merchant_id": merchant_id, "wanted": envelope.type, "id": new_id(), "event_id": envelope.id,
+        "event_type": envelope.type, "payload": webhook_body(envelope), "next_attempt_at": now,
+        "retry_until": now + retry_window, "created_at": now, "traceparent": current_traceparent()})
+    return owed.first() is not None
 
 
 def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
