@@ -41,7 +41,7 @@ def handlers(*, retry_window: timedelta,
         await webhook_service.erase_complaint_payloads(session, erased.complaint_id)
 
     used = WEBHOOK_EVENT_TYPES | scorecard_service.FACT_EVENT_TYPES
-    chosen = {
+    chosen: dict[str, dict[str, Handler]] = {
         group: {contract.event_type: on_case_event for contract in contracts if contract.event_type in used}
         for group, contracts in ((ON_COMPLAINTS, complaints_v1.CONTRACTS), (ON_MEDIATION, mediation_v1.CONTRACTS))
     }
