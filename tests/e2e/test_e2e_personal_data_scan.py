@@ -249,7 +249,11 @@ async def test_no_personal_value_is_kept_in_clear_anywhere(
                {**person, "filename": filename, **typed, **applicant}.items()}
     databases = await _scan_databases(e2e_stack, database_dsn, needles)
     topics = await _scan_topics(e2e_stack.kafka_bootstrap, needles)
-    logs = {name: hits(e2e_stack.log_path(name).read_text(errors="replace"), needles) for name in APPS}
+    # Each hit with its line, so a failure shows where the value leaked.
+    logs = {name: [f"{field}: {line[:400]}"
+                   for line in e2e_stack.log_path(name).read_text(errors="replace").splitlines()
+                   for field in hits(line, needles)]
+            for name in APPS}
     stored = [str(path.relative_to(e2e_stack.config.work_dir)) for path in e2e_stack.config.work_dir.rglob("*")
               if path.is_relative_to(e2e_stack.config.work_dir / "logs") is False and hits(path.name, needles)]
 

@@ -94,8 +94,9 @@ def configure_logging(service_name: str, *, level: str = "INFO", json_logs: bool
     root.handlers = [handler]
     root.setLevel(level)
     # A uvicorn started with its own log config gives its loggers handlers of their own that bypass the root's
-    # redaction; every line must pass through it.
-    for server_logger in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # redaction; every line must pass through it. (Access lines stay as uvicorn's access_log setting leaves them:
+    # off, since a URL can carry personal data in its query.)
+    for server_logger in ("uvicorn", "uvicorn.error"):
         logging.getLogger(server_logger).handlers = []
         logging.getLogger(server_logger).propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
