@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -11,7 +12,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from servicekit.pii import PiiCipher
 from servicekit.settings import ServiceSettings
+
+# table -> its text columns to keep sealed, each with whether it is required
+SealedColumns = dict[str, tuple[tuple[str, bool], ...]]
 
 
 def run_migrations(metadata: MetaData, settings: ServiceSettings) -> None:
@@ -108,3 +113,41 @@ def add_outbox_parking() -> None:
 def drop_outbox_parking() -> None:
     op.drop_index("ix_outbox_parked", table_name="outbox")
     op.drop_column("outbox", "parked_at")
+
+
+def seal_columns(columns: SealedColumns, cipher: PiiCipher, *, json_columns: frozenset[tuple[str, str]] = frozenset(),
+                 ) -> None:
+    """Replace each `<field>` column by `<field>_enc`, AES-GCM bound to "<table>:<id>:<field>" (the services'
+    convention), encrypting the rows already there; a column in `json_columns` is sealed as its JSON text.
+
+    Used by the migrations that move free text out of the clear; `open_columns` is their downgrade."""
+    bind = op.get_bind()
+    for table, fields in columns.items():
+        for field, required in fields:
+            op.add_column(table, sa.Column(f"{field}_enc", sa.LargeBinary(), nullable=True))
+            rows = bind.execute(sa.text(f"SELECT id, {field} FROM {table} WHERE {field} IS NOT NULL")).all()
+            for row_id, value in rows:
+                plain = json.dumps(value, ensure_ascii=False) if (table, field) in json_columns else value
+                bind.execute(sa.text(f"UPDATE {table} SET {field}_enc = :sealed WHERE id = :id"),
+                             {"sealed": cipher.encrypt(plain, context=f"{table}:{row_id}:{field}"), "id": row_id})
+            if required:
+                op.alter_column(table, f"{field}_enc", nullable=False)
+            op.drop_column(table, field)
+
+
+def open_columns(columns: SealedColumns, cipher: PiiCipher, *, json_columns: frozenset[tuple[str, str]] = frozenset(),
+                 ) -> None:
+    """The reverse of `seal_columns`: each `<field>_enc` back to its `<field>` (text, or jsonb for `json_columns`)."""
+    bind = op.get_bind()
+    for table, fields in columns.items():
+        for field, required in fields:
+            is_json = (table, field) in json_columns
+            op.add_column(table, sa.Column(field, postgresql.JSONB() if is_json else sa.Text(), nullable=True))
+            rows = bind.execute(sa.text(f"SELECT id, {field}_enc FROM {table} WHERE {field}_enc IS NOT NULL")).all()
+            target = "CAST(:value AS jsonb)" if is_json else ":value"
+            for row_id, sealed in rows:
+                bind.execute(sa.text(f"UPDATE {table} SET {field} = {target} WHERE id = :id"),
+                             {"value": cipher.decrypt(sealed, context=f"{table}:{row_id}:{field}"), "id": row_id})
+            if required:
+                op.alter_column(table, field, nullable=False)
+            op.drop_column(table, f"{field}_enc")

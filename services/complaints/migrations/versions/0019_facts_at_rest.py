@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from complaints.settings import ComplaintsSettings
+from servicekit.migrations import open_columns, seal_columns
 from servicekit.pii import PiiCipher
 
 revision: str = "0019"
@@ -38,20 +39,9 @@ def _cipher() -> PiiCipher:
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
     cipher = _cipher()
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            op.add_column(table, sa.Column(f"{field}_enc", sa.LargeBinary(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field} FROM {table} WHERE {field} IS NOT NULL")).all()
-            for row_id, value in rows:
-                sealed = cipher.encrypt(value, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field}_enc = :sealed WHERE id = :id"),
-                             {"sealed": sealed, "id": row_id})
-            if required:
-                op.alter_column(table, f"{field}_enc", nullable=False)
-            op.drop_column(table, field)
-    _seal_written_details(bind, cipher)
+    seal_columns(FIELDS, cipher)
+    _seal_written_details(op.get_bind(), cipher)
 
 
 def _seal_written_details(bind: sa.Connection, cipher: PiiCipher) -> None:
@@ -75,17 +65,6 @@ def _open_written_details(bind: sa.Connection, cipher: PiiCipher) -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
     cipher = _cipher()
-    _open_written_details(bind, cipher)
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            op.add_column(table, sa.Column(field, sa.Text(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field}_enc FROM {table} WHERE {field}_enc IS NOT NULL")).all()
-            for row_id, sealed in rows:
-                value = cipher.decrypt(sealed, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field} = :value WHERE id = :id"),
-                             {"value": value, "id": row_id})
-            if required:
-                op.alter_column(table, field, nullable=False)
-            op.drop_column(table, f"{field}_enc")
+    _open_written_details(op.get_bind(), cipher)
+    open_columns(FIELDS, cipher)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from mediation.settings import MediationSettings
+from servicekit.migrations import open_columns, seal_columns
 from servicekit.pii import PiiCipher
 
 revision: str = "0009"
@@ -48,17 +49,7 @@ def _cipher() -> PiiCipher:
 def upgrade() -> None:
     bind = op.get_bind()
     cipher = _cipher()
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            op.add_column(table, sa.Column(f"{field}_enc", sa.LargeBinary(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field} FROM {table} WHERE {field} IS NOT NULL")).all()
-            for row_id, value in rows:
-                sealed = cipher.encrypt(value, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field}_enc = :sealed WHERE id = :id"),
-                             {"sealed": sealed, "id": row_id})
-            if required:
-                op.alter_column(table, f"{field}_enc", nullable=False)
-            op.drop_column(table, field)
+    seal_columns(FIELDS, cipher)
     _seal_agreement_notes(bind, cipher)
     _seal_trail_details(bind, cipher)
     _seal_chain_details(bind, cipher)
@@ -141,14 +132,4 @@ def downgrade() -> None:
     _open_chain_details(bind, cipher)
     _open_trail_details(bind, cipher)
     _open_agreement_notes(bind, cipher)
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            op.add_column(table, sa.Column(field, sa.Text(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field}_enc FROM {table} WHERE {field}_enc IS NOT NULL")).all()
-            for row_id, sealed in rows:
-                value = cipher.decrypt(sealed, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field} = :value WHERE id = :id"),
-                             {"value": value, "id": row_id})
-            if required:
-                op.alter_column(table, field, nullable=False)
-            op.drop_column(table, f"{field}_enc")
+    open_columns(FIELDS, cipher)

@@ -9,14 +9,10 @@ Revises: 0019
 Create Date: 2026-12-05 03:40:00
 """
 
-import json
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
-
 from merchants.settings import MerchantsSettings
+from servicekit.migrations import open_columns, seal_columns
 from servicekit.pii import PiiCipher
 
 revision: str = "0020"
@@ -32,7 +28,7 @@ FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "odr_application": (("decision_reason", False),),
 }
 # Fields kept as JSON (a list), sealed as its JSON text
-JSON_FIELDS = {("summons", "undertakings")}
+JSON_FIELDS = frozenset({("summons", "undertakings")})
 
 
 def _cipher() -> PiiCipher:
@@ -40,35 +36,8 @@ def _cipher() -> PiiCipher:
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    cipher = _cipher()
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            op.add_column(table, sa.Column(f"{field}_enc", sa.LargeBinary(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field} FROM {table} WHERE {field} IS NOT NULL")).all()
-            for row_id, value in rows:
-                plain = json.dumps(value, ensure_ascii=False) if (table, field) in JSON_FIELDS else value
-                sealed = cipher.encrypt(plain, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field}_enc = :sealed WHERE id = :id"),
-                             {"sealed": sealed, "id": row_id})
-            if required:
-                op.alter_column(table, f"{field}_enc", nullable=False)
-            op.drop_column(table, field)
+    seal_columns(FIELDS, _cipher(), json_columns=JSON_FIELDS)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    cipher = _cipher()
-    for table, fields in FIELDS.items():
-        for field, required in fields:
-            is_json = (table, field) in JSON_FIELDS
-            op.add_column(table, sa.Column(field, JSONB() if is_json else sa.Text(), nullable=True))
-            rows = bind.execute(sa.text(f"SELECT id, {field}_enc FROM {table} WHERE {field}_enc IS NOT NULL")).all()
-            target = "CAST(:value AS jsonb)" if is_json else ":value"
-            for row_id, sealed in rows:
-                value = cipher.decrypt(sealed, context=f"{table}:{row_id}:{field}")
-                bind.execute(sa.text(f"UPDATE {table} SET {field} = {target} WHERE id = :id"),
-                             {"value": value, "id": row_id})
-            if required:
-                op.alter_column(table, field, nullable=False)
-            op.drop_column(table, f"{field}_enc")
+    open_columns(FIELDS, _cipher(), json_columns=JSON_FIELDS)
