@@ -1,6 +1,7 @@
 """The consumer's personal data in mediation: their export, and the erasure `personal_data_erased.v1` carries here
-(the complainant, the facts, the consumer's messages and uploads go; the case, the other party's words, the
-agreement and a verifiable hash chain stay), applied idempotently."""
+(the complainant, the facts, the consumer's messages, uploads and notes on the case trail go; the case, the trail's
+rows, the other party's and staff's words, the agreement and a verifiable hash chain stay), applied idempotently;
+the trail refuses every other change."""
 
 from __future__ import annotations
 

@@ -48,13 +48,13 @@ async def record(session: AsyncSession, case: MediationCase, *, kind: str, actor
         details=clear, written_enc=sealed))
 
 
-async def erase_consumer_text(session: AsyncSession, case_id: uuid.UUID, consumer_role: str) -> None:
+async def erase_consumer_text(session: AsyncSession, case_id: uuid.UUID) -> None:
     """Empty what the consumer wrote on the case's trail (an offer answer's note, a fulfilment answer's note, an
     escalation's note), in the caller's transaction. The rows themselves stay: who did what and when is the case's
     record, and the trail's trigger refuses any other change."""
     await session.execute(_DECLARE_ERASURE)
     await session.execute(update(CaseEvent).where(
-        CaseEvent.case_id == case_id, CaseEvent.actor_role == consumer_role, CaseEvent.written_enc.is_not(None))
+        CaseEvent.case_id == case_id, CaseEvent.actor_role == "consumer", CaseEvent.written_enc.is_not(None))
         .values(written_enc=None).execution_options(synchronize_session=False))
     await session.execute(_END_ERASURE)
 

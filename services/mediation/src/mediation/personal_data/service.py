@@ -61,7 +61,7 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
     for message_id in messages:
         await session.execute(update(CaseMessage).where(CaseMessage.id == message_id)
                               .values(body_enc=cipher.encrypt("", context=body_context(message_id))))
-    await trail.erase_consumer_text(session, case.id, CONSUMER_ROLE)
+    await trail.erase_consumer_text(session, case.id)
     # Only the consumer answers a fulfilment proof, so every answer note is theirs.
     await session.execute(update(FulfilmentProof).where(FulfilmentProof.agreement_id.in_(
         select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note_enc=None))
