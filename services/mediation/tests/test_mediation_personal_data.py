@@ -1,17 +1,25 @@
 """The consumer's personal data in mediation: their export, and the erasure `personal_data_erased.v1` carries here
-(the complainant, the facts, the consumer's messages and uploads go; the case, the other party's words, the
-agreement and a verifiable hash chain stay), applied idempotently."""
+(the complainant, the facts, the consumer's messages, uploads and notes on the case trail go; the case, the trail's
+rows, the other party's and staff's words, the agreement and a verifiable hash chain stay), applied idempotently;
+the trail refuses every other change."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from mediation_testkit import ApplyEvent, bearer, settle_case
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mediation.cases import trail
+from mediation.cases.access import Actor
+from mediation.cases.models import MediationCase
+from mediation.personal_data.service import erase_of_complaint
 from mediation.settings import MediationSettings
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
@@ -22,9 +30,33 @@ from servicekit.contracts.complaints_v1 import (
 from servicekit.db import utcnow
 from servicekit.pii import PiiCipher
 from servicekit.testing.plugin import Tokens
+from servicekit.uploads import LocalDiskStore
 
 REGION = "632802"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+
+
+def _routed(complaint_id: uuid.UUID, merchant_id: uuid.UUID, consumer_id: str, facts: str,
+            cipher: PiiCipher) -> ComplaintRouted:
+    return ComplaintRouted(
+        complaint_id=complaint_id, case_no=f"TS-{REGION}-20261128-{complaint_id.int % 1_000_000:06d}",
+        target=RouteTarget.MERCHANT, merchant_id=merchant_id, region_code=REGION, consumer_id=consumer_id,
+        complainant=ComplainantForMerchant.sealed(cipher, complaint_id=complaint_id, name="欧阳娜娜",
+                                                  phone="13912345678"),
+        request_type="refund", request_amount_fen=29900, facts=facts, due_date=None, routed_at=utcnow(),
+        order_no=f"JD{complaint_id.hex[:10]}")
+
+
+async def _trail_written(sessionmaker: async_sessionmaker[AsyncSession], cipher: PiiCipher,
+                         case_id: str) -> list[tuple[str, str, dict[str, str] | None]]:
+    """(kind, actor role, what was written, opened) of every trail row of the case, oldest first."""
+    async with sessionmaker() as session:
+        rows = (await session.execute(text("SELECT id, kind, actor_role, written_enc FROM case_event "
+                                           "WHERE case_id = :id ORDER BY at, kind"),
+                                      {"id": uuid.UUID(case_id)})).all()
+    return [(kind, role, None if sealed is None else
+             json.loads(cipher.decrypt(sealed, context=f"case_event:{row_id}:written")))
+            for row_id, kind, role, sealed in rows]
 
 
 def _stored(settings: MediationSettings) -> set[Path]:
@@ -37,15 +69,12 @@ async def test_erasure_empties_the_consumers_data_keeps_the_case_and_the_chain_v
 ) -> None:
     merchant_id, complaint_id, tag = uuid.uuid4(), uuid.uuid4(), uuid.uuid4().hex[:10]
     sub = f"consumer-{tag}"
-    facts, order_no, said = f"牦牛肉干发霉{tag}", f"JD{tag}", f"我家住在盐湖路{tag}"
+    facts, said = f"牦牛肉干发霉{tag}", f"我家住在盐湖路{tag}"
     cipher = PiiCipher(settings.pii_key.get_secret_value())
-    await apply_event(ComplaintRouted(
-        complaint_id=complaint_id, case_no=f"TS-{REGION}-20261128-{complaint_id.int % 1_000_000:06d}",
-        target=RouteTarget.MERCHANT, merchant_id=merchant_id, region_code=REGION, consumer_id=sub,
-        complainant=ComplainantForMerchant.sealed(cipher, complaint_id=complaint_id, name="欧阳娜娜",
-                                                  phone="13912345678"),
-        request_type="refund", request_amount_fen=29900, facts=facts, due_date=None, routed_at=utcnow(),
-        order_no=order_no).envelope(source="complaints"))
+    routed = _routed(complaint_id, merchant_id, sub, facts, cipher)
+    order_no = routed.order_no
+    assert order_no
+    await apply_event(routed.envelope(source="complaints"))
     async with sessionmaker() as session:
         case_id = str(await session.scalar(text("SELECT id FROM mediation_case WHERE complaint_id = :id"),
                                            {"id": complaint_id}))
@@ -90,3 +119,100 @@ async def test_erasure_empties_the_consumers_data_keeps_the_case_and_the_chain_v
     assert verified.status_code == 200, verified.text
     assert verified.json()["ok"] is True
     assert verified.json()["entries"] >= 1
+
+
+async def test_erasure_empties_what_the_consumer_wrote_on_the_trail_and_nothing_else(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens, settings: MediationSettings,
+) -> None:
+    merchant_id, complaint_id, tag = uuid.uuid4(), uuid.uuid4(), uuid.uuid4().hex[:10]
+    sub = f"consumer-{tag}"
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    await apply_event(_routed(complaint_id, merchant_id, sub, f"耳机断线{tag}", cipher).envelope(source="complaints"))
+    async with sessionmaker() as session:
+        case_id = str(await session.scalar(text("SELECT id FROM mediation_case WHERE complaint_id = :id"),
+                                           {"id": complaint_id}))
+    consumer, merchant = bearer(tokens.consumer(sub)), bearer(tokens.merchant(merchant_id))
+    first = await client.post(f"/v1/merchant/cases/{case_id}/offers", headers=merchant,
+                              json={"type": "refund", "amount_fen": 10000})
+    assert first.status_code == 201, first.text
+    rejected = await client.post(f"/v1/consumer/cases/{case_id}/offers/{first.json()['id']}/reject",
+                                 headers=consumer, json={"note": f"太少了，我住盐湖路{tag}"})
+    assert rejected.status_code == 200, rejected.text
+    await settle_case(client, case_id=case_id, merchant=merchant, consumer=consumer,
+                      offer={"type": "refund", "amount_fen": 29900})
+    recorded = await client.post(f"/v1/merchant/cases/{case_id}/fulfilment", headers=merchant,
+                                 json={"kind": "refund_txn", "reference": f"WX-{tag}"})
+    assert recorded.status_code == 201, recorded.text
+    disputed = await client.post(f"/v1/consumer/cases/{case_id}/fulfilment/{recorded.json()['id']}/dispute",
+                                 headers=consumer, json={"note": f"未到账，卡号尾号{tag}"})
+    assert disputed.status_code == 200, disputed.text
+    again = await client.post(f"/v1/merchant/cases/{case_id}/fulfilment", headers=merchant,
+                              json={"kind": "refund_txn", "reference": f"WX2-{tag}"})
+    confirmed = await client.post(f"/v1/consumer/cases/{case_id}/fulfilment/{again.json()['id']}/confirm",
+                                  headers=consumer, json={"note": f"收到了{tag}"})
+    assert confirmed.status_code == 200, confirmed.text
+    async with sessionmaker() as session, session.begin():
+        case = await session.get(MediationCase, uuid.UUID(case_id))
+        assert case is not None
+        await trail.record(session, case, kind="read_by_staff", actor=Actor("mediator", "mediator-1"), at=utcnow(),
+                           details={"note": f"调解员备注{tag}"}, cipher=cipher)
+
+    before = await _trail_written(sessionmaker, cipher, case_id)
+    consumers_notes = {f"太少了，我住盐湖路{tag}", f"未到账，卡号尾号{tag}", f"收到了{tag}"}
+    assert {written["note"] for _, role, written in before if role == "consumer" and written} == consumers_notes
+
+    erased = PersonalDataErased(complaint_id=complaint_id, region_code=REGION, merchant_id=merchant_id,
+                                erased_at=utcnow()).envelope(source="complaints")
+    await apply_event(erased)
+    # The inbox drops a repeated event, so the handler itself is run a second time to show it changes nothing more.
+    async with sessionmaker() as session, session.begin():
+        assert await erase_of_complaint(session, complaint_id=complaint_id, cipher=cipher,
+                                        store=LocalDiskStore(settings.attachment_dir))
+
+    after = await _trail_written(sessionmaker, cipher, case_id)
+    assert [(kind, role) for kind, role, _ in after] == [(kind, role) for kind, role, _ in before]
+    assert [written for _, role, written in after if role == "consumer"] == [None] * sum(
+        role == "consumer" for _, role, _ in before)
+    assert [row for row in after if row[1] != "consumer"] == [row for row in before if row[1] != "consumer"]
+    assert {"reference": f"WX-{tag}"} in [written for _, _, written in after]
+    assert {"note": f"调解员备注{tag}"} in [written for _, _, written in after]
+    verified = await client.get("/v1/regulator/audit/verify", params={"region": REGION},
+                                headers=bearer(tokens.regulator(region=REGION)))
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True, verified.json()
+
+
+@pytest.mark.parametrize(("erasure", "statement"), [
+    (False, "UPDATE case_event SET written_enc = NULL WHERE case_id = :id AND actor_role = 'consumer'"),
+    (True, "UPDATE case_event SET written_enc = NULL WHERE case_id = :id AND actor_role = 'enterprise'"),
+    (True, "UPDATE case_event SET written_enc = NULL, kind = 'forged' WHERE case_id = :id AND actor_role = 'consumer'"),
+    (True, "UPDATE case_event SET details = '{}' WHERE case_id = :id AND actor_role = 'consumer'"),
+    (True, "UPDATE case_event SET written_enc = '\\x00' WHERE case_id = :id AND actor_role = 'consumer'"),
+    (True, "DELETE FROM case_event WHERE case_id = :id AND actor_role = 'consumer'"),
+])
+async def test_the_trail_allows_no_other_change_than_an_erasure_of_the_consumers_text(
+    apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession], settings: MediationSettings,
+    erasure: bool, statement: str,
+) -> None:
+    merchant_id, complaint_id = uuid.uuid4(), uuid.uuid4()
+    cipher = PiiCipher(settings.pii_key.get_secret_value())
+    routed = _routed(complaint_id, merchant_id, "consumer-x", "屏幕碎了", cipher)
+    await apply_event(routed.envelope(source="complaints"))
+    async with sessionmaker() as session, session.begin():
+        case = (await session.execute(text("SELECT id FROM mediation_case WHERE complaint_id = :id"),
+                                      {"id": complaint_id})).scalar_one()
+        loaded = await session.get(MediationCase, case)
+        assert loaded is not None
+        for role in ("consumer", "enterprise"):
+            await trail.record(session, loaded, kind="offer_rejected", actor=Actor(role, f"{role}-x"), at=utcnow(),
+                               details={"note": f"{role}写的"}, cipher=cipher)
+    async with sessionmaker() as session, session.begin():
+        if erasure:
+            await session.execute(text("SELECT set_config('odr.erasure', 'on', true)"))
+        with pytest.raises(DBAPIError, match="append-only"):
+            await session.execute(text(statement), {"id": case})
+    async with sessionmaker() as session:
+        kept = await session.scalar(text("SELECT count(*) FROM case_event WHERE case_id = :id "
+                                         "AND written_enc IS NOT NULL"), {"id": case})
+    assert kept == 2

@@ -94,7 +94,8 @@ class MediationCase(Base):
 
 
 class CaseEvent(Base):
-    """What happened to a case, who did it and when; the database refuses updates and deletes."""
+    """What happened to a case, who did it and when; the database refuses updates and deletes, except an erasure
+    emptying `written_enc` on the consumer's rows (migration 0010)."""
 
     __tablename__ = "case_event"
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.cases.access import Actor
@@ -22,6 +22,11 @@ FEED_CHANNEL = "mediation_case_feed"
 # Detail keys of the trail that hold what a person wrote.
 WRITTEN_KEYS = ("note", "reference")
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# The declaration the trail's trigger asks of the one update it allows (migration 0010): an erasure, which may only
+# empty `written_enc` on the consumer's own rows. It is set for the erasure's statement only, not for the rest of
+# the transaction (an inbox batch applies other events in the same one).
+_DECLARE_ERASURE = text("SELECT set_config('odr.erasure', 'on', true)")
+_END_ERASURE = text("SELECT set_config('odr.erasure', 'off', true)")
 
 
 async def record(session: AsyncSession, case: MediationCase, *, kind: str, actor: Actor, at: datetime,
@@ -41,6 +46,17 @@ async def record(session: AsyncSession, case: MediationCase, *, kind: str, actor
     await session.execute(insert(CaseEvent).values(
         id=row_id, case_id=case.id, at=at, kind=kind, actor_role=actor.role, actor_id=actor.id,
         details=clear, written_enc=sealed))
+
+
+async def erase_consumer_text(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Empty what the consumer wrote on the case's trail (an offer answer's note, a fulfilment answer's note, an
+    escalation's note), in the caller's transaction. The rows themselves stay: who did what and when is the case's
+    record, and the trail's trigger refuses any other change."""
+    await session.execute(_DECLARE_ERASURE)
+    await session.execute(update(CaseEvent).where(
+        CaseEvent.case_id == case_id, CaseEvent.actor_role == "consumer", CaseEvent.written_enc.is_not(None))
+        .values(written_enc=None).execution_options(synchronize_session=False))
+    await session.execute(_END_ERASURE)
 
 
 def event_fields(case: MediationCase, at: datetime) -> dict[str, Any]:

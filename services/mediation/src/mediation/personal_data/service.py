@@ -2,12 +2,14 @@
 `personal_data_erased.v1` once a closed case is past its retention period.
 
 Erasure empties mediation's copies of the complainant (name, masked phone), the facts, the order number and the
-shared evidence list, the text of every message the consumer wrote, their notes on fulfilment proofs and the names
-and files of what they uploaded;
+shared evidence list, the text of every message the consumer wrote, their notes on fulfilment proofs, what they wrote
+on the case trail (`case_event.written_enc` of their rows: an offer answer's note, an escalation's, a fulfilment
+answer's) and the names and files of what they uploaded;
 the case row, its clocks, offers, agreement and every coded column stay, so the outcome audit's figures do not move.
-The hash chain stays verifiable because nothing it covers is personal: an entry holds ids, codes, amounts and
-instants, and an agreement's content hash covers its terms, consents (by token subject) and mediation record, none
-of which erasure touches.
+The hash chain stays verifiable because erasure touches nothing it covers: an entry holds ids, codes, amounts,
+instants and the written text of the enterprise (a proof's reference) or of staff (a reviewer's note), never the
+consumer's; an agreement's content hash covers its terms (with the offer's note, the consumer's own when the
+enterprise accepted their counter: it is the contract, kept whole), consents (by token subject) and mediation record.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mediation.agreements.models import SettlementAgreement
 from mediation.casefile.service import case_detail
+from mediation.cases import trail
 from mediation.cases.models import MediationCase, complainant_name_context, facts_context
 from mediation.fulfilment.models import FulfilmentProof
 from mediation.messages.models import CaseAttachment, CaseMessage, body_context
@@ -58,6 +61,7 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
     for message_id in messages:
         await session.execute(update(CaseMessage).where(CaseMessage.id == message_id)
                               .values(body_enc=cipher.encrypt("", context=body_context(message_id))))
+    await trail.erase_consumer_text(session, case.id)
     # Only the consumer answers a fulfilment proof, so every answer note is theirs.
     await session.execute(update(FulfilmentProof).where(FulfilmentProof.agreement_id.in_(
         select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note_enc=None))
