@@ -121,6 +121,13 @@ async def test_erasure_empties_the_consumers_data_keeps_the_case_and_the_chain_v
     assert verified.json()["entries"] >= 1
 
 
+async def _consumer_offers_with_a_note(sessionmaker: async_sessionmaker[AsyncSession], case_id: str) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(text(
+            "SELECT count(*) FROM offer WHERE case_id = :id AND made_by = 'consumer' AND note_enc IS NOT NULL"),
+            {"id": uuid.UUID(case_id)}) or 0)
+
+
 async def test_erasure_empties_what_the_consumer_wrote_on_the_trail_and_nothing_else(
     client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
     tokens: Tokens, settings: MediationSettings,
@@ -137,8 +144,10 @@ async def test_erasure_empties_what_the_consumer_wrote_on_the_trail_and_nothing_
                               json={"type": "refund", "amount_fen": 10000})
     assert first.status_code == 201, first.text
     rejected = await client.post(f"/v1/consumer/cases/{case_id}/offers/{first.json()['id']}/reject",
-                                 headers=consumer, json={"note": f"太少了，我住盐湖路{tag}"})
+                                 headers=consumer, json={"note": f"太少了，我住盐湖路{tag}", "counter": {
+                                     "type": "refund", "amount_fen": 50000, "note": f"至少五百，电话尾号{tag}"}})
     assert rejected.status_code == 200, rejected.text
+    # The enterprise's next offer supersedes the counter, so no agreement comes from it.
     await settle_case(client, case_id=case_id, merchant=merchant, consumer=consumer,
                       offer={"type": "refund", "amount_fen": 29900})
     recorded = await client.post(f"/v1/merchant/cases/{case_id}/fulfilment", headers=merchant,
@@ -159,6 +168,7 @@ async def test_erasure_empties_what_the_consumer_wrote_on_the_trail_and_nothing_
                            details={"note": f"调解员备注{tag}"}, cipher=cipher)
 
     before = await _trail_written(sessionmaker, cipher, case_id)
+    assert await _consumer_offers_with_a_note(sessionmaker, case_id) == 1
     consumers_notes = {f"太少了，我住盐湖路{tag}", f"未到账，卡号尾号{tag}", f"收到了{tag}"}
     assert {written["note"] for _, role, written in before if role == "consumer" and written} == consumers_notes
 
@@ -171,6 +181,7 @@ async def test_erasure_empties_what_the_consumer_wrote_on_the_trail_and_nothing_
                                         store=LocalDiskStore(settings.attachment_dir))
 
     after = await _trail_written(sessionmaker, cipher, case_id)
+    assert await _consumer_offers_with_a_note(sessionmaker, case_id) == 0
     assert [(kind, role) for kind, role, _ in after] == [(kind, role) for kind, role, _ in before]
     assert [written for _, role, written in after if role == "consumer"] == [None] * sum(
         role == "consumer" for _, role, _ in before)

@@ -25,6 +25,7 @@ from mediation.cases import trail
 from mediation.cases.models import MediationCase, complainant_name_context, facts_context
 from mediation.fulfilment.models import FulfilmentProof
 from mediation.messages.models import CaseAttachment, CaseMessage, body_context
+from mediation.negotiation.models import Offer, Party
 from mediation.personal_data.schemas import MediationPersonalData
 from servicekit.db import utcnow
 from servicekit.pii import PiiCipher
@@ -62,6 +63,11 @@ async def erase_of_complaint(session: AsyncSession, *, complaint_id: uuid.UUID, 
         await session.execute(update(CaseMessage).where(CaseMessage.id == message_id)
                               .values(body_enc=cipher.encrypt("", context=body_context(message_id))))
     await trail.erase_consumer_text(session, case.id)
+    # A counter-offer of the consumer's that no agreement came from is no contract: its note goes too.
+    await session.execute(update(Offer).where(
+        Offer.case_id == case.id, Offer.made_by == Party.CONSUMER.value, Offer.note_enc.is_not(None),
+        Offer.id.not_in(select(SettlementAgreement.offer_id).where(SettlementAgreement.case_id == case.id)),
+    ).values(note_enc=None))
     # Only the consumer answers a fulfilment proof, so every answer note is theirs.
     await session.execute(update(FulfilmentProof).where(FulfilmentProof.agreement_id.in_(
         select(SettlementAgreement.id).where(SettlementAgreement.case_id == case.id))).values(answer_note_enc=None))
