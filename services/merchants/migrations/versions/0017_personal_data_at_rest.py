@@ -9,14 +9,13 @@ Revises: 0016
 Create Date: 2026-12-05 02:10:00
 """
 
-import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 from merchants.settings import MerchantsSettings
+from servicekit.migrations import SealedColumns, open_columns, seal_columns
 from servicekit.pii import PiiCipher
 
 revision: str = "0017"
@@ -26,6 +25,9 @@ depends_on: str | Sequence[str] | None = None
 
 FIELDS = {"submitted_from": sa.String(64), "contact_name": sa.String(100), "contact_phone": sa.String(32),
           "licence_filename": sa.String(255)}
+# The summons' attendee list, sealed as one JSON document
+SUMMONS: SealedColumns = {"summons": (("attendees", True),)}
+SUMMONS_JSON = frozenset({("summons", "attendees")})
 
 
 def _cipher() -> PiiCipher:
@@ -57,25 +59,13 @@ def upgrade() -> None:
             ORDER BY a.submitted_at DESC LIMIT 1), 'unknown')
         WHERE actor_role = 'applicant'
     """)
-    op.add_column("summons", sa.Column("attendees_enc", sa.LargeBinary(), nullable=True))
-    for summons_id, attendees in bind.execute(sa.text("SELECT id, attendees FROM summons")).all():
-        sealed = cipher.encrypt(json.dumps(attendees, ensure_ascii=False), context=f"summons:{summons_id}:attendees")
-        bind.execute(sa.text("UPDATE summons SET attendees_enc = :sealed WHERE id = :id"),
-                     {"sealed": sealed, "id": summons_id})
-    op.alter_column("summons", "attendees_enc", nullable=False)
-    op.drop_column("summons", "attendees")
+    seal_columns(SUMMONS, cipher, json_columns=SUMMONS_JSON)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     cipher = _cipher()
-    op.add_column("summons", sa.Column("attendees", postgresql.JSONB(), nullable=True))
-    for summons_id, sealed in bind.execute(sa.text("SELECT id, attendees_enc FROM summons")).all():
-        attendees = cipher.decrypt(sealed, context=f"summons:{summons_id}:attendees")
-        bind.execute(sa.text("UPDATE summons SET attendees = CAST(:attendees AS jsonb) WHERE id = :id"),
-                     {"attendees": attendees, "id": summons_id})
-    op.alter_column("summons", "attendees", nullable=False)
-    op.drop_column("summons", "attendees_enc")
+    open_columns(SUMMONS, cipher, json_columns=SUMMONS_JSON)
     for field, kind in FIELDS.items():
         op.add_column("odr_application", sa.Column(field, kind, nullable=True))
     sealed_columns = ", ".join(f"{field}_enc" for field in FIELDS)
