@@ -164,6 +164,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=100.0, help="filings per second")
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between injected faults")
+    parser.add_argument("--faults", nargs="+", choices=FAULTS, default=list(FAULTS), metavar="FAULT",
+                        help=f"the cycle of faults, in order (default: all of {', '.join(FAULTS)})")
     parser.add_argument("--sign-in-every", type=float, default=300.0,
                         help="seconds between the consumers' fresh sign-ins (access tokens last 900 s)")
     return parser.parse_args(argv)
@@ -302,7 +304,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 task.add_done_callback(filings.discard)
                 sent += 1
             if elapsed >= next_fault:
-                asyncio.create_task(inject(soak, FAULTS[fault_number % len(FAULTS)]))  # noqa: RUF006
+                asyncio.create_task(inject(soak, arguments.faults[fault_number % len(arguments.faults)]))  # noqa: RUF006
                 fault_number += 1
                 next_fault += arguments.fault_every
             await asyncio.sleep(0.01)

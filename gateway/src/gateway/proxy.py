@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import quote
 
 import aiohttp
@@ -19,6 +19,7 @@ from gateway.live import FEED_PATH, FEED_SERVICES, STREAM_PING_SECONDS, CaseFeed
 from gateway.revocation import ClientStatusCache, merchants_fetch, status_path
 from gateway.routes import PUBLIC, Route, RouteTable, Upstream
 from gateway.settings import GatewaySettings
+from servicekit.admission import AdmissionGate, AtCapacity
 from servicekit.auth import TokenVerifier, bearer_token
 from servicekit.observability import ROUTE_SCOPE_KEY, correlation_id_var, get_logger, request_id_var
 from servicekit.problems import Problem
@@ -116,6 +117,12 @@ class Proxy:
         self.breakers = {service: CircuitBreaker(service.value, failure_threshold=settings.circuit_failure_threshold,
                                                  open_seconds=settings.circuit_open_seconds)
                          for service in Upstream}
+        # The gateway holds no queue of its own in front of a busy service: beyond its gate a request is answered
+        # 503 at once, so a backlog of retries cannot pile up here and keep the service saturated.
+        self.gates = {service: AdmissionGate(f"gateway-{service.value}", limit=settings.upstream_admission_limit,
+                                             queue_limit=settings.upstream_admission_queue,
+                                             wait_seconds=settings.upstream_admission_wait_seconds)
+                      for service in Upstream}
         self._feed_tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._stream_session: aiohttp.ClientSession | None = None
@@ -191,7 +198,8 @@ class Proxy:
         headers = [(name, value) for name, value in self._upstream_headers(request) if name != "accept"]
         headers.append(("Accept", "application/json"))
         with self._upstream_failures(route):
-            return await self._read_detail(route, target, headers, None)
+            async with self._admitted(route):
+                return await self._read_detail(route, target, headers, None)
 
     async def _follow(self, request: Request, route: Route, event: str) -> Response:
         """A live case stream served from the service's case-change feed (`gateway.live`): the detail is read with
@@ -201,7 +209,8 @@ class Proxy:
         headers = [(name, value) for name, value in self._upstream_headers(request) if name != "accept"]
         headers.append(("Accept", "application/json"))
         with self._upstream_failures(route):
-            first = await self._read_detail(route, target, headers, None)
+            async with self._admitted(route):
+                first = await self._read_detail(route, target, headers, None)
         if first.status != 200:
             refused = Response(first.body, status_code=first.status)
             refused.raw_headers.extend(first.headers)
@@ -262,7 +271,8 @@ class Proxy:
         upstream: aiohttp.ClientResponse | None = None
         try:
             with self._upstream_failures(route):
-                async with asyncio.timeout(self.settings.upstream_total_timeout):
+                async with (self._admitted(route, gated=not wants_stream),
+                            asyncio.timeout(self.settings.upstream_total_timeout)):
                     session = self._stream_session if wants_stream and self._stream_session else self.session
                     upstream = await session.request(
                         request.method,
@@ -295,6 +305,24 @@ class Proxy:
     def _release(upstream: aiohttp.ClientResponse | None) -> None:
         if upstream is not None:
             upstream.release()
+
+    @asynccontextmanager
+    async def _admitted(self, route: Route, *, gated: bool = True) -> AsyncIterator[None]:
+        """A place under the service's gate for the exchange (event streams, which last, take none)."""
+        if not gated:
+            yield
+            return
+        gate = self.gates[route.service]
+        try:
+            await gate.enter()
+        except AtCapacity as exc:
+            raise Problem("at-capacity", f"The {route.service.value} service is at capacity; try again shortly",
+                          service=route.service.value,
+                          headers={"Retry-After": str(self.settings.upstream_admission_retry_after_seconds)}) from exc
+        try:
+            yield
+        finally:
+            gate.leave()
 
     @contextmanager
     def _upstream_failures(self, route: Route) -> Iterator[None]:

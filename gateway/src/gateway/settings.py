@@ -50,6 +50,16 @@ class GatewaySettings(ServiceSettings):
     upstream_keepalive_seconds: float = Field(
         default=4.0, description="Below uvicorn's 5 s idle close, so a pooled connection is never reused as it dies."
     )
+    upstream_admission_limit: int = Field(
+        default=64, ge=1, description="Requests relayed to one service at once (event streams aside); more wait.")
+    upstream_admission_queue: int = Field(
+        default=256, ge=0, description="Requests that may wait for a place towards one service; any beyond answer "
+                                       "503 `at-capacity` at once.")
+    upstream_admission_wait_seconds: float = Field(
+        default=1.0, ge=0, description="How long a request waits for a place towards its service before it answers "
+                                       "503 `at-capacity`.")
+    upstream_admission_retry_after_seconds: int = Field(
+        default=1, gt=0, description="Retry-After of the gateway's 503 `at-capacity` answer.")
     internal_call_timeout: float = 3.0
     circuit_failure_threshold: int = Field(
         default=5, ge=1, description="Consecutive failed exchanges with a service that open its circuit.")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from servicekit.admission import AdmissionGate, AdmissionMiddleware
 from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.dbfailures import install_database_outage_handler
@@ -135,6 +136,11 @@ def create_service_app(
     install_problem_handlers(app)
     install_problem_documentation(app)
     install_database_outage_handler(app, settings.database_retry_after_seconds)
+    # Inside the request context, so refusals are counted and carry request ids like any answer.
+    app.add_middleware(AdmissionMiddleware, retry_after_seconds=settings.admission_retry_after_seconds,
+                       gate=AdmissionGate(settings.service_name, limit=settings.admission_limit,
+                                          queue_limit=settings.admission_queue,
+                                          wait_seconds=settings.admission_wait_seconds))
     install_request_context(app, settings.service_name)
     app.include_router(health_router(_readiness_checks))
     for router in routers:

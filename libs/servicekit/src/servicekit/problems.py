@@ -37,6 +37,7 @@ CATALOG: dict[str, tuple[int, str, str]] = {
     "upstream-unavailable": (503, "A service is unavailable, try again shortly", "服务暂不可用，请稍后重试"),
     "temporarily-unavailable": (503, "The service is temporarily unavailable, try again shortly",
                                 "服务暂时不可用，请稍后重试"),
+    "at-capacity": (503, "The service is at capacity, try again shortly", "服务繁忙，请稍后重试"),
     "upstream-timeout": (504, "A service did not answer in time", "服务响应超时"),
     "internal-error": (500, "Internal error", "内部错误"),
     # Staff sign-in (architecture §5, "Tokens"): the password was right, one more step is owed.

@@ -47,6 +47,15 @@ class ServiceSettings(BaseSettings):
     database_statement_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a statement may run (server-side statement_timeout, and the client "
                                         "gives up a second later on a server that stopped answering).")
+    admission_limit: int = Field(
+        default=32, ge=1, description="Requests a service runs at once; more wait for a place (servicekit.admission).")
+    admission_queue: int = Field(
+        default=128, ge=0, description="Requests that may wait for a place; any beyond answer 503 `at-capacity` at "
+                                       "once.")
+    admission_wait_seconds: float = Field(
+        default=0.5, ge=0, description="How long a request waits for a place before it answers 503 `at-capacity`.")
+    admission_retry_after_seconds: int = Field(
+        default=1, gt=0, description="Retry-After of the 503 `at-capacity` answer.")
     database_retry_after_seconds: int = Field(
         default=5, gt=0, description="Retry-After of the 503 answered while the database is unavailable.")
 

@@ -503,6 +503,7 @@ const LABELS = {
     problem: {
       "invalid-grant": "验证码错误或已过期，请重新获取", "invalid-request": "请求不完整，请检查后重试",
       "rate-limited": "操作太频繁，请稍后再试", "upstream-unavailable": "服务暂时不可用，请稍后重试",
+      "at-capacity": "当前访问人数较多，请稍后重试",
       "upstream-timeout": "服务响应超时，请稍后重试", "conflict": "当前状态不允许这个操作，请刷新后再看",
       "payload-too-large": "文件太大，每个不超过 5 MB", "unsupported-media-type": "只能上传图片、PDF、音频或视频文件",
       "validation-error": "有内容需要修改", "forbidden": "您无权进行这个操作", "not-found": "找不到这条记录",
@@ -579,6 +580,7 @@ const LABELS = {
       "invalid-grant": "The code is wrong or has expired; request a new one",
       "invalid-request": "The request is incomplete; check it and try again",
       "rate-limited": "Too many attempts; please wait a moment", "upstream-unavailable": "The service is unavailable; try again shortly",
+      "at-capacity": "Many people are using the service right now; try again shortly",
       "upstream-timeout": "The service did not answer in time; try again", "conflict": "This cannot be done in the current state; reload and look again",
       "payload-too-large": "The file is too large (5 MB at most)", "unsupported-media-type": "Only images, PDF, audio or video files",
       "validation-error": "Some fields need attention", "forbidden": "You may not do that", "not-found": "Not found",
