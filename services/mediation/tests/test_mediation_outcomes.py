@@ -18,13 +18,14 @@ from servicekit.calendar import end_of_day, local_date
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
     ComplaintAccepted,
+    ComplaintClosed,
     ComplaintFiled,
     ComplaintRated,
     ComplaintRouted,
     ComplaintWithdrawn,
     RouteTarget,
 )
-from servicekit.db import utcnow
+from servicekit.db import new_id, utcnow
 from servicekit.testing.plugin import Tokens
 
 # Regions no other test writes to (Haibei, Huangnan, Hainan, Guoluo, Yushu prefectures), one per concern.
@@ -460,6 +461,57 @@ async def test_outcome_records_show_asked_against_agreed_who_settled_fulfilment_
     bad_cursor = await client.get("/v1/regulator/audit/outcomes", params={"region": region, "cursor": "!!"},
                                   headers=regulator)
     assert bad_cursor.status_code == 422
+
+
+async def test_a_station_s_settlement_on_the_spot_is_an_outcome_record_settled_by_the_station(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    region = "632723"
+    case_id, _ = await settled(client, apply_event, sessionmaker, tokens, region=region,
+                               offer={"type": "refund", "amount_fen": REQUESTED})
+    station_id, merchant_id, complaint_id = uuid.uuid4(), uuid.uuid4(), new_id()
+    case_no = f"TS-{region}-20261205-000001"
+    filed_at = utcnow()
+    await apply_event(envelope_of(ComplaintFiled(
+        complaint_id=complaint_id, case_no=case_no, kind="complaint", region_code=region, merchant_id=merchant_id,
+        respondent_name="某商店", sector="food", category=None, channel="station", request_type="refund",
+        request_amount_fen=REQUESTED, green_channel=False, filed_at=filed_at)))
+    closed = ComplaintClosed(complaint_id=complaint_id, case_no=case_no, region_code=region, merchant_id=merchant_id,
+                             status="closed_settled", recovered_fen=5_000, closed_at=filed_at,
+                             settled_by_station=station_id)
+    await apply_event(envelope_of(closed))
+    await apply_event(envelope_of(closed))  # a redelivery under a new event id adds nothing
+    await apply_event(envelope_of(ComplaintRated(complaint_id=complaint_id, merchant_id=merchant_id, rating=4,
+                                                 rated_at=utcnow())))
+    # Any other closure is of a case mediation already has: it adds no record.
+    await apply_event(envelope_of(closed.model_copy(update={"complaint_id": new_id(), "settled_by_station": None})))
+
+    regulator = bearer(tokens.regulator(region=region))
+    first = await client.get("/v1/regulator/audit/outcomes", params={"region": region, "limit": 1},
+                             headers=regulator)
+    assert first.status_code == 200, first.text
+    [record] = first.json()["items"]
+    assert (record["case_id"], record["complaint_id"], record["case_no"]) == (None, str(complaint_id), case_no)
+    assert (record["settled_by"], record["stage"], record["status"], record["mediator_id"]) == (
+        "station", "station", "settled", str(station_id))
+    assert (record["requested"], record["agreed"]) == ({"type": "refund", "amount_fen": REQUESTED},
+                                                      {"type": None, "amount_fen": 5_000})
+    assert (record["days_to_close"], record["fulfilment"], record["rating"], record["sector"]) == (0, None, 4, "food")
+    # One cursor pages through the stations' settlements and the mediation cases together, newest first.
+    rest = await client.get("/v1/regulator/audit/outcomes", headers=regulator,
+                            params={"region": region, "limit": 1, "cursor": first.json()["next_cursor"]})
+    assert [item["case_id"] for item in rest.json()["items"]] == [case_id]
+    assert rest.json()["next_cursor"] is None
+    of_merchant = await client.get("/v1/regulator/audit/outcomes", headers=regulator,
+                                   params={"region": region, "merchant_id": str(merchant_id)})
+    assert [item["complaint_id"] for item in of_merchant.json()["items"]] == [str(complaint_id)]
+    elsewhere = await client.get("/v1/regulator/audit/outcomes", params={"region": "632800"},
+                                 headers=bearer(tokens.regulator(region="632800")))
+    assert str(complaint_id) not in [item["complaint_id"] for item in elsewhere.json()["items"]]
+    async with sessionmaker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM station_settlement WHERE region_code = :region"),
+                                    {"region": region}) == 1
 
 
 async def test_changing_a_recorded_review_row_breaks_its_chain_entry(
