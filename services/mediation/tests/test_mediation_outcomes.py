@@ -269,14 +269,14 @@ async def test_fulfilment_disputed_by_the_dispute_and_overdue_by_the_job_after_1
 
 
 async def mediated(client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
-                   tokens: Tokens, *, mediator: str, ground: int) -> str:
+                   tokens: Tokens, *, mediator: str, ground: int, region: str = OUTLIERS) -> str:
     """A complaint accepted for mediation, mediated by `mediator` and terminated on `ground`."""
-    case_id, _ = await file_complaint(apply_event, sessionmaker, region=OUTLIERS, merchant_id=uuid.uuid4(),
+    case_id, _ = await file_complaint(apply_event, sessionmaker, region=region, merchant_id=uuid.uuid4(),
                                       consumer_id=f"c-{uuid.uuid4().hex[:12]}", routed=False,
                                       sector="appliances")
     staff = bearer(tokens.regulator(region=OUTLIERS_PARENT))
     assigned = await client.post(f"/v1/regulator/cases/{case_id}/assign", headers=staff, json={
-        "mediator_kind": "regulator_staff", "mediator_id": mediator, "mediator_region": OUTLIERS})
+        "mediator_kind": "regulator_staff", "mediator_id": mediator, "mediator_region": region})
     assert assigned.status_code == 200, assigned.text
     terminated = await client.post(f"/v1/regulator/cases/{case_id}/terminate", json={"ground": ground}, headers=staff)
     assert terminated.status_code == 200, terminated.text
@@ -323,6 +323,53 @@ async def test_enterprise_and_mediator_outliers_by_z_score_with_a_minimum_count(
     assert [item["detail"]["mediator_id"] for item in mediator] == ["med-strict"]
     assert mediator[0]["case_id"] == terminating[-1]
     assert mediator[0]["detail"]["termination_rate"]["rate"] == 1.0
+
+
+async def test_outlier_near_misses_too_few_cases_or_not_far_enough_and_the_region_s_minimum_decides(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    few_region, near_region = "632522", "632523"
+    staff = bearer(tokens.regulator(region=OUTLIERS_PARENT))
+    for region in (few_region, near_region):
+        assert (await client.put("/v1/regulator/audit/thresholds", params={"region": region},
+                                 json={"outlier_min_cases": 3}, headers=staff)).status_code == 200
+    # Too few cases: an enterprise settling 2 of 2 below 10 % against a sector at 0 of 3, a mediator terminating
+    # 2 of 2 against the county's 0 of 3. Far by z, yet below the minimum count of 3.
+    few_merchant = uuid.uuid4()
+    few_cases = [(await settled(client, apply_event, sessionmaker, tokens, region=few_region,
+                                merchant_id=few_merchant, offer={"type": "refund", "amount_fen": 100}))[0]
+                 for _ in range(2)]
+    plain = uuid.uuid4()
+    for _ in range(3):
+        await settled(client, apply_event, sessionmaker, tokens, region=few_region, merchant_id=plain,
+                      offer={"type": "refund", "amount_fen": REQUESTED})
+    few_terminations = [await mediated(client, apply_event, sessionmaker, tokens, mediator="med-few", ground=2,
+                                       region=few_region) for _ in range(2)]
+    for _ in range(3):
+        await mediated(client, apply_event, sessionmaker, tokens, mediator="med-calm", ground=1, region=few_region)
+    # Not far enough: a mediator terminating 1 of 3 against the county's 0 of 3 (z 1.55, under 3).
+    await mediated(client, apply_event, sessionmaker, tokens, mediator="med-some", ground=2, region=near_region)
+    for mediator in ("med-some", "med-some", "med-quiet", "med-quiet", "med-quiet"):
+        await mediated(client, apply_event, sessionmaker, tokens, mediator=mediator, ground=1, region=near_region)
+
+    now = utcnow() + timedelta(seconds=1)
+    await raise_outliers(sessionmaker, now=now)
+    for region in (few_region, near_region):
+        for kind in ("enterprise_outlier", "mediator_outlier"):
+            assert await signals_of(client, tokens, region, signal=kind) == [], (region, kind)
+
+    # The same rows under a county minimum of 2: both subjects with too few cases before are far now.
+    assert (await client.put("/v1/regulator/audit/thresholds", params={"region": few_region},
+                             json={"outlier_min_cases": 2}, headers=staff)).status_code == 200
+    await raise_outliers(sessionmaker, now=now)
+    enterprise = await signals_of(client, tokens, few_region, signal="enterprise_outlier")
+    assert [(item["detail"]["merchant_id"], item["case_id"]) for item in enterprise] == [
+        (str(few_merchant), few_cases[-1])]
+    mediator = await signals_of(client, tokens, few_region, signal="mediator_outlier")
+    assert [(item["detail"]["mediator_id"], item["case_id"]) for item in mediator] == [
+        ("med-few", few_terminations[-1])]
+    assert await signals_of(client, tokens, near_region, signal="mediator_outlier") == []
 
 
 async def queue_of(client: httpx.AsyncClient, tokens: Tokens, region: str, **params: str) -> list[dict[str, Any]]:
