@@ -185,6 +185,46 @@ async def test_thresholds_a_child_region_inherits_and_its_own_setting_overrides(
         assert invalid.headers["content-type"] == "application/problem+json"
 
 
+async def test_the_day_thresholds_are_the_region_s_own_refiling_withdrawal_and_overdue_fulfilment(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    # The same flows in a county with its own longer refiling and withdrawal windows and a shorter overdue period,
+    # and in a sibling county on the defaults (30, 7 and 14 days): raised in the first only.
+    own, default = "632324", "632224"
+    county = bearer(tokens.regulator(region=own))
+    assert (await client.put("/v1/regulator/audit/thresholds", params={"region": own}, headers=county, json={
+        "refile_days": 45, "withdrawal_days": 10, "fulfilment_overdue_days": 3})).status_code == 200
+    fulfil_by = local_date(utcnow()) + timedelta(days=1)
+    flagged: dict[str, dict[str, str]] = {}
+    for region in (own, default):
+        merchant_id, consumer_id = uuid.uuid4(), f"c-{uuid.uuid4().hex[:12]}"
+        first, _ = await settled(client, apply_event, sessionmaker, tokens, region=region, merchant_id=merchant_id,
+                                 consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED,
+                                                                 "fulfil_by": fulfil_by.isoformat()})
+        async with sessionmaker() as session:
+            closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
+                                                       {"id": uuid.UUID(first)})
+        refiled, complaint_id = await file_complaint(apply_event, sessionmaker, region=region,
+                                                     merchant_id=merchant_id, consumer_id=consumer_id,
+                                                     filed_at=closed_at + timedelta(days=40))
+        posted = await client.post(f"/v1/merchant/cases/{refiled}/messages", json={"text": "请联系我们"},
+                                   headers=bearer(tokens.merchant(merchant_id)))
+        assert posted.status_code == 201, posted.text
+        await apply_event(envelope_of(ComplaintWithdrawn(complaint_id=complaint_id, region_code=region,
+                                                         merchant_id=merchant_id,
+                                                         withdrawn_at=utcnow() + timedelta(days=9))))
+        flagged[region] = {"first": first, "refiled": refiled}
+    await raise_fulfilment_overdue(sessionmaker, now=end_of_day(fulfil_by) + timedelta(days=3))
+    assert await kinds_of(sessionmaker, flagged[own]["first"]) == ["fulfilment_overdue"]
+    assert await kinds_of(sessionmaker, flagged[own]["refiled"]) == ["refiled_after_close", "withdrawn_after_contact"]
+    assert await kinds_of(sessionmaker, flagged[default]["first"]) == []
+    assert await kinds_of(sessionmaker, flagged[default]["refiled"]) == []
+    details = {item["signal"]: item["detail"] for item in await signals_of(client, tokens, own)}
+    assert (details["refiled_after_close"]["threshold_days"], details["withdrawn_after_contact"]["threshold_days"],
+            details["fulfilment_overdue"]["threshold_days"]) == (45, 10, 3)
+
+
 async def test_refiled_after_close_within_30_days_on_the_new_case_not_after_31(
     client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
     tokens: Tokens
