@@ -191,7 +191,7 @@ async def test_the_day_thresholds_are_the_region_s_own_refiling_withdrawal_and_o
 ) -> None:
     # The same flows in a county with its own longer refiling and withdrawal windows and a shorter overdue period,
     # and in a sibling county on the defaults (30, 7 and 14 days): raised in the first only.
-    own, default = "632324", "632224"
+    own, default = "632324", "632724"
     county = bearer(tokens.regulator(region=own))
     assert (await client.put("/v1/regulator/audit/thresholds", params={"region": own}, headers=county, json={
         "refile_days": 45, "withdrawal_days": 10, "fulfilment_overdue_days": 3})).status_code == 200
