@@ -190,6 +190,15 @@ async def test_every_portal_screen_of_the_admin_in_chinese_and_english(
 
     await page.get_by_role("menuitem", name="处理评价").click()
     await expect(page.get_by_text("收到投诉")).to_be_visible()
+    # The outcome audit's figures as the scorecard API counts them: cases the regulator reviewed, findings.
+    card = await page.evaluate("""async () => {
+      const { token } = JSON.parse(sessionStorage.getItem('odr.portal.session'))
+      const answer = await fetch('/v1/merchant/scorecard', { headers: { Authorization: `Bearer ${token}` } })
+      return answer.json()
+    }""")
+    for label, field in (("监管复核案件", "cases_reviewed"), ("复核发现问题", "review_findings")):
+        kpi = page.locator(".kpis .el-card").filter(has_text=label)
+        await expect(kpi.locator(".kpi-value")).to_have_text(str(card[field]))
     await expect(page.get_by_role("heading", name="预警与处理")).to_be_visible()
     await expect(page.get_by_text("当前没有预警")).to_be_visible()
     await screen(page, "portal-scorecard")

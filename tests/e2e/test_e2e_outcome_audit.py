@@ -1,10 +1,12 @@
 """Auditing outcomes through the gateway (issue 15): a settlement below a tenth of the request raises
 low_settlement, a new complaint against the same enterprise right after raises refiled_after_close on the new case,
-the reviewer's outcome lands on the audit chain, the enterprise's scorecard and the period report (both by event), and
-the merged OpenAPI answers every audit error as a problem."""
+the reviewer's outcome lands on the audit chain, the enterprise's scorecard and the period report (both by event), a
+station's settlement on the spot reaches the outcome records as the station's (by event), and the merged OpenAPI
+answers every audit error as a problem."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -121,6 +123,44 @@ async def test_low_settlement_and_refiling_are_signalled_reviewed_and_chained(
     assert refiled_case != case_id
     assert (await gateway.get("/v1/regulator/audit/signals", params={"region": REGION},
                               headers=consumer)).status_code in (401, 403)
+
+
+async def station_staff(gateway: httpx.AsyncClient, regulator: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """A new station of Golmud and a staff member of it, signed in: (station id, their headers)."""
+    station = ok(await gateway.post("/v1/regulator/stations", headers=regulator, json={
+        "name": "审计测试服务站", "host_name": "格尔木昆仑市场", "region_code": REGION,
+        "address": "青海省格尔木市昆仑路2号", "phone": "0979-8410002"}), 201)
+    username, password = f"audit-station-{secrets.token_hex(3)}", f"Kunlun-station-{secrets.token_hex(4)}"
+    ok(await gateway.post(f"/v1/regulator/stations/{station['id']}/staff", headers=regulator, json={
+        "username": username, "password": password, "display_name": "服务站 审计测试"}), 201)
+    signed_in = ok(await gateway.post("/auth/token", data={"grant_type": "password", "username": username,
+                                                           "password": password}))
+    return station["id"], auth(signed_in["access_token"])
+
+
+async def test_a_station_s_settlement_on_the_spot_is_an_outcome_record_of_the_station(
+    gateway: httpx.AsyncClient, regulator_token: str, complaint_body: ComplaintBody, demo: dict[str, Any],
+    eventually: Eventually,
+) -> None:
+    regulator = auth(regulator_token)
+    station_id, staff = await station_staff(gateway, regulator)
+    body = complaint_body() | {
+        "green_channel": False, "settled_on_spot": {"amount_fen": 8800, "note": "商家当场退款88元"},
+        "identity": {"document_type": "resident_id_card", "document_number": "632801199003071235", "checked": True}}
+    filed = ok(await gateway.post("/v1/regulator/station-complaints", json=body, headers=staff), 201)
+    assert filed["status"] == "closed_settled"
+    merchant_id = demo["merchants"][0]["merchant_id"]
+
+    async def the_record() -> dict[str, Any] | None:
+        listed = ok(await gateway.get("/v1/regulator/audit/outcomes", headers=regulator,
+                                      params={"region": REGION, "merchant_id": merchant_id, "limit": 200}))
+        return next((item for item in listed["items"] if item["complaint_id"] == filed["id"]), None)
+
+    record = await eventually(the_record, what="the station's settlement among the outcome records (mediation)")
+    assert (record["settled_by"], record["stage"], record["case_id"], record["mediator_id"]) == (
+        "station", "station", None, station_id)
+    assert (record["requested"], record["agreed"]) == ({"type": "refund", "amount_fen": 29900},
+                                                      {"type": None, "amount_fen": 8800})
 
 
 async def test_the_merged_openapi_declares_every_audit_error_as_a_problem(gateway: httpx.AsyncClient) -> None:

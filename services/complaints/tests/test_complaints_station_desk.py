@@ -79,6 +79,14 @@ async def test_a_filing_without_a_checked_identity_is_refused_and_writes_nothing
     assert (await count("complaint"), await count("outbox")) == before
 
 
+async def settled_by_station(engine: AsyncEngine, complaint_id: str) -> list[str | None]:
+    """The station each closed.v1 of the complaint names as the one that settled it."""
+    async with engine.connect() as connection:
+        return list((await connection.execute(text(
+            "SELECT payload->>'settled_by_station' FROM outbox WHERE aggregate_id = :id "
+            "AND event_type = 'complaints.complaint.closed.v1' ORDER BY seq"), {"id": complaint_id})).scalars())
+
+
 async def test_a_walk_in_complaint_waiting_for_the_regulator_is_settled_on_the_spot_once(
     client: httpx.AsyncClient, tokens: Tokens, engine: AsyncEngine, area: Area,
 ) -> None:
@@ -155,7 +163,7 @@ async def test_only_the_filing_station_reads_or_settles_its_case(
 
 
 async def test_the_station_figures_count_received_settled_referred_and_recovered_like_the_statistics(
-    client: httpx.AsyncClient, tokens: Tokens, own_area: Area,
+    client: httpx.AsyncClient, tokens: Tokens, own_area: Area, engine: AsyncEngine,
 ) -> None:
     station_id = uuid.uuid4()
     staff = station_staff(tokens.issuer, own_area.prefecture, station_id)
@@ -178,6 +186,8 @@ async def test_the_station_figures_count_received_settled_referred_and_recovered
     expected = {"received": 3, "settled_on_spot": 2, "referred": 1, "closed": 2, "recovered_fen": 6200,
                 "recovered_on_spot_fen": 6200}
     assert figures["totals"] == expected
+    # Both closures name the station that settled them, which is how mediation's outcome audit learns of them.
+    assert [await settled_by_station(engine, case["id"]) for case in (at_filing, later)] == [[str(station_id)]] * 2
     assert figures["periods"] == [{"start": today.isoformat(), **expected}]
     assert (figures["from"], figures["to"], figures["period"]) == (today.isoformat(), today.isoformat(), "day")
 

@@ -18,13 +18,14 @@ from servicekit.calendar import end_of_day, local_date
 from servicekit.contracts.complaints_v1 import (
     ComplainantForMerchant,
     ComplaintAccepted,
+    ComplaintClosed,
     ComplaintFiled,
     ComplaintRated,
     ComplaintRouted,
     ComplaintWithdrawn,
     RouteTarget,
 )
-from servicekit.db import utcnow
+from servicekit.db import new_id, utcnow
 from servicekit.testing.plugin import Tokens
 
 # Regions no other test writes to (Haibei, Huangnan, Hainan, Guoluo, Yushu prefectures), one per concern.
@@ -184,6 +185,46 @@ async def test_thresholds_a_child_region_inherits_and_its_own_setting_overrides(
         assert invalid.headers["content-type"] == "application/problem+json"
 
 
+async def test_the_day_thresholds_are_the_region_s_own_refiling_withdrawal_and_overdue_fulfilment(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    # The same flows in a county with its own longer refiling and withdrawal windows and a shorter overdue period,
+    # and in a sibling county on the defaults (30, 7 and 14 days): raised in the first only.
+    own, default = "632324", "632724"
+    county = bearer(tokens.regulator(region=own))
+    assert (await client.put("/v1/regulator/audit/thresholds", params={"region": own}, headers=county, json={
+        "refile_days": 45, "withdrawal_days": 10, "fulfilment_overdue_days": 3})).status_code == 200
+    fulfil_by = local_date(utcnow()) + timedelta(days=1)
+    flagged: dict[str, dict[str, str]] = {}
+    for region in (own, default):
+        merchant_id, consumer_id = uuid.uuid4(), f"c-{uuid.uuid4().hex[:12]}"
+        first, _ = await settled(client, apply_event, sessionmaker, tokens, region=region, merchant_id=merchant_id,
+                                 consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED,
+                                                                 "fulfil_by": fulfil_by.isoformat()})
+        async with sessionmaker() as session:
+            closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
+                                                       {"id": uuid.UUID(first)})
+        refiled, complaint_id = await file_complaint(apply_event, sessionmaker, region=region,
+                                                     merchant_id=merchant_id, consumer_id=consumer_id,
+                                                     filed_at=closed_at + timedelta(days=40))
+        posted = await client.post(f"/v1/merchant/cases/{refiled}/messages", json={"text": "请联系我们"},
+                                   headers=bearer(tokens.merchant(merchant_id)))
+        assert posted.status_code == 201, posted.text
+        await apply_event(envelope_of(ComplaintWithdrawn(complaint_id=complaint_id, region_code=region,
+                                                         merchant_id=merchant_id,
+                                                         withdrawn_at=utcnow() + timedelta(days=9))))
+        flagged[region] = {"first": first, "refiled": refiled}
+    await raise_fulfilment_overdue(sessionmaker, now=end_of_day(fulfil_by) + timedelta(days=3))
+    assert await kinds_of(sessionmaker, flagged[own]["first"]) == ["fulfilment_overdue"]
+    assert await kinds_of(sessionmaker, flagged[own]["refiled"]) == ["refiled_after_close", "withdrawn_after_contact"]
+    assert await kinds_of(sessionmaker, flagged[default]["first"]) == []
+    assert await kinds_of(sessionmaker, flagged[default]["refiled"]) == []
+    details = {item["signal"]: item["detail"] for item in await signals_of(client, tokens, own)}
+    assert (details["refiled_after_close"]["threshold_days"], details["withdrawn_after_contact"]["threshold_days"],
+            details["fulfilment_overdue"]["threshold_days"]) == (45, 10, 3)
+
+
 async def test_refiled_after_close_within_30_days_on_the_new_case_not_after_31(
     client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
     tokens: Tokens
@@ -268,14 +309,14 @@ async def test_fulfilment_disputed_by_the_dispute_and_overdue_by_the_job_after_1
 
 
 async def mediated(client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
-                   tokens: Tokens, *, mediator: str, ground: int) -> str:
+                   tokens: Tokens, *, mediator: str, ground: int, region: str = OUTLIERS) -> str:
     """A complaint accepted for mediation, mediated by `mediator` and terminated on `ground`."""
-    case_id, _ = await file_complaint(apply_event, sessionmaker, region=OUTLIERS, merchant_id=uuid.uuid4(),
+    case_id, _ = await file_complaint(apply_event, sessionmaker, region=region, merchant_id=uuid.uuid4(),
                                       consumer_id=f"c-{uuid.uuid4().hex[:12]}", routed=False,
                                       sector="appliances")
     staff = bearer(tokens.regulator(region=OUTLIERS_PARENT))
     assigned = await client.post(f"/v1/regulator/cases/{case_id}/assign", headers=staff, json={
-        "mediator_kind": "regulator_staff", "mediator_id": mediator, "mediator_region": OUTLIERS})
+        "mediator_kind": "regulator_staff", "mediator_id": mediator, "mediator_region": region})
     assert assigned.status_code == 200, assigned.text
     terminated = await client.post(f"/v1/regulator/cases/{case_id}/terminate", json={"ground": ground}, headers=staff)
     assert terminated.status_code == 200, terminated.text
@@ -322,6 +363,53 @@ async def test_enterprise_and_mediator_outliers_by_z_score_with_a_minimum_count(
     assert [item["detail"]["mediator_id"] for item in mediator] == ["med-strict"]
     assert mediator[0]["case_id"] == terminating[-1]
     assert mediator[0]["detail"]["termination_rate"]["rate"] == 1.0
+
+
+async def test_outlier_near_misses_too_few_cases_or_not_far_enough_and_the_region_s_minimum_decides(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    few_region, near_region = "632522", "632523"
+    staff = bearer(tokens.regulator(region=OUTLIERS_PARENT))
+    for region in (few_region, near_region):
+        assert (await client.put("/v1/regulator/audit/thresholds", params={"region": region},
+                                 json={"outlier_min_cases": 3}, headers=staff)).status_code == 200
+    # Too few cases: an enterprise settling 2 of 2 below 10 % against a sector at 0 of 3, a mediator terminating
+    # 2 of 2 against the county's 0 of 3. Far by z, yet below the minimum count of 3.
+    few_merchant = uuid.uuid4()
+    few_cases = [(await settled(client, apply_event, sessionmaker, tokens, region=few_region,
+                                merchant_id=few_merchant, offer={"type": "refund", "amount_fen": 100}))[0]
+                 for _ in range(2)]
+    plain = uuid.uuid4()
+    for _ in range(3):
+        await settled(client, apply_event, sessionmaker, tokens, region=few_region, merchant_id=plain,
+                      offer={"type": "refund", "amount_fen": REQUESTED})
+    few_terminations = [await mediated(client, apply_event, sessionmaker, tokens, mediator="med-few", ground=2,
+                                       region=few_region) for _ in range(2)]
+    for _ in range(3):
+        await mediated(client, apply_event, sessionmaker, tokens, mediator="med-calm", ground=1, region=few_region)
+    # Not far enough: a mediator terminating 1 of 3 against the county's 0 of 3 (z 1.55, under 3).
+    await mediated(client, apply_event, sessionmaker, tokens, mediator="med-some", ground=2, region=near_region)
+    for mediator in ("med-some", "med-some", "med-quiet", "med-quiet", "med-quiet"):
+        await mediated(client, apply_event, sessionmaker, tokens, mediator=mediator, ground=1, region=near_region)
+
+    now = utcnow() + timedelta(seconds=1)
+    await raise_outliers(sessionmaker, now=now)
+    for region in (few_region, near_region):
+        for kind in ("enterprise_outlier", "mediator_outlier"):
+            assert await signals_of(client, tokens, region, signal=kind) == [], (region, kind)
+
+    # The same rows under a county minimum of 2: both subjects with too few cases before are far now.
+    assert (await client.put("/v1/regulator/audit/thresholds", params={"region": few_region},
+                             json={"outlier_min_cases": 2}, headers=staff)).status_code == 200
+    await raise_outliers(sessionmaker, now=now)
+    enterprise = await signals_of(client, tokens, few_region, signal="enterprise_outlier")
+    assert [(item["detail"]["merchant_id"], item["case_id"]) for item in enterprise] == [
+        (str(few_merchant), few_cases[-1])]
+    mediator = await signals_of(client, tokens, few_region, signal="mediator_outlier")
+    assert [(item["detail"]["mediator_id"], item["case_id"]) for item in mediator] == [
+        ("med-few", few_terminations[-1])]
+    assert await signals_of(client, tokens, near_region, signal="mediator_outlier") == []
 
 
 async def queue_of(client: httpx.AsyncClient, tokens: Tokens, region: str, **params: str) -> list[dict[str, Any]]:
@@ -460,6 +548,57 @@ async def test_outcome_records_show_asked_against_agreed_who_settled_fulfilment_
     bad_cursor = await client.get("/v1/regulator/audit/outcomes", params={"region": region, "cursor": "!!"},
                                   headers=regulator)
     assert bad_cursor.status_code == 422
+
+
+async def test_a_station_s_settlement_on_the_spot_is_an_outcome_record_settled_by_the_station(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    region = "632723"
+    case_id, _ = await settled(client, apply_event, sessionmaker, tokens, region=region,
+                               offer={"type": "refund", "amount_fen": REQUESTED})
+    station_id, merchant_id, complaint_id = uuid.uuid4(), uuid.uuid4(), new_id()
+    case_no = f"TS-{region}-20261205-000001"
+    filed_at = utcnow()
+    await apply_event(envelope_of(ComplaintFiled(
+        complaint_id=complaint_id, case_no=case_no, kind="complaint", region_code=region, merchant_id=merchant_id,
+        respondent_name="某商店", sector="food", category=None, channel="station", request_type="refund",
+        request_amount_fen=REQUESTED, green_channel=False, filed_at=filed_at)))
+    closed = ComplaintClosed(complaint_id=complaint_id, case_no=case_no, region_code=region, merchant_id=merchant_id,
+                             status="closed_settled", recovered_fen=5_000, closed_at=filed_at,
+                             settled_by_station=station_id)
+    await apply_event(envelope_of(closed))
+    await apply_event(envelope_of(closed))  # a redelivery under a new event id adds nothing
+    await apply_event(envelope_of(ComplaintRated(complaint_id=complaint_id, merchant_id=merchant_id, rating=4,
+                                                 rated_at=utcnow())))
+    # Any other closure is of a case mediation already has: it adds no record.
+    await apply_event(envelope_of(closed.model_copy(update={"complaint_id": new_id(), "settled_by_station": None})))
+
+    regulator = bearer(tokens.regulator(region=region))
+    first = await client.get("/v1/regulator/audit/outcomes", params={"region": region, "limit": 1},
+                             headers=regulator)
+    assert first.status_code == 200, first.text
+    [record] = first.json()["items"]
+    assert (record["case_id"], record["complaint_id"], record["case_no"]) == (None, str(complaint_id), case_no)
+    assert (record["settled_by"], record["stage"], record["status"], record["mediator_id"]) == (
+        "station", "station", "settled", str(station_id))
+    assert (record["requested"], record["agreed"]) == ({"type": "refund", "amount_fen": REQUESTED},
+                                                      {"type": None, "amount_fen": 5_000})
+    assert (record["days_to_close"], record["fulfilment"], record["rating"], record["sector"]) == (0, None, 4, "food")
+    # One cursor pages through the stations' settlements and the mediation cases together, newest first.
+    rest = await client.get("/v1/regulator/audit/outcomes", headers=regulator,
+                            params={"region": region, "limit": 1, "cursor": first.json()["next_cursor"]})
+    assert [item["case_id"] for item in rest.json()["items"]] == [case_id]
+    assert rest.json()["next_cursor"] is None
+    of_merchant = await client.get("/v1/regulator/audit/outcomes", headers=regulator,
+                                   params={"region": region, "merchant_id": str(merchant_id)})
+    assert [item["complaint_id"] for item in of_merchant.json()["items"]] == [str(complaint_id)]
+    elsewhere = await client.get("/v1/regulator/audit/outcomes", params={"region": "632800"},
+                                 headers=bearer(tokens.regulator(region="632800")))
+    assert str(complaint_id) not in [item["complaint_id"] for item in elsewhere.json()["items"]]
+    async with sessionmaker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM station_settlement WHERE region_code = :region"),
+                                    {"region": region}) == 1
 
 
 async def test_changing_a_recorded_review_row_breaks_its_chain_entry(

@@ -194,12 +194,14 @@ async def test_recusal_suspends_mediation_until_decided(
     assert (await client.get(f"/v1/regulator/cases/{case_id}", headers=regulator)).json()["mediator"] is None
 
 
+@pytest.mark.parametrize(("mediator_kind", "mediator_id", "settled_by"), [
+    ("service_station", "station-7", "station"), ("regulator_staff", "reg-mediator-7", "regulator_mediation")])
 async def test_the_mediator_records_the_signed_agreement_and_the_case_settles(
     client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
-    tokens: Tokens
+    tokens: Tokens, mediator_kind: str, mediator_id: str, settled_by: str
 ) -> None:
     case_id = await mediation_case(apply_event, sessionmaker)
-    await assign(client, tokens, case_id, mediator_kind="service_station", mediator_id="station-7",
+    await assign(client, tokens, case_id, mediator_kind=mediator_kind, mediator_id=mediator_id,
                  parties_consented=True)
     signed = utcnow() - timedelta(minutes=5)
     body = {"type": "compensation", "amount_fen": 59800, "fulfil_by": "2030-01-10",
@@ -209,11 +211,15 @@ async def test_the_mediator_records_the_signed_agreement_and_the_case_settles(
                                  headers=bearer(tokens.regulator()))
     assert by_staff.status_code == 403
     recorded = await client.post(f"/v1/regulator/cases/{case_id}/agreement", json=body,
-                                 headers=mediator_token(tokens, "station-7"))
+                                 headers=mediator_token(tokens, mediator_id))
     assert recorded.status_code == 201, recorded.text
     agreement = recorded.json()
     assert (agreement["stage"], agreement["document_no"], agreement["mediator_id"]) == (
-        "mediation", "格市监调〔2026〕1号", "station-7")
+        "mediation", "格市监调〔2026〕1号", mediator_id)
+    # The outcome record names who settled it: the station the case was delegated to, or the regulator's mediator.
+    record = (await client.get(f"/v1/regulator/audit/outcomes/{case_id}", headers=bearer(tokens.regulator()))).json()
+    assert (record["settled_by"], record["stage"], record["mediator_id"], record["agreed"]) == (
+        settled_by, "mediation", mediator_id, {"type": "compensation", "amount_fen": 59800})
     settled = (await outbox_events(sessionmaker, case_id))[-1]
     assert settled[0] == "mediation.case.settled.v1"
     assert (settled[1]["stage"], settled[1]["amount_fen"], settled[1]["document_no"]) == (

@@ -233,6 +233,10 @@ class ComplaintClosed(EventContract):
     status: str
     recovered_fen: int
     closed_at: datetime
+    # Added within v1 (optional, so older events still parse): the consumer-rights service station that settled the
+    # complaint on the spot, at filing or while it waited for the regulator; null for every other closure. Mediation
+    # keeps these outcomes beside its own cases for the outcome audit (they never reach it as a case).
+    settled_by_station: uuid.UUID | None = None
 
 
 class ComplaintRated(EventContract):

@@ -252,6 +252,7 @@ def _closed_event(row: Mapping[str, Any], source: str) -> EventEnvelope:
         complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
         merchant_id=row["merchant_id"], status=row["status"], recovered_fen=row["recovered_fen"],
         closed_at=row["closed_at"],
+        settled_by_station=row["station_id"] if row["station_settled_at"] is not None else None,
     ).envelope(source=source)
 
 

@@ -75,7 +75,7 @@ async def settle_on_the_spot(session: AsyncSession, *, complaint_id: uuid.UUID, 
             return [ComplaintClosed(
                 complaint_id=row["id"], case_no=row["case_no"], region_code=row["region_code"],
                 merchant_id=row["merchant_id"], status=row["status"], recovered_fen=row["recovered_fen"],
-                closed_at=row["closed_at"],
+                closed_at=row["closed_at"], settled_by_station=station_id,
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.CLOSED_SETTLED,

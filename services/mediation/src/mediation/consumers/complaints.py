@@ -11,6 +11,7 @@ from mediation.regulator import service as regulator_service
 from mediation.settings import MediationSettings
 from servicekit.contracts.complaints_v1 import (
     ComplaintAccepted,
+    ComplaintClosed,
     ComplaintFiled,
     ComplaintRated,
     ComplaintRouted,
@@ -60,7 +61,17 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # The sector and filing time the outcome audit compares by (reports never reach mediation).
         if filed.kind == "complaint":
             await signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
-                                       filed_at=filed.filed_at)
+                                       filed_at=filed.filed_at, request_type=filed.request_type,
+                                       request_amount_fen=filed.request_amount_fen)
+
+    async def on_complaint_closed(session: AsyncSession, envelope: EventEnvelope) -> None:
+        closed = ComplaintClosed.model_validate(envelope.data)
+        # Only a station's settlement on the spot: every other closure is of a case mediation already has.
+        if closed.settled_by_station is not None:
+            await signals.record_station_settlement(
+                session, complaint_id=closed.complaint_id, case_no=closed.case_no, region_code=closed.region_code,
+                merchant_id=closed.merchant_id, station_id=closed.settled_by_station, amount_fen=closed.recovered_fen,
+                settled_at=closed.closed_at)
 
     async def on_complaint_rated(session: AsyncSession, envelope: EventEnvelope) -> None:
         rated = ComplaintRated.model_validate(envelope.data)
@@ -74,6 +85,7 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
 
     return {
         ComplaintFiled.event_type: on_complaint_filed,
+        ComplaintClosed.event_type: on_complaint_closed,
         PersonalDataErased.event_type: on_personal_data_erased,
         ComplaintRated.event_type: on_complaint_rated,
         ComplaintRouted.event_type: on_complaint_routed,

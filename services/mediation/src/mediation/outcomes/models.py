@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -102,3 +103,26 @@ class ComplaintProfile(Base):
     filed_at: Mapped[datetime | None]
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rated_at: Mapped[datetime | None]
+    # What the consumer asked for, so an outcome that never became a mediation case (a station's) shows it too.
+    request_type: Mapped[str | None] = mapped_column(String(32))
+    request_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StationSettlement(Base):
+    """A complaint a consumer-rights service station settled on the spot (complaints' `closed.v1` naming the
+    station): an outcome with no mediation case behind it, listed among the outcome records as the station's."""
+
+    __tablename__ = "station_settlement"
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount_fen"),
+        # The outcome list of a region, newest first, like the cases' own index.
+        Index("ix_station_settlement_region_code_complaint_id", "region_code", "complaint_id"),
+    )
+
+    complaint_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    region_code: Mapped[str] = mapped_column(String(6))
+    merchant_id: Mapped[uuid.UUID | None]
+    station_id: Mapped[uuid.UUID]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    settled_at: Mapped[datetime]

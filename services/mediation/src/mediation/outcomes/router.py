@@ -63,7 +63,8 @@ def _next(last_id: uuid.UUID | None) -> str | None:
             responses=problems())
 async def list_outcomes(region: Region, principal: RegulatorPrincipal, session: DbSession,
                         merchant_id: uuid.UUID | None = None, cursor: Cursor = None, limit: Limit = 50) -> OutcomeList:
-    """Asked against agreed, days to close, who settled it, fulfilment, the consumer's rating and the signals."""
+    """Asked against agreed, days to close, who settled it, fulfilment, the consumer's rating and the signals; the
+    complaints a service station settled on the spot are listed too (`settled_by` station, `case_id` null)."""
     page = await outcomes_service.list_outcomes(session, principal=principal, region=region, merchant_id=merchant_id,
                                                 before_id=_cursor(cursor), limit=limit)
     return OutcomeList(items=page.items, next_cursor=_next(page.last_id))

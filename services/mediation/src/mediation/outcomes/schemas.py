@@ -35,14 +35,15 @@ class FulfilmentRead(BaseModel):
 class OutcomeRecord(BaseModel):
     """What was asked against what was agreed, how long it took, who settled it, and what happened after."""
 
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(description="The mediation case; null for a complaint a service station "
+                                                  "settled on the spot, which never became one.")
     case_no: str
     complaint_id: uuid.UUID
     region_code: str
     merchant_id: uuid.UUID | None
     sector: str | None
     status: str = Field(description="settled | terminated")
-    stage: str
+    stage: str = Field(description="negotiation | mediation | station (settled on the spot at a service station)")
     opened_at: datetime
     filed_at: datetime | None
     closed_at: datetime
@@ -50,7 +51,7 @@ class OutcomeRecord(BaseModel):
     requested: Remedy
     agreed: Remedy | None
     settled_by: SettledBy | None = Field(description="Null when the case ended without agreement.")
-    mediator_id: str | None
+    mediator_id: str | None = Field(description="The mediator; for a settlement on the spot, the station's id.")
     termination_ground: int | None
     fulfilment: FulfilmentRead | None
     rating: int | None = Field(description="The consumer's rating of the handling, 1..5, once given.")

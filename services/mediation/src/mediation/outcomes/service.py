@@ -25,7 +25,7 @@ from mediation.cases.access import Actor, load_case
 from mediation.cases.models import MediationCase
 from mediation.cases.state import FINAL, CaseStatus, Stage
 from mediation.outcomes import thresholds
-from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind
+from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind, StationSettlement
 from mediation.outcomes.rules import RULES
 from mediation.outcomes.schemas import (
     EnterpriseFigures,
@@ -130,19 +130,52 @@ def _record(case: MediationCase, agreement: SettlementAgreement | None, profile:
         rating=profile.rating if profile else None, signals=signals)
 
 
+STATION_STAGE = "station"
+
+
+def _station_record(settlement: StationSettlement, profile: ComplaintProfile | None) -> OutcomeRecord:
+    """A settlement on the spot: agreed there and then, so no agreement to fulfil and no mediation case."""
+    filed_at = profile.filed_at if profile else None
+    return OutcomeRecord(
+        case_id=None, case_no=settlement.case_no, complaint_id=settlement.complaint_id,
+        region_code=settlement.region_code, merchant_id=settlement.merchant_id,
+        sector=profile.sector if profile else None, status=CaseStatus.SETTLED.value, stage=STATION_STAGE,
+        opened_at=filed_at or settlement.settled_at, filed_at=filed_at, closed_at=settlement.settled_at,
+        days_to_close=(local_date(settlement.settled_at) - local_date(filed_at or settlement.settled_at)).days,
+        requested=Remedy(type=profile.request_type if profile else None,
+                         amount_fen=profile.request_amount_fen if profile else None),
+        agreed=Remedy(type=None, amount_fen=settlement.amount_fen), settled_by=SettledBy.STATION,
+        mediator_id=str(settlement.station_id), termination_ground=None, fulfilment=None,
+        rating=profile.rating if profile else None, signals=[])
+
+
 async def list_outcomes(session: AsyncSession, *, principal: Principal, region: str, merchant_id: uuid.UUID | None,
                         before_id: uuid.UUID | None, limit: int) -> Page:
-    """Closed cases of the region and below, newest case first."""
+    """Closed cases of the region and below and the complaints its stations settled on the spot, newest first.
+
+    Both are keyed by UUIDv7 (the case's id, the complaint's id for a station's settlement), so one cursor pages
+    through the two: a page of each after the cursor, merged, cut to the limit."""
     require_auditor(principal, region)
     query = _outcome_query().where(_in_region(MediationCase.region_code, region))
+    stations = (select(StationSettlement, ComplaintProfile)
+                .outerjoin(ComplaintProfile, ComplaintProfile.complaint_id == StationSettlement.complaint_id)
+                .where(_in_region(StationSettlement.region_code, region)))
     if merchant_id is not None:
         query = query.where(MediationCase.merchant_id == merchant_id)
+        stations = stations.where(StationSettlement.merchant_id == merchant_id)
     if before_id is not None:
         query = query.where(MediationCase.id < before_id)
-    rows, last_id = await _page(session, query, MediationCase.id, limit)
-    signals = await _signals_by_case(session, [row[0].id for row in rows])
-    return Page(items=[_record(case, agreement, profile, signals.get(case.id, []))
-                       for case, agreement, profile in rows], last_id=last_id)
+        stations = stations.where(StationSettlement.complaint_id < before_id)
+    cases = list(await session.execute(query.order_by(MediationCase.id.desc()).limit(limit + 1)))
+    settled_on_spot = list(await session.execute(
+        stations.order_by(StationSettlement.complaint_id.desc()).limit(limit + 1)))
+    signals = await _signals_by_case(session, [row[0].id for row in cases])
+    merged: list[tuple[uuid.UUID, OutcomeRecord]] = [
+        *((case.id, _record(case, agreement, profile, signals.get(case.id, []))) for case, agreement, profile in cases),
+        *((settlement.complaint_id, _station_record(settlement, profile)) for settlement, profile in settled_on_spot)]
+    merged.sort(key=lambda keyed: keyed[0], reverse=True)
+    page = merged[:limit]
+    return Page(items=[record for _, record in page], last_id=page[-1][0] if len(merged) > limit else None)
 
 
 async def get_outcome(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID) -> OutcomeRecord:

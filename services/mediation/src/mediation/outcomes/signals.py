@@ -20,7 +20,7 @@ from mediation.audit import service as audit_service
 from mediation.cases.models import CaseEvent, MediationCase
 from mediation.cases.state import FINAL
 from mediation.outcomes import rules, thresholds
-from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind
+from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind, StationSettlement
 from servicekit.db import new_id
 
 WITHDRAWAL_GROUND = 1
@@ -134,15 +134,30 @@ _profiles = cast(Table, ComplaintProfile.__table__)
 # Built once, executed with parameters: building the upsert per event cost more than running it.
 _RECORD_FILED = (
     insert(_profiles)
-    .values(complaint_id=bindparam("complaint_id"), sector=bindparam("sector"), filed_at=bindparam("filed_at"))
+    .values(complaint_id=bindparam("complaint_id"), sector=bindparam("sector"), filed_at=bindparam("filed_at"),
+            request_type=bindparam("request_type"), request_amount_fen=bindparam("request_amount_fen"))
     .on_conflict_do_update(index_elements=[_profiles.c.complaint_id],
-                           set_={"sector": bindparam("sector"), "filed_at": bindparam("filed_at")})
+                           set_={"sector": bindparam("sector"), "filed_at": bindparam("filed_at"),
+                                 "request_type": bindparam("request_type"),
+                                 "request_amount_fen": bindparam("request_amount_fen")})
 )
 
 
-async def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime) -> None:
-    """Keep the complaint's sector and filing time (from complaints' `filed` event)."""
-    await session.execute(_RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at})
+async def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime,
+                       request_type: str, request_amount_fen: int | None) -> None:
+    """Keep the complaint's sector, filing time and request (from complaints' `filed` event)."""
+    await session.execute(_RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at,
+                                          "request_type": request_type, "request_amount_fen": request_amount_fen})
+
+
+async def record_station_settlement(session: AsyncSession, *, complaint_id: uuid.UUID, case_no: str,
+                                    region_code: str, merchant_id: uuid.UUID | None, station_id: uuid.UUID,
+                                    amount_fen: int, settled_at: datetime) -> None:
+    """Keep a complaint a station settled on the spot (from complaints' `closed` event naming the station); a
+    redelivery adds nothing."""
+    await session.execute(insert(StationSettlement).values(
+        complaint_id=complaint_id, case_no=case_no, region_code=region_code, merchant_id=merchant_id,
+        station_id=station_id, amount_fen=amount_fen, settled_at=settled_at).on_conflict_do_nothing())
 
 
 async def record_rating(session: AsyncSession, *, complaint_id: uuid.UUID, rating: int, rated_at: datetime) -> None:
