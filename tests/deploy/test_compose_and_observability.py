@@ -3,8 +3,10 @@ and every metric the rules and the dashboard use is one the code exports."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "deploy" / "observability"
@@ -126,27 +129,117 @@ def test_the_alert_rules_pass_promtool() -> None:
     assert "SUCCESS" in checked.stdout
 
 
-def exported_metrics() -> set[str]:
-    """Names of every odr_* metric the code declares (counters also export <name>_total)."""
-    declared: set[str] = set()
-    for source in [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py"),
-                   *ROOT.glob("gateway/src/**/*.py")]:
-        declared.update(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"(odr_[a-z0-9_]+)"', source.read_text()))
-    return declared
+# The labels Prometheus adds to every scraped series, whatever the code declares.
+TARGET_LABELS = {"instance", "job"}
+SELECTOR = re.compile(r"\b(odr_[a-z0-9_]+)\s*(?:\{([^}]*)\})?")
+MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
+GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
+TEMPLATE_LABEL = re.compile(r"\$labels\.([a-zA-Z_]\w*)")
+# What the issue asks to be measured, by metric and the label it must carry.
+ISSUE_METRICS = {"odr_http_requests_total": "route", "odr_http_request_seconds_bucket": "route",
+                 "odr_consumer_lag": "partition", "odr_outbox_backlog": "service",
+                 "odr_outbox_oldest_unsent_seconds": "service", "odr_outbox_parked_rows": "service",
+                 "odr_inbox_events_total": "outcome", "odr_deadline_breaches_total": "kind",
+                 "odr_webhook_attempts_total": "outcome"}
 
 
-def used_metrics(expression: str) -> set[str]:
-    return {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in re.findall(r"\bodr_[a-z0-9_]+", expression)}
+def exported_series() -> dict[str, set[str]]:
+    """Every odr_* series name the processes export, with its labels: read from prometheus_client's registry after
+    importing every module of the platform's packages, as each process does its own."""
+    for package_name in ("servicekit", "complaints", "merchants", "mediation", "gateway"):
+        package = importlib.import_module(package_name)
+        for module in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            importlib.import_module(module.name)
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    series: dict[str, set[str]] = {}
+    # prometheus_client keeps a metric's type and label names in private attributes only.
+    for collector in list(REGISTRY._collector_to_names):
+        name: str = getattr(collector, "_name", "")
+        if name.startswith("odr_"):
+            labels = set(collector._labelnames) | TARGET_LABELS
+            for suffix in suffixes[collector._type]:
+                series[name + suffix] = labels | {"le"} if suffix == "_bucket" else labels
+    return series
 
 
-def test_every_metric_the_alerts_and_the_dashboard_use_is_exported() -> None:
-    exported = {re.sub(r"_total$", "", name) for name in exported_metrics()}
-    rules = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())["groups"]
-    expressions = [rule["expr"] for group in rules for rule in group["rules"]]
-    dashboard = json.loads((OBSERVABILITY / "dashboards" / "odr-platform.json").read_text())
-    expressions += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+def string_literals() -> set[str]:
+    """Every quoted string of the platform's code, where label values are written."""
+    sources = [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py"),
+               *ROOT.glob("gateway/src/**/*.py")]
+    return {value for source in sources for value in re.findall(r'"([a-z0-9_.]+)"', source.read_text())}
 
-    used = set().union(*(used_metrics(expression) for expression in expressions))
 
-    assert used, "no metric found in the rules and panels"
-    assert used <= exported, f"not exported by any process: {sorted(used - exported)}"
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def dashboard_panels() -> list[dict[str, Any]]:
+    panels: list[dict[str, Any]] = json.loads((OBSERVABILITY / "dashboards" / "odr-platform.json").read_text())[
+        "panels"]
+    return panels
+
+
+def check_expression(expression: str, series: dict[str, set[str]], literals: set[str]) -> list[str]:
+    """What in one PromQL expression names a series, a label or a label value no process exports."""
+    problems: list[str] = []
+    used = SELECTOR.findall(expression)
+    for name, matchers in used:
+        if name not in series:
+            problems.append(f"{name} is not exported")
+            continue
+        for label, operator, value in MATCHER.findall(matchers):
+            if label not in series[name]:
+                problems.append(f"{name} has no label {label}")
+            elif operator in ("=", "!=") and value not in literals:
+                problems.append(f"{name}: no code writes {label}={value!r}")
+    for grouping in GROUPING.findall(expression):
+        for label in filter(None, (part.strip() for part in grouping.split(","))):
+            problems.extend(f"{name} has no label {label} to group by" for name, _ in used
+                            if name in series and label not in series[name])
+    return problems
+
+
+def test_the_registry_read_here_is_what_the_code_declares() -> None:
+    series = exported_series()
+
+    assert series["odr_consumer_lag"] == {"group", "topic", "partition"} | TARGET_LABELS
+    assert {"odr_http_request_seconds_bucket", "odr_http_request_seconds_count", "odr_outbox_parked_total",
+            "odr_outbox_parked_rows"} <= set(series)
+    assert check_expression('sum by (nope) (odr_outbox_backlog{service="x"})', series, {"x"}) == [
+        "odr_outbox_backlog has no label nope to group by"]
+    assert check_expression('odr_webhook_attempts_total{outcome="lost"} + odr_gone', series, {"delivered"}) == [
+        "odr_webhook_attempts_total: no code writes outcome='lost'", "odr_gone is not exported"]
+
+
+def test_every_series_label_and_value_the_alerts_and_the_dashboard_use_is_exported() -> None:
+    series, literals = exported_series(), string_literals()
+    expressions = {rule["alert"]: rule["expr"] for rule in alert_rules()}
+    expressions.update({panel["title"]: target["expr"] for panel in dashboard_panels() for target in panel["targets"]})
+
+    problems = {where: found for where, expression in expressions.items()
+                if (found := check_expression(expression, series, literals))}
+
+    assert not problems
+
+
+def test_each_alert_names_in_its_text_only_labels_its_expression_keeps() -> None:
+    for rule in alert_rules():
+        [kept] = GROUPING.findall(rule["expr"])[:1] or [""]
+        named = {label for text in rule["annotations"].values() for label in TEMPLATE_LABEL.findall(text)}
+        assert named <= {part.strip() for part in kept.split(",")}, rule["alert"]
+
+
+def test_the_code_exports_what_the_issue_asks_and_the_dashboard_shows_all_of_it() -> None:
+    series = exported_series()
+    shown = " ".join(target["expr"] for panel in dashboard_panels() for target in panel["targets"])
+    datasources = yaml.safe_load(
+        (ROOT / "deploy" / "compose" / "grafana" / "provisioning" / "datasources" / "odr.yaml").read_text())
+    prometheus_uid = next(source["uid"] for source in datasources["datasources"] if source["type"] == "prometheus")
+
+    for name, label in ISSUE_METRICS.items():
+        assert label in series.get(name, set()), (name, label)
+        assert re.search(rf"\b{name}\b", shown), f"no panel shows {name}"
+    assert re.search(r"by \([^)]*\bpartition\b[^)]*\) \(odr_consumer_lag\)", shown), "lag per partition"
+    assert re.search(r"by \([^)]*\broute\b[^)]*\) \(rate\(odr_http_requests_total", shown), "requests by route"
+    assert {panel["datasource"]["uid"] for panel in dashboard_panels()} == {prometheus_uid}
