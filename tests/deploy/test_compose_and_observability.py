@@ -129,6 +129,21 @@ def test_the_alert_rules_pass_promtool() -> None:
     assert "SUCCESS" in checked.stdout
 
 
+def test_each_alert_the_issue_asks_for_fires_when_it_should_and_not_before() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: make test installs it (Debian package prometheus) when it can"
+    unit_tests = yaml.safe_load((OBSERVABILITY / "alerts.test.yaml").read_text())["tests"]
+    fired = {check["alertname"] for test in unit_tests for check in test["alert_rule_test"] if check["exp_alerts"]}
+
+    checked = subprocess.run([promtool, "test", "rules", str(OBSERVABILITY / "alerts.test.yaml")],
+                             capture_output=True, text=True, timeout=60)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Oldest unsent event, consumer lag, dead-letter growth, deadline breaches, 5xx rate, webhook failure rate.
+    assert {"OdrOutboxOldestUnsent", "OdrConsumerLag", "OdrDeadLetters", "OdrDeadlineBreaches", "OdrHigh5xxRate",
+            "OdrWebhookFailureRate"} <= fired
+
+
 # The labels Prometheus adds to every scraped series, whatever the code declares.
 TARGET_LABELS = {"instance", "job"}
 SELECTOR = re.compile(r"\b(odr_[a-z0-9_]+)\s*(?:\{([^}]*)\})?")
