@@ -13,15 +13,24 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from pydantic import BaseModel, ValidationError
+
+from complaints.settings import ComplaintsSettings
+from gateway.settings import GatewaySettings
+from mediation.settings import MediationSettings
+from merchants.settings import MerchantsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "deploy" / "observability"
 VENV = Path(sys.executable).parent.parent
 SERVICES = ("complaints", "merchants", "mediation")
+PROCESS_SETTINGS: dict[str, type[BaseModel]] = {"complaints": ComplaintsSettings, "merchants": MerchantsSettings,
+                                                "mediation": MediationSettings, "gateway": GatewaySettings}
 # Every variable the compose file requires from `.env`.
 SECRETS = ("POSTGRES_PASSWORD", "COMPLAINTS_DB_PASSWORD", "MERCHANTS_DB_PASSWORD", "MEDIATION_DB_PASSWORD",
            "ODR_SUBJECT_KEY", "ODR_INTERNAL_TOKEN", "ODR_JWT_PUBLIC_KEY", "ODR_PII_KEY", "ODR_JWT_PRIVATE_KEY",
@@ -90,6 +99,20 @@ def test_the_gateway_gets_no_database_kafka_or_personal_data_secret(compose: dic
     assert {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET", "ODR_TRUSTED_PROXIES"} <= set(environment)
     for service in SERVICES:
         assert not {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET"} & set(compose["services"][service]["environment"])
+
+
+@pytest.mark.parametrize("name", ["complaints", "merchants", "mediation", "gateway", "migrate-complaints",
+                                  "migrate-merchants", "migrate-mediation", "seed"])
+def test_each_process_has_every_production_setting_it_needs(name: str, compose: dict[str, Any]) -> None:
+    environment = {key: str(value) for key, value in compose["services"][name]["environment"].items()}
+    settings = PROCESS_SETTINGS[environment["ODR_SERVICE_NAME"]]
+    assert environment["ODR_ENVIRONMENT"] == "prod"
+
+    with mock.patch.dict(os.environ, environment, clear=True):
+        try:
+            settings()
+        except ValidationError as error:
+            pytest.fail(f"{name} would not start as compose runs it: {error}")
 
 
 def test_uploads_live_on_volumes_and_built_images_are_never_pulled(compose: dict[str, Any]) -> None:
