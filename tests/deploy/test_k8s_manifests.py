@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -266,3 +267,34 @@ def test_monitoring_scrapes_every_process_and_carries_the_alert_rules(prod: list
                for service in of_kind(prod, "Service").values())
     rules = of_kind(prod, "PrometheusRule")["odr"]["spec"]["groups"]
     assert rules == next(documents(ROOT / "deploy" / "observability" / "alerts.yaml"))["groups"]
+
+
+def test_production_traces_every_process_to_a_collector_its_network_policy_lets_it_reach(
+        prod: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
+    policies = of_kind(prod, "NetworkPolicy").values()
+    for name in PROCESSES:
+        pod = of_kind(prod, "Deployment")[name]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        environment = environment_of(container, prod)
+        assert environment["ODR_OTEL_ENABLED"] == "true"
+        endpoint = urlsplit(environment["ODR_OTEL_EXPORTER_ENDPOINT"])
+        namespace = (endpoint.hostname or "").split(".")[1]
+        pod_labels = of_kind(prod, "Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+        reachable = [
+            rule for policy in policies if "Egress" in policy["spec"]["policyTypes"]
+            and selects(policy["spec"]["podSelector"], pod_labels)
+            for rule in policy["spec"].get("egress", [])
+            if {"protocol": "TCP", "port": endpoint.port} in rule.get("ports", [])
+            and any(peer.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": namespace}
+                    for peer in rule.get("to", []))]
+        assert reachable, name
+    # Off unless turned on: the development overlay keeps servicekit's default.
+    assert of_kind(dev, "ConfigMap")["odr-config"]["data"]["ODR_OTEL_ENABLED"] == "false"
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) picks a pod of these labels."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    return all(labels.get(expression["key"]) in expression["values"]
+               for expression in selector.get("matchExpressions", []) if expression["operator"] == "In")
