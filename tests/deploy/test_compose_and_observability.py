@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -130,6 +131,22 @@ def test_uploads_live_on_volumes_and_built_images_are_never_pulled(compose: dict
     # The image makes /data owned by the service user, so a fresh named volume mounted there is writable by it.
     assert "chown -R 10001:10001 /data" in dockerfile
     assert "USER 10001" in dockerfile
+
+
+def test_the_image_caches_its_dependencies_apart_from_the_code_and_sends_no_local_state() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    build_stage = dockerfile.split("FROM python:3.11-slim AS build", 1)[1].split("\nFROM ", 1)[0]
+    dependencies, code = build_stage.split("RUN uv sync --frozen --no-dev --no-install-workspace", 1)
+    copied = [source for line in dependencies.splitlines() if line.startswith("COPY ") for source in line.split()[1:-1]]
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    # Before the dependency layer only the lock and the manifests (every member's, or `uv sync --frozen` fails), so
+    # a change to the code reuses it; the code comes after.
+    assert sorted(copied) == sorted(["pyproject.toml", "uv.lock", *(f"{member}/pyproject.toml" for member in members)])
+    assert "RUN uv sync --frozen --no-dev --no-editable" in code
+    ignored = {line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"}
+    assert {".git", "**/.venv", ".odr", "web/node_modules", ".env", "*.env", "data"} <= ignored
+    for source in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, flags=re.MULTILINE):
+        assert {source, source.split("/")[0]}.isdisjoint(ignored), source
 
 
 def test_traces_dashboards_and_alerts_run_beside_prometheus(compose: dict[str, Any]) -> None:
