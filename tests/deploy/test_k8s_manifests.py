@@ -6,6 +6,7 @@ PostgreSQL the platform needs; the Kafka topics and users match the code."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -298,3 +299,29 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         return False
     return all(labels.get(expression["key"]) in expression["values"]
                for expression in selector.get("matchExpressions", []) if expression["operator"] == "In")
+
+
+def test_every_secret_a_pod_reads_is_made_by_the_readme_s_commands_or_an_operator_and_keys_from_files(
+        prod: list[dict[str, Any]]) -> None:
+    readme = (K8S / "README.md").read_text()
+    from_files = dict(re.findall(r"create secret generic ([\w-]+) --from-file=(\w+)=", readme))
+    [env_files] = re.findall(
+        r"for s in ([\w\s-]+); do\n\s+kubectl -n odr create secret generic \$s --from-env-file", readme)
+    [per_service] = re.findall(r"kubectl -n odr create secret generic (odr-db-)\$s", readme)
+    made = set(from_files) | set(env_files.split()) | {per_service + service for service in SERVICES}
+    # Strimzi writes each KafkaUser's password into a Secret of its name, and publishes the cluster CA.
+    made |= set(of_kind(prod, "KafkaUser")) | {"odr-cluster-ca-cert"}
+    read: set[str] = set()
+    for deployment in of_kind(prod, "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod.get("initContainers", []):
+            read |= {source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source}
+            read |= {item["valueFrom"]["secretKeyRef"]["name"] for item in container["env"] if "valueFrom" in item}
+        read |= {volume["secret"]["secretName"] for volume in pod["volumes"] if "secret" in volume}
+    cluster = of_kind(prod, "Cluster")["odr-postgres"]["spec"]
+    read |= {cluster["backup"]["barmanObjectStore"]["s3Credentials"]["accessKeyId"]["name"]}
+
+    assert read <= made, f"no command makes {sorted(read - made)}"
+    # A PEM's newlines cannot pass through an env file: keys are made from their files.
+    assert {secret: key for secret, key in from_files.items() if secret in FILE_SECRETS} == {
+        secret: keys[0] for secret, keys in FILE_SECRETS.items()}
