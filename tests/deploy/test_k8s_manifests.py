@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from complaints.settings import ComplaintsSettings
+from gateway import personal_data, tokens, webapp
+from gateway.routes import ROUTES
 from gateway.settings import GatewaySettings
 from mediation.settings import MediationSettings
 from merchants.settings import MerchantsSettings
@@ -257,7 +259,14 @@ def test_the_ingress_serves_only_public_paths_over_tls(prod: list[dict[str, Any]
     assert tls["hosts"] == [rule["host"]] == ["12315.example.gov.cn"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
     paths = {path["path"] for path in rule["http"]["paths"]}
-    assert {"/v1", "/auth", "/app", "/console"} <= paths
+    # Exactly the prefixes the gateway serves to the public, read from its code: the proxied API, the token
+    # endpoints and the key set, the screens and their assets, and the API's documentation.
+    served = {template.split("/", 2)[1] for template in
+              [*(route.template for route in ROUTES), *(route.path for route in tokens.router.routes),
+               *(route.path for route in personal_data.router.routes)]}
+    public = {f"/{prefix}" for prefix in served} | {webapp.MOUNT_PATH, webapp.BUILT_ASSETS_PATH,
+                                                     *webapp.BUILT_SCREENS, "/docs", "/openapi.json"}
+    assert paths == public
     assert not paths & {"/", "/metrics", "/readyz", "/healthz", "/internal"}
 
 
