@@ -334,3 +334,27 @@ def test_every_secret_a_pod_reads_is_made_by_the_readme_s_commands_or_an_operato
     # A PEM's newlines cannot pass through an env file: keys are made from their files.
     assert {secret: key for secret, key in from_files.items() if secret in FILE_SECRETS} == {
         secret: keys[0] for secret, keys in FILE_SECRETS.items()}
+
+
+# Connections a replica opens beside its pool (2 x ODR_DATABASE_POOL_SIZE with the overflow): mediation's case-feed
+# listener, a migration or CLI run, a margin (deploy/README.md, "Connection budget").
+OWN_CONNECTIONS = 3
+# What PostgreSQL keeps for itself: superuser slots, streaming replicas, the operator's and the exporter's sessions.
+SERVER_RESERVE = 30
+
+
+def test_the_connection_budget_holds_at_the_autoscalers_maximum(prod: list[dict[str, Any]]) -> None:
+    pool_size = int(of_kind(prod, "ConfigMap")["odr-service-config"]["data"]["ODR_DATABASE_POOL_SIZE"])
+    pooler = of_kind(prod, "Pooler")["odr-postgres-pooler"]["spec"]
+    per_instance = int(pooler["pgbouncer"]["parameters"]["default_pool_size"])
+    max_connections = int(of_kind(prod, "Cluster")["odr-postgres"]["spec"]["postgresql"]["parameters"][
+        "max_connections"])
+    demand = {name: of_kind(prod, "HorizontalPodAutoscaler")[name]["spec"]["maxReplicas"]
+              * (2 * pool_size + OWN_CONNECTIONS) for name in SERVICES}
+
+    # Session pooling: each client connection holds a server connection, and a pooler instance's clients beyond its
+    # default_pool_size for a database and role wait. Kubernetes may send all of a service's connections to one
+    # instance, so one instance must take them all.
+    assert pooler["pgbouncer"]["poolMode"] == "session"
+    assert all(connections <= per_instance for connections in demand.values()), demand
+    assert sum(demand.values()) + SERVER_RESERVE <= max_connections, demand
