@@ -5,6 +5,7 @@ PostgreSQL the platform needs; the Kafka topics and users match the code."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -272,13 +273,19 @@ def test_the_ingress_serves_only_public_paths_over_tls(prod: list[dict[str, Any]
     assert not paths & {"/", "/metrics", "/readyz", "/healthz", "/internal"}
 
 
-def test_monitoring_scrapes_every_process_and_carries_the_alert_rules(prod: list[dict[str, Any]]) -> None:
+def test_monitoring_scrapes_every_process_and_carries_the_alert_rules_and_the_dashboard(
+        prod: list[dict[str, Any]]) -> None:
     monitor = of_kind(prod, "ServiceMonitor")["odr"]
     assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/part-of": "odr"}
     assert all(service["metadata"]["labels"]["app.kubernetes.io/part-of"] == "odr"
                for service in of_kind(prod, "Service").values())
     rules = of_kind(prod, "PrometheusRule")["odr"]["spec"]["groups"]
     assert rules == next(documents(ROOT / "deploy" / "observability" / "alerts.yaml"))["groups"]
+    # The dashboard the compose Grafana reads, for Grafana's dashboard sidecar.
+    dashboards = of_kind(prod, "ConfigMap")["odr-grafana-dashboards"]
+    assert (dashboards["metadata"]["namespace"], dashboards["metadata"]["labels"]["grafana_dashboard"]) == ("odr", "1")
+    dashboard = ROOT / "deploy" / "observability" / "dashboards" / "odr-platform.json"
+    assert json.loads(dashboards["data"][dashboard.name]) == json.loads(dashboard.read_text())
 
 
 def test_production_traces_every_process_to_a_collector_its_network_policy_lets_it_reach(
