@@ -124,6 +124,10 @@ def test_uploads_live_on_volumes_and_built_images_are_never_pulled(compose: dict
         [mount] = definition["volumes"]
         assert mount["type"] == "volume"
         assert mount["target"] == definition["environment"][setting]
+    # One service builds each image (with its package); the others of that image reuse the build, none pulls it.
+    built = {definition["image"]: definition["build"]["args"]["PACKAGE"]
+             for definition in compose["services"].values() if "build" in definition}
+    assert built == {f"odr-{package}": package for package in (*SERVICES, "gateway")}
     for name, definition in compose["services"].items():
         if definition["image"].startswith("odr-"):
             assert definition.get("pull_policy") == "build", name
