@@ -162,6 +162,42 @@ def test_traces_dashboards_and_alerts_run_beside_prometheus(compose: dict[str, A
     assert {source["type"] for source in datasources["datasources"]} == {"prometheus", "jaeger"}
 
 
+def mounted(compose: dict[str, Any], service: str, source: Path) -> str:
+    """Where `service` sees the repository file or folder `source`."""
+    [target] = [mount["target"] for mount in compose["services"][service]["volumes"]
+                if mount["type"] == "bind" and Path(mount["source"]) == source]
+    return target
+
+
+def test_the_observability_services_are_wired_to_each_other(compose: dict[str, Any]) -> None:
+    """Each address and path in the observability files names a compose service's port or a file mounted there."""
+    compose_dir = ROOT / "deploy" / "compose"
+    # Every process exports to the collector's OTLP/HTTP receiver; the collector forwards to Jaeger's OTLP port.
+    collector = yaml.safe_load((compose_dir / "otel-collector.yaml").read_text())
+    receiver_port = collector["receivers"]["otlp"]["protocols"]["http"]["endpoint"].rsplit(":", 1)[1]
+    for name in (*SERVICES, "gateway"):
+        assert compose["services"][name]["environment"]["ODR_OTEL_EXPORTER_ENDPOINT"] == (
+            f"http://otel-collector:{receiver_port}")
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+    assert mounted(compose, "otel-collector", compose_dir / "otel-collector.yaml") in \
+        " ".join(compose["services"]["otel-collector"]["command"])
+    # Prometheus loads the alert rules where it mounts them and scrapes every process.
+    prometheus = yaml.safe_load((compose_dir / "prometheus.yml").read_text())
+    assert prometheus["rule_files"] == [mounted(compose, "prometheus", OBSERVABILITY / "alerts.yaml")]
+    assert mounted(compose, "prometheus", compose_dir / "prometheus.yml") == "/etc/prometheus/prometheus.yml"
+    [job] = prometheus["scrape_configs"]
+    assert {target for config in job["static_configs"] for target in config["targets"]} == {
+        f"{name}:8000" for name in (*SERVICES, "gateway")}
+    # Grafana finds its provisioning, the dashboard folder it names, and data sources at Prometheus' and Jaeger's ports.
+    assert mounted(compose, "grafana", compose_dir / "grafana" / "provisioning") == "/etc/grafana/provisioning"
+    [provider] = yaml.safe_load((compose_dir / "grafana" / "provisioning" / "dashboards" / "odr.yaml").read_text())[
+        "providers"]
+    assert provider["options"]["path"] == mounted(compose, "grafana", OBSERVABILITY / "dashboards")
+    datasources = yaml.safe_load((compose_dir / "grafana" / "provisioning" / "datasources" / "odr.yaml").read_text())
+    assert {source["type"]: source["url"] for source in datasources["datasources"]} == {
+        "prometheus": "http://prometheus:9090", "jaeger": "http://jaeger:16686"}
+
+
 def test_the_alert_rules_pass_promtool() -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: make test installs it (Debian package prometheus) when it can"
