@@ -170,6 +170,8 @@ def test_only_the_services_hold_database_kafka_and_personal_data_keys_and_only_t
         else:
             assert not keys & {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET"}
             assert {"ODR_DATABASE_URL", "ODR_DATABASE_PASSWORD", "ODR_PII_KEY", "ODR_KAFKA_PASSWORD"} <= keys
+        # Only complaints keeps evidence in the bucket.
+        assert ("ODR_EVIDENCE_S3_SECRET_KEY" in keys) == (name == "complaints"), name
 
 
 def test_each_service_logs_in_as_its_own_role_into_its_own_database_through_the_pooler(
