@@ -5,19 +5,24 @@ PostgreSQL the platform needs; the Kafka topics and users match the code."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from complaints.settings import ComplaintsSettings
+from gateway import personal_data, tokens, webapp
+from gateway.routes import ROUTES
 from gateway.settings import GatewaySettings
 from mediation.settings import MediationSettings
 from merchants.settings import MerchantsSettings
@@ -127,7 +132,9 @@ def test_each_process_runs_non_root_spread_with_probes_limits_a_budget_and_no_ap
                                                  "capabilities": {"drop": ["ALL"]}}
         assert container["resources"]["limits"]["memory"]
     [main] = pod["containers"]
-    assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # A service is ready when its database answers (not Kafka: servicekit.app); the gateway's readiness chains no
+    # service's, so one service down costs only its own routes.
+    assert main["readinessProbe"]["httpGet"]["path"] == ("/healthz" if name == "gateway" else "/readyz")
     assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert of_kind(prod, "HorizontalPodAutoscaler")[name]["spec"]["scaleTargetRef"]["name"] == name
     selector = deployment["spec"]["selector"]["matchLabels"]
@@ -163,6 +170,8 @@ def test_only_the_services_hold_database_kafka_and_personal_data_keys_and_only_t
         else:
             assert not keys & {"ODR_JWT_PRIVATE_KEY", "ODR_OTP_SECRET"}
             assert {"ODR_DATABASE_URL", "ODR_DATABASE_PASSWORD", "ODR_PII_KEY", "ODR_KAFKA_PASSWORD"} <= keys
+        # Only complaints keeps evidence in the bucket.
+        assert ("ODR_EVIDENCE_S3_SECRET_KEY" in keys) == (name == "complaints"), name
 
 
 def test_each_service_logs_in_as_its_own_role_into_its_own_database_through_the_pooler(
@@ -255,14 +264,108 @@ def test_the_ingress_serves_only_public_paths_over_tls(prod: list[dict[str, Any]
     assert tls["hosts"] == [rule["host"]] == ["12315.example.gov.cn"]
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
     paths = {path["path"] for path in rule["http"]["paths"]}
-    assert {"/v1", "/auth", "/app", "/console"} <= paths
+    # Exactly the prefixes the gateway serves to the public, read from its code: the proxied API, the token
+    # endpoints and the key set, the screens and their assets, and the API's documentation.
+    served = {template.split("/", 2)[1] for template in
+              [*(route.template for route in ROUTES), *(route.path for route in tokens.router.routes),
+               *(route.path for route in personal_data.router.routes)]}
+    public = {f"/{prefix}" for prefix in served} | {webapp.MOUNT_PATH, webapp.BUILT_ASSETS_PATH,
+                                                     *webapp.BUILT_SCREENS, "/docs", "/openapi.json"}
+    assert paths == public
     assert not paths & {"/", "/metrics", "/readyz", "/healthz", "/internal"}
 
 
-def test_monitoring_scrapes_every_process_and_carries_the_alert_rules(prod: list[dict[str, Any]]) -> None:
+def test_monitoring_scrapes_every_process_and_carries_the_alert_rules_and_the_dashboard(
+        prod: list[dict[str, Any]]) -> None:
     monitor = of_kind(prod, "ServiceMonitor")["odr"]
     assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/part-of": "odr"}
     assert all(service["metadata"]["labels"]["app.kubernetes.io/part-of"] == "odr"
                for service in of_kind(prod, "Service").values())
     rules = of_kind(prod, "PrometheusRule")["odr"]["spec"]["groups"]
     assert rules == next(documents(ROOT / "deploy" / "observability" / "alerts.yaml"))["groups"]
+    # The dashboard the compose Grafana reads, for Grafana's dashboard sidecar.
+    dashboards = of_kind(prod, "ConfigMap")["odr-grafana-dashboards"]
+    assert (dashboards["metadata"]["namespace"], dashboards["metadata"]["labels"]["grafana_dashboard"]) == ("odr", "1")
+    dashboard = ROOT / "deploy" / "observability" / "dashboards" / "odr-platform.json"
+    assert json.loads(dashboards["data"][dashboard.name]) == json.loads(dashboard.read_text())
+
+
+def test_production_traces_every_process_to_a_collector_its_network_policy_lets_it_reach(
+        prod: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
+    policies = of_kind(prod, "NetworkPolicy").values()
+    for name in PROCESSES:
+        pod = of_kind(prod, "Deployment")[name]["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        environment = environment_of(container, prod)
+        assert environment["ODR_OTEL_ENABLED"] == "true"
+        endpoint = urlsplit(environment["ODR_OTEL_EXPORTER_ENDPOINT"])
+        namespace = (endpoint.hostname or "").split(".")[1]
+        pod_labels = of_kind(prod, "Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+        reachable = [
+            rule for policy in policies if "Egress" in policy["spec"]["policyTypes"]
+            and selects(policy["spec"]["podSelector"], pod_labels)
+            for rule in policy["spec"].get("egress", [])
+            if {"protocol": "TCP", "port": endpoint.port} in rule.get("ports", [])
+            and any(peer.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": namespace}
+                    for peer in rule.get("to", []))]
+        assert reachable, name
+    # Off unless turned on: the development overlay keeps servicekit's default.
+    assert of_kind(dev, "ConfigMap")["odr-config"]["data"]["ODR_OTEL_ENABLED"] == "false"
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) picks a pod of these labels."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    return all(labels.get(expression["key"]) in expression["values"]
+               for expression in selector.get("matchExpressions", []) if expression["operator"] == "In")
+
+
+def test_every_secret_a_pod_reads_is_made_by_the_readme_s_commands_or_an_operator_and_keys_from_files(
+        prod: list[dict[str, Any]]) -> None:
+    readme = (K8S / "README.md").read_text()
+    from_files = dict(re.findall(r"create secret generic ([\w-]+) --from-file=(\w+)=", readme))
+    [env_files] = re.findall(
+        r"for s in ([\w\s-]+); do\n\s+kubectl -n odr create secret generic \$s --from-env-file", readme)
+    [per_service] = re.findall(r"kubectl -n odr create secret generic (odr-db-)\$s", readme)
+    made = set(from_files) | set(env_files.split()) | {per_service + service for service in SERVICES}
+    # Strimzi writes each KafkaUser's password into a Secret of its name, and publishes the cluster CA.
+    made |= set(of_kind(prod, "KafkaUser")) | {"odr-cluster-ca-cert"}
+    read: set[str] = set()
+    for deployment in of_kind(prod, "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod.get("initContainers", []):
+            read |= {source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source}
+            read |= {item["valueFrom"]["secretKeyRef"]["name"] for item in container["env"] if "valueFrom" in item}
+        read |= {volume["secret"]["secretName"] for volume in pod["volumes"] if "secret" in volume}
+    cluster = of_kind(prod, "Cluster")["odr-postgres"]["spec"]
+    read |= {cluster["backup"]["barmanObjectStore"]["s3Credentials"]["accessKeyId"]["name"]}
+
+    assert read <= made, f"no command makes {sorted(read - made)}"
+    # A PEM's newlines cannot pass through an env file: keys are made from their files.
+    assert {secret: key for secret, key in from_files.items() if secret in FILE_SECRETS} == {
+        secret: keys[0] for secret, keys in FILE_SECRETS.items()}
+
+
+# Connections a replica opens beside its pool (2 x ODR_DATABASE_POOL_SIZE with the overflow): mediation's case-feed
+# listener, a migration or CLI run, a margin (deploy/README.md, "Connection budget").
+OWN_CONNECTIONS = 3
+# What PostgreSQL keeps for itself: superuser slots, streaming replicas, the operator's and the exporter's sessions.
+SERVER_RESERVE = 30
+
+
+def test_the_connection_budget_holds_at_the_autoscalers_maximum(prod: list[dict[str, Any]]) -> None:
+    pool_size = int(of_kind(prod, "ConfigMap")["odr-service-config"]["data"]["ODR_DATABASE_POOL_SIZE"])
+    pooler = of_kind(prod, "Pooler")["odr-postgres-pooler"]["spec"]
+    per_instance = int(pooler["pgbouncer"]["parameters"]["default_pool_size"])
+    max_connections = int(of_kind(prod, "Cluster")["odr-postgres"]["spec"]["postgresql"]["parameters"][
+        "max_connections"])
+    demand = {name: of_kind(prod, "HorizontalPodAutoscaler")[name]["spec"]["maxReplicas"]
+              * (2 * pool_size + OWN_CONNECTIONS) for name in SERVICES}
+
+    # Session pooling: each client connection holds a server connection, and a pooler instance's clients beyond its
+    # default_pool_size for a database and role wait. Kubernetes may send all of a service's connections to one
+    # instance, so one instance must take them all.
+    assert pooler["pgbouncer"]["poolMode"] == "session"
+    assert all(connections <= per_instance for connections in demand.values()), demand
+    assert sum(demand.values()) + SERVER_RESERVE <= max_connections, demand

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from otlp_collector import ExportedSpan, TraceCollector
 
 from odr_client import OdrApiError, OdrClient, WebhookVerificationError, verify_webhook
 from odr_client.models import Delivery, WebhookEvent
@@ -34,6 +35,7 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 LICENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 LICENCE_LIMIT = 5 * 1024 * 1024
 REVOCATION_BITES_WITHIN = 5.0
+SPAN_SERVER, SPAN_CLIENT, SPAN_CONSUMER = 2, 3, 5  # OTLP's SpanKind numbers
 
 
 def auth(token: str) -> dict[str, str]:
@@ -337,6 +339,37 @@ async def test_routed_complaint_arrives_signed_and_the_client_lists_its_case(
         return any(str(case.complaint_id) == first_delivery.complaint["id"] for case in page.items)
 
     await eventually(listed, what="the case in the enterprise's list")
+
+
+async def test_the_webhook_delivery_continues_the_trace_of_the_filing_through_kafka(
+    first_delivery: FirstDelivery, trace_collector: TraceCollector, eventually: Eventually,
+) -> None:
+    """The delivery's span descends from merchants' consumption of the routed event, which descends from complaints'
+    handling of the filing behind the gateway's span: the traceparent went through Kafka and the delivery row."""
+
+    async def spans_of_delivery() -> list[ExportedSpan] | None:
+        delivery = next((span for span in trace_collector.spans
+                         if span.service == "merchants" and span.kind == SPAN_CLIENT and span.name == "webhook deliver"
+                         and span.attributes["odr.webhook.delivery_id"]["stringValue"]
+                         == first_delivery.event.webhook_id), None)
+        if delivery is None:
+            return None
+        by_id = {span.span_id: span for span in trace_collector.spans if span.trace_id == delivery.trace_id}
+        chain = [delivery]
+        while chain[-1].parent_span_id in by_id:
+            chain.append(by_id[chain[-1].parent_span_id])
+        # Each process exports on its own schedule: wait until the chain reaches a root.
+        return chain if not chain[-1].parent_span_id else None
+
+    chain = await eventually(spans_of_delivery, within=30.0, what="the delivery's span and all its ancestors")
+
+    steps = [(span.service, span.kind) for span in chain]
+    assert steps[-1] == ("gateway", SPAN_SERVER)
+    assert ("complaints", SPAN_SERVER) in steps
+    consumed = [span for span in chain if (span.service, span.kind) == ("merchants", SPAN_CONSUMER)]
+    assert consumed
+    assert steps.index(("merchants", SPAN_CONSUMER)) < steps.index(("complaints", SPAN_SERVER))
+    assert consumed[0].attributes["messaging.destination.name"]["stringValue"] == "complaints.complaint"
 
 
 async def test_the_enterprise_receives_what_it_needs_to_answer(

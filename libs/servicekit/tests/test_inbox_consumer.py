@@ -154,6 +154,9 @@ async def test_a_message_failing_every_attempt_goes_to_the_dlq_and_the_partition
     assert headers_of(second)[DLQ_ORIGINAL_OFFSET] == "1"
     assert headers_of(second)[DLQ_ATTEMPTS] == "1", "an unreadable message is not retried"
     assert headers_of(second)[DLQ_ERROR]
+    # What the dead-letter alert and panel count (the group is this test's own).
+    assert REGISTRY.get_sample_value("odr_inbox_events_total", {"group": names["group"],
+                                                                "outcome": "dead_lettered"}) == 2
 
 
 async def test_the_offset_is_committed_only_after_the_database_commit(

@@ -351,7 +351,7 @@ async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the
     assert len(records) - len(events) <= 5, "only the frozen batch is sent twice"
 
 
-async def test_the_age_of_the_oldest_unsent_event_is_measured_for_the_alert(
+async def test_the_backlog_and_the_age_of_the_oldest_unsent_event_are_measured_for_the_alerts(
     engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings,
 ) -> None:
     [waiting] = make_events("relayage.order.created.v1", keys=1, per_key=1)
@@ -364,9 +364,14 @@ async def test_the_age_of_the_oldest_unsent_event_is_measured_for_the_alert(
     def oldest() -> float:
         return REGISTRY.get_sample_value("odr_outbox_oldest_unsent_seconds", {"service": settings.service_name}) or 0.0
 
+    def backlog() -> float:
+        return REGISTRY.get_sample_value("odr_outbox_backlog", {"service": settings.service_name}) or 0.0
+
     async with engine.connect() as connection:
         await relay._update_backlog(connection)
     assert oldest() >= 90
+    waiting_before = backlog()
+    assert waiting_before >= 1
 
     async with engine.begin() as connection:
         await connection.execute(outbox.table.update().where(outbox.table.c.id == waiting.id)
@@ -375,3 +380,4 @@ async def test_the_age_of_the_oldest_unsent_event_is_measured_for_the_alert(
     async with engine.connect() as connection:
         await relay._update_backlog(connection)
     assert oldest() < 90
+    assert backlog() == waiting_before - 1
