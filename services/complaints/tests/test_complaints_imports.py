@@ -85,6 +85,15 @@ async def test_an_export_is_filed_row_by_row_with_refusals_and_a_reimport_files_
     assert refused == {(2, "consumer_phone"), (3, "business_region_code"), (4, "sector"), (4, "received_at"),
                        (6, "business_uscc")}
     assert all(refusal["reason"] for refusal in report["refused"])
+    # What a screen words in its reader's language: a code per refusal, with what its wording needs.
+    codes = {(refusal["row"], refusal["field"]): (refusal["code"], refusal["params"]) for refusal in report["refused"]}
+    assert codes[(2, "consumer_phone")][0] == "string_pattern_mismatch"
+    assert codes[(2, "consumer_phone")][1]["pattern"]
+    assert codes[(3, "business_region_code")] == ("region_not_governed",
+                                                  {"region": outside, "governed": area.prefecture})
+    assert codes[(4, "sector")] == ("sector_unknown", {})
+    assert codes[(4, "received_at")][0] == "datetime_from_date_parsing", codes
+    assert codes[(6, "business_uscc")][0] == "string_pattern_mismatch"
     assert [case["row"] for case in report["cases"]] == [1, 7]
     filed = await cases_of(engine, f"12315:{run}")
     assert [case["source_ticket"] for case in filed] == [f"12315:{run}-1", f"12315:{run}-6"]
@@ -103,6 +112,24 @@ async def test_an_export_is_filed_row_by_row_with_refusals_and_a_reimport_files_
     assert len(await cases_of(engine, f"12315:{run}")) == 2
     assert from_12345["filed"] == 1  # the ticket numbers of two sources never collide
     assert [case["channel"] for case in await cases_of(engine, f"12345:{run}")] == ["transfer_12345"]
+
+
+async def test_each_refusal_names_its_check_by_a_code_a_screen_can_word(
+    client: httpx.AsyncClient, tokens: Tokens, area: Area,
+) -> None:
+    run = f"C{random.randrange(10**9):09d}"
+    rows = [ticket(f"{run}-1", area.first, business_uscc="91632801MA7XXXXX0R"),   # a well-formed code, wrong check
+            ticket(f"{run}-2", area.first, purchase_date="2099-01-01", category="food.spaceships"),
+            ticket(f"{run}-3", "999999", facts="x" * 4001)]
+    answer = await client.post(IMPORTS, params={"source": "12315"}, content=as_csv(rows),
+                               headers={**bearer(tokens.regulator(region=area.prefecture)), "Content-Type": "text/csv"})
+
+    assert answer.status_code == 200, answer.text
+    codes = {(refusal["row"], refusal["field"]): (refusal["code"], refusal["params"])
+             for refusal in answer.json()["refused"]}
+    assert codes == {(1, "business_uscc"): ("uscc_check", {}), (2, "purchase_date"): ("date_in_future", {}),
+                     (2, "category"): ("category_unknown", {}), (3, "business_region_code"): ("region_unknown", {}),
+                     (3, "facts"): ("string_too_long", {"max_length": 4000})}
 
 
 async def test_a_file_that_is_not_an_export_is_refused_whole(

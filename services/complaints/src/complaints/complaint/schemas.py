@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from complaints import catalog, identifiers
 from complaints.complaint.enums import (
@@ -39,37 +40,38 @@ from servicekit.db import utcnow
 
 def _known_region(code: str) -> str:
     if not regions.is_known(code):
-        raise ValueError("not a GB/T 2260 region code we know")
+        raise PydanticCustomError("region_unknown", "not a GB/T 2260 region code we know")
     return code
 
 
 def _checked_uscc(code: str) -> str:
     if not identifiers.is_uscc(code):
-        raise ValueError("the check character of this unified social credit code is wrong")
+        raise PydanticCustomError("uscc_check", "the check character of this unified social credit code is wrong")
     return code
 
 
 def _checked_id_number(code: str) -> str:
     if not identifiers.is_id_number(code):
-        raise ValueError("not a valid resident ID number (check character)")
+        raise PydanticCustomError("id_number_check", "not a valid resident ID number (check character)")
     return code
 
 
 def _known_sector(code: str) -> str:
     if not catalog.is_sector(code):
-        raise ValueError("unknown sector code; see the sector list in the API description")
+        raise PydanticCustomError("sector_unknown", "unknown sector code; see the sector list in the API description")
     return code
 
 
 def _known_category(code: str) -> str:
     if not catalog.is_category(code):
-        raise ValueError("unknown category code; see the category list in the API description")
+        raise PydanticCustomError("category_unknown",
+                                 "unknown category code; see the category list in the API description")
     return code
 
 
 def _not_in_the_future(value: dt.date) -> dt.date:
     if value > local_date(utcnow()):
-        raise ValueError("the date is in the future")
+        raise PydanticCustomError("date_in_future", "the date is in the future")
     return value
 
 

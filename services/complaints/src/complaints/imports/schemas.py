@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from complaints.complaint.enums import Channel, ComplaintKind, RequestType
 from complaints.complaint.schemas import (
@@ -39,7 +40,7 @@ def _received(value: datetime) -> datetime:
     """A time without a zone is local (Asia/Shanghai), as the platforms export it; never in the future."""
     moment = value.replace(tzinfo=ZONE) if value.tzinfo is None else value
     if moment > utcnow():
-        raise ValueError("the time is in the future")
+        raise PydanticCustomError("date_in_future", "the time is in the future")
     return moment
 
 
@@ -83,10 +84,15 @@ COLUMNS = tuple(ImportRow.model_fields)
 
 class Refusal(BaseModel):
     """A row not filed: its number (1 = the first row after the CSV header, or the first element of the JSON
-    array), the column at fault (null when the row as a whole is refused) and why."""
+    array), the column at fault (null when the row as a whole is refused) and why: `code` and `params` for a screen
+    to word in its reader's language, `reason` in English for logs and scripts."""
 
     row: int
     field: str | None
+    code: str = Field(description="What is wrong: a validation code (`missing`, `string_too_long`, `uscc_check`, "
+                                  "`region_unknown`, `date_in_future`, ...) or `extra_cells`, `region_not_governed`.")
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict, description="What the code's wording needs (`max_length`, `pattern`, `region`, ...).")
     reason: str
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,8 +102,16 @@ def _refusals(number: int, error: ValidationError, *, complaint: bool) -> list[R
     for problem in error.errors():
         location = [str(part) for part in problem["loc"]]
         field = _column(location) if complaint else (location[0] if location else None)
-        refused.append(Refusal(row=number, field=field, reason=problem["msg"]))
+        refused.append(Refusal(row=number, field=field, code=problem["type"], params=_params(problem.get("ctx")),
+                               reason=problem["msg"]))
     return refused
+
+
+def _params(context: Mapping[str, Any] | None) -> dict[str, str | int | float]:
+    """A validation error's context as wording parameters (a pattern, a length, a limit); an exception is no
+    parameter a person reads."""
+    return {name: value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+            for name, value in (context or {}).items() if not isinstance(value, BaseException)}
 
 
 # Where a ComplaintCreate error points, in the export's column names.
@@ -152,7 +160,8 @@ async def run(session: AsyncSession, importer: Importer, rows: Sequence[dict[str
     duplicates = 0
     for number, raw in enumerate(rows, start=1):
         if "__extra__" in raw:
-            refused.append(Refusal(row=number, field=None, reason="more cells than the header has columns"))
+            refused.append(Refusal(row=number, field=None, code="extra_cells",
+                                   reason="more cells than the header has columns"))
             continue
         try:
             row = ImportRow.model_validate(raw)
@@ -160,7 +169,9 @@ async def run(session: AsyncSession, importer: Importer, rows: Sequence[dict[str
             refused.extend(_refusals(number, exc, complaint=False))
             continue
         if not importer.principal.governs(row.business_region_code):
-            refused.append(Refusal(row=number, field="business_region_code",
+            refused.append(Refusal(row=number, field="business_region_code", code="region_not_governed",
+                                   params={"region": row.business_region_code,
+                                           "governed": importer.principal.region or ""},
                                    reason=f"region {row.business_region_code} is outside the regions you govern "
                                           f"({importer.principal.region})"))
             continue
@@ -191,7 +202,8 @@ async def run(session: AsyncSession, importer: Importer, rows: Sequence[dict[str
             continue
         except Problem as problem:
             refused.extend(Refusal(row=number, field=_column(str(error.get("field", "")).removeprefix("body.")
-                                                             .split(".")), reason=str(error.get("message")))
+                                                             .split(".")),
+                                   code=str(error.get("code") or problem.slug), reason=str(error.get("message")))
                            for error in problem.errors or [{"field": "", "message": problem.detail}])
             continue
         filed.append(Filed(row=number, ticket_no=row.ticket_no, id=stored.body["id"], case_no=stored.body["case_no"]))

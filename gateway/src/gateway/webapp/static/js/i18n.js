@@ -675,12 +675,15 @@ const FIELD_ERRORS = {
     string_pattern_mismatch: "格式不正确", int_parsing: "请输入数字", date_from_datetime_parsing: "日期格式不正确",
     date_parsing: "日期格式不正确", greater_than_equal: "数值过小", less_than_equal: "数值过大",
     uuid_parsing: "请重新选择", enum: "请从列表中选择", value_error: "内容不符合要求",
+    date_in_future: "日期不能晚于今天", sector_unknown: "请从列表中选择", category_unknown: "请从列表中选择",
   },
   en: {
     missing: "This field is required", string_too_short: "This field cannot be empty", string_too_long: "Too long",
     string_pattern_mismatch: "Wrong format", int_parsing: "Enter a number", date_from_datetime_parsing: "Wrong date",
     date_parsing: "Wrong date", greater_than_equal: "Too small", less_than_equal: "Too large",
     uuid_parsing: "Choose again", enum: "Choose from the list", value_error: "Not acceptable",
+    date_in_future: "The date cannot be later than today", sector_unknown: "Choose from the list",
+    category_unknown: "Choose from the list",
   },
 };
 
@@ -691,7 +694,8 @@ const FORMAT_OF_FIELD = {
   amount_fen: "amountInvalid", order_no: "orderNoFormat", merchant_id: "odrPickFromList",
 };
 const FORMAT_CODES = new Set(["string_pattern_mismatch", "value_error", "date_parsing", "date_from_datetime_parsing",
-  "date_from_datetime_inexact", "int_parsing", "int_type", "uuid_parsing", "string_too_long", "region_unknown"]);
+  "date_from_datetime_inexact", "int_parsing", "int_type", "uuid_parsing", "string_too_long", "region_unknown",
+  "uscc_check", "id_number_check"]);
 
 let current = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
 
