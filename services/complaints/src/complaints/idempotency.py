@@ -1,7 +1,7 @@
 """Idempotency-Key: a retried request with the same key and body gets the stored response, never a second effect.
 
 The stored response holds the complainant's personal data, so it is kept encrypted with the service's PII cipher
-(bound to its principal and key); the case number, taken last in the filing (`case_numbers.insert_numbered`), is
+(bound to its principal and key); the case number, taken in the filing's one write (`case_numbers.write_filing`), is
 written beside it in clear and put back into the body on replay. A record answers for `TTL` (24 hours): after that a
 retry with the same key files anew, and the `idempotency-pruner` job deletes expired records.
 """
@@ -38,8 +38,8 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)
     response_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    # Written in the filing's last statement (`case_numbers.insert_numbered`, `take_number`); replaces the body's
-    # provisional number.
+    # Written by the statement that takes the number (`case_numbers.write_filing`, `take_number`); replaces the
+    # body's provisional number.
     case_no: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
 
