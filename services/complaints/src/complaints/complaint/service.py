@@ -144,9 +144,10 @@ class Filing:
 async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.StoredResponse:
     """Store a case (and a report split off it), route it, start its clock and stage its events: one transaction.
 
-    It reads once (the enterprise and a stored answer to the key, `_looked_up`) and writes once (`_file`'s last
-    statement, `case_numbers.write_filing`). When nothing else is written between (no uploads to attach, no
-    `within`), the write is a statement in a transaction of its own: no BEGIN and COMMIT round trips around it."""
+    It reads once (the enterprise and a stored answer to the key, `_looked_up`; nothing to read when it names no
+    enterprise and has no key) and writes once (`_file`'s last statement, `case_numbers.write_filing`). When nothing
+    else is written between (no uploads to attach, no `within`), the write is a statement in a transaction of its
+    own: no BEGIN and COMMIT round trips around it."""
     if filing.body.kind is not ComplaintKind.REPORT and filing.body.complainant is None:
         raise Problem("validation-error", "A complaint needs the complainant's real identity (Art. 10)",
                       errors=[{"field": "body.complainant", "message": "required unless kind is report",
@@ -206,6 +207,8 @@ class _LookedUp:
 
 
 async def _looked_up(session: AsyncSession, filing: Filing, body_hash: str) -> _LookedUp:
+    if filing.body.respondent.merchant_id is None and filing.idempotency_key is None:
+        return _LookedUp(merchant=None, answer=None)
     found = (await session.execute(_LOOKUP, {
         "merchant_id": filing.body.respondent.merchant_id, "principal_sub": filing.consumer_id,
         "key": filing.idempotency_key})).mappings().one()
