@@ -206,3 +206,39 @@ async def test_the_running_consumer_applies_a_settlement_from_the_broker_once(
         await probe.stop()
     body = (await client.get(f"{CONSUMER}/{filed['id']}", headers=auth)).json()
     assert body["recovered_fen"] == 12300
+
+
+async def test_a_mediation_case_opened_is_recorded_once(
+    client: httpx.AsyncClient, consumer: Consumer, enrolled_merchant: Seed, area: Area,
+    sessionmaker: async_sessionmaker[AsyncSession], settings: ComplaintsSettings, engine: AsyncEngine,
+) -> None:
+    """Its id, a new version and one timeline entry at the case's status; told again (a new event for the same
+    mediation case), or told of a complaint that does not exist, nothing is written."""
+    region = area.first
+    merchant_id = await enrolled_merchant(region)
+    _, auth = consumer()
+    filed = await file_case(client, auth, region, respondent={"merchant_id": str(merchant_id)})
+    deliver = deliverer(sessionmaker, settings)
+    case_id = uuid.uuid4()
+
+    def opened(complaint_id: uuid.UUID) -> CaseOpened:
+        return CaseOpened(case_id=case_id, complaint_id=complaint_id, merchant_id=merchant_id, region_code=region,
+                          status="negotiating", due_date=None, opened_at=datetime.now(UTC))
+
+    await deliver(opened(uuid.UUID(filed["id"])))
+    await deliver(opened(uuid.UUID(filed["id"])))
+    await deliver(opened(uuid.uuid4()))
+
+    response = await client.get(f"{CONSUMER}/{filed['id']}", headers=auth)
+    body = response.json()
+    assert body["mediation_case_id"] == str(case_id)
+    assert [(entry["status"], entry["code"]) for entry in body["timeline"]] == [
+        ("submitted", "filed"), ("with_merchant", "sent_to_enterprise"), ("with_merchant", "mediation_opened")]
+    async with engine.connect() as connection:
+        version = (await connection.execute(text("SELECT version FROM complaint WHERE id = :id"),
+                                            {"id": filed["id"]})).scalar_one()
+        orphans = (await connection.execute(text(
+            "SELECT count(*) FROM complaint_event WHERE details->>'case_id' = :case_id"),
+            {"case_id": str(case_id)})).scalar_one()
+    assert version == 2
+    assert orphans == 1

@@ -270,3 +270,39 @@ async def test_the_queue_filters_and_sorts_by_due_date(
     bad_cursor = await client.get(QUEUE, params={"cursor": "bm90IGEgY3Vyc29y"}, headers=staff)
     assert outside.status_code == 403
     assert bad_cursor.status_code == 422
+
+
+async def test_a_case_written_with_its_clock_in_one_statement_gets_the_clocks_due_instant(
+    client: httpx.AsyncClient, consumer: Consumer, area: Area, engine: AsyncEngine,
+) -> None:
+    """A filing inserts the case and its clock in one statement (migration 0021): the case row keeps the due instant
+    it is given, and if that were wrong the clock's trigger puts the right one at the end of the statement. Here a
+    copy of a filed case goes in with a wrong one, beside a copy of its clock."""
+    _, auth = consumer()
+    filed = await file_case(client, auth, area.first)
+    copy = uuid.uuid4()
+    async with engine.begin() as connection:
+        await connection.execute(text("""
+            WITH copied_case AS (
+                INSERT INTO complaint
+                SELECT (jsonb_populate_record(NULL::complaint, to_jsonb(filed) || jsonb_build_object(
+                    'id', CAST(:copy AS uuid), 'case_no', CAST(:case_no AS text),
+                    'queue_due_at', '2030-01-01T00:00:00Z'))).*
+                FROM complaint filed WHERE filed.id = CAST(:filed AS uuid)
+            ), copied_clock AS (
+                INSERT INTO deadline
+                SELECT (jsonb_populate_record(NULL::deadline, to_jsonb(clock) || jsonb_build_object(
+                    'id', gen_random_uuid(), 'complaint_id', CAST(:copy AS uuid)))).*
+                FROM deadline clock WHERE clock.complaint_id = CAST(:filed AS uuid)
+            )
+            SELECT 1"""), {"copy": str(copy), "case_no": f"COPY-{copy.hex[:20]}", "filed": filed["id"]})
+        due = (await connection.execute(text(
+            "SELECT queue_due_at FROM complaint WHERE id = CAST(:copy AS uuid)"), {"copy": str(copy)})).scalar_one()
+        expected = (await connection.execute(text(
+            "SELECT due_at FROM deadline WHERE complaint_id = CAST(:filed AS uuid)"),
+            {"filed": filed["id"]})).scalar_one()
+        # Nothing of the copy stays behind for other tests to count.
+        await connection.execute(text("DELETE FROM deadline WHERE complaint_id = CAST(:copy AS uuid)"),
+                                 {"copy": str(copy)})
+        await connection.execute(text("DELETE FROM complaint WHERE id = CAST(:copy AS uuid)"), {"copy": str(copy)})
+    assert due == expected

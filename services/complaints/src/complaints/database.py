@@ -31,5 +31,6 @@ def one_of(column: str, *enums: type[StrEnum], name: str | None = None) -> Check
 
 def case_reference(**options: Any) -> ForeignKey:
     """A foreign key to the case (complaint.id), checked at commit: a filing writes the rows that point at its case
-    before the case row itself (see `complaint.case_numbers.insert_numbered`)."""
+    before the case row itself or in the same statement
+    (see `complaint.case_numbers.write_filing`)."""
     return ForeignKey("complaint.id", deferrable=True, initially="DEFERRED", **options)

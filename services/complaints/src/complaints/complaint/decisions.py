@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints.complaint.enterprise import answer_fields
@@ -22,8 +22,10 @@ from complaints.complaint.state import (
     annotate,
     complaint_table,
     ensure_transferable,
+    event_table,
     lock,
     status_of,
+    timeline_row,
     transition,
 )
 from complaints.deadline import service as deadline_service
@@ -316,14 +318,27 @@ async def _open_case_for(session: AsyncSession, complaint_id: uuid.UUID, event_t
 
 
 async def record_case_opened(session: AsyncSession, event: CaseOpened, publisher: Publisher) -> None:
-    """Mediation opened a case for the complaint: remember its id (the consumer follows the negotiation there)."""
-    case = await lock(session, event.complaint_id)
-    if case is None or case["mediation_case_id"] == event.case_id:
-        return
-    await annotate(session, case=case, actor=SYSTEM, at=event.opened_at, publisher=publisher,
-                   code="mediation_opened", note=f"Mediation case opened ({event.status})",
-                   details={"case_id": str(event.case_id), "case_status": event.status},
-                   changes={"mediation_case_id": event.case_id})
+    """Mediation opened a case for the complaint: remember its id (the consumer follows the negotiation there).
+
+    It comes for most filings, so it is one statement, as `annotate` would write it: the update locks the case (and,
+    having waited for a lock, checks it again), and the timeline row is written only if it updated, with the status
+    it returns. An unknown case, or one that records this mediation case already, gets nothing."""
+    entry = timeline_row(publisher.cipher, case_id=event.complaint_id, at=event.opened_at, status="",
+                         role=SYSTEM.role, actor_id=SYSTEM.id, code="mediation_opened",
+                         note=f"Mediation case opened ({event.status})",
+                         details={"case_id": str(event.case_id), "case_status": event.status})
+    opened = (complaint_table.update()
+              .where(complaint_table.c.id == event.complaint_id,
+                     complaint_table.c.mediation_case_id.is_distinct_from(event.case_id))
+              .values(mediation_case_id=event.case_id, updated_at=event.opened_at,
+                      version=complaint_table.c.version + 1)
+              .returning(complaint_table.c.status)
+              .cte("opened"))
+    await session.execute(event_table.insert().from_select(
+        list(entry),
+        select(*(opened.c.status if name == "status" else literal(value, event_table.c[name].type)
+                 for name, value in entry.items())),
+    ).add_cte(opened))
 
 
 async def record_negotiation_failed(session: AsyncSession, event: NegotiationFailed, cipher: PiiCipher,

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, RowMapping, Table, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, String, Table, Uuid, and_, bindparam, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -63,10 +63,11 @@ from complaints.deadline.enums import TICKING, DeadlineKind, DeadlineState
 from complaints.deadline.models import Deadline
 from complaints.deadline.schemas import DeadlineRead
 from complaints.deadline.service import NegotiationPeriods
-from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
+from complaints.enrollment.service import enrolled_merchant as enrolled_merchant_table
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
+from complaints.notifications.service import NotifyingOutbox
 from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
@@ -141,7 +142,12 @@ class Filing:
 
 
 async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.StoredResponse:
-    """Store a case (and a report split off it), route it, start its clock and stage its events: one transaction."""
+    """Store a case (and a report split off it), route it, start its clock and stage its events: one transaction.
+
+    It reads once (the enterprise and a stored answer to the key, `_looked_up`; nothing to read when it names no
+    enterprise and has no key) and writes once (`_file`'s last statement, `case_numbers.write_filing`). When nothing
+    else is written between (no uploads to attach, no `within`), the write is a statement in a transaction of its
+    own: no BEGIN and COMMIT round trips around it."""
     if filing.body.kind is not ComplaintKind.REPORT and filing.body.complainant is None:
         raise Problem("validation-error", "A complaint needs the complainant's real identity (Art. 10)",
                       errors=[{"field": "body.complainant", "message": "required unless kind is report",
@@ -149,6 +155,8 @@ async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.S
     body_hash = idempotency.request_hash(filing.body)
     try:
         async with session.begin():
+            if filing.within is None and not filing.body.evidence_ids:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             return await _file(session, filing, body_hash)
     except IntegrityError as exc:
         # A concurrent request with the same key committed first: answer as it did.
@@ -171,21 +179,52 @@ def _in_field_order(response: idempotency.StoredResponse) -> idempotency.StoredR
 @dataclass
 class _Staged:
     """The case row and timeline rows of one new case, before they are written; the row's case number is
-    provisional until `case_numbers.insert_numbered` writes the row with its number."""
+    provisional until `case_numbers.write_filing` writes the row with its number."""
 
     row: dict[str, Any]
     timeline: list[dict[str, Any]]
     prefix: str
 
 
-async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
-    if filing.idempotency_key is not None:
-        stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
+# The enterprise named as respondent and the stored answer to the Idempotency-Key, in one read (either may be
+# missing: the outer joins then give nulls).
+_LOOKUP = (
+    select(enrolled_merchant_table, *idempotency.STORED)
+    .select_from(
+        select(literal_column("1")).subquery("filing")
+        .outerjoin(enrolled_merchant_table,
+                   enrolled_merchant_table.c.merchant_id == bindparam("merchant_id", type_=Uuid))
+        .outerjoin(idempotency.idempotency_key,
+                   and_(idempotency.idempotency_key.c.principal_sub == bindparam("principal_sub", type_=String),
+                        idempotency.idempotency_key.c.key == bindparam("key", type_=String))))
+)
+
+
+@dataclass(frozen=True)
+class _LookedUp:
+    merchant: RowMapping | None
+    answer: idempotency.StoredResponse | None
+
+
+async def _looked_up(session: AsyncSession, filing: Filing, body_hash: str) -> _LookedUp:
+    if filing.body.respondent.merchant_id is None and filing.idempotency_key is None:
+        return _LookedUp(merchant=None, answer=None)
+    found = (await session.execute(_LOOKUP, {
+        "merchant_id": filing.body.respondent.merchant_id, "principal_sub": filing.consumer_id,
+        "key": filing.idempotency_key})).mappings().one()
+    answer = None
+    if filing.idempotency_key is not None and found["request_hash"] is not None:
+        answer = await idempotency.answer(session, filing.cipher, found, principal_sub=filing.consumer_id,
                                           key=filing.idempotency_key, body_hash=body_hash)
-        if stored is not None:
-            return _in_field_order(stored)
+    return _LookedUp(merchant=found if found["merchant_id"] is not None else None, answer=answer)
+
+
+async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
+    found = await _looked_up(session, filing, body_hash)
+    if found.answer is not None:
+        return _in_field_order(found.answer)
     body = filing.body
-    route = await _route(session, body)
+    route = _route(body, found.merchant)
     now = utcnow()
     # Art. 9: a submission with both is split, each part handled on its own track, the two linked.
     complaint_id = new_id() if body.kind in (ComplaintKind.COMPLAINT, ComplaintKind.BOTH) else None
@@ -195,13 +234,13 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
         staged.append(_stage_complaint(filing, route, complaint_id, report_id, now))
     if report_id is not None:
         staged.append(_stage_report(filing, route, report_id, complaint_id, now))
-    # The case rows themselves come last, with their numbers (see case_numbers): what points at them is checked at
-    # commit.
-    await session.execute(event_table.insert(), [entry for case in staged for entry in case.timeline])
     if filing.within is not None:
         await filing.within(session, staged[0].row)
-    clocks = {case.row["id"]: await _start_clock(session, case.row, route, filing.negotiation_periods, now)
-              for case in staged}
+    clocks = {case.row["id"]: _clock(case.row, route, filing.negotiation_periods, now) for case in staged}
+    for case in staged:
+        # What the queue trigger would compute from the clock, which the same statement writes (migration 0021).
+        clock = clocks[case.row["id"]]
+        case.row["queue_due_at"] = clock["due_at"] if clock["state"] == DeadlineState.RUNNING.value else None
     answered = staged[0]
     attachments = await evidence_service.attach(session, filing.cipher, case_id=answered.row["id"],
                                                 consumer_id=filing.evidence_owner or filing.consumer_id,
@@ -209,41 +248,40 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
                                                 shared_ids=body.shared_evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
+    answer = None
     if filing.idempotency_key is not None:
-        # A concurrent twin waits here on the key's primary key, before it has taken a case number.
-        await idempotency.remember(session, filing.cipher, principal_sub=filing.consumer_id,
-                                   key=filing.idempotency_key, body_hash=body_hash, status=response.status,
-                                   body=response.body, at=now)
+        answer = case_numbers.Answer(
+            principal_sub=filing.consumer_id, key=filing.idempotency_key, request_hash=body_hash,
+            status=response.status, at=now, case_id=answered.row["id"],
+            sealed=idempotency.seal(filing.cipher, principal_sub=filing.consumer_id, key=filing.idempotency_key,
+                                    body=response.body))
     events = {case.row["id"]: _events(case, route, filing, clocks[case.row["id"]]["due_date"], attachments)
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
-    await filing.publisher.outbox.add(session, *(event for case_events in events.values() for event in case_events))
-    # Last, so the counter row is locked for one statement and the commit (see case_numbers).
-    day = local_date(now)
-    for case in staged:
-        case_id = case.row["id"]
-        answer_key = (filing.consumer_id, filing.idempotency_key) \
-            if case is answered and filing.idempotency_key is not None else None
-        case_no = await case_numbers.insert_numbered(
-            session, row=case.row, prefix=case.prefix, day=day, event_ids=[event.id for event in events[case_id]],
-            answer_key=answer_key)
-        if case is answered:
-            response.body["case_no"] = case_no
+    outbox = filing.publisher.outbox
+    messages = [message for case_events in events.values()
+                for message in outbox.messages(*case_events)] if isinstance(outbox, NotifyingOutbox) else []
+    numbers = await case_numbers.write_filing(session, case_numbers.StagedFiling(
+        cases=[(case.prefix, case.row) for case in staged],
+        timeline=[entry for case in staged for entry in case.timeline],
+        clocks=list(clocks.values()),
+        events={case_id: outbox.rows(*case_events) for case_id, case_events in events.items()},
+        messages=messages, notify_channel=outbox.notify_channel, day=local_date(now), answer=answer))
+    response.body["case_no"] = numbers[answered.row["id"]]
     return response
 
 
-async def _start_clock(session: AsyncSession, row: Mapping[str, Any], route: Route,
-                       negotiation_periods: NegotiationPeriods, at: datetime) -> dict[str, Any]:
+def _clock(row: Mapping[str, Any], route: Route, negotiation_periods: NegotiationPeriods,
+           at: datetime) -> dict[str, Any]:
     """The clock the case's route starts (a negotiation runs its region's period); a case settled on the spot met it
     the moment it was filed."""
     settled_on_spot = row["status"] == ComplaintStatus.CLOSED_SETTLED
     kind = DEADLINE_ON_ENTRY[route.status if settled_on_spot else status_of(row["status"])]
     working_days = (negotiation_periods.for_region(row["region_code"])
                     if kind is DeadlineKind.MERCHANT_NEGOTIATION else None)
-    clock = await deadline_service.start(session, case_id=row["id"], at=at, kind=kind, working_days=working_days)
+    clock = deadline_service.clock_row(case_id=row["id"], at=at, kind=kind, working_days=working_days)
     if not settled_on_spot:
         return clock
-    await deadline_service.close_open(session, case_id=row["id"], at=at, state=DeadlineState.MET)
     return {**clock, "state": DeadlineState.MET.value, "met_at": at}
 
 
@@ -406,26 +444,23 @@ def _case_row(filing: Filing, route: Route, *, case_id: uuid.UUID, kind: Complai
         "updated_at": now,
         "version": 1,
     }
-async def _route(session: AsyncSession, body: ComplaintCreate) -> Route:
+def _route(body: ComplaintCreate, merchant: Mapping[Any, Any] | None) -> Route:
     """Green channel to an active ODR enterprise goes to it; everything else to the regulator of its region.
 
     Jurisdiction (Art. 13): a registered merchant's region; else the business's region, or for a seller on a platform
     the region of the address its store displays, else the platform operator's region.
     """
     respondent = body.respondent
-    merchant = None
-    if respondent.merchant_id is not None:
-        merchant = await enrollment_service.get(session, merchant_id=respondent.merchant_id)
     if merchant is not None:
-        goes_to_merchant = body.green_channel and merchant.status == EnrollmentStatus.ACTIVE.value
+        goes_to_merchant = body.green_channel and merchant["status"] == EnrollmentStatus.ACTIVE.value
         return Route(
             status=ComplaintStatus.WITH_MERCHANT if goes_to_merchant else ComplaintStatus.PENDING_ACCEPTANCE,
-            region_code=merchant.region_code,
-            merchant_id=merchant.merchant_id,
-            respondent_name=merchant.name,
+            region_code=merchant["region_code"],
+            merchant_id=merchant["merchant_id"],
+            respondent_name=merchant["name"],
             respondent_address=respondent.address,
-            respondent_uscc=merchant.uscc,
-            respondent_region_code=merchant.region_code,
+            respondent_uscc=merchant["uscc"],
+            respondent_region_code=merchant["region_code"],
         )
     jurisdiction = respondent.jurisdiction
     if respondent.name is None or jurisdiction is None:

@@ -72,15 +72,21 @@ def due_date_from(at: datetime, kind: DeadlineKind, *, working_days: int | None 
 async def start(session: AsyncSession, *, case_id: uuid.UUID, kind: DeadlineKind, at: datetime,
                 working_days: int | None = None) -> dict[str, Any]:
     """Start a clock of `kind` on the local day of `at` (running `working_days` when given); returns the row written."""
+    row = clock_row(case_id=case_id, kind=kind, at=at, working_days=working_days)
+    await session.execute(deadline_table.insert(), row)
+    return row
+
+
+def clock_row(*, case_id: uuid.UUID, kind: DeadlineKind, at: datetime,
+              working_days: int | None = None) -> dict[str, Any]:
+    """The row of a clock of `kind` started at `at`, every column given, for the caller to write."""
     due_date = due_date_from(at, kind, working_days=working_days)
-    row: dict[str, Any] = {
+    return {
         "id": new_id(), "complaint_id": case_id, "kind": kind.value, "due_date": due_date,
         "state": DeadlineState.RUNNING.value, "due_at": end_of_day(due_date), "started_at": at, "met_at": None,
         "breached_at": None, "paused_at": None, "ended_at": None, "extended_days": 0,
         "extension_approved_by": None, "extension_reason_enc": None,
     }
-    await session.execute(deadline_table.insert(), row)
-    return row
 
 
 async def close_open(session: AsyncSession, *, case_id: uuid.UUID, at: datetime, state: DeadlineState,

@@ -81,6 +81,15 @@ async def enqueue(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, temp
                   address: str | None = None, dedup_key: str | None = None,
                   expires_at: datetime | None = None) -> None:
     """Stage a message in the caller's transaction (a cause already queued is skipped); never commits."""
+    await db.execute(_ENQUEUE, message_row(cipher, template=template, params=params, complaint_id=complaint_id,
+                                           phone=phone, address=address, dedup_key=dedup_key, expires_at=expires_at))
+
+
+def message_row(cipher: PiiCipher, *, template: SmsTemplate, params: dict[str, str],
+                complaint_id: uuid.UUID | None = None, phone: str | None = None, address: str | None = None,
+                dedup_key: str | None = None, expires_at: datetime | None = None) -> dict[str, Any]:
+    """The `sms_outbox` row of a message, its phone number and parameters sealed; the columns with defaults left
+    out."""
     message_id = new_id()
     values: dict[str, Any] = {
         "id": message_id, "template": template.value, "complaint_id": complaint_id, "dedup_key": dedup_key,
@@ -92,7 +101,7 @@ async def enqueue(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, temp
         values["phone_index"] = cipher.blind_index(phone)
     if address is not None:
         values["address_index"] = cipher.blind_index(f"address:{address}")
-    await db.execute(_ENQUEUE, values)
+    return values
 
 
 def notification_for(event: EventEnvelope) -> tuple[SmsTemplate, dict[str, str]] | None:
@@ -119,12 +128,20 @@ class NotifyingOutbox(Outbox):
 
     async def add(self, db: AsyncSession | AsyncConnection, *events: EventEnvelope) -> None:
         await super().add(db, *events)
+        for message in self.messages(*events):
+            await db.execute(_ENQUEUE, message)
+
+    def messages(self, *events: EventEnvelope) -> list[dict[str, Any]]:
+        """The `sms_outbox` rows the events owe the complainant (`add` stages them; a filing writes them in its own
+        statement)."""
+        rows = []
         for event in events:
             owed = notification_for(event)
             if owed is not None:
                 template, params = owed
-                await enqueue(db, self.cipher, template=template, params=params,
-                              complaint_id=uuid.UUID(event.subject), dedup_key=f"event:{event.id}")
+                rows.append(message_row(self.cipher, template=template, params=params,
+                                        complaint_id=uuid.UUID(event.subject), dedup_key=f"event:{event.id}"))
+        return rows
 
 
 @dataclass(frozen=True)
