@@ -4,9 +4,25 @@ sealed with."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import Table
+
+from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
+
+
+@runtime_checkable
+class StagesMessages(Protocol):
+    """An outbox whose events may owe the complainant a text message, staged with them (notifications'
+    `NotifyingOutbox`). A filing writes everything in one statement, the messages too, so it asks the outbox for
+    their rows and where they go rather than importing the notifications domain, which reads complaints."""
+
+    message_table: Table
+    message_columns: tuple[str, ...]
+
+    def messages(self, *events: EventEnvelope) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from complaints.complaint.models import Complaint, ComplaintEvent
 from complaints.database import Base, outbox
 from complaints.deadline.models import Deadline
 from complaints.idempotency import idempotency_key
-from complaints.notifications.models import SmsOutbox
 
 COMPLAINT_PREFIX = "TS"  # 投诉
 REPORT_PREFIX = "JB"  # 举报
@@ -51,7 +50,6 @@ case_number_counter: Table = CaseNumberCounter.__table__  # type: ignore[assignm
 complaint_table: Table = Complaint.__table__  # type: ignore[assignment]
 event_table: Table = ComplaintEvent.__table__  # type: ignore[assignment]
 clock_table: Table = Deadline.__table__  # type: ignore[assignment]
-message_table: Table = SmsOutbox.__table__  # type: ignore[assignment]
 
 # Data-modifying CTEs all run, referenced or not, and see the rows this transaction wrote before.
 _TAKEN_AND_STAGED = """
@@ -142,11 +140,7 @@ WITH numbers AS (
     FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS event(id uuid, topic text, aggregate_id text, event_type text,
                                                             headers jsonb, payload jsonb, case_id uuid)
     JOIN numbered ON numbered.case_id = event.case_id
-), messages AS (
-    INSERT INTO {message_table} ({message_columns})
-    SELECT {message_columns} FROM jsonb_populate_recordset(NULL::{message_table}, CAST(:messages AS jsonb))
-    ON CONFLICT (dedup_key) DO NOTHING
-), answer AS (
+{messages}), answer AS (
     INSERT INTO {idempotency_key} (principal_sub, key, request_hash, response_status, response_enc, case_no,
                                    created_at)
     SELECT CAST(:principal_sub AS text), CAST(:key AS text), CAST(:request_hash AS text),
@@ -156,11 +150,14 @@ WITH numbers AS (
 )
 SELECT numbered.case_id, numbered.case_no, pg_notify(CAST(:channel AS text), '') FROM numbered
 """
-# (columns of the case, timeline, clock rows) -> the statement; a filing's rows always have the same columns.
-_FILING_WITH: dict[tuple[tuple[str, ...], ...], TextClause] = {}
-# The columns a staged text message may fill (`notifications.service.message_row`); the others keep their defaults.
-MESSAGE_COLUMNS = ("id", "template", "complaint_id", "dedup_key", "params_enc", "expires_at", "phone_enc",
-                   "phone_index", "address_index")
+_MESSAGES = """), messages AS (
+    INSERT INTO {message_table} ({message_columns})
+    SELECT {message_columns} FROM jsonb_populate_recordset(NULL::{message_table}, CAST(:messages AS jsonb))
+    ON CONFLICT (dedup_key) DO NOTHING
+"""
+# (columns of the case, timeline, clock rows, the message table) -> the statement; a filing's rows always have the
+# same columns.
+_FILING_WITH: dict[tuple[object, ...], TextClause] = {}
 
 
 @dataclass(frozen=True)
@@ -187,6 +184,9 @@ class StagedFiling:
     clocks: Sequence[dict[str, Any]]
     events: Mapping[uuid.UUID, Sequence[dict[str, Any]]]  # case id -> outbox rows
     messages: Sequence[dict[str, Any]]
+    # Where the messages go and the columns their rows fill, given by the outbox that stages them (`StagesMessages`).
+    message_table: Table | None
+    message_columns: tuple[str, ...]
     notify_channel: str
     day: date
     answer: Answer | None
@@ -199,16 +199,18 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
     case_columns = tuple(name for name in staged.cases[0][1] if name != "case_no")
     timeline_columns = tuple(staged.timeline[0])
     clock_columns = tuple(staged.clocks[0])
-    shape = (case_columns, timeline_columns, clock_columns)
+    message_table = staged.message_table
+    shape = (case_columns, timeline_columns, clock_columns, message_table, staged.message_columns)
     statement = _FILING_WITH.get(shape)
     if statement is None:
+        messages = "" if message_table is None else _MESSAGES.format(
+            message_table=message_table.name, message_columns=_listed(staged.message_columns))
         statement = _FILING_WITH.setdefault(shape, text(_FILING.format(
             case_number_counter=case_number_counter.name, case_table=complaint_table.name,
             case_columns=_listed(case_columns), case_values=_listed(case_columns, of="staged"),
             timeline_table=event_table.name, timeline_columns=_listed(timeline_columns),
             clock_table=clock_table.name, clock_columns=_listed(clock_columns), outbox=outbox.name,
-            message_table=message_table.name, message_columns=_listed(MESSAGE_COLUMNS),
-            idempotency_key=idempotency_key.name)))
+            messages=messages, idempotency_key=idempotency_key.name)))
     answer = staged.answer
     rows = (await session.execute(statement, {
         "numbers": _json([{"case_id": row["id"], "prefix": prefix, "region_code": row["region_code"],

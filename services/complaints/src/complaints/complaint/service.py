@@ -67,8 +67,7 @@ from complaints.enrollment.models import EnrollmentStatus
 from complaints.enrollment.service import enrolled_merchant as enrolled_merchant_table
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
-from complaints.notifications.service import NotifyingOutbox
-from complaints.publisher import Publisher
+from complaints.publisher import Publisher, StagesMessages
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import (
@@ -259,14 +258,17 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
     outbox = filing.publisher.outbox
+    messaging = outbox if isinstance(outbox, StagesMessages) else None
     messages = [message for case_events in events.values()
-                for message in outbox.messages(*case_events)] if isinstance(outbox, NotifyingOutbox) else []
+                for message in messaging.messages(*case_events)] if messaging else []
     numbers = await case_numbers.write_filing(session, case_numbers.StagedFiling(
         cases=[(case.prefix, case.row) for case in staged],
         timeline=[entry for case in staged for entry in case.timeline],
         clocks=list(clocks.values()),
         events={case_id: outbox.rows(*case_events) for case_id, case_events in events.items()},
-        messages=messages, notify_channel=outbox.notify_channel, day=local_date(now), answer=answer))
+        messages=messages, message_table=messaging.message_table if messaging else None,
+        message_columns=messaging.message_columns if messaging else (), notify_channel=outbox.notify_channel,
+        day=local_date(now), answer=answer))
     response.body["case_no"] = numbers[answered.row["id"]]
     return response
 

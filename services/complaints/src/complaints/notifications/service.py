@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Row, delete, func, select, text
+from sqlalchemy import Row, Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -121,6 +121,11 @@ def notification_for(event: EventEnvelope) -> tuple[SmsTemplate, dict[str, str]]
 class NotifyingOutbox(Outbox):
     """The complaints outbox: staging an event that owes the complainant a message queues it in the same
     transaction."""
+
+    message_table: Table = SmsOutbox.__table__  # type: ignore[assignment]
+    # The columns `message_row` fills; the others keep their defaults.
+    message_columns = ("id", "template", "complaint_id", "dedup_key", "params_enc", "expires_at", "phone_enc",
+                       "phone_index", "address_index")
 
     def __init__(self, table: Any, service_name: str, cipher: PiiCipher) -> None:
         super().__init__(table, service_name)
