@@ -26,13 +26,15 @@ ConsumerFiler = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
 
 
 async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen | None = None,
-                  path: str = "/console/") -> Page:
-    """Opens the console, which asks for the staff account, and signs in by pressing Enter in the password."""
+                  path: str = "/console/", account: dict[str, Any] | None = None) -> Page:
+    """Opens the console, which asks for the staff account (the demo regulator's unless another is given), and
+    signs in by pressing Enter in the password."""
+    account = account or demo["regulator"]
     page = await open_page(path)
     await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
     if screen is not None:
         await screen(page, "console-sign-in")
-    await page.get_by_label("用户名").fill(demo["regulator"]["username"])
-    await page.get_by_label("密码", exact=True).fill(demo["regulator"]["password"])
+    await page.get_by_label("用户名").fill(account["username"])
+    await page.get_by_label("密码", exact=True).fill(account["password"])
     await page.get_by_label("密码", exact=True).press("Enter")
     return page

@@ -28,12 +28,12 @@ const grounds23 = {
 
 const zh = {
   app: { name: '全国12315消费投诉监管工作台', short: '监管工作台', language: 'English',
-    signOut: '退出登录', skip: '跳到主要内容', user: '当前用户：{name}（辖区 {region}）' },
+    signOut: '退出登录', skip: '跳到主要内容', user: '当前用户：{name} · {region}' },
   menu: { queue: '待办案件', dashboard: '统计分析', audit: '审计核验', home: '首页' },
   signIn: { title: '工作人员登录', username: '用户名', password: '密码', submit: '登录', working: '正在登录…',
     required: '请输入{field}', hint: '使用本单位分配的工作人员账号登录。' },
   errors: { network: '无法连接服务器，请检查网络后重试', status: '请求失败（{status}）', notFound: '未找到该案件' },
-  common: { all: '全部', search: '查询', reset: '重置', cancel: '取消', confirm: '确定', yes: '是', no: '否',
+  common: { chooseFile: '选择文件', noFile: '未选择文件', all: '全部', search: '查询', reset: '重置', cancel: '取消', confirm: '确定', yes: '是', no: '否',
     none: '无', more: '加载更多', download: '下载', view: '预览', note: '说明',
     submit: '提交', actions: '操作', colon: '：',
     item: '（{n}）{text}', paren: '（{text}）' },
@@ -105,19 +105,20 @@ const zh = {
   stats: { title: '统计分析', from: '开始日期', to: '结束日期', region: '辖区', apply: '统计', received: '受理登记总量',
     onTime: '受理审查按时率', closure: '办结率', recovered: '挽回经济损失', byMonth: '按月登记量（投诉/举报）',
     bySector: '按行业', byChannel: '按来源渠道', topBusinesses: '被投诉较多的经营者（前 10）', byRegion: '按下级辖区',
-    drill: '点击柱形可查看下级辖区', up: '返回上级', yuan: '元',
+    drill: '查看下级辖区（也可点击柱形）：', up: '返回上级', yuan: '元', byIssueType: '按问题类型',
+    open: '{name}（{n} 件）', path: '辖区层级',
     month: '月份', unknown: '未登记经营者', accepted: '已受理', closed: '已办结', mediationSuccess: '调解成功率' },
 }
 
 const en = {
   app: { name: '12315 Consumer Complaints Regulator Console', short: 'Regulator console', language: '中文', signOut: 'Sign out', skip: 'Skip to main content',
-    user: 'Signed in as {name} (region {region})' },
+    user: 'Signed in as {name} · {region}' },
   menu: { queue: 'Work queue', dashboard: 'Statistics', audit: 'Audit', home: 'Home' },
   signIn: { title: 'Staff sign-in', username: 'Username', password: 'Password', submit: 'Sign in',
     working: 'Signing in…', required: 'Enter the {field}', hint: 'Use the staff account your bureau gave you.' },
   errors: { network: 'Cannot reach the server; check the network and try again', status: 'Request failed ({status})',
     notFound: 'No such case' },
-  common: { all: 'All', search: 'Search', reset: 'Reset', cancel: 'Cancel', confirm: 'Confirm',
+  common: { chooseFile: 'Choose a file', noFile: 'No file chosen', all: 'All', search: 'Search', reset: 'Reset', cancel: 'Cancel', confirm: 'Confirm',
     yes: 'Yes', no: 'No', none: 'None', more: 'Load more', download: 'Download',
     view: 'Preview', note: 'Note', submit: 'Submit',
     actions: 'Actions', colon: ': ',
@@ -220,7 +221,8 @@ const en = {
     onTime: 'On-time initial review rate', closure: 'Closure rate', recovered: 'Money recovered',
     byMonth: 'Received per month (complaints / reports)', bySector: 'By sector', byChannel: 'By channel',
     topBusinesses: 'Most complained-about businesses (top 10)', byRegion: 'By region below',
-    drill: 'Click a bar to open the region below', up: 'Up one level', yuan: 'CNY',
+    drill: 'Open a region below (or click its bar):', up: 'Up one level', yuan: 'CNY', byIssueType: 'By issue type',
+    open: '{name} ({n})', path: 'Region path',
     month: 'Month', unknown: 'Business not in the registry', accepted: 'Accepted',
     closed: 'Closed', mediationSuccess: 'Mediation success rate' },
 }
