@@ -153,6 +153,9 @@ async def test_a_regulator_finds_a_report_by_the_queue_filters_verifies_extends_
     case_no = filed.json()["case_no"]
     page = await sign_in(open_page, demo)
     await expect(page.get_by_role("heading", name="待办案件")).to_be_visible()
+    # The queue opens on what awaits a decision: the new report is there beside the complaints pending acceptance.
+    await expect(page.locator(".filters")).to_contain_text("待办理（待受理投诉、待处理举报）")
+    await expect(page.get_by_role("row").filter(has_text=case_no)).to_contain_text("已收到")
 
     # The filters by keyboard: Enter opens a select, the option is then picked.
     for field, value in (("状态", "已收到"), ("类型", "举报")):

@@ -77,7 +77,7 @@ async def test_the_queue_filters_by_a_combination_and_by_case_number_and_its_lin
     await expect(again.locator(".filters")).to_contain_text("虚假宣传")
     await expect(again.locator(".filters")).to_contain_text("格尔木市（632801）")
 
-    # By case number, after a reset to the default view (awaiting acceptance): the one case.
+    # By case number, after a reset to the default view (awaiting a decision): the one case.
     await again.get_by_role("button", name="重置").click()
     await again.get_by_label("案件编号").fill(other["case_no"])
     await again.get_by_label("案件编号").press("Enter")
