@@ -255,3 +255,30 @@ async def test_a_mediator_pauses_the_clock_for_an_appraisal_decides_a_recusal_an
     await expect(page.get_by_text(re.compile(r"格市监调〔2026〕15号 · ¥500\.00"))).to_be_visible()
     await expect(page.get_by_role("button", name="终止调解")).to_have_count(0)
     await screen(page, "console-mediation-settled")
+
+
+async def test_a_regulator_delegates_a_mediation_to_a_service_station_picked_by_name(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler,
+        api: httpx.AsyncClient, regulator_token: str) -> None:
+    complaint = await file_complaint("超市出售的酸奶已过保质期，要求十倍赔偿。")
+    accepted = await api.post(f"/v1/regulator/complaints/{complaint['id']}/accept",
+                              headers={"Authorization": f"Bearer {regulator_token}"})
+    assert accepted.status_code == 200, accepted.text
+    station = demo["stations"][0]
+    page = await sign_in(open_page, demo, path=f"/console/#/cases/{complaint['id']}")
+    await page.get_by_role("link", name="进入调解工作台").click(timeout=20_000)
+    await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
+
+    # The station's staff are picked from the region's stations, not typed; the region follows the station.
+    await page.get_by_role("button", name="指派调解员").click()
+    assign = page.get_by_role("dialog", name="指派调解员")
+    await assign.get_by_text("维权服务站", exact=True).click()
+    await assign.get_by_role("combobox", name="服务站调解人员").click()
+    await page.get_by_role("option", name=f"{station['name']} · {station['username']}").click()
+    await expect(assign).to_contain_text("格尔木市（632801）")
+    await assign.get_by_text("双方已同意委托调解").click()
+    await screen(page, "console-delegate-dialog")
+    await assign.get_by_role("button", name="确定").click()
+    await expect(page.locator(".el-descriptions")).to_contain_text(
+        re.compile(rf"维权服务站 · {re.escape(station['username'])}\s*（委托调解）"))
+    await screen(page, "console-mediation-delegated")
