@@ -13,8 +13,8 @@ PHONE = {"width": 390, "height": 844}
 # A tablet held upright, as at a service desk.
 TABLET = {"width": 768, "height": 1024}
 
-# open_page(path, *, viewport=DESKTOP, locale="zh-CN", storage_state=None) -> a page at `path` in a fresh browser
-# context (or one restored from a saved storage state).
+# open_page(path, *, viewport=DESKTOP, locale="zh-CN", storage_state=None, service_workers="allow") -> a page at `path`
+# in a fresh browser context (or one restored from a saved storage state).
 Opener = Callable[..., Awaitable[Page]]
 # screen(page, name): axe-core on the page as it is, then a screenshot named `name`.
 Screen = Callable[[Page, str], Awaitable[None]]

@@ -35,8 +35,8 @@ async def consumer_session(api: httpx.AsyncClient, phone: str) -> dict[str, Any]
 
 
 async def signed_in(open_page: Opener, api: httpx.AsyncClient, path: str, *, phone: str | None = None,
-                    ) -> tuple[Page, dict[str, Any]]:
-    page = await open_page("/app/", viewport=PHONE)
+                    **options: Any) -> tuple[Page, dict[str, Any]]:
+    page = await open_page("/app/", viewport=PHONE, **options)
     session = await consumer_session(api, phone or next(PHONES))
     await page.evaluate("(s) => localStorage.setItem('odr.session', JSON.stringify(s))", session)
     await page.goto(f"/app/{path}")
@@ -312,7 +312,9 @@ async def test_a_negotiation_on_the_phone_messages_offer_attachment_proof_and_di
 
 async def test_when_the_service_is_back_the_page_retries_by_itself(
         open_page: Opener, api: httpx.AsyncClient) -> None:
-    page, session = await signed_in(open_page, api, "#/more")
+    # Without the offline shell's service worker: a request that passes through it is not always seen by page.route,
+    # and the refusal below must reach the page.
+    page, session = await signed_in(open_page, api, "#/more", service_workers="block")
     filed = await file_by_api(api, session)
     refusals = 0
     back = False
