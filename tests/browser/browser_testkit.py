@@ -13,8 +13,8 @@ PHONE = {"width": 390, "height": 844}
 # A tablet held upright, as at a service desk.
 TABLET = {"width": 768, "height": 1024}
 
-# open_page(path, *, viewport=DESKTOP, locale="zh-CN", storage_state=None) -> a page at `path` in a fresh browser
-# context (or one restored from a saved storage state).
+# open_page(path, *, viewport=DESKTOP, locale="zh-CN", storage_state=None, service_workers="allow") -> a page at `path`
+# in a fresh browser context (or one restored from a saved storage state).
 Opener = Callable[..., Awaitable[Page]]
 # screen(page, name): axe-core on the page as it is, then a screenshot named `name`.
 Screen = Callable[[Page, str], Awaitable[None]]
@@ -26,13 +26,15 @@ ConsumerFiler = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
 
 
 async def sign_in(open_page: Opener, demo: dict[str, Any], screen: Screen | None = None,
-                  path: str = "/console/") -> Page:
-    """Opens the console, which asks for the staff account, and signs in by pressing Enter in the password."""
+                  path: str = "/console/", account: dict[str, Any] | None = None) -> Page:
+    """Opens the console, which asks for the staff account (the demo regulator's unless another is given), and
+    signs in by pressing Enter in the password."""
+    account = account or demo["regulator"]
     page = await open_page(path)
     await expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
     if screen is not None:
         await screen(page, "console-sign-in")
-    await page.get_by_label("用户名").fill(demo["regulator"]["username"])
-    await page.get_by_label("密码", exact=True).fill(demo["regulator"]["password"])
+    await page.get_by_label("用户名").fill(account["username"])
+    await page.get_by_label("密码", exact=True).fill(account["password"])
     await page.get_by_label("密码", exact=True).press("Enter")
     return page

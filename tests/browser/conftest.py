@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -155,11 +155,13 @@ async def open_page(browser: Browser, base_url: str, screenshot_dir: Path,
     opened: list[tuple[Page, PageProblems]] = []
 
     async def open_(path: str, *, viewport: dict[str, int] = DESKTOP, locale: str = "zh-CN",
-                    storage_state: StorageState | None = None) -> Page:
+                    storage_state: StorageState | None = None,
+                    service_workers: Literal["allow", "block"] = "allow") -> Page:
         # `locale` also sets the browser's Accept-Language; a screen's own header (its chosen language) still wins.
         # Reduced motion: screenshots show charts and dialogs finished, not halfway through an animation.
         context = await browser.new_context(base_url=base_url, viewport=viewport, locale=locale,
-                                            reduced_motion="reduce", storage_state=storage_state)
+                                            reduced_motion="reduce", storage_state=storage_state,
+                                            service_workers=service_workers)
         await context.add_init_script(REPORT_VIOLATIONS)
         page = await context.new_page()
         problems = PageProblems()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -152,6 +153,9 @@ async def test_a_regulator_finds_a_report_by_the_queue_filters_verifies_extends_
     case_no = filed.json()["case_no"]
     page = await sign_in(open_page, demo)
     await expect(page.get_by_role("heading", name="待办案件")).to_be_visible()
+    # The queue opens on what awaits a decision: the new report is there beside the complaints pending acceptance.
+    await expect(page.locator(".filters")).to_contain_text("待办理（待受理投诉、待处理举报）")
+    await expect(page.get_by_role("row").filter(has_text=case_no)).to_contain_text("已收到")
 
     # The filters by keyboard: Enter opens a select, the option is then picked.
     for field, value in (("状态", "已收到"), ("类型", "举报")):
@@ -185,3 +189,96 @@ async def test_a_regulator_finds_a_report_by_the_queue_filters_verifies_extends_
     await expect(page.locator(".page-title")).to_contain_text("已立案")
     await expect(page.get_by_text("经核查，产地标注不实，予以立案。")).to_be_visible()
     await screen(page, "console-report-decided")
+
+
+async def test_a_mediator_pauses_the_clock_for_an_appraisal_decides_a_recusal_and_records_the_agreement(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler,
+        api: httpx.AsyncClient, regulator_token: str) -> None:
+    complaint = await file_complaint("电热水壶使用一周后漏电，要求赔偿，需送检鉴定。")
+    accepted = await api.post(f"/v1/regulator/complaints/{complaint['id']}/accept",
+                              headers={"Authorization": f"Bearer {regulator_token}"})
+    assert accepted.status_code == 200, accepted.text
+    page = await sign_in(open_page, demo, path=f"/console/#/cases/{complaint['id']}")
+    await page.get_by_role("link", name="进入调解工作台").click(timeout=20_000)
+    await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
+    clock = page.locator(".el-table__row").filter(has_text="调解期限")
+
+    # The regulator takes the mediation on (the dialog proposes the signed-in account and the case's region).
+    await page.get_by_role("button", name="指派调解员").click()
+    assign = page.get_by_role("dialog", name="指派调解员")
+    await expect(assign.get_by_label("调解员账号")).to_have_value(demo["regulator"]["username"])
+    await assign.get_by_role("button", name="确定").click()
+    await expect(page.get_by_text("已指派", exact=True)).to_be_visible()
+
+    # The appraisal stops the mediation clock, and its end starts it again.
+    await page.get_by_role("button", name="暂停计时（鉴定、检测）").click()
+    await expect(clock).to_contain_text("已暂停")
+    await screen(page, "console-mediation-paused")
+    await page.get_by_role("button", name="恢复计时").click()
+    await expect(clock).not_to_contain_text("已暂停")
+    await expect(page.get_by_role("button", name="暂停计时（鉴定、检测）")).to_be_visible()
+
+    # A party asks for the mediator's recusal: the mediation is suspended until it is decided.
+    await page.get_by_role("button", name="申请回避").click()
+    recusal = page.get_by_role("dialog", name="申请回避")
+    await recusal.get_by_text("消费者", exact=True).click()
+    await recusal.get_by_label("说明").fill("投诉人称调解员与经营者负责人系亲属。")
+    await recusal.get_by_role("button", name="提交").click()
+    await expect(page.locator(".page-title")).to_contain_text("已中止")
+    await page.get_by_role("button", name="回避决定").click()
+    decision = page.get_by_role("dialog", name="回避决定")
+    await decision.get_by_text("回避不成立", exact=True).click()
+    await decision.get_by_label("说明").fill("经核实不存在亲属关系。")
+    await screen(page, "console-recusal-decision-dialog")
+    await decision.get_by_role("button", name="提交").click()
+    await expect(page.locator(".page-title")).to_contain_text("调解中")
+
+    # The agreement both parties signed closes the case as settled.
+    await page.get_by_role("button", name="记录调解协议").click()
+    agreement = page.get_by_role("dialog", name="记录调解协议")
+    await agreement.get_by_label("调解书编号").fill("格市监调〔2026〕15号")
+    await agreement.get_by_label("金额（元）").fill("500")
+    # Two minutes ago on the browser's clock, in its time zone (the picker's): a consent in the future is refused.
+    signed = await page.evaluate("""() => {
+      const at = new Date(Date.now() - 120000)
+      const two = (n) => String(n).padStart(2, '0')
+      return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())} ` +
+        `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`
+    }""")
+    for field in ("投诉人签署时间", "经营者签署时间"):
+        await agreement.get_by_label(field).fill(signed)
+        await agreement.get_by_label(field).press("Enter")
+    async with page.expect_response(lambda answer: answer.url.endswith("/agreement")) as recorded:
+        await agreement.get_by_role("button", name="提交").click()
+    assert (await recorded.value).ok, await (await recorded.value).text()
+    await expect(page.locator(".page-title")).to_contain_text("已达成协议")
+    await expect(page.get_by_text(re.compile(r"格市监调〔2026〕15号 · ¥500\.00"))).to_be_visible()
+    await expect(page.get_by_role("button", name="终止调解")).to_have_count(0)
+    await screen(page, "console-mediation-settled")
+
+
+async def test_a_regulator_delegates_a_mediation_to_a_service_station_picked_by_name(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], file_complaint: ComplaintFiler,
+        api: httpx.AsyncClient, regulator_token: str) -> None:
+    complaint = await file_complaint("超市出售的酸奶已过保质期，要求十倍赔偿。")
+    accepted = await api.post(f"/v1/regulator/complaints/{complaint['id']}/accept",
+                              headers={"Authorization": f"Bearer {regulator_token}"})
+    assert accepted.status_code == 200, accepted.text
+    station = demo["stations"][0]
+    page = await sign_in(open_page, demo, path=f"/console/#/cases/{complaint['id']}")
+    await page.get_by_role("link", name="进入调解工作台").click(timeout=20_000)
+    await expect(page.get_by_role("heading", name="调解工作台")).to_be_visible()
+
+    # The station's staff are picked from the region's stations, not typed; the region follows the station.
+    await page.get_by_role("button", name="指派调解员").click()
+    assign = page.get_by_role("dialog", name="指派调解员")
+    await assign.get_by_text("维权服务站", exact=True).click()
+    await assign.get_by_role("combobox", name="服务站调解人员").click()
+    await page.get_by_role("option", name=f"{station['name']} · {station['username']}").click()
+    await expect(assign).to_contain_text("格尔木市（632801）")
+    await assign.get_by_text("双方已同意委托调解").click()
+    await screen(page, "console-delegate-dialog")
+    await assign.get_by_role("button", name="确定").click()
+    await expect(page.locator(".el-descriptions")).to_contain_text(
+        re.compile(rf"维权服务站 · {re.escape(station['username'])}\s*（委托调解）"))
+    await screen(page, "console-mediation-delegated")

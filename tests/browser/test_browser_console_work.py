@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 from playwright.async_api import Page, expect
 
 from browser.browser_testkit import PHONE, ComplaintFiler, ConsumerFiler, Opener, Screen
 from browser.test_browser_console import sign_in
+from odr_runner.stack import Stack
+from servicekit.db import asyncpg_dsn
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -77,7 +81,7 @@ async def test_the_queue_filters_by_a_combination_and_by_case_number_and_its_lin
     await expect(again.locator(".filters")).to_contain_text("虚假宣传")
     await expect(again.locator(".filters")).to_contain_text("格尔木市（632801）")
 
-    # By case number, after a reset to the default view (awaiting acceptance): the one case.
+    # By case number, after a reset to the default view (awaiting a decision): the one case.
     await again.get_by_role("button", name="重置").click()
     await again.get_by_label("案件编号").fill(other["case_no"])
     await again.get_by_label("案件编号").press("Enter")
@@ -255,3 +259,31 @@ async def test_a_consultation_is_answered_and_a_12315_export_is_imported(
     await expect(refused_phone).not_to_contain_text("String should match")
     await expect(result.get_by_role("link", name="TS-632801-")).to_be_visible()
     await screen(page, "console-import-result")
+
+
+async def test_an_overdue_case_is_marked_in_red_and_the_overdue_filter_finds_it(
+        open_page: Opener, screen: Screen, demo: dict[str, Any], platform: Stack,
+        file_complaint: ComplaintFiler) -> None:
+    complaint = await file_complaint("投诉已超过七个工作日，仍未作出是否受理的决定。")
+    connection = await asyncpg.connect(asyncpg_dsn(platform.database_url, platform.config.database_name("complaints")))
+    try:
+        # Its initial-review clock ran out yesterday, as the breach sweeper would find it.
+        await connection.execute("UPDATE deadline SET due_at = now() - interval '1 day', state = 'breached', "
+                                 "breached_at = now() WHERE complaint_id = $1", uuid.UUID(complaint["id"]))
+    finally:
+        await connection.close()
+    page = await sign_in(open_page, demo)
+    row = page.get_by_role("row").filter(has_text=complaint["case_no"])
+    countdown = row.locator(".countdown")
+    await expect(countdown).to_have_text(re.compile(r"已超期 \d+ 个工作日"))
+    await expect(countdown).to_have_class(re.compile(r"\boverdue\b"))
+    assert await countdown.evaluate("element => getComputedStyle(element).color") == "rgb(179, 38, 30)"
+
+    await page.get_by_text("仅看超期").click()
+    await page.get_by_role("button", name="查询").click()
+    await expect(row).to_be_visible()
+    assert "overdue=true" in page.url
+    await expect(page.locator(".el-loading-mask")).to_be_hidden()
+    for each in await page.locator(".queue-table tbody tr").all():
+        await expect(each.locator(".countdown")).to_have_class(re.compile(r"\boverdue\b"))
+    await screen(page, "console-queue-overdue")

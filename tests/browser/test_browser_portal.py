@@ -10,10 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, Response, expect
+from playwright.async_api import FilePayload, Page, Response, expect
 
 from browser.browser_testkit import Opener, Screen
-from browser.test_browser_consumer_app import PHONES, consumer_session, eventually, file_by_api, png, signed_in
+from browser.test_browser_consumer_app import PHONES, bearer, consumer_session, eventually, file_by_api, png, signed_in
 from odr_runner.stack import Stack
 from servicekit.auth import Audience, Role, TokenIssuer
 
@@ -295,3 +295,103 @@ async def test_a_portal_session_outlives_its_access_token_until_signing_out_revo
         headers: {'X-Session-Cookie': 'merchant'}, body: new URLSearchParams({grant_type: 'refresh_token'})})
         .then((answer) => answer.status)""")
     assert status == 400
+
+
+async def test_an_enterprise_withdraws_an_offer_counters_the_consumer_messages_with_a_file_and_declines(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, demo: dict[str, Any]) -> None:
+    filed, case, session = await open_case(api, demo, "盐湖特产牦牛肉干包装破损，要求全额退款。")
+    merchant = demo["merchants"][ENTERPRISE]
+    portal = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await portal.get_by_role("link", name=filed["case_no"], exact=True).click()
+    await expect(portal.get_by_text("实时更新已连接")).to_be_visible()
+    offers = portal.locator(".el-table").filter(has=portal.get_by_text("提出方", exact=True))
+
+    # An offer made, then withdrawn: the form comes back for a new one.
+    await portal.get_by_label("金额（元）").fill("100")
+    await portal.get_by_label("说明", exact=True).fill("先退一百元")
+    await portal.get_by_role("button", name="提出和解方案").click()
+    first = offers.get_by_role("row").filter(has_text="先退一百元")
+    await expect(first).to_contain_text("待答复")
+    await first.get_by_role("button", name="撤回方案").click()
+    await expect(first).to_contain_text("已撤回")
+    await expect(portal.get_by_role("button", name="提出和解方案")).to_be_visible()
+
+    # A second offer, which the consumer rejects with a counter of their own: the portal sees it live and counters.
+    await portal.get_by_label("金额（元）").fill("150")
+    await portal.get_by_label("说明", exact=True).fill("退一百五十元")
+    await portal.get_by_role("button", name="提出和解方案").click()
+    await expect(offers.get_by_role("row").filter(has_text="退一百五十元")).to_contain_text("待答复")
+    detail = (await api.get(f"/v1/consumer/cases/{case}", headers=bearer(session))).json()
+    open_offer = next(offer for offer in detail["offers"] if offer["status"] == "open")
+    countered = await api.post(f"/v1/consumer/cases/{case}/offers/{open_offer['id']}/reject", headers=bearer(session),
+                               json={"counter": {"type": "refund", "amount_fen": 29900, "note": "要求全额退款"}})
+    assert countered.status_code == 200, countered.text
+    counter = offers.get_by_role("row").filter(has_text="要求全额退款")
+    await expect(counter).to_contain_text("消费者")
+    await expect(counter.get_by_role("button", name="接受消费者方案")).to_be_visible()
+    await expect(portal.get_by_role("heading", name="提出新方案（还价）")).to_be_visible()
+    await portal.get_by_label("金额（元）").fill("200")
+    await portal.get_by_label("说明", exact=True).fill("折中退二百元")
+    await portal.get_by_role("button", name="提出新方案（还价）").click()
+    await expect(offers.get_by_role("row").filter(has_text="折中退二百元")).to_contain_text("待答复")
+    await expect(counter).not_to_contain_text("待答复")
+    await screen(portal, "portal-counter")
+
+    # A message with a file, picked through the portal's own (Chinese) file button.
+    await expect(portal.get_by_text("未选择文件").first).to_be_visible()
+    await portal.get_by_label("留言内容").fill("附上出库检验照片，请查看。")
+    await portal.get_by_label("附件（可选）").set_input_files(
+        files=[FilePayload(name="outbound-check.png", mimeType="image/png", buffer=png())])
+    await expect(portal.get_by_text("outbound-check.png")).to_be_visible()
+    await screen(portal, "portal-message-file")
+    await portal.get_by_role("button", name="发送", exact=True).click()
+    message = portal.locator(".message").filter(has_text="附上出库检验照片，请查看。")
+    await expect(message.get_by_role("button", name="outbound-check.png")).to_be_visible()
+    await expect(portal.get_by_role("button", name="发送", exact=True)).to_be_enabled()
+
+    # Declined: the case goes to the regulator and the portal offers nothing more to do.
+    await portal.get_by_role("button", name="拒绝协商").click()
+    dialog = portal.get_by_role("dialog", name="拒绝协商")
+    await dialog.get_by_label("拒绝理由").fill("商品出库时完好，破损系物流造成，已建议向快递公司索赔。")
+    await screen(portal, "portal-decline-dialog")
+    await dialog.get_by_role("button", name="拒绝协商").click()
+    await expect(portal.get_by_text("已拒绝协商，案件已转交监管部门")).to_be_visible()
+    await expect(portal.get_by_role("button", name="拒绝协商")).to_have_count(0)
+    await expect(portal.get_by_role("button", name="提出新方案（还价）")).to_have_count(0)
+    await screen(portal, "portal-declined")
+
+
+async def test_the_webhook_log_names_each_delivery_in_the_reader_s_language_and_redelivers_it(
+        open_page: Opener, screen: Screen, api: httpx.AsyncClient, demo: dict[str, Any]) -> None:
+    merchant = demo["merchants"][ENTERPRISE]
+    page = await sign_in(open_page, merchant["portal_username"], merchant["portal_password"])
+    await page.get_by_role("menuitem", name="消息推送").click()
+    await page.get_by_label("接收地址（HTTPS）").fill("https://1.1.1.1/odr/webhook")
+    await page.get_by_role("button", name="保存设置").click()
+    await expect(page.locator(".once code")).to_have_text(re.compile(r"^whsec_"))
+
+    # A new case for the enterprise: its events are queued for the endpoint, each a row of the log.
+    await open_case(api, demo, "盐湖特产枸杞礼盒少发一盒。")
+    log = page.locator(".el-table").filter(has=page.get_by_text("事件类型", exact=True))
+    opened = log.get_by_role("row").filter(has_text="协商案件已开启")
+    deadline = time.monotonic() + 20
+    while not await opened.count():
+        assert time.monotonic() < deadline, "the negotiation's opening never reached the delivery log"
+        await page.reload()
+        await expect(page.get_by_role("heading", name="推送记录")).to_be_visible()
+    await expect(opened.first).to_contain_text("mediation.case.opened.v1")
+    await expect(log.get_by_role("row").filter(has_text="收到新投诉").first).to_be_visible()
+    # Whatever the attempt's outcome, it reads in Chinese: no exception text of the delivery worker.
+    await expect(opened.first).not_to_contain_text("Error")
+    await screen(page, "portal-webhook-log")
+
+    async with page.expect_response(lambda answer: answer.url.endswith("/redeliver")) as redelivered:
+        await opened.first.get_by_role("button", name="重新推送").click()
+    assert (await redelivered.value).status == 202, await (await redelivered.value).text()
+    await expect(page.get_by_text("已重新排队推送")).to_be_visible()
+
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", name="Delivery log")).to_be_visible()
+    log = page.locator(".el-table").filter(has=page.get_by_text("Event type", exact=True))
+    await expect(log.get_by_role("row").filter(has_text="Negotiation opened").first).to_be_visible()
+    await screen(page, "portal-webhook-log-en")

@@ -34,11 +34,11 @@ def today() -> str:
     return datetime.now(SHANGHAI).date().isoformat()
 
 
-async def test_demo_regulators_govern_the_prefecture_and_its_two_cities(
+async def test_demo_regulators_govern_the_province_the_prefecture_and_its_two_cities(
     gateway: httpx.AsyncClient, demo: dict[str, Any],
 ) -> None:
     assert demo["regulator"]["region"] == "632801"
-    assert sorted(account["region"] for account in demo["regulators"]) == ["632800", "632801", "632802"]
+    assert sorted(account["region"] for account in demo["regulators"]) == ["630000", "632800", "632801", "632802"]
     assert demo["regulator"] in demo["regulators"]
     for account in demo["regulators"]:
         headers = await staff_token(gateway, demo, account["region"])

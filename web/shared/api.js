@@ -21,7 +21,9 @@ export function createApi(i18n, { activeSession, refresh, signedOutByServer }) {
   async function send(method, path, { query, json, form, body, contentType, accept, token } = {}) {
     const url = new URL(path, window.location.origin)
     for (const [name, value] of Object.entries(query ?? {})) {
-      if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
+      // A list is the parameter repeated (status=a&status=b).
+      if (Array.isArray(value)) for (const item of value) url.searchParams.append(name, item)
+      else if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value)
     }
     const attempt = async (bearer) => {
       const init = { method, headers: headers(bearer) }

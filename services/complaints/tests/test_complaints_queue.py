@@ -248,6 +248,9 @@ async def test_the_queue_filters_and_sorts_by_due_date(
     assert [item["id"] for item in await _all_pages(client, staff, business=token)] == order
     assert await ids(overdue="true") == [overdue["id"]]
     assert await ids(status="pending_acceptance") == [overdue["id"], first["id"], second["id"]]
+    # What awaits a decision, complaints and reports alike: the console's default view.
+    assert await ids(status=["pending_acceptance", "received", "verifying"]) == [overdue["id"], first["id"],
+                                                                               second["id"], report["id"]]
     assert await ids(kind="report") == [report["id"]]
     assert await ids(issue_type="price") == [first["id"], second["id"]]
     assert await ids(channel="hotline") == [second["id"]]

@@ -50,7 +50,8 @@ async def demo_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
             "   WHERE m.uscc = ANY(:codes) AND c.revoked_at IS NULL) AS live_clients,"
             " (SELECT count(*) FROM outbox o JOIN merchant m ON o.aggregate_id = m.id::text"
             "   WHERE m.uscc = ANY(:codes) AND o.event_type = 'merchants.enrollment.approved.v1') AS approvals,"
-            " (SELECT count(*) FROM staff_account WHERE username IN ('reg-haixi', 'reg-golmud', 'reg-delingha'))"
+            " (SELECT count(*) FROM staff_account"
+            "   WHERE username IN ('reg-qinghai', 'reg-haixi', 'reg-golmud', 'reg-delingha'))"
             " AS regulators"
         ), {"codes": codes})).one()
     return dict(row._mapping)
@@ -64,13 +65,13 @@ async def test_seed_is_idempotent_and_rotates_printed_secrets(
 
     assert first["regulator"] == {"username": "reg-golmud", "password": PASSWORD, "region": "632801"}
     assert [(account["username"], account["region"]) for account in first["regulators"]] == [
-        ("reg-haixi", "632800"), ("reg-golmud", "632801"), ("reg-delingha", "632802")]
+        ("reg-qinghai", "630000"), ("reg-haixi", "632800"), ("reg-golmud", "632801"), ("reg-delingha", "632802")]
     assert {account["password"] for account in first["regulators"]} == {PASSWORD}
     assert [merchant["name"] for merchant in first["merchants"]] == [details.name for details in DEMO_MERCHANTS]
     assert {merchant["merchant_id"] for merchant in first["merchants"]} == {
         merchant["merchant_id"] for merchant in second["merchants"]}
     assert await demo_counts(sessionmaker) == {"merchants": 2, "approved": 2, "live_clients": 2, "approvals": 2,
-                                               "regulators": 3}
+                                               "regulators": 4}
 
     for old, new in zip(first["merchants"], second["merchants"], strict=True):
         assert new["client_id"] != old["client_id"]

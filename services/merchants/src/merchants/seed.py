@@ -1,8 +1,10 @@
 """Demo data, applied by ``python -m merchants.cli seed``, which prints the demo credentials as one JSON object.
 
-Creates, if missing, the staff administrator ``admin-haixi`` (a Haixi regulator holding ``staff_admin``) and three
-regulator accounts, ``reg-haixi`` (Haixi prefecture, 632800), ``reg-golmud`` (Golmud,
-632801; the one printed as ``regulator``) and ``reg-delingha`` (Delingha, 632802), all with the password from the
+Creates, if missing, the staff administrator ``admin-haixi`` (a Haixi regulator holding ``staff_admin``) and four
+regulator accounts, ``reg-qinghai`` (Qinghai province, 630000), ``reg-haixi`` (Haixi prefecture, 632800),
+``reg-golmud`` (Golmud, 632801; the one printed as ``regulator``) and ``reg-delingha`` (Delingha, 632802): a
+province, a prefecture and two of its county-level cities, so the console's statistics drill down from the
+province to a county with demo accounts alone. All have the password from the
 required ``ODR_DEMO_REGULATOR_PASSWORD``, and two merchants in Golmud, both approved ODR enterprises; the
 approval emits ``merchants.enrollment.approved.v1`` once per merchant, through the outbox. It also registers a
 consumer-rights service station in Golmud, hosted by the first of them, with one station staff account,
@@ -43,8 +45,9 @@ from servicekit.pii import PiiCipher
 
 GOLMUD = "632801"
 REGULATOR_USERNAME = "reg-golmud"
-# (username, region, bureau): the prefecture and two of its county-level cities.
+# (username, region, bureau): the province, the prefecture and two of its county-level cities.
 DEMO_REGULATORS = (
+    ("reg-qinghai", "630000", "青海省市场监督管理局"),
     ("reg-haixi", "632800", "海西蒙古族藏族自治州市场监督管理局"),
     (REGULATOR_USERNAME, GOLMUD, "格尔木市市场监督管理局"),
     ("reg-delingha", "632802", "德令哈市市场监督管理局"),

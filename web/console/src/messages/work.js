@@ -2,7 +2,7 @@
 // consultations, imports), merged into the console's messages by i18n.js; each key in both languages.
 export const zh = {
   workMenu: { summary: '期间汇总报告', consultations: '咨询答复', imports: '转办导入' },
-  queueFilters: { overdue: '超期', overdueOnly: '仅看超期', dueWithin: '到期天数', dueWithinSuffix: '天内到期',
+  queueFilters: { awaiting: '待办理（待受理投诉、待处理举报）', overdue: '超期', overdueOnly: '仅看超期', dueWithin: '到期天数', dueWithinSuffix: '天内到期',
     sector: '行业', issueType: '问题类别', business: '经营者', businessHint: '名称关键字', channel: '来源渠道',
     region: '辖区', regionHint: '本辖区及下级', caseNo: '案件编号', caseNoHint: '编号或前缀，如 TS-632801',
     issueTypeColumn: '问题类别', sectorColumn: '行业' },
@@ -65,7 +65,7 @@ export const zh = {
 
 export const en = {
   workMenu: { summary: 'Period summary', consultations: 'Consultations', imports: 'Transfer imports' },
-  queueFilters: { overdue: 'Overdue', overdueOnly: 'Overdue only', dueWithin: 'Due within', dueWithinSuffix: 'days',
+  queueFilters: { awaiting: 'Awaiting a decision (complaints and reports)', overdue: 'Overdue', overdueOnly: 'Overdue only', dueWithin: 'Due within', dueWithinSuffix: 'days',
     sector: 'Sector', issueType: 'Issue type', business: 'Business', businessHint: 'Part of the name',
     channel: 'Channel', region: 'Region', regionHint: 'Your region and below', caseNo: 'Case number',
     caseNoHint: 'Number or its start, e.g. TS-632801', issueTypeColumn: 'Issue type', sectorColumn: 'Sector' },

@@ -184,7 +184,7 @@ async def get_my_complaint(
 async def list_region_complaints(
     principal: RegulatorPrincipal,
     session: DbSession,
-    status: CaseStatus | None = None,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
     kind: ComplaintKind | None = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     overdue: bool = False,
@@ -203,14 +203,16 @@ async def list_region_complaints(
     report verification), the earliest due first (an overdue clock keeps its due date, so overdue cases lead), then
     the others, newest first. `due_at` on each item is that clock's due instant.
 
-    Filters: `status`, `kind`, `overdue` (the clock has run out), `due_before` (the clock's due date is before that
-    date), `sector`, `issue_type`, `merchant_id`, `business` (part of the
-    business's name), `channel`, `case_no` (a case number or its beginning)."""
+    Filters: `status` (repeated: any of them; the console's default is what awaits a decision, complaints pending
+    acceptance and reports received or under verification), `kind`, `overdue` (the clock has run out),
+    `due_before` (the clock's due date is before that date), `sector`, `issue_type`, `merchant_id`, `business` (part
+    of the business's name), `channel`, `case_no` (a case number or its beginning)."""
     scope = region or principal.region
     if scope is None or not principal.governs(scope):
         raise Problem("forbidden", "The token does not govern that region")
     queue = complaint_service.QueueFilter(
-        region_prefix=regions.prefix(scope), status=status, kind=kind, overdue_at=utcnow() if overdue else None,
+        region_prefix=regions.prefix(scope), statuses=tuple(status or ()), kind=kind,
+        overdue_at=utcnow() if overdue else None,
         due_before=end_of_day(due_before - timedelta(days=1)) if due_before is not None else None, sector=sector,
         issue_type=issue_type, merchant_id=merchant_id, business=business, channel=channel, case_no=case_no)
     return await complaint_service.list_queue(session, queue=queue, cursor=cursor, limit=limit)

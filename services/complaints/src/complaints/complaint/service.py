@@ -712,7 +712,7 @@ class QueueFilter:
     """What a regulator's queue shows: cases of a region (and those below it) after optional filters."""
 
     region_prefix: str
-    status: CaseStatus | None = None
+    statuses: tuple[CaseStatus, ...] = ()
     kind: ComplaintKind | None = None
     overdue_at: datetime | None = None
     due_before: datetime | None = None
@@ -729,8 +729,10 @@ class QueueFilter:
         in_region = (c.region_code == self.region_prefix if len(self.region_prefix) == 6
                      else c.region_code.startswith(self.region_prefix, autoescape=True))
         conditions: list[ColumnElement[bool]] = [in_region]
-        if self.status is not None:
-            conditions.append(c.status == self.status.value)
+        if len(self.statuses) == 1:
+            conditions.append(c.status == self.statuses[0].value)
+        elif self.statuses:
+            conditions.append(c.status.in_([status.value for status in self.statuses]))
         if self.kind is not None:
             conditions.append(c.kind == self.kind.value)
         if self.overdue_at is not None:
