@@ -46,6 +46,11 @@ class MediationCase(Base):
         Index("ix_mediation_case_negotiation_due", "due_date", postgresql_where=text("status = 'negotiating'")),
         Index("ix_mediation_case_mediation_due", "mediation_due_date",
               postgresql_where=text("status = 'mediating' AND paused_at IS NULL")),
+        # The refiling check on every case opened: the consumer's latest closed case against the enterprise, found
+        # without reading the consumer's open ones (the soak's consumers had thousands each, and each opening read
+        # them all).
+        Index("ix_mediation_case_closed_by_consumer", "consumer_id", "merchant_id", "closed_at",
+              postgresql_where=text("closed_at IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -121,7 +121,7 @@ def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None
         .join_from(opened, earlier, and_(earlier.consumer_id == opened.consumer_id,
                                          earlier.merchant_id == opened.merchant_id, earlier.id != opened.id))
         .where(opened.id == bindparam("case_id"), earlier.status.in_([status.value for status in FINAL]),
-               earlier.closed_at <= filed_at)
+               earlier.closed_at.is_not(None), earlier.closed_at <= filed_at)
         .order_by(earlier.closed_at.desc()).limit(1)
     )
 
