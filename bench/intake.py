@@ -72,8 +72,8 @@ def start_uvicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen
 
 
 @contextlib.asynccontextmanager
-async def baseline_server(database_url: str) -> AsyncIterator[str]:
-    """bench.baseline_app under one uvicorn worker on a free port, with a fresh database; yields its URL."""
+async def baseline_server(database_url: str) -> AsyncIterator[tuple[str, int]]:
+    """bench.baseline_app under one uvicorn worker on a free port, with a fresh database; yields its URL and pid."""
     from servicekit import infra
     from servicekit.db import asyncpg_dsn
     from servicekit.testing.infra import drop_database, recreate_database
@@ -85,7 +85,7 @@ async def baseline_server(database_url: str) -> AsyncIterator[str]:
     process = start_uvicorn(port, env, log)
     try:
         infra.wait_for_port("127.0.0.1", port, timeout=30, process=process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         try:
@@ -130,7 +130,7 @@ async def measure_baseline(arguments: argparse.Namespace, criteria: Criteria) ->
     bodies = build_bodies(placeholder_demo(), phones, BODY_COUNT)
     requests: list[Request] = [(body, {"Content-Type": "application/json", "Authorization": "Bearer x"})
                                for body in bodies]
-    async with baseline_postgres() as database_url, baseline_server(database_url) as base:
+    async with baseline_postgres() as database_url, baseline_server(database_url) as (base, _):
         url = f"{base}/complaints"
         await probe(url, requests[0])
         generator = LoadGenerator(requests, workers=arguments.workers)

@@ -13,6 +13,11 @@ workers) before the load and twice after it: when the last answer arrived ("requ
 whatever background work overlapped the load) and once every outbox is published and every consumer group has
 caught up ("with events"). The broker (when the stack runs it) and PostgreSQL (every server process on the machine,
 exited backends included) get rows of their own, and "all" is the sum: what one filing costs the machine.
+
+The machines these runs land on differ several-fold in speed from one day to the next, so afterwards (unless
+`--no-baseline`) the intake benchmark's bare baseline (`bench.baseline_app`: FastAPI validates the same bodies and
+INSERTs one row with asyncpg) is driven at the same rate for the same time and its CPU per request (its process and
+PostgreSQL) is printed beside the platform's, with the ratio: that ratio, not the milliseconds, compares runs.
 """
 
 from __future__ import annotations
@@ -34,7 +39,17 @@ import asyncpg
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO_ROOT, RESULTS_DIR, asyncpg_dsn, build_bodies, consumer_tokens, running_platform, say
+from bench.common import (
+    CONSUMER_PHONE_BASE,
+    REPO_ROOT,
+    RESULTS_DIR,
+    asyncpg_dsn,
+    build_bodies,
+    consumer_tokens,
+    running_platform,
+    say,
+)
+from bench.intake import baseline_postgres, baseline_server, placeholder_demo
 from bench.loadgen import LoadGenerator, Request
 
 PROCESSES = ("gateway", "complaints", "mediation", "merchants")
@@ -48,6 +63,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(REPO_ROOT / ".odr/pyspy/bin/py-spy"))
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--no-spy", action="store_true", help="only measure CPU per filing, without sampling")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the same-rate run of the bare baseline")
     parser.add_argument("--process-workers", nargs="*", default=[], metavar="NAME=N",
                         help="uvicorn workers of a platform process, e.g. complaints=2 gateway=2 (default 1 each)")
     return parser.parse_args(argv)
@@ -133,6 +149,22 @@ def cpu_table(before: dict[str, float], answered: dict[str, float], settled: dic
     return "\n".join(lines) + "\n"
 
 
+async def baseline_cpu(rate: float, seconds: float) -> tuple[str, float]:
+    """The bare baseline at the same rate: its summary line and CPU ms per request (its process and PostgreSQL)."""
+    bodies = build_bodies(placeholder_demo(), [str(CONSUMER_PHONE_BASE + index) for index in range(200)], 5000)
+    requests: list[Request] = [(body, {"Content-Type": "application/json", "Authorization": "Bearer x"})
+                               for body in bodies]
+    async with baseline_postgres() as database_url, baseline_server(database_url) as (base, pid):
+        generator = LoadGenerator(requests)
+        try:
+            before = cpu_now({"baseline": pid})
+            step = await generator.step(f"{base}/complaints", rate, seconds)
+            after = cpu_now({"baseline": pid})
+        finally:
+            generator.close()
+    return step.summary(), 1000 * (sum(after.values()) - sum(before.values())) / max(step.ok, 1)
+
+
 def summarise(collapsed: Path, top: int) -> str:
     """Own-time and inclusive-time tables from collapsed stacks ("frame;frame;frame count" per line)."""
     own: Counter[str] = Counter()
@@ -195,7 +227,9 @@ async def main(argv: list[str] | None = None) -> None:
         if unsettled:
             say(f"not settled after 120 s: {unsettled}")
         settled = cpu_now(pids)
-        cpu = cpu_table(before, answered, settled, max(await cases_filed(complaints_dsn) - cases_before, 1))
+        filings = max(await cases_filed(complaints_dsn) - cases_before, 1)
+        cpu = cpu_table(before, answered, settled, filings)
+        platform_cpu = 1000 * (sum(settled.values()) - sum(before.values())) / filings
         say(cpu)
         for name, spy in spies.items():
             try:
@@ -211,6 +245,11 @@ async def main(argv: list[str] | None = None) -> None:
                     f"{worker_counts(arguments.process_workers) or 'one each'}: {step.summary()}\n{cpu}\n"
                     + summarise(collapsed, arguments.top))
                 say(f"wrote {RESULTS_DIR / f'profile-{name}.txt'} (stacks for a flame graph: {collapsed})")
+    if not arguments.no_baseline:
+        summary, per_request = await baseline_cpu(arguments.rate, arguments.seconds)
+        say(f"baseline at the same rate: {summary}")
+        say(f"baseline CPU ms per request (its process and PostgreSQL): {per_request:.2f}; "
+            f"platform / baseline: {platform_cpu / per_request:.1f}")
 
 
 if __name__ == "__main__":

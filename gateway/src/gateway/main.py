@@ -24,6 +24,7 @@ from gateway.routes import ROUTES, RouteTable
 from gateway.runtime import GatewayRuntime, get_runtime
 from gateway.settings import GatewaySettings
 from gateway.webapp import mount_webapp
+from servicekit.app import settle_heap
 from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenIssuer, TokenVerifier, generate_private_key_pem
 from servicekit.observability import (
     ReadinessCheck,
@@ -67,6 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         tracing = configure_tracing(settings.service_name, enabled=settings.otel_enabled,
                                     endpoint=settings.otel_exporter_endpoint)
         await proxy.start()
+        settle_heap()
         try:
             yield
         finally:

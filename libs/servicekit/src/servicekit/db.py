@@ -59,8 +59,11 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,
         server_settings["statement_timeout"] = str(int(settings.database_statement_timeout * 1000))
     return create_async_engine(
         settings.sqlalchemy_url,
-        pool_size=pool_size or settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        # As many connections as before (the pool plus as many again, the budget deploy/README.md counts), but all
+        # kept once opened: an overflow connection was closed on its return, so every burst opened new ones (a TLS
+        # handshake and authentication each, on both sides) just when the process was busiest.
+        pool_size=(pool_size or settings.database_pool_size) + settings.database_pool_size,
+        max_overflow=0,
         # No ping before each use: asyncpg's costs three round trips (BEGIN, an empty query, ROLLBACK) on every
         # checkout, more than many use cases' own statements. The pool still heals by itself after a database
         # restart: the first statement on a dead connection fails as unavailability (503 with Retry-After) and
