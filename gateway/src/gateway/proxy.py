@@ -12,6 +12,7 @@ import aiohttp
 from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from gateway.breaker import CircuitBreaker
@@ -22,7 +23,7 @@ from gateway.settings import GatewaySettings
 from servicekit.admission import AdmissionGate, AtCapacity
 from servicekit.auth import TokenVerifier, bearer_token
 from servicekit.observability import ROUTE_SCOPE_KEY, correlation_id_var, get_logger, request_id_var
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_response, unhandled_error_response
 from servicekit.sse import ChunkStream, EventStream
 from servicekit.tracing import inject_into
 
@@ -44,6 +45,8 @@ DISCARD_BUDGET_BYTES = 16 * 1024 * 1024
 DISCARD_BUDGET_SECONDS = 5.0
 QUOTE_SAFE_PATH = "/:@!$&'()*+,;=~"
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+# Where `gateway.main` leaves the allow-listed route it found for a request it hands to `Proxy.serve`.
+PROXIED_ROUTE_SCOPE_KEY = "odr.proxied_route"
 
 UPSTREAM_LATENCY = Histogram("odr_gateway_upstream_seconds", "Time to upstream response headers", ["service"])
 UPSTREAM_FAILURES = Counter("odr_gateway_upstream_failures_total", "Upstream exchanges that failed",
@@ -170,11 +173,20 @@ class Proxy:
                 await session.close()
         self._session = self._stream_session = None
 
-    async def handle(self, request: Request) -> Response:
-        """Endpoint for every path the gateway does not answer itself."""
-        route = self.table.match(request.method, request.scope["path"])
-        if route is None:
-            raise Problem("not-found", "No such endpoint")
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI endpoint of an allow-listed request, whose route `gateway.main` found under PROXIED_ROUTE_SCOPE_KEY
+        before FastAPI's routing: a problem is answered here as the application's problem handlers answer it."""
+        request = Request(scope, receive)
+        try:
+            response = await self.relay(request, scope[PROXIED_ROUTE_SCOPE_KEY])
+        except Problem as problem:
+            response = problem_response(request, problem)
+        except Exception:
+            response = unhandled_error_response(request)
+        await response(scope, receive, send)
+
+    async def relay(self, request: Request, route: Route) -> Response:
+        """Check the caller against `route` (token, audience, enterprise status) and relay the request."""
         request.scope[ROUTE_SCOPE_KEY] = route.template
         if route.audience != PUBLIC:
             principal = self.verifier.verify(bearer_token(request))

@@ -138,8 +138,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        get_logger("servicekit.problems").exception("unhandled error", path=request.url.path)
-        return problem_response(request, Problem("internal-error"))
+        return unhandled_error_response(request)
+
+
+def unhandled_error_response(request: Request) -> JSONResponse:
+    """The 500 problem for an exception nothing else handled, logged with its traceback (call in `except`)."""
+    get_logger("servicekit.problems").exception("unhandled error", path=request.url.path)
+    return problem_response(request, Problem("internal-error"))
 
 
 PROBLEM_SCHEMA_NAME = "Problem"
