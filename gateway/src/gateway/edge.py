@@ -63,6 +63,23 @@ def forwarded_client(peer: str, forwarded_for: str | None, trusted: tuple[Networ
     return hops[0] if hops else peer
 
 
+_BASE_HEADERS = tuple((name.encode(), value.encode()) for name, value in BASE_HEADERS.items())
+_FRAME_ANCESTORS = (b"content-security-policy", FRAME_ANCESTORS.encode())
+_HSTS = (b"strict-transport-security", HSTS.encode())
+
+
+def with_security_headers(headers: Iterable[tuple[bytes, bytes]], secure: bool) -> list[tuple[bytes, bytes]]:
+    """An answer's headers with the security headers it does not set itself."""
+    answer = list(headers)
+    present = {name.lower() for name, _ in answer}
+    answer.extend(header for header in _BASE_HEADERS if header[0] not in present)
+    if b"content-security-policy" not in present:
+        answer.append(_FRAME_ANCESTORS)
+    if secure:
+        answer.append(_HSTS)
+    return answer
+
+
 class EdgeMiddleware:
     """Rewrites the scope's client to the real client, guards /metrics and adds the security headers."""
 
@@ -77,11 +94,14 @@ class EdgeMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         peer_host, peer_port = scope.get("client") or ("", 0)
-        scope = dict(scope)
         via_proxy = bool(self.trusted) and _within(peer_host, self.trusted)
+        # Headers are decoded only where they decide something: behind a trusted proxy and for /metrics.
+        headers: dict[str, str] = {}
+        if via_proxy or scope["path"] == "/metrics":
+            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         if via_proxy:
+            scope = dict(scope)
             scope["client"] = (forwarded_client(peer_host, headers.get("x-forwarded-for"), self.trusted), peer_port)
             proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
             if proto in ("http", "https"):
@@ -94,15 +114,7 @@ class EdgeMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra: list[tuple[bytes, bytes]] = [(name.encode(), value.encode())
-                                                    for name, value in BASE_HEADERS.items()
-                                                    if name.encode() not in present]
-                if b"content-security-policy" not in present:
-                    extra.append((b"content-security-policy", FRAME_ANCESTORS.encode()))
-                if secure:
-                    extra.append((b"strict-transport-security", HSTS.encode()))
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": with_security_headers(message.get("headers", []), secure)}
             await send(message)
 
         await app(scope, receive, send_with_headers)

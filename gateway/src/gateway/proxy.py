@@ -126,6 +126,7 @@ class Proxy:
                                              queue_limit=settings.upstream_admission_queue,
                                              wait_seconds=settings.upstream_admission_wait_seconds)
                       for service in Upstream}
+        self.latency = {service: UPSTREAM_LATENCY.labels(service.value) for service in Upstream}
         self._feed_tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._stream_session: aiohttp.ClientSession | None = None
@@ -243,17 +244,22 @@ class Proxy:
         started = time.perf_counter()
         async with asyncio.timeout(self.settings.upstream_total_timeout):
             async with self.session.get(target, headers=conditional, allow_redirects=False) as answer:
-                UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
+                self.latency[route.service].observe(time.perf_counter() - started)
                 body = await answer.read()
         return Detail(status=answer.status, headers=_passed_on(answer.raw_headers), body=body,
                       etag=answer.headers.get("ETag"))
 
     def _upstream_headers(self, request: Request) -> list[tuple[str, str]]:
-        headers = [
-            (name, value) for name, value in request.headers.items()
-            if name not in DROPPED_REQUEST_HEADERS
-        ]
-        connection_listed = request.headers.get("connection")
+        headers: list[tuple[str, str]] = []
+        connection_listed = host = None
+        for raw_name, raw_value in request.scope["headers"]:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if name not in DROPPED_REQUEST_HEADERS:
+                headers.append((name, value))
+            elif name == "connection" and connection_listed is None:
+                connection_listed = value
+            elif name == "host" and host is None:
+                host = value
         if connection_listed:
             named = {token.strip().lower() for token in connection_listed.split(",")}
             headers = [(name, value) for name, value in headers if name not in named]
@@ -264,7 +270,6 @@ class Proxy:
         if correlation_id:
             headers.append(("X-Correlation-Id", correlation_id))
         headers.append(("X-Forwarded-For", client_address(request)))
-        host = request.headers.get("host")
         if host:
             headers.append(("X-Forwarded-Host", host))
         headers.append(("X-Forwarded-Proto", request.scope["scheme"]))
@@ -294,7 +299,7 @@ class Proxy:
                         allow_redirects=False,
                         timeout=self._stream_timeout if wants_stream else self._timeout,
                     )
-                    UPSTREAM_LATENCY.labels(route.service.value).observe(time.perf_counter() - started)
+                    self.latency[route.service].observe(time.perf_counter() - started)
                     length = upstream.content_length
                     streamed = (
                         wants_stream

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -33,6 +34,7 @@ LATENCY = Histogram("odr_http_request_seconds", "HTTP request latency", ["servic
 # elsewhere FastAPI's matched route gives it. Paths themselves never become labels (ids would explode them).
 ROUTE_SCOPE_KEY = "odr.route"
 UNMATCHED_ROUTE = "unmatched"
+MAX_REMEMBERED_METRIC_CHILDREN = 1024
 
 
 # Fields a log line never carries: request and response bodies, personal data, secrets. Logging code names what it
@@ -133,6 +135,19 @@ class RequestContextMiddleware:
         self.service_name = service_name
         self.continue_traces = continue_traces
         self.log = get_logger("servicekit.http")
+        self._children: dict[tuple[str, str, int], _RequestMetrics] = {}
+
+    def _metrics(self, method: str, route: str, status: int) -> _RequestMetrics:
+        """The metric children of a (method, route, status), resolved once: `labels()` per request cost more than
+        recording. The method is the client's, so the remembered ones are bounded."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = _RequestMetrics(REQUESTS.labels(self.service_name, method, route, str(status)),
+                                       LATENCY.labels(self.service_name, method, route))
+            if len(self._children) < MAX_REMEMBERED_METRIC_CHILDREN:
+                self._children[key] = children
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,8 +185,7 @@ class RequestContextMiddleware:
             finally:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)
-                REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
-                LATENCY.labels(self.service_name, method, route).observe(elapsed)
+                self._metrics(method, route, status_holder[0]).record(elapsed)
                 span.update_name(f"{method} {route}")
                 span.set_attributes({"http.route": route, "http.response.status_code": status_holder[0]})
                 if status_holder[0] >= 500:
@@ -181,6 +195,16 @@ class RequestContextMiddleware:
                 structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
                 request_id_var.reset(request_token)
                 correlation_id_var.reset(correlation_token)
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestMetrics:
+    count: Counter
+    latency: Histogram
+
+    def record(self, elapsed: float) -> None:
+        self.count.inc()
+        self.latency.observe(elapsed)
 
 
 def _route_template(scope: Scope) -> str:

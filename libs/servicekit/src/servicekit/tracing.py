@@ -52,6 +52,9 @@ def current_traceparent() -> str | None:
 
 def inject_into(headers: MutableMapping[str, str]) -> None:
     """Add the active span's trace headers to an outgoing request's."""
+    if not _recording and not trace.get_current_span().get_span_context().is_valid:
+        # No span to pass on (the platform sets no baggage): skip the propagators' work on every relayed request.
+        return
     propagate.inject(headers)
 
 
