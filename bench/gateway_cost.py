@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -88,22 +89,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def uvicorn(app: str, port: int, python_path: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """One uvicorn process with the bench stack's flags (odr_runner.stack)."""
+def uvicorn(app: str, port: int, python_path: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """One uvicorn process with the bench stack's flags (odr_runner.stack), its output in `log`."""
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                "--no-proxy-headers", "--workers", "1"]
     if app.startswith("gateway."):
         command.insert(4, "--factory")
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env, "PYTHONPATH": python_path},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=None)
+    with log.open("ab") as output:
+        return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env, "PYTHONPATH": python_path},
+                                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as session:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
+                raise RuntimeError(f"{url} exited with {process.returncode}:\n{tail(log)}")
             try:
                 async with session.get(url) as answer:
                     if answer.status == 200:
@@ -126,7 +132,8 @@ def requests_signed_with(signing_key: str) -> list[Request]:
             for index, body in enumerate(build_bodies(demo, phones, BODY_COUNT))]
 
 
-async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: float, seconds: float) -> str:
+async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: float, seconds: float,
+                  logs: Path) -> str:
     """One round: a fresh stub and gateway, a warm-up, then `seconds` at `rate`; the line to print."""
     stub_port, gateway_port = free_port(), free_port()
     stub_url = f"http://127.0.0.1:{stub_port}"
@@ -136,12 +143,13 @@ async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: 
         "ODR_MEDIATION_URL": stub_url,
     }
     own = f"{REPO_ROOT}:{REPO_ROOT / 'libs/servicekit/src'}"
-    stub = uvicorn("bench.gateway_cost:stub_app", stub_port, own, env)
+    stub_log, gateway_log = logs / "stub.log", logs / "gateway.log"
+    stub = uvicorn("bench.gateway_cost:stub_app", stub_port, own, env, stub_log)
     gateway = uvicorn("gateway.main:create_app", gateway_port,
-                      f"{tree / 'gateway/src'}:{tree / 'libs/servicekit/src'}", env)
+                      f"{tree / 'gateway/src'}:{tree / 'libs/servicekit/src'}", env, gateway_log)
     try:
-        await wait_ready(f"{stub_url}/readyz", stub)
-        await wait_ready(f"http://127.0.0.1:{gateway_port}/readyz", gateway)
+        await wait_ready(f"{stub_url}/readyz", stub, stub_log)
+        await wait_ready(f"http://127.0.0.1:{gateway_port}/readyz", gateway, gateway_log)
         url = f"http://127.0.0.1:{gateway_port}{FILING_PATH}"
         await generator.step(url, rate, WARM_UP_SECONDS)
         load = os.getloadavg()[0]
@@ -163,9 +171,10 @@ async def main(argv: list[str] | None = None) -> None:
     signing_key = generate_private_key_pem()
     generator = LoadGenerator(requests_signed_with(signing_key))
     try:
-        for _ in range(arguments.rounds):
-            for tree in trees:
-                say(await measure(tree, generator, signing_key, arguments.rate, arguments.seconds))
+        with tempfile.TemporaryDirectory(prefix="gateway-cost-") as logs:
+            for _ in range(arguments.rounds):
+                for tree in trees:
+                    say(await measure(tree, generator, signing_key, arguments.rate, arguments.seconds, Path(logs)))
     finally:
         generator.close()
 
