@@ -7,7 +7,8 @@ Prints, per round, the CPU ms per answered request of the gateway process and of
 /proc/<pid>/stat), with the load average. Consumer tokens are signed with the gateway's key, as its tests do, so no
 sign-in, database or broker is involved. `--tree` names a checkout whose `gateway/src` and `libs/servicekit/src` the
 gateway is imported from (default: this one); with several, the rounds alternate between them (A B A B), which on a
-shared machine is the only comparison that means something.
+shared machine is the only comparison that means something. `--bare` alternates with a relay doing nothing but
+uvicorn and aiohttp's work, the floor under any gateway built on them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,6 +68,46 @@ async def stub_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": STUB_ANSWER})
 
 
+def bare_relay() -> Any:
+    """The floor under the gateway (`--bare`): uvicorn and one pooled aiohttp request per request, nothing else (no
+    ids, metrics, token, gate, breaker or security headers); what the gateway costs beyond it is its own work."""
+    base = os.environ["ODR_COMPLAINTS_URL"]
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                sessions.append(aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=0, limit_per_host=256), auto_decompress=False,
+                    skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                    cookie_jar=aiohttp.DummyCookieJar()))
+                await send({"type": "lifespan.startup.complete"})
+            await sessions[0].close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["path"] == "/readyz":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+                   if name not in (b"host", b"content-length", b"connection")]
+        async with sessions[0].request(scope["method"], URL(base + scope["path"], encoded=True), headers=headers,
+                                       data=b"".join(chunks), allow_redirects=False) as answer:
+            body = await answer.read()
+        passed = [(name.lower(), value) for name, value in answer.raw_headers
+                  if name.lower() not in (b"content-length", b"date", b"server")]
+        await send({"type": "http.response.start", "status": answer.status,
+                    "headers": [*passed, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +116,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="measured rounds per tree")
     parser.add_argument("--tree", action="append", type=Path,
                         help="checkout to import the gateway from (repeat to alternate; default this one)")
+    parser.add_argument("--bare", action="store_true",
+                        help="alternate with a bare uvicorn + aiohttp relay in the gateway's place (the floor)")
     return parser.parse_args(argv)
 
 
@@ -93,7 +137,7 @@ def uvicorn(app: str, port: int, python_path: str, env: dict[str, str], log: Pat
     """One uvicorn process with the bench stack's flags (odr_runner.stack), its output in `log`."""
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                "--no-proxy-headers", "--workers", "1"]
-    if app.startswith("gateway."):
+    if app.startswith("gateway.") or app.endswith(":bare_relay"):
         command.insert(4, "--factory")
     with log.open("ab") as output:
         return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env, "PYTHONPATH": python_path},
@@ -132,9 +176,10 @@ def requests_signed_with(signing_key: str) -> list[Request]:
             for index, body in enumerate(build_bodies(demo, phones, BODY_COUNT))]
 
 
-async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: float, seconds: float,
+async def measure(tree: Path | None, generator: LoadGenerator, signing_key: str, rate: float, seconds: float,
                   logs: Path) -> str:
-    """One round: a fresh stub and gateway, a warm-up, then `seconds` at `rate`; the line to print."""
+    """One round: a fresh stub and gateway (of `tree`; None: the bare relay), a warm-up, then `seconds` at `rate`;
+    the line to print."""
     stub_port, gateway_port = free_port(), free_port()
     stub_url = f"http://127.0.0.1:{stub_port}"
     env = {
@@ -145,8 +190,11 @@ async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: 
     own = f"{REPO_ROOT}:{REPO_ROOT / 'libs/servicekit/src'}"
     stub_log, gateway_log = logs / "stub.log", logs / "gateway.log"
     stub = uvicorn("bench.gateway_cost:stub_app", stub_port, own, env, stub_log)
-    gateway = uvicorn("gateway.main:create_app", gateway_port,
-                      f"{tree / 'gateway/src'}:{tree / 'libs/servicekit/src'}", env, gateway_log)
+    if tree is None:
+        gateway = uvicorn("bench.gateway_cost:bare_relay", gateway_port, own, env, gateway_log)
+    else:
+        gateway = uvicorn("gateway.main:create_app", gateway_port,
+                          f"{tree / 'gateway/src'}:{tree / 'libs/servicekit/src'}", env, gateway_log)
     try:
         await wait_ready(f"{stub_url}/readyz", stub, stub_log)
         await wait_ready(f"http://127.0.0.1:{gateway_port}/readyz", gateway, gateway_log)
@@ -157,8 +205,8 @@ async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: 
         step = await generator.step(url, rate, seconds)
         gateway_ms = 1000 * (cpu_seconds(gateway.pid) - gateway_before) / max(step.ok, 1)
         stub_ms = 1000 * (cpu_seconds(stub.pid) - stub_before) / max(step.ok, 1)
-        return (f"{tree}: gateway {gateway_ms:.3f} ms CPU per request, stub {stub_ms:.3f}; {step.summary()}; "
-                f"load average {load:.2f}")
+        return (f"{tree or 'bare relay'}: gateway {gateway_ms:.3f} ms CPU per request, stub {stub_ms:.3f}; "
+                f"{step.summary()}; load average {load:.2f}")
     finally:
         for process in (gateway, stub):
             process.terminate()
@@ -167,7 +215,9 @@ async def measure(tree: Path, generator: LoadGenerator, signing_key: str, rate: 
 
 async def main(argv: list[str] | None = None) -> None:
     arguments = parse(argv)
-    trees = [tree.resolve() for tree in arguments.tree or [REPO_ROOT]]
+    trees: list[Path | None] = [tree.resolve() for tree in arguments.tree or [REPO_ROOT]]
+    if arguments.bare:
+        trees.append(None)
     signing_key = generate_private_key_pem()
     generator = LoadGenerator(requests_signed_with(signing_key))
     try:
