@@ -352,6 +352,38 @@ async def test_a_fetch_whose_locks_cross_a_requests_yields_to_the_request(
     assert await kafka.end_offset(names["dlq"], 0) == 0
 
 
+async def test_a_quiet_consumer_fetches_with_the_long_wait_and_its_first_event_brings_back_the_short_one(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    tuned = settings.model_copy(update={"kafka_fetch_max_wait_ms": 50, "kafka_idle_fetch_max_wait_ms": 400})
+    event_type = f"{names['prefix']}.order.created.v1"
+    waits_when_applied: list[int] = []
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note="applied"))
+        waits_when_applied.append(consumer.fetch_wait_ms)
+
+    consumer = InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                             sessionmaker=sessionmaker, inbox=inbox, settings=tuned)
+    background.start(consumer.run())
+
+    async def quiet() -> bool:
+        return consumer.fetch_wait_ms == 400
+
+    await eventually(quiet)
+    event = order_event(event_type)
+    sent_at = time.monotonic()
+    await kafka.produce_envelope(event)
+
+    async def applied() -> bool:
+        return await count(engine, effect, effect.c.event_id == event.id) == 1
+
+    await eventually(applied)
+    assert time.monotonic() - sent_at < 1.5, "the first event after a lull waits at most about the long wait"
+    assert waits_when_applied == [50], "records shorten the wait before they are applied"
+
+
 async def test_an_unreachable_database_stops_the_consumer_without_dead_lettering_or_committing(
     settings: ServiceSettings, inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any,
 ) -> None:

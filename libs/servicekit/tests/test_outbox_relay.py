@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
-from servicekit.events.relay import OutboxRelay, RelayError, leader_lock_key, requeue_published
+from servicekit.events.relay import HOLDS_LEADER_LOCK, OutboxRelay, RelayError, leader_lock_key, requeue_published
 from servicekit.settings import ServiceSettings
 
 
@@ -349,6 +349,31 @@ async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the
     records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
     assert_first_deliveries_in_order(records)
     assert len(records) - len(events) <= 5, "only the frozen batch is sent twice"
+
+
+async def test_the_fence_answers_whether_this_session_holds_the_leader_lock_and_leaves_it_as_it_was(
+    engine: AsyncEngine, settings: ServiceSettings,
+) -> None:
+    key = leader_lock_key(settings.service_name)
+    fence = text(f"SELECT {HOLDS_LEADER_LOCK}")
+    holders = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                   "AND ((classid::bigint << 32) | objid::bigint) = :key")
+    async with engine.connect() as leader, engine.connect() as other:
+        await leader.execution_options(isolation_level="AUTOCOMMIT")
+        await other.execution_options(isolation_level="AUTOCOMMIT")
+        assert await other.scalar(fence, {"key": key}) is False, "nobody holds it: not held, and not taken either"
+        assert await other.scalar(holders, {"key": key}) == 0
+        # The leader takes it twice, as the relay does.
+        assert await leader.scalar(select(func.pg_try_advisory_lock(key))) is True
+        await leader.execute(select(func.pg_advisory_lock(key)))
+        for _ in range(3):
+            assert await leader.scalar(fence, {"key": key}) is True
+        assert await other.scalar(fence, {"key": key}) is False, "another session holds it"
+        assert await other.scalar(select(func.pg_try_advisory_lock(key))) is False, "still the leader's"
+        # Released (what a lost session means for the lock): the fence says so and takes nothing back.
+        await leader.scalar(select(func.pg_advisory_unlock_all()))
+        assert await leader.scalar(fence, {"key": key}) is False
+        assert await leader.scalar(holders, {"key": key}) == 0
 
 
 async def test_the_backlog_and_the_age_of_the_oldest_unsent_event_are_measured_for_the_alerts(

@@ -67,6 +67,11 @@ class ServiceSettings(BaseSettings):
         default=100, gt=0, description="How long the broker holds an empty fetch. Tansu answers a fetch at the end of "
                                        "this wait, so it bounds how long a new event sits there; every consumer sends "
                                        "one fetch per wait while idle, which is most of an idle broker's CPU.")
+    kafka_idle_fetch_max_wait_ms: int = Field(
+        default=500, gt=0, description="The fetch wait of a consumer that found nothing for a whole poll (1 s): idle "
+                                       "groups fetch this rarely, and the first event after a lull waits up to about "
+                                       "half of it on Tansu (a broker that answers as soon as data arrives adds "
+                                       "nothing); once records flow the consumer is back to the short wait.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="SASL_SSL with SCRAM-SHA-512 on a Strimzi cluster's authenticated listener.",
     )

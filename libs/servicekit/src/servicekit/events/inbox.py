@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit.dbfailures import is_transient_database_failure
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.kafka import make_consumer, make_producer, start_client, stop_client
+from servicekit.events.kafka import make_consumer, make_producer, set_fetch_wait, start_client, stop_client
 from servicekit.events.topics import dlq_topic
 from servicekit.observability import causation_id_var, correlation_id_var, get_logger
 from servicekit.settings import ServiceSettings
@@ -90,6 +90,8 @@ class InboxConsumer:
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
         self._stopping = False
+        # Observable: the broker-side wait of the next fetch (long while the topics are quiet, short while they flow).
+        self.fetch_wait_ms = settings.kafka_fetch_max_wait_ms
         # One statement shape whatever the fetch's size, so it is prepared once per connection; it also sets the
         # batch's lock timeout for the rest of the transaction (set_config(..., true) is SET LOCAL), a round trip less.
         self._record_many = text(
@@ -107,8 +109,15 @@ class InboxConsumer:
         try:
             consumer = await start_client(lambda: make_consumer(self.settings, self.group, self.topics))
             try:
+                busy_wait = self.settings.kafka_fetch_max_wait_ms
+                idle_wait = max(self.settings.kafka_idle_fetch_max_wait_ms, busy_wait)
                 while not self._stopping:
                     batches = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                    # Tansu holds every fetch for its whole wait when nothing comes, so an idle group's cost is its
+                    # fetch rate: a poll that found nothing for a second lengthens the wait, the first records
+                    # shorten it again (set before the next fetch is sent, which waits for these to be taken).
+                    self.fetch_wait_ms = busy_wait if batches else idle_wait
+                    set_fetch_wait(consumer, self.fetch_wait_ms)
                     if batches:
                         await self._process_batches(consumer, producer, batches)
                 self._log.info("consumer stopping; offsets committed")

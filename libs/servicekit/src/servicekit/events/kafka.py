@@ -18,6 +18,7 @@ from servicekit.settings import ServiceSettings
 
 KafkaClient = TypeVar("KafkaClient", AIOKafkaProducer, AIOKafkaConsumer)
 STOP_TIMEOUT = 5.0
+SESSION_TIMEOUT_MS = 6000
 CLIENT_START_RETRIES = Counter("odr_kafka_client_start_retries_total",
                                "Kafka clients that could not reach the broker on start and were retried")
 
@@ -57,10 +58,23 @@ def make_consumer(settings: ServiceSettings, group: str, topics: list[str]) -> A
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        # A third of the session, Kafka's rule of thumb: a member is still declared dead after the same 6 s, and an
+        # idle group sends half the heartbeats it did at 1 s (a rebalance reaches the others one heartbeat later).
+        heartbeat_interval_ms=SESSION_TIMEOUT_MS // 3,
+        # How often aiokafka's fetch loop wakes with nothing to do (default 0.2 s): replies, assignments, metadata
+        # and consumed records wake it through futures, so the timer only costs an idle consumer five wake-ups a second.
+        consumer_timeout_ms=1000,
         max_poll_records=200,
     )
+
+
+def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
+    """The broker-side wait of the consumer's next fetch requests. aiokafka reads it each time it builds one and
+    offers no public setter; reading it first makes a renamed attribute fail here rather than be set unread."""
+    fetcher = consumer._fetcher
+    if fetcher._fetch_max_wait_ms != wait_ms:
+        fetcher._fetch_max_wait_ms = wait_ms
 
 
 async def ensure_topics(bootstrap: str, topics: dict[str, int], replication_factor: int = 1) -> None:

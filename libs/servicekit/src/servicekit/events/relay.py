@@ -47,9 +47,12 @@ BACKLOG_COUNT_CAP = 100_000
 # The backlog gauge is refreshed at most this often: a count per wake-up would cost a query per filing under load.
 BACKLOG_REFRESH_SECONDS = 1.0
 ERROR_TEXT_LIMIT = 2_000
-# The fence: this session still holds the service's advisory lock (bigint keys show as classid/objid).
-_HOLDS_LOCK = ("EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() "
-               "AND objsubid = 1 AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid))")
+# The fence: this session still holds the service's advisory lock. The leader holds it twice (session advisory locks
+# count), so giving one back answers whether it was held and leaves it held, and taking it again restores the count;
+# both touch only the session's own lock table, where reading pg_locks copied the server's whole lock table (0.7 ms a
+# marking). A session that no longer holds it gets false (and PostgreSQL's warning that it owned no such lock). CASE
+# fixes the order of the two calls.
+HOLDS_LEADER_LOCK = "CASE WHEN pg_advisory_unlock(:key) THEN pg_try_advisory_lock(:key) ELSE false END"
 
 
 class RelayError(RuntimeError):
@@ -100,13 +103,11 @@ class OutboxRelay:
         # The fence and the marking in one statement (one round trip): rows are marked only while this session holds
         # the leader lock, and the answer says whether it did. A data-modifying WITH runs whether or not it is read.
         self._mark_published = text(
-            f"WITH fence AS (SELECT {_HOLDS_LOCK} AS held), "
+            f"WITH fence AS (SELECT {HOLDS_LEADER_LOCK} AS held), "
             f"marked AS (UPDATE {table.fullname} SET published_at = now() "
             "WHERE seq = ANY(CAST(:seqs AS bigint[])) AND (SELECT held FROM fence)) "
             "SELECT held FROM fence")
-        self._holds_lock = text(f"SELECT {_HOLDS_LOCK}")
-        unsigned = self._lock_key & 0xFFFF_FFFF_FFFF_FFFF
-        self._lock_parts = {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF}
+        self._holds_lock = text(f"SELECT {HOLDS_LEADER_LOCK}")
         # The alert gauges in one round trip.
         self._backlog = select(
             select(func.count()).select_from(select(table.c.seq).where(*unpublished).limit(BACKLOG_COUNT_CAP)
@@ -148,6 +149,8 @@ class OutboxRelay:
             if self._stopping:
                 raise _StoppedWaiting
             await asyncio.sleep(self.poll_interval)
+        # The second hold the fence gives back and takes again (granted at once: this session already holds it).
+        await connection.execute(select(func.pg_advisory_lock(self._lock_key)))
         # The lock is session-level; committing leaves the connection idle so notifications reach it.
         await connection.commit()
         self.is_leader = True
@@ -233,9 +236,9 @@ class OutboxRelay:
         table = self.table
         if sent.acknowledged:
             held = await leader_connection.scalar(self._mark_published, {"seqs": sent.acknowledged,
-                                                                          **self._lock_parts})
+                                                                          "key": self._lock_key})
         else:
-            held = await leader_connection.scalar(self._holds_lock, self._lock_parts)
+            held = await leader_connection.scalar(self._holds_lock, {"key": self._lock_key})
         await leader_connection.commit()
         if not held:
             raise RelayError("leadership lost while publishing; the batch is left for the new leader")
