@@ -55,8 +55,11 @@ class AdmissionGate:
         self._places = asyncio.Semaphore(limit)
         self._waiting = 0
         self._running = 0
-        ADMITTED_RUNNING.labels(name).set(0)
-        ADMISSION_WAITING.labels(name).set(0)
+        # The gate's own gauges, looked up once: `labels()` takes a lock and builds a key on every call.
+        self._running_gauge = ADMITTED_RUNNING.labels(name)
+        self._waiting_gauge = ADMISSION_WAITING.labels(name)
+        self._running_gauge.set(0)
+        self._waiting_gauge.set(0)
 
     @property
     def running(self) -> int:
@@ -82,7 +85,7 @@ class AdmissionGate:
                 ADMISSION_REFUSED.labels(self.name, "queue-full").inc()
                 raise AtCapacity("queue-full")
             self._waiting += 1
-            ADMISSION_WAITING.labels(self.name).inc()
+            self._waiting_gauge.inc()
             try:
                 async with asyncio.timeout(self.wait_seconds):
                     await self._places.acquire()
@@ -91,15 +94,15 @@ class AdmissionGate:
                 raise AtCapacity("waited-too-long") from None
             finally:
                 self._waiting -= 1
-                ADMISSION_WAITING.labels(self.name).dec()
+                self._waiting_gauge.dec()
         else:
             await self._places.acquire()
         self._running += 1
-        ADMITTED_RUNNING.labels(self.name).inc()
+        self._running_gauge.inc()
 
     def leave(self) -> None:
         self._running -= 1
-        ADMITTED_RUNNING.labels(self.name).dec()
+        self._running_gauge.dec()
         self._places.release()
 
 

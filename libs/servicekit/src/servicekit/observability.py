@@ -133,6 +133,10 @@ class RequestContextMiddleware:
         self.service_name = service_name
         self.continue_traces = continue_traces
         self.log = get_logger("servicekit.http")
+        # The metric children of each (method, route, status) and (method, route), kept: `labels()` takes a lock and
+        # builds its key on every call. Routes are templates and statuses few, so these stay small.
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,8 +174,8 @@ class RequestContextMiddleware:
             finally:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)
-                REQUESTS.labels(self.service_name, method, route, str(status_holder[0])).inc()
-                LATENCY.labels(self.service_name, method, route).observe(elapsed)
+                self._requests(method, route, status_holder[0]).inc()
+                self._latency(method, route).observe(elapsed)
                 span.update_name(f"{method} {route}")
                 span.set_attributes({"http.route": route, "http.response.status_code": status_holder[0]})
                 if status_holder[0] >= 500:
@@ -181,6 +185,21 @@ class RequestContextMiddleware:
                 structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
                 request_id_var.reset(request_token)
                 correlation_id_var.reset(correlation_token)
+
+
+    def _requests(self, method: str, route: str, status: int) -> Counter:
+        key = (method, route, status)
+        child = self._counted.get(key)
+        if child is None:
+            child = self._counted[key] = REQUESTS.labels(self.service_name, method, route, str(status))
+        return child
+
+    def _latency(self, method: str, route: str) -> Histogram:
+        key = (method, route)
+        child = self._timed.get(key)
+        if child is None:
+            child = self._timed[key] = LATENCY.labels(self.service_name, method, route)
+        return child
 
 
 def _route_template(scope: Scope) -> str:

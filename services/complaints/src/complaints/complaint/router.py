@@ -32,7 +32,15 @@ from complaints.complaint.schemas import (
     TransferRead,
 )
 from complaints.complaint.state import Actor
-from complaints.dependencies import Changes, Events, Periods, Store, negotiation_periods, publisher_of
+from complaints.dependencies import (
+    Changes,
+    Events,
+    Periods,
+    Store,
+    negotiation_periods,
+    negotiation_periods_of,
+    publisher_of,
+)
 from complaints.evidence.router import stored_file
 from complaints.idempotency import StoredResponse, validate_key
 from complaints.live import RESYNC
@@ -98,7 +106,7 @@ async def file_complaint(
         idempotency_key=validate_key(idempotency_key) if idempotency_key is not None else None,
         cipher=runtime.cipher,
         publisher=publisher_of(runtime),
-        negotiation_periods=negotiation_periods(runtime.settings),
+        negotiation_periods=negotiation_periods_of(runtime),
     )
     stored = await complaint_service.file_complaint(runtime.engine, filing)
     return _filed(stored, consumer_router.prefix)
