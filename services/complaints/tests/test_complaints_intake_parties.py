@@ -105,3 +105,22 @@ async def test_a_report_filed_at_the_reports_endpoint_is_a_report(
     assert response.status_code == 201, response.text
     assert (response.json()["kind"], response.json()["status"]) == ("report", "received")
     assert wrong_kind.status_code == 422
+
+
+async def test_the_answer_to_a_filing_reads_exactly_like_the_case_read_back(
+    client: httpx.AsyncClient, consumer: Consumer, area: Area,
+) -> None:
+    """The answer is built from what the filing sealed a moment before, without opening it again; every sealed
+    field (complainant with ID number, agent and joint complainants, facts, the timeline) must still come back as
+    the stored case gives it."""
+    _, auth = consumer()
+    complainant = {"name": "王芳", "phone": "13800138000", "address": "青海省格尔木市昆仑中路12号",
+                   "id_number": "632801199001011239"}
+    filed = await file_case(client, auth, area.first, kind="both", complainant=complainant, agent=AGENT,
+                            joint=JOINT)
+
+    read_back = await client.get(f"/v1/consumer/complaints/{filed['id']}", headers=auth)
+
+    assert read_back.status_code == 200, read_back.text
+    assert read_back.json() == filed
+    assert filed["facts"] == complaint_body()["facts"]

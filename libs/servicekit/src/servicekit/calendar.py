@@ -59,6 +59,7 @@ def add_working_days(start: date, n: int) -> date:
     return day
 
 
+@lru_cache(maxsize=4096)
 def working_days_after(today: date, last: date) -> int:
     """How many working days follow `today` up to and including `last`: what is left of a period ending on `last`
     (0 on its last day and after it)."""

@@ -43,7 +43,8 @@ def utcnow() -> datetime:
 
 def new_id() -> uuid.UUID:
     """UUIDv7: time-ordered, so primary-key indexes stay append-mostly."""
-    return uuid.UUID(bytes=uuid6.uuid7().bytes)
+    # A plain uuid.UUID (what asyncpg and orjson take as is), made from the integer without a round trip via bytes.
+    return uuid.UUID(int=uuid6.uuid7().int)
 
 
 def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,

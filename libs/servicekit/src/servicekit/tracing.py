@@ -45,6 +45,10 @@ def configure_tracing(service_name: str, *, enabled: bool, endpoint: str,
 
 def current_traceparent() -> str | None:
     """The active span as a W3C traceparent, to carry where a context cannot follow by itself (an event)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        # What the propagator would find too, without building a carrier and walking every propagator: every event
+        # a use case stages asks, and while tracing is off there is never a span.
+        return None
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get(TRACEPARENT)

@@ -23,6 +23,7 @@ from servicekit.uploads import FileStore
 EVIDENCE_STORE = "evidence_store"
 CASE_CHANGES = "case_changes"
 PUBLISHER = "publisher"
+NEGOTIATION_PERIODS = "negotiation_periods"
 
 
 async def _store(request: Request) -> FileStore:
@@ -39,6 +40,15 @@ def negotiation_periods(settings: ServiceSettings) -> NegotiationPeriods:
     """The per-region negotiation periods configured for this service."""
     assert isinstance(settings, ComplaintsSettings)
     return NegotiationPeriods(settings.merchant_negotiation_working_days)
+
+
+def negotiation_periods_of(runtime: ServiceRuntime) -> NegotiationPeriods:
+    """The service's negotiation periods, built once per runtime like its publisher."""
+    periods = runtime.extras.get(NEGOTIATION_PERIODS)
+    if periods is None:
+        periods = runtime.extras[NEGOTIATION_PERIODS] = negotiation_periods(runtime.settings)
+    assert isinstance(periods, NegotiationPeriods)
+    return periods
 
 
 async def _negotiation_periods(request: Request) -> NegotiationPeriods:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Integer, LargeBinary, String, Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.database import Base
@@ -87,11 +87,11 @@ async def replay(session: AsyncSession, cipher: PiiCipher, *, principal_sub: str
     return await answer(session, cipher, row, principal_sub=principal_sub, key=key, body_hash=body_hash)
 
 
-async def answer(session: AsyncSession, cipher: PiiCipher, row: Mapping[Any, Any], *, principal_sub: str, key: str,
-                 body_hash: str) -> StoredResponse | None:
+async def answer(db: AsyncSession | AsyncConnection, cipher: PiiCipher, row: Mapping[Any, Any], *,
+                 principal_sub: str, key: str, body_hash: str) -> StoredResponse | None:
     """What the record `row` (the `STORED` columns of the key's record, read by the caller) answers: as `replay`."""
     if row["created_at"] <= utcnow() - TTL:
-        await session.execute(delete(idempotency_key).where(*_record(principal_sub, key)))
+        await db.execute(delete(idempotency_key).where(*_record(principal_sub, key)))
         return None
     if row["request_hash"] != body_hash:
         raise Problem("idempotency-key-reused", "Send a new Idempotency-Key for a different request")

@@ -4,6 +4,7 @@ sealed with."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Table
@@ -33,3 +34,9 @@ class Publisher:
     outbox: Outbox
     source: str
     cipher: PiiCipher
+
+    @cached_property
+    def messaging(self) -> StagesMessages | None:
+        """The outbox when it stages text messages with its events; checked once, since an isinstance check against
+        a runtime protocol inspects the class every time (a few percent of a filing's CPU)."""
+        return self.outbox if isinstance(self.outbox, StagesMessages) else None

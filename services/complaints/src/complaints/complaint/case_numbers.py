@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Date, Integer, String, Table, TextClause, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaints.complaint.models import Complaint, ComplaintEvent
@@ -192,7 +192,7 @@ class StagedFiling:
     answer: Answer | None
 
 
-async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid.UUID, str]:
+async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling) -> dict[uuid.UUID, str]:
     """Take the numbers of the staged cases and write them and everything staged with them, the numbers in the case
     rows, their events and the stored answer; one statement and one round trip. Returns the number of each case.
     The counter rows stay locked until the transaction commits (at once, when the statement is the transaction)."""
@@ -212,7 +212,7 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
             clock_table=clock_table.name, clock_columns=_listed(clock_columns), outbox=outbox.name,
             messages=messages, idempotency_key=idempotency_key.name)))
     answer = staged.answer
-    rows = (await session.execute(statement, {
+    rows = (await db.execute(statement, {
         "numbers": _json([{"case_id": row["id"], "prefix": prefix, "region_code": row["region_code"],
                            "day": staged.day} for prefix, row in staged.cases]),
         "cases": _json([row for _, row in staged.cases]),

@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import ColumnElement, RowMapping, String, Table, Uuid, and_, bindparam, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints import idempotency
 from complaints.complaint import case_numbers
@@ -67,7 +68,7 @@ from complaints.enrollment.models import EnrollmentStatus
 from complaints.enrollment.service import enrolled_merchant as enrolled_merchant_table
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
-from complaints.publisher import Publisher, StagesMessages
+from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import (
@@ -140,33 +141,61 @@ class Filing:
         return self.filer or Actor(ActorRole.CONSUMER, self.consumer_id)
 
 
-async def file_complaint(session: AsyncSession, filing: Filing) -> idempotency.StoredResponse:
+async def file_complaint(db: AsyncSession | AsyncEngine, filing: Filing) -> idempotency.StoredResponse:
     """Store a case (and a report split off it), route it, start its clock and stage its events: one transaction.
 
     It reads once (the enterprise and a stored answer to the key, `_looked_up`; nothing to read when it names no
     enterprise and has no key) and writes once (`_file`'s last statement, `case_numbers.write_filing`). When nothing
     else is written between (no uploads to attach, no `within`), the write is a statement in a transaction of its
-    own: no BEGIN and COMMIT round trips around it."""
+    own: no BEGIN and COMMIT round trips around it.
+
+    `db` is the caller's session, or the engine when the caller holds none (the consumer's filing endpoint): a
+    filing that writes alone then runs on a pooled connection without any session (a session's transaction
+    machinery cost the process about as much CPU as the statement itself), and one that needs a transaction, or the
+    replay after a concurrent twin, opens a session of its own."""
     if filing.body.kind is not ComplaintKind.REPORT and filing.body.complainant is None:
         raise Problem("validation-error", "A complaint needs the complainant's real identity (Art. 10)",
                       errors=[{"field": "body.complainant", "message": "required unless kind is report",
                                "code": "missing"}])
-    body_hash = idempotency.request_hash(filing.body)
+    # Only a keyed request is ever compared with a stored one.
+    body_hash = idempotency.request_hash(filing.body) if filing.idempotency_key is not None else None
     try:
-        async with session.begin():
-            if filing.within is None and not filing.body.evidence_ids:
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if filing.within is None and not filing.body.evidence_ids:
+            async with _writing_alone(db) as connection:
+                return await _file(connection, filing, body_hash)
+        async with _session_of(db) as session, session.begin():
             return await _file(session, filing, body_hash)
     except IntegrityError as exc:
         # A concurrent request with the same key committed first: answer as it did.
-        if filing.idempotency_key is None or "pk_idempotency_key" not in str(exc.orig):
+        if filing.idempotency_key is None or body_hash is None or "pk_idempotency_key" not in str(exc.orig):
             raise
-    async with session.begin():
+    async with _session_of(db) as session, session.begin():
         stored = await idempotency.replay(session, filing.cipher, principal_sub=filing.consumer_id,
                                           key=filing.idempotency_key, body_hash=body_hash)
     if stored is None:
         raise Problem("conflict", "A concurrent request with this Idempotency-Key did not complete")
     return _in_field_order(stored)
+
+
+@asynccontextmanager
+async def _writing_alone(db: AsyncSession | AsyncEngine) -> AsyncIterator[AsyncSession | AsyncConnection]:
+    """Where a filing that writes alone runs its statements, each its own transaction (autocommit)."""
+    if isinstance(db, AsyncEngine):
+        async with db.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return
+    async with db.begin():
+        await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield db
+
+
+@asynccontextmanager
+async def _session_of(db: AsyncSession | AsyncEngine) -> AsyncIterator[AsyncSession]:
+    if isinstance(db, AsyncEngine):
+        async with AsyncSession(db, expire_on_commit=False) as session:
+            yield session
+        return
+    yield db
 
 
 def _in_field_order(response: idempotency.StoredResponse) -> idempotency.StoredResponse:
@@ -205,23 +234,47 @@ class _LookedUp:
     answer: idempotency.StoredResponse | None
 
 
-async def _looked_up(session: AsyncSession, filing: Filing, body_hash: str) -> _LookedUp:
+async def _looked_up(db: AsyncSession | AsyncConnection, filing: Filing, body_hash: str | None) -> _LookedUp:
     if filing.body.respondent.merchant_id is None and filing.idempotency_key is None:
         return _LookedUp(merchant=None, answer=None)
-    found = (await session.execute(_LOOKUP, {
+    found = (await db.execute(_LOOKUP, {
         "merchant_id": filing.body.respondent.merchant_id, "principal_sub": filing.consumer_id,
         "key": filing.idempotency_key})).mappings().one()
     answer = None
-    if filing.idempotency_key is not None and found["request_hash"] is not None:
-        answer = await idempotency.answer(session, filing.cipher, found, principal_sub=filing.consumer_id,
+    if filing.idempotency_key is not None and body_hash is not None and found["request_hash"] is not None:
+        answer = await idempotency.answer(db, filing.cipher, found, principal_sub=filing.consumer_id,
                                           key=filing.idempotency_key, body_hash=body_hash)
     return _LookedUp(merchant=found if found["merchant_id"] is not None else None, answer=answer)
 
 
-async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempotency.StoredResponse:
-    found = await _looked_up(session, filing, body_hash)
+class _SealedInHand(PiiCipher):
+    """A filing's cipher that keeps what it sealed in hand: the answer is built from the rows sealed a moment before,
+    and opening them again would only decrypt what is already known (a tenth of the answer's CPU). Anything it did
+    not seal is opened by the service's cipher; it derives no keys of its own."""
+
+    def __init__(self, cipher: PiiCipher) -> None:
+        self._cipher = cipher
+        self._plaintexts: dict[tuple[bytes, str], str] = {}
+
+    def encrypt(self, plaintext: str, *, context: str) -> bytes:
+        sealed = self._cipher.encrypt(plaintext, context=context)
+        self._plaintexts[sealed, context] = plaintext
+        return sealed
+
+    def decrypt(self, blob: bytes, *, context: str) -> str:
+        plaintext = self._plaintexts.get((blob, context))
+        return plaintext if plaintext is not None else self._cipher.decrypt(blob, context=context)
+
+    def blind_index(self, value: str) -> bytes:
+        return self._cipher.blind_index(value)
+
+
+async def _file(db: AsyncSession | AsyncConnection, filing: Filing,
+                body_hash: str | None) -> idempotency.StoredResponse:
+    found = await _looked_up(db, filing, body_hash)
     if found.answer is not None:
         return _in_field_order(found.answer)
+    filing = replace(filing, cipher=_SealedInHand(filing.cipher))
     body = filing.body
     route = _route(body, found.merchant)
     now = utcnow()
@@ -234,21 +287,22 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
     if report_id is not None:
         staged.append(_stage_report(filing, route, report_id, complaint_id, now))
     if filing.within is not None:
-        await filing.within(session, staged[0].row)
+        assert isinstance(db, AsyncSession), "a filing with work of its own runs in a session"
+        await filing.within(db, staged[0].row)
     clocks = {case.row["id"]: _clock(case.row, route, filing.negotiation_periods, now) for case in staged}
     for case in staged:
         # What the queue trigger would compute from the clock, which the same statement writes (migration 0021).
         clock = clocks[case.row["id"]]
         case.row["queue_due_at"] = clock["due_at"] if clock["state"] == DeadlineState.RUNNING.value else None
     answered = staged[0]
-    attachments = await evidence_service.attach(session, filing.cipher, case_id=answered.row["id"],
+    attachments = await evidence_service.attach(db, filing.cipher, case_id=answered.row["id"],
                                                 consumer_id=filing.evidence_owner or filing.consumer_id,
                                                 evidence_ids=body.evidence_ids,
                                                 shared_ids=body.shared_evidence_ids)
     detail = _detail(answered.row, filing.cipher, [clocks[answered.row["id"]]], answered.timeline, attachments)
     response = idempotency.StoredResponse(status=201, body=detail.model_dump(mode="json"))
     answer = None
-    if filing.idempotency_key is not None:
+    if filing.idempotency_key is not None and body_hash is not None:
         answer = case_numbers.Answer(
             principal_sub=filing.consumer_id, key=filing.idempotency_key, request_hash=body_hash,
             status=response.status, at=now, case_id=answered.row["id"],
@@ -258,10 +312,10 @@ async def _file(session: AsyncSession, filing: Filing, body_hash: str) -> idempo
               + ([_closed_event(case.row, filing.publisher.source)] if case.row["closed_at"] is not None else [])
               for case in staged}
     outbox = filing.publisher.outbox
-    messaging = outbox if isinstance(outbox, StagesMessages) else None
+    messaging = filing.publisher.messaging
     messages = [message for case_events in events.values()
                 for message in messaging.messages(*case_events)] if messaging else []
-    numbers = await case_numbers.write_filing(session, case_numbers.StagedFiling(
+    numbers = await case_numbers.write_filing(db, case_numbers.StagedFiling(
         cases=[(case.prefix, case.row) for case in staged],
         timeline=[entry for case in staged for entry in case.timeline],
         clocks=list(clocks.values()),

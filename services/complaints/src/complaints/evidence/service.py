@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping, Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from complaints.evidence.models import Evidence
 from servicekit import uploads
@@ -76,13 +76,13 @@ async def store(session: AsyncSession, cipher: PiiCipher, *, store: uploads.File
     return opened(row, cipher)
 
 
-async def attach(session: AsyncSession, cipher: PiiCipher, *, case_id: uuid.UUID, consumer_id: str,
+async def attach(db: AsyncSession | AsyncConnection, cipher: PiiCipher, *, case_id: uuid.UUID, consumer_id: str,
                  evidence_ids: Sequence[uuid.UUID], shared_ids: Sequence[uuid.UUID] = ()) -> list[dict[str, Any]]:
     """Give the consumer's unattached uploads to a case (in the filing's transaction), those in `shared_ids` shared
     with the enterprise, and return them in upload order; 422 for any other id."""
     if not evidence_ids:
         return []
-    attached = (await session.execute(
+    attached = (await db.execute(
         evidence_table.update()
         .where(evidence_table.c.id.in_(evidence_ids), evidence_table.c.consumer_id == consumer_id,
                evidence_table.c.complaint_id.is_(None))
