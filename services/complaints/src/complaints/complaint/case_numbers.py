@@ -107,7 +107,9 @@ async def take_number(session: AsyncSession, *, case_id: uuid.UUID, prefix: str,
 # rows), so the statement's text depends only on the columns, and it is prepared once per connection. The counter
 # is taken first (every row that carries the number reads it), so idempotent twins, which take the same counter,
 # meet there and then on the key's primary key, always in that order. The data-modifying CTEs all run whether
-# read or not.
+# read or not. The clocks are joined to the inserted cases, so the case rows are written before them: the case's
+# queue trigger then finds no clock and keeps the `queue_due_at` the filing computed, and the clock's trigger checks
+# it once at the end of the statement (migrations 0021, 0022), where in any other order both would compute it.
 _FILING = """
 WITH numbers AS (
     SELECT * FROM jsonb_to_recordset(CAST(:numbers AS jsonb)) AS number(case_id uuid, prefix text, region_code text,
@@ -127,12 +129,14 @@ WITH numbers AS (
     SELECT {case_values}, numbered.case_no
     FROM jsonb_populate_recordset(NULL::{case_table}, CAST(:cases AS jsonb)) AS staged
     JOIN numbered ON numbered.case_id = staged.id
+    RETURNING id
 ), timeline AS (
     INSERT INTO {timeline_table} ({timeline_columns})
     SELECT {timeline_columns} FROM jsonb_populate_recordset(NULL::{timeline_table}, CAST(:timeline AS jsonb))
 ), clocks AS (
     INSERT INTO {clock_table} ({clock_columns})
-    SELECT {clock_columns} FROM jsonb_populate_recordset(NULL::{clock_table}, CAST(:clocks AS jsonb))
+    SELECT {clock_values} FROM jsonb_populate_recordset(NULL::{clock_table}, CAST(:clocks AS jsonb)) AS clock
+    JOIN cases ON cases.id = clock.complaint_id
 ), events AS (
     INSERT INTO {outbox} (id, topic, aggregate_id, event_type, headers, payload)
     SELECT event.id, event.topic, event.aggregate_id, event.event_type, event.headers,
@@ -209,7 +213,8 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
             case_number_counter=case_number_counter.name, case_table=complaint_table.name,
             case_columns=_listed(case_columns), case_values=_listed(case_columns, of="staged"),
             timeline_table=event_table.name, timeline_columns=_listed(timeline_columns),
-            clock_table=clock_table.name, clock_columns=_listed(clock_columns), outbox=outbox.name,
+            clock_table=clock_table.name, clock_columns=_listed(clock_columns),
+            clock_values=_listed(clock_columns, of="clock"), outbox=outbox.name,
             messages=messages, idempotency_key=idempotency_key.name)))
     answer = staged.answer
     rows = (await session.execute(statement, {
