@@ -1,4 +1,5 @@
-"""What a filing makes PostgreSQL do besides writing its rows (issue 18, migration 0022)."""
+"""What a filing makes PostgreSQL do besides writing its rows: its triggers and its checks (issue 18,
+migrations 0022 and 0023, docs/design-notes.md "What a filing costs PostgreSQL")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from complaints_support import PII_KEY, Area, complaint_body, unregistered
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from complaints.complaint import service as complaint_service
 from complaints.complaint.schemas import ComplaintCreate
@@ -67,3 +68,12 @@ async def test_a_filing_computes_its_cases_queue_due_instant_once(
     await _file(counting_calls, area)
     assert await _calls(counting_calls, "complaint_queue_due") - before == 1
 
+
+async def test_no_value_check_is_stored_as_an_array_built_per_value(engine: AsyncEngine) -> None:
+    """PostgreSQL reads and plans a table's CHECK expressions in every statement that writes it: a value list is kept
+    as one array constant (`one_of`, migration 0023), not as `IN (...)`, which it stores as an array of constants."""
+    async with engine.connect() as connection:
+        built = (await connection.execute(text(
+            "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid <> 0 "
+            "AND pg_get_constraintdef(oid) LIKE '%ARRAY[%' ORDER BY conname"))).scalars().all()
+    assert built == []
