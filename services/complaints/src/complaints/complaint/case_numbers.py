@@ -144,23 +144,26 @@ WITH numbers AS (
     FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS event(id uuid, topic text, aggregate_id text, event_type text,
                                                             headers jsonb, payload jsonb, case_id uuid)
     JOIN numbered ON numbered.case_id = event.case_id
-{messages}), answer AS (
-    INSERT INTO {idempotency_key} (principal_sub, key, request_hash, response_status, response_enc, case_no,
-                                   created_at)
-    SELECT CAST(:principal_sub AS text), CAST(:key AS text), CAST(:request_hash AS text),
-           CAST(:response_status AS integer), CAST(:response_enc AS bytea), numbered.case_no,
-           CAST(:answered_at AS timestamptz)
-    FROM numbered WHERE numbered.case_id = CAST(:answered_id AS uuid) AND CAST(:key AS text) IS NOT NULL
-)
+{messages}{answer})
 SELECT numbered.case_id, numbered.case_no, pg_notify(CAST(:channel AS text), '') FROM numbered
 """
+# The parts a filing without text messages or without an Idempotency-Key leaves out: PostgreSQL sets up every part
+# of a statement each time it runs it, written to or not.
 _MESSAGES = """), messages AS (
     INSERT INTO {message_table} ({message_columns})
     SELECT {message_columns} FROM jsonb_populate_recordset(NULL::{message_table}, CAST(:messages AS jsonb))
     ON CONFLICT (dedup_key) DO NOTHING
 """
-# (columns of the case, timeline, clock rows, the message table) -> the statement; a filing's rows always have the
-# same columns.
+_ANSWER = """), answer AS (
+    INSERT INTO {idempotency_key} (principal_sub, key, request_hash, response_status, response_enc, case_no,
+                                   created_at)
+    SELECT CAST(:principal_sub AS text), CAST(:key AS text), CAST(:request_hash AS text),
+           CAST(:response_status AS integer), CAST(:response_enc AS bytea), numbered.case_no,
+           CAST(:answered_at AS timestamptz)
+    FROM numbered WHERE numbered.case_id = CAST(:answered_id AS uuid)
+"""
+# (columns of the case, timeline, clock rows, the message table and columns if messages are owed, whether an answer
+# is stored) -> the statement; a filing's rows always have the same columns.
 _FILING_WITH: dict[tuple[object, ...], TextClause] = {}
 
 
@@ -203,8 +206,9 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
     case_columns = tuple(name for name in staged.cases[0][1] if name != "case_no")
     timeline_columns = tuple(staged.timeline[0])
     clock_columns = tuple(staged.clocks[0])
-    message_table = staged.message_table
-    shape = (case_columns, timeline_columns, clock_columns, message_table, staged.message_columns)
+    message_table = staged.message_table if staged.messages else None
+    answer = staged.answer
+    shape = (case_columns, timeline_columns, clock_columns, message_table, staged.message_columns, answer is not None)
     statement = _FILING_WITH.get(shape)
     if statement is None:
         messages = "" if message_table is None else _MESSAGES.format(
@@ -214,10 +218,9 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
             case_columns=_listed(case_columns), case_values=_listed(case_columns, of="staged"),
             timeline_table=event_table.name, timeline_columns=_listed(timeline_columns),
             clock_table=clock_table.name, clock_columns=_listed(clock_columns),
-            clock_values=_listed(clock_columns, of="clock"), outbox=outbox.name,
-            messages=messages, idempotency_key=idempotency_key.name)))
-    answer = staged.answer
-    rows = (await session.execute(statement, {
+            clock_values=_listed(clock_columns, of="clock"), outbox=outbox.name, messages=messages,
+            answer="" if answer is None else _ANSWER.format(idempotency_key=idempotency_key.name))))
+    parameters: dict[str, Any] = {
         "numbers": _json([{"case_id": row["id"], "prefix": prefix, "region_code": row["region_code"],
                            "day": staged.day} for prefix, row in staged.cases]),
         "cases": _json([row for _, row in staged.cases]),
@@ -225,12 +228,15 @@ async def write_filing(session: AsyncSession, staged: StagedFiling) -> dict[uuid
         "clocks": _json(staged.clocks),
         "events": _json([{**event, "case_id": case_id} for case_id, events in staged.events.items()
                          for event in events]),
-        "messages": _json(staged.messages),
-        "principal_sub": answer.principal_sub if answer else None, "key": answer.key if answer else None,
-        "request_hash": answer.request_hash if answer else None, "response_status": answer.status if answer else None,
-        "response_enc": answer.sealed if answer else None, "answered_at": answer.at if answer else None,
-        "answered_id": answer.case_id if answer else None, "channel": staged.notify_channel,
-    })).all()
+        "channel": staged.notify_channel,
+    }
+    if message_table is not None:
+        parameters["messages"] = _json(staged.messages)
+    if answer is not None:
+        parameters.update(principal_sub=answer.principal_sub, key=answer.key, request_hash=answer.request_hash,
+                          response_status=answer.status, response_enc=answer.sealed, answered_at=answer.at,
+                          answered_id=answer.case_id)
+    rows = (await session.execute(statement, parameters)).all()
     return {row.case_id: row.case_no for row in rows}
 
 
