@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base
+from complaints.database import Base, value_check
 
 
 class RevealPurpose(StrEnum):
@@ -48,8 +48,7 @@ class PiiAccess(Base):
     __tablename__ = "pii_access"
     __table_args__ = (
         Index("ix_pii_access_complaint_id_at", "complaint_id", "at"),
-        CheckConstraint("purpose IN ({})".format(
-            ", ".join(f"'{value}'" for value in (*(p.value for p in RevealPurpose), DETAIL_READ))), name="purpose"),
+        value_check("purpose", (*(purpose.value for purpose in RevealPurpose), DETAIL_READ), name="purpose"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -107,7 +107,9 @@ async def take_number(session: AsyncSession, *, case_id: uuid.UUID, prefix: str,
 # rows), so the statement's text depends only on the columns, and it is prepared once per connection. The counter
 # is taken first (every row that carries the number reads it), so idempotent twins, which take the same counter,
 # meet there and then on the key's primary key, always in that order. The data-modifying CTEs all run whether
-# read or not.
+# read or not. The clocks are joined to the inserted cases, so the case rows are written before them: the case's
+# queue trigger then finds no clock and keeps the `queue_due_at` the filing computed, and the clock's trigger checks
+# it once at the end of the statement (migrations 0021, 0022), where in any other order both would compute it.
 _FILING = """
 WITH numbers AS (
     SELECT * FROM jsonb_to_recordset(CAST(:numbers AS jsonb)) AS number(case_id uuid, prefix text, region_code text,
@@ -127,12 +129,14 @@ WITH numbers AS (
     SELECT {case_values}, numbered.case_no
     FROM jsonb_populate_recordset(NULL::{case_table}, CAST(:cases AS jsonb)) AS staged
     JOIN numbered ON numbered.case_id = staged.id
+    RETURNING id
 ), timeline AS (
     INSERT INTO {timeline_table} ({timeline_columns})
     SELECT {timeline_columns} FROM jsonb_populate_recordset(NULL::{timeline_table}, CAST(:timeline AS jsonb))
 ), clocks AS (
     INSERT INTO {clock_table} ({clock_columns})
-    SELECT {clock_columns} FROM jsonb_populate_recordset(NULL::{clock_table}, CAST(:clocks AS jsonb))
+    SELECT {clock_values} FROM jsonb_populate_recordset(NULL::{clock_table}, CAST(:clocks AS jsonb)) AS clock
+    JOIN cases ON cases.id = clock.complaint_id
 ), events AS (
     INSERT INTO {outbox} (id, topic, aggregate_id, event_type, headers, payload)
     SELECT event.id, event.topic, event.aggregate_id, event.event_type, event.headers,
@@ -140,23 +144,26 @@ WITH numbers AS (
     FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS event(id uuid, topic text, aggregate_id text, event_type text,
                                                             headers jsonb, payload jsonb, case_id uuid)
     JOIN numbered ON numbered.case_id = event.case_id
-{messages}), answer AS (
-    INSERT INTO {idempotency_key} (principal_sub, key, request_hash, response_status, response_enc, case_no,
-                                   created_at)
-    SELECT CAST(:principal_sub AS text), CAST(:key AS text), CAST(:request_hash AS text),
-           CAST(:response_status AS integer), CAST(:response_enc AS bytea), numbered.case_no,
-           CAST(:answered_at AS timestamptz)
-    FROM numbered WHERE numbered.case_id = CAST(:answered_id AS uuid) AND CAST(:key AS text) IS NOT NULL
-)
+{messages}{answer})
 SELECT numbered.case_id, numbered.case_no, pg_notify(CAST(:channel AS text), '') FROM numbered
 """
+# The parts a filing without text messages or without an Idempotency-Key leaves out: PostgreSQL sets up every part
+# of a statement each time it runs it, written to or not.
 _MESSAGES = """), messages AS (
     INSERT INTO {message_table} ({message_columns})
     SELECT {message_columns} FROM jsonb_populate_recordset(NULL::{message_table}, CAST(:messages AS jsonb))
     ON CONFLICT (dedup_key) DO NOTHING
 """
-# (columns of the case, timeline, clock rows, the message table) -> the statement; a filing's rows always have the
-# same columns.
+_ANSWER = """), answer AS (
+    INSERT INTO {idempotency_key} (principal_sub, key, request_hash, response_status, response_enc, case_no,
+                                   created_at)
+    SELECT CAST(:principal_sub AS text), CAST(:key AS text), CAST(:request_hash AS text),
+           CAST(:response_status AS integer), CAST(:response_enc AS bytea), numbered.case_no,
+           CAST(:answered_at AS timestamptz)
+    FROM numbered WHERE numbered.case_id = CAST(:answered_id AS uuid)
+"""
+# (columns of the case, timeline, clock rows, the message table and columns if messages are owed, whether an answer
+# is stored) -> the statement; a filing's rows always have the same columns.
 _FILING_WITH: dict[tuple[object, ...], TextClause] = {}
 
 
@@ -199,8 +206,9 @@ async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling)
     case_columns = tuple(name for name in staged.cases[0][1] if name != "case_no")
     timeline_columns = tuple(staged.timeline[0])
     clock_columns = tuple(staged.clocks[0])
-    message_table = staged.message_table
-    shape = (case_columns, timeline_columns, clock_columns, message_table, staged.message_columns)
+    message_table = staged.message_table if staged.messages else None
+    answer = staged.answer
+    shape = (case_columns, timeline_columns, clock_columns, message_table, staged.message_columns, answer is not None)
     statement = _FILING_WITH.get(shape)
     if statement is None:
         messages = "" if message_table is None else _MESSAGES.format(
@@ -209,10 +217,10 @@ async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling)
             case_number_counter=case_number_counter.name, case_table=complaint_table.name,
             case_columns=_listed(case_columns), case_values=_listed(case_columns, of="staged"),
             timeline_table=event_table.name, timeline_columns=_listed(timeline_columns),
-            clock_table=clock_table.name, clock_columns=_listed(clock_columns), outbox=outbox.name,
-            messages=messages, idempotency_key=idempotency_key.name)))
-    answer = staged.answer
-    rows = (await db.execute(statement, {
+            clock_table=clock_table.name, clock_columns=_listed(clock_columns),
+            clock_values=_listed(clock_columns, of="clock"), outbox=outbox.name, messages=messages,
+            answer="" if answer is None else _ANSWER.format(idempotency_key=idempotency_key.name))))
+    parameters: dict[str, Any] = {
         "numbers": _json([{"case_id": row["id"], "prefix": prefix, "region_code": row["region_code"],
                            "day": staged.day} for prefix, row in staged.cases]),
         "cases": _json([row for _, row in staged.cases]),
@@ -220,12 +228,15 @@ async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling)
         "clocks": _json(staged.clocks),
         "events": _json([{**event, "case_id": case_id} for case_id, events in staged.events.items()
                          for event in events]),
-        "messages": _json(staged.messages),
-        "principal_sub": answer.principal_sub if answer else None, "key": answer.key if answer else None,
-        "request_hash": answer.request_hash if answer else None, "response_status": answer.status if answer else None,
-        "response_enc": answer.sealed if answer else None, "answered_at": answer.at if answer else None,
-        "answered_id": answer.case_id if answer else None, "channel": staged.notify_channel,
-    })).all()
+        "channel": staged.notify_channel,
+    }
+    if message_table is not None:
+        parameters["messages"] = _json(staged.messages)
+    if answer is not None:
+        parameters.update(principal_sub=answer.principal_sub, key=answer.key, request_hash=answer.request_hash,
+                          response_status=answer.status, response_enc=answer.sealed, answered_at=answer.at,
+                          answered_id=answer.case_id)
+    rows = (await db.execute(statement, parameters)).all()
     return {row.case_id: row.case_no for row in rows}
 
 

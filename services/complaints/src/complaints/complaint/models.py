@@ -65,6 +65,10 @@ class Complaint(Base):
         Index("ix_complaint_queue_due", "queue_due_at", "id", postgresql_where=text("queue_due_at IS NOT NULL")),
         Index("uq_complaint_source_ticket", "source_ticket", unique=True,
               postgresql_where=text("source_ticket IS NOT NULL")),
+        # Only ever compared with a value, so the cases against no enrolled enterprise, or filed by no station, have
+        # no entry (migration 0022).
+        Index("ix_complaint_merchant_id", "merchant_id", postgresql_where=text("merchant_id IS NOT NULL")),
+        Index("ix_complaint_station_id", "station_id", postgresql_where=text("station_id IS NOT NULL")),
         # The retention job's scan for closed cases whose personal data is still kept (migration 0018).
         Index("ix_complaint_erasable", "closed_at",
               postgresql_where=text("closed_at IS NOT NULL AND personal_data_erased_at IS NULL")),
@@ -90,7 +94,7 @@ class Complaint(Base):
     # Consent to disclose the free text publicly (Art. 38 disclosure); without it only coded fields are shown.
     disclosure_consent: Mapped[bool] = mapped_column(server_default="false")
     linked_case_id: Mapped[uuid.UUID | None]
-    merchant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    merchant_id: Mapped[uuid.UUID | None]
     respondent_name: Mapped[str] = mapped_column(String(200))
     respondent_address: Mapped[str | None] = mapped_column(String(500))
     respondent_uscc: Mapped[str | None] = mapped_column(String(18))
@@ -108,7 +112,7 @@ class Complaint(Base):
     issue_type: Mapped[str] = mapped_column(String(32), server_default="other")
     channel: Mapped[str] = mapped_column(String(32))
     # The consumer-rights service station (消费维权服务站) whose staff filed the case for a walk-in consumer.
-    station_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    station_id: Mapped[uuid.UUID | None]
     # A walk-in's identity checked on the spot: which document the staff saw (its number is the sealed
     # complainant_id_number_enc), when and by whom. Empty for cases filed any other way.
     identity_document: Mapped[str | None] = mapped_column(String(32))

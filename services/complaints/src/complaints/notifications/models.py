@@ -10,19 +10,17 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from complaints.database import Base, case_reference
-from complaints.notifications.state import STATUS_VALUES
+from complaints.database import Base, case_reference, value_check
+from complaints.notifications.state import SmsStatus
 from servicekit.db import new_id, utcnow
 from servicekit.sms import SmsTemplate
-
-TEMPLATE_VALUES = ", ".join(f"'{template.value}'" for template in SmsTemplate)
 
 
 class SmsOutbox(Base):
     __tablename__ = "sms_outbox"
     __table_args__ = (
-        CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
-        CheckConstraint(f"template IN ({TEMPLATE_VALUES})", name="template"),
+        value_check("status", (status.value for status in SmsStatus), name="status"),
+        value_check("template", (template.value for template in SmsTemplate), name="template"),
         CheckConstraint("complaint_id IS NOT NULL OR phone_enc IS NOT NULL", name="recipient"),
         # The dispatcher's claim: pending messages in the order they fall due.
         Index("ix_sms_outbox_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),

@@ -22,5 +22,3 @@ TRANSITIONS: dict[SmsStatus, frozenset[SmsStatus]] = {
 def can_become(current: SmsStatus, target: SmsStatus) -> bool:
     return target in TRANSITIONS[current]
 
-
-STATUS_VALUES = ", ".join(f"'{status.value}'" for status in SmsStatus)
