@@ -65,6 +65,9 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,
         # handshake and authentication each, on both sides) just when the process was busiest.
         pool_size=(pool_size or settings.database_pool_size) + settings.database_pool_size,
         max_overflow=0,
+        # The most recently returned connection first: a process at a modest rate keeps using the few connections
+        # whose prepared statements and server-side caches are warm, instead of cycling through all of them.
+        pool_use_lifo=True,
         # No ping before each use: asyncpg's costs three round trips (BEGIN, an empty query, ROLLBACK) on every
         # checkout, more than many use cases' own statements. The pool still heals by itself after a database
         # restart: the first statement on a dead connection fails as unavailability (503 with Retry-After) and
