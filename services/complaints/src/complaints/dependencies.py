@@ -17,7 +17,6 @@ from complaints.notifications.service import NotifyingOutbox
 from complaints.publisher import Publisher
 from complaints.settings import ComplaintsSettings
 from servicekit.app import ServiceRuntime, get_runtime
-from servicekit.settings import ServiceSettings
 from servicekit.uploads import FileStore
 
 EVIDENCE_STORE = "evidence_store"
@@ -36,23 +35,19 @@ async def _changes(request: Request) -> CaseChanges:
     return changes
 
 
-def negotiation_periods(settings: ServiceSettings) -> NegotiationPeriods:
-    """The per-region negotiation periods configured for this service."""
-    assert isinstance(settings, ComplaintsSettings)
-    return NegotiationPeriods(settings.merchant_negotiation_working_days)
-
-
 def negotiation_periods_of(runtime: ServiceRuntime) -> NegotiationPeriods:
-    """The service's negotiation periods, built once per runtime like its publisher."""
+    """The per-region negotiation periods configured for this service, built once per runtime like its publisher."""
     periods = runtime.extras.get(NEGOTIATION_PERIODS)
     if periods is None:
-        periods = runtime.extras[NEGOTIATION_PERIODS] = negotiation_periods(runtime.settings)
+        settings = runtime.settings
+        assert isinstance(settings, ComplaintsSettings)
+        periods = runtime.extras[NEGOTIATION_PERIODS] = NegotiationPeriods(settings.merchant_negotiation_working_days)
     assert isinstance(periods, NegotiationPeriods)
     return periods
 
 
 async def _negotiation_periods(request: Request) -> NegotiationPeriods:
-    return negotiation_periods(get_runtime(request).settings)
+    return negotiation_periods_of(get_runtime(request))
 
 
 def publisher_of(runtime: ServiceRuntime) -> Publisher:

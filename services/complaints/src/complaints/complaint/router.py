@@ -37,7 +37,6 @@ from complaints.dependencies import (
     Events,
     Periods,
     Store,
-    negotiation_periods,
     negotiation_periods_of,
     publisher_of,
 )
@@ -152,7 +151,7 @@ async def file_hotline_complaint(
         idempotency_key=None,
         cipher=cipher,
         publisher=publisher,
-        negotiation_periods=negotiation_periods(runtime.settings),
+        negotiation_periods=negotiation_periods_of(runtime),
         filer=Actor(ActorRole.HOTLINE, principal.sub),
     )
     stored = await complaint_service.file_complaint(session, filing)

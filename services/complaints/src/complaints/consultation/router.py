@@ -23,7 +23,7 @@ from complaints.consultation.schemas import (
     ConsultationRead,
     StaffConsultationCreate,
 )
-from complaints.dependencies import Events, negotiation_periods
+from complaints.dependencies import Events, negotiation_periods_of
 from complaints.idempotency import validate_key
 from complaints.settings import ComplaintsSettings
 from servicekit.auth import (
@@ -110,7 +110,7 @@ async def file_complaint_from_consultation(
     stored = await consultation_service.file_complaint(
         session, consultation_id=consultation_id, consumer_id=principal.sub, body=body,
         idempotency_key=validate_key(idempotency_key) if idempotency_key is not None else None, cipher=cipher,
-        publisher=publisher, negotiation_periods=negotiation_periods(runtime.settings))
+        publisher=publisher, negotiation_periods=negotiation_periods_of(runtime))
     return JSONResponse(stored.body, status_code=stored.status,
                         headers={"Location": f"/v1/consumer/complaints/{stored.body['id']}"})
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from complaints.dependencies import Events, negotiation_periods
+from complaints.dependencies import Events, negotiation_periods_of
 from complaints.imports import service as import_service
 from complaints.imports.schemas import COLUMNS, ImportReport, Source
 from servicekit.auth import Audience, Principal, Role, require
@@ -55,5 +55,5 @@ async def import_transfers(
     rows = import_service.parse(await request.body(), media_type)
     importer = import_service.Importer(
         source=source, principal=principal, subject_key=runtime.settings.subject_key.get_secret_value(),
-        cipher=cipher, publisher=publisher, negotiation_periods=negotiation_periods(runtime.settings))
+        cipher=cipher, publisher=publisher, negotiation_periods=negotiation_periods_of(runtime))
     return await import_service.run(session, importer, rows)

@@ -20,7 +20,7 @@ from complaints.complaint.schemas import (
     StationComplaintCreate,
 )
 from complaints.complaint.state import Actor
-from complaints.dependencies import Events, Store, negotiation_periods
+from complaints.dependencies import Events, Store, negotiation_periods_of
 from complaints.evidence.router import receive_upload, stored_file
 from complaints.evidence.schemas import EvidenceRead
 from complaints.station import service as station_service
@@ -68,7 +68,7 @@ async def file_station_complaint(
         idempotency_key=None,
         cipher=cipher,
         publisher=publisher,
-        negotiation_periods=negotiation_periods(runtime.settings),
+        negotiation_periods=negotiation_periods_of(runtime),
         filer=Actor(ActorRole.STATION_STAFF, principal.sub),
         station_id=station_id,
         evidence_owner=evidence_owner(station_id),
