@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from servicekit.contracts import parse
 from servicekit.contracts.complaints_v1 import ComplaintFiled
@@ -34,8 +34,8 @@ async def test_a_contract_envelope_round_trips_through_the_relay_and_kafka_heade
         envelope = filed.envelope(source="/complaints", traceparent=TRACEPARENT)
     finally:
         correlation_id_var.reset(token)
-    async with engine.begin() as connection:
-        await outbox.add(connection, envelope)
+    async with AsyncSession(engine) as session, session.begin():
+        await outbox.add(session, envelope)
 
     background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings).run())
     wanted = str(envelope.id).encode()

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import ConsumerRecord
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from servicekit.db import utcnow
 from servicekit.events.envelope import EventEnvelope
@@ -33,8 +33,8 @@ def make_events(event_type: str, keys: int, per_key: int) -> list[EventEnvelope]
 
 
 async def stage(engine: AsyncEngine, outbox: Outbox, events: Sequence[EventEnvelope]) -> None:
-    async with engine.begin() as connection:
-        await outbox.add(connection, *events)
+    async with AsyncSession(engine) as session, session.begin():
+        await outbox.add(session, *events)
 
 
 async def published_count(engine: AsyncEngine, outbox: Outbox) -> int:

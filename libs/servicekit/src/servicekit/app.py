@@ -18,6 +18,7 @@ from servicekit.auth import VERIFIED_TOKEN_SECONDS, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.dbfailures import install_database_outage_handler
 from servicekit.events.outbox import Outbox
+from servicekit.notify import notifications_sent
 from servicekit.observability import (
     ReadinessCheck,
     configure_logging,
@@ -145,6 +146,7 @@ def create_service_app(
             # uvicorn comes here after it stopped accepting and its in-flight requests finished: the relay then
             # publishes what they committed and the consumers commit what they applied, before anything is cut.
             await stop_jobs(jobs, tasks, grace=settings.shutdown_grace_seconds)
+            await notifications_sent()
             await engine.dispose()
             if tracing is not None:
                 # Flushes the spans still batched, off the event loop (the exporter's calls block).

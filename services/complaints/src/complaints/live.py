@@ -1,7 +1,7 @@
-"""Live case changes: a trigger NOTIFYs `complaints_case` with the case id whenever a case row gets a new version (in
-whatever process or transaction made the change; delivered on commit), and each process fans the notifications out to
-the event streams it serves. A relay that fans changes out itself (each gateway process) takes the whole feed of changed
-case ids instead, over one connection (`feed`)."""
+"""Live case changes: whenever a use case gives a case row a new version, it announces the case id on
+`complaints_case` once its transaction has committed (`announce_change`, in whatever process made the change), and
+each process fans the notifications out to the event streams it serves. A relay that fans changes out itself (each
+gateway process) takes the whole feed of changed case ids instead, over one connection (`feed`)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,22 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from servicekit.notify import notify_after_commit
 from servicekit.sse import Followers
 
-# Created by the migration `0004_case_change_notifications` (trigger complaint_changed).
 CHANNEL = "complaints_case"
 KEEPALIVE_SECONDS = 30.0
 # Told to a feed instead of a case id: changes may have gone unannounced, so everything followed must be re-read.
 RESYNC = "*"
 # Case ids a feed may fall behind by before it is told RESYNC instead of each of them.
 FEED_BACKLOG = 10_000
+
+
+def announce_change(session: AsyncSession, case_id: uuid.UUID) -> None:
+    """Tell every stream of the case that it has a new version, once the session's transaction has committed."""
+    notify_after_commit(session, CHANNEL, str(case_id))
 
 
 class CaseChanges:

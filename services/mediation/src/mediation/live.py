@@ -1,7 +1,7 @@
 """Live case feed: one LISTEN connection per process fans PostgreSQL notifications out to the open streams.
 
-Every use case NOTIFYs inside its transaction, so a stream hears about a change made by any process, and only
-once it has committed.
+Every use case NOTIFYs once its transaction has committed (`trail.notify`), so a stream hears about a change made by
+any process, and only once it is visible.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.events.envelope import EventEnvelope
+from servicekit.notify import notify_after_commit
 
 
 class Outbox:
@@ -16,7 +17,7 @@ class Outbox:
         self.notify_channel = f"outbox_{service_name}".replace("-", "_")
         # The parameters are passed beside the statement, so it compiles once (a multi-row VALUES would compile
         # per call: its JSON values cannot be cached); several rows still go in one INSERT (insertmanyvalues).
-        self._insert = insert(table).returning(func.pg_notify(self.notify_channel, ""))
+        self._insert = insert(table)
 
     def rows(self, *events: EventEnvelope) -> list[dict[str, object]]:
         return [
@@ -31,10 +32,10 @@ class Outbox:
             for event in events
         ]
 
-    async def add(self, db: AsyncSession | AsyncConnection, *events: EventEnvelope) -> None:
-        """Stage events in the caller's transaction; never commits (the use case does)."""
+    async def add(self, session: AsyncSession, *events: EventEnvelope) -> None:
+        """Stage events in the caller's transaction; never commits (the use case does). The relay is woken once the
+        transaction has committed (servicekit.notify)."""
         if not events:
             return
-        # The rows and the relay's wake-up in one statement (one round trip): NOTIFY is delivered on commit only,
-        # and the repeated ones of a transaction (one per row here) fold into one.
-        await db.execute(self._insert, self.rows(*events))
+        await session.execute(self._insert, self.rows(*events))
+        notify_after_commit(session, self.notify_channel)

@@ -28,6 +28,7 @@ from complaints.complaint.models import Complaint, ComplaintEvent
 from complaints.database import Base, outbox
 from complaints.deadline.models import Deadline
 from complaints.idempotency import idempotency_key
+from servicekit.notify import notify_after_commit
 
 COMPLAINT_PREFIX = "TS"  # 投诉
 REPORT_PREFIX = "JB"  # 举报
@@ -145,7 +146,7 @@ WITH numbers AS (
                                                             headers jsonb, payload jsonb, case_id uuid)
     JOIN numbered ON numbered.case_id = event.case_id
 {messages}{answer})
-SELECT numbered.case_id, numbered.case_no, pg_notify(CAST(:channel AS text), '') FROM numbered
+SELECT numbered.case_id, numbered.case_no FROM numbered
 """
 # The parts a filing without text messages or without an Idempotency-Key leaves out: PostgreSQL sets up every part
 # of a statement each time it runs it, written to or not.
@@ -228,7 +229,6 @@ async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling)
         "clocks": _json(staged.clocks),
         "events": _json([{**event, "case_id": case_id} for case_id, events in staged.events.items()
                          for event in events]),
-        "channel": staged.notify_channel,
     }
     if message_table is not None:
         parameters["messages"] = _json(staged.messages)
@@ -237,6 +237,7 @@ async def write_filing(db: AsyncSession | AsyncConnection, staged: StagedFiling)
                           response_status=answer.status, response_enc=answer.sealed, answered_at=answer.at,
                           answered_id=answer.case_id)
     rows = (await db.execute(statement, parameters)).all()
+    notify_after_commit(db, staged.notify_channel)
     return {row.case_id: row.case_no for row in rows}
 
 

@@ -34,6 +34,7 @@ from complaints.deadline.service import NegotiationPeriods
 from complaints.enrollment import service as enrollment_service
 from complaints.enrollment.models import EnrollmentStatus
 from complaints.evidence import service as evidence_service
+from complaints.live import announce_change
 from complaints.publisher import Publisher
 from servicekit import regions
 from servicekit.auth import Principal
@@ -339,6 +340,7 @@ async def record_case_opened(session: AsyncSession, event: CaseOpened, publisher
         select(*(opened.c.status if name == "status" else literal(value, event_table.c[name].type)
                  for name, value in entry.items())),
     ).add_cte(opened))
+    announce_change(session, event.complaint_id)
 
 
 async def record_negotiation_failed(session: AsyncSession, event: NegotiationFailed, cipher: PiiCipher,

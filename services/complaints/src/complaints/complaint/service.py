@@ -68,6 +68,7 @@ from complaints.enrollment.models import EnrollmentStatus
 from complaints.enrollment.service import enrolled_merchant as enrolled_merchant_table
 from complaints.evidence import service as evidence_service
 from complaints.evidence.schemas import EvidenceRead
+from complaints.live import announce_change
 from complaints.publisher import Publisher
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
@@ -888,10 +889,13 @@ async def sweep_breaches(sessionmaker: async_sessionmaker[AsyncSession], *, now:
             await session.execute(deadline_table.update().where(deadline_table.c.id.in_([row["id"] for row in due]))
                                   .values(state=DeadlineState.BREACHED.value, breached_at=now))
             # The detail view shows clock states, so its ETag must change.
+            breached_cases = {row["complaint_id"] for row in due}
             await session.execute(
                 complaint_table.update()
-                .where(complaint_table.c.id.in_({row["complaint_id"] for row in due}))
+                .where(complaint_table.c.id.in_(breached_cases))
                 .values(version=complaint_table.c.version + 1, updated_at=now))
+            for case_id in breached_cases:
+                announce_change(session, case_id)
             await publisher.outbox.add(session, *(
                 DeadlineBreached(complaint_id=row["complaint_id"], region_code=row["region_code"],
                                  merchant_id=None if row["case_kind"] == ComplaintKind.REPORT else row["merchant_id"],

@@ -23,6 +23,7 @@ from complaints.complaint.enums import (
 )
 from complaints.complaint.models import Complaint, ComplaintEvent
 from complaints.deadline.enums import DeadlineKind
+from complaints.live import announce_change
 from complaints.publisher import Publisher
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
@@ -210,6 +211,7 @@ async def transition(
         .values(status=target.value, updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
         .returning(*complaint_table.c)
     )).mappings().one()
+    announce_change(session, case["id"])
     await session.execute(event_table.insert().values(timeline_row(
         publisher.cipher, case_id=case["id"], at=at, status=target.value, role=actor.role, actor_id=actor.id, code=code,
         note=note, details=details)))
@@ -240,6 +242,7 @@ async def annotate(
         .values(updated_at=at, version=complaint_table.c.version + 1, **(changes or {}))
         .returning(*complaint_table.c)
     )).mappings().one()
+    announce_change(session, case["id"])
     await session.execute(event_table.insert().values(timeline_row(
         publisher.cipher, case_id=case["id"], at=at, status=case["status"], role=actor.role, actor_id=actor.id,
         code=code, note=note, details=details)))

@@ -131,10 +131,10 @@ class NotifyingOutbox(Outbox):
         super().__init__(table, service_name)
         self.cipher = cipher
 
-    async def add(self, db: AsyncSession | AsyncConnection, *events: EventEnvelope) -> None:
-        await super().add(db, *events)
+    async def add(self, session: AsyncSession, *events: EventEnvelope) -> None:
+        await super().add(session, *events)
         for message in self.messages(*events):
-            await db.execute(_ENQUEUE, message)
+            await session.execute(_ENQUEUE, message)
 
     def messages(self, *events: EventEnvelope) -> list[dict[str, Any]]:
         """The `sms_outbox` rows the events owe the complainant (`add` stages them; a filing writes them in its own

@@ -16,12 +16,12 @@ from mediation.cases.models import CaseEvent, MediationCase
 from mediation.settings import EVENT_SOURCE
 from servicekit.db import new_id
 from servicekit.events.envelope import EventEnvelope
+from servicekit.notify import notify_after_commit
 from servicekit.pii import PiiCipher
 
 FEED_CHANNEL = "mediation_case_feed"
 # Detail keys of the trail that hold what a person wrote.
 WRITTEN_KEYS = ("note", "reference")
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 # The declaration the trail's trigger asks of the one update it allows (migration 0010): an erasure, which may only
 # empty `written_enc` on the consumer's own rows. It is set for the erasure's statement only, not for the rest of
 # the transaction (an inbox batch applies other events in the same one).
@@ -73,7 +73,7 @@ def envelope(contract: Any, cause: EventEnvelope | None = None) -> EventEnvelope
         source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id))
 
 
-async def notify(session: AsyncSession, case_id: uuid.UUID, kind: str, ref: uuid.UUID | None = None) -> None:
-    """Tell every process's live streams that the case changed; PostgreSQL delivers it only if the commit happens."""
+def notify(session: AsyncSession, case_id: uuid.UUID, kind: str, ref: uuid.UUID | None = None) -> None:
+    """Tell every process's live streams that the case changed, once the transaction has committed."""
     payload = json.dumps({"case_id": str(case_id), "kind": kind, "ref": str(ref) if ref else None})
-    await session.execute(_NOTIFY, {"channel": FEED_CHANNEL, "payload": payload})
+    notify_after_commit(session, FEED_CHANNEL, payload)

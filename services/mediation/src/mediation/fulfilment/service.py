@@ -67,7 +67,7 @@ async def record_proof(session: AsyncSession, *, outbox: Outbox, cipher: PiiCiph
             **trail.event_fields(case, now), agreement_id=agreement.id, proof_kind=proof.kind.value,
             reference_sealed=FulfilmentRecorded.seal_reference(cipher, case_id=case.id, reference=proof.reference),
         ).envelope(source=EVENT_SOURCE))
-        await trail.notify(session, case.id, "fulfilment", row.id)
+        trail.notify(session, case.id, "fulfilment", row.id)
         return row, agreement
 
 
@@ -105,7 +105,7 @@ async def answer_proof(session: AsyncSession, *, outbox: Outbox, cipher: PiiCiph
                                cipher=cipher)
         else:
             await signals.on_fulfilment_disputed(session, case=case, agreement=agreement, proof_id=proof.id, at=now)
-        await trail.notify(session, case.id, "fulfilment", proof.id)
+        trail.notify(session, case.id, "fulfilment", proof.id)
         return proof, agreement
 
 

@@ -43,7 +43,7 @@ async def post_message(session: AsyncSession, *, outbox: Outbox, cipher: PiiCiph
         await outbox.add(session, MessagePosted(**trail.event_fields(case, now), message_id=message.id,
                                                 author_role=actor.role, attachment_count=len(attached),
                                                 ).envelope(source=EVENT_SOURCE))
-        await trail.notify(session, case.id, "message", message.id)
+        trail.notify(session, case.id, "message", message.id)
         return message, attached
 
 
@@ -61,7 +61,7 @@ async def mark_read(session: AsyncSession, *, case_id: uuid.UUID, principal: Pri
             index_elements=[ReadMarker.case_id, ReadMarker.reader_role, ReadMarker.reader_id],
             set_={"last_read_message_id": up_to, "read_at": now},
             where=ReadMarker.last_read_message_id < up_to))
-        await trail.notify(session, case.id, "read", up_to)
+        trail.notify(session, case.id, "read", up_to)
         marker = (await session.execute(select(ReadMarker).where(
             ReadMarker.case_id == case.id, ReadMarker.reader_role == actor.role, ReadMarker.reader_id == actor.id)
             .execution_options(populate_existing=True))).scalar_one()

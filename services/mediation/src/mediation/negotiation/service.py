@@ -85,7 +85,7 @@ async def _put_on_table(session: AsyncSession, *, outbox: Outbox, cipher: PiiCip
     await outbox.add(session, OfferMade(**trail.event_fields(case, at), offer_id=offer.id, made_by=party.value,
                                         offer_type=terms.type.value, amount_fen=terms.amount_fen,
                                         fulfil_by=terms.fulfil_by).envelope(source=EVENT_SOURCE))
-    await trail.notify(session, case.id, "offer", offer.id)
+    trail.notify(session, case.id, "offer", offer.id)
     return offer
 
 
@@ -99,7 +99,7 @@ async def _answer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, c
                        details={"offer_id": str(offer.id), "note": note}, cipher=cipher)
     await outbox.add(session, OfferAnswered(**trail.event_fields(case, at), offer_id=offer.id, answer=status.value,
                                             answered_by=actor.role).envelope(source=EVENT_SOURCE))
-    await trail.notify(session, case.id, "offer", offer.id)
+    trail.notify(session, case.id, "offer", offer.id)
 
 
 async def make_offer(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case_id: uuid.UUID,
@@ -220,7 +220,7 @@ async def fail_negotiation(session: AsyncSession, *, outbox: Outbox, case: Media
     await outbox.add(session, trail.envelope(NegotiationFailed(**trail.event_fields(case, at), reason=reason), cause))
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="negotiation_failed", at=at,
                        details={"complaint_id": str(case.complaint_id), "reason": reason, "actor": actor.role})
-    await trail.notify(session, case.id, "status")
+    trail.notify(session, case.id, "status")
 
 
 async def settle(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, case: MediationCase, offer: Offer,
@@ -261,7 +261,7 @@ async def settle(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, ca
         "complaint_id": str(case.complaint_id), "stage": case.stage, "agreement_id": str(agreement.id),
         "agreement_hash": agreement.content_hash, "amount_fen": agreement.amount_fen})
     await signals.on_settled(session, case=case, agreement=agreement, at=at)
-    await trail.notify(session, case.id, "status")
+    trail.notify(session, case.id, "status")
     return agreement
 
 

@@ -106,7 +106,7 @@ async def open_mediation(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
     await outbox.add(session, trail.envelope(CaseOpened(
         case_id=case.id, complaint_id=case.complaint_id, merchant_id=case.merchant_id, region_code=case.region_code,
         status=case.status, due_date=case.mediation_due_date, opened_at=accepted.accepted_at), cause))
-    await trail.notify(session, case.id, "status")
+    trail.notify(session, case.id, "status")
     return case.id
 
 
@@ -162,7 +162,7 @@ async def assign_mediator(session: AsyncSession, *, outbox: Outbox, case_id: uui
         await outbox.add(session, MediatorAssigned(
             **trail.event_fields(case, now), mediator_kind=case.mediator_kind, mediator_id=case.mediator_id,
             delegated=case.delegated).envelope(source=EVENT_SOURCE))
-        await trail.notify(session, case.id, "status")
+        trail.notify(session, case.id, "status")
         return case
 
 
@@ -239,7 +239,7 @@ async def request_recusal(session: AsyncSession, *, outbox: Outbox, cipher: PiiC
         await _stop_clock(session, outbox=outbox, cipher=cipher, case=case, actor=actor, cause="recusal", at=now,
                           details={
             "requested_by": request.requested_by.value, "mediator_id": case.mediator_id, "note": request.note})
-        await trail.notify(session, case.id, "status")
+        trail.notify(session, case.id, "status")
         return case
 
 
@@ -260,7 +260,7 @@ async def decide_recusal(session: AsyncSession, *, outbox: Outbox, cipher: PiiCi
                              cause="recusal",
                              at=now, details={"upheld": decision.upheld, "removed_mediator": removed,
                                               "note": decision.note})
-        await trail.notify(session, case.id, "status")
+        trail.notify(session, case.id, "status")
         return case
 
 
@@ -315,7 +315,7 @@ async def terminate(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
     await chain.append(session, region_code=case.region_code, case_id=case.id, kind="terminated", at=at, details={
         "complaint_id": str(case.complaint_id), "stage": case.stage, "ground": ground, "actor": actor.role})
     await signals.on_terminated(session, case=case, ground=ground, at=at)
-    await trail.notify(session, case.id, "status")
+    trail.notify(session, case.id, "status")
     return notice_due
 
 

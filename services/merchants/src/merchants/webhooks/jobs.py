@@ -5,7 +5,7 @@ instances share the work and no transaction stays open across an HTTP call. Fail
 exponential backoff until the delivery's retry window (24 h by default) closes; an endpoint that keeps failing
 (M consecutive failures spread over at least N hours) is disabled, with a notice event.
 
-The worker is woken at once by the NOTIFY of the transaction that owes a delivery (or asks for a redelivery), and
+The worker is woken by the NOTIFY sent once a transaction that owes a delivery (or asks for a redelivery) commits, and
 otherwise sleeps until the earliest pending delivery falls due, at most `webhook_poll_interval` (the fallback that
 also catches leases left by a crashed instance). Up to `webhook_concurrency` deliveries are in flight at a time; a
 slow endpoint holds only its own slots, never a whole round, and at most `webhook_concurrency_per_endpoint` of them:

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, Table, bindparam, func, literal, select, text, update
+from sqlalchemy import String, Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from merchants.webhooks.events import (
     ALL,
@@ -30,18 +31,18 @@ from merchants.webhooks.schemas import (
 )
 from merchants.webhooks.signing import InvalidSecret, generate_secret, secret_key
 from merchants.webhooks.ssrf import IPNetwork, UnsafeTarget, check_target
-from merchants.webhooks.subscriptions import NOTIFY_ENDPOINT_CHANGED, EndpointSubscriptions
+from merchants.webhooks.subscriptions import ENDPOINTS_CHANGED_CHANNEL, EndpointSubscriptions
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
+from servicekit.notify import notify_after_commit
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
 from servicekit.tracing import current_traceparent
 
-# The delivery worker LISTENs here; a NOTIFY is delivered on commit only, so it never sees a row not yet visible.
+# The delivery worker LISTENs here; it is notified after the commit, so it never looks before the row is visible.
 DELIVERIES_DUE_CHANNEL = "webhook_deliveries_due"
 delivery_table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
-_NOTIFY_DUE = text(f"SELECT pg_notify('{DELIVERIES_DUE_CHANNEL}', '')")
 
 
 def secret_context(merchant_id: uuid.UUID) -> str:
@@ -101,7 +102,7 @@ async def configure_webhook(session: AsyncSession, *, merchant_id: uuid.UUID, co
         await session.execute(statement.on_conflict_do_update(index_elements=[WebhookEndpoint.merchant_id],
                                                               set_=values))
         # Consumers that remember which events the endpoint takes forget it when this commits.
-        await session.execute(NOTIFY_ENDPOINT_CHANGED, {"merchant_id": str(merchant_id)})
+        notify_after_commit(session, ENDPOINTS_CHANGED_CHANNEL, str(merchant_id))
         endpoint = await session.get(WebhookEndpoint, merchant_id, populate_existing=True)
         assert endpoint is not None
         return WebhookSaved(**_read(endpoint).model_dump(), secret=secret)
@@ -115,9 +116,9 @@ async def get_webhook(session: AsyncSession, *, merchant_id: uuid.UUID) -> Webho
     return _read(endpoint)
 
 
-def _owing() -> Select[Any]:
-    """One statement: the delivery row, if the enterprise's enabled endpoint takes the event and it is not owed yet,
-    and then the NOTIFY that wakes the delivery worker (a row when both happened). Built once, run with parameters."""
+def _owing() -> ReturningInsert[Any]:
+    """One statement: the delivery row, if the enterprise's enabled endpoint takes the event and it is not owed yet
+    (its id when it was written). Built once, run with parameters."""
     columns = delivery_table.c
     row = select(
         WebhookEndpoint.merchant_id,
@@ -129,8 +130,8 @@ def _owing() -> Select[Any]:
     # On the table, not the mapped class: the ORM would take a statement run with parameters for a bulk insert.
     inserted = (insert(delivery_table).from_select(["merchant_id", *_OWING_PARAMETERS, "status", "attempts"], row)
                 .on_conflict_do_nothing(index_elements=[columns.merchant_id, columns.event_id])
-                .returning(columns.id).cte("owed"))
-    return select(func.pg_notify(DELIVERIES_DUE_CHANNEL, "")).select_from(inserted)
+                .returning(columns.id))
+    return inserted
 
 
 _OWING_PARAMETERS = ("id", "event_id", "event_type", "payload", "next_attempt_at", "retry_until", "created_at",
@@ -143,8 +144,8 @@ async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, ret
     """Inbox step: owe the event to its enterprise when an enabled endpoint subscribes to it; True if recorded.
 
     With `subscriptions`, an event no endpoint takes costs no statement; otherwise (and whenever one may take it)
-    a single statement checks the endpoint, inserts the delivery and wakes the worker. Safe to repeat in one
-    transaction: the event is owed once, and PostgreSQL sends one NOTIFY per transaction and channel.
+    a single statement checks the endpoint and inserts the delivery; the worker is woken after the commit. Safe to
+    repeat in one transaction: the event is owed once, and the worker woken once.
     """
     if not concerns_enterprise(envelope):
         return False
@@ -158,7 +159,10 @@ async def record_delivery(session: AsyncSession, envelope: EventEnvelope, *, ret
         "merchant_id": merchant_id, "wanted": envelope.type, "id": new_id(), "event_id": envelope.id,
         "event_type": envelope.type, "payload": webhook_body(envelope), "next_attempt_at": now,
         "retry_until": now + retry_window, "created_at": now, "traceparent": current_traceparent()})
-    return owed.first() is not None
+    if owed.first() is None:
+        return False
+    notify_after_commit(session, DELIVERIES_DUE_CHANNEL)
+    return True
 
 
 def _delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
@@ -220,7 +224,7 @@ async def redeliver(session: AsyncSession, *, merchant_id: uuid.UUID, delivery_i
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, retry_until=now + retry_window,
                     locked_until=None)
         )
-        await session.execute(_NOTIFY_DUE)
+        notify_after_commit(session, DELIVERIES_DUE_CHANNEL)
         await session.refresh(delivery)
         return _delivery_read(delivery)
 

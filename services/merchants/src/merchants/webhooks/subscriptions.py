@@ -19,14 +19,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from merchants.webhooks.models import WebhookEndpoint
 from servicekit.observability import get_logger
 
 ENDPOINTS_CHANGED_CHANNEL = "webhook_endpoints_changed"
-NOTIFY_ENDPOINT_CHANGED = text(f"SELECT pg_notify('{ENDPOINTS_CHANGED_CHANNEL}', :merchant_id)")
 # Bounds the record when enterprises are many; dropping it all is cheap (one query per enterprise to fill it again).
 MAX_ENTRIES = 100_000
 
