@@ -28,6 +28,10 @@ from servicekit.observability import get_logger
 log = get_logger(__name__)
 
 _PENDING = "servicekit.notify_after_commit"
+# How long the first wake-up of a quiet moment waits for others to go with it: one send per commit cost a process
+# a round trip per filing at 100/s (0.4 ms of complaints' CPU, 0.2 ms of PostgreSQL's). The relay lingers as long
+# after it is woken, for the same reason, so an event reaches the broker at most this much later.
+SEND_LINGER_SECONDS = 0.02
 _SEND = text("""
 SELECT set_config('synchronous_commit', 'off', true), count(pg_notify(note.channel, note.payload))
 FROM unnest(CAST(:channels AS text[]), CAST(:payloads AS text[])) AS note(channel, payload)
@@ -35,7 +39,8 @@ FROM unnest(CAST(:channels AS text[]), CAST(:payloads AS text[])) AS note(channe
 
 
 class _Sender:
-    """Sends one process's notifications for one database; what arrives while a send runs goes in the next one."""
+    """Sends one process's notifications for one database: what arrives within SEND_LINGER_SECONDS of the first, or
+    while a send runs, goes in one statement."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -49,6 +54,7 @@ class _Sender:
 
     async def _send_pending(self) -> None:
         try:
+            await asyncio.sleep(SEND_LINGER_SECONDS)
             while self._pending:
                 notes = list(self._pending)
                 self._pending.clear()
