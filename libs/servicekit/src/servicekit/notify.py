@@ -6,11 +6,11 @@ write and every case change, commits queued behind one another: at 340 filings/s
 of the backends' non-idle samples were waiting for that lock, and the filing rate stopped there.
 
 So a use case only records what it would announce (`notify_after_commit`). Once its transaction has committed, the
-process sends what its transactions recorded within SEND_LINGER_SECONDS, in one statement that is its own transaction
-and does not wait for its WAL flush (a notification is not durable anyway). The listeners hear it as before, only after the
-rows are visible, and a rolled-back transaction announces nothing. What a crash between the commit and the send
-loses, every listener already covers: the relay polls its outbox, the delivery worker its due rows, and a stream
-reads its case again whenever its connection comes back.
+process sends what its transactions recorded within SEND_LINGER_SECONDS, in one statement that is its own
+transaction and does not wait for its WAL flush (a notification is not durable anyway). The listeners hear it as
+before, only after the rows are visible, and a rolled-back transaction announces nothing. What a crash between the
+commit and the send loses, every listener already covers: the relay polls its outbox, the delivery worker its due
+rows, and a stream reads its case again whenever its connection comes back.
 """
 
 from __future__ import annotations
