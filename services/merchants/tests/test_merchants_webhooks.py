@@ -439,7 +439,7 @@ async def test_receiver_down_means_retries_then_delivery_once_it_is_back(
     await eventually(failed_twice)
     row = await delivery_row(sessionmaker, delivery_id)
     assert row.status == "pending"
-    assert "ConnectError" in row.last_error
+    assert row.last_error.startswith("ClientConnectorError: Cannot connect to host")
     await receiver.start()
 
     async def delivered() -> bool:
@@ -606,13 +606,13 @@ async def test_backoff_doubles_and_delivery_is_given_up_after_the_retry_window(
     ("url", "address", "expected"),
     [
         ("https://hooks.example.com/odr?x=1", "93.184.216.34",
-         ("https://93.184.216.34/odr?x=1", {"Host": "hooks.example.com"}, {"sni_hostname": "hooks.example.com"})),
+         ("https://93.184.216.34/odr?x=1", {"Host": "hooks.example.com"}, "hooks.example.com")),
         ("http://hooks.example.com:8080", "2606:2800:220:1::1",
-         ("http://[2606:2800:220:1::1]:8080/", {"Host": "hooks.example.com:8080"}, {})),
+         ("http://[2606:2800:220:1::1]:8080/", {"Host": "hooks.example.com:8080"}, None)),
     ],
 )
 def test_deliveries_connect_to_the_checked_address(url: str, address: str,
-                                                   expected: tuple[str, dict[str, str], dict[str, str]]) -> None:
+                                                   expected: tuple[str, dict[str, str], str | None]) -> None:
     assert pinned(url, ipaddress.ip_address(address)) == expected
 
 

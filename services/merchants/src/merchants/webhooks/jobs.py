@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter as PrometheusCounter
@@ -88,11 +88,11 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def _drain(response: httpx.Response) -> None:
+async def _drain(response: aiohttp.ClientResponse) -> None:
     """Read a short answer to its end, so its connection goes back to the pool for the endpoint's next delivery
     (one left mid-answer is closed: a new TCP, and TLS, handshake each time); a long one is dropped unread."""
     read = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.content.iter_any():
         read += len(chunk)
         if read > DRAINED_ANSWER_LIMIT:
             return
@@ -120,10 +120,13 @@ class WebhookDispatcher:
         self._delivered: list[tuple[Claimed, Outcome, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
 
-    def client(self) -> httpx.AsyncClient:
-        """The outbound client: no redirects (a redirect could lead anywhere), no proxies from the environment."""
-        return httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False,
-                                 trust_env=False, headers={"User-Agent": USER_AGENT})
+    def client(self) -> aiohttp.ClientSession:
+        """The outbound client: no proxies from the environment, no cookies kept from one endpoint's answer for the
+        next request (each request also refuses redirects: a redirect could lead anywhere). aiohttp, not httpx: at
+        64 deliveries in flight httpx's pool spent about ten times the CPU per POST (measured in one process, client
+        and receiver: 1.2 ms against 0.12 ms), a third of the merchants process at 200 filings/s."""
+        return aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                     headers={"User-Agent": USER_AGENT})
 
     async def run(self) -> None:
         """Deliver until cancelled: claim while there is room and something is due, else wait to be woken."""
@@ -204,7 +207,7 @@ class WebhookDispatcher:
             return poll
         return min(max((earliest - self.clock()).total_seconds(), MIN_IDLE_SECONDS), poll)
 
-    async def dispatch_once(self, http: httpx.AsyncClient) -> int:
+    async def dispatch_once(self, http: aiohttp.ClientSession) -> int:
         """Claim what is due, deliver it concurrently, record the outcomes; returns how many were attempted."""
         claimed, _ = await self._claim(self.settings.webhook_batch_size)
         await asyncio.gather(*(self._deliver(http, item) for item in claimed))
@@ -262,7 +265,7 @@ class WebhookDispatcher:
             return (current,)
         return current, self.cipher.decrypt(row.previous_secret_encrypted, context=context)
 
-    async def _deliver(self, http: httpx.AsyncClient, item: Claimed) -> None:
+    async def _deliver(self, http: aiohttp.ClientSession, item: Claimed) -> None:
         outcome = await self._post(http, item)
         try:
             if outcome.delivered:
@@ -333,7 +336,7 @@ class WebhookDispatcher:
                 .where(WebhookEndpoint.merchant_id.in_(sorted({item.merchant_id for item, _ in batch})))
                 .values(consecutive_failures=0, failing_since=None, last_success_at=now))
 
-    async def _post(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
+    async def _post(self, http: aiohttp.ClientSession, item: Claimed) -> Outcome:
         with span_from(item.traceparent, "webhook deliver", kind=SpanKind.CLIENT,
                        attributes={"odr.webhook.delivery_id": str(item.id), "odr.webhook.attempt": item.attempts + 1,
                                    "odr.merchant_id": str(item.merchant_id)}) as span:
@@ -343,7 +346,7 @@ class WebhookDispatcher:
                 span.set_attribute("http.response.status_code", outcome.status_code)
             return outcome
 
-    async def _post_once(self, http: httpx.AsyncClient, item: Claimed) -> Outcome:
+    async def _post_once(self, http: aiohttp.ClientSession, item: Claimed) -> Outcome:
         message_id = str(item.id)
         timestamp = int(self.clock().timestamp())
         body = orjson.dumps(sent_body(item.payload, self.cipher))
@@ -359,14 +362,14 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
-            # httpx's timeout bounds each read; this bounds the whole exchange (a receiver dripping its answer).
+            # Bounds the whole exchange: the lookup, the connection and a receiver dripping its answer.
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
                 # Checked again at delivery time: the name may resolve elsewhere than when it was saved.
                 addresses = await check_target(item.url, self.allowed)
-                url, host, extensions = pinned(item.url, addresses[0])
-                async with http.stream("POST", url, content=body, headers={**headers, **host},
-                                       extensions=extensions) as response:
-                    status_code = response.status_code
+                url, host, server_hostname = pinned(item.url, addresses[0])
+                async with http.post(url, data=body, headers={**headers, **host}, allow_redirects=False,
+                                     server_hostname=server_hostname) as response:
+                    status_code = response.status
                     await _drain(response)
             if not 200 <= status_code < 300:
                 error = f"the endpoint answered HTTP {status_code}"
@@ -374,7 +377,7 @@ class WebhookDispatcher:
             error = f"no answer within {self.settings.webhook_timeout_seconds:g} s"
         except UnsafeTarget as exc:
             error = f"refused: {exc}"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
         return Outcome(started_at=started_at, status_code=status_code, error=error,
                        duration_ms=int((time.perf_counter() - started) * 1000))

@@ -82,11 +82,12 @@ async def check_target(url: str, allowed: tuple[IPNetwork, ...]) -> list[IPAddre
     return addresses
 
 
-def pinned(url: str, address: IPAddress) -> tuple[str, dict[str, str], dict[str, str]]:
-    """(URL naming `address` instead of the host, headers, httpx extensions) for a request to that address."""
+def pinned(url: str, address: IPAddress) -> tuple[str, dict[str, str], str | None]:
+    """(URL naming `address` instead of the host, headers, the TLS server name to send and verify the certificate
+    against, for https) for a request to that address."""
     parts = urlsplit(url)
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{parts.port}" if parts.port else literal
-    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    server_hostname = parts.hostname or "" if parts.scheme == "https" else None
     return (urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
-            {"Host": parts.netloc.rpartition("@")[2]}, extensions)
+            {"Host": parts.netloc.rpartition("@")[2]}, server_hostname)
