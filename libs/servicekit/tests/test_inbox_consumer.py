@@ -26,6 +26,7 @@ from servicekit.events.inbox import (
     DLQ_ORIGINAL_OFFSET,
     DLQ_ORIGINAL_PARTITION,
     DLQ_ORIGINAL_TOPIC,
+    OFFSET_COMMIT_INTERVAL_SECONDS,
     Handler,
     InboxConsumer,
 )
@@ -157,6 +158,44 @@ async def test_a_message_failing_every_attempt_goes_to_the_dlq_and_the_partition
     # What the dead-letter alert and panel count (the group is this test's own).
     assert REGISTRY.get_sample_value("odr_inbox_events_total", {"group": names["group"],
                                                                 "outcome": "dead_lettered"}) == 2
+
+
+async def test_while_events_flow_offsets_are_committed_once_a_second_and_at_once_when_they_stop(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings, inbox: Table, effect: Table,
+    kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    """A commit per fetch would move the committed offset about ten times a second while events flow."""
+    handled = f"{names['prefix']}.order.created.v1"
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(effect.insert().values(event_id=envelope.id, note=envelope.type))
+
+    background.start(InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={handled: apply},
+                                   sessionmaker=sessionmaker, inbox=inbox, settings=settings).run())
+    partition = TopicPartition(names["topic"], 0)
+    await kafka.produce_envelope(order_event(handled))
+
+    def committed(offset: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await kafka.committed(names["group"], partition) == offset
+        return check
+
+    await eventually(committed(1))
+
+    async def flow() -> None:
+        for number in range(40):
+            await kafka.produce_envelope(order_event(handled, subject=f"order-{number}"))
+            await asyncio.sleep(0.05)
+
+    began = time.monotonic()
+    flowing = asyncio.create_task(flow())
+    offsets_seen = set()
+    while not flowing.done():
+        offsets_seen.add(await kafka.committed(names["group"], partition))
+    await flowing
+    seconds = time.monotonic() - began
+    assert len(offsets_seen) <= seconds / OFFSET_COMMIT_INTERVAL_SECONDS + 2, (offsets_seen, seconds)
+    await eventually(committed(41), within=5)
 
 
 async def test_the_offset_is_committed_only_after_the_database_commit(

@@ -4,6 +4,7 @@ rejecting (never what failed because of the database)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,10 @@ DLQ_ATTEMPTS = "dlq-attempts"
 DLQ_GROUP = "dlq-group"
 
 COMMIT_TIMEOUT = 10.0
+# While records flow, a group commits its offsets at most this often, and at once when a poll finds nothing or the
+# consumer stops. A commit per fetch was a broker request per fetch and group, ten a second for every busy group;
+# what a restart reads again because it was applied but not yet committed, the inbox drops as duplicates.
+OFFSET_COMMIT_INTERVAL_SECONDS = 1.0
 # How long a fetch applied in one transaction waits for any lock before it gives up and is applied event by event.
 BATCH_LOCK_TIMEOUT_MS = 200
 POLL_TIMEOUT_MS = 1_000
@@ -57,11 +62,11 @@ class Outcome(StrEnum):
 class InboxConsumer:
     """Consumes `topics` as `group`: each event's inbox row and handler in a transaction, then the offset commit.
 
-    The messages of one fetch, all its partitions, are applied in one transaction: one multi-row inbox insert
-    (which drops the events already applied), each new event's handler in partition order, one commit and one offset
-    commit, where one event at a time would cost a transaction each. When anything in that transaction fails it is
-    rolled back whole and the partitions are taken side by side, each message in a transaction of its own, with
-    retries and the dead-letter topic, exactly as if they had come alone.
+    The messages of one fetch, all its partitions, are applied in one transaction: one multi-row inbox insert (which
+    drops the events already applied), each new event's handler in partition order and one commit, where one event
+    at a time would cost a transaction each. The offsets follow (OFFSET_COMMIT_INTERVAL_SECONDS). When anything in
+    that transaction fails it is rolled back whole and the partitions are taken side by side, each message in a
+    transaction of its own, with retries and the dead-letter topic, exactly as if they had come alone.
     """
 
     def __init__(
@@ -90,6 +95,9 @@ class InboxConsumer:
         self.backoff_max = backoff_max
         self._log = get_logger("servicekit.inbox").bind(group=group)
         self._stopping = False
+        # Offsets applied (their transactions committed) but not yet committed to the broker.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._offsets_committed_at = time.monotonic()
         # Observable: the broker-side wait of the next fetch (long while the topics are quiet, short while they flow).
         self.fetch_wait_ms = settings.kafka_fetch_max_wait_ms
         # One statement shape whatever the fetch's size, so it is prepared once per connection; it also sets the
@@ -120,6 +128,10 @@ class InboxConsumer:
                     set_fetch_wait(consumer, self.fetch_wait_ms)
                     if batches:
                         await self._process_batches(consumer, producer, batches)
+                    if self._uncommitted and (not batches or time.monotonic() - self._offsets_committed_at
+                                              >= OFFSET_COMMIT_INTERVAL_SECONDS):
+                        await self._commit(consumer, {})
+                await self._commit(consumer, {})
                 self._log.info("consumer stopping; offsets committed")
             finally:
                 await stop_client(consumer)
@@ -137,8 +149,8 @@ class InboxConsumer:
         producer: AIOKafkaProducer,
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        """The whole fetch in one transaction, then one offset commit; when that transaction fails, its partitions
-        side by side, each event in a transaction of its own (retries, dead-letter topic), then the offset commit.
+        """The whole fetch in one transaction; when that transaction fails, its partitions side by side, each event
+        in a transaction of its own (retries, dead-letter topic). Their offsets are then due for the next commit.
 
         Events of one key share a partition, so order per key holds either way.
         """
@@ -148,8 +160,7 @@ class InboxConsumer:
             offsets = {partition: int(messages[-1].offset) + 1 for partition, messages in batches.items()}
         else:
             offsets = await self._process_one_by_one(consumer, producer, batches)
-        if offsets:
-            await self._commit(consumer, offsets)
+        self._uncommitted.update(offsets)
         self._record_lag(consumer, offsets)
 
     async def _process_one_by_one(
@@ -342,6 +353,10 @@ class InboxConsumer:
         return Outcome.DEAD_LETTERED
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit `offsets` and every offset still due; a partition's offset only ever moves forward."""
+        offsets = {**self._uncommitted, **offsets}
+        self._uncommitted.clear()
+        self._offsets_committed_at = time.monotonic()
         # Only partitions still assigned: committing a revoked one fails the whole request.
         assigned = consumer.assignment()
         offsets = {partition: offset for partition, offset in offsets.items() if partition in assigned}
