@@ -131,6 +131,29 @@ async def test_a_deep_link_signs_in_to_the_linked_case_and_a_new_tab_stays_signe
     await second.close()
 
 
+async def test_a_name_typed_before_the_enterprise_list_arrives_finds_it_when_it_does(
+        open_page: Opener, api: httpx.AsyncClient) -> None:
+    """On a slow network the consumer types before the list is there: the open list then fills in."""
+    chosen = (await api.get("/v1/public/odr-enterprises")).json()["items"][0]["name"]
+    page = await open_page("/app/", viewport=PHONE)
+    session = await consumer_session(api, next(PHONES))
+    await page.evaluate("(s) => localStorage.setItem('odr.session', JSON.stringify(s))", session)
+    held = asyncio.Event()
+
+    async def hold_the_list(route: Route) -> None:
+        await held.wait()
+        await route.continue_()
+
+    await page.route("**/v1/public/odr-enterprises*", hold_the_list)
+    await page.goto("/app/#/new")
+    await page.reload()
+    search = page.get_by_role("combobox", name="ODR 企业")
+    await search.fill(chosen[:2])
+    await expect(page.get_by_role("option", name=re.compile("没有"))).to_be_visible()
+    held.set()
+    await expect(page.get_by_role("option", name=chosen)).to_be_visible()
+
+
 async def test_a_consumer_files_with_purchase_details_and_a_photo_and_sees_what_was_filed(
         open_page: Opener, api: httpx.AsyncClient, screen: Screen) -> None:
     enterprises = (await api.get("/v1/public/odr-enterprises")).json()["items"]

@@ -91,6 +91,8 @@ export function enterpriseCombobox({ name, onChoose }) {
       items = loaded;
       const chosen = items.find((item) => item.merchant_id === value.value);
       if (chosen) text.value = chosen.name;
+      // Typed before the list arrived (a slow network): show what the text matches now, not "no match".
+      if (!list.hidden) open();
     },
   };
 }
