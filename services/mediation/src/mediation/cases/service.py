@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +40,7 @@ from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
+from servicekit.notify import notify_after_commit
 from servicekit.pii import PiiCipher
 
 OPENER_ROLE = "system"
@@ -59,10 +61,17 @@ def answer_columns(event: ComplaintRouted | ComplaintAccepted) -> dict[str, Any]
             "shared_evidence": [item.model_dump(mode="json") for item in event.evidence]}
 
 
-def _open_case_statement() -> Insert:
-    """The case and the first row of its trail in one statement, both only if the complaint has no case yet (its
-    unique complaint_id makes a redelivered event harmless even if the inbox were bypassed); returns the case id
-    when it opened. Built once, executed with parameters: building it per event cost more than running it."""
+# The outbox columns the opening writes its `CaseOpened` row into (the others keep their defaults).
+_OUTBOX_COLUMNS = ("id", "topic", "aggregate_id", "event_type", "headers", "payload")
+
+
+@functools.cache
+def _open_case_statement(outbox_table: Table) -> Insert:
+    """The case, the first row of its trail and its `CaseOpened` outbox row in one statement, all only if the
+    complaint has no case yet (its unique complaint_id makes a redelivered event harmless even if the inbox were
+    bypassed); returns the case id when it opened. Built once per outbox table, executed with parameters: building it
+    per event cost more than running it, and the outbox row in a statement of its own was a round trip per filing on
+    the consumer that every case waits for."""
     cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
     opened = (
         insert(cases)
@@ -71,13 +80,18 @@ def _open_case_statement() -> Insert:
         .returning(cases.c.id)
         .cte("opened")
     )
+    announced = insert(outbox_table).from_select(
+        list(_OUTBOX_COLUMNS),
+        select(*(bindparam(f"outbox_{name}", type_=outbox_table.c[name].type) for name in _OUTBOX_COLUMNS))
+        .select_from(opened),
+    ).cte("announced")
     first_event = select(
         bindparam("event_id", type_=events.c.id.type), opened.c.id, bindparam("opened_at", type_=events.c.at.type),
         literal("opened"), literal(OPENER_ROLE), literal(OPENER_ID), bindparam("details", type_=events.c.details.type),
     )
     return (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
                                        first_event)
-            .returning(events.c.case_id).add_cte(opened))
+            .returning(events.c.case_id).add_cte(opened).add_cte(announced))
 
 
 _OPENING_COLUMNS = (
@@ -85,7 +99,6 @@ _OPENING_COLUMNS = (
     "complainant_phone_masked", "request_type", "request_amount_fen", "facts_enc", "due_date", "opened_at", "version",
     "order_no", "purchase_date", "purchase_amount_fen", "sector", "category", "issue_type", "shared_evidence",
 )
-_OPEN_CASE = _open_case_statement()
 
 
 async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
@@ -95,7 +108,12 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         raise ValueError(f"complaint {routed.complaint_id} was routed to a merchant without a merchant_id")
     case_id = new_id()
     opened_at = utcnow()
-    inserted = await session.execute(_OPEN_CASE, {
+    [announcement] = outbox.rows(CaseOpened(
+        case_id=case_id, complaint_id=routed.complaint_id, merchant_id=routed.merchant_id,
+        region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
+        opened_at=opened_at,
+    ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
+    inserted = await session.execute(_open_case_statement(outbox.table), {
         "id": case_id,
         "complaint_id": routed.complaint_id,
         "case_no": routed.case_no,
@@ -117,14 +135,11 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         "event_id": new_id(),
         "details": {"stage": CaseStatus.NEGOTIATING.value, "complaint_id": str(routed.complaint_id),
                     "due_date": routed.due_date.isoformat() if routed.due_date else None, "cause": str(cause.id)},
+        **{f"outbox_{name}": value for name, value in announcement.items()},
     })
     if inserted.first() is None:
         return None
-    await outbox.add(session, CaseOpened(
-        case_id=case_id, complaint_id=routed.complaint_id, merchant_id=routed.merchant_id,
-        region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
-        opened_at=opened_at,
-    ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
+    notify_after_commit(session, outbox.notify_channel)
     return case_id
 
 
