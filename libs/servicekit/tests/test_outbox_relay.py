@@ -10,15 +10,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from servicekit.db import utcnow
+from servicekit.events import relay as relay_module
 from servicekit.events.envelope import EventEnvelope
+from servicekit.events.kafka import make_producer
 from servicekit.events.outbox import Outbox
-from servicekit.events.relay import HOLDS_LEADER_LOCK, OutboxRelay, RelayError, leader_lock_key, requeue_published
+from servicekit.events.relay import (
+    HOLDS_LEADER_LOCK,
+    IN_FLIGHT_BATCHES,
+    OutboxRelay,
+    RelayError,
+    leader_lock_key,
+    requeue_published,
+)
 from servicekit.settings import ServiceSettings
 
 
@@ -110,6 +119,50 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
     assert loop.time() - started < 2.0
 
 
+async def test_a_commit_is_sent_while_the_batch_before_it_still_waits_for_the_broker(
+    engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka: Any, background: Any, eventually: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prefix = kafka.unique("relayahead")
+    topic = f"{prefix}.order"
+    await kafka.create({topic: 1})
+    first, second = make_events(f"{prefix}.order.created.v1", keys=1, per_key=2)
+    released = asyncio.Event()
+
+    def producer_with_held_acknowledgements(producer_settings: ServiceSettings) -> AIOKafkaProducer:
+        """The real producer; the broker's acknowledgements reach the relay only once the test releases them."""
+        producer = make_producer(producer_settings)
+        send = producer.send
+
+        async def held(delivered: asyncio.Future[Any]) -> Any:
+            acknowledgement = await delivered
+            await released.wait()
+            return acknowledgement
+
+        async def send_and_hold(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(held(await send(*args, **kwargs)))
+
+        monkeypatch.setattr(producer, "send", send_and_hold)
+        return producer
+
+    monkeypatch.setattr(relay_module, "make_producer", producer_with_held_acknowledgements)
+    background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, poll_interval=60.0).run())
+    await stage(engine, outbox, [first])
+    assert event_ids(await kafka.read_count(topic, 1)) == [first.id]
+
+    # The first batch is on the broker, its acknowledgement held: the next commit is claimed and sent all the same.
+    await stage(engine, outbox, [second])
+    assert event_ids(await kafka.read_count(topic, 2, within=5.0)) == [first.id, second.id]
+    assert await published_count(engine, outbox) == 0, "nothing is marked before its acknowledgement"
+
+    released.set()
+
+    async def both_published() -> bool:
+        return await published_count(engine, outbox) == 2
+
+    await eventually(both_published)
+
+
 async def test_relay_killed_after_sending_but_before_marking_resumes_without_loss(
     engine: AsyncEngine, outbox: Outbox, settings: ServiceSettings, kafka, background, eventually
 ) -> None:
@@ -119,18 +172,20 @@ async def test_relay_killed_after_sending_but_before_marking_resumes_without_los
     events = make_events(f"{prefix}.order.created.v1", keys=6, per_key=10)
     await stage(engine, outbox, events)
 
-    # A SHARE lock lets the relay claim rows (FOR UPDATE) and send them, but blocks its UPDATE marking them
-    # published: the relay is frozen in the crash window between the broker's acknowledgement and the commit.
+    # A SHARE lock lets the relay claim rows and send them, but blocks its UPDATE marking them published: the relay
+    # is frozen in the crash window between the broker's acknowledgement and the commit, with the batch it claimed
+    # and sent behind the first one (a backlog is sent IN_FLIGHT_BATCHES deep) in flight too.
+    in_flight = IN_FLIGHT_BATCHES * 25
     async with engine.connect() as blocker:
         await blocker.execute(text("LOCK TABLE outbox IN SHARE MODE"))
         first = background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=25).run())
-        sent_in_first_batch = await kafka.read_count(topic, 25)
+        sent_before_the_kill = await kafka.read_count(topic, in_flight)
         first.cancel()
         await asyncio.gather(first, return_exceptions=True)
         await blocker.rollback()
 
-    assert len(sent_in_first_batch) == 25
-    assert await published_count(engine, outbox) == 0, "the killed batch must not be marked published"
+    assert len(sent_before_the_kill) == in_flight
+    assert await published_count(engine, outbox) == 0, "the killed batches must not be marked published"
 
     background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=25).run())
 
@@ -138,10 +193,10 @@ async def test_relay_killed_after_sending_but_before_marking_resumes_without_los
         return await published_count(engine, outbox) == len(events)
 
     await eventually(all_published)
-    records = await kafka.read_count(topic, len(events) + 25)
+    records = await kafka.read_count(topic, len(events) + in_flight)
     ids = event_ids(records)
     assert set(ids) == {event.id for event in events}, "no event may be lost"
-    assert len(ids) == len(events) + 25, "exactly the killed batch is delivered twice"
+    assert len(ids) == len(events) + in_flight, "exactly the killed batches are delivered twice"
     assert_first_deliveries_in_order(records)
 
 
@@ -173,7 +228,7 @@ async def test_relay_cancelled_between_batches_resumes_from_the_first_unmarked_r
     await eventually(all_published)
     records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
     assert_first_deliveries_in_order(records)
-    assert len(records) - len(events) <= 5, "at most the one batch in flight is sent twice"
+    assert len(records) - len(events) <= IN_FLIGHT_BATCHES * 5, "at most the batches in flight are sent twice"
 
 
 async def test_only_one_relay_leads_and_the_other_takes_over(
@@ -326,6 +381,7 @@ async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the
 
     async with engine.connect() as blocker:
         # Frozen after sending, before marking (the SHARE lock blocks the UPDATE), the leader loses its session.
+        # Its backlog went out IN_FLIGHT_BATCHES batches deep.
         await blocker.execute(text("LOCK TABLE outbox IN SHARE MODE"))
         first = background.start(OutboxRelay(engine=engine, outbox=outbox, settings=settings, batch_size=5).run())
         await kafka.read_count(topic, 5)
@@ -348,7 +404,7 @@ async def test_a_relay_whose_leader_session_dies_mid_batch_marks_nothing_and_the
     await eventually(all_published)
     records = await kafka.read(topic, until=lambda got: {*event_ids(got)} >= {event.id for event in events})
     assert_first_deliveries_in_order(records)
-    assert len(records) - len(events) <= 5, "only the frozen batch is sent twice"
+    assert len(records) - len(events) <= IN_FLIGHT_BATCHES * 5, "only the frozen batches are sent twice"
 
 
 async def test_the_fence_answers_whether_this_session_holds_the_leader_lock_and_leaves_it_as_it_was(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Row, Table, func, select, text, update
+from sqlalchemy import BigInteger, Row, Table, all_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from servicekit.db import utcnow
@@ -47,6 +49,9 @@ BACKLOG_COUNT_CAP = 100_000
 # The backlog gauge is refreshed at most this often: a count per wake-up would cost a query per filing under load.
 BACKLOG_REFRESH_SECONDS = 1.0
 ERROR_TEXT_LIMIT = 2_000
+# Rows are claimed and sent ahead while fewer than this many full batches wait for the broker's acknowledgements: a
+# backlog drains two batches deep, and a broker that stops answering holds at most that much in the producer.
+IN_FLIGHT_BATCHES = 2
 # The fence: this session still holds the service's advisory lock. The leader holds it twice (session advisory locks
 # count), so giving one back answers whether it was held and leaves it held, and taking it again restores the count;
 # both touch only the session's own lock table, where reading pg_locks copied the server's whole lock table (0.7 ms a
@@ -99,7 +104,8 @@ class OutboxRelay:
         table = self.table
         unpublished = (table.c.published_at.is_(None), table.c.parked_at.is_(None))
         self._claim = (select(table.c.seq, table.c.topic, table.c.aggregate_id, table.c.headers, table.c.payload)
-                       .where(*unpublished).order_by(table.c.seq).limit(batch_size))
+                       .where(*unpublished, table.c.seq != all_(bindparam("in_flight", type_=ARRAY(BigInteger))))
+                       .order_by(table.c.seq).limit(batch_size))
         # The fence and the marking in one statement (one round trip): rows are marked only while this session holds
         # the leader lock, and the answer says whether it did. A data-modifying WITH runs whether or not it is read.
         self._mark_published = text(
@@ -192,6 +198,8 @@ class OutboxRelay:
                 self._log.info("outbox flushed; relay stopping")
                 return
             await self._update_backlog(leader_connection)
+            if self._stopping:
+                continue  # asked while draining: one more drain publishes what was committed meanwhile
             self.is_idle = True
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -208,31 +216,72 @@ class OutboxRelay:
                 await asyncio.sleep(self.linger)
 
     async def _drain(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
-        while await self._publish_batch(leader_connection, producer) == self.batch_size:
-            pass
+        """Claim, send and mark until nothing is left, without waiting for the broker between batches: a commit's
+        wake-up has its rows claimed and sent while the batches before them still wait for their acknowledgements, and
+        each batch is marked, in order, once its acknowledgements are in.
 
-    async def _publish_batch(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> int:
-        """Read a batch, send it in order, then mark what the broker acknowledged and park what it refused for good.
-
-        Every statement runs on the session that holds the leader lock and the marking re-checks that lock: a relay
-        whose session is gone (so another relay may lead now) can neither read nor mark a batch, and no row lock or
-        transaction is held while the sends wait for their acknowledgements. Rows acknowledged after a failed one are
-        left unmarked and sent again with it, so per aggregate the first deliveries stay in commit order.
+        A batch waiting for the broker (a broker round trip, far longer on a busy machine) used to hold back every row
+        committed behind it. Every statement runs on the session that holds the leader lock and the marking re-checks
+        that lock: a relay whose session is gone (so another relay may lead now) can neither read nor mark a batch, and
+        no row lock or transaction is held while the sends wait. Rows acknowledged after a failed one, in its batch or
+        in a batch sent behind it, are left unmarked and sent again with it, so per aggregate the first deliveries stay
+        in commit order. A crash sends again what was in flight (at most IN_FLIGHT_BATCHES full batches), which
+        the consumers' inboxes drop.
         """
-        rows = (await leader_connection.execute(self._claim)).all()
-        await leader_connection.commit()
-        if not rows:
-            return 0
-        sent = await self._send_in_order(producer, rows)
-        if sent.acknowledged or sent.refused:
-            await self._settle(leader_connection, sent)
-        if sent.failure is not None:
-            raise sent.failure
-        return len(rows)
+        in_flight: deque[_InFlight] = deque()
+        claim_due = True
+        try:
+            while True:
+                if claim_due:
+                    self._wake.clear()
+                    rows = (await leader_connection.execute(self._claim, {
+                        "in_flight": [seq for batch in in_flight for seq in batch.seqs]})).all()
+                    await leader_connection.commit()
+                    if rows:
+                        in_flight.append(_InFlight.start(rows, await self._enqueue(producer, rows)))
+                    backlog = len(rows) == self.batch_size
+                while in_flight and in_flight[0].acknowledged.done():
+                    await self._settle(leader_connection, in_flight.popleft().acknowledged.result())
+                if not in_flight:
+                    return
+                if sum(len(batch.seqs) for batch in in_flight) >= IN_FLIGHT_BATCHES * self.batch_size:
+                    await asyncio.wait({in_flight[0].acknowledged})
+                    claim_due = False
+                else:
+                    claim_due = backlog or await self._woken_before(in_flight[0])
+        except asyncio.CancelledError:
+            for batch in in_flight:
+                batch.acknowledged.cancel()
+            raise
+        except BaseException:
+            # A failed batch: the ones sent behind it are awaited too, so no acknowledgement is left unobserved.
+            await asyncio.gather(*(batch.acknowledged for batch in in_flight), return_exceptions=True)
+            raise
+
+    async def _woken_before(self, oldest: _InFlight) -> bool:
+        """Wait for the oldest batch's acknowledgements or a commit's wake-up, whichever comes first; after a wake-up,
+        linger so the commits right behind it are claimed together with it."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait({oldest.acknowledged, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        if woken not in done:
+            return False
+        if self.linger and not self._stopping:
+            await asyncio.sleep(self.linger)
+        return True
 
     async def _settle(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
-        """Mark and park, only while this relay still holds the leader lock: the marking statement checks the lock
-        itself (no BEGIN, no separate check), and parking, which is rare, follows a check of its own."""
+        """Mark what the broker acknowledged and park what it refused for good, then raise the batch's failure."""
+        if sent.acknowledged or sent.refused:
+            await self._mark_and_park(leader_connection, sent)
+        if sent.failure is not None:
+            raise sent.failure
+
+    async def _mark_and_park(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
+        """Only while this relay still holds the leader lock: the marking statement checks the lock itself (no BEGIN,
+        no separate check), and parking, which is rare, follows a check of its own."""
         table = self.table
         if sent.acknowledged:
             held = await leader_connection.scalar(self._mark_published, {"seqs": sent.acknowledged,
@@ -253,12 +302,11 @@ class OutboxRelay:
             self._log.error("outbox row refused by the broker for good; parked (odr outbox parked lists it)",
                             seq=seq, error=repr(error))
 
-    async def _send_in_order(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> _Sent:
-        """Send every row, then await the acknowledgements in order; what was acknowledged before the first failure
-        that is not the row's own fault, which rows were refused for good, and that failure."""
+    async def _enqueue(self, producer: AIOKafkaProducer, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[_Pending]:
+        """Hand every row to the producer, in order, up to the first that fails for a reason not its own."""
         # Sends are enqueued one after another and awaited in the same order: aiokafka keeps one request in flight
         # per partition, so order per key holds; gathering coroutines instead would let them reorder.
-        pending: list[tuple[int, asyncio.Future[Any] | None, BaseException | None]] = []
+        pending: list[_Pending] = []
         for row in rows:
             try:
                 delivery = await producer.send(
@@ -273,22 +321,7 @@ class OutboxRelay:
                     break
                 continue
             pending.append((row.seq, delivery, None))
-        sent = _Sent()
-        for seq, delivery, error in pending:
-            if delivery is not None:
-                try:
-                    await delivery
-                except Exception as exc:
-                    error = exc
-            if sent.failure is not None:
-                continue  # awaited only so no acknowledgement is left unobserved
-            if error is None:
-                sent.acknowledged.append(seq)
-            elif refused_for_good(error):
-                sent.refused.append((seq, error))
-            else:
-                sent.failure = _SendFailed([seq], error)
-        return sent
+        return pending
 
     async def _record_failure(self, leader_connection: AsyncConnection, failure: _SendFailed) -> None:
         self._log.warning("publishing failed; the batch is sent again", error=repr(failure.error),
@@ -321,6 +354,42 @@ def refused_for_good(error: BaseException) -> bool:
         return True
     # Not a Kafka error at all: the record could not even be built (serialisation of headers or value).
     return not isinstance(error, KafkaError)
+
+
+_Pending = tuple[int, asyncio.Future[Any] | None, BaseException | None]
+
+
+async def _acknowledgements(pending: list[_Pending]) -> _Sent:
+    """Await the sends in order: what was acknowledged before the first failure that is not the row's own, which rows
+    were refused for good, and that failure."""
+    sent = _Sent()
+    for seq, delivery, error in pending:
+        if delivery is not None:
+            try:
+                await delivery
+            except Exception as exc:
+                error = exc
+        if sent.failure is not None:
+            continue  # awaited only so no acknowledgement is left unobserved
+        if error is None:
+            sent.acknowledged.append(seq)
+        elif refused_for_good(error):
+            sent.refused.append((seq, error))
+        else:
+            sent.failure = _SendFailed([seq], error)
+    return sent
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch handed to the producer: its rows' seqs (left out of the next claim) and its acknowledgements."""
+
+    seqs: list[int]
+    acknowledged: asyncio.Task[_Sent]
+
+    @classmethod
+    def start(cls, rows: Sequence[Row[*tuple[Any, ...]]], pending: list[_Pending]) -> _InFlight:
+        return cls([row.seq for row in rows], asyncio.create_task(_acknowledgements(pending)))
 
 
 @dataclass
