@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, literal, select
+from sqlalchemy import BindParameter, Select, Table, bindparam, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from mediation.cases.state import (
     mediation_deadline_state,
     negotiation_deadline_state,
 )
+from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
@@ -45,6 +46,13 @@ from servicekit.pii import PiiCipher
 
 OPENER_ROLE = "system"
 OPENER_ID = "mediation.on-complaints"
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    id: uuid.UUID
+    # The consumer's earlier case, over shortly or long before this one was filed, for the refiling rule to judge.
+    refiled_after: signals.EarlierCase | None
 
 
 @dataclass(frozen=True)
@@ -66,16 +74,22 @@ _OUTBOX_COLUMNS = ("id", "topic", "aggregate_id", "event_type", "headers", "payl
 
 
 @functools.cache
-def _open_case_statement(outbox_table: Table) -> Insert:
+def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID, uuid.UUID | None, str | None, uuid.UUID | None,
+                                                        datetime | None, datetime | None]:
     """The case, the first row of its trail and its `CaseOpened` outbox row in one statement, all only if the
     complaint has no case yet (its unique complaint_id makes a redelivered event harmless even if the inbox were
-    bypassed); returns the case id when it opened. Built once per outbox table, executed with parameters: building it
-    per event cost more than running it, and the outbox row in a statement of its own was a round trip per filing on
-    the consumer that every case waits for."""
+    bypassed); returns the case id when it opened, with the consumer's earlier case the refiling rule judges
+    (`signals.closed_before`), if any. Built once per outbox table, executed with parameters: building it per event
+    cost more than running it, and the outbox row and the look for an earlier case, each in a statement of its own,
+    were two round trips per filing on the consumer that every case waits for."""
     cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
+
+    def column(name: str) -> BindParameter[Any]:
+        return bindparam(name, type_=cases.c[name].type)
+
     opened = (
         insert(cases)
-        .values({name: bindparam(name, type_=cases.c[name].type) for name in _OPENING_COLUMNS})
+        .values({name: column(name) for name in _OPENING_COLUMNS})
         .on_conflict_do_nothing(index_elements=[cases.c.complaint_id])
         .returning(cases.c.id)
         .cte("opened")
@@ -86,12 +100,21 @@ def _open_case_statement(outbox_table: Table) -> Insert:
         .select_from(opened),
     ).cte("announced")
     first_event = select(
-        bindparam("event_id", type_=events.c.id.type), opened.c.id, bindparam("opened_at", type_=events.c.at.type),
-        literal("opened"), literal(OPENER_ROLE), literal(OPENER_ID), bindparam("details", type_=events.c.details.type),
+        bindparam("event_id", type_=events.c.id.type), opened.c.id, column("opened_at"), literal("opened"),
+        literal(OPENER_ROLE), literal(OPENER_ID), bindparam("details", type_=events.c.details.type),
     )
-    return (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
-                                       first_event)
-            .returning(events.c.case_id).add_cte(opened).add_cte(announced))
+    trail_started = (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
+                                                first_event)
+                     .returning(events.c.case_id).cte("trail_started"))
+    # The statement's snapshot holds the consumer's earlier cases, and the complaint's profile if its `filed` event
+    # came first, never the case this statement opens.
+    earlier = signals.closed_before(
+        case_id=column("id"), complaint_id=column("complaint_id"), consumer_id=column("consumer_id"),
+        merchant_id=column("merchant_id"), opened_at=column("opened_at")).subquery("earlier")
+    return (select(trail_started.c.case_id, earlier.c.id, earlier.c.case_no, earlier.c.complaint_id,
+                   earlier.c.closed_at, earlier.c.filed_at)
+            .select_from(trail_started.outerjoin(earlier, true()))
+            .add_cte(opened).add_cte(announced))
 
 
 _OPENING_COLUMNS = (
@@ -102,7 +125,7 @@ _OPENING_COLUMNS = (
 
 
 async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
-                                routed: ComplaintRouted, cause: EventEnvelope) -> uuid.UUID | None:
+                                routed: ComplaintRouted, cause: EventEnvelope) -> OpenedCase | None:
     """Open the negotiation case of a complaint routed to its merchant; None if the complaint already has one."""
     if routed.merchant_id is None:
         raise ValueError(f"complaint {routed.complaint_id} was routed to a merchant without a merchant_id")
@@ -137,10 +160,11 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
                     "due_date": routed.due_date.isoformat() if routed.due_date else None, "cause": str(cause.id)},
         **{f"outbox_{name}": value for name, value in announcement.items()},
     })
-    if inserted.first() is None:
+    row = inserted.first()
+    if row is None:
         return None
     notify_after_commit(session, outbox.notify_channel)
-    return case_id
+    return OpenedCase(id=case_id, refiled_after=signals.EarlierCase.found(row[1:]))
 
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> MediationCase | None:

@@ -37,10 +37,10 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
-        case_id = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
-                                                            cause=envelope)
-        if case_id is not None:
-            await signals.on_case_opened(session, case_id=case_id, at=routed.routed_at)
+        opened = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
+                                                           cause=envelope)
+        if opened is not None and opened.refiled_after is not None:
+            await signals.on_refiled(session, case_id=opened.id, earlier=opened.refiled_after, at=routed.routed_at)
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
         accepted = ComplaintAccepted.model_validate(envelope.data)

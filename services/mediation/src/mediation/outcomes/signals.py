@@ -7,10 +7,12 @@ The hooks here are called by the flows of `mediation.cases`, `mediation.fulfilme
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import Select, SQLColumnExpression, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -90,40 +92,73 @@ async def on_terminated(session: AsyncSession, *, case: MediationCase, ground: i
             "threshold_days": limits.withdrawal_days})
 
 
+@dataclass(frozen=True)
+class EarlierCase:
+    """The consumer's latest earlier case against the same enterprise that was over when the new case's complaint was
+    filed, with that filing time (`closed_before`)."""
+
+    id: uuid.UUID
+    case_no: str
+    complaint_id: uuid.UUID
+    closed_at: datetime
+    filed_at: datetime
+
+    @classmethod
+    def found(cls, columns: Sequence[Any]) -> EarlierCase | None:
+        """From the columns `closed_before` selects, in its order; None when there were none (an outer join's nulls)."""
+        earlier_id, case_no, complaint_id, closed_at, filed_at = columns
+        return None if earlier_id is None else cls(id=earlier_id, case_no=case_no, complaint_id=complaint_id,
+                                                   closed_at=closed_at, filed_at=filed_at)
+
+
 async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datetime) -> None:
+    """refiled_after_close, for a case whose opening did not look for its earlier case itself."""
+    row = (await session.execute(LATEST_CLOSED_BEFORE, {"case_id": case_id})).one_or_none()
+    earlier = EarlierCase.found(row) if row is not None else None
+    if earlier is not None:
+        await on_refiled(session, case_id=case_id, earlier=earlier, at=at)
+
+
+async def on_refiled(session: AsyncSession, *, case_id: uuid.UUID, earlier: EarlierCase, at: datetime) -> None:
     """refiled_after_close: the consumer's latest earlier case against the same enterprise closed shortly before."""
-    earlier = (await session.execute(LATEST_CLOSED_BEFORE, {"case_id": case_id})).one_or_none()
-    if earlier is None:
-        return
     case = await session.get(MediationCase, case_id)
     assert case is not None
-    filed_at: datetime = earlier.filed_at
     limits = (await thresholds.resolve(session, case.region_code)).values
-    if rules.within_days(earlier.closed_at, filed_at, limits.refile_days):
+    if rules.within_days(earlier.closed_at, earlier.filed_at, limits.refile_days):
         await raise_signal(session, case, SignalKind.REFILED_AFTER_CLOSE, at=at, detail={
             "earlier_case_id": str(earlier.id), "earlier_case_no": earlier.case_no,
             "earlier_complaint_id": str(earlier.complaint_id), "earlier_closed_at": earlier.closed_at.isoformat(),
-            "filed_at": filed_at.isoformat(),
-            "days_after_close": round((filed_at - earlier.closed_at).total_seconds() / 86_400, 1),
+            "filed_at": earlier.filed_at.isoformat(),
+            "days_after_close": round((earlier.filed_at - earlier.closed_at).total_seconds() / 86_400, 1),
             "threshold_days": limits.refile_days})
 
 
-def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
-    """The same consumer's latest case against the same enterprise that was over when this case's complaint was
-    filed (its filing time from complaints' `filed` event, else the case's opening), with that filing time: one
-    statement whatever the outcome, since nearly every opening finds none."""
-    opened, earlier = aliased(MediationCase), aliased(MediationCase)
+def closed_before(*, case_id: SQLColumnExpression[uuid.UUID], complaint_id: SQLColumnExpression[uuid.UUID],
+                  consumer_id: SQLColumnExpression[str], merchant_id: SQLColumnExpression[uuid.UUID | None],
+                  opened_at: SQLColumnExpression[datetime],
+                  ) -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+    """The `EarlierCase` of a case with these columns, if any: the same consumer's latest case against the same
+    enterprise that was over when the case's complaint was filed (its filing time from complaints' `filed` event,
+    else the case's opening), with that filing time; one statement whatever the outcome, since nearly every opening
+    finds none."""
+    earlier = aliased(MediationCase)
     filed_at = func.coalesce(
-        select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == opened.complaint_id)
-        .scalar_subquery(), opened.opened_at)
+        select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == complaint_id).scalar_subquery(),
+        opened_at)
     return (
         select(earlier.id, earlier.case_no, earlier.complaint_id, earlier.closed_at, filed_at.label("filed_at"))
-        .join_from(opened, earlier, and_(earlier.consumer_id == opened.consumer_id,
-                                         earlier.merchant_id == opened.merchant_id, earlier.id != opened.id))
-        .where(opened.id == bindparam("case_id"), earlier.status.in_([status.value for status in FINAL]),
-               earlier.closed_at.is_not(None), earlier.closed_at <= filed_at)
+        .where(earlier.consumer_id == consumer_id, earlier.merchant_id == merchant_id, earlier.id != case_id,
+               earlier.status.in_([status.value for status in FINAL]), earlier.closed_at.is_not(None),
+               earlier.closed_at <= filed_at)
         .order_by(earlier.closed_at.desc()).limit(1)
     )
+
+
+def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+    opened = aliased(MediationCase)
+    return closed_before(case_id=opened.id, complaint_id=opened.complaint_id, consumer_id=opened.consumer_id,
+                         merchant_id=opened.merchant_id, opened_at=opened.opened_at).where(
+        opened.id == bindparam("case_id"))
 
 
 # Built once: aliased entities make building and keying the statement cost more than running it.
