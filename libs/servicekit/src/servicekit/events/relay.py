@@ -81,7 +81,6 @@ class OutboxRelay:
         settings: ServiceSettings,
         batch_size: int = 500,
         poll_interval: float = 1.0,
-        linger: float = 0.02,
         max_failures: int = 5,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
@@ -92,7 +91,6 @@ class OutboxRelay:
         self.settings = settings
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.linger = linger
         self.max_failures = max_failures
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -210,10 +208,6 @@ class OutboxRelay:
                 continue
             finally:
                 self.is_idle = False
-            if self.linger and not self._stopping:
-                # Woken by a commit: let the ones right behind it commit too, so a burst is claimed, sent (one
-                # produce request) and marked once, and reaches each consumer as one fetch, not event by event.
-                await asyncio.sleep(self.linger)
 
     async def _drain(self, leader_connection: AsyncConnection, producer: AIOKafkaProducer) -> None:
         """Claim, send and mark until nothing is left, without waiting for the broker between batches: a commit's
@@ -259,18 +253,13 @@ class OutboxRelay:
             raise
 
     async def _woken_before(self, oldest: _InFlight) -> bool:
-        """Wait for the oldest batch's acknowledgements or a commit's wake-up, whichever comes first; after a wake-up,
-        linger so the commits right behind it are claimed together with it."""
+        """Wait for the oldest batch's acknowledgements or a commit's wake-up, whichever comes first."""
         woken = asyncio.ensure_future(self._wake.wait())
         try:
             done, _ = await asyncio.wait({oldest.acknowledged, woken}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             woken.cancel()
-        if woken not in done:
-            return False
-        if self.linger and not self._stopping:
-            await asyncio.sleep(self.linger)
-        return True
+        return woken in done
 
     async def _settle(self, leader_connection: AsyncConnection, sent: _Sent) -> None:
         """Mark what the broker acknowledged and park what it refused for good, then raise the batch's failure."""
