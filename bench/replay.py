@@ -85,6 +85,8 @@ PROVINCE = "630000"
 REGULATOR_SUB = "bench-replay-regulator-qinghai"
 ENROL_MIN_ROWS = 200
 QUICK_ROWS = 300
+# Issue 18: every row to its final state, every figure exact, within 6 minutes (the first rounds aimed at 3).
+TARGET_SECONDS = 360
 WATCH_INTERVAL = 0.25
 # 500 too: on a shared PostgreSQL a service can be refused a connection ("too many clients"); the retries are counted.
 TRANSIENT = frozenset({500, 502, 503, 504})
@@ -723,7 +725,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "filing_s": round(max(filed, default=began) - began, 1),
         "filed_per_s": round(len(filed) / max(max(filed, default=began) - began, 1e-9), 1),
         "full_run_estimate_s": round(wall * ALL_ROWS / len(cases)),
-        "target_s": 180, "concurrency": arguments.concurrency, "consumers": arguments.consumers,
+        "target_s": TARGET_SECONDS, "concurrency": arguments.concurrency, "consumers": arguments.consumers,
         "api_calls": api.calls, "retries": dict(api.retries),
         "enrolment": {"rule": f"companies with >= {threshold} rows", "enterprises": len(companies),
                       "rows": sum(company.rows for company in companies),
@@ -773,7 +775,7 @@ def draw(figure: Any, result: dict[str, Any]) -> None:
     seconds = [sample[0] for sample in result["progress"]]
     axes.plot(seconds, [sample[1] for sample in result["progress"]], label="filed")
     axes.plot(seconds, [sample[2] for sample in result["progress"]], label="final")
-    # The target, 59,205 rows in 3 minutes, as a pace: the line a run on target would stay above.
+    # The target, 59,205 rows in TARGET_SECONDS, as a pace: the line a run on target would stay above.
     pace = ALL_ROWS / result["target_s"]
     until = min(seconds[-1] if seconds else 0.0, result["rows"] / pace)
     axes.plot([0, until], [0, until * pace], color="red", linewidth=0.8, linestyle="--",
