@@ -258,8 +258,8 @@ def summary(label: str, offered: float | None, duration: float, tracker: Tracker
 # Each hop: (name, from, to), over the instants `hop_instants` collects per complaint.
 HOPS: tuple[tuple[str, str, str], ...] = (
     ("outbox row -> 201", "outbox", "filed"),
-    ("outbox row -> relay claim", "outbox", "claimed"),
-    ("relay claim -> record sent", "claimed", "sent_to_kafka"),
+    ("outbox row -> record sent", "outbox", "sent_to_kafka"),
+    ("record sent -> marked published", "sent_to_kafka", "marked"),
     ("record sent -> merchants consume", "sent_to_kafka", "merchants_consumed"),
     ("merchants consume -> delivery row", "merchants_consumed", "delivery"),
     ("delivery row -> webhook sent", "delivery", "sent"),
@@ -304,15 +304,15 @@ async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, floa
     """Per complaint filed in the step, the instants every hop left behind (epoch seconds, one machine's clock).
 
     The services already record them: the outbox row's `created_at` (the filing transaction's start) and
-    `published_at` (the relay's claiming transaction's start), the Kafka record's timestamp (the relay's send),
-    each inbox row's `processed_at` (the consuming transaction's start), the delivery row, the first attempt (`at`:
-    when the POST left) and the case row; the 201, the webhook's arrival and the case's first
-    sighting come from this process.
+    `published_at` (when the relay marked it, after the broker's acknowledgement), the Kafka record's timestamp (the
+    relay's send), each inbox row's `processed_at` (the consuming transaction's start), the delivery row, the first
+    attempt (`at`: when the POST left) and the case row; the 201, the webhook's arrival and the case's first sighting
+    come from this process.
     """
     complaint_ids = list(tracker.filed)
     outbox = await _fetch(stack, "complaints", """
         SELECT id, payload->>'complaint_id' AS complaint_id, extract(epoch FROM created_at)::float8 AS created,
-               extract(epoch FROM published_at)::float8 AS claimed
+               extract(epoch FROM published_at)::float8 AS marked
         FROM outbox WHERE event_type = $1 AND payload->>'complaint_id' = ANY($2::text[])""", ROUTED, complaint_ids)
     event_ids = [row["id"] for row in outbox]
     merchants = {row["event_id"]: row for row in await _fetch(stack, "merchants", """
@@ -334,7 +334,7 @@ async def hop_instants(stack: Any, tracker: Tracker) -> dict[str, dict[str, floa
         complaint_id = row["complaint_id"]
         merchant = merchants.get(row["id"])
         found = {
-            "outbox": row["created"], "claimed": row["claimed"], "filed": tracker.filed.get(complaint_id),
+            "outbox": row["created"], "marked": row["marked"], "filed": tracker.filed.get(complaint_id),
             "sent_to_kafka": sent_to_kafka.get(str(row["id"])),
             "merchants_consumed": merchant and merchant["consumed"], "delivery": merchant and merchant["delivery"],
             "sent": merchant and merchant["sent"], "webhook": tracker.webhook.get(complaint_id),
