@@ -37,16 +37,38 @@ def domain_imports(package_dir: Path) -> dict[str, dict[str, set[str]]]:
     return edges
 
 
+def import_cycle(edges: dict[str, dict[str, set[str]]]) -> str | None:
+    """One loop of imports between the domains, each named with the imports that make it; None when there is none."""
+    try:
+        tuple(graphlib.TopologicalSorter({domain: set(imported) for domain, imported in edges.items()}).static_order())
+    except graphlib.CycleError as error:
+        # graphlib lists each node before the one that has it as a predecessor, which here means: before its importer.
+        loop: list[str] = error.args[1][::-1]
+        where = {f"{a} -> {b}": sorted(edges[a][b]) for a, b in itertools.pairwise(loop)}
+        return f"{' -> '.join(loop)}; {where}"
+    return None
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_domain_packages_import_each_other_in_one_direction_only(service: str) -> None:
     edges = domain_imports(ROOT / "services" / service / "src" / service)
     assert edges, "no domain packages found"
-    try:
-        tuple(graphlib.TopologicalSorter({domain: set(imported) for domain, imported in edges.items()}).static_order())
-    except graphlib.CycleError as error:
-        loop: list[str] = error.args[1]
-        where = {f"{a} -> {b}": sorted(edges[a][b]) for a, b in itertools.pairwise(loop)}
-        pytest.fail(f"import cycle between the domains of {service}: {' -> '.join(loop)}; {where}")
+    cycle = import_cycle(edges)
+    assert cycle is None, f"import cycle between the domains of {service}: {cycle}"
+
+
+def test_a_cycle_is_named_with_the_imports_that_make_it() -> None:
+    edges = {"first": {"second": {"first/a.py:1"}}, "second": {"third": {"second/b.py:2"}},
+             "third": {"first": {"third/c.py:3"}}}
+    cycle = import_cycle(edges)
+    assert cycle is not None
+    loop, _, where = cycle.partition("; ")
+    names = loop.split(" -> ")
+    assert names[0] == names[-1]
+    assert set(names) == {"first", "second", "third"}
+    for importer, imported in itertools.pairwise(names):
+        assert f"'{importer} -> {imported}': {sorted(edges[importer][imported])}" in where
+    assert import_cycle({"first": {"second": {"first/a.py:1"}}, "second": {}}) is None
 
 
 def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
