@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -32,7 +33,6 @@ from mediation.cases.state import (
     mediation_deadline_state,
     negotiation_deadline_state,
 )
-from mediation.outcomes import signals
 from mediation.settings import EVENT_SOURCE
 from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
@@ -51,8 +51,8 @@ OPENER_ID = "mediation.on-complaints"
 @dataclass(frozen=True)
 class OpenedCase:
     id: uuid.UUID
-    # The consumer's earlier case, over shortly or long before this one was filed, for the refiling rule to judge.
-    refiled_after: signals.EarlierCase | None
+    # The row the caller's look found in the opening's snapshot, all None when it found none.
+    looked_up: Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,16 @@ _OUTBOX_COLUMNS = ("id", "topic", "aggregate_id", "event_type", "headers", "payl
 
 
 @functools.cache
-def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID, uuid.UUID | None, str | None, uuid.UUID | None,
-                                                        datetime | None, datetime | None]:
+def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     """The case, the first row of its trail and its `CaseOpened` outbox row in one statement, all only if the
     complaint has no case yet (its unique complaint_id makes a redelivered event harmless even if the inbox were
-    bypassed); returns the case id when it opened, with the consumer's earlier case the refiling rule judges
-    (`signals.closed_before`), if any. Built once per outbox table, executed with parameters: building it per event
-    cost more than running it, and the outbox row and the look for an earlier case, each in a statement of its own,
-    were two round trips per filing on the consumer that every case waits for."""
+    bypassed); returns the case id when it opened, followed by the columns of `looking_up`'s row (nulls when it has
+    none). `looking_up` is the caller's read, at most one row, made in the statement's snapshot: the consumer's earlier
+    cases, the complaint's facts if its `filed` event came first, never the case being opened. It may use the
+    opening's parameters by name (`id`, `complaint_id`, `consumer_id`, `merchant_id`, `opened_at`). Built once per
+    outbox table and read, executed with parameters: building it per event cost more than running it, and the outbox
+    row and the caller's read, each in a statement of its own, were two round trips per filing on the consumer that
+    every case waits for."""
     cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
 
     def column(name: str) -> BindParameter[Any]:
@@ -106,14 +108,8 @@ def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID, uuid.UUID | N
     trail_started = (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
                                                 first_event)
                      .returning(events.c.case_id).cte("trail_started"))
-    # The statement's snapshot holds the consumer's earlier cases, and the complaint's profile if its `filed` event
-    # came first, never the case this statement opens.
-    earlier = signals.closed_before(
-        case_id=column("id"), complaint_id=column("complaint_id"), consumer_id=column("consumer_id"),
-        merchant_id=column("merchant_id"), opened_at=column("opened_at")).subquery("earlier")
-    return (select(trail_started.c.case_id, earlier.c.id, earlier.c.case_no, earlier.c.complaint_id,
-                   earlier.c.closed_at, earlier.c.filed_at)
-            .select_from(trail_started.outerjoin(earlier, true()))
+    found = looking_up.subquery("looked_up")
+    return (select(trail_started.c.case_id, *found.c).select_from(trail_started.outerjoin(found, true()))
             .add_cte(opened).add_cte(announced))
 
 
@@ -124,9 +120,10 @@ _OPENING_COLUMNS = (
 )
 
 
-async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher,
-                                routed: ComplaintRouted, cause: EventEnvelope) -> OpenedCase | None:
-    """Open the negotiation case of a complaint routed to its merchant; None if the complaint already has one."""
+async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, routed: ComplaintRouted,
+                                cause: EventEnvelope, looking_up: Select[*tuple[Any, ...]]) -> OpenedCase | None:
+    """Open the negotiation case of a complaint routed to its merchant, reading `looking_up` in the same statement
+    (`_open_case_statement`); None if the complaint already has one."""
     if routed.merchant_id is None:
         raise ValueError(f"complaint {routed.complaint_id} was routed to a merchant without a merchant_id")
     case_id = new_id()
@@ -136,7 +133,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
         opened_at=opened_at,
     ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
-    inserted = await session.execute(_open_case_statement(outbox.table), {
+    inserted = await session.execute(_open_case_statement(outbox.table, looking_up), {
         "id": case_id,
         "complaint_id": routed.complaint_id,
         "case_no": routed.case_no,
@@ -164,7 +161,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
     if row is None:
         return None
     notify_after_commit(session, outbox.notify_channel)
-    return OpenedCase(id=case_id, refiled_after=signals.EarlierCase.found(row[1:]))
+    return OpenedCase(id=case_id, looked_up=row[1:])
 
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> MediationCase | None:

@@ -37,10 +37,11 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
+        # The refiling rule's look for the consumer's earlier closed case is made by the opening statement itself.
         opened = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
-                                                           cause=envelope)
-        if opened is not None and opened.refiled_after is not None:
-            await signals.on_refiled(session, case_id=opened.id, earlier=opened.refiled_after, at=routed.routed_at)
+                                                           cause=envelope, looking_up=signals.EARLIER_CASE_AT_OPENING)
+        if opened is not None and (earlier := signals.EarlierCase.found(opened.looked_up)) is not None:
+            await signals.on_refiled(session, case_id=opened.id, earlier=earlier, at=routed.routed_at)
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
         accepted = ComplaintAccepted.model_validate(envelope.data)

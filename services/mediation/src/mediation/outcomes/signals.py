@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, SQLColumnExpression, Table, bindparam, func, select, update
+from sqlalchemy import BindParameter, Select, SQLColumnExpression, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -161,8 +161,21 @@ def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None
         opened.id == bindparam("case_id"))
 
 
-# Built once: aliased entities make building and keying the statement cost more than running it.
+def _earlier_case_at_opening() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+    """`closed_before` of the case an opening statement writes, from that statement's own parameters
+    (`cases.service.open_negotiation_case`)."""
+    cases = cast(Table, MediationCase.__table__)
+
+    def column(name: str) -> BindParameter[Any]:
+        return bindparam(name, type_=cases.c[name].type)
+
+    return closed_before(case_id=column("id"), complaint_id=column("complaint_id"), consumer_id=column("consumer_id"),
+                         merchant_id=column("merchant_id"), opened_at=column("opened_at"))
+
+
+# Built once: aliased entities make building and keying the statements cost more than running them.
 LATEST_CLOSED_BEFORE = _latest_closed_before()
+EARLIER_CASE_AT_OPENING = _earlier_case_at_opening()
 
 
 _profiles = cast(Table, ComplaintProfile.__table__)
