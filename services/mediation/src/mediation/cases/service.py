@@ -85,13 +85,9 @@ def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...
     row and the caller's read, each in a statement of its own, were two round trips per filing on the consumer that
     every case waits for."""
     cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
-
-    def column(name: str) -> BindParameter[Any]:
-        return bindparam(name, type_=cases.c[name].type)
-
     opened = (
         insert(cases)
-        .values({name: column(name) for name in _OPENING_COLUMNS})
+        .values({name: opening_parameter(name) for name in _OPENING_COLUMNS})
         .on_conflict_do_nothing(index_elements=[cases.c.complaint_id])
         .returning(cases.c.id)
         .cte("opened")
@@ -102,7 +98,7 @@ def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...
         .select_from(opened),
     ).cte("announced")
     first_event = select(
-        bindparam("event_id", type_=events.c.id.type), opened.c.id, column("opened_at"), literal("opened"),
+        bindparam("event_id", type_=events.c.id.type), opened.c.id, opening_parameter("opened_at"), literal("opened"),
         literal(OPENER_ROLE), literal(OPENER_ID), bindparam("details", type_=events.c.details.type),
     )
     trail_started = (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
@@ -111,6 +107,11 @@ def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...
     found = looking_up.subquery("looked_up")
     return (select(trail_started.c.case_id, *found.c).select_from(trail_started.outerjoin(found, true()))
             .add_cte(opened).add_cte(announced))
+
+
+def opening_parameter(name: str) -> BindParameter[Any]:
+    """The opening statement's parameter for the case column `name`: what a read it carries refers to."""
+    return bindparam(name, type_=cast(Table, MediationCase.__table__).c[name].type)
 
 
 _OPENING_COLUMNS = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Select, SQLColumnExpression, Table, bindparam, func, select, update
+from sqlalchemy import Select, SQLColumnExpression, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import service as audit_service
 from mediation.cases.models import CaseEvent, MediationCase
+from mediation.cases.service import opening_parameter
 from mediation.cases.state import FINAL
 from mediation.outcomes import rules, thresholds
 from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind, StationSettlement
@@ -164,13 +165,9 @@ def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None
 def _earlier_case_at_opening() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
     """`closed_before` of the case an opening statement writes, from that statement's own parameters
     (`cases.service.open_negotiation_case`)."""
-    cases = cast(Table, MediationCase.__table__)
-
-    def column(name: str) -> BindParameter[Any]:
-        return bindparam(name, type_=cases.c[name].type)
-
-    return closed_before(case_id=column("id"), complaint_id=column("complaint_id"), consumer_id=column("consumer_id"),
-                         merchant_id=column("merchant_id"), opened_at=column("opened_at"))
+    return closed_before(case_id=opening_parameter("id"), complaint_id=opening_parameter("complaint_id"),
+                         consumer_id=opening_parameter("consumer_id"), merchant_id=opening_parameter("merchant_id"),
+                         opened_at=opening_parameter("opened_at"))
 
 
 # Built once: aliased entities make building and keying the statements cost more than running them.
