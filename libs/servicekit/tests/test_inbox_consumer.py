@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 from sqlalchemy import Table, func, select, text
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit import infra
@@ -29,6 +30,7 @@ from servicekit.events.inbox import (
     OFFSET_COMMIT_INTERVAL_SECONDS,
     Handler,
     InboxConsumer,
+    queue_write,
 )
 from servicekit.events.outbox import Outbox
 from servicekit.events.topics import dlq_topic
@@ -328,6 +330,57 @@ async def test_a_fetch_is_applied_in_one_transaction_and_a_failure_in_it_loses_n
     assert await count(engine, effect) == len(events) + len(more)
     assert len(transactions) == len(more)
     assert len(set(transactions.values())) == 1, "the events of one fetch share one transaction"
+
+
+async def test_the_writes_a_fetchs_handlers_queue_are_one_execution_after_them_and_a_lone_events_too(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
+    inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
+) -> None:
+    event_type = f"{names['prefix']}.order.created.v1"
+    queued_effect = effect.insert()
+    seen_by_handlers: list[int] = []
+
+    async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+        queue_write(session, queued_effect, {"event_id": envelope.id, "note": "queued"})
+        seen_by_handlers.append(await session.scalar(select(func.count()).select_from(effect)) or 0)
+
+    effect_inserts: list[int] = []
+
+    def count_inserts(_connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                      executemany: bool) -> None:
+        if statement.startswith("INSERT INTO effect"):
+            effect_inserts.append(len(parameters) if executemany else 1)
+
+    sqlalchemy_event.listen(engine.sync_engine, "before_cursor_execute", count_inserts)
+    fetched = [order_event(event_type, subject=f"order-{number}") for number in range(5)]
+    for envelope in fetched:
+        await kafka.produce_envelope(envelope)
+    background.start(InboxConsumer(group=names["group"], topics=[names["topic"]], handlers={event_type: apply},
+                                   sessionmaker=sessionmaker, inbox=inbox, settings=settings).run())
+    partition = TopicPartition(names["topic"], 0)
+
+    def committed(offset: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await kafka.committed(names["group"], partition) == offset
+        return check
+
+    await eventually(committed(len(fetched)))
+    assert await count(engine, effect, effect.c.note == "queued") == len(fetched)
+    assert seen_by_handlers == [0] * len(fetched), "queued writes wait until every handler of the fetch has run"
+    assert len(effect_inserts) == 1, f"one execution for the whole fetch, not one per event: {effect_inserts}"
+
+    lone = order_event(event_type, subject="order-lone")
+    await kafka.produce_envelope(lone)
+    await eventually(committed(len(fetched) + 1))
+    assert await count(engine, effect, effect.c.event_id == lone.id) == 1
+
+
+async def test_a_write_queued_outside_a_consumers_transaction_is_refused_not_lost(
+    sessionmaker: async_sessionmaker[AsyncSession], effect: Table,
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        with pytest.raises(RuntimeError, match="inbox consumer's transaction"):
+            queue_write(session, effect.insert(), {"event_id": uuid.uuid4(), "note": "lost"})
 
 
 async def test_a_fetch_whose_locks_cross_a_requests_yields_to_the_request(

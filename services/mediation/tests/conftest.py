@@ -18,7 +18,7 @@ from mediation.settings import MediationSettings
 from servicekit.auth import TokenIssuer
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.inbox import Handler
+from servicekit.events.inbox import Handler, queueing_writes
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.testing.infra import migrated_database, own_broker, running_app
@@ -73,11 +73,13 @@ def handlers(settings: MediationSettings, outbox: Outbox) -> dict[str, Handler]:
 
 @pytest.fixture(scope="session")
 def apply_event(sessionmaker: async_sessionmaker[AsyncSession], handlers: dict[str, Handler]) -> ApplyEvent:
-    """Run the event's handler in its own transaction, as the inbox consumer does (without the inbox row)."""
+    """Run the events' handlers in one transaction, as the inbox consumer does with a fetch (without the inbox
+    rows)."""
 
-    async def apply(envelope: EventEnvelope) -> None:
-        async with sessionmaker() as session, session.begin():
-            await handlers[envelope.type](session, envelope)
+    async def apply(*envelopes: EventEnvelope) -> None:
+        async with sessionmaker() as session, session.begin(), queueing_writes(session):
+            for envelope in envelopes:
+                await handlers[envelope.type](session, envelope)
 
     return apply
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -32,7 +32,10 @@ DUE_DATE = date(2030, 12, 11)
 PII_KEY = "mediation-test-pii-key"
 FACTS = "购买的枸杞与网页宣传不符"
 
-ApplyEvent = Callable[[EventEnvelope], Awaitable[None]]
+class ApplyEvent(Protocol):
+    """Apply events in one transaction, in their order, as the consumer applies one fetch."""
+
+    def __call__(self, *envelopes: EventEnvelope) -> Awaitable[None]: ...
 
 
 def routed_event(*, merchant_id: uuid.UUID, consumer_id: str = "consumer-1",

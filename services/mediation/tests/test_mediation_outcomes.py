@@ -45,26 +45,35 @@ def envelope_of(contract: Any) -> Any:
 
 async def file_complaint(apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession], *,
                          region: str, merchant_id: uuid.UUID, consumer_id: str, sector: str = "food",
-                         filed_at: datetime | None = None, routed: bool = True) -> tuple[str, uuid.UUID]:
-    """A complaint filed (sector, filing time) and routed to the enterprise: (case id, complaint id)."""
+                         filed_at: datetime | None = None, routed: bool = True, one_fetch: bool = False,
+                         routed_carries_filed_at: bool = True) -> tuple[str, uuid.UUID]:
+    """A complaint filed (sector, filing time) and routed to the enterprise, each event in a transaction of its own
+    or both in one (as in one fetch of the consumer): (case id, complaint id)."""
     complaint_id = uuid.uuid4()
     case_no = f"TS-{region}-20261204-{complaint_id.int % 1_000_000:06d}"
-    await apply_event(envelope_of(ComplaintFiled(
+    filed_at = filed_at or utcnow()
+    filed = envelope_of(ComplaintFiled(
         complaint_id=complaint_id, case_no=case_no, kind="complaint", region_code=region, merchant_id=merchant_id,
         respondent_name="某商店", sector=sector, category=None, channel="web", request_type="refund",
-        request_amount_fen=REQUESTED, green_channel=True, filed_at=filed_at or utcnow())))
+        request_amount_fen=REQUESTED, green_channel=True, filed_at=filed_at))
     if routed:
-        await apply_event(envelope_of(ComplaintRouted(
+        follow_up = envelope_of(ComplaintRouted(
             complaint_id=complaint_id, case_no=case_no, target=RouteTarget.MERCHANT, merchant_id=merchant_id,
             region_code=region, consumer_id=consumer_id,
             complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
-            request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow())))
+            request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow(),
+            filed_at=filed_at if routed_carries_filed_at else None))
     else:
-        await apply_event(envelope_of(ComplaintAccepted(
+        follow_up = envelope_of(ComplaintAccepted(
             complaint_id=complaint_id, case_no=case_no, region_code=region, merchant_id=merchant_id,
             respondent_name="某商店", consumer_id=consumer_id,
             complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
-            request_amount_fen=REQUESTED, facts="商品与宣传不符", accepted_by="reg", accepted_at=utcnow())))
+            request_amount_fen=REQUESTED, facts="商品与宣传不符", accepted_by="reg", accepted_at=utcnow()))
+    if one_fetch:
+        await apply_event(filed, follow_up)
+    else:
+        await apply_event(filed)
+        await apply_event(follow_up)
     async with sessionmaker() as session:
         case_id = await session.scalar(text("SELECT id FROM mediation_case WHERE complaint_id = :id"),
                                        {"id": complaint_id})
@@ -249,6 +258,34 @@ async def test_refiled_after_close_within_30_days_on_the_new_case_not_after_31(
     assert [item["case_id"] for item in items] == [soon]
     assert items[0]["detail"]["earlier_case_id"] == first
     assert items[0]["detail"]["days_after_close"] == 29.0
+
+
+async def test_refiling_is_judged_by_the_filing_time_when_filed_and_routed_or_accepted_come_in_one_fetch(
+    client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
+    tokens: Tokens
+) -> None:
+    """The `filed` event's profile is written after the fetch's handlers; the looks at opening must still see the
+    filing time: a case opened now for a complaint filed 31 days after the closure is no refiling."""
+    merchant_id, consumer_id = uuid.uuid4(), f"c-{uuid.uuid4().hex[:12]}"
+    first, _ = await settled(client, apply_event, sessionmaker, tokens, region=REFILE, merchant_id=merchant_id,
+                             consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED})
+    async with sessionmaker() as session:
+        closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
+                                                   {"id": uuid.UUID(first)})
+    cases = {}
+    for name, days, carried, routed in (("routed late", 31, True, True), ("routed late, older event", 31, False, True),
+                                        ("accepted late", 31, True, False), ("routed soon", 29, True, True)):
+        cases[name], _ = await file_complaint(
+            apply_event, sessionmaker, region=REFILE, merchant_id=merchant_id, consumer_id=consumer_id,
+            filed_at=closed_at + timedelta(days=days), routed=routed, one_fetch=True, routed_carries_filed_at=carried)
+    assert {name: await kinds_of(sessionmaker, case_id) for name, case_id in cases.items()} == {
+        "routed late": [], "routed late, older event": [], "accepted late": [], "routed soon": ["refiled_after_close"]}
+    async with sessionmaker() as session:
+        profiled = await session.scalar(text(
+            "SELECT count(*) FROM complaint_profile p JOIN mediation_case c ON c.complaint_id = p.complaint_id "
+            "WHERE c.id = ANY(:ids) AND p.sector = 'food' AND p.request_amount_fen = :amount"),
+            {"ids": [uuid.UUID(case_id) for case_id in cases.values()], "amount": REQUESTED})
+    assert profiled == len(cases), "every filing's profile was written with its fetch"
 
 
 async def test_withdrawn_soon_after_the_enterprise_s_first_message_and_not_otherwise(

@@ -203,6 +203,7 @@ class ComplaintRouted(Model):
     category: str | None = None
     issue_type: str | None = None
     evidence: list[EvidenceRef] = []
+    filed_at: datetime | None = None
 
 
 ROUTED = "complaints.complaint.routed.v1"

@@ -4,11 +4,13 @@ rejecting (never what failed because of the database)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -16,7 +18,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Gauge
-from sqlalchemy import Table, text
+from sqlalchemy import Executable, Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,9 +49,47 @@ BATCH_LOCK_TIMEOUT_MS = 200
 POLL_TIMEOUT_MS = 1_000
 ERROR_TEXT_LIMIT = 2_000
 
+# Where a consumer's transaction keeps the writes its handlers queued (`queue_write`), by statement.
+_QUEUED_WRITES = "servicekit.inbox.queued_writes"
+
 INBOX_EVENTS = MetricCounter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
 CONSUMER_LAG = Gauge("odr_consumer_lag", "Messages of a partition after the last one a group handled",
                      ["group", "topic", "partition"])
+
+
+def queue_write(session: AsyncSession, statement: Executable, parameters: dict[str, Any]) -> None:
+    """Have `statement` run with `parameters` when the consumer's handlers are done, together with every other
+    execution of it queued in the same transaction: one round trip for the fetch instead of one per event.
+
+    For writes nothing later in the transaction reads (or that a reader first writes with `write_queued`). Each
+    statement runs as one executemany, its rows in the order queued (each row its own execution, so two rows may
+    touch the same key), the statements in the order first queued. Only inside an inbox consumer's transaction,
+    which is the one that runs them; anywhere else this raises rather than lose the write.
+    """
+    queued: dict[Executable, list[dict[str, Any]]] | None = session.info.get(_QUEUED_WRITES)
+    if queued is None:
+        raise RuntimeError("queue_write is for handlers running in an inbox consumer's transaction")
+    queued.setdefault(statement, []).append(parameters)
+
+
+@contextlib.asynccontextmanager
+async def queueing_writes(session: AsyncSession) -> AsyncIterator[None]:
+    """Where handlers run: what they queue (`queue_write`) is written when the block ends without an error."""
+    session.info[_QUEUED_WRITES] = {}
+    try:
+        yield
+        await write_queued(session)
+    finally:
+        del session.info[_QUEUED_WRITES]
+
+
+async def write_queued(session: AsyncSession) -> None:
+    """Run the writes queued so far in this transaction (`queue_write`): each statement once, with all its rows."""
+    queued: dict[Executable, list[dict[str, Any]]] = session.info.get(_QUEUED_WRITES, {})
+    while queued:
+        statement, rows = next(iter(queued.items()))
+        del queued[statement]
+        await session.execute(statement, rows)
 
 
 class Outcome(StrEnum):
@@ -63,8 +103,9 @@ class InboxConsumer:
     """Consumes `topics` as `group`: each event's inbox row and handler in a transaction, then the offset commit.
 
     The messages of one fetch, all its partitions, are applied in one transaction: one multi-row inbox insert (which
-    drops the events already applied), each new event's handler in partition order and one commit, where one event
-    at a time would cost a transaction each. The offsets follow (OFFSET_COMMIT_INTERVAL_SECONDS). When anything in
+    drops the events already applied), each new event's handler in partition order, the writes the handlers queued
+    (`queue_write`, one execution per statement) and one commit, where one event at a time would cost a transaction
+    each. The offsets follow (OFFSET_COMMIT_INTERVAL_SECONDS). When anything in
     that transaction fails it is rolled back whole and the partitions are taken side by side, each message in a
     transaction of its own, with retries and the dead-letter topic, exactly as if they had come alone.
     """
@@ -266,7 +307,7 @@ class InboxConsumer:
                 handled.append((envelope, handler))
         if handled:
             try:
-                async with self.sessionmaker() as session, session.begin():
+                async with self.sessionmaker() as session, session.begin(), queueing_writes(session):
                     # A use case takes its locks in the platform's order (its case, then shared rows such as a
                     # region's audit-chain head); a fetch of several cases' events takes them in arrival order, and
                     # may cross a request's. Giving up on a lock long before PostgreSQL's deadlock check (1 s) makes
@@ -313,7 +354,8 @@ class InboxConsumer:
         )
         if (await session.execute(record)).first() is None:
             return Outcome.DUPLICATE
-        await self._handle(session, envelope, handler)
+        async with queueing_writes(session):
+            await self._handle(session, envelope, handler)
         return Outcome.APPLIED
 
     async def _handle(self, session: AsyncSession, envelope: EventEnvelope, handler: Handler) -> None:

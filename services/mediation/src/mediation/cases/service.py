@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -122,9 +122,11 @@ _OPENING_COLUMNS = (
 
 
 async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, routed: ComplaintRouted,
-                                cause: EventEnvelope, looking_up: Select[*tuple[Any, ...]]) -> OpenedCase | None:
-    """Open the negotiation case of a complaint routed to its merchant, reading `looking_up` in the same statement
-    (`_open_case_statement`); None if the complaint already has one."""
+                                cause: EventEnvelope, looking_up: Select[*tuple[Any, ...]],
+                                look_parameters: Mapping[str, Any]) -> OpenedCase | None:
+    """Open the negotiation case of a complaint routed to its merchant, reading `looking_up` (with
+    `look_parameters` beside the opening's own) in the same statement (`_open_case_statement`); None if the complaint
+    already has one."""
     if routed.merchant_id is None:
         raise ValueError(f"complaint {routed.complaint_id} was routed to a merchant without a merchant_id")
     case_id = new_id()
@@ -157,6 +159,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         "details": {"stage": CaseStatus.NEGOTIATING.value, "complaint_id": str(routed.complaint_id),
                     "due_date": routed.due_date.isoformat() if routed.due_date else None, "cause": str(cause.id)},
         **{f"outbox_{name}": value for name, value in announcement.items()},
+        **look_parameters,
     })
     row = inserted.first()
     if row is None:

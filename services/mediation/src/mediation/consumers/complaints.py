@@ -20,7 +20,7 @@ from servicekit.contracts.complaints_v1 import (
     RouteTarget,
 )
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.inbox import Handler
+from servicekit.events.inbox import Handler, write_queued
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.uploads import FileStore
@@ -37,14 +37,21 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
+        if routed.filed_at is None:
+            # Published before routed events carried the filing time: the look reads it from the profile, which its
+            # `filed` event, earlier in this fetch, may only have queued.
+            await write_queued(session)
         # The refiling rule's look for the consumer's earlier closed case is made by the opening statement itself.
-        opened = await cases_service.open_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
-                                                           cause=envelope, looking_up=signals.EARLIER_CASE_AT_OPENING)
+        opened = await cases_service.open_negotiation_case(
+            session, outbox=outbox, cipher=cipher, routed=routed, cause=envelope,
+            looking_up=signals.EARLIER_CASE_AT_OPENING, look_parameters={signals.FILED_AT: routed.filed_at})
         if opened is not None and (earlier := signals.EarlierCase.found(opened.looked_up)) is not None:
             await signals.on_refiled(session, case_id=opened.id, earlier=earlier, at=routed.routed_at)
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
         accepted = ComplaintAccepted.model_validate(envelope.data)
+        # The refiling look below reads the filing time from the profile, which this fetch may only have queued.
+        await write_queued(session)
         case_id = await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
                                                          accepted=accepted, cause=envelope)
         if case_id is not None:
@@ -61,7 +68,7 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         filed = ComplaintFiled.model_validate(envelope.data)
         # The sector and filing time the outcome audit compares by (reports never reach mediation).
         if filed.kind == "complaint":
-            await signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
+            signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
                                        filed_at=filed.filed_at, request_type=filed.request_type,
                                        request_amount_fen=filed.request_amount_fen)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, SQLColumnExpression, Table, bindparam, func, select, update
+from sqlalchemy import DateTime, Select, SQLColumnExpression, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -25,6 +25,7 @@ from mediation.cases.state import FINAL
 from mediation.outcomes import rules, thresholds
 from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind, StationSettlement
 from servicekit.db import new_id
+from servicekit.events.inbox import queue_write
 
 WITHDRAWAL_GROUND = 1
 
@@ -137,15 +138,15 @@ async def on_refiled(session: AsyncSession, *, case_id: uuid.UUID, earlier: Earl
 def closed_before(*, case_id: SQLColumnExpression[uuid.UUID], complaint_id: SQLColumnExpression[uuid.UUID],
                   consumer_id: SQLColumnExpression[str], merchant_id: SQLColumnExpression[uuid.UUID | None],
                   opened_at: SQLColumnExpression[datetime],
+                  filed_at: SQLColumnExpression[datetime | None] | None = None,
                   ) -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
     """The `EarlierCase` of a case with these columns, if any: the same consumer's latest case against the same
-    enterprise that was over when the case's complaint was filed (its filing time from complaints' `filed` event,
-    else the case's opening), with that filing time; one statement whatever the outcome, since nearly every opening
-    finds none."""
+    enterprise that was over when the case's complaint was filed, with that filing time; one statement whatever the
+    outcome, since nearly every opening finds none. The filing time is `filed_at` when the caller knows it, else the
+    one complaints' `filed` event left in the complaint's profile, else the case's opening."""
     earlier = aliased(MediationCase)
-    filed_at = func.coalesce(
-        select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == complaint_id).scalar_subquery(),
-        opened_at)
+    profiled = select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == complaint_id).scalar_subquery()
+    filed_at = func.coalesce(profiled, opened_at) if filed_at is None else func.coalesce(filed_at, profiled, opened_at)
     return (
         select(earlier.id, earlier.case_no, earlier.complaint_id, earlier.closed_at, filed_at.label("filed_at"))
         .where(earlier.consumer_id == consumer_id, earlier.merchant_id == merchant_id, earlier.id != case_id,
@@ -162,12 +163,18 @@ def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None
         opened.id == bindparam("case_id"))
 
 
+# The parameter of `EARLIER_CASE_AT_OPENING` beyond the opening's own: the complaint's filing time, or None.
+FILED_AT = "filed_at"
+
+
 def _earlier_case_at_opening() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
     """`closed_before` of the case an opening statement writes, from that statement's own parameters
-    (`cases.service.open_negotiation_case`)."""
+    (`cases.service.open_negotiation_case`) and the filing time the routed event carries (`FILED_AT`)."""
     return closed_before(case_id=opening_parameter("id"), complaint_id=opening_parameter("complaint_id"),
                          consumer_id=opening_parameter("consumer_id"), merchant_id=opening_parameter("merchant_id"),
-                         opened_at=opening_parameter("opened_at"))
+                         opened_at=opening_parameter("opened_at"),
+                         filed_at=bindparam(FILED_AT, type_=DateTime(timezone=True)))
+
 
 
 # Built once: aliased entities make building and keying the statements cost more than running them.
@@ -176,23 +183,24 @@ EARLIER_CASE_AT_OPENING = _earlier_case_at_opening()
 
 
 _profiles = cast(Table, ComplaintProfile.__table__)
-# Built once, executed with parameters: building the upsert per event cost more than running it.
-_RECORD_FILED = (
-    insert(_profiles)
-    .values(complaint_id=bindparam("complaint_id"), sector=bindparam("sector"), filed_at=bindparam("filed_at"),
-            request_type=bindparam("request_type"), request_amount_fen=bindparam("request_amount_fen"))
-    .on_conflict_do_update(index_elements=[_profiles.c.complaint_id],
-                           set_={"sector": bindparam("sector"), "filed_at": bindparam("filed_at"),
-                                 "request_type": bindparam("request_type"),
-                                 "request_amount_fen": bindparam("request_amount_fen")})
-)
+_filed = insert(_profiles).values(
+    complaint_id=bindparam("complaint_id"), sector=bindparam("sector"), filed_at=bindparam("filed_at"),
+    request_type=bindparam("request_type"), request_amount_fen=bindparam("request_amount_fen"))
+# Built once, executed with parameters: building the upsert per event cost more than running it. The update takes
+# each row's own values (`excluded`), so one execution can carry many complaints.
+_RECORD_FILED = _filed.on_conflict_do_update(
+    index_elements=[_profiles.c.complaint_id],
+    set_={name: _filed.excluded[name] for name in ("sector", "filed_at", "request_type", "request_amount_fen")})
 
 
-async def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime,
-                       request_type: str, request_amount_fen: int | None) -> None:
-    """Keep the complaint's sector, filing time and request (from complaints' `filed` event)."""
-    await session.execute(_RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at,
-                                          "request_type": request_type, "request_amount_fen": request_amount_fen})
+def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime,
+                 request_type: str, request_amount_fen: int | None) -> None:
+    """Keep the complaint's sector, filing time and request (from complaints' `filed` event), written with the
+    other filings of the consumer's fetch when its handlers are done: one statement per fetch, not per filing. The
+    consumer's looks that read it within the fetch either carry the filing time themselves (a routed event) or have
+    the queue written first (`write_queued`)."""
+    queue_write(session, _RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at,
+                                         "request_type": request_type, "request_amount_fen": request_amount_fen})
 
 
 async def record_station_settlement(session: AsyncSession, *, complaint_id: uuid.UUID, case_no: str,
