@@ -24,6 +24,7 @@ from servicekit.contracts.complaints_v1 import (
     RouteTarget,
 )
 from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import queueing_writes
 from servicekit.testing.plugin import Tokens
 
 ON_EVENT = handlers(retry_window=timedelta(days=1))[ON_COMPLAINTS]
@@ -48,7 +49,7 @@ def _routed(merchant_id: uuid.UUID, tag: str) -> EventEnvelope:
 
 
 async def _apply(sessionmaker: async_sessionmaker[AsyncSession], envelope: EventEnvelope) -> None:
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin(), queueing_writes(session):
         await ON_EVENT[envelope.type](session, envelope)
 
 

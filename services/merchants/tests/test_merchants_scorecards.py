@@ -27,6 +27,7 @@ from servicekit.contracts.complaints_v1 import (
 )
 from servicekit.contracts.mediation_v1 import CaseReviewed, CaseSettled, FulfilmentConfirmed
 from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import queueing_writes
 from servicekit.testing.plugin import Tokens
 
 NOW = datetime.now(UTC)
@@ -87,7 +88,7 @@ async def consume(sessionmaker: async_sessionmaker[AsyncSession], *envelopes: Ev
     groups = case_events.handlers(retry_window=DAY)
     for envelope in envelopes:
         group = case_events.ON_COMPLAINTS if envelope.source == "complaints" else case_events.ON_MEDIATION
-        async with sessionmaker() as session, session.begin():
+        async with sessionmaker() as session, session.begin(), queueing_writes(session):
             await groups[group][envelope.type](session, envelope)
 
 

@@ -4,7 +4,8 @@ scorecard facts.
 Each handler runs in the inbox consumer's transaction, so the delivery row and the facts commit together
 with the inbox row: an event is owed to its enterprise, and counted, exactly once. The consumer may run several
 events' handlers in one transaction; each handler's statements stand on their own (conditional inserts), so that
-changes nothing. Event types neither step can use get no handler, so the consumer skips them without a transaction.
+changes nothing, and the facts of the whole fetch are folded in one execution after its handlers (`queue_write`).
+Event types neither step can use get no handler, so the consumer skips them without a transaction.
 `personal_data_erased.v1` also empties the personal fields of the deliveries about its complaint.
 """
 
@@ -33,7 +34,7 @@ def handlers(*, retry_window: timedelta,
     async def on_case_event(session: AsyncSession, envelope: EventEnvelope) -> None:
         await webhook_service.record_delivery(session, envelope, retry_window=retry_window,
                                               subscriptions=subscriptions)
-        await scorecard_service.record_facts(session, envelope)
+        scorecard_service.record_facts(session, envelope)
 
     async def on_personal_data_erased(session: AsyncSession, envelope: EventEnvelope) -> None:
         await on_case_event(session, envelope)

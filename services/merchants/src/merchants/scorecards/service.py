@@ -10,9 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, extract, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import ReturningInsert
 
 from merchants.enrollment import service as enrollment_service
 from merchants.enrollment.models import Enrollment
@@ -26,6 +25,7 @@ from merchants.summons import service as summons_service
 from servicekit.auth import Principal
 from servicekit.contracts import complaints_v1, mediation_v1
 from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import queue_write
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.problems import Problem
@@ -90,23 +90,22 @@ FACT_EVENT_TYPES = frozenset({
     mediation_v1.CaseReviewed.event_type})
 
 
-async def record_facts(session: AsyncSession, envelope: EventEnvelope) -> bool:
-    """Inbox step: fold the event into its complaint's facts (events may arrive in any order); True if recorded.
+def record_facts(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Inbox step: fold the event into its complaint's facts (events may arrive in any order).
 
-    One statement: the row is written only for an enterprise of this registry (the insert selects it).
+    One statement, queued to run with the same facts of the fetch's other events (`queue_write`): the row is written
+    only for an enterprise of this registry (the insert selects it).
     """
     merchant = envelope.data.get("merchant_id")
     facts = _facts_of(envelope) if merchant else None
-    if facts is None:
-        return False
-    recorded = await session.execute(_folding(tuple(facts)), {
-        "merchant_id": uuid.UUID(str(merchant)), "complaint_id": uuid.UUID(str(envelope.data["complaint_id"])),
-        **facts})
-    return recorded.first() is not None
+    if facts is not None:
+        queue_write(session, _folding(tuple(facts)), {
+            "merchant_id": uuid.UUID(str(merchant)), "complaint_id": uuid.UUID(str(envelope.data["complaint_id"])),
+            **facts})
 
 
 @functools.cache
-def _folding(names: tuple[str, ...]) -> ReturningInsert[tuple[uuid.UUID]]:
+def _folding(names: tuple[str, ...]) -> Insert:
     """The upsert of these fact columns, for an enterprise of this registry only (the insert selects it); built once
     per set of columns, run with parameters."""
     columns = case_facts_table.c
@@ -117,7 +116,7 @@ def _folding(names: tuple[str, ...]) -> ReturningInsert[tuple[uuid.UUID]]:
     statement = insert(case_facts_table).from_select(["complaint_id", "merchant_id", *names], row)
     return statement.on_conflict_do_update(index_elements=[columns.complaint_id], set_={
         name: columns[name] + statement.excluded[name] if name in COUNTED else statement.excluded[name]
-        for name in names}).returning(columns.complaint_id)
+        for name in names})
 
 
 def _month_days(month: date) -> int:
