@@ -30,6 +30,7 @@ from servicekit.events.inbox import (
     OFFSET_COMMIT_INTERVAL_SECONDS,
     Handler,
     InboxConsumer,
+    queue_follow_up,
     queue_write,
 )
 from servicekit.events.outbox import Outbox
@@ -332,16 +333,22 @@ async def test_a_fetch_is_applied_in_one_transaction_and_a_failure_in_it_loses_n
     assert len(set(transactions.values())) == 1, "the events of one fetch share one transaction"
 
 
-async def test_the_writes_a_fetchs_handlers_queue_are_one_execution_after_them_and_a_lone_events_too(
+async def test_a_fetchs_queued_writes_run_as_one_execution_then_their_follow_up_and_a_lone_events_too(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], settings: ServiceSettings,
     inbox: Table, effect: Table, kafka: Any, names: dict[str, str], background: Any, eventually: Any,
 ) -> None:
     event_type = f"{names['prefix']}.order.created.v1"
     queued_effect = effect.insert()
     seen_by_handlers: list[int] = []
+    followed_up: list[tuple[list[uuid.UUID], int]] = []
+
+    async def follow_up(session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
+        followed_up.append((event_ids, await session.scalar(
+            select(func.count()).select_from(effect).where(effect.c.event_id.in_(event_ids))) or 0))
 
     async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
         queue_write(session, queued_effect, {"event_id": envelope.id, "note": "queued"})
+        queue_follow_up(session, follow_up, envelope.id)
         seen_by_handlers.append(await session.scalar(select(func.count()).select_from(effect)) or 0)
 
     effect_inserts: list[int] = []
@@ -368,6 +375,8 @@ async def test_the_writes_a_fetchs_handlers_queue_are_one_execution_after_them_a
     assert await count(engine, effect, effect.c.note == "queued") == len(fetched)
     assert seen_by_handlers == [0] * len(fetched), "queued writes wait until every handler of the fetch has run"
     assert len(effect_inserts) == 1, f"one execution for the whole fetch, not one per event: {effect_inserts}"
+    assert followed_up == [([envelope.id for envelope in fetched], len(fetched))], \
+        "the follow-up runs once for the fetch, after the writes queued before it"
 
     lone = order_event(event_type, subject="order-lone")
     await kafka.produce_envelope(lone)

@@ -45,8 +45,8 @@ def envelope_of(contract: Any) -> Any:
 
 async def file_complaint(apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession], *,
                          region: str, merchant_id: uuid.UUID, consumer_id: str, sector: str = "food",
-                         filed_at: datetime | None = None, routed: bool = True, one_fetch: bool = False,
-                         routed_carries_filed_at: bool = True) -> tuple[str, uuid.UUID]:
+                         filed_at: datetime | None = None, routed: bool = True,
+                         one_fetch: bool = False) -> tuple[str, uuid.UUID]:
     """A complaint filed (sector, filing time) and routed to the enterprise, each event in a transaction of its own
     or both in one (as in one fetch of the consumer): (case id, complaint id)."""
     complaint_id = uuid.uuid4()
@@ -61,8 +61,7 @@ async def file_complaint(apply_event: ApplyEvent, sessionmaker: async_sessionmak
             complaint_id=complaint_id, case_no=case_no, target=RouteTarget.MERCHANT, merchant_id=merchant_id,
             region_code=region, consumer_id=consumer_id,
             complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
-            request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow(),
-            filed_at=filed_at if routed_carries_filed_at else None))
+            request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow()))
     else:
         follow_up = envelope_of(ComplaintAccepted(
             complaint_id=complaint_id, case_no=case_no, region_code=region, merchant_id=merchant_id,
@@ -273,19 +272,37 @@ async def test_refiling_is_judged_by_the_filing_time_when_filed_and_routed_or_ac
         closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
                                                    {"id": uuid.UUID(first)})
     cases = {}
-    for name, days, carried, routed in (("routed late", 31, True, True), ("routed late, older event", 31, False, True),
-                                        ("accepted late", 31, True, False), ("routed soon", 29, True, True)):
+    for name, days, routed in (("routed late", 31, True), ("accepted late", 31, False), ("routed soon", 29, True)):
         cases[name], _ = await file_complaint(
             apply_event, sessionmaker, region=REFILE, merchant_id=merchant_id, consumer_id=consumer_id,
-            filed_at=closed_at + timedelta(days=days), routed=routed, one_fetch=True, routed_carries_filed_at=carried)
+            filed_at=closed_at + timedelta(days=days), routed=routed, one_fetch=True)
     assert {name: await kinds_of(sessionmaker, case_id) for name, case_id in cases.items()} == {
-        "routed late": [], "routed late, older event": [], "accepted late": [], "routed soon": ["refiled_after_close"]}
+        "routed late": [], "accepted late": [], "routed soon": ["refiled_after_close"]}
     async with sessionmaker() as session:
         profiled = await session.scalar(text(
             "SELECT count(*) FROM complaint_profile p JOIN mediation_case c ON c.complaint_id = p.complaint_id "
             "WHERE c.id = ANY(:ids) AND p.sector = 'food' AND p.request_amount_fen = :amount"),
             {"ids": [uuid.UUID(case_id) for case_id in cases.values()], "amount": REQUESTED})
     assert profiled == len(cases), "every filing's profile was written with its fetch"
+
+
+async def test_a_fetch_that_routes_then_withdraws_a_complaint_ends_the_case_it_opened(
+    apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The routing only queues its opening; the withdrawal after it in the same fetch must still find the case."""
+    merchant_id, complaint_id = uuid.uuid4(), uuid.uuid4()
+    case_no = f"TS-{WITHDRAWAL}-20261205-{complaint_id.int % 1_000_000:06d}"
+    await apply_event(envelope_of(ComplaintRouted(
+        complaint_id=complaint_id, case_no=case_no, target=RouteTarget.MERCHANT, merchant_id=merchant_id,
+        region_code=WITHDRAWAL, consumer_id=f"c-{uuid.uuid4().hex[:12]}",
+        complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
+        request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow())),
+        envelope_of(ComplaintWithdrawn(complaint_id=complaint_id, region_code=WITHDRAWAL, merchant_id=merchant_id,
+                                       withdrawn_at=utcnow())))
+    async with sessionmaker() as session:
+        status = await session.scalar(text("SELECT status FROM mediation_case WHERE complaint_id = :id"),
+                                      {"id": complaint_id})
+    assert status == "terminated"
 
 
 async def test_withdrawn_soon_after_the_enterprise_s_first_message_and_not_otherwise(

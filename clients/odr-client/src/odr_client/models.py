@@ -203,7 +203,6 @@ class ComplaintRouted(Model):
     category: str | None = None
     issue_type: str | None = None
     evidence: list[EvidenceRef] = []
-    filed_at: datetime | None = None
 
 
 ROUTED = "complaints.complaint.routed.v1"

@@ -132,9 +132,6 @@ class ComplaintRouted(SealedFacts, EventContract):
     category: str | None = None
     issue_type: str | None = None
     evidence: list[EvidenceForMerchant] = Field(default_factory=list)
-    # Added within v1 (optional, so older events still parse): when the complaint was filed, which a routing after a
-    # decision is not.
-    filed_at: datetime | None = None
 
 
 class ComplaintAccepted(SealedFacts, EventContract):

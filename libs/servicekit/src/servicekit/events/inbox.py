@@ -49,12 +49,17 @@ BATCH_LOCK_TIMEOUT_MS = 200
 POLL_TIMEOUT_MS = 1_000
 ERROR_TEXT_LIMIT = 2_000
 
-# Where a consumer's transaction keeps the writes its handlers queued (`queue_write`), by statement.
+# Where a consumer's transaction keeps what its handlers queued: rows by statement (`queue_write`), items by
+# follow-up (`queue_follow_up`).
 _QUEUED_WRITES = "servicekit.inbox.queued_writes"
 
 INBOX_EVENTS = MetricCounter("odr_inbox_events_total", "Events handled by inbox consumers", ["group", "outcome"])
 CONSUMER_LAG = Gauge("odr_consumer_lag", "Messages of a partition after the last one a group handled",
                      ["group", "topic", "partition"])
+
+
+# What a follow-up of queued writes is called with: the transaction's session and every item queued for it, in order.
+FollowUp = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 
 
 def queue_write(session: AsyncSession, statement: Executable, parameters: dict[str, Any]) -> None:
@@ -66,15 +71,27 @@ def queue_write(session: AsyncSession, statement: Executable, parameters: dict[s
     touch the same key), the statements in the order first queued. Only inside an inbox consumer's transaction,
     which is the one that runs them; anywhere else this raises rather than lose the write.
     """
-    queued: dict[Executable, list[dict[str, Any]]] | None = session.info.get(_QUEUED_WRITES)
+    _queue(session, "queue_write").setdefault(statement, []).append(parameters)
+
+
+def queue_follow_up(session: AsyncSession, follow_up: FollowUp, item: Any) -> None:
+    """Have `follow_up` called once, with `item` and every other item queued for it in this transaction, when the
+    writes queued before its first item have run: the work that reads what they wrote (one statement for the fetch
+    instead of one per event). It may queue writes of its own; they run after it."""
+    _queue(session, "queue_follow_up").setdefault(follow_up, []).append(item)
+
+
+def _queue(session: AsyncSession, caller: str) -> dict[Executable | FollowUp, list[Any]]:
+    queued: dict[Executable | FollowUp, list[Any]] | None = session.info.get(_QUEUED_WRITES)
     if queued is None:
-        raise RuntimeError("queue_write is for handlers running in an inbox consumer's transaction")
-    queued.setdefault(statement, []).append(parameters)
+        raise RuntimeError(f"{caller} is for handlers running in an inbox consumer's transaction")
+    return queued
 
 
 @contextlib.asynccontextmanager
 async def queueing_writes(session: AsyncSession) -> AsyncIterator[None]:
-    """Where handlers run: what they queue (`queue_write`) is written when the block ends without an error."""
+    """Where handlers run: what they queue (`queue_write`, `queue_follow_up`) is written and followed up when the
+    block ends without an error."""
     session.info[_QUEUED_WRITES] = {}
     try:
         yield
@@ -84,12 +101,16 @@ async def queueing_writes(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def write_queued(session: AsyncSession) -> None:
-    """Run the writes queued so far in this transaction (`queue_write`): each statement once, with all its rows."""
-    queued: dict[Executable, list[dict[str, Any]]] = session.info.get(_QUEUED_WRITES, {})
+    """Run what this transaction queued so far, in the order first queued: each statement once with all its rows
+    (`queue_write`), each follow-up once with all its items (`queue_follow_up`)."""
+    queued: dict[Executable | FollowUp, list[Any]] = session.info.get(_QUEUED_WRITES, {})
     while queued:
-        statement, rows = next(iter(queued.items()))
-        del queued[statement]
-        await session.execute(statement, rows)
+        work, items = next(iter(queued.items()))
+        del queued[work]
+        if isinstance(work, Executable):
+            await session.execute(work, items)
+        else:
+            await work(session, items)
 
 
 class Outcome(StrEnum):

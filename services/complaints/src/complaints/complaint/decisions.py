@@ -179,7 +179,7 @@ async def route_to_merchant(session: AsyncSession, *, case_id: uuid.UUID, princi
                 merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
                 complainant=_complainant(row, cipher), request_type=row["request_type"],
                 request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
-                due_date=negotiation_due, routed_at=now, filed_at=row["filed_at"], **answer_fields(row, shared),
+                due_date=negotiation_due, routed_at=now, **answer_fields(row, shared),
             ).envelope(source=publisher.source)]
 
         await transition(session, case=case, target=ComplaintStatus.WITH_MERCHANT,
@@ -372,7 +372,7 @@ async def record_negotiation_failed(session: AsyncSession, event: NegotiationFai
             merchant_id=row["merchant_id"], region_code=row["region_code"], consumer_id=row["consumer_id"],
             complainant=_complainant(row, cipher), request_type=row["request_type"],
             request_amount_fen=row["request_amount_fen"], facts_sealed=_sealed_facts(row, cipher),
-            due_date=review_due, routed_at=now, filed_at=row["filed_at"],
+            due_date=review_due, routed_at=now,
         ).envelope(source=publisher.source)]
 
     await transition(session, case=case, target=ComplaintStatus.PENDING_ACCEPTANCE, actor=SYSTEM, at=now,

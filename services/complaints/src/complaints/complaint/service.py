@@ -569,7 +569,7 @@ def _events(case: _Staged, route: Route, filing: Filing, due_date: date,
                                                   phone=filing.body.complainant.phone),
         request_type=row["request_type"], request_amount_fen=row["request_amount_fen"],
         facts_sealed=ComplaintRouted.seal_facts(filing.cipher, complaint_id=row["id"], facts=filing.body.facts),
-        due_date=due_date, routed_at=row["routed_at"], filed_at=row["filed_at"], **answer_fields(row, attachments),
+        due_date=due_date, routed_at=row["routed_at"], **answer_fields(row, attachments),
     )
     return [filed.envelope(source=filing.publisher.source), routed.envelope(source=filing.publisher.source)]
 

@@ -1,15 +1,14 @@
-"""Case use cases and reads. `open_negotiation_case` runs inside the consumer's transaction and never commits."""
+"""Case use cases and reads. `queue_negotiation_case` runs inside the consumer's transaction and never commits."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Select, Table, bindparam, literal, select, true
+from sqlalchemy import BindParameter, Select, Table, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,19 +39,13 @@ from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRoute
 from servicekit.contracts.mediation_v1 import CaseOpened
 from servicekit.db import new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
+from servicekit.events.inbox import queue_write
 from servicekit.events.outbox import Outbox
 from servicekit.notify import notify_after_commit
 from servicekit.pii import PiiCipher
 
 OPENER_ROLE = "system"
 OPENER_ID = "mediation.on-complaints"
-
-
-@dataclass(frozen=True)
-class OpenedCase:
-    id: uuid.UUID
-    # The row the caller's look found in the opening's snapshot, all None when it found none.
-    looked_up: Sequence[Any]
 
 
 @dataclass(frozen=True)
@@ -74,20 +67,15 @@ _OUTBOX_COLUMNS = ("id", "topic", "aggregate_id", "event_type", "headers", "payl
 
 
 @functools.cache
-def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID]:
     """The case, the first row of its trail and its `CaseOpened` outbox row in one statement, all only if the
     complaint has no case yet (its unique complaint_id makes a redelivered event harmless even if the inbox were
-    bypassed); returns the case id when it opened, followed by the columns of `looking_up`'s row (nulls when it has
-    none). `looking_up` is the caller's read, at most one row, made in the statement's snapshot: the consumer's earlier
-    cases, the complaint's facts if its `filed` event came first, never the case being opened. It may use the
-    opening's parameters by name (`id`, `complaint_id`, `consumer_id`, `merchant_id`, `opened_at`). Built once per
-    outbox table and read, executed with parameters: building it per event cost more than running it, and the outbox
-    row and the caller's read, each in a statement of its own, were two round trips per filing on the consumer that
-    every case waits for."""
+    bypassed). Built once per outbox table and executed with parameters, queued: the consumer runs the openings of a
+    whole fetch as one executemany (`queue_negotiation_case`)."""
     cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
     opened = (
         insert(cases)
-        .values({name: opening_parameter(name) for name in _OPENING_COLUMNS})
+        .values({name: _opening_parameter(name) for name in _OPENING_COLUMNS})
         .on_conflict_do_nothing(index_elements=[cases.c.complaint_id])
         .returning(cases.c.id)
         .cte("opened")
@@ -98,19 +86,17 @@ def _open_case_statement(outbox_table: Table, looking_up: Select[*tuple[Any, ...
         .select_from(opened),
     ).cte("announced")
     first_event = select(
-        bindparam("event_id", type_=events.c.id.type), opened.c.id, opening_parameter("opened_at"), literal("opened"),
+        bindparam("event_id", type_=events.c.id.type), opened.c.id, _opening_parameter("opened_at"), literal("opened"),
         literal(OPENER_ROLE), literal(OPENER_ID), bindparam("details", type_=events.c.details.type),
     )
     trail_started = (insert(events).from_select(["id", "case_id", "at", "kind", "actor_role", "actor_id", "details"],
                                                 first_event)
                      .returning(events.c.case_id).cte("trail_started"))
-    found = looking_up.subquery("looked_up")
-    return (select(trail_started.c.case_id, *found.c).select_from(trail_started.outerjoin(found, true()))
-            .add_cte(opened).add_cte(announced))
+    return select(trail_started.c.case_id).add_cte(opened).add_cte(announced)
 
 
-def opening_parameter(name: str) -> BindParameter[Any]:
-    """The opening statement's parameter for the case column `name`: what a read it carries refers to."""
+def _opening_parameter(name: str) -> BindParameter[Any]:
+    """The opening statement's parameter for the case column `name`."""
     return bindparam(name, type_=cast(Table, MediationCase.__table__).c[name].type)
 
 
@@ -121,12 +107,11 @@ _OPENING_COLUMNS = (
 )
 
 
-async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, routed: ComplaintRouted,
-                                cause: EventEnvelope, looking_up: Select[*tuple[Any, ...]],
-                                look_parameters: Mapping[str, Any]) -> OpenedCase | None:
-    """Open the negotiation case of a complaint routed to its merchant, reading `looking_up` (with
-    `look_parameters` beside the opening's own) in the same statement (`_open_case_statement`); None if the complaint
-    already has one."""
+def queue_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher: PiiCipher, routed: ComplaintRouted,
+                           cause: EventEnvelope) -> uuid.UUID:
+    """Queue the opening of the negotiation case of a complaint routed to its merchant (`_open_case_statement`,
+    written with the fetch's other openings when its handlers are done); the id the case will have, unless the
+    complaint already has one."""
     if routed.merchant_id is None:
         raise ValueError(f"complaint {routed.complaint_id} was routed to a merchant without a merchant_id")
     case_id = new_id()
@@ -136,7 +121,7 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         region_code=routed.region_code, status=CaseStatus.NEGOTIATING.value, due_date=routed.due_date,
         opened_at=opened_at,
     ).envelope(source=EVENT_SOURCE, correlationid=cause.correlationid, causationid=str(cause.id)))
-    inserted = await session.execute(_open_case_statement(outbox.table, looking_up), {
+    queue_write(session, _open_case_statement(outbox.table), {
         "id": case_id,
         "complaint_id": routed.complaint_id,
         "case_no": routed.case_no,
@@ -159,13 +144,10 @@ async def open_negotiation_case(session: AsyncSession, *, outbox: Outbox, cipher
         "details": {"stage": CaseStatus.NEGOTIATING.value, "complaint_id": str(routed.complaint_id),
                     "due_date": routed.due_date.isoformat() if routed.due_date else None, "cause": str(cause.id)},
         **{f"outbox_{name}": value for name, value in announcement.items()},
-        **look_parameters,
     })
-    row = inserted.first()
-    if row is None:
-        return None
+    # A redelivery that opens nothing costs the relay one look.
     notify_after_commit(session, outbox.notify_channel)
-    return OpenedCase(id=case_id, looked_up=row[1:])
+    return case_id
 
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> MediationCase | None:

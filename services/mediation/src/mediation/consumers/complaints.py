@@ -20,7 +20,7 @@ from servicekit.contracts.complaints_v1 import (
     RouteTarget,
 )
 from servicekit.events.envelope import EventEnvelope
-from servicekit.events.inbox import Handler, write_queued
+from servicekit.events.inbox import Handler, queue_follow_up, write_queued
 from servicekit.events.outbox import Outbox
 from servicekit.pii import PiiCipher
 from servicekit.uploads import FileStore
@@ -37,27 +37,19 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # Complaints routed to the regulator reach mediation only once accepted.
         if routed.target is not RouteTarget.MERCHANT:
             return
-        if routed.filed_at is None:
-            # Published before routed events carried the filing time: the look reads it from the profile, which its
-            # `filed` event, earlier in this fetch, may only have queued.
-            await write_queued(session)
-        # The refiling rule's look for the consumer's earlier closed case is made by the opening statement itself.
-        opened = await cases_service.open_negotiation_case(
-            session, outbox=outbox, cipher=cipher, routed=routed, cause=envelope,
-            looking_up=signals.EARLIER_CASE_AT_OPENING, look_parameters={signals.FILED_AT: routed.filed_at})
-        if opened is not None and (earlier := signals.EarlierCase.found(opened.looked_up)) is not None:
-            await signals.on_refiled(session, case_id=opened.id, earlier=earlier, at=routed.routed_at)
+        case_id = cases_service.queue_negotiation_case(session, outbox=outbox, cipher=cipher, routed=routed,
+                                                       cause=envelope)
+        # The refiling rule looks once for all the fetch's openings, once they are written.
+        queue_follow_up(session, signals.judge_refilings, signals.Opening(case_id=case_id, at=routed.routed_at))
 
     async def on_complaint_accepted(session: AsyncSession, envelope: EventEnvelope) -> None:
         accepted = ComplaintAccepted.model_validate(envelope.data)
-        # The refiling look below reads the filing time from the profile, which this fetch may only have queued.
-        await write_queued(session)
         case_id = await regulator_service.open_mediation(session, outbox=outbox, cipher=cipher, settings=settings,
                                                          accepted=accepted, cause=envelope)
         if case_id is not None:
             # A case new to mediation, or one moving on from negotiation (its refiling was judged when it opened:
             # raising the same signal again is a no-op).
-            await signals.on_case_opened(session, case_id=case_id, at=accepted.accepted_at)
+            await signals.judge_refilings(session, [signals.Opening(case_id=case_id, at=accepted.accepted_at)])
 
     async def on_complaint_withdrawn(session: AsyncSession, envelope: EventEnvelope) -> None:
         await regulator_service.close_on_withdrawal(session, outbox=outbox, cipher=cipher, settings=settings,
@@ -69,8 +61,8 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         # The sector and filing time the outcome audit compares by (reports never reach mediation).
         if filed.kind == "complaint":
             signals.record_filed(session, complaint_id=filed.complaint_id, sector=filed.sector,
-                                       filed_at=filed.filed_at, request_type=filed.request_type,
-                                       request_amount_fen=filed.request_amount_fen)
+                                 filed_at=filed.filed_at, request_type=filed.request_type,
+                                 request_amount_fen=filed.request_amount_fen)
 
     async def on_complaint_closed(session: AsyncSession, envelope: EventEnvelope) -> None:
         closed = ComplaintClosed.model_validate(envelope.data)
@@ -91,12 +83,23 @@ def complaint_handlers(*, outbox: Outbox, cipher: PiiCipher, settings: Mediation
         await personal_data_service.erase_of_complaint(session, complaint_id=erased.complaint_id, cipher=cipher,
                                                        store=attachments)
 
+    # Filings and routings only queue their writes (`queue_write`), written for the whole fetch after its handlers;
+    # every other handler may read what they write (the case a withdrawal closes, the profile a look reads), so it
+    # writes what is queued first.
     return {
         ComplaintFiled.event_type: on_complaint_filed,
-        ComplaintClosed.event_type: on_complaint_closed,
-        PersonalDataErased.event_type: on_personal_data_erased,
-        ComplaintRated.event_type: on_complaint_rated,
         ComplaintRouted.event_type: on_complaint_routed,
-        ComplaintAccepted.event_type: on_complaint_accepted,
-        ComplaintWithdrawn.event_type: on_complaint_withdrawn,
+        **{event_type: _writing_queued_first(handler) for event_type, handler in (
+            (ComplaintClosed.event_type, on_complaint_closed),
+            (PersonalDataErased.event_type, on_personal_data_erased),
+            (ComplaintRated.event_type, on_complaint_rated),
+            (ComplaintAccepted.event_type, on_complaint_accepted),
+            (ComplaintWithdrawn.event_type, on_complaint_withdrawn))},
     }
+
+
+def _writing_queued_first(handler: Handler) -> Handler:
+    async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await write_queued(session)
+        await handler(session, envelope)
+    return handle

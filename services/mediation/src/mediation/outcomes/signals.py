@@ -7,12 +7,11 @@ The hooks here are called by the flows of `mediation.cases`, `mediation.fulfilme
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Select, SQLColumnExpression, Table, bindparam, func, select, update
+from sqlalchemy import ARRAY, Select, SQLColumnExpression, Table, Uuid, any_, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -20,7 +19,6 @@ from sqlalchemy.orm import aliased
 from mediation.agreements.models import SettlementAgreement
 from mediation.audit import service as audit_service
 from mediation.cases.models import CaseEvent, MediationCase
-from mediation.cases.service import opening_parameter
 from mediation.cases.state import FINAL
 from mediation.outcomes import rules, thresholds
 from mediation.outcomes.models import ComplaintProfile, OutcomeSignal, SignalKind, StationSettlement
@@ -105,20 +103,28 @@ class EarlierCase:
     closed_at: datetime
     filed_at: datetime
 
-    @classmethod
-    def found(cls, columns: Sequence[Any]) -> EarlierCase | None:
-        """From the columns `closed_before` selects, in its order; None when there were none (an outer join's nulls)."""
-        earlier_id, case_no, complaint_id, closed_at, filed_at = columns
-        return None if earlier_id is None else cls(id=earlier_id, case_no=case_no, complaint_id=complaint_id,
-                                                   closed_at=closed_at, filed_at=filed_at)
+
+@dataclass(frozen=True)
+class Opening:
+    """A case just opened, and when (the refiling signal's time)."""
+
+    case_id: uuid.UUID
+    at: datetime
 
 
-async def on_case_opened(session: AsyncSession, *, case_id: uuid.UUID, at: datetime) -> None:
-    """refiled_after_close, for a case whose opening did not look for its earlier case itself."""
-    row = (await session.execute(LATEST_CLOSED_BEFORE, {"case_id": case_id})).one_or_none()
-    earlier = EarlierCase.found(row) if row is not None else None
-    if earlier is not None:
-        await on_refiled(session, case_id=case_id, earlier=earlier, at=at)
+async def judge_refilings(session: AsyncSession, openings: list[Opening]) -> None:
+    """refiled_after_close for cases just opened, one look for all of them (`EARLIER_CASES_OF`): the consumer queues
+    it after a fetch's openings (`queue_follow_up`), where it was a look per filing; the regulator's acceptance
+    judges its one case. Only when an earlier case is found is the region's threshold read."""
+    at_of = {opening.case_id: opening.at for opening in openings}
+    found = await session.execute(EARLIER_CASES_OF, {"case_ids": list(at_of)})
+    for case_id, earlier_id, case_no, complaint_id, closed_at, filed_at in found.all():
+        # The look's conditions make both times known; the columns are nullable only as columns.
+        assert closed_at is not None
+        assert filed_at is not None
+        earlier = EarlierCase(id=earlier_id, case_no=case_no, complaint_id=complaint_id, closed_at=closed_at,
+                              filed_at=filed_at)
+        await on_refiled(session, case_id=case_id, earlier=earlier, at=at_of[case_id])
 
 
 async def on_refiled(session: AsyncSession, *, case_id: uuid.UUID, earlier: EarlierCase, at: datetime) -> None:
@@ -138,15 +144,15 @@ async def on_refiled(session: AsyncSession, *, case_id: uuid.UUID, earlier: Earl
 def closed_before(*, case_id: SQLColumnExpression[uuid.UUID], complaint_id: SQLColumnExpression[uuid.UUID],
                   consumer_id: SQLColumnExpression[str], merchant_id: SQLColumnExpression[uuid.UUID | None],
                   opened_at: SQLColumnExpression[datetime],
-                  filed_at: SQLColumnExpression[datetime | None] | None = None,
                   ) -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
     """The `EarlierCase` of a case with these columns, if any: the same consumer's latest case against the same
-    enterprise that was over when the case's complaint was filed, with that filing time; one statement whatever the
-    outcome, since nearly every opening finds none. The filing time is `filed_at` when the caller knows it, else the
-    one complaints' `filed` event left in the complaint's profile, else the case's opening."""
+    enterprise that was over when the case's complaint was filed (its filing time from complaints' `filed` event,
+    else the case's opening), with that filing time."""
     earlier = aliased(MediationCase)
-    profiled = select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == complaint_id).scalar_subquery()
-    filed_at = func.coalesce(profiled, opened_at) if filed_at is None else func.coalesce(filed_at, profiled, opened_at)
+    # Correlated to the case's row wherever it is, in the enclosing statement or one further out (a lateral join).
+    profiled = (select(ComplaintProfile.filed_at).where(ComplaintProfile.complaint_id == complaint_id)
+                .correlate_except(ComplaintProfile).scalar_subquery())
+    filed_at = func.coalesce(profiled, opened_at)
     return (
         select(earlier.id, earlier.case_no, earlier.complaint_id, earlier.closed_at, filed_at.label("filed_at"))
         .where(earlier.consumer_id == consumer_id, earlier.merchant_id == merchant_id, earlier.id != case_id,
@@ -156,30 +162,17 @@ def closed_before(*, case_id: SQLColumnExpression[uuid.UUID], complaint_id: SQLC
     )
 
 
-def _latest_closed_before() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+def _earlier_cases_of() -> Select[uuid.UUID, uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
+    """Each case of `case_ids` that has an earlier case (`closed_before`, as a lateral join), with its columns."""
     opened = aliased(MediationCase)
-    return closed_before(case_id=opened.id, complaint_id=opened.complaint_id, consumer_id=opened.consumer_id,
-                         merchant_id=opened.merchant_id, opened_at=opened.opened_at).where(
-        opened.id == bindparam("case_id"))
+    earlier = closed_before(case_id=opened.id, complaint_id=opened.complaint_id, consumer_id=opened.consumer_id,
+                            merchant_id=opened.merchant_id, opened_at=opened.opened_at).lateral("earlier")
+    return (select(opened.id, *earlier.c).select_from(opened).join(earlier, true())
+            .where(opened.id == any_(bindparam("case_ids", type_=ARRAY(Uuid)))))
 
 
-# The parameter of `EARLIER_CASE_AT_OPENING` beyond the opening's own: the complaint's filing time, or None.
-FILED_AT = "filed_at"
-
-
-def _earlier_case_at_opening() -> Select[uuid.UUID, str, uuid.UUID, datetime | None, datetime | None]:
-    """`closed_before` of the case an opening statement writes, from that statement's own parameters
-    (`cases.service.open_negotiation_case`) and the filing time the routed event carries (`FILED_AT`)."""
-    return closed_before(case_id=opening_parameter("id"), complaint_id=opening_parameter("complaint_id"),
-                         consumer_id=opening_parameter("consumer_id"), merchant_id=opening_parameter("merchant_id"),
-                         opened_at=opening_parameter("opened_at"),
-                         filed_at=bindparam(FILED_AT, type_=DateTime(timezone=True)))
-
-
-
-# Built once: aliased entities make building and keying the statements cost more than running them.
-LATEST_CLOSED_BEFORE = _latest_closed_before()
-EARLIER_CASE_AT_OPENING = _earlier_case_at_opening()
+# Built once: aliased entities make building and keying the statement cost more than running it.
+EARLIER_CASES_OF = _earlier_cases_of()
 
 
 _profiles = cast(Table, ComplaintProfile.__table__)
@@ -196,9 +189,9 @@ _RECORD_FILED = _filed.on_conflict_do_update(
 def record_filed(session: AsyncSession, *, complaint_id: uuid.UUID, sector: str, filed_at: datetime,
                  request_type: str, request_amount_fen: int | None) -> None:
     """Keep the complaint's sector, filing time and request (from complaints' `filed` event), written with the
-    other filings of the consumer's fetch when its handlers are done: one statement per fetch, not per filing. The
-    consumer's looks that read it within the fetch either carry the filing time themselves (a routed event) or have
-    the queue written first (`write_queued`)."""
+    other filings of the consumer's fetch when its handlers are done: one execution per fetch, not a statement per
+    filing. The refiling looks that read it run after the fetch's queued writes (`judge_refilings`, queued as their
+    follow-up) or write them first."""
     queue_write(session, _RECORD_FILED, {"complaint_id": complaint_id, "sector": sector, "filed_at": filed_at,
                                          "request_type": request_type, "request_amount_fen": request_amount_fen})
 
