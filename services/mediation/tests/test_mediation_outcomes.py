@@ -233,16 +233,25 @@ async def test_the_day_thresholds_are_the_region_s_own_refiling_withdrawal_and_o
             details["fulfilment_overdue"]["threshold_days"]) == (45, 10, 3)
 
 
+async def closed_case(client: httpx.AsyncClient, apply_event: ApplyEvent,
+                      sessionmaker: async_sessionmaker[AsyncSession], tokens: Tokens, *, merchant_id: uuid.UUID,
+                      consumer_id: str) -> tuple[str, datetime]:
+    """A case of the consumer against the enterprise, settled in full and so closed: (case id, closed_at)."""
+    case_id, _ = await settled(client, apply_event, sessionmaker, tokens, region=REFILE, merchant_id=merchant_id,
+                               consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED})
+    async with sessionmaker() as session:
+        closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
+                                                   {"id": uuid.UUID(case_id)})
+    return case_id, closed_at
+
+
 async def test_refiled_after_close_within_30_days_on_the_new_case_not_after_31(
     client: httpx.AsyncClient, apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession],
     tokens: Tokens
 ) -> None:
     merchant_id, consumer_id = uuid.uuid4(), f"c-{uuid.uuid4().hex[:12]}"
-    first, _ = await settled(client, apply_event, sessionmaker, tokens, region=REFILE, merchant_id=merchant_id,
-                             consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED})
-    async with sessionmaker() as session:
-        closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
-                                                   {"id": uuid.UUID(first)})
+    first, closed_at = await closed_case(client, apply_event, sessionmaker, tokens, merchant_id=merchant_id,
+                                         consumer_id=consumer_id)
     # Filed 31 days after the closure (near miss), 29 days after it, and 29 days after it against another business.
     late, _ = await file_complaint(apply_event, sessionmaker, region=REFILE, merchant_id=merchant_id,
                                    consumer_id=consumer_id, filed_at=closed_at + timedelta(days=31))
@@ -266,11 +275,8 @@ async def test_refiling_is_judged_by_the_filing_time_when_filed_and_routed_or_ac
     """The `filed` event's profile is written after the fetch's handlers; the looks at opening must still see the
     filing time: a case opened now for a complaint filed 31 days after the closure is no refiling."""
     merchant_id, consumer_id = uuid.uuid4(), f"c-{uuid.uuid4().hex[:12]}"
-    first, _ = await settled(client, apply_event, sessionmaker, tokens, region=REFILE, merchant_id=merchant_id,
-                             consumer_id=consumer_id, offer={"type": "refund", "amount_fen": REQUESTED})
-    async with sessionmaker() as session:
-        closed_at: datetime = await session.scalar(text("SELECT closed_at FROM mediation_case WHERE id = :id"),
-                                                   {"id": uuid.UUID(first)})
+    _, closed_at = await closed_case(client, apply_event, sessionmaker, tokens, merchant_id=merchant_id,
+                                     consumer_id=consumer_id)
     cases = {}
     for name, days, routed in (("routed late", 31, True), ("accepted late", 31, False), ("routed soon", 29, True)):
         cases[name], _ = await file_complaint(

@@ -124,11 +124,12 @@ class InboxConsumer:
     """Consumes `topics` as `group`: each event's inbox row and handler in a transaction, then the offset commit.
 
     The messages of one fetch, all its partitions, are applied in one transaction: one multi-row inbox insert (which
-    drops the events already applied), each new event's handler in partition order, the writes the handlers queued
-    (`queue_write`, one execution per statement) and one commit, where one event at a time would cost a transaction
-    each. The offsets follow (OFFSET_COMMIT_INTERVAL_SECONDS). When anything in
-    that transaction fails it is rolled back whole and the partitions are taken side by side, each message in a
-    transaction of its own, with retries and the dead-letter topic, exactly as if they had come alone.
+    drops the events already applied), each new event's handler in partition order, what the handlers queued (each
+    `queue_write` statement once for all its rows, each `queue_follow_up` once for all its items, in the order first
+    queued) and one commit, where one event at a time would cost a transaction each. The offsets follow
+    (OFFSET_COMMIT_INTERVAL_SECONDS). When anything in that transaction fails it is rolled back whole and the
+    partitions are taken side by side, each message in a transaction of its own, with retries and the dead-letter
+    topic, exactly as if they had come alone.
     """
 
     def __init__(
