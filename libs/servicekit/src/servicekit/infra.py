@@ -29,11 +29,40 @@ def die_with_parent() -> None:
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+# Where the kernel takes the local ports of outgoing connections from (Linux; these are its defaults elsewhere).
+_EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# How far below that range free ports are looked for.
+_FREE_PORT_SPAN = 8_000
+# Ports this process handed out already: the next caller gets another, even if the first is not bound yet.
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
+    """A port nothing listens on, for a server started later, below the kernel's range for outgoing connections: a
+    port from that range (what binding port 0 gives) could be taken meanwhile by one of the machine's own
+    connections, and the server would then fail to start ("address already in use")."""
+    low = _ephemeral_low()
+    start = max(1024, low - _FREE_PORT_SPAN)
+    offset = os.getpid() % (low - start)
+    for step in range(low - start):
+        port = start + (offset + step) % (low - start)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError(f"no free port on {host} between {start} and {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
