@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from mediation_testkit import ApplyEvent, bearer, outbox_events, settle_case
+from mediation_testkit import ApplyEvent, bearer, outbox_events, routed_event, settle_case
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -296,15 +296,11 @@ async def test_a_fetch_that_routes_then_withdraws_a_complaint_ends_the_case_it_o
     apply_event: ApplyEvent, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """The routing only queues its opening; the withdrawal after it in the same fetch must still find the case."""
-    merchant_id, complaint_id = uuid.uuid4(), uuid.uuid4()
-    case_no = f"TS-{WITHDRAWAL}-20261205-{complaint_id.int % 1_000_000:06d}"
-    await apply_event(envelope_of(ComplaintRouted(
-        complaint_id=complaint_id, case_no=case_no, target=RouteTarget.MERCHANT, merchant_id=merchant_id,
-        region_code=WITHDRAWAL, consumer_id=f"c-{uuid.uuid4().hex[:12]}",
-        complainant=ComplainantForMerchant(name="王芳", phone_masked="138****8000"), request_type="refund",
-        request_amount_fen=REQUESTED, facts="商品与宣传不符", due_date=None, routed_at=utcnow())),
-        envelope_of(ComplaintWithdrawn(complaint_id=complaint_id, region_code=WITHDRAWAL, merchant_id=merchant_id,
-                                       withdrawn_at=utcnow())))
+    merchant_id = uuid.uuid4()
+    routed = routed_event(merchant_id=merchant_id, region_code=WITHDRAWAL)
+    complaint_id = uuid.UUID(routed.data["complaint_id"])
+    await apply_event(routed, envelope_of(ComplaintWithdrawn(complaint_id=complaint_id, region_code=WITHDRAWAL,
+                                                             merchant_id=merchant_id, withdrawn_at=utcnow())))
     async with sessionmaker() as session:
         status = await session.scalar(text("SELECT status FROM mediation_case WHERE complaint_id = :id"),
                                       {"id": complaint_id})
