@@ -1,4 +1,4 @@
-"""The engine's pool: twice the configured size at most, and every connection kept once opened."""
+"""The engine's pool: twice the configured size at most, each connection kept once opened; lone reads in autocommit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import event, text
 
-from servicekit.db import create_engine
+from servicekit.db import create_engine, create_sessionmaker, lone_read_connection
 from servicekit.settings import ServiceSettings
 
 
@@ -46,5 +46,27 @@ async def test_a_second_burst_opens_no_connection_and_the_pool_stops_at_twice_it
         assert len(opened) == 6, "the second burst reused the first one's connections"
         await burst(7)
         assert len(opened) == 6
+    finally:
+        await engine.dispose()
+
+
+TRANSACTION_STARTED = text("SELECT transaction_timestamp()")
+
+
+async def test_a_lone_read_runs_without_begin_and_the_next_session_gets_its_transaction_back(
+    settings: ServiceSettings,
+) -> None:
+    engine = create_engine(settings.model_copy(update={"database_pool_size": 1}))
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            connection = await lone_read_connection(session)
+            first = await connection.scalar(TRANSACTION_STARTED)
+            second = await connection.scalar(TRANSACTION_STARTED)
+            assert first < second, "each statement is a transaction of its own"
+        async with sessions() as session:
+            first = await session.scalar(TRANSACTION_STARTED)
+            second = await session.scalar(TRANSACTION_STARTED)
+            assert first == second, "the pooled connection left autocommit: the session's statements share a BEGIN"
     finally:
         await engine.dispose()

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import uuid6
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from servicekit.settings import ServiceSettings
 
@@ -79,6 +79,13 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,
         connect_args={"timeout": settings.database_connect_timeout, **statement_limits,
                       "server_settings": server_settings},
     )
+
+
+async def lone_read_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection in autocommit, for a use case that only runs one read: PostgreSQL runs a lone
+    statement in a transaction of its own anyway, and the BEGIN and ROLLBACK a session sends around it are two more
+    round trips. Call it before the session has run anything; the pool takes the connection back out of autocommit."""
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

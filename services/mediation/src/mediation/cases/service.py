@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Select, Table, bindparam, literal, select
+from sqlalchemy import BindParameter, Row, Select, Table, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +38,7 @@ from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
-from servicekit.db import new_id, utcnow
+from servicekit.db import lone_read_connection, new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import queue_write
 from servicekit.events.outbox import Outbox
@@ -48,9 +49,15 @@ OPENER_ROLE = "system"
 OPENER_ID = "mediation.on-complaints"
 
 
+# A case as the views below read it: the mapped object, or a row of `mediation_case` (the lists read rows: a page
+# of entities cost the identity map and attribute instrumentation of fifty objects nothing would change).
+CaseRecord = MediationCase | Row[Any]
+CASE_TABLE = cast(Table, MediationCase.__table__)
+
+
 @dataclass(frozen=True)
 class CasePage:
-    cases: list[MediationCase]
+    cases: Sequence[CaseRecord]
     last_id: uuid.UUID | None
 
 
@@ -72,7 +79,7 @@ def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID]:
     complaint has no case yet (its unique complaint_id makes a redelivered event harmless even if the inbox were
     bypassed). Built once per outbox table and executed with parameters, queued: the consumer runs the openings of a
     whole fetch as one executemany (`queue_negotiation_case`)."""
-    cases, events = cast(Table, MediationCase.__table__), cast(Table, CaseEvent.__table__)
+    cases, events = CASE_TABLE, cast(Table, CaseEvent.__table__)
     opened = (
         insert(cases)
         .values({name: _opening_parameter(name) for name in _OPENING_COLUMNS})
@@ -97,7 +104,7 @@ def _open_case_statement(outbox_table: Table) -> Select[uuid.UUID]:
 
 def _opening_parameter(name: str) -> BindParameter[Any]:
     """The opening statement's parameter for the case column `name`."""
-    return bindparam(name, type_=cast(Table, MediationCase.__table__).c[name].type)
+    return bindparam(name, type_=CASE_TABLE.c[name].type)
 
 
 _OPENING_COLUMNS = (
@@ -158,33 +165,32 @@ async def get_case(session: AsyncSession, case_id: uuid.UUID) -> MediationCase |
 async def list_merchant_cases(session: AsyncSession, *, merchant_id: uuid.UUID, status: CaseStatus | None,
                               before_id: uuid.UUID | None, limit: int) -> CasePage:
     """A page of the merchant's cases, newest first (ids are UUIDv7, so id order is opening order)."""
-    query = select(MediationCase).where(MediationCase.merchant_id == merchant_id)
-    if status is not None:
-        query = query.where(MediationCase.status == status.value)
-    if before_id is not None:
-        query = query.where(MediationCase.id < before_id)
-    rows = list((await session.execute(query.order_by(MediationCase.id.desc()).limit(limit + 1))).scalars())
-    has_more = len(rows) > limit
-    cases = rows[:limit]
-    return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
+    query = select(CASE_TABLE).where(CASE_TABLE.c.merchant_id == merchant_id)
+    return await _page(session, query, status=status, before_id=before_id, limit=limit)
 
 
 async def list_staff_cases(session: AsyncSession, *, region_prefix: str | None, mediator_id: str | None,
                            status: CaseStatus | None, before_id: uuid.UUID | None, limit: int) -> CasePage:
     """A page of a region's cases (code prefix), or of the cases one mediator is assigned, newest first."""
-    query = select(MediationCase)
+    query = select(CASE_TABLE)
     if region_prefix is not None:
-        query = query.where(MediationCase.region_code.startswith(region_prefix, autoescape=True))
+        query = query.where(CASE_TABLE.c.region_code.startswith(region_prefix, autoescape=True))
     if mediator_id is not None:
-        query = query.where(MediationCase.mediator_id == mediator_id)
+        query = query.where(CASE_TABLE.c.mediator_id == mediator_id)
+    return await _page(session, query, status=status, before_id=before_id, limit=limit)
+
+
+async def _page(session: AsyncSession, query: Select[Any], *, status: CaseStatus | None, before_id: uuid.UUID | None,
+                limit: int) -> CasePage:
+    """`query`'s cases with `status`, older than `before_id`, newest first: one page, read in one statement."""
     if status is not None:
-        query = query.where(MediationCase.status == status.value)
+        query = query.where(CASE_TABLE.c.status == status.value)
     if before_id is not None:
-        query = query.where(MediationCase.id < before_id)
-    rows = list((await session.execute(query.order_by(MediationCase.id.desc()).limit(limit + 1))).scalars())
-    has_more = len(rows) > limit
+        query = query.where(CASE_TABLE.c.id < before_id)
+    connection = await lone_read_connection(session)
+    rows = (await connection.execute(query.order_by(CASE_TABLE.c.id.desc()).limit(limit + 1))).all()
     cases = rows[:limit]
-    return CasePage(cases=cases, last_id=cases[-1].id if has_more else None)
+    return CasePage(cases=cases, last_id=cases[-1].id if len(rows) > limit else None)
 
 
 async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal: Principal,
@@ -196,7 +202,7 @@ async def read_as_staff(session: AsyncSession, *, case_id: uuid.UUID, principal:
         return case
 
 
-def deadlines_of(case: MediationCase) -> list[DeadlineRead]:
+def deadlines_of(case: CaseRecord) -> list[DeadlineRead]:
     """The clocks of the case as they stand today (Asia/Shanghai)."""
     status, today = CaseStatus(case.status), local_date(utcnow())
 
@@ -220,7 +226,7 @@ def merchant_evidence_path(complaint_id: uuid.UUID, evidence_id: str) -> str:
     return f"/v1/merchant/complaints/{complaint_id}/evidence/{evidence_id}"
 
 
-def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
+def case_read(case: CaseRecord, cipher: PiiCipher) -> CaseRead:
     """The shared view of a case; the complainant's name is decrypted only here."""
     return CaseRead(
         id=case.id,
@@ -249,7 +255,7 @@ def case_read(case: MediationCase, cipher: PiiCipher) -> CaseRead:
     )
 
 
-def mediator_of(case: MediationCase) -> MediatorRead | None:
+def mediator_of(case: CaseRecord) -> MediatorRead | None:
     """Who mediates the case, if anyone is assigned."""
     if case.mediator_id is None or case.mediator_kind is None:
         return None
@@ -257,7 +263,7 @@ def mediator_of(case: MediationCase) -> MediatorRead | None:
                         delegated=case.delegated)
 
 
-def staff_summary(case: MediationCase) -> StaffCaseSummary:
+def staff_summary(case: CaseRecord) -> StaffCaseSummary:
     """A case as staff lists show it: mediator and clocks, no personal data."""
     return StaffCaseSummary(id=case.id, complaint_id=case.complaint_id, case_no=case.case_no,
                             status=CaseStatus(case.status), stage=case.stage, merchant_id=case.merchant_id,
