@@ -437,6 +437,11 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     return record(SCENARIO, result)
 
 
+# Issue 18's figures for the 200/s step.
+VISIBLE_P99_TARGET_MS = 500
+WEBHOOK_P99_TARGET_MS = 1000
+
+
 def draw(figure: Any, steps: list[dict[str, Any]]) -> None:
     axes = figure.subplots(1, 1)
     labels = [f"{step['rate']}\n({step['filed_rps']:.0f}/s filed)" for step in steps]
@@ -446,7 +451,10 @@ def draw(figure: Any, steps: list[dict[str, Any]]) -> None:
                                          ("webhook_p50_ms", "webhook p50"), ("webhook_p99_ms", "webhook p99"))):
         axes.bar([position + (shift - 1.5) * width for position in positions], [step[key] for step in steps],
                  width=width, label=name)
-    axes.axhline(200, color="red", linewidth=0.8, linestyle="--", label="target p99 200 ms at 200/s")
+    axes.axhline(VISIBLE_P99_TARGET_MS, color="tab:orange", linewidth=0.8, linestyle="--",
+                 label=f"target at 200/s: case list p99 {VISIBLE_P99_TARGET_MS} ms")
+    axes.axhline(WEBHOOK_P99_TARGET_MS, color="tab:red", linewidth=0.8, linestyle="--",
+                 label=f"target at 200/s: webhook p99 {WEBHOOK_P99_TARGET_MS} ms")
     axes.set_xticks(list(positions), labels)
     axes.set(ylabel="ms from the 201 of POST complaint", yscale="log",
              title="propagation to the enterprise (GET /v1/merchant/cases; webhook)")
