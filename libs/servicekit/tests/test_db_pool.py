@@ -1,4 +1,4 @@
-"""The engine's pool: twice the configured size at most, each connection kept once opened; lone reads in autocommit."""
+"""The engine's pool: twice the configured size at most, each connection kept once opened; autocommit on request."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import event, text
 
-from servicekit.db import create_engine, create_sessionmaker, lone_read_connection
+from servicekit.db import autocommit_connection, create_engine, create_sessionmaker
 from servicekit.settings import ServiceSettings
 
 
@@ -53,14 +53,14 @@ async def test_a_second_burst_opens_no_connection_and_the_pool_stops_at_twice_it
 TRANSACTION_STARTED = text("SELECT transaction_timestamp()")
 
 
-async def test_a_lone_read_runs_without_begin_and_the_next_session_gets_its_transaction_back(
+async def test_an_autocommit_session_runs_without_begin_and_the_next_session_gets_its_transaction_back(
     settings: ServiceSettings,
 ) -> None:
     engine = create_engine(settings.model_copy(update={"database_pool_size": 1}))
     sessions = create_sessionmaker(engine)
     try:
         async with sessions() as session:
-            connection = await lone_read_connection(session)
+            connection = await autocommit_connection(session)
             first = await connection.scalar(TRANSACTION_STARTED)
             second = await connection.scalar(TRANSACTION_STARTED)
             assert first < second, "each statement is a transaction of its own"

@@ -81,10 +81,11 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None,
     )
 
 
-async def lone_read_connection(session: AsyncSession) -> AsyncConnection:
-    """The session's connection in autocommit, for a use case that only runs one read: PostgreSQL runs a lone
-    statement in a transaction of its own anyway, and the BEGIN and ROLLBACK a session sends around it are two more
-    round trips. Call it before the session has run anything; the pool takes the connection back out of autocommit."""
+async def autocommit_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection in autocommit, for a use case whose statements each stand alone (a lone read, a write
+    that is one statement): PostgreSQL runs such a statement in a transaction of its own anyway, and the BEGIN and
+    the COMMIT or ROLLBACK a session sends around it are two more round trips. Call it before the session has run
+    anything; the pool takes the connection back out of autocommit."""
     return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 

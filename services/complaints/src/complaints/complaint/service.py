@@ -80,7 +80,7 @@ from servicekit.contracts.complaints_v1 import (
     DeadlineBreached,
     RouteTarget,
 )
-from servicekit.db import new_id, utcnow
+from servicekit.db import autocommit_connection, new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.pagination import decode_cursor, page_of
 from servicekit.pii import PiiCipher, mask_address, mask_id_number, mask_name, mask_phone
@@ -186,7 +186,7 @@ async def _writing_alone(db: AsyncSession | AsyncEngine) -> AsyncIterator[AsyncS
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
         return
     async with db.begin():
-        await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await autocommit_connection(db)
         yield db
 
 

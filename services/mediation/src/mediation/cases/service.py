@@ -38,7 +38,7 @@ from servicekit.auth import Principal
 from servicekit.calendar import local_date, working_days_after
 from servicekit.contracts.complaints_v1 import ComplaintAccepted, ComplaintRouted
 from servicekit.contracts.mediation_v1 import CaseOpened
-from servicekit.db import lone_read_connection, new_id, utcnow
+from servicekit.db import autocommit_connection, new_id, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.inbox import queue_write
 from servicekit.events.outbox import Outbox
@@ -187,7 +187,7 @@ async def _page(session: AsyncSession, query: Select[Any], *, status: CaseStatus
         query = query.where(CASE_TABLE.c.status == status.value)
     if before_id is not None:
         query = query.where(CASE_TABLE.c.id < before_id)
-    connection = await lone_read_connection(session)
+    connection = await autocommit_connection(session)
     rows = (await connection.execute(query.order_by(CASE_TABLE.c.id.desc()).limit(limit + 1))).all()
     cases = rows[:limit]
     return CasePage(cases=cases, last_id=cases[-1].id if len(rows) > limit else None)
