@@ -64,7 +64,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; fi
 
 # Benchmarks (bench/README.md): not part of `make test`; each scenario starts its own platform on free ports.
-BENCH_SCENARIOS := intake propagation stats streams replay
+BENCH_SCENARIOS := intake propagation consumers stats streams replay
 .PHONY: bench $(addprefix bench-,$(BENCH_SCENARIOS))
 
 bench: $(addprefix bench-,$(BENCH_SCENARIOS))

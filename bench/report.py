@@ -18,7 +18,7 @@ from bench.common import BENCH_DIR, RESULTS_DIR
 README = BENCH_DIR / "README.md"
 BEGIN = "<!-- results:begin (written by python -m bench.report) -->"
 END = "<!-- results:end -->"
-SCENARIOS = ("intake", "propagation", "stats", "streams", "replay", "soak")
+SCENARIOS = ("intake", "propagation", "consumers", "stats", "streams", "replay", "soak")
 
 
 def latest(scenario: str) -> dict[str, Any] | None:
@@ -93,6 +93,30 @@ def propagation_section(result: dict[str, Any]) -> list[str]:
                               f"({trip['received']:,} of {trip['messages']:,})" for trip in result["broker_round_trip"])
                   + ".", ""]
     return [*lines, "![propagation](results/propagation.png)", ""]
+
+
+def consumers_section(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "### consumers", "", _context(result), "",
+        f"A backlog of {result['filed']:,} routed filings (filed at {result['rate']:g}/s with mediation and merchants "
+        f"stopped), drained once both start. Filings a second: over the steady drain (from the group's first commit "
+        f"to its last), and from both services' readiness (joining the group included). "
+        f"Target {result['target_rps']}/s; keeps up: {'yes' if result['keeps_up'] else '**no**'}.", "",
+        "| consumer group | events | first commit s | drained s | filings/s | filings/s from readiness | ratio to "
+        "baseline |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {group} | {entry['events']:,} | {entry['first_commit_s']:,.2f} | {entry['drained_s']:,.2f} | "
+          f"{_ms(entry['filings_per_s'])} | {_ms(entry['filings_per_s_from_readiness'])} | {entry['ratio']} |"
+          for group, entry in result["groups"].items()),
+        f"| webhooks received (merchants' deliveries) | {result['webhooks']:,} | | {result['webhook_s']:,.2f} | | "
+        f"{_ms(result['webhooks_per_s'])} | |",
+        f"| baseline: bare aiokafka + asyncpg consumer, same topic | {result['baseline_events']:,} | | "
+        f"{result['baseline_s']:,.2f} | {_ms(result['baseline_filings_per_s'])} | | 1 |", "",
+        "CPU ms per filing over the drain: " + ", ".join(f"{name} {value:.2f}"
+                                                          for name, value in result["cpu_ms_per_filing"].items()) + ".",
+        "",
+    ]
+    return [*lines, "![consumers](results/consumers.png)", ""]
 
 
 def stats_section(result: dict[str, Any]) -> list[str]:
@@ -203,7 +227,8 @@ def _mib(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
 
-SECTIONS = {"intake": intake_section, "propagation": propagation_section, "stats": stats_section,
+SECTIONS = {"intake": intake_section, "propagation": propagation_section, "consumers": consumers_section,
+            "stats": stats_section,
             "streams": streams_section, "replay": replay_section, "soak": soak_section}
 
 
