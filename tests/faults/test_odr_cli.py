@@ -26,7 +26,7 @@ from odr_runner.stack import OUTBOX, SERVICES, Stack
 from servicekit.db import asyncpg_dsn, utcnow
 from servicekit.events.envelope import EventEnvelope
 from servicekit.events.outbox import Outbox
-from servicekit.events.topics import all_topics
+from servicekit.events.topics import all_topics, dlq_topic
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -138,6 +138,27 @@ async def test_a_poison_event_is_dead_lettered_the_partition_moves_on_and_dlq_re
                              what="the replayed event being consumed again")
     assert again[-1]["original_topic"] == "complaints.complaint"
     assert again[-1]["original_offset"] != poison["original_offset"]
+
+
+async def test_dlq_list_shows_every_message_of_a_batch_that_ends_the_topic(
+    fault_stack: Stack, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Tansu answers a partition's end as its last batch's first offset + 1; two dead letters produced in one batch
+    # are the last batch of the topic, and both must be listed.
+    group = "complaints.on-merchants"
+    _, before = await odr(fault_stack, capsys, "dlq", "list", "--group", group)
+    producer = AIOKafkaProducer(bootstrap_servers=fault_stack.kafka_bootstrap, acks="all", linger_ms=200)
+    await producer.start()
+    try:
+        sent = [await producer.send(dlq_topic(group), key=f"batched-{number}".encode(), value=b"{}")
+                for number in range(2)]
+        await producer.flush()
+        offsets = [(await delivery).offset for delivery in sent]
+    finally:
+        await producer.stop()
+
+    _, listed = await odr(fault_stack, capsys, "dlq", "list", "--group", group)
+    assert [entry["offset"] for entry in listed[len(before):]] == offsets
 
 
 async def _listed(listing: CaseIds, complaint_id: str) -> bool:

@@ -166,7 +166,9 @@ async def _dead_letter_reader(stack: Stack) -> AsyncIterator[AIOKafkaConsumer]:
 
 
 async def _dead_letters(reader: AIOKafkaConsumer, group: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every message of the group's dead-letter topic (one partition), oldest first."""
+    """Every message of the group's dead-letter topic (one partition), oldest first: read until the end it had when
+    asked, keeping all of the batches read. (Tansu answers the end as its last batch's first offset + 1, so that
+    batch's later messages lie past it; whatever arrived after the question is listed too.)"""
     partition = TopicPartition(dlq_topic(group), 0)
     reader.assign([partition])
     end = (await reader.end_offsets([partition]))[partition]
@@ -175,7 +177,7 @@ async def _dead_letters(reader: AIOKafkaConsumer, group: str) -> list[ConsumerRe
     while (await reader.position(partition)) < end:
         for batch in (await reader.getmany(partition, timeout_ms=1000)).values():
             records += batch
-    return [record for record in records if record.offset < end]
+    return records
 
 
 def _headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
