@@ -35,7 +35,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 if __package__ in (None, ""):
@@ -44,7 +43,6 @@ if __package__ in (None, ""):
 from bench import charts
 from bench.common import (
     asyncpg_dsn,
-    build_bodies,
     check_quiet,
     consumer_tokens,
     merchant_token,
@@ -54,7 +52,7 @@ from bench.common import (
 )
 from bench.loadgen import LoadGenerator
 from bench.profile import PROCESSES, cpu_now
-from bench.propagation import ROUTED, ROUTED_TOPIC, Tracker, webhook_receiver
+from bench.propagation import ROUTED_TOPIC, Tracker, routed_to, subscribe_to_routed, webhook_receiver
 from servicekit.events.topics import CONSUMER_GROUPS, TOPICS
 
 SCENARIO = "consumers"
@@ -143,19 +141,13 @@ async def build_backlog(stack: Any, session: aiohttp.ClientSession, arguments: a
     merchant_a = demo["merchants"][0]
     token = await merchant_token(session, gateway, merchant_a)
     tokens = await consumer_tokens(session, gateway, arguments.consumers)
-    async with session.put(f"{gateway}/v1/merchant/webhook", headers={"Authorization": f"Bearer {token}"},
-                           json={"url": f"http://127.0.0.1:{webhook_port}/hook", "events": [ROUTED]}) as answer:
-        if answer.status != 200:
-            raise SystemExit(f"PUT /v1/merchant/webhook answered {answer.status}: {await answer.text()}")
+    await subscribe_to_routed(session, gateway, token, webhook_port)
     unsettled = await stack.wait_settled(within=60)
     if unsettled:
         raise SystemExit(f"the platform did not settle before the backlog: {unsettled}")
     for name in STOPPED:
         stack.stop_process(name)
-    only_a = {**demo, "merchants": [merchant_a, merchant_a]}
-    bodies = [orjson.dumps({**orjson.loads(body), "respondent": {"merchant_id": merchant_a["merchant_id"]},
-                            "green_channel": True})
-              for body in build_bodies(only_a, [phone for phone, _ in tokens], arguments.filings)]
+    bodies = routed_to(demo, merchant_a, [phone for phone, _ in tokens], arguments.filings)
     generator = LoadGenerator([(body, {"Content-Type": "application/json",
                                        "Authorization": f"Bearer {tokens[index % len(tokens)][1]}"})
                                for index, body in enumerate(bodies)])

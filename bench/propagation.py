@@ -107,6 +107,21 @@ async def webhook_receiver(tracker: Tracker) -> tuple[web.AppRunner, int]:
     return runner, port
 
 
+async def subscribe_to_routed(session: aiohttp.ClientSession, gateway: str, token: str, port: int) -> None:
+    """The enterprise whose token this is gets a webhook for `routed` at the local receiver on `port`."""
+    async with session.put(f"{gateway}/v1/merchant/webhook", headers={"Authorization": f"Bearer {token}"},
+                           json={"url": f"http://127.0.0.1:{port}/hook", "events": [ROUTED]}) as answer:
+        if answer.status != 200:
+            raise SystemExit(f"PUT /v1/merchant/webhook answered {answer.status}: {await answer.text()}")
+
+
+def routed_to(demo: dict[str, Any], merchant: dict[str, Any], phones: list[str], count: int) -> list[bytes]:
+    """CFPB bodies that all name `merchant` through the green channel, so every filing is routed to it."""
+    bodies = build_bodies({**demo, "merchants": [merchant, merchant]}, phones, count)
+    return [orjson.dumps({**orjson.loads(body), "respondent": {"merchant_id": merchant["merchant_id"]},
+                          "green_channel": True}) for body in bodies]
+
+
 async def poll_cases(session: aiohttp.ClientSession, url: str, token: str, tracker: Tracker,
                      stop: asyncio.Event) -> None:
     """Newest cases first; follow the cursor only while every case on the page is new to us."""
@@ -384,15 +399,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         tracker = Tracker()
         runner, port = await webhook_receiver(tracker)
         try:
-            async with session.put(f"{gateway}/v1/merchant/webhook", headers={"Authorization": f"Bearer {token}"},
-                                   json={"url": f"http://127.0.0.1:{port}/hook", "events": [ROUTED]}) as answer:
-                if answer.status != 200:
-                    raise SystemExit(f"PUT /v1/merchant/webhook answered {answer.status}: {await answer.text()}")
-            # Every body names enterprise A through the green channel, so every filing is routed to it.
-            only_a = {**demo, "merchants": [merchant_a, merchant_a]}
-            bodies = build_bodies(only_a, [phone for phone, _ in tokens], 20000)
-            bodies = [orjson.dumps({**orjson.loads(body), "respondent": {"merchant_id": merchant_a["merchant_id"]},
-                                    "green_channel": True}) for body in bodies]
+            await subscribe_to_routed(session, gateway, token, port)
+            bodies = routed_to(demo, merchant_a, [phone for phone, _ in tokens], 20000)
             requests = [(body, {"Content-Type": "application/json",
                                 "Authorization": f"Bearer {tokens[index % len(tokens)][1]}"})
                         for index, body in enumerate(bodies)]
