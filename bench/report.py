@@ -228,8 +228,7 @@ def _mib(value: float | None) -> str:
 
 
 SECTIONS = {"intake": intake_section, "propagation": propagation_section, "consumers": consumers_section,
-            "stats": stats_section,
-            "streams": streams_section, "replay": replay_section, "soak": soak_section}
+            "stats": stats_section, "streams": streams_section, "replay": replay_section, "soak": soak_section}
 
 
 def render() -> str:
