@@ -10,12 +10,14 @@ share them, so the propagation bench cannot show it. This one takes intake out o
    relay publishes them all. Enterprise A has a webhook for `routed` at a local receiver, as in the propagation
    bench, so merchants has a delivery to make for every filing.
 2. Both services start. From the moment both answer /readyz, every consumer group's committed offsets are read every
-   0.1 s until each has read its topics to the end (mediation's `case_opened` events, made during the drain, feed
-   merchants.on-mediation and complaints.on-mediation) and every webhook has arrived.
+   0.1 s until each group has applied all its events (mediation's `case_opened` events, made during the drain, feed
+   merchants.on-mediation and complaints.on-mediation), mediation has opened and complaints has linked every case,
+   and every webhook has arrived.
 
-A group's rate is the filings it applied divided by the seconds from readiness to its last offset: joining the
-group counts against it, so the figure is a floor. It keeps up at 300/s if that is at least 300. CPU per filing is
-each process's user + system time over the drain (and PostgreSQL's, every server process of the machine).
+A group's rate is in filings a second: over its steady drain (from its first commit to its last), and from readiness
+(joining the group included, a floor). They keep up at 300/s if the steady rates of mediation.on-complaints and
+merchants.on-complaints, and the webhooks received a second counted from readiness, are all at least 300. CPU per
+filing is each process's user + system time over the drain (and PostgreSQL's, every server process of the machine).
 
 Baseline, same run: a bare aiokafka consumer (options as the platform's: manual commits, 200 records a poll, 50 ms
 fetch wait) in a group of its own reads complaints.complaint from the start, inserts each poll's event ids in one
@@ -87,14 +89,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 @dataclass
 class Drain:
-    """One group's committed offsets (summed over its partitions) at readiness and at every poll since."""
+    """One group's committed offsets (summed over its partitions) before its service started and at every poll since
+    the service was ready."""
 
-    committed_at_ready: int
+    committed_before: int
     history: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
-        return self.history[-1][1] - self.committed_at_ready
+        return self.history[-1][1] - self.committed_before
 
     def drained_at(self) -> float:
         """The first poll at which the group had committed what it has committed at the end."""
@@ -102,9 +105,8 @@ class Drain:
         return next(moment for moment, committed in self.history if committed == final)
 
     def first_progress(self) -> tuple[float, int]:
-        """The first poll at which the group had committed something since readiness: it had joined and applied
-        its first fetch."""
-        return next((moment, total) for moment, total in self.history if total > self.committed_at_ready)
+        """The first poll at which the group had committed something: it had joined and applied its first fetch."""
+        return next((moment, total) for moment, total in self.history if total > self.committed_before)
 
 
 @dataclass
@@ -177,22 +179,23 @@ async def drain(stack: Any, tracker: Tracker, filed: int) -> Drained:
     everywhere and every group has committed all its events (counted, not compared with the broker's end offsets:
     Tansu 0.6 answers ListOffsets with the last batch's first offset + 1, short of the end when that batch holds
     several records)."""
-    before = {"mediation": 0, "complaints": await scalar(stack, CASES_LINKED)}
+    # Counted while mediation is stopped: nothing opens or links a case until it starts.
+    before = {"mediation": await scalar(stack, CASES_OPENED, "mediation"),
+              "complaints": await scalar(stack, CASES_LINKED)}
     probes = {group: AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=group,
                                       enable_auto_commit=False) for group in EVENTS_PER_FILING}
     for probe in probes.values():
         await probe.start()
     try:
+        groups = {group: Drain(total) for group, total in (await committed(probes)).items()}
         for name in STOPPED:
             stack.start_process(name)
         await stack.wait_ready(list(STOPPED))
-        before["mediation"] = await scalar(stack, CASES_OPENED, "mediation")
         pids = {name: stack.processes[name].process.pid for name in PROCESSES}
         if stack.broker is not None:
             pids["broker"] = stack.broker.process.pid
         cpu_before = cpu_now(pids)
-        drained = Drained({group: Drain(total) for group, total in (await committed(probes)).items()},
-                          ready=time.monotonic(), ready_wall=time.time())
+        drained = Drained(groups, ready=time.monotonic(), ready_wall=time.time())
         next_report = drained.ready + 5
         while True:
             moment = time.monotonic()
@@ -254,7 +257,7 @@ def summarise(drained: Drained, filed: int, tracker: Tracker, baseline: tuple[in
     for group, state in drained.groups.items():
         done = state.drained_at()
         joined, committed_then = state.first_progress()
-        steady = (state.applied - (committed_then - state.committed_at_ready)) / EVENTS_PER_FILING[group]
+        steady = (state.applied - (committed_then - state.committed_before)) / EVENTS_PER_FILING[group]
         from_ready = state.applied / EVENTS_PER_FILING[group] / (done - drained.ready)
         rps = steady / (done - joined) if done > joined else None
         groups[group] = {"events": state.applied, "first_commit_s": round(joined - drained.ready, 2),

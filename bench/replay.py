@@ -46,7 +46,7 @@ import datetime as dt
 import re
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -75,6 +75,7 @@ from bench.common import (
     record,
     running_platform,
     say,
+    sign_in_consumer,
     stable_hash,
 )
 
@@ -289,6 +290,8 @@ class Api:
         self.slots = asyncio.Semaphore(concurrency)
         self.tokens: dict[tuple[str, int], str] = {}
         self.renew: dict[tuple[str, int], Callable[[], Awaitable[str]]] = {}
+        # One renewal at a time per party: its tokens expire together for every request in flight.
+        self.renewals: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
         self.retries: Counter[str] = Counter()
         self.calls = 0
 
@@ -299,7 +302,8 @@ class Api:
             headers["Idempotency-Key"] = idempotency_key
         data = body if isinstance(body, bytes) else orjson.dumps(body if body is not None else {})
         for attempt in range(ATTEMPTS):
-            headers["Authorization"] = f"Bearer {self.tokens[who]}"
+            token = self.tokens[who]
+            headers["Authorization"] = f"Bearer {token}"
             try:
                 async with self.slots, self.session.request(method, self.gateway + path, data=data,
                                                             headers=headers) as answer:
@@ -317,13 +321,27 @@ class Api:
                 continue
             if status == 401 and who in self.renew:
                 self.retries["401"] += 1
-                self.tokens[who] = await self.renew[who]()
+                async with self.renewals[who]:
+                    if self.tokens[who] == token:  # not renewed by another request meanwhile
+                        self.tokens[who] = await self._renewed(who)
                 continue
             if status == 409 and attempt > 0:
                 # An earlier attempt went through before its answer was lost; the final state check decides.
                 return {}
             raise ReplayError(f"{method} {template(path)} answered {status}: {content[:200].decode(errors='replace')}")
         raise ReplayError(f"{method} {template(path)} failed {ATTEMPTS} times")
+
+
+    async def _renewed(self, who: tuple[str, int]) -> str:
+        """A new token for `who`; a sign-in refused for now (429, 503 under load) is tried again after a pause."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return await self.renew[who]()
+            except RuntimeError as refused:
+                self.retries["renewal refused"] += 1
+                say(f"renewing {who}: {refused}; again")
+                await asyncio.sleep(min(8.0, 2.0 ** attempt))
+        raise ReplayError(f"no new token for {who} after {ATTEMPTS} attempts")
 
 
 class Watcher:
@@ -749,15 +767,11 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _renew_consumer(session: aiohttp.ClientSession, gateway: str, number: int) -> Callable[[], Awaitable[str]]:
-    """A fresh token for consumer `number` (tokens live an hour; a full run may take longer)."""
+    """A fresh token for consumer `number` (consumer tokens live 15 minutes; a full run takes longer)."""
 
     async def renew() -> str:
-        phone = str(CONSUMER_PHONE_BASE + number)
-        async with session.post(f"{gateway}/auth/otp", json={"phone": phone}) as answer:
-            code = (await answer.json())["dev_code"]
-        async with session.post(f"{gateway}/auth/token",
-                                data={"grant_type": "otp", "phone": phone, "code": code}) as answer:
-            return str((await answer.json())["access_token"])
+        _, token = await sign_in_consumer(session, gateway, str(CONSUMER_PHONE_BASE + number))
+        return token
 
     return renew
 
