@@ -331,7 +331,6 @@ class Api:
             raise ReplayError(f"{method} {template(path)} answered {status}: {content[:200].decode(errors='replace')}")
         raise ReplayError(f"{method} {template(path)} failed {ATTEMPTS} times")
 
-
     async def _renewed(self, who: tuple[str, int]) -> str:
         """A new token for `who`; a sign-in refused for now (429, 503 under load) is tried again after a pause."""
         for attempt in range(ATTEMPTS):
