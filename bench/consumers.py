@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,7 +55,7 @@ from bench.common import (
 from bench.loadgen import LoadGenerator
 from bench.profile import PROCESSES, cpu_now
 from bench.propagation import ROUTED_TOPIC, Tracker, routed_to, subscribe_to_routed, webhook_receiver
-from servicekit.events.topics import CONSUMER_GROUPS, TOPICS
+from odr_runner.stack import group_partitions
 
 SCENARIO = "consumers"
 STOPPED = ("mediation", "merchants")
@@ -121,8 +121,7 @@ async def committed(probes: dict[str, AIOKafkaConsumer]) -> dict[str, int]:
     """Per group, the sum of its committed offsets (none counting as 0)."""
     totals = {}
     for group, probe in probes.items():
-        totals[group] = sum([await probe.committed(TopicPartition(topic, number)) or 0
-                             for topic in CONSUMER_GROUPS[group] for number in range(TOPICS[topic])])
+        totals[group] = sum([await probe.committed(partition) or 0 for partition in group_partitions(group)])
     return totals
 
 

@@ -493,9 +493,14 @@ class Stack:
         return stdout.decode()
 
 
+def group_partitions(group: str) -> list[TopicPartition]:
+    """Every partition of the topics `group` reads."""
+    return [TopicPartition(topic, number) for topic in CONSUMER_GROUPS[group] for number in range(TOPICS[topic])]
+
+
 async def _lagging(probe: AIOKafkaConsumer, group: str) -> list[str]:
     """The group's partitions whose committed offset (none counts as 0) is behind the end."""
-    partitions = [TopicPartition(topic, number) for topic in CONSUMER_GROUPS[group] for number in range(TOPICS[topic])]
+    partitions = group_partitions(group)
     ends = await probe.end_offsets(partitions)
     return [f"{partition.topic}[{partition.partition}]" for partition in partitions
             if (await probe.committed(partition) or 0) < ends[partition]]
